@@ -1,0 +1,27 @@
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct msb_frame *msb_frame_alloc(size_t len)
+{
+    if (len > UINT32_MAX)
+        return NULL;
+    struct msb_frame *f = malloc(sizeof *f + len);
+    if (f)
+        f->len = (uint32_t)len;
+    return f;
+}
+
+struct msb_frame *msb_frame_new(const uint8_t *data, size_t len)
+{
+    struct msb_frame *f = msb_frame_alloc(len);
+    if (f && len)
+        memcpy(f->data, data, len);
+    return f;
+}
+
+void msb_frame_free(struct msb_frame *f)
+{
+    free(f);
+}

@@ -1,0 +1,21 @@
+/* Owned Ethernet frames: the unit that travels through the rings. */
+#ifndef MSB_FRAME_H
+#define MSB_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct msb_frame {
+    uint32_t len;
+    uint8_t data[];
+};
+
+/* Copies len bytes into a new frame; NULL when allocation fails. */
+struct msb_frame *msb_frame_new(const uint8_t *data, size_t len);
+
+/* Allocates a frame of len bytes whose contents the caller fills. */
+struct msb_frame *msb_frame_alloc(size_t len);
+
+void msb_frame_free(struct msb_frame *f);
+
+#endif
