@@ -1,0 +1,48 @@
+#include "addr.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+void msb_ip_from_v4(struct msb_ip *out, const uint8_t b[4])
+{
+    memset(out, 0, sizeof *out);
+    out->family = MSB_FAMILY_V4;
+    memcpy(out->b, b, 4);
+}
+
+void msb_ip_from_v6(struct msb_ip *out, const uint8_t b[16])
+{
+    out->family = MSB_FAMILY_V6;
+    memcpy(out->b, b, 16);
+}
+
+int msb_ip_parse(const char *s, struct msb_ip *out)
+{
+    uint8_t b[16];
+    if (!s)
+        return -1;
+    if (inet_pton(AF_INET, s, b) == 1) {
+        msb_ip_from_v4(out, b);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, s, b) == 1) {
+        msb_ip_from_v6(out, b);
+        return 0;
+    }
+    return -1;
+}
+
+char *msb_ip_format(const struct msb_ip *ip, char *buf, size_t len)
+{
+    int af = ip->family == MSB_FAMILY_V4 ? AF_INET : AF_INET6;
+    if (ip->family == MSB_FAMILY_NONE || !inet_ntop(af, ip->b, buf, (socklen_t)len)) {
+        if (len)
+            buf[0] = '\0';
+    }
+    return buf;
+}
+
+bool msb_ip_equal(const struct msb_ip *a, const struct msb_ip *b)
+{
+    return a->family == b->family && memcmp(a->b, b->b, 16) == 0;
+}

@@ -1,0 +1,49 @@
+#include "gateway.h"
+
+int msb_gateways_init(struct msb_gateways *g)
+{
+    atomic_init(&g->v4_set, false);
+    atomic_init(&g->v6_set, false);
+    return pthread_mutex_init(&g->writers, NULL) == 0 ? 0 : -1;
+}
+
+void msb_gateways_destroy(struct msb_gateways *g)
+{
+    pthread_mutex_destroy(&g->writers);
+}
+
+static bool conflicts(const atomic_bool *set, const struct msb_ip *cur, const struct msb_ip *want)
+{
+    return want && atomic_load_explicit(set, memory_order_relaxed) && !msb_ip_equal(cur, want);
+}
+
+static void publish(atomic_bool *set, struct msb_ip *slot, const struct msb_ip *want)
+{
+    if (!want || atomic_load_explicit(set, memory_order_relaxed))
+        return;
+    *slot = *want;
+    /* Readers acquire the flag, so they see the address written above. */
+    atomic_store_explicit(set, true, memory_order_release);
+}
+
+int msb_gateways_set(struct msb_gateways *g, const struct msb_ip *v4, const struct msb_ip *v6)
+{
+    pthread_mutex_lock(&g->writers);
+    if (conflicts(&g->v4_set, &g->v4, v4) || conflicts(&g->v6_set, &g->v6, v6)) {
+        pthread_mutex_unlock(&g->writers);
+        return -1;
+    }
+    publish(&g->v4_set, &g->v4, v4);
+    publish(&g->v6_set, &g->v6, v6);
+    pthread_mutex_unlock(&g->writers);
+    return 0;
+}
+
+bool msb_gateway_get(const struct msb_gateways *g, enum msb_family fam, struct msb_ip *out)
+{
+    const atomic_bool *set = fam == MSB_FAMILY_V4 ? &g->v4_set : &g->v6_set;
+    if (fam == MSB_FAMILY_NONE || !atomic_load_explicit(set, memory_order_acquire))
+        return false;
+    *out = fam == MSB_FAMILY_V4 ? g->v4 : g->v6;
+    return true;
+}

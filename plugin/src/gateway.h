@@ -1,0 +1,31 @@
+/*
+ * The sandbox's gateway addresses, one per family.  Each is written at most
+ * once (first write wins) and read without locks on every packet that needs
+ * it.
+ */
+#ifndef MSB_GATEWAY_H
+#define MSB_GATEWAY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "addr.h"
+
+struct msb_gateways {
+    pthread_mutex_t writers; /* makes a two-family set all-or-nothing */
+    atomic_bool v4_set, v6_set;
+    struct msb_ip v4, v6;
+};
+
+int msb_gateways_init(struct msb_gateways *g);
+void msb_gateways_destroy(struct msb_gateways *g);
+
+/* Either may be NULL.  Returns 0, or -1 when a family is already set to a
+ * different address (then nothing changes).  Families must match. */
+int msb_gateways_set(struct msb_gateways *g, const struct msb_ip *v4, const struct msb_ip *v6);
+
+/* True and *out filled when the family's gateway is set. */
+bool msb_gateway_get(const struct msb_gateways *g, enum msb_family fam, struct msb_ip *out);
+
+#endif
