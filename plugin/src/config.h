@@ -1,0 +1,30 @@
+/*
+ * Instance settings, parsed from the JSON object given to create().  Every
+ * key is checked against a table: unknown keys, wrong types and values out
+ * of range are refused with a message that names the key.
+ */
+#ifndef MSB_CONFIG_H
+#define MSB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wake.h"
+
+struct msb_config {
+    uint32_t queue_capacity;             /* frames per ring, power of two */
+    uint32_t slot;                       /* sandbox slot: derives addresses */
+    uint32_t mtu;
+    uint32_t hostname_index_max_entries;
+    uint32_t hostname_index_max_ttl_s;
+    uint32_t wake; /* enum msb_wake_kind */
+};
+
+void msb_config_defaults(struct msb_config *c);
+
+/* json may be NULL or empty (= defaults).  Returns 0, or -1 with a one-line
+ * message in err. */
+int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen);
+
+#endif

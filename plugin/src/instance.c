@@ -1,0 +1,176 @@
+#include "instance.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "msbnet/msbnet.h"
+
+static void free_queued(struct msb_ring *r)
+{
+    if (!r->cells)
+        return;
+    struct msb_frame *f;
+    while ((f = msb_ring_pop(r)) != NULL)
+        msb_frame_free(f);
+    msb_ring_destroy(r);
+}
+
+static int init_parts(struct msbnet *net, char *err, size_t errlen)
+{
+    const struct msb_config *c = &net->cfg;
+    enum msb_wake_kind wk = (enum msb_wake_kind)c->wake;
+    if (msb_ring_init(&net->tx, c->queue_capacity) || msb_ring_init(&net->rx, c->queue_capacity)) {
+        snprintf(err, errlen, "out of memory for %u-frame rings", c->queue_capacity);
+        return -1;
+    }
+    net->tx_wake.rfd = net->rx_wake.rfd = net->proxy_wake.rfd = -1;
+    net->tx_wake.wfd = net->rx_wake.wfd = net->proxy_wake.wfd = -1;
+    if (msb_wake_init(&net->tx_wake, wk) || msb_wake_init(&net->rx_wake, wk) ||
+        msb_wake_init(&net->proxy_wake, wk)) {
+        snprintf(err, errlen, "cannot create wake descriptors");
+        return -1;
+    }
+    if (msb_hidx_init(&net->hidx, c->hostname_index_max_entries,
+                      (uint64_t)c->hostname_index_max_ttl_s * 1000u)) {
+        snprintf(err, errlen, "cannot create the hostname index");
+        return -1;
+    }
+    return 0;
+}
+
+struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen)
+{
+    struct msbnet *net = calloc(1, sizeof *net);
+    if (!net) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    net->cfg = *cfg;
+    atomic_init(&net->rx_blocked, false);
+    msb_metrics_init(&net->metrics);
+    if (msb_hook_init(&net->hook)) {
+        snprintf(err, errlen, "cannot create the termination hook lock");
+        free(net);
+        return NULL;
+    }
+    if (msb_gateways_init(&net->gw)) {
+        snprintf(err, errlen, "cannot create the gateway lock");
+        msb_hook_destroy(&net->hook);
+        free(net);
+        return NULL;
+    }
+    if (init_parts(net, err, errlen)) {
+        msb_instance_destroy(net);
+        return NULL;
+    }
+    return net;
+}
+
+void msb_instance_destroy(struct msbnet *net)
+{
+    if (!net)
+        return;
+    free_queued(&net->tx);
+    free_queued(&net->rx);
+    msb_wake_close(&net->tx_wake);
+    msb_wake_close(&net->rx_wake);
+    msb_wake_close(&net->proxy_wake);
+    if (net->hidx.heap)
+        msb_hidx_destroy(&net->hidx);
+    msb_gateways_destroy(&net->gw);
+    msb_hook_destroy(&net->hook);
+    free(net);
+}
+
+int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len)
+{
+    if (len < MSBNET_MIN_FRAME || len > MSBNET_MAX_FRAME) {
+        msb_drop(&net->metrics, MSB_DROP_TX_BAD_LENGTH);
+        return MSBNET_EINVAL;
+    }
+    struct msb_frame *f = msb_frame_new(frame, len);
+    if (!f) {
+        msb_drop(&net->metrics, MSB_DROP_TX_NO_MEMORY);
+        return MSBNET_ENOMEM;
+    }
+    if (!msb_ring_push(&net->tx, f)) {
+        msb_frame_free(f);
+        msb_count(&net->metrics.tx_ring_full, 1);
+        return MSBNET_NOTHING_WRITTEN;
+    }
+    /* Counted only once accepted: a retried frame is not counted twice. */
+    msb_count(&net->metrics.tx_bytes, len);
+    msb_count(&net->metrics.tx_frames, 1);
+    msb_wake_signal(&net->tx_wake);
+    return MSBNET_WRITTEN;
+}
+
+/* After the reader frees a slot, tell a stack that stopped for lack of room. */
+static void note_room(struct msbnet *net)
+{
+    if (atomic_load_explicit(&net->rx_blocked, memory_order_relaxed) &&
+        atomic_exchange(&net->rx_blocked, false))
+        msb_wake_signal(&net->proxy_wake);
+}
+
+long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_t *needed)
+{
+    struct msb_frame *f = msb_ring_peek(&net->rx);
+    if (!f) {
+        /* Drain only when empty: the fd stays readable while frames wait, so
+         * a reader that stops early is woken again; then look once more for
+         * a frame pushed between the peek and the drain. */
+        msb_wake_drain(&net->rx_wake);
+        f = msb_ring_peek(&net->rx);
+        if (!f)
+            return 0;
+    }
+    if (f->len > cap) {
+        if (needed)
+            *needed = f->len;
+        return MSBNET_ENOSPC;
+    }
+    msb_ring_pop(&net->rx);
+    long len = (long)f->len;
+    memcpy(buf, f->data, f->len);
+    msb_frame_free(f);
+    msb_count(&net->metrics.rx_bytes, (uint64_t)len);
+    msb_count(&net->metrics.rx_frames, 1);
+    note_room(net);
+    return len;
+}
+
+static bool rx_room(struct msbnet *net)
+{
+    return msb_ring_count(&net->rx) < msb_ring_capacity(&net->rx);
+}
+
+/* Asks the reader for a proxy_wake when it frees room.  The flag is set
+ * before looking again, so a pop racing with us either sees the flag or
+ * leaves room that the second look finds: no wake is lost.  Returns true
+ * when there is room after all (a spurious wake may follow; harmless). */
+static bool wait_for_room(struct msbnet *net)
+{
+    atomic_store(&net->rx_blocked, true);
+    return rx_room(net);
+}
+
+bool msb_instance_emit(struct msbnet *net, struct msb_frame *f)
+{
+    if (msb_ring_push(&net->rx, f)) {
+        msb_wake_signal(&net->rx_wake);
+        return true;
+    }
+    msb_frame_free(f);
+    msb_drop(&net->metrics, MSB_DROP_RX_RING_FULL);
+    if (wait_for_room(net))
+        msb_wake_signal(&net->proxy_wake);
+    return false;
+}
+
+bool msb_instance_rx_has_room(struct msbnet *net)
+{
+    return rx_room(net) || wait_for_room(net);
+}

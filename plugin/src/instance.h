@@ -1,0 +1,49 @@
+/*
+ * One plugin instance: the state shared by the VMM's threads, the stack
+ * thread and the control plane.  Everything here is safe to touch from any
+ * thread; the comments on each member say how.
+ */
+#ifndef MSB_INSTANCE_H
+#define MSB_INSTANCE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "frame.h"
+#include "gateway.h"
+#include "hook.h"
+#include "hostindex.h"
+#include "metrics.h"
+#include "ring.h"
+#include "wake.h"
+
+struct msbnet {
+    struct msb_config cfg;
+    struct msb_ring tx;            /* guest -> stack: many producers, the stack consumes */
+    struct msb_ring rx;            /* stack -> guest: the stack produces, one reader */
+    struct msb_wake tx_wake;       /* "tx has frames", drained by the stack */
+    struct msb_wake rx_wake;       /* "rx has frames", drained by the reader */
+    struct msb_wake proxy_wake;    /* commands and "rx has room again" for the stack */
+    atomic_bool rx_blocked;        /* the stack found rx full and waits for room */
+    struct msb_hook hook;
+    struct msb_hidx hidx;
+    struct msb_gateways gw;
+    struct msb_metrics metrics;
+};
+
+struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen);
+void msb_instance_destroy(struct msbnet *net);
+
+/* VMM side.  See msbnet.h for the contracts. */
+int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len);
+long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_t *needed);
+
+/* Stack side: hands f (owned) to the guest.  False when rx is full: f is
+ * freed, the drop counted, and proxy_wake fires once the reader frees room. */
+bool msb_instance_emit(struct msbnet *net, struct msb_frame *f);
+
+/* Stack side: true while rx has room for another frame. */
+bool msb_instance_rx_has_room(struct msbnet *net);
+
+#endif

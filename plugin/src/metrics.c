@@ -1,0 +1,23 @@
+#include "metrics.h"
+
+static const char *const drop_names[MSB_DROP__COUNT] = {
+#define MSB_DROP_NAME(id, name) [MSB_DROP_##id] = name,
+    MSB_DROP_REASONS(MSB_DROP_NAME)
+#undef MSB_DROP_NAME
+};
+
+void msb_metrics_init(struct msb_metrics *m)
+{
+    atomic_init(&m->tx_bytes, 0);
+    atomic_init(&m->tx_frames, 0);
+    atomic_init(&m->tx_ring_full, 0);
+    atomic_init(&m->rx_bytes, 0);
+    atomic_init(&m->rx_frames, 0);
+    for (int i = 0; i < MSB_DROP__COUNT; i++)
+        atomic_init(&m->drops[i], 0);
+}
+
+const char *msb_drop_name(enum msb_drop_reason r)
+{
+    return (unsigned)r < MSB_DROP__COUNT ? drop_names[r] : "unknown";
+}

@@ -1,0 +1,106 @@
+#include "snapshot.h"
+
+#include <jansson.h>
+
+#include "clock.h"
+
+/* jansson reports allocation failure by returning NULL / -1 from each call;
+ * building into a possibly-NULL object and checking once at the end keeps
+ * the builders straight-line. */
+static void put_u64(json_t *obj, const char *key, uint64_t v)
+{
+    json_object_set_new(obj, key, json_integer((json_int_t)v));
+}
+
+static json_t *guest_section(struct msb_metrics *m)
+{
+    json_t *o = json_object();
+    put_u64(o, "tx_bytes", msb_read(&m->tx_bytes));
+    put_u64(o, "tx_frames", msb_read(&m->tx_frames));
+    put_u64(o, "tx_ring_full", msb_read(&m->tx_ring_full));
+    put_u64(o, "rx_bytes", msb_read(&m->rx_bytes));
+    put_u64(o, "rx_frames", msb_read(&m->rx_frames));
+    return o;
+}
+
+static json_t *drops_section(struct msb_metrics *m)
+{
+    json_t *o = json_object();
+    for (int r = 0; r < MSB_DROP__COUNT; r++)
+        put_u64(o, msb_drop_name((enum msb_drop_reason)r), msb_read(&m->drops[r]));
+    return o;
+}
+
+static json_t *rings_section(struct msbnet *net)
+{
+    json_t *o = json_object();
+    put_u64(o, "capacity", msb_ring_capacity(&net->tx));
+    put_u64(o, "tx_depth", msb_ring_count(&net->tx));
+    put_u64(o, "rx_depth", msb_ring_count(&net->rx));
+    return o;
+}
+
+static json_t *hostnames_section(struct msbnet *net)
+{
+    struct msb_hidx_stats s;
+    msb_hidx_stats(&net->hidx, &s);
+    json_t *o = json_object();
+    put_u64(o, "entries", s.entries);
+    put_u64(o, "addresses", s.addresses);
+    put_u64(o, "evicted_cap", s.evicted_cap);
+    put_u64(o, "expired", s.expired);
+    put_u64(o, "rejected_names", s.rejected_names);
+    put_u64(o, "truncated_addresses", s.truncated_addrs);
+    return o;
+}
+
+char *msb_metrics_json(struct msbnet *net)
+{
+    json_t *root = json_object();
+    put_u64(root, "schema", MSB_METRICS_SCHEMA);
+    json_object_set_new(root, "guest", guest_section(&net->metrics));
+    json_object_set_new(root, "drops", drops_section(&net->metrics));
+    json_object_set_new(root, "rings", rings_section(net));
+    json_object_set_new(root, "hostnames", hostnames_section(net));
+    json_t *term = json_object();
+    put_u64(term, "count", msb_hook_count(&net->hook));
+    json_object_set_new(root, "termination", term);
+    char *s = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    return s;
+}
+
+static void add_view(const struct msb_hidx_view *v, void *ctx)
+{
+    json_t *addrs = json_array();
+    for (size_t i = 0; i < v->naddrs; i++) {
+        char buf[MSB_IP_STRLEN];
+        json_array_append_new(addrs, json_string(msb_ip_format(&v->addrs[i], buf, sizeof buf)));
+    }
+    json_t *e = json_object();
+    json_object_set_new(e, "hostname", json_string(v->hostname));
+    json_object_set_new(e, "family", json_string(v->family == MSB_FAMILY_V4 ? "ipv4" : "ipv6"));
+    json_object_set_new(e, "addresses", addrs);
+    put_u64(e, "ttl_remaining_ms", v->ttl_remaining_ms);
+    json_array_append_new(ctx, e);
+}
+
+int msb_hostnames_json(struct msbnet *net, enum msb_hidx_select sel, const void *key,
+                       size_t offset, size_t limit, char **out)
+{
+    json_t *entries = json_array();
+    if (!entries)
+        return -1;
+    long total = msb_hidx_query(&net->hidx, sel, key, msb_now_ms(), offset, limit, add_view,
+                                entries);
+    if (total < 0) {
+        json_decref(entries);
+        return -1;
+    }
+    json_t *root = json_object();
+    put_u64(root, "total", (uint64_t)total);
+    json_object_set_new(root, "entries", entries);
+    *out = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    return *out ? 0 : -1;
+}
