@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum field_kind { F_UINT, F_POW2, F_CHOICE };
+enum field_kind { F_UINT, F_POW2, F_CHOICE, F_IPV4, F_IPV6, F_MAC };
 
 struct field {
     const char *key;
@@ -13,19 +13,37 @@ struct field {
     size_t offset;
     uint32_t min, max;
     const char *const *choices; /* F_CHOICE: NULL-terminated, stored as index */
+    size_t flag_offset;         /* F_MAC: the bool that says it was given */
 };
 
 static const char *const wake_choices[] = {"auto", "pipe", NULL};
+static const char *const egress_choices[] = {"allow", "deny", NULL};
 
 #define AT(member) offsetof(struct msb_config, member)
+#define NUM(key, kind, member, lo, hi) {key, kind, AT(member), lo, hi, NULL, 0}
+#define CHOICE(key, member, list) {key, F_CHOICE, AT(member), 0, 0, list, 0}
+#define TEXT(key, kind, member) {key, kind, AT(member), 0, 0, NULL, 0}
 static const struct field fields[] = {
-    {"queue_capacity", F_POW2, AT(queue_capacity), 2, 65536, NULL},
-    {"slot", F_UINT, AT(slot), 0, 65535, NULL},
-    {"mtu", F_UINT, AT(mtu), 576, 65520, NULL},
-    {"hostname_index_max_entries", F_UINT, AT(hostname_index_max_entries), 1, 1u << 22, NULL},
-    {"hostname_index_max_ttl_s", F_UINT, AT(hostname_index_max_ttl_s), 1, 366u * 86400u, NULL},
-    {"wake", F_CHOICE, AT(wake), 0, 0, wake_choices},
+    NUM("queue_capacity", F_POW2, queue_capacity, 2, 65536),
+    NUM("slot", F_UINT, slot, 0, 65535),
+    NUM("mtu", F_UINT, mtu, 576, 65520),
+    NUM("hostname_index_max_entries", F_UINT, hostname_index_max_entries, 1, 1u << 22),
+    NUM("hostname_index_max_ttl_s", F_UINT, hostname_index_max_ttl_s, 1, 366u * 86400u),
+    CHOICE("wake", wake, wake_choices),
+    NUM("connect_timeout_ms", F_UINT, connect_timeout_ms, 100, 600000),
+    NUM("max_flows", F_UINT, max_flows, 1, 262144),
+    NUM("tcp_idle_timeout_s", F_UINT, tcp_idle_timeout_s, 1, 7u * 86400u),
+    CHOICE("egress", egress, egress_choices),
+    TEXT("guest_ipv4", F_IPV4, guest_ipv4),
+    TEXT("gateway_ipv4", F_IPV4, gateway_ipv4),
+    TEXT("guest_ipv6", F_IPV6, guest_ipv6),
+    TEXT("gateway_ipv6", F_IPV6, gateway_ipv6),
+    {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
+    {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
 };
+#undef TEXT
+#undef CHOICE
+#undef NUM
 #undef AT
 
 void msb_config_defaults(struct msb_config *c)
@@ -37,6 +55,10 @@ void msb_config_defaults(struct msb_config *c)
     c->hostname_index_max_entries = 65536;
     c->hostname_index_max_ttl_s = 86400;
     c->wake = MSB_WAKE_AUTO;
+    c->connect_timeout_ms = 10000;
+    c->max_flows = 16384;
+    c->tcp_idle_timeout_s = 7200; /* passt's default */
+    c->egress = MSB_EGRESS_ALLOW;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -91,6 +113,50 @@ static int set_choice(const struct field *f, json_t *v, struct msb_config *c, ch
     return fail(err, errlen, "config: key \"%s\" must be one of: %s", f->key, list);
 }
 
+static int set_ip(const struct field *f, json_t *v, struct msb_config *c, char *err, size_t errlen)
+{
+    enum msb_family want = f->kind == F_IPV4 ? MSB_FAMILY_V4 : MSB_FAMILY_V6;
+    struct msb_ip ip;
+    if (!json_is_string(v) || msb_ip_parse(json_string_value(v), &ip) || ip.family != want)
+        return fail(err, errlen, "config: key \"%s\" must be an IPv%d address string", f->key,
+                    want == MSB_FAMILY_V4 ? 4 : 6);
+    *(struct msb_ip *)((char *)c + f->offset) = ip;
+    return 0;
+}
+
+static int set_mac(const struct field *f, json_t *v, struct msb_config *c, char *err,
+                   size_t errlen)
+{
+    const char *s = json_string_value(v);
+    unsigned b[6];
+    char tail;
+    if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                     &tail) != 6 || strlen(s) != 17 || (b[0] & 1))
+        return fail(err, errlen, "config: key \"%s\" must be a unicast MAC like 02:00:00:00:00:01",
+                    f->key);
+    uint8_t *mac = (uint8_t *)c + f->offset;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)b[i];
+    *(bool *)((char *)c + f->flag_offset) = true;
+    return 0;
+}
+
+static int set_field(const struct field *f, json_t *v, struct msb_config *c, char *err,
+                     size_t errlen)
+{
+    switch (f->kind) {
+    case F_CHOICE:
+        return set_choice(f, v, c, err, errlen);
+    case F_IPV4:
+    case F_IPV6:
+        return set_ip(f, v, c, err, errlen);
+    case F_MAC:
+        return set_mac(f, v, c, err, errlen);
+    default:
+        return set_uint(f, v, c, err, errlen);
+    }
+}
+
 int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen)
 {
     msb_config_defaults(c);
@@ -109,12 +175,8 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
         json_t *v;
         json_object_foreach(root, key, v) {
             const struct field *f = find_field(key);
-            if (!f)
-                rc = fail(err, errlen, "config: unknown key \"%s\"", key);
-            else if (f->kind == F_CHOICE)
-                rc = set_choice(f, v, c, err, errlen);
-            else
-                rc = set_uint(f, v, c, err, errlen);
+            rc = f ? set_field(f, v, c, err, errlen)
+                   : fail(err, errlen, "config: unknown key \"%s\"", key);
             if (rc)
                 break;
         }

@@ -10,7 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "wake.h"
+
+/* Placeholder egress switch until the policy engine lands. */
+enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1 };
 
 struct msb_config {
     uint32_t queue_capacity;             /* frames per ring, power of two */
@@ -18,7 +22,16 @@ struct msb_config {
     uint32_t mtu;
     uint32_t hostname_index_max_entries;
     uint32_t hostname_index_max_ttl_s;
-    uint32_t wake; /* enum msb_wake_kind */
+    uint32_t wake;                       /* enum msb_wake_kind */
+    uint32_t connect_timeout_ms;
+    uint32_t max_flows;
+    uint32_t tcp_idle_timeout_s;
+    uint32_t egress;                     /* enum msb_egress */
+    /* Overrides of the slot-derived addressing; family NONE / has_* false
+     * = derive (DESIGN §5). */
+    struct msb_ip guest_ipv4, gateway_ipv4, guest_ipv6, gateway_ipv6;
+    uint8_t guest_mac[6], gateway_mac[6];
+    bool has_guest_mac, has_gateway_mac;
 };
 
 void msb_config_defaults(struct msb_config *c);

@@ -8,6 +8,9 @@ static const char *const drop_names[MSB_DROP__COUNT] = {
 
 void msb_metrics_init(struct msb_metrics *m)
 {
+#define MSB_TCP_INIT(name) atomic_init(&m->tcp.name, 0);
+    MSB_TCP_METRICS(MSB_TCP_INIT)
+#undef MSB_TCP_INIT
     atomic_init(&m->tx_bytes, 0);
     atomic_init(&m->tx_frames, 0);
     atomic_init(&m->tx_ring_full, 0);

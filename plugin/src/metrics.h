@@ -12,15 +12,50 @@
 /* Every place that discards something names one of these.  The second
  * column is the stable name used in JSON and Prometheus output. */
 #define MSB_DROP_REASONS(X)                                                                        \
-    X(TX_BAD_LENGTH, "tx_bad_length")   /* write_frame outside [14, MAX_FRAME] */                 \
-    X(TX_NO_MEMORY, "tx_no_memory")     /* could not copy a guest frame */                        \
-    X(RX_RING_FULL, "rx_ring_full")     /* a frame for the guest found no room */
+    X(TX_BAD_LENGTH, "tx_bad_length")     /* write_frame outside [14, MAX_FRAME] */               \
+    X(TX_NO_MEMORY, "tx_no_memory")       /* could not copy a guest frame */                      \
+    X(RX_RING_FULL, "rx_ring_full")       /* a frame for the guest found no room */               \
+    X(ETH_SHORT, "eth_short")             /* shorter than its headers say */                      \
+    X(ETH_TYPE, "eth_type")               /* ethertype we do not speak (VLAN, LLDP, ...) */       \
+    X(ETH_SPOOFED_MAC, "eth_spoofed_mac") /* source MAC is not the guest's */                     \
+    X(ARP_MALFORMED, "arp_malformed")                                                              \
+    X(ARP_IGNORED, "arp_ignored")         /* not a request for the gateway */                     \
+    X(IP_MALFORMED, "ip_malformed")       /* version, header or total length wrong */             \
+    X(IP_BAD_CHECKSUM, "ip_bad_checksum")                                                          \
+    X(IP_FRAGMENT, "ip_fragment")         /* fragments are not reassembled (yet) */               \
+    X(IP_SPOOFED_SRC, "ip_spoofed_src")   /* source address is not the guest's */                 \
+    X(IP_BAD_DST, "ip_bad_dst")           /* broadcast, multicast, unspecified destination */     \
+    X(IPV6_EXT_HEADER, "ipv6_ext_header") /* extension headers we do not walk */                  \
+    X(L4_MALFORMED, "l4_malformed")       /* TCP/UDP/ICMP header short or inconsistent */         \
+    X(L4_BAD_CHECKSUM, "l4_bad_checksum")                                                          \
+    X(L4_UNSUPPORTED, "l4_unsupported")   /* protocol not relayed (yet) */                        \
+    X(NDP_MALFORMED, "ndp_malformed")                                                              \
+    X(NDP_IGNORED, "ndp_ignored")         /* not for the gateway, or a type we do not answer */   \
+    X(TCP_NO_FLOW, "tcp_no_flow")         /* segment for no flow: answered with RST */            \
+    X(TCP_FLOW_CAP, "tcp_flow_cap")       /* SYN beyond the flow cap: answered with RST */        \
+    X(TCP_NAT_MISS, "tcp_nat_miss")       /* lwIP output for a flow that is gone */               \
+    X(TCP_NO_MEMORY, "tcp_no_memory")     /* allocation failed on the TCP path */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
     MSB_DROP_REASONS(MSB_DROP_ENUM)
 #undef MSB_DROP_ENUM
     MSB_DROP__COUNT
+};
+
+/* TCP flows.  Gauges (current values): flows (slots in use), connecting
+ * (host connect in progress), established (relaying), closing (half-closed
+ * or draining).  Counters: the rest.  Names are the JSON/Prometheus names. */
+#define MSB_TCP_METRICS(X)                                                                         \
+    X(flows) X(connecting) X(established) X(closing)                                              \
+    X(connects_ok) X(connects_refused) X(connects_timeout) X(connects_error)                     \
+    X(denied) X(bytes_to_host) X(bytes_to_guest) X(resets_to_guest) X(resets_to_host)            \
+    X(idle_timeouts)
+
+struct msb_tcp_metrics {
+#define MSB_TCP_FIELD(name) atomic_uint_fast64_t name;
+    MSB_TCP_METRICS(MSB_TCP_FIELD)
+#undef MSB_TCP_FIELD
 };
 
 struct msb_metrics {
@@ -32,6 +67,7 @@ struct msb_metrics {
     alignas(64) atomic_uint_fast64_t rx_bytes;
     atomic_uint_fast64_t rx_frames;
     alignas(64) atomic_uint_fast64_t drops[MSB_DROP__COUNT];
+    struct msb_tcp_metrics tcp; /* written by the stack thread only */
 };
 
 void msb_metrics_init(struct msb_metrics *m);

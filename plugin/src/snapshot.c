@@ -31,6 +31,15 @@ static json_t *drops_section(struct msb_metrics *m)
     return o;
 }
 
+static json_t *tcp_section(struct msb_metrics *m)
+{
+    json_t *o = json_object();
+#define MSB_TCP_PUT(name) put_u64(o, #name, msb_read(&m->tcp.name));
+    MSB_TCP_METRICS(MSB_TCP_PUT)
+#undef MSB_TCP_PUT
+    return o;
+}
+
 static json_t *rings_section(struct msbnet *net)
 {
     json_t *o = json_object();
@@ -60,6 +69,7 @@ char *msb_metrics_json(struct msbnet *net)
     put_u64(root, "schema", MSB_METRICS_SCHEMA);
     json_object_set_new(root, "guest", guest_section(&net->metrics));
     json_object_set_new(root, "drops", drops_section(&net->metrics));
+    json_object_set_new(root, "tcp", tcp_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_t *term = json_object();

@@ -171,6 +171,30 @@ struct msbnet_api_v1 {
     /* How many times the termination hook has been triggered on this
      * instance (including triggers while no hook was installed). */
     uint64_t (*termination_count)(msbnet_t *net);
+
+    /*
+     * Start the stack thread: from here on, frames written are processed and
+     * frames for the guest appear.  Only one started instance per process
+     * (lwIP is a process-wide singleton): a second start anywhere in the
+     * process fails with MSBNET_ESTATE.  Returns 0 or an error with a reason
+     * in err.
+     */
+    int (*start)(msbnet_t *net, char *err, size_t errlen);
+
+    /* Stop the stack thread: every flow is closed (RST to both sides).
+     * Frames still queued stay queued.  Idempotent; destroy() implies it. */
+    void (*stop)(msbnet_t *net);
+
+    /*
+     * The guest-facing addressing as JSON (free with free_string), so the
+     * VMM or msbnetd can configure the guest:
+     *   {"gateway_mac": "02:6d:73:00:03:01", "guest_mac": "...:02",
+     *    "gateway_ipv4": "100.96.0.13", "guest_ipv4": "100.96.0.14",
+     *    "prefix_ipv4": 30, "gateway_ipv6": "fd42:6d73:62:3::1",
+     *    "guest_ipv6": "fd42:6d73:62:3::2", "prefix_ipv6": 64, "mtu": 1500}
+     * Gateways listed here are not active until set_gateways() sets them.
+     */
+    char *(*addresses_json)(msbnet_t *net);
 };
 
 /*
