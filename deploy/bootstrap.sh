@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what msbnet's build and tests need on a fresh Debian bookworm
+# machine (run as root).  Idempotent: packages already present are skipped,
+# and apt-get update runs at most once, only when something is missing.
+set -euo pipefail
+
+# Build: compiler, CMake, and the libraries msbnet links.
+build_pkgs=(gcc make cmake pkg-config
+    libevent-dev liblwip-dev libjansson-dev libgrpc-dev
+    libprotobuf-c-dev protobuf-c-compiler libcunit1-dev)
+# Tests: the real peers they talk to, and the checkers they run under.
+# dnsmasq-base is the binary without the system service, so nothing starts
+# listening on the host's port 53.
+test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
+    python3 python3-grpcio python3-grpc-tools valgrind)
+# Benchmarks: the stacks msbnet is compared with.
+perf_pkgs=(slirp4netns passt)
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: must run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}" "${perf_pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "bootstrap: all ${#build_pkgs[@]} build, ${#test_pkgs[@]} test and ${#perf_pkgs[@]} benchmark packages already installed"
+    exit 0
+fi
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"

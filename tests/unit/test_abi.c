@@ -1,0 +1,285 @@
+/* The version-1 function table as a VMM uses it: versioning, create/destroy,
+ * frames in and out, gateways, hook, hostname queries, metrics. */
+#include <jansson.h>
+#include <poll.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cunit_main.h"
+#include "instance.h"
+#include "msbnet/msbnet.h"
+
+static const struct msbnet_api_v1 *api;
+
+static msbnet_t *make(const char *json)
+{
+    char err[256] = "";
+    msbnet_t *n = api->create(json, err, sizeof err);
+    if (!n)
+        fprintf(stderr, "\n  create(%s): %s\n", json, err);
+    return n;
+}
+
+static void test_version_negotiation(void)
+{
+    char err[256] = "";
+    CU_ASSERT_PTR_NULL(msbnet_get_api(0, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "ABI version 0 is not served"));
+    CU_ASSERT_PTR_NULL(msbnet_get_api(2, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "ABI version 2"));
+    CU_ASSERT_PTR_NULL(msbnet_get_api(2, NULL, 0)); /* no buffer: still no crash */
+    api = msbnet_get_api(MSBNET_ABI_VERSION, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(api);
+    CU_ASSERT_EQUAL(api->abi_version, 1);
+    CU_ASSERT_EQUAL(api->struct_size, sizeof(struct msbnet_api_v1));
+    CU_ASSERT_STRING_EQUAL(api->version(), MSBNET_VERSION_STRING);
+}
+
+static void test_bad_config_names_key(void)
+{
+    char err[256] = "";
+    CU_ASSERT_PTR_NULL(api->create("{\"queue_capacity\": 1024, \"turbo\": true}", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"turbo\""));
+    CU_ASSERT_PTR_NULL(api->create("{\"mtu\": 70000}", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"mtu\""));
+    CU_ASSERT_PTR_NULL(api->create("not json", NULL, 0));
+    api->destroy(NULL);
+}
+
+static uint8_t frame[MSBNET_MAX_FRAME + 1];
+
+static void test_write_frame_backpressure(void)
+{
+    msbnet_t *n = make("{\"queue_capacity\": 4}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(api->write_frame(n, frame, 60), MSBNET_WRITTEN);
+    CU_ASSERT_EQUAL(api->write_frame(n, frame, 60), MSBNET_NOTHING_WRITTEN);
+    CU_ASSERT_EQUAL(api->write_frame(n, frame, 13), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->write_frame(n, frame, MSBNET_MAX_FRAME + 1), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->write_frame(n, NULL, 60), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->write_frame(NULL, frame, 60), MSBNET_EINVAL);
+    /* Refused frames are not counted as traffic; bad lengths count as drops. */
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.tx_frames), 4);
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.tx_bytes), 240);
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.tx_ring_full), 1);
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.drops[MSB_DROP_TX_BAD_LENGTH]), 2);
+    api->destroy(n); /* frees the queued frames (ASan would see a leak) */
+}
+
+static bool fd_readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
+static void emit(msbnet_t *n, size_t len, uint8_t fill)
+{
+    struct msb_frame *f = msb_frame_alloc(len);
+    memset(f->data, fill, len);
+    CU_ASSERT(msb_instance_emit(n, f));
+}
+
+static void test_read_frame_contract(void)
+{
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    int fd = api->rx_wake_fd(n);
+    CU_ASSERT(fd >= 0);
+    uint8_t buf[2000];
+    CU_ASSERT_EQUAL(api->read_frame(n, buf, sizeof buf, NULL), 0);
+    CU_ASSERT_FALSE(fd_readable(fd));
+
+    emit(n, 1500, 0xaa);
+    emit(n, 100, 0xbb);
+    CU_ASSERT(fd_readable(fd));
+    size_t needed = 0;
+    CU_ASSERT_EQUAL(api->read_frame(n, buf, 1000, &needed), MSBNET_ENOSPC);
+    CU_ASSERT_EQUAL(needed, 1500);
+    CU_ASSERT(fd_readable(fd)); /* the frame stayed, so the fd stays readable */
+    CU_ASSERT_EQUAL(api->read_frame(n, buf, sizeof buf, NULL), 1500);
+    CU_ASSERT_EQUAL(buf[0], 0xaa);
+    CU_ASSERT_EQUAL(buf[1499], 0xaa);
+    CU_ASSERT_EQUAL(api->read_frame(n, buf, sizeof buf, NULL), 100);
+    CU_ASSERT_EQUAL(buf[0], 0xbb);
+    CU_ASSERT_EQUAL(api->read_frame(n, buf, sizeof buf, NULL), 0);
+    CU_ASSERT_FALSE(fd_readable(fd)); /* drained once empty */
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.rx_frames), 2);
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.rx_bytes), 1600);
+    CU_ASSERT_EQUAL(api->read_frame(NULL, buf, sizeof buf, NULL), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->read_frame(n, NULL, 10, NULL), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->rx_wake_fd(NULL), MSBNET_EINVAL);
+    api->destroy(n);
+}
+
+/* The stack stops when rx is full and must be woken once the reader makes
+ * room, so it never has to poll. */
+static void test_rx_full_wakes_stack_on_room(void)
+{
+    msbnet_t *n = make("{\"queue_capacity\": 2}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    emit(n, 60, 1);
+    emit(n, 60, 2);
+    CU_ASSERT_FALSE(msb_instance_rx_has_room(n));
+    struct msb_frame *f = msb_frame_alloc(60);
+    CU_ASSERT_FALSE(msb_instance_emit(n, f)); /* freed and counted */
+    CU_ASSERT_EQUAL(msb_read(&n->metrics.drops[MSB_DROP_RX_RING_FULL]), 1);
+    msb_wake_drain(&n->proxy_wake);
+    CU_ASSERT_FALSE(fd_readable(msb_wake_fd(&n->proxy_wake)));
+    uint8_t buf[100];
+    CU_ASSERT_EQUAL(api->read_frame(n, buf, sizeof buf, NULL), 60);
+    CU_ASSERT(fd_readable(msb_wake_fd(&n->proxy_wake)));
+    CU_ASSERT(msb_instance_rx_has_room(n));
+    api->destroy(n);
+}
+
+static void test_gateways(void)
+{
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.1", NULL), MSBNET_OK);
+    CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.1", NULL), MSBNET_OK);
+    CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.5", NULL), MSBNET_EEXIST);
+    CU_ASSERT_EQUAL(api->set_gateways(n, "fd42::1", NULL), MSBNET_EINVAL);  /* wrong family */
+    CU_ASSERT_EQUAL(api->set_gateways(n, NULL, "100.96.0.1"), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->set_gateways(n, NULL, "fd42:6d73:62::zz"), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.9", "fd42:6d73:62::1"), MSBNET_EEXIST);
+    struct msb_ip ip;
+    CU_ASSERT_FALSE(msb_gateway_get(&n->gw, MSB_FAMILY_V6, &ip)); /* all-or-nothing */
+    CU_ASSERT_EQUAL(api->set_gateways(n, NULL, "fd42:6d73:62::1"), MSBNET_OK);
+    CU_ASSERT(msb_gateway_get(&n->gw, MSB_FAMILY_V6, &ip));
+    CU_ASSERT_EQUAL(api->set_gateways(NULL, "1.2.3.4", NULL), MSBNET_EINVAL);
+    api->destroy(n);
+}
+
+static int hook_calls;
+static void count_hook(void *user, const char *reason)
+{
+    hook_calls++;
+    CU_ASSERT_PTR_EQUAL(user, &hook_calls);
+    CU_ASSERT_STRING_EQUAL(reason, "{\"rule\":1}");
+}
+
+static void test_termination_hook(void)
+{
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    msb_hook_trigger(&n->hook, "{\"rule\":1}"); /* no hook: counted, nothing called */
+    CU_ASSERT_EQUAL(api->set_termination_hook(n, count_hook, &hook_calls), MSBNET_OK);
+    msb_hook_trigger(&n->hook, "{\"rule\":1}");
+    CU_ASSERT_EQUAL(hook_calls, 1);
+    CU_ASSERT_EQUAL(api->termination_count(n), 2);
+    CU_ASSERT_EQUAL(api->set_termination_hook(n, NULL, NULL), MSBNET_OK);
+    msb_hook_trigger(&n->hook, "{\"rule\":1}");
+    CU_ASSERT_EQUAL(hook_calls, 1);
+    CU_ASSERT_EQUAL(api->set_termination_hook(NULL, count_hook, NULL), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->termination_count(NULL), 0);
+    api->destroy(n);
+}
+
+static json_t *load(char *s)
+{
+    json_t *j = json_loads(s, 0, NULL);
+    api->free_string(s);
+    return j;
+}
+
+static void test_query_hostnames(void)
+{
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    struct msb_ip a[2];
+    msb_ip_parse("198.18.0.1", &a[0]);
+    msb_ip_parse("198.18.0.7", &a[1]);
+    uint64_t now = msb_now_ms();
+    CU_ASSERT_EQUAL(msb_hidx_insert(&n->hidx, "B.example.", MSB_FAMILY_V4, a, 2, 60000, now), 0);
+    CU_ASSERT_EQUAL(msb_hidx_insert(&n->hidx, "a.example", MSB_FAMILY_V4, a, 1, 60000, now), 0);
+
+    char *out = NULL;
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_ALL, NULL, 0, 0, &out), MSBNET_OK);
+    json_t *j = load(out);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 2);
+    json_t *e0 = json_array_get(json_object_get(j, "entries"), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e0, "hostname")), "a.example");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e0, "family")), "ipv4");
+    json_int_t ttl = json_integer_value(json_object_get(e0, "ttl_remaining_ms"));
+    CU_ASSERT(ttl > 50000 && ttl <= 60000);
+    json_decref(j);
+
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_ADDRESS, "198.18.0.7", 0, 0, &out), 0);
+    j = load(out);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
+    e0 = json_array_get(json_object_get(j, "entries"), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e0, "hostname")), "b.example");
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(e0, "addresses")), 2);
+    json_decref(j);
+
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_HOSTNAME, "A.EXAMPLE.", 0, 0, &out), 0);
+    j = load(out);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
+    json_decref(j);
+
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_ALL, NULL, 1, 1, &out), 0);
+    j = load(out);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 2);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "entries")), 1);
+    json_decref(j);
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_ALL, NULL, (size_t)-1, 5, &out), 0);
+    j = load(out);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "entries")), 0);
+    json_decref(j);
+
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_ADDRESS, "not-an-ip", 0, 0, &out),
+                    MSBNET_EINVAL);
+    CU_ASSERT_PTR_NULL(out);
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_HOSTNAME, NULL, 0, 0, &out),
+                    MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->query_hostnames(n, (enum msbnet_query_kind)7, "x", 0, 0, &out),
+                    MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->query_hostnames(n, MSBNET_QUERY_ALL, NULL, 0, 0, NULL), MSBNET_EINVAL);
+    api->destroy(n);
+}
+
+static void test_metrics_json(void)
+{
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    api->write_frame(n, frame, 100);
+    api->write_frame(n, frame, 5);
+    json_t *j = load(api->metrics_json(n));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "schema")), 1);
+    json_t *g = json_object_get(j, "guest");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "tx_bytes")), 100);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "tx_frames")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "rx_frames")), 0);
+    json_t *d = json_object_get(j, "drops");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "tx_bad_length")), 1);
+    CU_ASSERT(json_is_integer(json_object_get(d, "rx_ring_full")));
+    json_t *r = json_object_get(j, "rings");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "tx_depth")), 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "capacity")), 1024);
+    CU_ASSERT(json_is_integer(json_object_get(json_object_get(j, "hostnames"), "entries")));
+    CU_ASSERT(json_is_integer(json_object_get(json_object_get(j, "termination"), "count")));
+    json_decref(j);
+    CU_ASSERT_PTR_NULL(api->metrics_json(NULL));
+    api->free_string(NULL);
+    api->destroy(n);
+}
+
+int main(void)
+{
+    static const struct test_case tests[] = {
+        {"version_negotiation", test_version_negotiation},
+        {"bad_config_names_key", test_bad_config_names_key},
+        {"write_frame_backpressure", test_write_frame_backpressure},
+        {"read_frame_contract", test_read_frame_contract},
+        {"rx_full_wakes_stack_on_room", test_rx_full_wakes_stack_on_room},
+        {"gateways_set_once", test_gateways},
+        {"termination_hook", test_termination_hook},
+        {"query_hostnames", test_query_hostnames},
+        {"metrics_json", test_metrics_json},
+        {NULL, NULL},
+    };
+    return cunit_run("abi", tests);
+}

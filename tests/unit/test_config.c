@@ -1,0 +1,95 @@
+/* Config JSON: defaults, every key, and clear refusals naming the key. */
+#include <string.h>
+
+#include "config.h"
+#include "cunit_main.h"
+
+static char err[256];
+
+static int parse(const char *json, struct msb_config *c)
+{
+    err[0] = '\0';
+    return msb_config_parse(json, c, err, sizeof err);
+}
+
+static void test_defaults(void)
+{
+    struct msb_config c;
+    CU_ASSERT_EQUAL(parse(NULL, &c), 0);
+    CU_ASSERT_EQUAL(c.queue_capacity, 1024);
+    CU_ASSERT_EQUAL(c.mtu, 1500);
+    CU_ASSERT_EQUAL(c.slot, 0);
+    CU_ASSERT_EQUAL(c.hostname_index_max_entries, 65536);
+    CU_ASSERT_EQUAL(c.hostname_index_max_ttl_s, 86400);
+    CU_ASSERT_EQUAL(c.wake, MSB_WAKE_AUTO);
+    CU_ASSERT_EQUAL(parse("", &c), 0);
+    CU_ASSERT_EQUAL(parse("{}", &c), 0);
+    CU_ASSERT_EQUAL(c.mtu, 1500);
+}
+
+static void test_every_key(void)
+{
+    struct msb_config c;
+    CU_ASSERT_EQUAL(parse("{\"queue_capacity\": 256, \"slot\": 65535, \"mtu\": 65520,"
+                          " \"hostname_index_max_entries\": 10,"
+                          " \"hostname_index_max_ttl_s\": 60, \"wake\": \"pipe\"}",
+                          &c),
+                    0);
+    CU_ASSERT_EQUAL(c.queue_capacity, 256);
+    CU_ASSERT_EQUAL(c.slot, 65535);
+    CU_ASSERT_EQUAL(c.mtu, 65520);
+    CU_ASSERT_EQUAL(c.hostname_index_max_entries, 10);
+    CU_ASSERT_EQUAL(c.hostname_index_max_ttl_s, 60);
+    CU_ASSERT_EQUAL(c.wake, MSB_WAKE_PIPE);
+}
+
+static void expect_error(const char *json, const char *needle)
+{
+    struct msb_config c;
+    CU_ASSERT_EQUAL(parse(json, &c), -1);
+    if (!strstr(err, needle))
+        fprintf(stderr, "\n  config %s: got \"%s\", wanted \"%s\"\n", json, err, needle);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, needle));
+}
+
+static void test_refusals_name_the_key(void)
+{
+    expect_error("{\"mtu_bytes\": 1500}", "unknown key \"mtu_bytes\"");
+    expect_error("{\"mtu\": \"1500\"}", "key \"mtu\" must be an integer");
+    expect_error("{\"mtu\": 1500.0}", "key \"mtu\" must be an integer");
+    expect_error("{\"mtu\": true}", "key \"mtu\" must be an integer");
+    expect_error("{\"mtu\": 65521}", "key \"mtu\" = 65521 is out of range 576..65520");
+    expect_error("{\"mtu\": -1}", "key \"mtu\" = -1 is out of range");
+    expect_error("{\"slot\": 65536}", "key \"slot\" = 65536 is out of range 0..65535");
+    expect_error("{\"queue_capacity\": 1000}", "key \"queue_capacity\" = 1000 must be a power of two");
+    expect_error("{\"queue_capacity\": 1}", "key \"queue_capacity\" = 1 is out of range");
+    expect_error("{\"wake\": \"futex\"}", "key \"wake\" must be one of: auto, pipe");
+    expect_error("{\"wake\": 1}", "key \"wake\" must be one of");
+    expect_error("{\"mtu\": 99999999999999999999}", "invalid JSON");
+    expect_error("[1, 2]", "expected a JSON object");
+    expect_error("{\"mtu\": 1500", "invalid JSON at line 1");
+    expect_error("{\"mtu\": 1500, \"mtu\": 9000}", "invalid JSON");
+}
+
+/* err is always terminated, even when far too small for the message. */
+static void test_tiny_error_buffer(void)
+{
+    struct msb_config c;
+    char small[8];
+    memset(small, 'x', sizeof small);
+    CU_ASSERT_EQUAL(msb_config_parse("{\"nope\": 1}", &c, small, sizeof small), -1);
+    CU_ASSERT_EQUAL(small[sizeof small - 1], '\0');
+    CU_ASSERT_EQUAL(msb_config_parse("{\"nope\": 1}", &c, NULL, 0), -1);
+}
+
+int main(void)
+{
+    static const struct test_case tests[] = {
+        {"defaults", test_defaults},
+        {"every_key_parsed", test_every_key},
+        {"refusals_name_the_key", test_refusals_name_the_key},
+        {"tiny_error_buffer", test_tiny_error_buffer},
+        {NULL, NULL},
+    };
+    return cunit_run("config", tests);
+}
