@@ -112,7 +112,8 @@ static size_t tcp_seg(uint8_t *t, uint8_t flags, uint32_t seq, uint32_t ack, con
     t[21] = 4;
     msb_put16(t + 22, 1460);
     size_t n = data ? strlen(data) : 0;
-    memcpy(t + 24, data, n);
+    if (n)
+        memcpy(t + 24, data, n);
     return 24 + n;
 }
 
@@ -457,7 +458,7 @@ static void test_drop_ip(void)
 static void test_drop_l4(void)
 {
     struct frame f;
-    uint8_t b[64];
+    uint8_t b[64] = {0};
     tcp4(&f, MSB_TCP_SYN, 1, 0, NULL);
     f.b[34 + 12] = 4 << 4;
     fix_ip4_csum(&f);
@@ -516,7 +517,7 @@ static void truncations(const struct frame *f)
 static void test_truncated_everywhere(void)
 {
     struct frame f;
-    uint8_t b[64];
+    uint8_t b[64] = {0};
     tcp4(&f, MSB_TCP_SYN, 1, 0, "payload");
     truncations(&f);
     build4(&f, MSB_IPPROTO_TCP, b, tcp_seg(b, MSB_TCP_ACK, 1, 2, NULL), 12);
