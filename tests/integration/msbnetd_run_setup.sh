@@ -1,0 +1,1 @@
+echo "0 passed, 1 failed"; exit 1
