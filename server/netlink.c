@@ -17,9 +17,11 @@ struct nl_req {
     char body[1024];
 };
 
+/* Where the next attribute goes.  Computed from the whole request (not
+ * &r->h) so the compiler sees the body as part of the object. */
 static void *nl_tail(struct nl_req *r)
 {
-    return (char *)&r->h + NLMSG_ALIGN(r->h.nlmsg_len);
+    return (char *)r + NLMSG_ALIGN(r->h.nlmsg_len);
 }
 
 static void nl_init(struct nl_req *r, uint16_t type, uint16_t flags, const void *hdr,
@@ -34,6 +36,10 @@ static void nl_init(struct nl_req *r, uint16_t type, uint16_t flags, const void 
 
 static void nl_attr(struct nl_req *r, uint16_t type, const void *data, size_t len)
 {
+    /* Requests are built from fixed, small attributes: overflowing the body
+     * would be a programming error, so refuse rather than write past it. */
+    if (NLMSG_ALIGN(r->h.nlmsg_len) + RTA_SPACE(len) > sizeof *r)
+        return;
     struct rtattr *a = nl_tail(r);
     a->rta_type = type;
     a->rta_len = (unsigned short)RTA_LENGTH(len);
