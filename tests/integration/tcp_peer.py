@@ -7,7 +7,7 @@ can state what it saw (bytes, SHA-256, errors) and the test compares them.
   serve-halfclose PORT       accept one, read to EOF, then reply "got <n>" and close
   serve-reset PORT N         accept one, send N bytes, then reset (SO_LINGER 0)
   serve-expect-reset PORT    accept one, read until error; print "reset" or "eof"
-  serve-hold PORT            accept forever, keep connections open until the peer closes
+  serve-hold PORT            accept forever; keep each connection until the peer closes it
   send HOST PORT N SEED      connect, send N bytes of the SEED stream, print "<n> <sha256>"
   recv HOST PORT             connect, read to EOF, print "<n> <sha256>"
   halfclose HOST PORT MSG    connect, send MSG, shutdown(WR), print the reply
@@ -19,6 +19,7 @@ can state what it saw (bytes, SHA-256, errors) and the test compares them.
 import hashlib
 import random
 import resource
+import selectors
 import socket
 import struct
 import sys
@@ -110,13 +111,7 @@ def main(argv):
         print(read_until_error(c), flush=True)
     elif cmd == "serve-hold":
         raise_fd_limit()
-        s, held = listener(args[0]), []
-        while True:
-            c, _ = s.accept()
-            held.append(c)
-            # Reap the ones the peer closed so the list stays bounded.
-            if len(held) > 4096:
-                held = held[-2048:]
+        serve_hold(listener(args[0]))
     elif cmd == "send":
         c = connect(args[0], args[1])
         digest = send_stream(c, int(args[2]), int(args[3]))
@@ -156,6 +151,30 @@ def main(argv):
             c.close()
     else:
         sys.exit("unknown command " + cmd)
+
+
+def serve_hold(lst):
+    """Holds every connection open and closes it when its peer does, so the
+    flows end the way the guest ends them (a server that never closed would
+    leave them half-open on purpose)."""
+    sel = selectors.DefaultSelector()
+    sel.register(lst, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is lst:
+                c, _ = lst.accept()
+                c.setblocking(False)
+                sel.register(c, selectors.EVENT_READ)
+                continue
+            try:
+                data = key.fileobj.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except ConnectionError:
+                data = b""
+            if not data:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
 
 
 def read_all_bytes(c):
