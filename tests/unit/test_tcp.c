@@ -774,6 +774,52 @@ static void test_flow_cap(void)
     stop();
 }
 
+/* ---- instance D: an 8-frame rx ring, 1 s idle timeout ------------------------------ */
+
+/* The guest reads slowly compared to what lwIP could send: output stops at
+ * a full ring (nothing is lost, nothing dropped) and resumes on room. */
+static void test_small_rx_ring(void)
+{
+    start("{\"queue_capacity\": 8, \"tcp_idle_timeout_s\": 1}");
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    size_t n = 1u << 20;
+    double s = bulk(c, h, n, n);
+    printf("\n    IPv4 bulk, 8-frame rings: %zu MB each way in %.2f s ", n >> 20, s);
+    CU_ASSERT_EQUAL(metric("drops", "rx_ring_full"), 0);
+    close(h);
+    WAIT(c->fin, 1000);
+    gsend(c, F_FIN | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    close(l);
+    gconn_free(c);
+}
+
+static void test_idle_timeout(void)
+{
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    WAIT(c->rst, 3000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_EQUAL(metric("tcp", "idle_timeouts"), 1);
+    char b[4];
+    CU_ASSERT_EQUAL(host_recv(h, b, sizeof b, 1000), -1);
+    CU_ASSERT_EQUAL(errno, ECONNRESET);
+    gauges_zero(500);
+    close(h);
+    close(l);
+    gconn_free(c);
+    stop();
+}
+
 static void test_no_fd_leak(void)
 {
     CU_ASSERT_EQUAL(count_fds(), fds_at_start);
@@ -794,6 +840,8 @@ int main(void)
         {"gauges back to 0, stop", test_stop_a},
         {"egress deny: RST", test_egress_deny},
         {"flow cap", test_flow_cap},
+        {"8-frame rx ring: backpressure, no loss", test_small_rx_ring},
+        {"idle timeout: RST both ways", test_idle_timeout},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };
