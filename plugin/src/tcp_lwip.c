@@ -40,7 +40,9 @@ static err_t output(struct pbuf *p)
     const uint8_t *h = p->payload;
     uint8_t v = (uint8_t)(h[0] >> 4);
     size_t hl = v == 4 ? (size_t)(h[0] & 15) * 4 : 40;
-    if (!t || p->len != p->tot_len || p->len < hl + 20)
+    /* Only TCP is ever given to lwIP, so only TCP should come back; anything
+     * else must not be mistaken for a flow's segment. */
+    if (!t || p->len != p->tot_len || p->len < hl + 20 || h[v == 4 ? 9 : 6] != 6)
         return ERR_OK;
     struct tcp_flow *f = nat_from_lwip(t, v, h + (v == 4 ? 16 : 24), msb_get16(h + hl + 2));
     if (!f) {
@@ -217,6 +219,11 @@ int lw_setup(struct msb_tcp *t, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* lwIP derives its MSS from the netif MTU (1460 / 1440 at 1500): a
+     * smaller guest MTU must shrink it too.  Larger ones keep 1500, since
+     * lwIP's TCP_MSS caps segments at 1460 anyway. */
+    uint32_t mtu = t->s->addrs.mtu;
+    nif.mtu = (u16_t)(mtu && mtu < 1500 ? mtu : 1500);
     cur = t;
     return 0;
 }
