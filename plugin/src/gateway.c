@@ -41,8 +41,10 @@ int msb_gateways_set(struct msb_gateways *g, const struct msb_ip *v4, const stru
 
 bool msb_gateway_get(const struct msb_gateways *g, enum msb_family fam, struct msb_ip *out)
 {
+    if (fam != MSB_FAMILY_V4 && fam != MSB_FAMILY_V6)
+        return false;
     const atomic_bool *set = fam == MSB_FAMILY_V4 ? &g->v4_set : &g->v6_set;
-    if (fam == MSB_FAMILY_NONE || !atomic_load_explicit(set, memory_order_acquire))
+    if (!atomic_load_explicit(set, memory_order_acquire))
         return false;
     *out = fam == MSB_FAMILY_V4 ? g->v4 : g->v6;
     return true;

@@ -1,9 +1,21 @@
 #include "hook.h"
 
-/* How many hook calls of which hook this thread is inside: a callback that
- * replaces its own hook must not wait for itself. */
-static _Thread_local const struct msb_hook *tls_hook;
-static _Thread_local unsigned tls_depth;
+/* The hook calls this thread is inside, innermost first (frames live on the
+ * stack of msb_hook_trigger): a callback that changes a hook it is (maybe
+ * indirectly) being called from must not wait for itself. */
+struct hook_frame {
+    const struct msb_hook *h;
+    const struct hook_frame *up;
+};
+static _Thread_local const struct hook_frame *tls_top;
+
+static unsigned own_calls(const struct msb_hook *h)
+{
+    unsigned n = 0;
+    for (const struct hook_frame *f = tls_top; f; f = f->up)
+        n += f->h == h;
+    return n;
+}
 
 int msb_hook_init(struct msb_hook *h)
 {
@@ -16,6 +28,7 @@ int msb_hook_init(struct msb_hook *h)
     h->fn = NULL;
     h->user = NULL;
     h->running = 0;
+    h->parked = 0;
     atomic_init(&h->triggered, 0);
     return 0;
 }
@@ -28,15 +41,22 @@ void msb_hook_destroy(struct msb_hook *h)
 
 void msb_hook_set(struct msb_hook *h, msbnet_termination_fn fn, void *user)
 {
-    unsigned own = tls_hook == h ? tls_depth : 0;
+    unsigned own = own_calls(h);
     pthread_mutex_lock(&h->mu);
     h->fn = fn;
     h->user = user;
     /* Callers may free the old callback's user data once we return, so wait
      * until no other thread still runs it.  Triggers are rare (fatal
-     * violations), so waiting for all calls cannot starve in practice. */
-    while (h->running > own)
+     * violations), so waiting for all calls cannot starve in practice.
+     * A set from inside the hook parks its own calls and waits only for
+     * calls that are not parked: two threads doing this at once must not
+     * wait for each other.  A set from outside waits for every call. */
+    h->parked += own;
+    if (own)
+        pthread_cond_broadcast(&h->idle);
+    while (own ? h->running > h->parked : h->running > 0)
         pthread_cond_wait(&h->idle, &h->mu);
+    h->parked -= own;
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -52,16 +72,15 @@ void msb_hook_trigger(struct msb_hook *h, const char *reason)
     if (!fn)
         return;
 
-    const struct msb_hook *saved_hook = tls_hook;
-    unsigned saved_depth = tls_depth;
-    tls_hook = h;
-    tls_depth = (saved_hook == h ? saved_depth : 0) + 1;
+    struct hook_frame frame = {h, tls_top};
+    tls_top = &frame;
     fn(user, reason ? reason : "{}");
-    tls_hook = saved_hook;
-    tls_depth = saved_depth;
+    tls_top = frame.up;
 
     pthread_mutex_lock(&h->mu);
-    if (--h->running == 0)
+    /* Wakes outside setters (waiting for 0) and inside ones (waiting for
+     * every call left to be parked). */
+    if (--h->running <= h->parked)
         pthread_cond_broadcast(&h->idle);
     pthread_mutex_unlock(&h->mu);
 }

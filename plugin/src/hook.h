@@ -18,6 +18,7 @@ struct msb_hook {
     msbnet_termination_fn fn;
     void *user;
     unsigned running; /* calls in progress, of any installed callback */
+    unsigned parked;  /* of those, calls waiting inside their own msb_hook_set */
     atomic_uint_fast64_t triggered;
 };
 

@@ -343,6 +343,13 @@ int msb_hidx_insert(struct msb_hidx *h, const char *name, enum msb_family fam,
     }
     struct msb_ip uniq[MSB_HIDX_MAX_ADDRS];
     size_t k = dedupe(h, addrs, n, uniq);
+    /* With a tiny entry cap, one answer could exceed the global address
+     * bound on its own: cut it to the bound. */
+    size_t max_links = h->max_entries * MSB_HIDX_LINKS_PER_ENTRY;
+    if (k > max_links) {
+        atomic_fetch_add_explicit(&h->truncated_addrs, 1, memory_order_relaxed);
+        k = max_links;
+    }
     if (ttl_ms > h->max_ttl_ms)
         ttl_ms = h->max_ttl_ms;
     uint64_t expires = now_ms > UINT64_MAX - ttl_ms ? UINT64_MAX : now_ms + ttl_ms;
@@ -424,7 +431,11 @@ static long collect(struct msb_hidx *h, enum msb_hidx_select sel, const void *ke
     } else if (sel == MSB_HIDX_BY_HOSTNAME) {
         char norm[MSB_HIDX_NAME_MAX + 1];
         int len = msb_hidx_normalize(key, strlen(key), norm);
-        for (uint8_t fam = MSB_FAMILY_V4; len >= 0 && fam <= MSB_FAMILY_V6; fam += 2) {
+        if (len < 0) {
+            free(v);
+            return -1;
+        }
+        for (uint8_t fam = MSB_FAMILY_V4; fam <= MSB_FAMILY_V6; fam += 2) {
             struct hidx_entry *e = *find_slot(h, norm, (size_t)len, fam);
             if (e && e->expires_ms > now)
                 v[n++] = e;

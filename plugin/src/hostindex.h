@@ -74,7 +74,8 @@ void msb_hidx_destroy(struct msb_hidx *h);
 /* Writes the normalised form of name[0..len) (trailing dots stripped, ASCII
  * lower-cased) into out (MSB_HIDX_NAME_MAX + 1 bytes).  Returns its length,
  * or -1 when empty, longer than 253 bytes, or holding bytes outside
- * printable ASCII. */
+ * visible ASCII (0x21..0x7e: no spaces, controls or non-ASCII; a domain
+ * rule can never match such a name, and JSON output stays plain). */
 int msb_hidx_normalize(const char *name, size_t len, char *out);
 
 /* Replaces (name, fam)'s addresses.  n == 0 removes the key.  Returns 0, or

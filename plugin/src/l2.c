@@ -33,7 +33,7 @@ static void arp_reply(struct msb_stack *s, const struct msb_pkt *p, const struct
     struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + ARP_LEN);
     if (!f) {
         /* The guest's request is what gets lost; it will ask again. */
-        msb_drop(&s->net->metrics, MSB_DROP_TX_NO_MEMORY);
+        msb_drop(&s->net->metrics, MSB_DROP_RX_NO_MEMORY);
         return;
     }
     /* Ethernet dst is the frame's source, which the stack has verified to
