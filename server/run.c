@@ -9,7 +9,8 @@
  *                                        create + configure tap0, private
  *                                        resolv.conf and /sys
  *   receive the tap fd <---------------- send the tap fd (SCM_RIGHTS)
- *   start(), pump frames                 exec CMD
+ *   start(), pump frames
+ *   "go" -------------------------------> exec CMD
  *   SIGCHLD: stop, exit with CMD's status
  *
  * The namespaces die with CMD; tap0 dies with the parent's fd.
@@ -41,6 +42,7 @@ struct run_state {
     bool exited;
     bool verbose;
     struct event_base *base;
+    int go; /* our end of the socketpair: one byte releases CMD */
 };
 
 static void child_fail(const char *what)
@@ -88,6 +90,11 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
         child_fail(err);
     }
     close(fd);
+    /* CMD starts only once the stack runs, so its first packet already has
+     * a network (and what it sees of msbnetd is msbnetd fully started). */
+    char go;
+    if (read(sock, &go, 1) != 1)
+        _exit(EXIT_CHILD_SETUP);
     close(sock);
     child_reset_signals(old_mask);
     execvp(o->cmd[0], o->cmd);
@@ -124,12 +131,14 @@ static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, const si
     close(sp[1]);
     int fd = rs->child < 0 ? -1 : msbd_fd_recv(sp[0]);
     int e = errno;
-    close(sp[0]);
+    rs->go = sp[0];
     if (rs->child < 0) {
+        close(rs->go);
         perror("msbnetd run: fork");
         return -1;
     }
     if (fd < 0) {
+        close(rs->go);
         if (e)
             fprintf(stderr, "msbnetd run: no tap fd from the child: %s\n", strerror(e));
         waitpid(rs->child, &rs->status, 0);
@@ -226,7 +235,11 @@ int msbd_cmd_run(const struct msbd_opts *o)
         msbd_signals_restore(&old);
         return rs.exited && exit_code(rs.status) != EXIT_CHILD_SETUP ? exit_code(rs.status) : 1;
     }
-    if (msbd_host_start(&h)) {
+    bool started = msbd_host_start(&h) == 0;
+    if (started && write(rs.go, "g", 1) != 1)
+        started = false;
+    close(rs.go);
+    if (!started) {
         close(fd);
         abort_child(&rs);
         msbd_host_close(&h, NULL, false);
