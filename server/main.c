@@ -1,8 +1,9 @@
 /*
  * msbnetd: hosts libmsbnet.so for one sandbox.
  *
- * This build serves `check-config` and `version`; the frame transports,
- * `run -- CMD` and the gRPC/HTTP control plane join as they land.
+ * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device;
+ * `check-config` and `version` only load the plugin.  The other frame
+ * transports and the gRPC/HTTP control plane join as they land.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -11,47 +12,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
+#include "host.h"
+#include "options.h"
 #include "plugin_loader.h"
 
-#define EXIT_USAGE 2
-#define CONFIG_MAX_BYTES (1u << 20) /* a config is a few hundred bytes; refuse megabytes */
+#define EXIT_USAGE MSBD_EXIT_USAGE
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: msbnetd [--plugin PATH] COMMAND [ARGS]\n"
+            "usage: msbnetd [--plugin PATH] COMMAND [OPTIONS] [ARGS]\n"
             "\n"
             "commands:\n"
-            "  check-config [FILE|-]  validate a JSON config with the plugin (default: stdin)\n"
-            "  version                print msbnetd's and the plugin's versions\n"
+            "  run [OPTIONS] -- CMD [ARGS]  run CMD in a new network namespace whose only\n"
+            "                               link (tap0) leads to msbnet; exits with CMD's\n"
+            "                               status (128+N when killed by signal N)\n"
+            "  tap --netns PATH [OPTIONS]   create and configure tap0 in an existing network\n"
+            "                               namespace (e.g. /var/run/netns/G) and serve it\n"
+            "                               until SIGINT/SIGTERM\n"
+            "  check-config [FILE|-]        validate a JSON config with the plugin (default: stdin)\n"
+            "  version                      print msbnetd's and the plugin's versions\n"
             "\n"
-            "options:\n"
-            "  --plugin PATH          libmsbnet.so to load (default: next to msbnetd,\n"
-            "                         then the install library directory)\n"
-            "  -h, --help             this text\n");
-}
-
-/* Reads at most CONFIG_MAX_BYTES; NULL (with a message) on error. */
-static char *read_config(const char *path)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "msbnetd: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(CONFIG_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-    bool bad = !buf || ferror(f) || n > CONFIG_MAX_BYTES;
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        fprintf(stderr, "msbnetd: %s: unreadable or larger than %u bytes\n", path,
-                CONFIG_MAX_BYTES);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
+            "options of run and tap (each overrides its key in the --config file):\n"
+            "  --plugin PATH             libmsbnet.so to load (default: next to msbnetd,\n"
+            "                            then the install library directory)\n"
+            "  --config FILE             plugin config (JSON object, keys as in the README)\n"
+            "  --slot N                  sandbox slot 0..65535 (derives MACs and addresses)\n"
+            "  --mtu N                   576..65520 (IPv6 needs 1280 or more)\n"
+            "  --ipv4 ADDR[/PREFIX]      guest IPv4 address (and interface prefix)\n"
+            "  --gateway4 ADDR           gateway IPv4 address\n"
+            "  --ipv6 ADDR[/PREFIX]      guest IPv6 address (and interface prefix)\n"
+            "  --gateway6 ADDR           gateway IPv6 address\n"
+            "  --connect-timeout MS      host-side TCP connect timeout\n"
+            "  --max-flows N             cap on concurrent flows\n"
+            "  --egress allow|deny       outbound traffic switch (until policies land)\n"
+            "  --dns ADDR                upstream DNS server (repeatable; needs a plugin\n"
+            "                            with the \"dns_upstreams\" key)\n"
+            "  --metrics-json            on exit, print the metrics JSON to stderr\n"
+            "                            (--print-metrics is the same)\n"
+            "  -v, --verbose             say what is happening on stderr\n"
+            "  -h, --help                this text\n"
+            "\n"
+            "exit status: 0 ok, 1 runtime failure, 2 bad usage or config; run: CMD's status\n");
 }
 
 static int cmd_check_config(const struct msbnet_api_v1 *api, int argc, char **argv)
@@ -60,7 +63,7 @@ static int cmd_check_config(const struct msbnet_api_v1 *api, int argc, char **ar
         usage(stderr);
         return EXIT_USAGE;
     }
-    char *json = read_config(argc == 1 ? argv[0] : "-");
+    char *json = msbd_read_config(argc == 1 ? argv[0] : "-");
     if (!json)
         return EXIT_USAGE;
     char err[512];
@@ -73,6 +76,24 @@ static int cmd_check_config(const struct msbnet_api_v1 *api, int argc, char **ar
     api->destroy(net);
     printf("config ok\n");
     return 0;
+}
+
+/* run / tap: argv[0] is the command; --help anywhere before "--" helps. */
+static int data_plane(const char *cmd, const char *plugin_path, int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    struct msbd_opts o = {.plugin_path = plugin_path};
+    enum msbd_command c = strcmp(cmd, "run") == 0 ? MSBD_CMD_RUN : MSBD_CMD_TAP;
+    int rc = msbd_opts_parse(&o, c, argc, argv);
+    if (rc == 0)
+        rc = c == MSBD_CMD_RUN ? msbd_cmd_run(&o) : msbd_cmd_tap(&o);
+    msbd_opts_free(&o);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -100,6 +121,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[optind];
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "tap") == 0)
+        return data_plane(cmd, plugin_path, argc - optind, argv + optind);
     if (strcmp(cmd, "check-config") != 0 && strcmp(cmd, "version") != 0) {
         fprintf(stderr, "msbnetd: unknown command \"%s\"\n", cmd);
         usage(stderr);
@@ -114,8 +137,9 @@ int main(int argc, char **argv)
     }
     int rc;
     if (strcmp(cmd, "version") == 0) {
-        printf("msbnetd %s, plugin %s (%s), ABI %u\n", MSBNET_VERSION_STRING,
-               plugin.api->version(), plugin.path, plugin.api->abi_version);
+        printf("msbnetd %s, plugin %s (%s), ABI %u, data plane %s\n", MSBNET_VERSION_STRING,
+               plugin.api->version(), plugin.path, plugin.api->abi_version,
+               msbd_api_has_data_plane(plugin.api) ? "yes" : "no");
         rc = 0;
     } else {
         rc = cmd_check_config(plugin.api, argc - optind - 1, argv + optind + 1);

@@ -15,6 +15,16 @@
 #define MSBNET_VERSION_STRING "0.0.0-dev"
 #endif
 
+/* Callers may pass no error buffer; the internals always write one. */
+static void use_local_if_none(char **err, size_t *errlen, char *local, size_t len)
+{
+    if (!*err || !*errlen) {
+        *err = local;
+        *errlen = len;
+    }
+    (*err)[0] = '\0';
+}
+
 static const char *api_version(void)
 {
     return MSBNET_VERSION_STRING;
@@ -23,11 +33,7 @@ static const char *api_version(void)
 static msbnet_t *api_create(const char *config_json, char *err, size_t errlen)
 {
     char local[256];
-    if (!err || !errlen) {
-        err = local;
-        errlen = sizeof local;
-    }
-    err[0] = '\0';
+    use_local_if_none(&err, &errlen, local, sizeof local);
     struct msb_config cfg;
     if (msb_config_parse(config_json, &cfg, err, errlen))
         return NULL;
@@ -135,6 +141,28 @@ static uint64_t api_termination_count(msbnet_t *net)
     return net ? msb_hook_count(&net->hook) : 0;
 }
 
+static int api_start(msbnet_t *net, char *err, size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    if (!net) {
+        snprintf(err, errlen, "no instance");
+        return MSBNET_EINVAL;
+    }
+    return msb_instance_start(net, err, errlen);
+}
+
+static void api_stop(msbnet_t *net)
+{
+    if (net)
+        msb_instance_stop(net);
+}
+
+static char *api_addresses_json(msbnet_t *net)
+{
+    return net ? msb_addrs_json(&net->addrs) : NULL;
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -150,6 +178,9 @@ static const struct msbnet_api_v1 api_v1 = {
     .metrics_json = api_metrics_json,
     .free_string = api_free_string,
     .termination_count = api_termination_count,
+    .start = api_start,
+    .stop = api_stop,
+    .addresses_json = api_addresses_json,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

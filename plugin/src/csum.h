@@ -19,13 +19,16 @@ uint16_t msb_csum_finish(uint32_t sum);
 uint32_t msb_csum_pseudo(const struct msb_ip *src, const struct msb_ip *dst, uint8_t proto,
                          size_t len);
 
-/* Checksum to store for an L4 segment whose checksum field is zero. */
+/* Checksum to store for an L4 segment whose checksum field is zero (for
+ * UDP a computed 0 comes back as 0xffff: 0 would mean "none"). */
 uint16_t msb_csum_l4(const struct msb_ip *src, const struct msb_ip *dst, uint8_t proto,
                      const uint8_t *l4, size_t len);
 
 /* RFC 1624 eqn. 3: the checksum stored at ck[0..1] (network order) is
- * updated for n bytes (n even) changing from old to new.  Writes the new
- * bytes into field too when field != NULL. */
+ * updated for n bytes (n even) changing from old to new.  The old bytes
+ * are read from field, which then receives the new bytes; field == NULL
+ * means old bytes of zero and nothing is written (adding a contribution).
+ * Leaves a UDP checksum of 0 ("none") to the caller. */
 void msb_csum_replace(uint8_t *ck, uint8_t *field, const uint8_t *newval, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "msbnet/msbnet.h"
+#include "stack.h"
 
 static void free_queued(struct msb_ring *r)
 {
@@ -48,6 +49,7 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
         return NULL;
     }
     net->cfg = *cfg;
+    msb_addrs_derive(cfg, &net->addrs);
     atomic_init(&net->rx_blocked, false);
     msb_metrics_init(&net->metrics);
     if (msb_hook_init(&net->hook)) {
@@ -55,8 +57,8 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
         free(net);
         return NULL;
     }
-    if (msb_gateways_init(&net->gw)) {
-        snprintf(err, errlen, "cannot create the gateway lock");
+    if (msb_gateways_init(&net->gw) || pthread_mutex_init(&net->life, NULL)) {
+        snprintf(err, errlen, "cannot create the instance locks");
         msb_hook_destroy(&net->hook);
         free(net);
         return NULL;
@@ -72,6 +74,7 @@ void msb_instance_destroy(struct msbnet *net)
 {
     if (!net)
         return;
+    msb_instance_stop(net);
     free_queued(&net->tx);
     free_queued(&net->rx);
     msb_wake_close(&net->tx_wake);
@@ -81,7 +84,30 @@ void msb_instance_destroy(struct msbnet *net)
         msb_hidx_destroy(&net->hidx);
     msb_gateways_destroy(&net->gw);
     msb_hook_destroy(&net->hook);
+    pthread_mutex_destroy(&net->life);
     free(net);
+}
+
+int msb_instance_start(struct msbnet *net, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&net->life);
+    int rc = MSBNET_OK;
+    if (net->stack) {
+        snprintf(err, errlen, "already started");
+        rc = MSBNET_ESTATE;
+    } else if (!(net->stack = msb_stack_start(net, err, errlen))) {
+        rc = MSBNET_ESTATE;
+    }
+    pthread_mutex_unlock(&net->life);
+    return rc;
+}
+
+void msb_instance_stop(struct msbnet *net)
+{
+    pthread_mutex_lock(&net->life);
+    msb_stack_stop(net->stack);
+    net->stack = NULL;
+    pthread_mutex_unlock(&net->life);
 }
 
 int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len)

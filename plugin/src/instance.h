@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "addressing.h"
 #include "config.h"
 #include "frame.h"
 #include "gateway.h"
@@ -18,8 +19,11 @@
 #include "ring.h"
 #include "wake.h"
 
+struct msb_stack;
+
 struct msbnet {
     struct msb_config cfg;
+    struct msb_addrs addrs;        /* derived at create, read-only after */
     struct msb_ring tx;            /* guest -> stack: many producers, the stack consumes */
     struct msb_ring rx;            /* stack -> guest: the stack produces, one reader */
     struct msb_wake tx_wake;       /* "tx has frames", drained by the stack */
@@ -30,10 +34,16 @@ struct msbnet {
     struct msb_hidx hidx;
     struct msb_gateways gw;
     struct msb_metrics metrics;
+    pthread_mutex_t life;          /* serialises start/stop */
+    struct msb_stack *stack;       /* non-NULL while started */
 };
 
 struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen);
 void msb_instance_destroy(struct msbnet *net);
+
+/* Starts / stops the stack thread (msbnet.h start/stop contracts). */
+int msb_instance_start(struct msbnet *net, char *err, size_t errlen);
+void msb_instance_stop(struct msbnet *net);
 
 /* VMM side.  See msbnet.h for the contracts. */
 int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len);

@@ -4,6 +4,7 @@
 #define MSB_L2_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "pkt.h"
 
@@ -18,5 +19,9 @@ struct msb_stack;
  * stack before this is called).
  */
 bool msb_l2_handle(struct msb_stack *s, const struct msb_pkt *p);
+
+/* fe80::/64 + the modified EUI-64 of mac (RFC 4291 App. A): the gateway's
+ * link-local address, which NDP answers for and RAs will come from. */
+void msb_ipv6_link_local(const uint8_t mac[6], struct msb_ip *out);
 
 #endif

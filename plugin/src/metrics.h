@@ -15,6 +15,7 @@
     X(TX_BAD_LENGTH, "tx_bad_length")     /* write_frame outside [14, MAX_FRAME] */               \
     X(TX_NO_MEMORY, "tx_no_memory")       /* could not copy a guest frame */                      \
     X(RX_RING_FULL, "rx_ring_full")       /* a frame for the guest found no room */               \
+    X(RX_NO_MEMORY, "rx_no_memory")       /* could not allocate a frame for the guest */          \
     X(ETH_SHORT, "eth_short")             /* shorter than its headers say */                      \
     X(ETH_TYPE, "eth_type")               /* ethertype we do not speak (VLAN, LLDP, ...) */       \
     X(ETH_SPOOFED_MAC, "eth_spoofed_mac") /* source MAC is not the guest's */                     \

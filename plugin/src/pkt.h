@@ -57,6 +57,10 @@ struct msb_pkt {
  * IPv6 payload length within the frame, no extension headers (next header
  * must be TCP, UDP or ICMPv6); TCP data offset within bounds, UDP length
  * consistent with the IP length.  L4 checksums are not verified here.
+ * A frame cut short of a header or of the IP length it claims is ETH_SHORT
+ * (ARP: ARP_MALFORMED); fields that contradict each other are *_MALFORMED.
+ * The UDP length must equal the IP payload length.  Other IPv4 protocols
+ * (and ICMP over IPv6 / ICMPv6 over IPv4) parse with l4_hdr_len 0.
  */
 bool msb_pkt_parse(uint8_t *frame, size_t len, struct msb_pkt *p, enum msb_drop_reason *why);
 

@@ -1,0 +1,266 @@
+#include "stack.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "l2.h"
+#include "pkt_build.h"
+#include "tcp.h"
+
+/* Frames handled per tx wake before yielding to host-socket events, so a
+ * guest flooding frames cannot starve the relays. */
+#define TX_BUDGET 256
+
+/* lwIP is a process-wide singleton: one running stack per process. */
+static atomic_bool stack_in_use;
+
+/* ---- anti-spoofing ---------------------------------------------------- */
+
+static bool is_link_local6(const struct msb_ip *ip)
+{
+    return ip->family == MSB_FAMILY_V6 && ip->b[0] == 0xfe && (ip->b[1] & 0xc0) == 0x80;
+}
+
+static bool is_unspecified(const struct msb_ip *ip)
+{
+    static const uint8_t zero[16];
+    return memcmp(ip->b, zero, 16) == 0;
+}
+
+/* The source address a guest frame may carry: its own, plus link-local and
+ * unspecified sources for neighbour discovery. */
+static bool src_ip_ok(const struct msb_stack *s, const struct msb_pkt *p)
+{
+    if (p->ip_version == 4)
+        return msb_ip_equal(&p->src, &s->addrs.guest4);
+    if (msb_ip_equal(&p->src, &s->addrs.guest6))
+        return true;
+    return p->l4_proto == MSB_IPPROTO_ICMPV6 && (is_link_local6(&p->src) || is_unspecified(&p->src));
+}
+
+/* The guest's own IP as carried by p (ARP sender or IP source), if it is. */
+static bool from_guest_ip(const struct msb_stack *s, const struct msb_pkt *p)
+{
+    if (p->ethertype == MSB_ETHERTYPE_ARP) {
+        struct msb_ip sender;
+        msb_ip_from_v4(&sender, p->l3 + 14);
+        return msb_ip_equal(&sender, &s->addrs.guest4);
+    }
+    return msb_ip_equal(&p->src, p->ip_version == 4 ? &s->addrs.guest4 : &s->addrs.guest6);
+}
+
+/* Frames must come from the guest's MAC.  A VMM may give the guest another
+ * MAC than the derived one: the first frame that carries the guest's own IP
+ * teaches it, and from then on the MAC is enforced. */
+static bool src_mac_ok(struct msb_stack *s, const struct msb_pkt *p)
+{
+    if (memcmp(p->src_mac, s->addrs.guest_mac, 6) == 0) {
+        s->guest_mac_learned = true;
+        return true;
+    }
+    if (s->guest_mac_learned || !from_guest_ip(s, p) || (p->src_mac[0] & 1))
+        return false;
+    memcpy(s->addrs.guest_mac, p->src_mac, 6);
+    s->guest_mac_learned = true;
+    return true;
+}
+
+static bool dst_ok(const struct msb_pkt *p)
+{
+    if (p->ip_version == 4) {
+        uint8_t first = p->dst.b[0];
+        bool bcast = memcmp(p->dst.b, "\xff\xff\xff\xff", 4) == 0;
+        return !bcast && (first & 0xf0) != 0xe0 && first != 0;
+    }
+    return p->dst.b[0] != 0xff && !is_unspecified(&p->dst);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static void drop(struct msb_stack *s, enum msb_drop_reason why)
+{
+    msb_drop(&s->net->metrics, why);
+}
+
+static void dispatch(struct msb_stack *s, struct msb_frame *f)
+{
+    struct msb_pkt p;
+    enum msb_drop_reason why;
+    if (!msb_pkt_parse(f->data, f->len, &p, &why))
+        return drop(s, why);
+    if (!src_mac_ok(s, &p))
+        return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+    if (p.ethertype == MSB_ETHERTYPE_ARP) {
+        msb_l2_handle(s, &p);
+        return;
+    }
+    if (!src_ip_ok(s, &p))
+        return drop(s, MSB_DROP_IP_SPOOFED_SRC);
+    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(s, &p))
+        return;
+    if (!dst_ok(&p))
+        return drop(s, MSB_DROP_IP_BAD_DST);
+    if (!msb_pkt_l4_checksum_ok(&p))
+        return drop(s, MSB_DROP_L4_BAD_CHECKSUM);
+    if (p.l4_proto == MSB_IPPROTO_TCP)
+        return msb_tcp_input(s->tcp, &p);
+    drop(s, MSB_DROP_L4_UNSUPPORTED);
+}
+
+static void on_tx(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    /* Drain before popping: a frame pushed after the drain re-wakes us. */
+    msb_wake_drain(&s->net->tx_wake);
+    int n = 0;
+    struct msb_frame *f;
+    while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
+        dispatch(s, f);
+        msb_frame_free(f);
+        n++;
+    }
+    msb_tcp_batch_end(s->tcp);
+    /* Budget spent with frames left: the wake is already drained, so come
+     * back after the other ready events have had their turn. */
+    if (n == TX_BUDGET)
+        event_active(s->tx_ev, EV_READ, 0);
+}
+
+static void on_proxy(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    msb_wake_drain(&s->net->proxy_wake);
+    if (atomic_load(&s->stop)) {
+        event_base_loopbreak(s->base);
+        return;
+    }
+    msb_tcp_rx_room(s->tcp);
+}
+
+static void on_maintenance(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    msb_hidx_cleanup(&s->net->hidx, msb_now_ms());
+}
+
+static void *run(void *arg)
+{
+    struct msb_stack *s = arg;
+    event_base_dispatch(s->base);
+    return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static void free_stack(struct msb_stack *s)
+{
+    if (s->tcp)
+        msb_tcp_destroy(s->tcp);
+    if (s->tx_ev)
+        event_free(s->tx_ev);
+    if (s->proxy_ev)
+        event_free(s->proxy_ev);
+    if (s->maint_ev)
+        event_free(s->maint_ev);
+    if (s->base)
+        event_base_free(s->base);
+    free(s);
+    atomic_store(&stack_in_use, false);
+}
+
+static int add_events(struct msb_stack *s)
+{
+    struct msbnet *net = s->net;
+    s->tx_ev = event_new(s->base, msb_wake_fd(&net->tx_wake), EV_READ | EV_PERSIST, on_tx, s);
+    s->proxy_ev =
+        event_new(s->base, msb_wake_fd(&net->proxy_wake), EV_READ | EV_PERSIST, on_proxy, s);
+    s->maint_ev = event_new(s->base, -1, EV_PERSIST, on_maintenance, s);
+    const struct timeval second = {1, 0};
+    if (!s->tx_ev || !s->proxy_ev || !s->maint_ev || event_add(s->tx_ev, NULL) ||
+        event_add(s->proxy_ev, NULL) || event_add(s->maint_ev, &second))
+        return -1;
+    /* Frames written before start are waiting with their wake consumed by
+     * nobody; look at the ring once at the first loop turn. */
+    event_active(s->tx_ev, EV_READ, 0);
+    return 0;
+}
+
+struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
+{
+    if (atomic_exchange(&stack_in_use, true)) {
+        snprintf(err, errlen, "another msbnet instance is already started in this process "
+                              "(lwIP is a process-wide singleton)");
+        return NULL;
+    }
+    struct msb_stack *s = calloc(1, sizeof *s);
+    if (!s) {
+        atomic_store(&stack_in_use, false);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->net = net;
+    s->addrs = net->addrs;
+    atomic_init(&s->stop, false);
+    s->base = event_base_new();
+    if (!s->base || add_events(s)) {
+        snprintf(err, errlen, "cannot create the stack's event loop");
+        free_stack(s);
+        return NULL;
+    }
+    s->tcp = msb_tcp_create(s, err, errlen);
+    if (!s->tcp) {
+        free_stack(s);
+        return NULL;
+    }
+    if (pthread_create(&s->thread, NULL, run, s) != 0) {
+        snprintf(err, errlen, "cannot start the stack thread");
+        free_stack(s);
+        return NULL;
+    }
+    return s;
+}
+
+void msb_stack_stop(struct msb_stack *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    msb_wake_signal(&s->net->proxy_wake);
+    pthread_join(s->thread, NULL);
+    /* The thread is gone: tearing lwIP down from here touches nothing
+     * another thread uses. */
+    free_stack(s);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, size_t l3_len)
+{
+    struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + l3_len);
+    if (!f) {
+        drop(s, MSB_DROP_RX_NO_MEMORY);
+        return NULL;
+    }
+    msb_eth_write(f->data, s->addrs.guest_mac, s->addrs.gateway_mac,
+                  ip_version == 4 ? MSB_ETHERTYPE_IPV4 : MSB_ETHERTYPE_IPV6);
+    return f;
+}
+
+bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f)
+{
+    return msb_instance_emit(s->net, f);
+}
+
+bool msb_stack_rx_room(struct msb_stack *s)
+{
+    return msb_instance_rx_has_room(s->net);
+}

@@ -1,0 +1,89 @@
+#include "guestif.h"
+
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netlink.h"
+
+struct step {
+    const char *what;
+    int rc; /* -errno */
+};
+
+static int fail(char *err, size_t errlen, const char *ifname, struct step s)
+{
+    snprintf(err, errlen, "%s: %s: %s", ifname, s.what, strerror(-s.rc));
+    return -1;
+}
+
+static struct step do_link(struct msbd_nl *nl, int lo, int tap, const struct msbd_addrs *a)
+{
+    int rc = msbd_nl_link_up(nl, lo);
+    if (rc)
+        return (struct step){"bringing lo up", rc};
+    /* MAC before the link is up: the plugin's anti-spoofing expects frames
+     * from exactly the guest MAC, and the first frames leave at link-up. */
+    rc = msbd_nl_link_set(nl, tap, a->guest_mac, a->mtu);
+    if (rc)
+        return (struct step){"setting MAC and MTU", rc};
+    return (struct step){NULL, 0};
+}
+
+static struct step do_ipv4(struct msbd_nl *nl, int tap, const struct msbd_addrs *a, int prefix)
+{
+    int rc = msbd_nl_addr_add(nl, tap, AF_INET, &a->guest4, prefix, false);
+    if (rc)
+        return (struct step){"adding the IPv4 address", rc};
+    rc = msbd_nl_default_route(nl, tap, AF_INET, &a->gateway4);
+    if (rc)
+        return (struct step){"adding the IPv4 default route", rc};
+    return (struct step){NULL, 0};
+}
+
+static struct step do_ipv6(struct msbd_nl *nl, int tap, const struct msbd_addrs *a, int prefix)
+{
+    /* NODAD: no 1-2 s wait in "tentative" state; nobody else is on this link. */
+    int rc = msbd_nl_addr_add(nl, tap, AF_INET6, &a->guest6, prefix, true);
+    if (rc)
+        return (struct step){"adding the IPv6 address", rc};
+    rc = msbd_nl_default_route(nl, tap, AF_INET6, &a->gateway6);
+    if (rc)
+        return (struct step){"adding the IPv6 default route", rc};
+    return (struct step){NULL, 0};
+}
+
+static struct step configure(struct msbd_nl *nl, int lo, int tap, const struct msbd_addrs *a,
+                             int p4, int p6, bool verbose)
+{
+    struct step s = do_link(nl, lo, tap, a);
+    /* Up before the routes: an on-link route needs a running device. */
+    if (!s.rc && (s.rc = msbd_nl_link_up(nl, tap)) != 0)
+        s.what = "bringing the link up";
+    if (!s.rc)
+        s = do_ipv4(nl, tap, a, p4);
+    if (!s.rc && a->mtu >= MSBD_IPV6_MIN_MTU)
+        s = do_ipv6(nl, tap, a, p6);
+    else if (!s.rc && verbose)
+        fprintf(stderr, "msbnetd: MTU %u < %d: the guest gets no IPv6\n", a->mtu, MSBD_IPV6_MIN_MTU);
+    return s;
+}
+
+int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int prefix4,
+                           int prefix6, bool verbose, char *err, size_t errlen)
+{
+    int lo = (int)if_nametoindex("lo"), tap = (int)if_nametoindex(ifname);
+    if (!lo || !tap) {
+        snprintf(err, errlen, "%s: interface not found in the namespace", lo ? ifname : "lo");
+        return -1;
+    }
+    struct msbd_nl nl;
+    int rc = msbd_nl_open(&nl);
+    if (rc)
+        return fail(err, errlen, ifname, (struct step){"opening rtnetlink", rc});
+    struct step s = configure(&nl, lo, tap, a, prefix4 < 0 ? a->prefix4 : prefix4,
+                              prefix6 < 0 ? a->prefix6 : prefix6, verbose);
+    msbd_nl_close(&nl);
+    return s.rc ? fail(err, errlen, ifname, s) : 0;
+}

@@ -1,0 +1,139 @@
+#include "host.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HAS_FIELD(api, f)                                                                     \
+    ((api)->struct_size >= offsetof(struct msbnet_api_v1, f) + sizeof((api)->f) && (api)->f)
+
+bool msbd_api_has_data_plane(const struct msbnet_api_v1 *api)
+{
+    return HAS_FIELD(api, start) && HAS_FIELD(api, stop) && HAS_FIELD(api, addresses_json);
+}
+
+/* create(), mapping the plugin's "unknown key dns_upstreams" to the option
+ * the user actually typed. */
+static int create(struct msbd_host *h, const struct msbd_opts *o, const char *json)
+{
+    char err[512];
+    h->net = h->api->create(json, err, sizeof err);
+    if (h->net)
+        return 0;
+    if (o->has_dns && strstr(err, "\"dns_upstreams\""))
+        fprintf(stderr, "msbnetd: --dns is not supported by this plugin (%s)\n", err);
+    else
+        fprintf(stderr, "msbnetd: %s\n", err);
+    return MSBD_EXIT_USAGE;
+}
+
+static int read_addresses(struct msbd_host *h)
+{
+    char err[256];
+    char *json = h->api->addresses_json(h->net);
+    int rc = msbd_addrs_parse(json, &h->addrs, err, sizeof err);
+    h->api->free_string(json);
+    if (rc) {
+        fprintf(stderr, "msbnetd: %s\n", err);
+        return 1;
+    }
+    rc = h->api->set_gateways(h->net, h->addrs.gateway4_str, h->addrs.gateway6_str);
+    if (rc) {
+        fprintf(stderr, "msbnetd: set_gateways(%s, %s) failed (%d)\n", h->addrs.gateway4_str,
+                h->addrs.gateway6_str, rc);
+        return 1;
+    }
+    return 0;
+}
+
+int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o)
+{
+    memset(h, 0, sizeof *h);
+    char err[512];
+    if (msbd_plugin_load(&h->plugin, o->plugin_path, err, sizeof err)) {
+        fprintf(stderr, "msbnetd: %s\n", err);
+        return 1;
+    }
+    h->api = h->plugin.api;
+    if (!msbd_api_has_data_plane(h->api)) {
+        fprintf(stderr,
+                "msbnetd: plugin %s (%s) has no data plane (start/stop/addresses_json missing "
+                "from its ABI table); it can only check configs\n",
+                h->plugin.path, h->api->version());
+        return 1;
+    }
+    char *json = msbd_opts_config_json(o);
+    if (!json)
+        return MSBD_EXIT_USAGE;
+    int rc = create(h, o, json);
+    free(json);
+    return rc ? rc : read_addresses(h);
+}
+
+int msbd_host_start(struct msbd_host *h)
+{
+    char err[512] = "";
+    int rc = h->api->start(h->net, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "msbnetd: start failed (%d): %s\n", rc, err);
+        return 1;
+    }
+    h->started = true;
+    return 0;
+}
+
+/* The plugin's snapshot with msbnetd's own counters added as "msbnetd". */
+static void print_metrics(struct msbd_host *h, json_t *extra)
+{
+    char *s = h->api->metrics_json(h->net);
+    json_t *m = s ? json_loads(s, 0, NULL) : NULL;
+    h->api->free_string(s);
+    if (!m) {
+        fprintf(stderr, "msbnetd: no metrics from the plugin\n");
+        return;
+    }
+    if (extra)
+        json_object_set(m, "msbnetd", extra);
+    char *out = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (out)
+        fprintf(stderr, "%s\n", out);
+    free(out);
+    json_decref(m);
+}
+
+void msbd_host_close(struct msbd_host *h, json_t *extra, bool want_metrics)
+{
+    if (h->net && h->started)
+        h->api->stop(h->net);
+    if (h->net && want_metrics)
+        print_metrics(h, extra);
+    json_decref(extra);
+    if (h->net)
+        h->api->destroy(h->net);
+    h->net = NULL;
+    if (h->plugin.handle)
+        msbd_plugin_unload(&h->plugin);
+}
+
+static void handled_set(sigset_t *s)
+{
+    sigemptyset(s);
+    sigaddset(s, SIGINT);
+    sigaddset(s, SIGTERM);
+    sigaddset(s, SIGHUP);
+    sigaddset(s, SIGCHLD);
+}
+
+void msbd_signals_block(sigset_t *old)
+{
+    sigset_t s;
+    handled_set(&s);
+    pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+void msbd_signals_restore(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}

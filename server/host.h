@@ -1,0 +1,48 @@
+/*
+ * The plugin instance msbnetd hosts, from options to teardown: load the
+ * plugin, create the instance from the assembled config, read its
+ * addressing, activate both gateways, start and stop the stack, and report
+ * metrics on exit.  Shared by `tap` and `run`.
+ */
+#ifndef MSBD_HOST_H
+#define MSBD_HOST_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "addresses.h"
+#include "options.h"
+#include "plugin_loader.h"
+#include <jansson.h>
+
+struct msbd_host {
+    struct msbd_plugin plugin;
+    const struct msbnet_api_v1 *api;
+    msbnet_t *net;
+    struct msbd_addrs addrs;
+    bool started;
+};
+
+/* True when the plugin's table has start, stop and addresses_json (fields
+ * appended after termination_count in ABI v1). */
+bool msbd_api_has_data_plane(const struct msbnet_api_v1 *api);
+
+/* Loads and creates.  Returns 0, 1 (plugin unusable) or MSBD_EXIT_USAGE
+ * (bad config: the plugin's message, naming the key, is printed). */
+int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o);
+
+/* start().  Returns 0 or 1 with a message printed. */
+int msbd_host_start(struct msbd_host *h);
+
+/* stop(), the metrics (with msbnetd's counters, `extra`, under "msbnetd";
+ * the reference is taken, NULL = none) to stderr when asked, destroy(),
+ * unload.  Safe after a failed open. */
+void msbd_host_close(struct msbd_host *h, json_t *extra, bool print_metrics);
+
+/* The signals the event loop handles (INT, TERM, CHLD, HUP) are blocked
+ * from before any thread or child exists until their events are armed, so
+ * none is lost and the plugin's threads never take them. */
+void msbd_signals_block(sigset_t *old);
+void msbd_signals_restore(const sigset_t *old);
+
+#endif

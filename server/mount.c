@@ -1,0 +1,67 @@
+#define _GNU_SOURCE
+#include "mount.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+static int sys_fail(char *err, size_t errlen, const char *what)
+{
+    snprintf(err, errlen, "%s: %s", what, strerror(errno));
+    return -1;
+}
+
+/* Where the file is made: a tmpfs stacked on /tmp in our private mount
+ * namespace for a moment, so nothing is written to the host's filesystems.
+ * (A memfd or an O_TMPFILE file cannot be bind-mounted.) */
+#define STAGING_DIR "/tmp"
+#define STAGING_FILE STAGING_DIR "/resolv.conf"
+
+static int write_staged(const char *text, char *err, size_t errlen)
+{
+    int fd = open(STAGING_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sys_fail(err, errlen, "creating the private resolv.conf");
+    ssize_t len = (ssize_t)strlen(text);
+    int rc = write(fd, text, (size_t)len) == len ? 0 : -1;
+    if (rc)
+        sys_fail(err, errlen, "writing the private resolv.conf");
+    close(fd);
+    return rc;
+}
+
+static int resolv_conf(const struct msbd_addrs *a, char *err, size_t errlen)
+{
+    char text[160];
+    bool v6 = a->mtu >= MSBD_IPV6_MIN_MTU; /* no IPv6 server for an IPv4-only guest */
+    snprintf(text, sizeof text, "nameserver %s\n%s%s%s", a->gateway4_str, v6 ? "nameserver " : "",
+             v6 ? a->gateway6_str : "", v6 ? "\n" : "");
+    if (mount("msbnetd", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k"))
+        return sys_fail(err, errlen, "mounting a staging tmpfs on " STAGING_DIR);
+    int rc = write_staged(text, err, errlen);
+    if (rc == 0 && (rc = mount(STAGING_FILE, "/etc/resolv.conf", NULL, MS_BIND, NULL)) != 0)
+        sys_fail(err, errlen, "bind-mounting the private /etc/resolv.conf");
+    /* The bind mount keeps the file; /tmp shows the host's directory again. */
+    if (umount2(STAGING_DIR, MNT_DETACH) && rc == 0)
+        rc = sys_fail(err, errlen, "unmounting the staging tmpfs");
+    return rc;
+}
+
+int msbd_mount_private_view(const struct msbd_addrs *a, char *err, size_t errlen)
+{
+    /* Without this, a shared / would carry our mounts into the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+        return sys_fail(err, errlen, "making / private (mount --make-rprivate /)");
+    if (resolv_conf(a, err, errlen))
+        return -1;
+    /* sysfs shows the network namespace of whoever mounted it; mount our
+     * own on top so /sys/class/net lists tap0, not the host's devices. */
+    if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+        return sys_fail(err, errlen, "mounting sysfs for the new network namespace");
+    return 0;
+}

@@ -1,0 +1,82 @@
+#define _GNU_SOURCE
+#include "netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int sys_fail(char *err, size_t errlen, const char *what, const char *arg)
+{
+    snprintf(err, errlen, "%s %s: %s", what, arg, strerror(errno));
+    return -1;
+}
+
+int msbd_netns_enter(const char *path, int *orig, char *err, size_t errlen)
+{
+    *orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (*orig < 0)
+        return sys_fail(err, errlen, "cannot open", "/proc/self/ns/net");
+    int target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+        sys_fail(err, errlen, "cannot open network namespace", path);
+        close(*orig);
+        return -1;
+    }
+    int rc = setns(target, CLONE_NEWNET);
+    if (rc)
+        sys_fail(err, errlen, "cannot enter network namespace", path);
+    close(target);
+    if (rc)
+        close(*orig);
+    return rc ? -1 : 0;
+}
+
+int msbd_netns_leave(int orig, char *err, size_t errlen)
+{
+    int rc = setns(orig, CLONE_NEWNET);
+    if (rc)
+        sys_fail(err, errlen, "cannot return to the original network namespace", "");
+    close(orig);
+    return rc ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *text, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sys_fail(err, errlen, "cannot open", path);
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : sys_fail(err, errlen, "cannot write", path);
+}
+
+/* The only mapping an unprivileged process may write for itself: its own
+ * ids, once, with setgroups denied first (user_namespaces(7)). */
+static int map_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    char line[64];
+    if (write_file("/proc/self/setgroups", "deny", err, errlen))
+        return -1;
+    snprintf(line, sizeof line, "0 %u 1\n", (unsigned)uid);
+    if (write_file("/proc/self/uid_map", line, err, errlen))
+        return -1;
+    snprintf(line, sizeof line, "0 %u 1\n", (unsigned)gid);
+    return write_file("/proc/self/gid_map", line, err, errlen);
+}
+
+int msbd_netns_unshare(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen)
+{
+    int flags = CLONE_NEWNET | CLONE_NEWNS;
+    if (outer_uid != 0)
+        flags |= CLONE_NEWUSER; /* the new netns is then owned by our user ns */
+    if (unshare(flags))
+        return sys_fail(err, errlen, "unshare",
+                        outer_uid ? "(user, network, mount namespaces)"
+                                  : "(network, mount namespaces)");
+    return outer_uid ? map_ids(outer_uid, outer_gid, err, errlen) : 0;
+}

@@ -1,0 +1,263 @@
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_BYTES (1u << 20) /* a config is a few hundred bytes; refuse megabytes */
+
+enum {
+    OPT_PLUGIN = 256, OPT_CONFIG, OPT_NETNS, OPT_SLOT, OPT_MTU, OPT_IPV4, OPT_GW4, OPT_IPV6,
+    OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS,
+};
+
+static const struct option long_opts[] = {
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"netns", required_argument, NULL, OPT_NETNS},
+    {"slot", required_argument, NULL, OPT_SLOT},
+    {"mtu", required_argument, NULL, OPT_MTU},
+    {"ipv4", required_argument, NULL, OPT_IPV4},
+    {"gateway4", required_argument, NULL, OPT_GW4},
+    {"ipv6", required_argument, NULL, OPT_IPV6},
+    {"gateway6", required_argument, NULL, OPT_GW6},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"egress", required_argument, NULL, OPT_EGRESS},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"metrics-json", no_argument, NULL, OPT_METRICS},
+    {"print-metrics", no_argument, NULL, OPT_METRICS},
+    {"verbose", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0},
+};
+
+__attribute__((format(printf, 2, 3))) static int bad(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "msbnetd %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return MSBD_EXIT_USAGE;
+}
+
+/* Decimal only, no sign, no trailing junk: "1e3" or "-1" are typos, not numbers. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_uint(struct msbd_opts *o, const char *cmd, const char *opt, const char *key,
+                    const char *val, unsigned long lo, unsigned long hi)
+{
+    unsigned long v;
+    if (parse_uint(val, hi, &v) || v < lo) {
+        char range[64];
+        snprintf(range, sizeof range, "%lu..%lu", lo, hi);
+        fprintf(stderr, "msbnetd %s: %s: \"%s\" is not a number in %s\n", cmd, opt, val, range);
+        return MSBD_EXIT_USAGE;
+    }
+    json_object_set_new(o->overrides, key, json_integer((json_int_t)v));
+    return 0;
+}
+
+static bool is_ip(int family, const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(family, s, buf) == 1;
+}
+
+/* GUEST[/PREFIX]: the address goes to the plugin, the prefix (a property of
+ * the guest's interface, not of the plugin) stays with msbnetd. */
+static int set_guest(struct msbd_opts *o, const char *cmd, int family, const char *val)
+{
+    const char *opt = family == AF_INET ? "--ipv4" : "--ipv6";
+    unsigned long max = family == AF_INET ? 32 : 128;
+    char addr[64];
+    const char *slash = strchr(val, '/');
+    size_t n = slash ? (size_t)(slash - val) : strlen(val);
+    if (n >= sizeof addr)
+        return bad(cmd, "%s: \"%s\" is not an address", opt, val);
+    memcpy(addr, val, n);
+    addr[n] = '\0';
+    if (!is_ip(family, addr))
+        return bad(cmd, "%s: \"%s\" is not an address[/prefix]", opt, val);
+    unsigned long prefix = 0;
+    if (slash && (parse_uint(slash + 1, max, &prefix) || prefix == 0))
+        return bad(cmd, "%s: \"%s\" has a bad prefix length", opt, val);
+    if (slash)
+        *(family == AF_INET ? &o->prefix4 : &o->prefix6) = (int)prefix;
+    json_object_set_new(o->overrides, family == AF_INET ? "guest_ipv4" : "guest_ipv6",
+                        json_string(addr));
+    return 0;
+}
+
+static int set_gateway(struct msbd_opts *o, const char *cmd, int family, const char *val)
+{
+    if (!is_ip(family, val))
+        return bad(cmd, "%s: \"%s\" is not an address", family == AF_INET ? "--gateway4"
+                                                                          : "--gateway6", val);
+    json_object_set_new(o->overrides, family == AF_INET ? "gateway_ipv4" : "gateway_ipv6",
+                        json_string(val));
+    return 0;
+}
+
+static int add_dns(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    if (!is_ip(AF_INET, val) && !is_ip(AF_INET6, val))
+        return bad(cmd, "--dns: \"%s\" is not an IP address", val);
+    json_t *list = json_object_get(o->overrides, "dns_upstreams");
+    if (!list) {
+        list = json_array();
+        json_object_set_new(o->overrides, "dns_upstreams", list);
+    }
+    json_array_append_new(list, json_string(val));
+    o->has_dns = true;
+    return 0;
+}
+
+static int set_egress(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    if (strcmp(val, "allow") != 0 && strcmp(val, "deny") != 0)
+        return bad(cmd, "--egress: \"%s\" must be allow or deny", val);
+    json_object_set_new(o->overrides, "egress", json_string(val));
+    return 0;
+}
+
+static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_PLUGIN: o->plugin_path = arg; return 0;
+    case OPT_CONFIG: o->config_path = arg; return 0;
+    case OPT_NETNS: o->netns_path = arg; return 0;
+    case OPT_SLOT: return set_uint(o, cmd, "--slot", "slot", arg, 0, 65535);
+    case OPT_MTU: return set_uint(o, cmd, "--mtu", "mtu", arg, 576, 65520);
+    case OPT_IPV4: return set_guest(o, cmd, AF_INET, arg);
+    case OPT_IPV6: return set_guest(o, cmd, AF_INET6, arg);
+    case OPT_GW4: return set_gateway(o, cmd, AF_INET, arg);
+    case OPT_GW6: return set_gateway(o, cmd, AF_INET6, arg);
+    case OPT_CONNECT_TIMEOUT:
+        return set_uint(o, cmd, "--connect-timeout", "connect_timeout_ms", arg, 1, 0xffffffffu);
+    case OPT_MAX_FLOWS: return set_uint(o, cmd, "--max-flows", "max_flows", arg, 1, 0xffffffffu);
+    case OPT_EGRESS: return set_egress(o, cmd, arg);
+    case OPT_DNS: return add_dns(o, cmd, arg);
+    case OPT_METRICS: o->print_metrics = true; return 0;
+    case 'v': o->verbose = true; return 0;
+    default: return MSBD_EXIT_USAGE;
+    }
+}
+
+/* Positional arguments: run needs a command, tap takes none. */
+static int check_rest(struct msbd_opts *o, enum msbd_command c, const char *cmd, int argc,
+                      char **argv)
+{
+    if (c == MSBD_CMD_RUN) {
+        if (optind >= argc)
+            return bad(cmd, "missing the command to run (msbnetd run [OPTIONS] -- CMD [ARGS])");
+        o->cmd = argv + optind;
+    } else if (optind < argc) {
+        return bad(cmd, "unexpected argument \"%s\"", argv[optind]);
+    }
+    if (c == MSBD_CMD_TAP && !o->netns_path)
+        return bad(cmd, "--netns PATH is required");
+    if (c == MSBD_CMD_RUN && o->netns_path)
+        return bad(cmd, "--netns is for the tap command; run makes its own namespace");
+    return 0;
+}
+
+int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    const char *keep_plugin = o->plugin_path; /* may come before the command */
+    memset(o, 0, sizeof *o);
+    o->plugin_path = keep_plugin;
+    o->prefix4 = o->prefix6 = -1;
+    o->overrides = json_object();
+    optind = 1;
+    opterr = 0; /* our own one-line messages, naming the command */
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+:v", long_opts, NULL)) != -1) {
+        if (ch == '?')
+            return bad(cmd, "unknown option \"%s\"", argv[optind - 1]);
+        if (ch == ':')
+            return bad(cmd, "option \"%s\" needs a value", argv[optind - 1]);
+        int rc = apply(o, cmd, ch, optarg);
+        if (rc)
+            return rc;
+    }
+    return check_rest(o, c, cmd, argc, argv);
+}
+
+void msbd_opts_free(struct msbd_opts *o)
+{
+    json_decref(o->overrides);
+    o->overrides = NULL;
+}
+
+char *msbd_read_config(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "msbnetd: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+    bool unreadable = !buf || ferror(f) || n > CONFIG_MAX_BYTES;
+    if (f != stdin)
+        fclose(f);
+    if (unreadable) {
+        fprintf(stderr, "msbnetd: %s: unreadable or larger than %u bytes\n", path,
+                CONFIG_MAX_BYTES);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The file's object, or an empty one.  Only the top level is merged; the
+ * plugin checks every key, so nothing is interpreted here. */
+static json_t *load_file(const char *path)
+{
+    if (!path)
+        return json_object();
+    char *text = msbd_read_config(path);
+    if (!text)
+        return NULL;
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    free(text);
+    if (!root || !json_is_object(root)) {
+        fprintf(stderr, "msbnetd: %s: %s\n", path,
+                root ? "expected a JSON object" : je.text);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+char *msbd_opts_config_json(const struct msbd_opts *o)
+{
+    json_t *root = load_file(o->config_path);
+    if (!root)
+        return NULL;
+    json_object_update(root, o->overrides);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return s;
+}

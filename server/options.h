@@ -1,0 +1,41 @@
+/*
+ * Command-line options shared by `msbnetd tap` and `msbnetd run`, and the
+ * plugin config JSON assembled from them (--config FILE, then each option
+ * overriding its key).  Values are only checked for syntax here; ranges are
+ * the plugin's business (create() names the bad key).
+ */
+#ifndef MSBD_OPTIONS_H
+#define MSBD_OPTIONS_H
+
+#include <stdbool.h>
+
+#define MSBD_EXIT_USAGE 2
+
+enum msbd_command { MSBD_CMD_TAP, MSBD_CMD_RUN };
+
+struct msbd_opts {
+    const char *plugin_path; /* NULL = default search */
+    const char *config_path; /* NULL = no file */
+    const char *netns_path;  /* tap: the namespace to put tap0 in */
+    void *overrides;         /* json_t object of config keys set by options */
+    int prefix4, prefix6;    /* -1 = the plugin's prefix */
+    bool has_dns;            /* --dns given: needs the plugin's "dns_upstreams" */
+    bool verbose;
+    bool print_metrics;
+    char **cmd; /* run: NULL-terminated argv of CMD */
+};
+
+/* Parses argv (argv[0] = the command name) into o.  Returns 0, or
+ * MSBD_EXIT_USAGE after printing a one-line reason. */
+int msbd_opts_parse(struct msbd_opts *o, enum msbd_command cmd, int argc, char **argv);
+void msbd_opts_free(struct msbd_opts *o);
+
+/* The config JSON for create(): the --config file (if any) with the
+ * options' keys on top.  NULL (message printed) when the file is unusable. */
+char *msbd_opts_config_json(const struct msbd_opts *o);
+
+/* Reads a whole config file ("-" = stdin) of at most 1 MiB; NULL with a
+ * message printed on error.  Shared with check-config. */
+char *msbd_read_config(const char *path);
+
+#endif

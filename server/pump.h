@@ -1,0 +1,68 @@
+/*
+ * The frame pump: moves frames between a transport and the plugin on one
+ * libevent base, without losing any.
+ *
+ *   transport readable -> up to PUMP_BATCH frames -> write_frame.  When the
+ *     plugin's tx ring is full the frame is held, the transport is no longer
+ *     read (the kernel queue / socket is the backpressure) and the write is
+ *     retried on a timer, 1 ms doubling to 16 ms, until accepted.
+ *   rx wake fd readable -> up to PUMP_BATCH read_frame calls -> transport.
+ *     When the transport would block the frame is held and the pump waits for
+ *     EV_WRITE before reading the plugin again.  A transport error drops the
+ *     frame, and the drop is counted here.
+ *
+ * Both directions are level-triggered and bounded per wakeup, so one busy
+ * direction cannot starve the other or the signal events.
+ */
+#ifndef MSBD_PUMP_H
+#define MSBD_PUMP_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "msbnet/msbnet.h"
+#include "transport.h"
+
+#define PUMP_BATCH 64
+#define PUMP_RETRY_MIN_MS 1
+#define PUMP_RETRY_MAX_MS 16
+
+struct msbd_pump_stats {
+    uint64_t guest_frames_in;      /* read from the transport */
+    uint64_t plugin_accepted;      /* write_frame == MSBNET_WRITTEN */
+    uint64_t plugin_busy;          /* write_frame == MSBNET_NOTHING_WRITTEN (retried) */
+    uint64_t plugin_refused;       /* write_frame < 0: bad length, dropped */
+    uint64_t transport_read_errors;
+    uint64_t guest_frames_out;     /* written to the transport */
+    uint64_t transport_blocked;    /* writes that would block (frame held) */
+    uint64_t transport_write_drops; /* write errors: frame dropped */
+};
+
+struct msbd_pump {
+    struct event_base *base;
+    const struct msbnet_api_v1 *api;
+    msbnet_t *net;
+    struct msbd_transport *t;
+    struct event *t_read, *t_write, *rx_wake, *retry;
+    uint8_t *tx_buf; /* guest -> plugin; holds the refused frame */
+    size_t tx_len;
+    bool tx_held;
+    unsigned retry_ms;
+    uint8_t *rx_buf; /* plugin -> guest; holds the blocked frame */
+    size_t rx_cap, rx_len;
+    bool rx_held;
+    bool verbose;
+    struct msbd_pump_stats st;
+};
+
+/* Arms the pump on base.  Returns 0 or -1 (allocation / event failure). */
+int msbd_pump_init(struct msbd_pump *p, struct event_base *base, const struct msbnet_api_v1 *api,
+                   msbnet_t *net, struct msbd_transport *t, bool verbose);
+void msbd_pump_free(struct msbd_pump *p);
+
+/* The counters as a JSON object (new reference). */
+json_t *msbd_pump_stats_json(const struct msbd_pump *p);
+
+#endif

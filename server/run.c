@@ -1,0 +1,249 @@
+/*
+ * `msbnetd run [OPTIONS] -- CMD [ARGS]`: run one command in a network
+ * namespace of its own whose only link, tap0, leads to the plugin (like
+ * `pasta -- CMD`).
+ *
+ *   parent (host netns)                child
+ *   create instance, read addresses
+ *   fork ------------------------------> unshare net+mount (+user if not root)
+ *                                        create + configure tap0, private
+ *                                        resolv.conf and /sys
+ *   receive the tap fd <---------------- send the tap fd (SCM_RIGHTS)
+ *   start(), pump frames
+ *   "go" -------------------------------> exec CMD
+ *   SIGCHLD: stop, exit with CMD's status
+ *
+ * The namespaces die with CMD; tap0 dies with the parent's fd.
+ */
+#define _GNU_SOURCE
+#include "commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "fdpass.h"
+#include "guestif.h"
+#include "mount.h"
+#include "netns.h"
+#include "tap.h"
+
+#define EXIT_CHILD_SETUP 125 /* like env(1)/chroot(1): our failure, not CMD's */
+#define EXIT_EXEC_FAILED 127
+
+struct run_state {
+    pid_t child;
+    int status;
+    bool exited;
+    bool verbose;
+    struct event_base *base;
+    int go; /* our end of the socketpair: one byte releases CMD */
+};
+
+static void child_fail(const char *what)
+{
+    fprintf(stderr, "msbnetd run: %s\n", what);
+    _exit(EXIT_CHILD_SETUP);
+}
+
+/* Nothing of msbnetd (plugin eventfds, the socketpair after the send)
+ * leaks into the sandbox: every inherited fd above stderr closes at exec. */
+static void cloexec_all(void)
+{
+    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
+static void child_reset_signals(const sigset_t *old_mask)
+{
+    signal(SIGPIPE, SIG_DFL);
+    msbd_signals_restore(old_mask);
+}
+
+/* Runs in the forked child; never returns. */
+static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, int sock,
+                       pid_t parent, const sigset_t *old_mask)
+{
+    char err[512];
+    /* Without msbnetd the sandbox has no network: take CMD down with it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(EXIT_CHILD_SETUP);
+    cloexec_all();
+    if (msbd_netns_unshare(geteuid(), getegid(), err, sizeof err))
+        child_fail(err);
+    int fd = msbd_tap_open(MSBD_TAP_NAME);
+    if (fd < 0) {
+        snprintf(err, sizeof err, "cannot create %s: %s", MSBD_TAP_NAME, strerror(-fd));
+        child_fail(err);
+    }
+    if (msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4, o->prefix6, o->verbose, err,
+                               sizeof err) ||
+        msbd_mount_private_view(a, err, sizeof err))
+        child_fail(err);
+    if (msbd_fd_send(sock, fd)) {
+        snprintf(err, sizeof err, "cannot pass the tap fd: %s", strerror(errno));
+        child_fail(err);
+    }
+    close(fd);
+    /* CMD starts only once the stack runs, so its first packet already has
+     * a network (and what it sees of msbnetd is msbnetd fully started). */
+    char go;
+    if (read(sock, &go, 1) != 1)
+        _exit(EXIT_CHILD_SETUP);
+    close(sock);
+    child_reset_signals(old_mask);
+    execvp(o->cmd[0], o->cmd);
+    fprintf(stderr, "msbnetd run: cannot run %s: %s\n", o->cmd[0], strerror(errno));
+    _exit(EXIT_EXEC_FAILED);
+}
+
+static int exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 1;
+}
+
+/* Forks the child and waits for its tap fd.  Returns the fd, or -1 once the
+ * child is reaped (its message is already on stderr). */
+static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, const sigset_t *old,
+                 struct run_state *rs)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
+        perror("msbnetd run: socketpair");
+        return -1;
+    }
+    pid_t parent = getpid();
+    fflush(NULL); /* no stdio buffer is written twice */
+    rs->child = fork();
+    if (rs->child == 0) {
+        close(sp[0]);
+        child_main(o, a, sp[1], parent, old);
+    }
+    close(sp[1]);
+    int fd = rs->child < 0 ? -1 : msbd_fd_recv(sp[0]);
+    int e = errno;
+    rs->go = sp[0];
+    if (rs->child < 0) {
+        close(rs->go);
+        perror("msbnetd run: fork");
+        return -1;
+    }
+    if (fd < 0) {
+        close(rs->go);
+        if (e)
+            fprintf(stderr, "msbnetd run: no tap fd from the child: %s\n", strerror(e));
+        waitpid(rs->child, &rs->status, 0);
+        rs->exited = true;
+    }
+    return fd;
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    struct run_state *rs = arg;
+    int status;
+    pid_t r;
+    /* Reap everything; only CMD (our one child) ends the run. */
+    while ((r = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (r == rs->child) {
+            rs->status = status;
+            rs->exited = true;
+        }
+    }
+    if (rs->exited)
+        event_base_loopbreak(rs->base);
+}
+
+/* INT/TERM/HUP go to CMD; the run ends when CMD does, with its status. */
+static void on_forward(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct run_state *rs = arg;
+    if (rs->verbose)
+        fprintf(stderr, "msbnetd run: forwarding signal %d to pid %d\n", (int)sig,
+                (int)rs->child);
+    kill(rs->child, (int)sig);
+}
+
+static int arm_signals(struct msbd_loop *l, struct run_state *rs)
+{
+    int rc = msbd_loop_on_signal(l, SIGCHLD, on_sigchld, rs);
+    rc |= msbd_loop_on_signal(l, SIGINT, on_forward, rs);
+    rc |= msbd_loop_on_signal(l, SIGTERM, on_forward, rs);
+    rc |= msbd_loop_on_signal(l, SIGHUP, on_forward, rs);
+    return rc;
+}
+
+/* Stops CMD when msbnetd itself cannot go on, and reaps it. */
+static int abort_child(struct run_state *rs)
+{
+    if (!rs->exited) {
+        kill(rs->child, SIGKILL);
+        waitpid(rs->child, &rs->status, 0);
+    }
+    return 1;
+}
+
+static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *o,
+                           const sigset_t *old, struct run_state *rs)
+{
+    struct msbd_transport t;
+    msbd_tap_transport(&t, fd);
+    struct msbd_loop l;
+    int rc;
+    if (msbd_loop_init(&l, h, &t, o->verbose)) {
+        rc = abort_child(rs);
+        msbd_host_close(h, NULL, false);
+    } else {
+        rs->base = l.base;
+        rc = arm_signals(&l, rs) ? abort_child(rs) : 0;
+        msbd_signals_restore(old); /* a SIGCHLD that came early fires now */
+        if (!rc && event_base_dispatch(l.base) < 0)
+            rc = abort_child(rs);
+        msbd_loop_close(&l, h, o->print_metrics);
+        rc = rc ? rc : exit_code(rs->status);
+    }
+    t.close(&t);
+    return rc;
+}
+
+int msbd_cmd_run(const struct msbd_opts *o)
+{
+    struct msbd_host h;
+    int rc = msbd_host_open(&h, o);
+    if (rc) {
+        msbd_host_close(&h, NULL, false);
+        return rc;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t old;
+    msbd_signals_block(&old);
+    struct run_state rs = {.verbose = o->verbose};
+    int fd = spawn(o, &h.addrs, &old, &rs);
+    if (fd < 0) {
+        msbd_host_close(&h, NULL, false);
+        msbd_signals_restore(&old);
+        return rs.exited && exit_code(rs.status) != EXIT_CHILD_SETUP ? exit_code(rs.status) : 1;
+    }
+    bool started = msbd_host_start(&h) == 0;
+    if (started && write(rs.go, "g", 1) != 1)
+        started = false;
+    close(rs.go);
+    if (!started) {
+        close(fd);
+        abort_child(&rs);
+        msbd_host_close(&h, NULL, false);
+        return 1;
+    }
+    return pump_until_exit(&h, fd, o, &old, &rs);
+}

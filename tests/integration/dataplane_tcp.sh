@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Guest TCP end to end: `msbnetd run` in netns H sandboxes a command whose
+# only way out is msbnet; real servers in netns I ("the internet") and on
+# H's loopback (reached through the gateway address).
+#   usage: dataplane_tcp.sh PATH_TO_MSBNETD
+set -uo pipefail
+msbnetd=$(realpath "${1:?usage: dataplane_tcp.sh PATH_TO_MSBNETD}")
+here=$(cd "$(dirname "$0")" && pwd)
+peer="/usr/bin/python3 $here/tcp_peer.py"
+source "$here/../lib/topology.sh"
+topo_require curl /usr/bin/python3 timeout
+topo_up || exit 1
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
+expect() { # name, wanted substring, actual text
+    if [[ $3 == *"$2"* ]]; then ok "$1"; else bad "$1" "wanted '$2', got '$3'"; fi
+}
+
+GW4=100.96.0.1 GW6=fd42:6d73:62::1
+# One sandboxed command through msbnet, stdout and stderr captured; extra
+# msbnetd options before "--".
+guest() {
+    local opts=()
+    while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
+    shift
+    timeout 600 ip netns exec "$TOPO_H" "$msbnetd" run --egress allow "${opts[@]}" -- "$@" 2>&1
+}
+
+# The one-shot peers print "listening" once bound: wait for that instead of
+# probing the port, which would use up their single accept.
+serve() { # name, peer command...
+    local name=$1
+    shift
+    topo_bg I "$name" $peer "$@"
+    for _ in $(seq 100); do
+        grep -q listening "$TOPO_DIR/logs/$name.log" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "server $name never listened: $(cat "$TOPO_DIR/logs/$name.log")" >&2
+    return 1
+}
+
+topo_start_http_i 8080
+topo_start_http_h_loopback 8081
+topo_wait_port I 198.18.0.1 8080 10
+want_hello=$(cat "$TOPO_WWW/hello.txt")
+want_blob=$(cd "$TOPO_WWW" && sha256sum 1M.bin | cut -d' ' -f1)
+
+# --- reachability -----------------------------------------------------------
+expect curl_ipv4_internet "$want_hello" "$(guest -- curl -sS --max-time 10 http://198.18.0.1:8080/hello.txt)"
+expect curl_ipv6_internet "$want_hello" "$(guest -- curl -sS --max-time 10 "http://[fd42::1]:8080/hello.txt")"
+expect curl_ipv4_gateway_is_host_loopback "$want_hello" \
+    "$(guest -- curl -sS --max-time 10 http://$GW4:8081/hello.txt)"
+expect curl_ipv6_gateway_is_host_loopback "$want_hello" \
+    "$(guest -- curl -sS --max-time 10 "http://[$GW6]:8081/hello.txt")"
+expect curl_1MiB_intact "$want_blob" \
+    "$(guest -- sh -c "curl -sS --max-time 20 http://198.18.0.1:8080/1M.bin | sha256sum")"
+
+# --- integrity, 1 GiB each way --------------------------------------------------
+GiB=$((1 << 30))
+serve sink serve-sink 9001
+got=$(guest -- $peer send 198.18.0.1 9001 $GiB 7 | tail -1)
+sleep 0.5
+saw=$(tail -1 "$TOPO_DIR/logs/sink.log")
+if [[ $got == "$GiB "* && $got == "$saw" ]]; then ok guest_to_host_1GiB_sha256; else bad guest_to_host_1GiB_sha256 "sent '$got' got '$saw'"; fi
+
+serve source serve-source 9002 $GiB 9
+got=$(guest -- $peer recv 198.18.0.1 9002 | tail -1)
+sleep 0.5
+saw=$(tail -1 "$TOPO_DIR/logs/source.log")
+if [[ $got == "$GiB "* && $got == "$saw" ]]; then ok host_to_guest_1GiB_sha256; else bad host_to_guest_1GiB_sha256 "got '$got' sent '$saw'"; fi
+
+# --- failures are fast and honest --------------------------------------------------
+# curl exits 7 when it cannot connect (refused, or reset during connect);
+# its wording changes between versions, the status does not.
+start=$(date +%s%N)
+guest -- sh -c 'curl -sS --max-time 20 http://198.18.0.1:1/; echo "curl=$?"' >"$TOPO_DIR/refused.out"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if grep -q 'curl=7' "$TOPO_DIR/refused.out" && [[ $ms -lt 5000 ]]; then ok closed_port_refused_fast
+else bad closed_port_refused_fast "${ms} ms: $(cat "$TOPO_DIR/refused.out")"; fi
+
+# A blackhole: I drops 198.18.1.0/24 silently, so the host connect never
+# completes and the guest must get its RST after the connect timeout.
+ip -n "$TOPO_I" route add blackhole 198.18.1.0/24
+start=$(date +%s%N)
+out=$(guest --connect-timeout 2000 -- sh -c 'curl -sS --max-time 20 http://198.18.1.7:80/; echo "curl=$?"')
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [[ $ms -ge 1800 && $ms -lt 8000 && $out == *curl=7* ]]; then
+    ok blackhole_fails_after_connect_timeout
+else bad blackhole_fails_after_connect_timeout "${ms} ms: $out"; fi
+
+# --- half-close and resets --------------------------------------------------------
+serve halfclose serve-halfclose 9003
+expect half_close_guest_still_receives "got 5" "$(guest -- $peer halfclose 198.18.0.1 9003 hello)"
+
+serve rst serve-reset 9004 1000000
+expect server_reset_reaches_guest "reset" "$(guest -- $peer expect-reset 198.18.0.1 9004)"
+
+serve grst serve-expect-reset 9005
+guest -- $peer reset-after 198.18.0.1 9005 1000 >/dev/null
+sleep 0.5
+expect guest_reset_reaches_server "reset" "$(tail -1 "$TOPO_DIR/logs/grst.log")"
+
+# --- churn, leaks and the flow cap -----------------------------------------------
+serve hold serve-hold 9006
+# Inside the sandbox, $PPID is msbnetd (same pid namespace): count its fds
+# before and after, and read its flow gauge from the metrics it prints.
+out=$(guest --print-metrics -- sh -c "
+    before=\$(ls /proc/\$PPID/fd | wc -l)
+    $peer churn 198.18.0.1 9006 10000 || exit 1
+    $peer concurrent 198.18.0.1 9006 1000 || exit 1
+    sleep 3
+    after=\$(ls /proc/\$PPID/fd | wc -l)
+    echo fds \$before \$after")
+expect churn_10000_sequential "ok 10000" "$out"
+expect churn_1000_concurrent "open 1000" "$out"
+fds=$(grep -o 'fds [0-9]* [0-9]*' <<<"$out")
+read -r _ before after <<<"$fds"
+if [[ -n ${before:-} && $before -eq $after ]]; then ok no_fd_leak_after_churn; else bad no_fd_leak_after_churn "$fds"; fi
+if grep -q '"flows":0,' <<<"$out"; then ok flow_gauge_back_to_zero; else bad flow_gauge_back_to_zero "$(grep -o '"tcp":{[^}]*}' <<<"$out")"; fi
+
+out=$(guest --max-flows 100 --print-metrics -- $peer concurrent 198.18.0.1 9006 101)
+expect flow_cap_101st_refused "open 100 (Connection refused)" "$out"
+if grep -q '"tcp_flow_cap":[1-9]' <<<"$out"; then ok flow_cap_counted; else bad flow_cap_counted "$(grep -o '"drops":{[^}]*}' <<<"$out")"; fi
+
+out=$(guest --egress deny --print-metrics -- sh -c 'curl -sS --max-time 10 http://198.18.0.1:8080/hello.txt; echo "curl=$?"')
+if [[ $out == *curl=7* ]] && grep -q '"denied":1' <<<"$out"; then ok egress_deny_refuses_and_counts; else bad egress_deny_refuses_and_counts "$out"; fi
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,849 @@
+/*
+ * Guest TCP end to end, in process, no namespaces: the test plays the guest
+ * (hand-built Ethernet frames in through write_frame, frames out through
+ * read_frame, a minimal TCP that ACKs everything in order) against real
+ * host peers on 127.0.0.1 / ::1, reached through the gateway address.
+ * Nothing leaves loopback.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#include "addr.h"
+#include "clock.h"
+#include "cunit_main.h"
+#include "msbnet/msbnet.h"
+
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_PSH 0x08
+#define F_ACK 0x10
+#define SEG 8192 /* the guest sends big segments, like a TSO guest */
+
+static const struct msbnet_api_v1 *api;
+static msbnet_t *net;
+static uint8_t gw_mac[6], g_mac[6];
+static struct msb_ip g4, g6, gw4, gw6;
+static int fds_at_start;
+static uint16_t next_port = 40000;
+
+/* ---- bytes and checksums (independent of the plugin's own) ---------------- */
+
+static void put16(uint8_t *b, uint16_t v)
+{
+    b[0] = (uint8_t)(v >> 8);
+    b[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *b, uint32_t v)
+{
+    put16(b, (uint16_t)(v >> 16));
+    put16(b + 2, (uint16_t)v);
+}
+
+static uint16_t get16(const uint8_t *b)
+{
+    return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static uint32_t get32(const uint8_t *b)
+{
+    return (uint32_t)get16(b) << 16 | get16(b + 2);
+}
+
+static uint32_t sum(uint32_t s, const uint8_t *b, size_t n)
+{
+    for (; n > 1; b += 2, n -= 2)
+        s += get16(b);
+    if (n)
+        s += (uint32_t)b[0] << 8;
+    return s;
+}
+
+static uint16_t finish(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+static bool seq_gt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
+/* ---- the guest's TCP ------------------------------------------------------- */
+
+struct gconn {
+    int ver;
+    struct msb_ip src, dst;
+    uint16_t sp, dp;
+    uint32_t isn, snd_nxt, snd_una, rcv_nxt, wnd;
+    int synacks;
+    bool synack, fin, rst;
+    uint32_t rst_seq, rst_ack;
+    uint8_t rst_flags;
+    uint64_t synack_ms;
+    uint8_t *rx;
+    size_t rxlen, rxcap;
+};
+
+#define MAXC 8
+static struct gconn *conns[MAXC];
+
+static struct gconn *gconn_new(int ver, uint16_t dport)
+{
+    struct gconn *c = calloc(1, sizeof *c);
+    c->ver = ver;
+    c->src = ver == 4 ? g4 : g6;
+    c->dst = ver == 4 ? gw4 : gw6;
+    c->sp = next_port++;
+    c->dp = dport;
+    c->isn = c->snd_nxt = c->snd_una = 0x10000000u * (uint32_t)(c->sp % 13) + 12345u;
+    c->wnd = 0;
+    for (int i = 0; i < MAXC; i++)
+        if (!conns[i]) {
+            conns[i] = c;
+            break;
+        }
+    return c;
+}
+
+static int pump(int ms);
+
+/* Frames already queued for c (e.g. the ACK of its FIN, emitted just before
+ * the flow gauge dropped) are read first, so none arrives for a freed conn. */
+static void gconn_free(struct gconn *c)
+{
+    pump(10);
+    for (int i = 0; i < MAXC; i++)
+        if (conns[i] == c)
+            conns[i] = NULL;
+    free(c->rx);
+    free(c);
+}
+
+static size_t build(uint8_t *fr, const struct gconn *c, uint8_t flags, uint32_t seq, uint32_t ack,
+                    const uint8_t *data, size_t dlen)
+{
+    bool v4 = c->ver == 4;
+    size_t ihl = v4 ? 20 : 40, thl = (flags & F_SYN) ? 24 : 20, alen = v4 ? 4 : 16;
+    memcpy(fr, gw_mac, 6);
+    memcpy(fr + 6, g_mac, 6);
+    put16(fr + 12, v4 ? 0x0800 : 0x86dd);
+    uint8_t *ip = fr + 14, *t = ip + ihl;
+    memset(ip, 0, ihl + thl);
+    if (v4) {
+        ip[0] = 0x45;
+        put16(ip + 2, (uint16_t)(ihl + thl + dlen));
+        put16(ip + 6, 0x4000);
+        ip[8] = 64;
+        ip[9] = 6;
+        memcpy(ip + 12, c->src.b, 4);
+        memcpy(ip + 16, c->dst.b, 4);
+        put16(ip + 10, finish(sum(0, ip, 20)));
+    } else {
+        ip[0] = 0x60;
+        put16(ip + 4, (uint16_t)(thl + dlen));
+        ip[6] = 6;
+        ip[7] = 64;
+        memcpy(ip + 8, c->src.b, 16);
+        memcpy(ip + 24, c->dst.b, 16);
+    }
+    put16(t, c->sp);
+    put16(t + 2, c->dp);
+    put32(t + 4, seq);
+    put32(t + 8, ack);
+    t[12] = (uint8_t)((thl / 4) << 4);
+    t[13] = flags;
+    put16(t + 14, 65535);
+    if (flags & F_SYN) {
+        t[20] = 2;
+        t[21] = 4;
+        put16(t + 22, v4 ? 1460 : 1440);
+    }
+    if (dlen)
+        memcpy(t + thl, data, dlen);
+    uint32_t s = sum(0, ip + (v4 ? 12 : 8), 2 * alen) + 6 + (uint32_t)(thl + dlen);
+    put16(t + 16, finish(sum(s, t, thl + dlen)));
+    return 14 + ihl + thl + dlen;
+}
+
+static void write_all(const uint8_t *fr, size_t n)
+{
+    int rc;
+    while ((rc = api->write_frame(net, fr, n)) == MSBNET_NOTHING_WRITTEN)
+        usleep(200);
+    CU_ASSERT_EQUAL(rc, MSBNET_WRITTEN);
+}
+
+static void gsend(struct gconn *c, uint8_t flags, const uint8_t *data, size_t len)
+{
+    uint8_t fr[14 + 40 + 24 + SEG];
+    size_t n = build(fr, c, flags, c->snd_nxt, (flags & F_ACK) ? c->rcv_nxt : 0, data, len);
+    write_all(fr, n);
+    c->snd_nxt += (uint32_t)len + ((flags & (F_SYN | F_FIN)) ? 1u : 0u);
+}
+
+static void rx_append(struct gconn *c, const uint8_t *d, size_t n)
+{
+    if (c->rxlen + n > c->rxcap) {
+        c->rxcap = (c->rxlen + n) * 2;
+        c->rx = realloc(c->rx, c->rxcap);
+    }
+    memcpy(c->rx + c->rxlen, d, n);
+    c->rxlen += n;
+}
+
+static void segment_in(struct gconn *c, const uint8_t *t, size_t tlen)
+{
+    uint8_t fl = t[13];
+    uint32_t seq = get32(t + 4), ack = get32(t + 8);
+    size_t thl = (size_t)(t[12] >> 4) * 4, dlen = tlen - thl;
+    if (fl & F_RST) {
+        c->rst = true;
+        c->rst_seq = seq;
+        c->rst_ack = ack;
+        c->rst_flags = fl;
+        return;
+    }
+    bool need_ack = false;
+    if ((fl & F_SYN) && (fl & F_ACK)) {
+        c->synack = true;
+        c->synacks++;
+        c->synack_ms = msb_now_ms();
+        c->rcv_nxt = seq + 1;
+        need_ack = c->synacks > 1;
+    } else if (dlen || (fl & F_FIN)) {
+        if (seq == c->rcv_nxt) {
+            rx_append(c, t + thl, dlen);
+            c->rcv_nxt += (uint32_t)dlen;
+            if (fl & F_FIN) {
+                c->fin = true;
+                c->rcv_nxt++;
+            }
+        }
+        need_ack = true;
+    }
+    if ((fl & F_ACK) && seq_gt(ack, c->snd_una))
+        c->snd_una = ack;
+    if (fl & F_ACK)
+        c->wnd = get16(t + 14);
+    if (need_ack && !(fl & F_SYN))
+        gsend(c, F_ACK, NULL, 0);
+}
+
+static int stray;
+
+static void frame_in(const uint8_t *fr, size_t len)
+{
+    uint16_t type = get16(fr + 12);
+    const uint8_t *ip = fr + 14;
+    int ver = type == 0x0800 ? 4 : type == 0x86dd ? 6 : 0;
+    if (!ver || (ver == 4 ? ip[9] : ip[6]) != 6) {
+        stray++;
+        return;
+    }
+    size_t ihl = ver == 4 ? (size_t)(ip[0] & 15) * 4 : 40;
+    size_t iplen = ver == 4 ? get16(ip + 2) : 40u + get16(ip + 4);
+    const uint8_t *t = ip + ihl;
+    CU_ASSERT(len >= 14 + iplen);
+    /* checksums of what the plugin rewrote or built */
+    size_t alen = ver == 4 ? 4 : 16;
+    uint32_t s = sum(0, ip + (ver == 4 ? 12 : 8), 2 * alen) + 6 + (uint32_t)(iplen - ihl);
+    CU_ASSERT_EQUAL(finish(sum(s, t, iplen - ihl)), 0);
+    if (ver == 4)
+        CU_ASSERT_EQUAL(finish(sum(0, ip, ihl)), 0);
+    CU_ASSERT(iplen - ihl - (size_t)(t[12] >> 4) * 4 <= 1460);
+    for (int i = 0; i < MAXC; i++) {
+        struct gconn *c = conns[i];
+        if (c && c->ver == ver && c->sp == get16(t + 2) && c->dp == get16(t)) {
+            segment_in(c, t, iplen - ihl);
+            return;
+        }
+    }
+    stray++;
+    if (getenv("TCP_TEST_DEBUG"))
+        fprintf(stderr, "stray: v%d %u -> %u flags 0x%02x seq %u ack %u len %zu\n", ver, get16(t),
+                get16(t + 2), t[13], get32(t + 4), get32(t + 8),
+                iplen - ihl - (size_t)(t[12] >> 4) * 4);
+}
+
+/* Reads every frame for the guest, waiting up to ms for the first. */
+static int pump(int ms)
+{
+    static uint8_t buf[MSBNET_MAX_FRAME];
+    struct pollfd pfd = {api->rx_wake_fd(net), POLLIN, 0};
+    poll(&pfd, 1, ms);
+    int n = 0;
+    long len;
+    while ((len = api->read_frame(net, buf, sizeof buf, NULL)) > 0) {
+        frame_in(buf, (size_t)len);
+        n++;
+    }
+    return n;
+}
+
+#define WAIT(cond, ms)                                                                             \
+    do {                                                                                           \
+        uint64_t dl_ = msb_now_ms() + (ms);                                                        \
+        while (!(cond) && msb_now_ms() < dl_)                                                      \
+            pump(5);                                                                               \
+    } while (0)
+
+static bool gconnect(struct gconn *c)
+{
+    gsend(c, F_SYN, NULL, 0);
+    WAIT(c->synack || c->rst, 3000);
+    if (c->synack)
+        gsend(c, F_ACK, NULL, 0);
+    return c->synack;
+}
+
+/* ---- the host side ---------------------------------------------------------- */
+
+static int host_socket(int ver, uint16_t *port)
+{
+    int fd = socket(ver == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    if (ver == 4) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sl = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        sl = sizeof *a;
+    }
+    CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&ss, sl), 0);
+    CU_ASSERT_EQUAL(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+    *port = ntohs(ver == 4 ? ((struct sockaddr_in *)&ss)->sin_port
+                           : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+static int listen_on(int ver, int backlog, uint16_t *port)
+{
+    int fd = host_socket(ver, port);
+    CU_ASSERT_EQUAL(listen(fd, backlog), 0);
+    return fd;
+}
+
+static int accept_wait(int l, int ms)
+{
+    struct pollfd pfd = {l, POLLIN, 0};
+    uint64_t dl = msb_now_ms() + (uint64_t)ms;
+    while (msb_now_ms() < dl) {
+        if (poll(&pfd, 1, 0) == 1)
+            return accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        pump(5);
+    }
+    return -1;
+}
+
+/* A client that fills a backlog-0 listener's accept queue, so the next
+ * SYN to it is dropped by the kernel and a connect hangs. */
+static int fill_backlog(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CU_ASSERT_EQUAL(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Host recv with the guest side kept alive meanwhile. */
+static ssize_t host_recv(int h, void *buf, size_t n, int ms)
+{
+    uint64_t dl = msb_now_ms() + (uint64_t)ms;
+    for (;;) {
+        ssize_t r = recv(h, buf, n, MSG_DONTWAIT);
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || msb_now_ms() >= dl)
+            return r;
+        pump(2);
+    }
+}
+
+/* ---- instance ---------------------------------------------------------------- */
+
+static json_t *metrics(void)
+{
+    char *s = api->metrics_json(net);
+    json_t *j = json_loads(s, 0, NULL);
+    api->free_string(s);
+    return j;
+}
+
+static long long metric(const char *section, const char *name)
+{
+    json_t *j = metrics();
+    long long v = json_integer_value(json_object_get(json_object_get(j, section), name));
+    json_decref(j);
+    return v;
+}
+
+static void parse_mac(const char *s, uint8_t m[6])
+{
+    unsigned v[6];
+    CU_ASSERT_EQUAL(sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]), 6);
+    for (int i = 0; i < 6; i++)
+        m[i] = (uint8_t)v[i];
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void start(const char *config)
+{
+    char err[256] = "";
+    net = api->create(config, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    char *a = api->addresses_json(net);
+    json_t *j = json_loads(a, 0, NULL);
+    api->free_string(a);
+    parse_mac(jstr(j, "gateway_mac"), gw_mac);
+    parse_mac(jstr(j, "guest_mac"), g_mac);
+    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "guest_ipv4"), &g4), 0);
+    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "guest_ipv6"), &g6), 0);
+    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "gateway_ipv4"), &gw4), 0);
+    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "gateway_ipv6"), &gw6), 0);
+    CU_ASSERT_EQUAL(api->set_gateways(net, jstr(j, "gateway_ipv4"), jstr(j, "gateway_ipv6")),
+                    MSBNET_OK);
+    json_decref(j);
+    CU_ASSERT_EQUAL_FATAL(api->start(net, err, sizeof err), MSBNET_OK);
+}
+
+static void gauges_zero(int ms)
+{
+    WAIT(metric("tcp", "flows") == 0, ms);
+    CU_ASSERT_EQUAL(metric("tcp", "flows"), 0);
+    CU_ASSERT_EQUAL(metric("tcp", "connecting"), 0);
+    CU_ASSERT_EQUAL(metric("tcp", "established"), 0);
+    CU_ASSERT_EQUAL(metric("tcp", "closing"), 0);
+}
+
+static void stop(void)
+{
+    api->destroy(net);
+    net = NULL;
+    /* lwIP holds no pcb once every flow is gone (read after the stack
+     * thread was joined). */
+    CU_ASSERT_PTR_NULL(tcp_active_pcbs);
+    CU_ASSERT_PTR_NULL(tcp_tw_pcbs);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* ---- bulk transfer ------------------------------------------------------------ */
+
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+    uint8_t *b = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        b[i] = (uint8_t)(seed >> 16);
+    }
+    return b;
+}
+
+static void guest_send_window(struct gconn *c, const uint8_t *up, size_t n, uint32_t base)
+{
+    for (int k = 0; k < 64; k++) {
+        size_t off = c->snd_nxt - base;
+        if (off >= n)
+            return;
+        size_t len = n - off < SEG ? n - off : SEG;
+        if ((size_t)(c->snd_nxt - c->snd_una) + len > c->wnd)
+            return;
+        gsend(c, F_ACK | F_PSH, up + off, len);
+    }
+}
+
+/* up_n bytes guest -> host and down_n bytes host -> guest at once; checks
+ * both byte for byte.  Returns the seconds it took. */
+static double bulk(struct gconn *c, int h, size_t up_n, size_t down_n)
+{
+    uint8_t *up = pattern(up_n, 1), *down = pattern(down_n, 2), *got = malloc(up_n);
+    size_t up_got = 0, down_sent = 0, rx0 = c->rxlen;
+    uint32_t base = c->snd_nxt, una = c->snd_una;
+    uint64_t t0 = msb_now_ms(), progress = t0;
+    while ((c->snd_una - base < up_n || up_got < up_n || c->rxlen - rx0 < down_n) &&
+           msb_now_ms() - t0 < 15000) {
+        guest_send_window(c, up, up_n, base);
+        ssize_t r;
+        while (up_got < up_n && (r = recv(h, got + up_got, up_n - up_got, MSG_DONTWAIT)) > 0)
+            up_got += (size_t)r;
+        if (down_sent < down_n) {
+            size_t n = down_n - down_sent < 65536 ? down_n - down_sent : 65536;
+            ssize_t w = send(h, down + down_sent, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w > 0)
+                down_sent += (size_t)w;
+        }
+        pump(1);
+        if (c->snd_una != una) {
+            una = c->snd_una;
+            progress = msb_now_ms();
+        } else if (c->snd_nxt != c->snd_una && msb_now_ms() - progress > 1000) {
+            c->snd_nxt = c->snd_una; /* go back N: nothing should be lost, but be a TCP */
+            progress = msb_now_ms();
+        }
+    }
+    double secs = (double)(msb_now_ms() - t0) / 1000.0;
+    CU_ASSERT_EQUAL(up_got, up_n);
+    CU_ASSERT_EQUAL(c->snd_una - base, up_n);
+    CU_ASSERT(up_got == up_n && memcmp(up, got, up_n) == 0);
+    CU_ASSERT_EQUAL(c->rxlen - rx0, down_n);
+    CU_ASSERT(c->rxlen - rx0 == down_n && memcmp(down, c->rx + rx0, down_n) == 0);
+    free(up);
+    free(down);
+    free(got);
+    return secs;
+}
+
+/* ---- tests: instance A (egress allow, 2 s connect timeout) -------------------- */
+
+static void test_start(void)
+{
+    char err[256] = "";
+    api = msbnet_get_api(MSBNET_ABI_VERSION, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(api);
+    start("{\"egress\": \"allow\", \"connect_timeout_ms\": 2000}");
+}
+
+/* The SYN-ACK comes only once the host accepted; retransmitted SYNs in the
+ * meantime are absorbed; then a guest RST resets the host side. */
+static void test_syn_held_until_host_accepts(void)
+{
+    uint16_t port;
+    int l = listen_on(4, 0, &port), filler = fill_backlog(port);
+    struct gconn *c = gconn_new(4, port);
+    gsend(c, F_SYN, NULL, 0);
+    pump(400);
+    CU_ASSERT_FALSE(c->synack || c->rst);
+    CU_ASSERT_EQUAL(metric("tcp", "connecting"), 1);
+    c->snd_nxt = c->isn; /* the guest retransmits its SYN */
+    gsend(c, F_SYN, NULL, 0);
+    pump(300);
+    CU_ASSERT_FALSE(c->synack || c->rst);
+    int a = accept(l, NULL, NULL); /* room in the queue: the host connect can finish */
+    CU_ASSERT(a >= 0);
+    close(a);
+    uint64_t freed = msb_now_ms();
+    WAIT(c->synack || c->rst, 3000);
+    CU_ASSERT_TRUE(c->synack);
+    CU_ASSERT_FALSE(c->rst);
+    CU_ASSERT(c->synack_ms >= freed);
+    pump(100);
+    CU_ASSERT_EQUAL(c->synacks, 1);
+    CU_ASSERT_EQUAL(metric("tcp", "connects_ok"), 1);
+    gsend(c, F_ACK, NULL, 0);
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    gsend(c, F_ACK | F_PSH, (const uint8_t *)"ping", 4);
+    char buf[16];
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 1000), 4);
+    /* guest RST -> the host sees a reset */
+    gsend(c, F_RST | F_ACK, NULL, 0);
+    ssize_t r = host_recv(h, buf, sizeof buf, 1000);
+    CU_ASSERT_EQUAL(r, -1);
+    CU_ASSERT_EQUAL(errno, ECONNRESET);
+    CU_ASSERT_EQUAL(metric("tcp", "resets_to_host"), 1);
+    close(h);
+    close(filler);
+    close(l);
+    gconn_free(c);
+    gauges_zero(1000);
+}
+
+/* 4 MB each way at once over IPv4, then the guest half-closes: the host sees
+ * EOF and can still send; the host's close reaches the guest as FIN. */
+static void test_data_v4_and_guest_half_close(void)
+{
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    CU_ASSERT_EQUAL(metric("tcp", "established"), 1);
+    size_t n = 4u << 20;
+    double s = bulk(c, h, n, n);
+    printf("\n    IPv4 bulk: %zu MB each way in %.2f s (%.0f MB/s each way) ", n >> 20, s,
+           (double)n / 1e6 / s);
+    CU_ASSERT(metric("tcp", "bytes_to_host") >= (long long)n);
+    CU_ASSERT(metric("tcp", "bytes_to_guest") >= (long long)n);
+    gsend(c, F_FIN | F_ACK, NULL, 0);
+    char buf[64];
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 1000), 0); /* EOF */
+    CU_ASSERT_EQUAL(metric("tcp", "closing"), 1);
+    size_t before = c->rxlen;
+    CU_ASSERT_EQUAL(send(h, "after-fin", 9, MSG_NOSIGNAL), 9);
+    WAIT(c->rxlen == before + 9, 1000);
+    CU_ASSERT(c->rxlen == before + 9 && memcmp(c->rx + before, "after-fin", 9) == 0);
+    CU_ASSERT_FALSE(c->fin);
+    close(h);
+    WAIT(c->fin, 1000);
+    CU_ASSERT_TRUE(c->fin);
+    CU_ASSERT_FALSE(c->rst);
+    gauges_zero(1000);
+    close(l);
+    gconn_free(c);
+}
+
+/* IPv6 through the v6 gateway to ::1; the host closes first, the guest's
+ * FIN then puts lwIP in TIME_WAIT, which must be reaped at once. */
+static void test_data_v6_and_host_close(void)
+{
+    uint16_t port;
+    int l = listen_on(6, 16, &port);
+    struct gconn *c = gconn_new(6, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    size_t n = 1u << 20;
+    double s = bulk(c, h, n, n);
+    printf("\n    IPv6 bulk: %zu MB each way in %.2f s ", n >> 20, s);
+    close(h);
+    WAIT(c->fin, 1000);
+    CU_ASSERT_TRUE(c->fin);
+    CU_ASSERT_EQUAL(metric("tcp", "closing"), 1);
+    gsend(c, F_FIN | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    CU_ASSERT_FALSE(c->rst);
+    close(l);
+    gconn_free(c);
+}
+
+static void test_host_rst_reaches_guest(void)
+{
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    long long before = metric("tcp", "resets_to_guest");
+    const struct linger lg = {1, 0};
+    setsockopt(h, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(h);
+    WAIT(c->rst, 1000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_EQUAL(metric("tcp", "resets_to_guest"), before + 1);
+    gauges_zero(1000);
+    close(l);
+    gconn_free(c);
+}
+
+static void test_closed_port_refused(void)
+{
+    uint16_t port;
+    int b = host_socket(4, &port); /* bound, not listening: nobody else takes it */
+    struct gconn *c = gconn_new(4, port);
+    uint64_t t0 = msb_now_ms();
+    gsend(c, F_SYN, NULL, 0);
+    WAIT(c->rst, 1000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT(msb_now_ms() - t0 < 500);
+    CU_ASSERT_EQUAL(c->rst_ack, c->isn + 1);
+    CU_ASSERT_TRUE(c->rst_flags & F_ACK);
+    CU_ASSERT_FALSE(c->synack);
+    CU_ASSERT_EQUAL(metric("tcp", "connects_refused"), 1);
+    gauges_zero(500);
+    close(b);
+    gconn_free(c);
+}
+
+static void test_unknown_tuple_gets_rst(void)
+{
+    struct gconn *c = gconn_new(4, 9);
+    c->rcv_nxt = 777;
+    gsend(c, F_ACK, NULL, 0);
+    WAIT(c->rst, 1000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_EQUAL(c->rst_seq, 777); /* RFC 9293: seq = the segment's ack */
+    CU_ASSERT_EQUAL(metric("drops", "tcp_no_flow"), 1);
+    CU_ASSERT_EQUAL(metric("tcp", "flows"), 0);
+    gconn_free(c);
+}
+
+static void test_connect_timeout(void)
+{
+    uint16_t port;
+    int l = listen_on(4, 0, &port), filler = fill_backlog(port);
+    struct gconn *c = gconn_new(4, port);
+    uint64_t t0 = msb_now_ms();
+    gsend(c, F_SYN, NULL, 0);
+    WAIT(c->rst || c->synack, 4000);
+    uint64_t took = msb_now_ms() - t0;
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_FALSE(c->synack);
+    CU_ASSERT(took >= 1900 && took < 3000);
+    CU_ASSERT_EQUAL(metric("tcp", "connects_timeout"), 1);
+    gauges_zero(500);
+    close(filler);
+    close(l);
+    gconn_free(c);
+}
+
+static void test_stop_a(void)
+{
+    gauges_zero(1000);
+    CU_ASSERT_EQUAL(metric("drops", "tcp_nat_miss"), 0);
+    CU_ASSERT_EQUAL(stray, 0);
+    stop();
+}
+
+/* ---- instance B: egress deny ------------------------------------------------------ */
+
+static void test_egress_deny(void)
+{
+    start("{\"egress\": \"deny\"}");
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    gsend(c, F_SYN, NULL, 0);
+    WAIT(c->rst, 1000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_EQUAL(metric("tcp", "denied"), 1);
+    CU_ASSERT_EQUAL(metric("tcp", "flows"), 0);
+    struct pollfd pfd = {l, POLLIN, 0};
+    CU_ASSERT_EQUAL(poll(&pfd, 1, 0), 0); /* nothing was dialled */
+    close(l);
+    gconn_free(c);
+    stop();
+}
+
+/* ---- instance C: max_flows 2 ---------------------------------------------------------- */
+
+static void test_flow_cap(void)
+{
+    start("{\"max_flows\": 2}");
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *a = gconn_new(4, port), *b = gconn_new(4, port), *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(a));
+    CU_ASSERT_FATAL(gconnect(b));
+    CU_ASSERT_EQUAL(metric("tcp", "flows"), 2);
+    gsend(c, F_SYN, NULL, 0);
+    WAIT(c->rst, 1000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_EQUAL(metric("drops", "tcp_flow_cap"), 1);
+    gsend(a, F_RST | F_ACK, NULL, 0);
+    WAIT(metric("tcp", "flows") == 1, 1000);
+    /* a freed slot serves a new flow */
+    struct gconn *d = gconn_new(4, port);
+    CU_ASSERT_TRUE(gconnect(d));
+    gsend(b, F_RST | F_ACK, NULL, 0);
+    gsend(d, F_RST | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    int h;
+    while ((h = accept_wait(l, 50)) >= 0)
+        close(h);
+    close(l);
+    gconn_free(a);
+    gconn_free(b);
+    gconn_free(c);
+    gconn_free(d);
+    stop();
+}
+
+/* ---- instance D: an 8-frame rx ring, 1 s idle timeout ------------------------------ */
+
+/* The guest reads slowly compared to what lwIP could send: output stops at
+ * a full ring (nothing is lost, nothing dropped) and resumes on room. */
+static void test_small_rx_ring(void)
+{
+    start("{\"queue_capacity\": 8, \"tcp_idle_timeout_s\": 1}");
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    size_t n = 1u << 20;
+    double s = bulk(c, h, n, n);
+    printf("\n    IPv4 bulk, 8-frame rings: %zu MB each way in %.2f s ", n >> 20, s);
+    CU_ASSERT_EQUAL(metric("drops", "rx_ring_full"), 0);
+    close(h);
+    WAIT(c->fin, 1000);
+    gsend(c, F_FIN | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    close(l);
+    gconn_free(c);
+}
+
+static void test_idle_timeout(void)
+{
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    WAIT(c->rst, 3000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_EQUAL(metric("tcp", "idle_timeouts"), 1);
+    char b[4];
+    CU_ASSERT_EQUAL(host_recv(h, b, sizeof b, 1000), -1);
+    CU_ASSERT_EQUAL(errno, ECONNRESET);
+    gauges_zero(500);
+    close(h);
+    close(l);
+    gconn_free(c);
+    stop();
+}
+
+static void test_no_fd_leak(void)
+{
+    CU_ASSERT_EQUAL(count_fds(), fds_at_start);
+}
+
+int main(void)
+{
+    fds_at_start = count_fds();
+    static const struct test_case tests[] = {
+        {"start", test_start},
+        {"SYN held until the host accepts; guest RST resets the host", test_syn_held_until_host_accepts},
+        {"IPv4 data both ways, guest half-close", test_data_v4_and_guest_half_close},
+        {"IPv6 data both ways, host closes first", test_data_v6_and_host_close},
+        {"host RST reaches the guest", test_host_rst_reaches_guest},
+        {"closed port: RST at once", test_closed_port_refused},
+        {"unknown tuple: RST", test_unknown_tuple_gets_rst},
+        {"connect timeout: RST", test_connect_timeout},
+        {"gauges back to 0, stop", test_stop_a},
+        {"egress deny: RST", test_egress_deny},
+        {"flow cap", test_flow_cap},
+        {"8-frame rx ring: backpressure, no loss", test_small_rx_ring},
+        {"idle timeout: RST both ways", test_idle_timeout},
+        {"no fd leak", test_no_fd_leak},
+        {NULL, NULL},
+    };
+    return cunit_run("tcp", tests);
+}
