@@ -87,6 +87,17 @@ static bool parse_arp(struct msb_pkt *p, uint8_t *body, size_t avail, enum msb_d
 
 /* A frame cut short of what its headers claim is ETH_SHORT; headers whose
  * fields contradict each other are IP_MALFORMED. */
+/* The IP-level fields both families fill once their header checks pass. */
+static void set_l3(struct msb_pkt *p, uint8_t *ip, size_t total, size_t hlen, uint8_t version,
+                   uint8_t proto)
+{
+    p->l3 = ip;
+    p->l3_len = total;
+    p->l3_hdr_len = hlen;
+    p->ip_version = version;
+    p->l4_proto = proto;
+}
+
 static bool parse_ipv4(struct msb_pkt *p, uint8_t *ip, size_t avail, enum msb_drop_reason *why)
 {
     if (avail < IPV4_MIN_HLEN)
@@ -106,11 +117,7 @@ static bool parse_ipv4(struct msb_pkt *p, uint8_t *ip, size_t avail, enum msb_dr
     /* MF set or a non-zero offset: we do not reassemble. */
     if (msb_get16(ip + 6) & 0x3fff)
         return fail(why, MSB_DROP_IP_FRAGMENT);
-    p->l3 = ip;
-    p->l3_len = total;
-    p->l3_hdr_len = hlen;
-    p->ip_version = 4;
-    p->l4_proto = ip[9];
+    set_l3(p, ip, total, hlen, 4, ip[9]);
     msb_ip_from_v4(&p->src, ip + 12);
     msb_ip_from_v4(&p->dst, ip + 16);
     return parse_l4(p, why);
@@ -134,11 +141,7 @@ static bool parse_ipv6(struct msb_pkt *p, uint8_t *ip, size_t avail, enum msb_dr
      * rather than walked: a guest needs none of them to talk to us. */
     if (!ipv6_next_ok(ip[6]))
         return fail(why, MSB_DROP_IPV6_EXT_HEADER);
-    p->l3 = ip;
-    p->l3_len = total;
-    p->l3_hdr_len = IPV6_HLEN;
-    p->ip_version = 6;
-    p->l4_proto = ip[6];
+    set_l3(p, ip, total, IPV6_HLEN, 6, ip[6]);
     msb_ip_from_v6(&p->src, ip + 8);
     msb_ip_from_v6(&p->dst, ip + 24);
     return parse_l4(p, why);

@@ -47,26 +47,27 @@ static void finish(struct msb_tcp *t, struct tcp_flow *f)
 
 /* ---- host socket helpers ---------------------------------------------- */
 
+/* Arms or disarms a host-socket event, tracking the state so repeated
+ * calls cost nothing. */
+static void ev_set(struct event *ev, bool *armed, bool on)
+{
+    if (!ev || *armed == on)
+        return;
+    *armed = on;
+    if (on)
+        event_add(ev, NULL);
+    else
+        event_del(ev);
+}
+
 static void rd_set(struct tcp_flow *f, bool on)
 {
-    if (!f->rd || f->rd_on == on)
-        return;
-    f->rd_on = on;
-    if (on)
-        event_add(f->rd, NULL);
-    else
-        event_del(f->rd);
+    ev_set(f->rd, &f->rd_on, on);
 }
 
 static void wr_set(struct tcp_flow *f, bool on)
 {
-    if (!f->wr || f->wr_on == on)
-        return;
-    f->wr_on = on;
-    if (on)
-        event_add(f->wr, NULL);
-    else
-        event_del(f->wr);
+    ev_set(f->wr, &f->wr_on, on);
 }
 
 static void close_fd(struct msb_tcp *t, struct tcp_flow *f, bool reset)
