@@ -21,6 +21,13 @@ struct msb_frame *msb_frame_new(const uint8_t *data, size_t len)
     return f;
 }
 
+struct msb_frame *msb_frame_shrink(struct msb_frame *f, size_t len)
+{
+    f->len = (uint32_t)len;
+    struct msb_frame *g = realloc(f, sizeof *f + len);
+    return g ? g : f;
+}
+
 void msb_frame_free(struct msb_frame *f)
 {
     free(f);

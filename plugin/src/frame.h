@@ -16,6 +16,11 @@ struct msb_frame *msb_frame_new(const uint8_t *data, size_t len);
 /* Allocates a frame of len bytes whose contents the caller fills. */
 struct msb_frame *msb_frame_alloc(size_t len);
 
+/* Cuts f to len bytes (len <= f->len) and gives the rest back to the
+ * allocator; the frame may move.  Never fails: on a failed realloc the old
+ * block is kept, with the new length. */
+struct msb_frame *msb_frame_shrink(struct msb_frame *f, size_t len);
+
 void msb_frame_free(struct msb_frame *f);
 
 #endif

@@ -51,7 +51,7 @@ enum msb_drop_reason {
     X(flows) X(connecting) X(established) X(closing)                                              \
     X(connects_ok) X(connects_refused) X(connects_timeout) X(connects_error)                     \
     X(denied) X(bytes_to_host) X(bytes_to_guest) X(resets_to_guest) X(resets_to_host)            \
-    X(idle_timeouts)
+    X(idle_timeouts) X(segments_coalesced)
 
 struct msb_tcp_metrics {
 #define MSB_TCP_FIELD(name) atomic_uint_fast64_t name;

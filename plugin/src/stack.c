@@ -257,6 +257,9 @@ struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, si
 
 bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f)
 {
+    /* A staged TCP segment holds an rx slot: it goes first, so this frame
+     * cannot take that slot, and stays ahead of it. */
+    msb_tcp_flush(s->tcp);
     return msb_instance_emit(s->net, f);
 }
 

@@ -252,6 +252,13 @@ void msb_tcp_batch_end(struct msb_tcp *t)
         if (f->state != FLOW_FREE)
             batch_one(t, f);
     }
+    gro_flush(t);
+}
+
+void msb_tcp_flush(struct msb_tcp *t)
+{
+    if (t)
+        gro_flush(t);
 }
 
 void msb_tcp_rx_room(struct msb_tcp *t)
@@ -265,9 +272,17 @@ void msb_tcp_rx_room(struct msb_tcp *t)
             proxy_resume(t, f);
         }
     }
+    gro_flush(t);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
+
+static void free_tcp(struct msb_tcp *t)
+{
+    gro_free(t);
+    nat_free(t);
+    free(t);
+}
 
 struct msb_tcp *msb_tcp_create(struct msb_stack *s, char *err, size_t errlen)
 {
@@ -281,15 +296,13 @@ struct msb_tcp *msb_tcp_create(struct msb_stack *s, char *err, size_t errlen)
     t->m = &s->net->metrics.tcp;
     t->max_flows = s->net->cfg.max_flows;
     t->batch_head = t->room_head = FLOW_NONE;
-    if (nat_init(t)) {
-        nat_free(t);
-        free(t);
+    if (nat_init(t) || gro_init(t)) {
         snprintf(err, errlen, "out of memory for %u TCP flows", s->net->cfg.max_flows);
+        free_tcp(t);
         return NULL;
     }
     if (lw_setup(t, err, errlen)) {
-        nat_free(t);
-        free(t);
+        free_tcp(t);
         return NULL;
     }
     return t;
@@ -302,7 +315,7 @@ void msb_tcp_destroy(struct msb_tcp *t)
     for (uint32_t i = 0; i < t->max_flows; i++)
         if (t->flows[i].state != FLOW_FREE)
             proxy_abort(t, &t->flows[i], true);
+    gro_flush(t); /* what the aborts staged (none: a RST flushes first) */
     lw_teardown(t);
-    nat_free(t);
-    free(t);
+    free_tcp(t);
 }

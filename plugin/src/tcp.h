@@ -34,4 +34,8 @@ void msb_tcp_batch_end(struct msb_tcp *t);
 /* The guest's rx ring has room again: resume flows that stopped for it. */
 void msb_tcp_rx_room(struct msb_tcp *t);
 
+/* Emits any segment held back for coalescing: before a frame of another
+ * kind goes to the guest, and at the end of an event-handler pass. */
+void msb_tcp_flush(struct msb_tcp *t);
+
 #endif

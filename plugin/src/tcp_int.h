@@ -3,6 +3,7 @@
  *   tcp.c       guest segments in: SYN admission, dispatch, batch end, life cycle
  *   tcp_nat.c   flow table (slots, hash, FIFO free list) and the edge rewrite
  *   tcp_lwip.c  the lwIP singleton: netif, listener, input/output, tcp_tmr timer
+ *   tcp_gro.c   coalescing of lwIP's segments toward the guest
  *   tcp_proxy.c host sockets, lwIP callbacks, relay, half-close, RST, timeouts
  * Everything runs on the stack thread (or after it has been joined).
  */
@@ -65,6 +66,18 @@ struct tcp_flow {
     uint32_t hnext, batch_next, room_next;
 };
 
+/* The one segment being grown toward the guest (tcp_gro.c). */
+struct tcp_gro {
+    struct msb_frame *fr; /* NULL: nothing staged */
+    const struct tcp_flow *f;
+    uint32_t gen;         /* f's, when staged: a reused slot never merges */
+    uint8_t v;
+    size_t hl, thl;       /* IP and TCP header lengths */
+    size_t l3_len, cap;   /* IP packet length so far, and its limit */
+    uint32_t next_seq;    /* the sequence number a merged segment must carry */
+    uint32_t segs;
+};
+
 struct msb_tcp {
     struct msb_stack *s;
     struct msbnet *net;
@@ -81,6 +94,8 @@ struct msb_tcp {
     uint32_t batch_head, room_head;
     struct event *tmr_ev; /* tcp_tmr, armed only while lwIP has pcbs */
     bool tmr_armed;
+    struct tcp_gro gro;
+    struct event *gro_ev; /* flushes the staged segment at the end of a loop pass */
     uint8_t buf[65536]; /* host read buffer (one thread) */
 };
 
@@ -113,6 +128,20 @@ void lw_timer_arm(struct msb_tcp *t);
 /* True while pcb is on one of lwIP's lists (a TIME_WAIT pcb may expire on
  * its own, silently). */
 bool lw_pcb_alive(const struct tcp_pcb *pcb);
+
+/* ---- tcp_gro.c ---- */
+int gro_init(struct msb_tcp *t);
+void gro_free(struct msb_tcp *t);
+/* True when the guest MTU leaves room to merge anything. */
+bool gro_enabled(const struct msb_tcp *t);
+/* Appends lwIP packet l3 (not yet rewritten) to f's staged segment when it
+ * continues it; false when it does not (nothing done). */
+bool gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len);
+/* Starts a staged segment with l3 (rewritten for the guest); false when l3
+ * cannot start one.  The caller has checked rx room, and nothing is staged. */
+bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len);
+/* Emits the staged segment, if any, into the slot reserved for it. */
+void gro_flush(struct msb_tcp *t);
 
 /* ---- tcp_proxy.c ---- */
 /* Starts the host connect for a flow in FLOW_CONNECTING; may end the flow. */

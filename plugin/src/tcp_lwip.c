@@ -49,10 +49,17 @@ static err_t output(struct pbuf *p)
         msb_drop(&t->net->metrics, MSB_DROP_TCP_NAT_MISS);
         return ERR_OK;
     }
+    if (gro_merge(t, f, h, p->len))
+        return ERR_OK;
+    /* Whatever is staged goes first, into the slot it reserved: the room
+     * check below is then about this segment alone. */
+    gro_flush(t);
     if (!msb_stack_rx_room(t->s)) {
         flow_mark_room(t, f);
         return ERR_MEM;
     }
+    if (gro_stage(t, f, h, p->len))
+        return ERR_OK;
     struct msb_frame *fr = msb_stack_ip_frame(t->s, v, p->len);
     if (!fr)
         return ERR_MEM;
@@ -274,5 +281,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     struct msb_tcp *t = arg;
     t->tmr_armed = false;
     tcp_tmr();
+    gro_flush(t);
     lw_timer_arm(t);
 }

@@ -457,6 +457,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     struct tcp_flow *f = arg;
     struct msb_tcp *t = f->t;
     host_read(t, f);
+    gro_flush(t); /* what this read's tcp_output staged */
     if (f->state != FLOW_FREE)
         finish(t, f);
 }

@@ -37,6 +37,9 @@ static msbnet_t *net;
 static uint8_t gw_mac[6], g_mac[6];
 static struct msb_ip g4, g6, gw4, gw6;
 static int fds_at_start;
+/* The running instance's guest MTU, and the largest TCP payload (data
+ * bytes) of any frame the guest received since max_payload was reset. */
+static size_t guest_mtu = 1500, max_payload;
 static uint16_t next_port = 40000;
 
 /* ---- bytes and checksums (independent of the plugin's own) ---------------- */
@@ -266,7 +269,12 @@ static void frame_in(const uint8_t *fr, size_t len)
     CU_ASSERT_EQUAL(finish(sum(s, t, iplen - ihl)), 0);
     if (ver == 4)
         CU_ASSERT_EQUAL(finish(sum(0, ip, ihl)), 0);
-    CU_ASSERT(iplen - ihl - (size_t)(t[12] >> 4) * 4 <= 1460);
+    /* lwIP's segments are 1460 at most; coalesced ones fit the guest MTU */
+    size_t payload = iplen - ihl - (size_t)(t[12] >> 4) * 4;
+    CU_ASSERT(iplen <= guest_mtu);
+    CU_ASSERT(guest_mtu > 1500 || payload <= 1460);
+    if (payload > max_payload)
+        max_payload = payload;
     for (int i = 0; i < MAXC; i++) {
         struct gconn *c = conns[i];
         if (c && c->ver == ver && c->sp == get16(t + 2) && c->dp == get16(t)) {
@@ -597,6 +605,8 @@ static void test_data_v4_and_guest_half_close(void)
     double s = bulk(c, h, n, n);
     printf("\n    IPv4 bulk: %zu MB each way in %.2f s (%.0f MB/s each way) ", n >> 20, s,
            (double)n / 1e6 / s);
+    CU_ASSERT(max_payload <= 1460); /* MTU 1500: nothing to coalesce */
+    CU_ASSERT_EQUAL(metric("tcp", "segments_coalesced"), 0);
     CU_ASSERT(metric("tcp", "bytes_to_host") >= (long long)n);
     CU_ASSERT(metric("tcp", "bytes_to_guest") >= (long long)n);
     gsend(c, F_FIN | F_ACK, NULL, 0);
@@ -820,6 +830,63 @@ static void test_idle_timeout(void)
     stop();
 }
 
+/* ---- instance E: guest MTU 65520 ------------------------------------------------- */
+
+/* lwIP's 1460-byte segments reach the guest merged into frames of up to the
+ * MTU; every byte arrives in order, checksums hold (frame_in), the guest's
+ * ACKs keep the transfer going, and a FIN still comes after the data. */
+static void big_mtu_bulk(int ver)
+{
+    uint16_t port;
+    int l = listen_on(ver, 16, &port);
+    struct gconn *c = gconn_new(ver, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    max_payload = 0;
+    long long merged = metric("tcp", "segments_coalesced");
+    size_t n = 4u << 20;
+    double s = bulk(c, h, n / 4, n);
+    printf("\n    IPv%d bulk, MTU 65520: %zu MB down in %.2f s, largest payload %zu ", ver,
+           n >> 20, s, max_payload);
+    CU_ASSERT(max_payload > 1460);
+    CU_ASSERT(metric("tcp", "segments_coalesced") > merged);
+    CU_ASSERT_EQUAL(metric("drops", "rx_ring_full"), 0);
+    /* small writes still arrive promptly (flushed at the end of the pass) */
+    size_t before = c->rxlen;
+    CU_ASSERT_EQUAL(send(h, "tail", 4, MSG_NOSIGNAL), 4);
+    WAIT(c->rxlen == before + 4, 1000);
+    CU_ASSERT(c->rxlen == before + 4 && memcmp(c->rx + before, "tail", 4) == 0);
+    close(h);
+    WAIT(c->fin, 1000);
+    CU_ASSERT_TRUE(c->fin);
+    gsend(c, F_FIN | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    CU_ASSERT_FALSE(c->rst);
+    close(l);
+    gconn_free(c);
+}
+
+static void test_big_mtu_coalesces(void)
+{
+    start("{\"mtu\": 65520}");
+    guest_mtu = 65520;
+    big_mtu_bulk(4);
+    big_mtu_bulk(6);
+}
+
+/* The same with an 8-frame rx ring: staging respects backpressure. */
+static void test_big_mtu_small_ring(void)
+{
+    stop();
+    start("{\"mtu\": 65520, \"queue_capacity\": 8}");
+    big_mtu_bulk(4);
+    CU_ASSERT_EQUAL(stray, 0);
+    CU_ASSERT_EQUAL(metric("drops", "tcp_nat_miss"), 0);
+    stop();
+    guest_mtu = 1500;
+}
+
 static void test_no_fd_leak(void)
 {
     CU_ASSERT_EQUAL(count_fds(), fds_at_start);
@@ -842,6 +909,8 @@ int main(void)
         {"flow cap", test_flow_cap},
         {"8-frame rx ring: backpressure, no loss", test_small_rx_ring},
         {"idle timeout: RST both ways", test_idle_timeout},
+        {"MTU 65520: segments coalesced, data intact", test_big_mtu_coalesces},
+        {"MTU 65520, 8-frame rx ring: no loss", test_big_mtu_small_ring},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };
