@@ -590,16 +590,32 @@ static void test_syn_held_until_host_accepts(void)
     gauges_zero(1000);
 }
 
+/* A guest flow to a fresh listener on the host's loopback, connected and
+ * accepted: the starting point of most tests.  NULL when any step failed. */
+static struct gconn *open_flow(int ver, int *l, int *h)
+{
+    uint16_t port;
+    *l = listen_on(ver, 16, &port);
+    struct gconn *c = gconn_new(ver, port);
+    if (!gconnect(c)) {
+        gconn_free(c);
+        return NULL;
+    }
+    *h = accept_wait(*l, 1000);
+    if (*h < 0) {
+        gconn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* 4 MB each way at once over IPv4, then the guest half-closes: the host sees
  * EOF and can still send; the host's close reaches the guest as FIN. */
 static void test_data_v4_and_guest_half_close(void)
 {
-    uint16_t port;
-    int l = listen_on(4, 16, &port);
-    struct gconn *c = gconn_new(4, port);
-    CU_ASSERT_FATAL(gconnect(c));
-    int h = accept_wait(l, 1000);
-    CU_ASSERT_FATAL(h >= 0);
+    int l, h;
+    struct gconn *c = open_flow(4, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
     CU_ASSERT_EQUAL(metric("tcp", "established"), 1);
     size_t n = 4u << 20;
     double s = bulk(c, h, n, n);
@@ -631,12 +647,9 @@ static void test_data_v4_and_guest_half_close(void)
  * FIN then puts lwIP in TIME_WAIT, which must be reaped at once. */
 static void test_data_v6_and_host_close(void)
 {
-    uint16_t port;
-    int l = listen_on(6, 16, &port);
-    struct gconn *c = gconn_new(6, port);
-    CU_ASSERT_FATAL(gconnect(c));
-    int h = accept_wait(l, 1000);
-    CU_ASSERT_FATAL(h >= 0);
+    int l, h;
+    struct gconn *c = open_flow(6, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
     size_t n = 1u << 20;
     double s = bulk(c, h, n, n);
     printf("\n    IPv6 bulk: %zu MB each way in %.2f s ", n >> 20, s);
@@ -653,12 +666,9 @@ static void test_data_v6_and_host_close(void)
 
 static void test_host_rst_reaches_guest(void)
 {
-    uint16_t port;
-    int l = listen_on(4, 16, &port);
-    struct gconn *c = gconn_new(4, port);
-    CU_ASSERT_FATAL(gconnect(c));
-    int h = accept_wait(l, 1000);
-    CU_ASSERT_FATAL(h >= 0);
+    int l, h;
+    struct gconn *c = open_flow(4, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
     long long before = metric("tcp", "resets_to_guest");
     const struct linger lg = {1, 0};
     setsockopt(h, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -791,12 +801,9 @@ static void test_flow_cap(void)
 static void test_small_rx_ring(void)
 {
     start("{\"queue_capacity\": 8, \"tcp_idle_timeout_s\": 1}");
-    uint16_t port;
-    int l = listen_on(4, 16, &port);
-    struct gconn *c = gconn_new(4, port);
-    CU_ASSERT_FATAL(gconnect(c));
-    int h = accept_wait(l, 1000);
-    CU_ASSERT_FATAL(h >= 0);
+    int l, h;
+    struct gconn *c = open_flow(4, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
     size_t n = 1u << 20;
     double s = bulk(c, h, n, n);
     printf("\n    IPv4 bulk, 8-frame rings: %zu MB each way in %.2f s ", n >> 20, s);
@@ -811,12 +818,9 @@ static void test_small_rx_ring(void)
 
 static void test_idle_timeout(void)
 {
-    uint16_t port;
-    int l = listen_on(4, 16, &port);
-    struct gconn *c = gconn_new(4, port);
-    CU_ASSERT_FATAL(gconnect(c));
-    int h = accept_wait(l, 1000);
-    CU_ASSERT_FATAL(h >= 0);
+    int l, h;
+    struct gconn *c = open_flow(4, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
     WAIT(c->rst, 3000);
     CU_ASSERT_TRUE(c->rst);
     CU_ASSERT_EQUAL(metric("tcp", "idle_timeouts"), 1);
@@ -837,12 +841,9 @@ static void test_idle_timeout(void)
  * ACKs keep the transfer going, and a FIN still comes after the data. */
 static void big_mtu_bulk(int ver)
 {
-    uint16_t port;
-    int l = listen_on(ver, 16, &port);
-    struct gconn *c = gconn_new(ver, port);
-    CU_ASSERT_FATAL(gconnect(c));
-    int h = accept_wait(l, 1000);
-    CU_ASSERT_FATAL(h >= 0);
+    int l, h;
+    struct gconn *c = open_flow(ver, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
     max_payload = 0;
     long long merged = metric("tcp", "segments_coalesced");
     size_t n = 4u << 20;
