@@ -62,7 +62,7 @@ static const struct range v4_link[] = {R4(169, 254, 0, 0, 16)};
 static const struct range v4_mcast[] = {R4(224, 0, 0, 0, 4)};
 
 static const struct range v6_reserved[] = {{{0}, 128}};
-static const struct range v6_meta[] = {{{0xfd, 0, 0, 0xec, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}, 128}};
+static const struct range v6_meta[] = {{{0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}, 128}};
 static const struct range v6_loop[] = {{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128}};
 static const struct range v6_private[] = {{{0xfc}, 7}};
 static const struct range v6_link[] = {{{0xfe, 0x80}, 10}};
