@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "policy_engine.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,6 +159,34 @@ static int set_field(const struct field *f, json_t *v, struct msb_config *c, cha
     }
 }
 
+void msb_config_release(struct msb_config *c)
+{
+    msb_policy_free(c->policy);
+    c->policy = NULL;
+}
+
+/* "policy" is a whole object, not a table field: the policy parser names
+ * the rule that is wrong.  "egress" is the older switch for the same
+ * decision, so giving both is refused rather than silently ranked. */
+static int set_policy(json_t *root, json_t *v, struct msb_config *c, char *err, size_t errlen)
+{
+    if (json_object_get(root, "egress"))
+        return fail(err, errlen, "config: keys \"policy\" and \"egress\" exclude each other");
+    char why[512];
+    c->policy = msb_policy_from_json(v, why, sizeof why);
+    return c->policy ? 0 : fail(err, errlen, "config: key \"policy\": %s", why);
+}
+
+static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *c, char *err,
+                   size_t errlen)
+{
+    if (strcmp(key, "policy") == 0)
+        return set_policy(root, v, c, err, errlen);
+    const struct field *f = find_field(key);
+    return f ? set_field(f, v, c, err, errlen)
+             : fail(err, errlen, "config: unknown key \"%s\"", key);
+}
+
 int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen)
 {
     msb_config_defaults(c);
@@ -174,13 +204,13 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
         const char *key;
         json_t *v;
         json_object_foreach(root, key, v) {
-            const struct field *f = find_field(key);
-            rc = f ? set_field(f, v, c, err, errlen)
-                   : fail(err, errlen, "config: unknown key \"%s\"", key);
+            rc = set_key(root, key, v, c, err, errlen);
             if (rc)
                 break;
         }
     }
     json_decref(root);
+    if (rc)
+        msb_config_release(c);
     return rc;
 }

@@ -13,8 +13,11 @@
 #include "addr.h"
 #include "wake.h"
 
-/* Placeholder egress switch until the policy engine lands. */
+/* The coarse egress switch, kept for configs without "policy": allow =
+ * the allow_all preset, deny = the none preset. */
 enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1 };
+
+struct msb_policy;
 
 struct msb_config {
     uint32_t queue_capacity;             /* frames per ring, power of two */
@@ -32,6 +35,9 @@ struct msb_config {
     struct msb_ip guest_ipv4, gateway_ipv4, guest_ipv6, gateway_ipv6;
     uint8_t guest_mac[6], gateway_mac[6];
     bool has_guest_mac, has_gateway_mac;
+    /* "policy" (reference §3.1 wire format), NULL when absent.  Owned:
+     * msb_config_release frees it, msb_instance_create takes it over. */
+    struct msb_policy *policy;
 };
 
 void msb_config_defaults(struct msb_config *c);
@@ -39,5 +45,8 @@ void msb_config_defaults(struct msb_config *c);
 /* json may be NULL or empty (= defaults).  Returns 0, or -1 with a one-line
  * message in err. */
 int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen);
+
+/* Frees what parse allocated (the policy); c stays usable with defaults. */
+void msb_config_release(struct msb_config *c);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "msbnet/msbnet.h"
+#include "policy_model.h"
 #include "stack.h"
 
 static void free_queued(struct msb_ring *r)
@@ -45,21 +46,34 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
 {
     struct msbnet *net = calloc(1, sizeof *net);
     if (!net) {
+        msb_policy_free(cfg->policy);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     net->cfg = *cfg;
+    net->cfg.policy = NULL;
+    net->policy = cfg->policy ? cfg->policy
+                              : msb_policy_preset(cfg->egress == MSB_EGRESS_DENY ? MSB_PRESET_NONE
+                                                                                 : MSB_PRESET_ALLOW_ALL);
+    atomic_init(&net->terminated, false);
+    if (!net->policy) {
+        snprintf(err, errlen, "out of memory for the policy");
+        free(net);
+        return NULL;
+    }
     msb_addrs_derive(cfg, &net->addrs);
     atomic_init(&net->rx_blocked, false);
     msb_metrics_init(&net->metrics);
     if (msb_hook_init(&net->hook)) {
         snprintf(err, errlen, "cannot create the termination hook lock");
+        msb_policy_free(net->policy);
         free(net);
         return NULL;
     }
     if (msb_gateways_init(&net->gw) || pthread_mutex_init(&net->life, NULL)) {
         snprintf(err, errlen, "cannot create the instance locks");
         msb_hook_destroy(&net->hook);
+        msb_policy_free(net->policy);
         free(net);
         return NULL;
     }
@@ -85,6 +99,7 @@ void msb_instance_destroy(struct msbnet *net)
     msb_gateways_destroy(&net->gw);
     msb_hook_destroy(&net->hook);
     pthread_mutex_destroy(&net->life);
+    msb_policy_free(net->policy);
     free(net);
 }
 

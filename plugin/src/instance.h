@@ -34,10 +34,16 @@ struct msbnet {
     struct msb_hidx hidx;
     struct msb_gateways gw;
     struct msb_metrics metrics;
+    /* Immutable while the instance lives (replace at run time is a later
+     * issue: it will swap this pointer with RCU-style care). */
+    struct msb_policy *policy;
+    atomic_bool terminated;        /* the policy's terminate fired the hook */
     pthread_mutex_t life;          /* serialises start/stop */
     struct msb_stack *stack;       /* non-NULL while started */
 };
 
+/* Takes over cfg->policy (also when it fails); without one, the "egress"
+ * switch picks the allow_all or none preset. */
 struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen);
 void msb_instance_destroy(struct msbnet *net);
 

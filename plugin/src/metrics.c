@@ -11,6 +11,9 @@ void msb_metrics_init(struct msb_metrics *m)
 #define MSB_TCP_INIT(name) atomic_init(&m->tcp.name, 0);
     MSB_TCP_METRICS(MSB_TCP_INIT)
 #undef MSB_TCP_INIT
+#define MSB_POLICY_INIT(name) atomic_init(&m->policy.name, 0);
+    MSB_POLICY_METRICS(MSB_POLICY_INIT)
+#undef MSB_POLICY_INIT
     atomic_init(&m->tx_bytes, 0);
     atomic_init(&m->tx_frames, 0);
     atomic_init(&m->tx_ring_full, 0);

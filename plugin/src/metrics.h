@@ -59,6 +59,15 @@ struct msb_tcp_metrics {
 #undef MSB_TCP_FIELD
 };
 
+/* Policy decisions by action (every msb_policy_allow call). */
+#define MSB_POLICY_METRICS(X) X(allowed) X(denied) X(terminated)
+
+struct msb_policy_metrics {
+#define MSB_POLICY_FIELD(name) atomic_uint_fast64_t name;
+    MSB_POLICY_METRICS(MSB_POLICY_FIELD)
+#undef MSB_POLICY_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -69,6 +78,7 @@ struct msb_metrics {
     atomic_uint_fast64_t rx_frames;
     alignas(64) atomic_uint_fast64_t drops[MSB_DROP__COUNT];
     struct msb_tcp_metrics tcp; /* written by the stack thread only */
+    struct msb_policy_metrics policy;
 };
 
 void msb_metrics_init(struct msb_metrics *m);

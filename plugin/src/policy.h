@@ -1,7 +1,8 @@
 /*
- * Egress decisions.  Until the policy engine lands this is the config's
- * "egress" switch (allow / deny everything); every data path already asks
- * here, so the engine plugs in without touching them.
+ * The enforcement entry point every data path asks: one decision per new
+ * flow (TCP SYN today; UDP, ICMP and DNS call it from their branches).  It
+ * evaluates the instance's policy (policy_engine.h), counts the decision by
+ * action, and for `terminate` fires the termination hook once per instance.
  */
 #ifndef MSB_POLICY_H
 #define MSB_POLICY_H
@@ -14,6 +15,8 @@
 
 struct msbnet;
 
+/* proto is an IP protocol number (MSB_IPPROTO_*); dport is ignored for
+ * ICMP.  True when the flow may proceed. */
 bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t dport);
 
 #endif

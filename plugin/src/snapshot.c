@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "policy_model.h"
 
 /* jansson reports allocation failure by returning NULL / -1 from each call;
  * building into a possibly-NULL object and checking once at the end keeps
@@ -63,6 +64,16 @@ static json_t *hostnames_section(struct msbnet *net)
     return o;
 }
 
+static json_t *policy_section(struct msbnet *net)
+{
+    json_t *o = json_object();
+#define MSB_POLICY_PUT(name) put_u64(o, #name, msb_read(&net->metrics.policy.name));
+    MSB_POLICY_METRICS(MSB_POLICY_PUT)
+#undef MSB_POLICY_PUT
+    put_u64(o, "rules", net->policy ? net->policy->nrules : 0);
+    return o;
+}
+
 char *msb_metrics_json(struct msbnet *net)
 {
     json_t *root = json_object();
@@ -72,6 +83,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "tcp", tcp_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
+    json_object_set_new(root, "policy", policy_section(net));
     json_t *term = json_object();
     put_u64(term, "count", msb_hook_count(&net->hook));
     json_object_set_new(root, "termination", term);

@@ -55,6 +55,7 @@ static void echo_destroy(msbnet_t *net)
 {
     if (!net)
         return;
+    msb_config_release(&net->cfg);
     echo_stop(net);
     drain_ring(&net->tx);
     drain_ring(&net->rx);
