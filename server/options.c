@@ -132,8 +132,8 @@ static int add_dns(struct msbd_opts *o, const char *cmd, const char *val)
 
 static int set_egress(struct msbd_opts *o, const char *cmd, const char *val)
 {
-    if (strcmp(val, "allow") != 0 && strcmp(val, "deny") != 0)
-        return bad(cmd, "--egress: \"%s\" must be allow or deny", val);
+    if (strcmp(val, "allow") != 0 && strcmp(val, "deny") != 0 && strcmp(val, "public_only") != 0)
+        return bad(cmd, "--egress: \"%s\" must be allow, deny or public_only", val);
     json_object_set_new(o->overrides, "egress", json_string(val));
     return 0;
 }

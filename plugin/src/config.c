@@ -19,7 +19,7 @@ struct field {
 };
 
 static const char *const wake_choices[] = {"auto", "pipe", NULL};
-static const char *const egress_choices[] = {"allow", "deny", NULL};
+static const char *const egress_choices[] = {"allow", "deny", "public_only", NULL};
 
 #define AT(member) offsetof(struct msb_config, member)
 #define NUM(key, kind, member, lo, hi) {key, kind, AT(member), lo, hi, NULL, 0}
@@ -60,7 +60,7 @@ void msb_config_defaults(struct msb_config *c)
     c->connect_timeout_ms = 10000;
     c->max_flows = 16384;
     c->tcp_idle_timeout_s = 7200; /* passt's default */
-    c->egress = MSB_EGRESS_ALLOW;
+    c->egress = MSB_EGRESS_PUBLIC_ONLY; /* the original's default policy */
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

@@ -15,7 +15,7 @@
 
 /* The coarse egress switch, kept for configs without "policy": allow =
  * the allow_all preset, deny = the none preset. */
-enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1 };
+enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1, MSB_EGRESS_PUBLIC_ONLY = 2 };
 
 struct msb_policy;
 

@@ -42,6 +42,19 @@ static int init_parts(struct msbnet *net, char *err, size_t errlen)
     return 0;
 }
 
+/* The preset a config without "policy" gets from its "egress" switch. */
+static enum msb_pol_preset egress_preset(uint32_t egress)
+{
+    switch (egress) {
+    case MSB_EGRESS_ALLOW:
+        return MSB_PRESET_ALLOW_ALL;
+    case MSB_EGRESS_DENY:
+        return MSB_PRESET_NONE;
+    default:
+        return MSB_PRESET_PUBLIC_ONLY;
+    }
+}
+
 struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen)
 {
     struct msbnet *net = calloc(1, sizeof *net);
@@ -52,9 +65,7 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
     }
     net->cfg = *cfg;
     net->cfg.policy = NULL;
-    net->policy = cfg->policy ? cfg->policy
-                              : msb_policy_preset(cfg->egress == MSB_EGRESS_DENY ? MSB_PRESET_NONE
-                                                                                 : MSB_PRESET_ALLOW_ALL);
+    net->policy = cfg->policy ? cfg->policy : msb_policy_preset(egress_preset(cfg->egress));
     atomic_init(&net->terminated, false);
     if (!net->policy) {
         snprintf(err, errlen, "out of memory for the policy");

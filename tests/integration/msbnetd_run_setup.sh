@@ -77,7 +77,7 @@ check "slot out of range" 2 "--slot" run --slot 65536 -- true
 check "bad IPv4" 2 "--ipv4" run --ipv4 300.1.1.1 -- true
 check "bad prefix" 2 "prefix" run --ipv4 10.0.0.2/33 -- true
 check "bad gateway6" 2 "--gateway6" run --gateway6 10.0.0.1 -- true
-check "bad egress" 2 "allow or deny" run --egress maybe -- true
+check "bad egress" 2 "allow, deny or public_only" run --egress maybe -- true
 check "value missing" 2 "needs a value" run --slot
 check "plugin range check names the key" 2 '"connect_timeout_ms"' run --connect-timeout 5 -- true
 echo '{"colour": 1}' >"$tmp/bad.json"

@@ -680,7 +680,7 @@ static void test_config_policy(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "exclude each other"));
     CU_ASSERT_PTR_NULL(c.policy);
 
-    /* No "policy": the egress switch picks a preset; allow stays the default. */
+    /* No "policy": the egress switch picks a preset; public_only is the default. */
     CU_ASSERT_EQUAL(msb_config_parse("{\"egress\":\"deny\"}", &c, err, sizeof err), 0);
     net = msb_instance_create(&c, err, sizeof err);
     CU_ASSERT_FATAL(net != NULL);
@@ -691,6 +691,9 @@ static void test_config_policy(void)
     net = msb_instance_create(&c, err, sizeof err);
     CU_ASSERT_FATAL(net != NULL);
     CU_ASSERT(msb_policy_allow(net, 6, &pub, 443));
+    struct msb_ip priv;
+    msb_ip_parse("10.1.2.3", &priv);
+    CU_ASSERT(!msb_policy_allow(net, 6, &priv, 443));
     msb_instance_destroy(net);
 }
 

@@ -764,7 +764,7 @@ static void test_egress_deny(void)
 
 static void test_flow_cap(void)
 {
-    start("{\"max_flows\": 2}");
+    start("{\"egress\": \"allow\", \"max_flows\": 2}");
     uint16_t port;
     int l = listen_on(4, 16, &port);
     struct gconn *a = gconn_new(4, port), *b = gconn_new(4, port), *c = gconn_new(4, port);
@@ -800,7 +800,7 @@ static void test_flow_cap(void)
  * a full ring (nothing is lost, nothing dropped) and resumes on room. */
 static void test_small_rx_ring(void)
 {
-    start("{\"queue_capacity\": 8, \"tcp_idle_timeout_s\": 1}");
+    start("{\"egress\": \"allow\", \"queue_capacity\": 8, \"tcp_idle_timeout_s\": 1}");
     int l, h;
     struct gconn *c = open_flow(4, &l, &h);
     CU_ASSERT_FATAL(c != NULL);
@@ -870,7 +870,7 @@ static void big_mtu_bulk(int ver)
 
 static void test_big_mtu_coalesces(void)
 {
-    start("{\"mtu\": 65520}");
+    start("{\"egress\": \"allow\", \"mtu\": 65520}");
     guest_mtu = 65520;
     big_mtu_bulk(4);
     big_mtu_bulk(6);
@@ -880,7 +880,7 @@ static void test_big_mtu_coalesces(void)
 static void test_big_mtu_small_ring(void)
 {
     stop();
-    start("{\"mtu\": 65520, \"queue_capacity\": 8}");
+    start("{\"egress\": \"allow\", \"mtu\": 65520, \"queue_capacity\": 8}");
     big_mtu_bulk(4);
     CU_ASSERT_EQUAL(stray, 0);
     CU_ASSERT_EQUAL(metric("drops", "tcp_nat_miss"), 0);
