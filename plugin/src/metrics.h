@@ -44,7 +44,8 @@
     X(ICMP_UNSUPPORTED, "icmp_unsupported") /* ICMP other than echo request */                    \
     X(ICMP_DENIED, "icmp_denied")         /* echo refused by policy or to loopback */             \
     X(ICMP_ECHO_CAP, "icmp_echo_cap")     /* echo beyond max_icmp_echoes outstanding */           \
-    X(ICMP_NO_SOCKET, "icmp_no_socket")   /* no ping socket, no raw socket */
+    X(ICMP_NO_SOCKET, "icmp_no_socket")   /* no ping/raw socket, or the echo could not be sent */ \
+    X(ICMP_REPLY_TOO_BIG, "icmp_reply_too_big") /* host echo reply over the guest MTU */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
