@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Guest UDP and ping end to end: `msbnetd run` in netns H sandboxes a
 # command whose only way out is msbnet; a UDP echo server in netns I ("the
-# internet"), ping sockets enabled in H by the topology.
+# internet"), ping sockets enabled in H by the topology (and later disabled,
+# for the raw-socket fallback).
 #   usage: dataplane_udp_icmp.sh PATH_TO_MSBNETD
 set -uo pipefail
 msbnetd=$(realpath "${1:?usage: dataplane_udp_icmp.sh PATH_TO_MSBNETD}")
@@ -65,6 +66,22 @@ out=$(guest --print-metrics -- ping -c3 -i0.2 -W2 198.18.0.1)
 if grep -q '"echo_replies":3' <<<"$out" && grep -q '"echo_raw":0' <<<"$out"; then
     ok ping_through_ping_sockets
 else bad ping_through_ping_sockets "$(grep -o '"icmp":{[^}]*}' <<<"$out")"; fi
+
+# An echo nobody answers (I blackholes 198.18.1.0/24) is given up after 5 s.
+ip -n "$TOPO_I" route add blackhole 198.18.1.0/24
+out=$(guest --print-metrics -- sh -c 'ping -c1 -W1 198.18.1.7; sleep 5.5')
+if grep -q '"echo_timeouts":1' <<<"$out" && grep -q '"echoes_outstanding":0' <<<"$out"; then
+    ok ping_unanswered_times_out
+else bad ping_unanswered_times_out "$(grep -o '"icmp":{[^}]*}' <<<"$out")"; fi
+
+# Ping sockets off in H (the kernel default): msbnetd, being root, falls
+# back to raw sockets.
+ip netns exec "$TOPO_H" sh -c 'echo "1 0" >/proc/sys/net/ipv4/ping_group_range'
+for dst in 198.18.0.1 fd42::1; do
+    out=$(guest --print-metrics -- ping -c2 -i0.2 -W2 "$dst")
+    if [[ $out == *"2 received"* ]] && grep -q '"echo_raw":2' <<<"$out"; then ok "ping_raw_fallback_$dst"
+    else bad "ping_raw_fallback_$dst" "$out"; fi
+done
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
