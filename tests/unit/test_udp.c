@@ -572,6 +572,35 @@ static void test_idle_timeout(void)
     stop();
 }
 
+/* A 4-frame rx ring nobody reads: replies beyond it are dropped and
+ * counted, a fragmented reply that cannot fit whole is not started, and
+ * the stack keeps serving (never waits for the reader). */
+static void test_rx_full_drops(void)
+{
+    start("{\"queue_capacity\": 4}");
+    uint16_t port;
+    int fd = peer(4, &port);
+    uint8_t got[16];
+    static uint8_t back[8192];
+    struct sockaddr_storage from;
+    socklen_t fl;
+    send_udp(4, &gw4, 44000, port, (const uint8_t *)"f", 1);
+    CU_ASSERT_EQUAL(peer_recv(fd, got, sizeof got, &from, &fl), 1);
+    for (int i = 0; i < 6; i++)
+        sendto(fd, "r", 1, 0, (struct sockaddr *)&from, fl);
+    CU_ASSERT_EQUAL(wait_metric("udp", "datagrams_to_guest", 4), 4);
+    CU_ASSERT_EQUAL(wait_metric("drops", "rx_ring_full", 2), 2);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT(next_frame(fr, sizeof fr, 1000) > 0);
+    sendto(fd, back, sizeof back, 0, (struct sockaddr *)&from, fl); /* 6 fragments > 4 */
+    CU_ASSERT_EQUAL(wait_metric("drops", "rx_ring_full", 3), 3);
+    CU_ASSERT_EQUAL(next_frame(fr, sizeof fr, 100), 0);
+    send_echo(4, &gw4, 5, 5, (const uint8_t *)"s", 1); /* still serving */
+    check_echo_reply(4, &gw4, 5, 5, (const uint8_t *)"s", 1);
+    close(fd);
+    stop();
+}
+
 static void test_no_fd_leak(void)
 {
     CU_ASSERT_EQUAL(count_fds(), fds_at_start);
@@ -593,6 +622,7 @@ int main(void)
         {"egress deny: admin prohibited, echo dropped", test_egress_deny},
         {"session cap: oldest recycled", test_session_cap},
         {"idle timeout, refreshed by host traffic", test_idle_timeout},
+        {"rx ring full: replies dropped and counted, never waits", test_rx_full_drops},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };
