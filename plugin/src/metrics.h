@@ -39,7 +39,7 @@
     X(UDP_BLOCKED_PORT, "udp_blocked_port") /* DoQ/mDNS/LLMNR/NetBIOS (853/5353/5355/137) */      \
     X(UDP_DENIED, "udp_denied")           /* policy or loopback: admin-prohibited sent */         \
     X(UDP_NO_SOCKET, "udp_no_socket")     /* host socket could not be opened */                   \
-    X(UDP_SEND_ERROR, "udp_send_error")   /* host send failed (buffer full, unreachable) */       \
+    X(UDP_SEND_ERROR, "udp_send_error")   /* host socket: send failed, or an ICMP error */        \
     X(UDP_REPLY_TOO_BIG, "udp_reply_too_big") /* IPv6 reply over the guest MTU */                \
     X(ICMP_UNSUPPORTED, "icmp_unsupported") /* ICMP other than echo request */                    \
     X(ICMP_DENIED, "icmp_denied")         /* echo refused by policy or to loopback */             \

@@ -145,9 +145,8 @@ static void sess_close(struct msb_udp *u, struct udp_sess *x)
 
 /* ---- host side -------------------------------------------------------------- */
 
-static void arm_idle(struct msb_udp *u, struct udp_sess *x, uint64_t ms)
+static void arm_idle(struct udp_sess *x, uint64_t ms)
 {
-    (void)u;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     event_add(x->tmr, &tv);
 }
@@ -162,7 +161,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
     struct msb_udp *u = x->u;
     uint64_t now = msb_now_ms(), due = x->last_ms + u->idle_ms;
     if (now < due) {
-        arm_idle(u, x, due - now);
+        arm_idle(x, due - now);
         return;
     }
     msb_count(&u->m->idle_timeouts, 1);
@@ -223,7 +222,7 @@ static int open_socket(struct msb_udp *u, struct udp_sess *x)
     x->tmr = evtimer_new(u->s->base, on_idle, x);
     if (!x->rd || !x->tmr || event_add(x->rd, NULL) != 0)
         return -1;
-    arm_idle(u, x, u->idle_ms);
+    arm_idle(x, u->idle_ms);
     return 0;
 }
 
