@@ -46,3 +46,13 @@ bool msb_ip_equal(const struct msb_ip *a, const struct msb_ip *b)
 {
     return a->family == b->family && memcmp(a->b, b->b, 16) == 0;
 }
+
+bool msb_ip_is_loopback(const struct msb_ip *ip)
+{
+    static const uint8_t v6_loop[16] = {[15] = 1};
+    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (ip->family == MSB_FAMILY_V4)
+        return ip->b[0] == 127;
+    return memcmp(ip->b, v6_loop, 16) == 0 ||
+           (memcmp(ip->b, v4_mapped, 12) == 0 && ip->b[12] == 127);
+}

@@ -26,6 +26,11 @@ char *msb_ip_format(const struct msb_ip *ip, char *buf, size_t len);
 
 bool msb_ip_equal(const struct msb_ip *a, const struct msb_ip *b);
 
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.  A guest never puts its own
+ * loopback on the wire; one that does is aiming at the host's, which it
+ * may reach only through the gateway address. */
+bool msb_ip_is_loopback(const struct msb_ip *ip);
+
 void msb_ip_from_v4(struct msb_ip *out, const uint8_t b[4]);
 void msb_ip_from_v6(struct msb_ip *out, const uint8_t b[16]);
 

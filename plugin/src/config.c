@@ -36,6 +36,9 @@ static const struct field fields[] = {
     NUM("max_flows", F_UINT, max_flows, 1, 262144),
     NUM("tcp_idle_timeout_s", F_UINT, tcp_idle_timeout_s, 1, 7u * 86400u),
     CHOICE("egress", egress, egress_choices),
+    NUM("udp_idle_timeout_s", F_UINT, udp_idle_timeout_s, 1, 7u * 86400u),
+    NUM("max_udp_sessions", F_UINT, max_udp_sessions, 1, 65536),
+    NUM("max_icmp_echoes", F_UINT, max_icmp_echoes, 1, 4096),
     TEXT("guest_ipv4", F_IPV4, guest_ipv4),
     TEXT("gateway_ipv4", F_IPV4, gateway_ipv4),
     TEXT("guest_ipv6", F_IPV6, guest_ipv6),
@@ -61,6 +64,9 @@ void msb_config_defaults(struct msb_config *c)
     c->max_flows = 16384;
     c->tcp_idle_timeout_s = 7200; /* passt's default */
     c->egress = MSB_EGRESS_PUBLIC_ONLY; /* the original's default policy */
+    c->udp_idle_timeout_s = 180;
+    c->max_udp_sessions = 4096;
+    c->max_icmp_echoes = 256;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

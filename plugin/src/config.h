@@ -30,6 +30,9 @@ struct msb_config {
     uint32_t max_flows;
     uint32_t tcp_idle_timeout_s;
     uint32_t egress;                     /* enum msb_egress */
+    uint32_t udp_idle_timeout_s;
+    uint32_t max_udp_sessions;
+    uint32_t max_icmp_echoes;            /* echo requests awaiting a host reply */
     /* Overrides of the slot-derived addressing; family NONE / has_* false
      * = derive (DESIGN §5). */
     struct msb_ip guest_ipv4, gateway_ipv4, guest_ipv6, gateway_ipv6;

@@ -1,5 +1,9 @@
 #include "gateway.h"
 
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
 int msb_gateways_init(struct msb_gateways *g)
 {
     atomic_init(&g->v4_set, false);
@@ -48,4 +52,35 @@ bool msb_gateway_get(const struct msb_gateways *g, enum msb_family fam, struct m
         return false;
     *out = fam == MSB_FAMILY_V4 ? g->v4 : g->v6;
     return true;
+}
+
+bool msb_gateway_is(const struct msb_gateways *g, const struct msb_ip *ip)
+{
+    struct msb_ip gw;
+    return msb_gateway_get(g, (enum msb_family)ip->family, &gw) && msb_ip_equal(&gw, ip);
+}
+
+unsigned msb_gateway_target(const struct msb_gateways *g, const struct msb_ip *dst, uint16_t port,
+                            struct sockaddr_storage *ss)
+{
+    bool to_host = msb_gateway_is(g, dst);
+    memset(ss, 0, sizeof *ss);
+    if (dst->family == MSB_FAMILY_V4) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        if (to_host)
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else
+            memcpy(&a->sin_addr, dst->b, 4);
+        return sizeof *a;
+    }
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    if (to_host)
+        a->sin6_addr = in6addr_loopback;
+    else
+        memcpy(&a->sin6_addr, dst->b, 16);
+    return sizeof *a;
 }

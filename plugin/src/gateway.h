@@ -28,4 +28,15 @@ int msb_gateways_set(struct msb_gateways *g, const struct msb_ip *v4, const stru
 /* True and *out filled when the family's gateway is set. */
 bool msb_gateway_get(const struct msb_gateways *g, enum msb_family fam, struct msb_ip *out);
 
+struct sockaddr_storage;
+
+/* Where a host socket dials for guest destination dst:port: dst itself, or
+ * host loopback (127.0.0.1 / ::1) when dst is the family's active gateway
+ * (host.microsandbox.internal).  Returns the sockaddr length. */
+unsigned msb_gateway_target(const struct msb_gateways *g, const struct msb_ip *dst, uint16_t port,
+                            struct sockaddr_storage *ss);
+
+/* True when ip is its family's active gateway address. */
+bool msb_gateway_is(const struct msb_gateways *g, const struct msb_ip *ip);
+
 #endif

@@ -35,7 +35,17 @@
     X(TCP_NO_FLOW, "tcp_no_flow")         /* segment for no flow: answered with RST */            \
     X(TCP_FLOW_CAP, "tcp_flow_cap")       /* SYN beyond the flow cap: answered with RST */        \
     X(TCP_NAT_MISS, "tcp_nat_miss")       /* lwIP output for a flow that is gone */               \
-    X(TCP_NO_MEMORY, "tcp_no_memory")     /* allocation failed on the TCP path */
+    X(TCP_NO_MEMORY, "tcp_no_memory")     /* allocation failed on the TCP path */                 \
+    X(UDP_BLOCKED_PORT, "udp_blocked_port") /* DoQ/mDNS/LLMNR/NetBIOS (853/5353/5355/137) */      \
+    X(UDP_DENIED, "udp_denied")           /* policy or loopback: admin-prohibited sent */         \
+    X(UDP_NO_SOCKET, "udp_no_socket")     /* host socket could not be opened */                   \
+    X(UDP_SEND_ERROR, "udp_send_error")   /* host socket: send failed, or an ICMP error */        \
+    X(UDP_REPLY_TOO_BIG, "udp_reply_too_big") /* IPv6 reply over the guest MTU */                \
+    X(ICMP_UNSUPPORTED, "icmp_unsupported") /* ICMP other than echo request */                    \
+    X(ICMP_DENIED, "icmp_denied")         /* echo refused by policy or to loopback */             \
+    X(ICMP_ECHO_CAP, "icmp_echo_cap")     /* echo beyond max_icmp_echoes outstanding */           \
+    X(ICMP_NO_SOCKET, "icmp_no_socket")   /* no ping/raw socket, or the echo could not be sent */ \
+    X(ICMP_REPLY_TOO_BIG, "icmp_reply_too_big") /* host echo reply over the guest MTU */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
@@ -68,6 +78,29 @@ struct msb_policy_metrics {
 #undef MSB_POLICY_FIELD
 };
 
+/* UDP sessions.  Gauge: sessions.  Counters: the rest. */
+#define MSB_UDP_METRICS(X)                                                                         \
+    X(sessions) X(sessions_opened) X(sessions_recycled) X(idle_timeouts)                          \
+    X(datagrams_to_host) X(datagrams_to_guest) X(bytes_to_host) X(bytes_to_guest)                \
+    X(fragmented_replies) X(port_unreachable) X(admin_prohibited)
+
+struct msb_udp_metrics {
+#define MSB_UDP_FIELD(name) atomic_uint_fast64_t name;
+    MSB_UDP_METRICS(MSB_UDP_FIELD)
+#undef MSB_UDP_FIELD
+};
+
+/* ICMP echo.  Gauge: echoes_outstanding.  Counters: the rest. */
+#define MSB_ICMP_METRICS(X)                                                                        \
+    X(echoes_outstanding) X(echo_local) X(echo_sent) X(echo_replies) X(echo_timeouts)            \
+    X(echo_raw)
+
+struct msb_icmp_metrics {
+#define MSB_ICMP_FIELD(name) atomic_uint_fast64_t name;
+    MSB_ICMP_METRICS(MSB_ICMP_FIELD)
+#undef MSB_ICMP_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -79,6 +112,8 @@ struct msb_metrics {
     alignas(64) atomic_uint_fast64_t drops[MSB_DROP__COUNT];
     struct msb_tcp_metrics tcp; /* written by the stack thread only */
     struct msb_policy_metrics policy;
+    struct msb_udp_metrics udp; /* likewise */
+    struct msb_icmp_metrics icmp;
 };
 
 void msb_metrics_init(struct msb_metrics *m);

@@ -41,6 +41,24 @@ static json_t *tcp_section(struct msb_metrics *m)
     return o;
 }
 
+static json_t *udp_section(struct msb_metrics *m)
+{
+    json_t *o = json_object();
+#define MSB_UDP_PUT(name) put_u64(o, #name, msb_read(&m->udp.name));
+    MSB_UDP_METRICS(MSB_UDP_PUT)
+#undef MSB_UDP_PUT
+    return o;
+}
+
+static json_t *icmp_section(struct msb_metrics *m)
+{
+    json_t *o = json_object();
+#define MSB_ICMP_PUT(name) put_u64(o, #name, msb_read(&m->icmp.name));
+    MSB_ICMP_METRICS(MSB_ICMP_PUT)
+#undef MSB_ICMP_PUT
+    return o;
+}
+
 static json_t *rings_section(struct msbnet *net)
 {
     json_t *o = json_object();
@@ -81,6 +99,8 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "guest", guest_section(&net->metrics));
     json_object_set_new(root, "drops", drops_section(&net->metrics));
     json_object_set_new(root, "tcp", tcp_section(&net->metrics));
+    json_object_set_new(root, "udp", udp_section(&net->metrics));
+    json_object_set_new(root, "icmp", icmp_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

@@ -8,7 +8,9 @@
 #include "clock.h"
 #include "l2.h"
 #include "pkt_build.h"
+#include "icmp_echo.h"
 #include "tcp.h"
+#include "udp_relay.h"
 
 /* Frames handled per tx wake before yielding to host-socket events, so a
  * guest flooding frames cannot starve the relays. */
@@ -107,6 +109,10 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
         return drop(s, MSB_DROP_L4_BAD_CHECKSUM);
     if (p.l4_proto == MSB_IPPROTO_TCP)
         return msb_tcp_input(s->tcp, &p);
+    if (p.l4_proto == MSB_IPPROTO_UDP)
+        return msb_udp_input(s->udp, &p);
+    if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6)
+        return msb_icmp_input(s->icmp, &p);
     drop(s, MSB_DROP_L4_UNSUPPORTED);
 }
 
@@ -165,6 +171,8 @@ static void free_stack(struct msb_stack *s)
 {
     if (s->tcp)
         msb_tcp_destroy(s->tcp);
+    msb_udp_destroy(s->udp);
+    msb_icmp_destroy(s->icmp);
     if (s->tx_ev)
         event_free(s->tx_ev);
     if (s->proxy_ev)
@@ -217,7 +225,11 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         return NULL;
     }
     s->tcp = msb_tcp_create(s, err, errlen);
-    if (!s->tcp) {
+    if (s->tcp)
+        s->udp = msb_udp_create(s, err, errlen);
+    if (s->udp)
+        s->icmp = msb_icmp_create(s, err, errlen);
+    if (!s->icmp) {
         free_stack(s);
         return NULL;
     }

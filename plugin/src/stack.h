@@ -19,6 +19,8 @@
 struct event_base;
 struct event;
 struct msb_tcp;
+struct msb_udp;
+struct msb_icmp;
 
 struct msb_stack {
     struct msbnet *net;
@@ -29,6 +31,8 @@ struct msb_stack {
     pthread_t thread;
     atomic_bool stop;
     struct msb_tcp *tcp;
+    struct msb_udp *udp;
+    struct msb_icmp *icmp;
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per

@@ -109,18 +109,6 @@ void tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p)
 
 /* ---- admission ------------------------------------------------------------ */
 
-/* A guest never puts its own loopback on the wire; one that does is aiming
- * at the host's.  The host is reachable through the gateway address. */
-static bool is_loopback(const struct msb_ip *ip)
-{
-    static const uint8_t v6_loop[16] = {[15] = 1};
-    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
-    if (ip->family == MSB_FAMILY_V4)
-        return ip->b[0] == 127;
-    return memcmp(ip->b, v6_loop, 16) == 0 ||
-           (memcmp(ip->b, v4_mapped, 12) == 0 && ip->b[12] == 127);
-}
-
 static bool is_syn(const struct msb_pkt *p)
 {
     return (p->tcp_flags & (MSB_TCP_SYN | MSB_TCP_ACK | MSB_TCP_RST)) == MSB_TCP_SYN;
@@ -142,7 +130,7 @@ static void hold_syn(struct tcp_flow *f, const struct msb_pkt *p)
 
 static void admit(struct msb_tcp *t, const struct msb_pkt *p)
 {
-    if (is_loopback(&p->dst) ||
+    if (msb_ip_is_loopback(&p->dst) ||
         !msb_policy_allow(t->net, MSB_IPPROTO_TCP, &p->dst, p->dport)) {
         msb_count(&t->m->denied, 1);
         tcp_send_rst(t, p);

@@ -107,28 +107,7 @@ static void set_sockopts(int fd)
 static socklen_t target_of(struct msb_tcp *t, const struct tcp_flow *f,
                            struct sockaddr_storage *ss)
 {
-    struct msb_ip gw;
-    enum msb_family fam = (enum msb_family)f->d.family;
-    bool to_host = msb_gateway_get(&t->net->gw, fam, &gw) && msb_ip_equal(&gw, &f->d);
-    memset(ss, 0, sizeof *ss);
-    if (fam == MSB_FAMILY_V4) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons(f->dp);
-        if (to_host)
-            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        else
-            memcpy(&a->sin_addr, f->d.b, 4);
-        return sizeof *a;
-    }
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(f->dp);
-    if (to_host)
-        a->sin6_addr = in6addr_loopback;
-    else
-        memcpy(&a->sin6_addr, f->d.b, 16);
-    return sizeof *a;
+    return (socklen_t)msb_gateway_target(&t->net->gw, &f->d, f->dp, ss);
 }
 
 /* ---- connect ------------------------------------------------------------ */

@@ -170,10 +170,14 @@ static void test_bad_frames_counted(void)
     api->write_frame(net, f, n);
     CU_ASSERT(dropped(MSB_DROP_L4_BAD_CHECKSUM, before));
 
-    before = drops(MSB_DROP_L4_UNSUPPORTED);
-    n = ip4_packet(f, GUEST_MAC, GUEST4, GW4, MSB_IPPROTO_UDP);
+    /* UDP and ICMP are relayed now: a guest echo *reply* is not. */
+    before = drops(MSB_DROP_ICMP_UNSUPPORTED);
+    n = ip4_packet(f, GUEST_MAC, GUEST4, GW4, MSB_IPPROTO_ICMP);
+    uint8_t *icmp = f + MSB_ETH_HLEN + 20;
+    memset(icmp, 0, 8);
+    msb_put16(icmp + 2, msb_csum_finish(msb_csum_add(0, icmp, 8)));
     api->write_frame(net, f, n);
-    CU_ASSERT(dropped(MSB_DROP_L4_UNSUPPORTED, before));
+    CU_ASSERT(dropped(MSB_DROP_ICMP_UNSUPPORTED, before));
 }
 
 /* A valid SYN while egress is denied: the guest gets a RST at once. */

@@ -1,0 +1,89 @@
+#include "icmp_err.h"
+
+#include <string.h>
+
+#include "csum.h"
+#include "pkt.h"
+#include "stack.h"
+
+#define V4_HLEN 20
+#define V6_HLEN 40
+#define ICMP_HLEN 8
+/* RFC 1812 §4.3.2.3 / RFC 4443 §2.4(c): as much of the original as fits
+ * the family's minimum MTU. */
+#define V4_MAX 576
+#define V6_MAX 1280
+#define HOP_LIMIT 64
+
+static void ip4_header(uint8_t *ip, size_t len, const struct msb_ip *src, const uint8_t *dst)
+{
+    memset(ip, 0, V4_HLEN);
+    ip[0] = 0x45;
+    msb_put16(ip + 2, (uint16_t)len);
+    ip[8] = HOP_LIMIT;
+    ip[9] = MSB_IPPROTO_ICMP;
+    memcpy(ip + 12, src->b, 4);
+    memcpy(ip + 16, dst, 4);
+    msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, V4_HLEN)));
+}
+
+static void ip6_header(uint8_t *ip, size_t payload, const struct msb_ip *src, const uint8_t *dst)
+{
+    memset(ip, 0, V6_HLEN);
+    ip[0] = 0x60;
+    msb_put16(ip + 4, (uint16_t)payload);
+    ip[6] = MSB_IPPROTO_ICMPV6;
+    ip[7] = HOP_LIMIT;
+    memcpy(ip + 8, src->b, 16);
+    memcpy(ip + 24, dst, 16);
+}
+
+static bool send_v4(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+                    const uint8_t *orig, size_t orig_len)
+{
+    size_t quote = orig_len < V4_MAX - V4_HLEN - ICMP_HLEN ? orig_len : V4_MAX - V4_HLEN - ICMP_HLEN;
+    size_t len = V4_HLEN + ICMP_HLEN + quote;
+    struct msb_frame *f = msb_stack_ip_frame(s, 4, len);
+    if (!f)
+        return false;
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + V4_HLEN;
+    ip4_header(ip, len, from, orig + 12);
+    memset(icmp, 0, ICMP_HLEN);
+    icmp[0] = 3;
+    icmp[1] = kind == MSB_ICMP_PORT_UNREACH ? 3 : 13;
+    memcpy(icmp + ICMP_HLEN, orig, quote);
+    msb_put16(icmp + 2, msb_csum_finish(msb_csum_add(0, icmp, ICMP_HLEN + quote)));
+    return msb_stack_emit(s, f);
+}
+
+static bool send_v6(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+                    const uint8_t *orig, size_t orig_len)
+{
+    size_t quote = orig_len < V6_MAX - V6_HLEN - ICMP_HLEN ? orig_len : V6_MAX - V6_HLEN - ICMP_HLEN;
+    size_t payload = ICMP_HLEN + quote;
+    struct msb_frame *f = msb_stack_ip_frame(s, 6, V6_HLEN + payload);
+    if (!f)
+        return false;
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + V6_HLEN;
+    ip6_header(ip, payload, from, orig + 8);
+    memset(icmp, 0, ICMP_HLEN);
+    icmp[0] = 1;
+    icmp[1] = kind == MSB_ICMP_PORT_UNREACH ? 4 : 1;
+    memcpy(icmp + ICMP_HLEN, orig, quote);
+    struct msb_ip to;
+    msb_ip_from_v6(&to, orig + 8);
+    msb_put16(icmp + 2, msb_csum_l4(from, &to, MSB_IPPROTO_ICMPV6, icmp, payload));
+    return msb_stack_emit(s, f);
+}
+
+bool msb_icmp_err_send(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+                       const uint8_t *orig, size_t orig_len)
+{
+    /* The caller passes a parsed guest packet; the length check only
+     * guards the address reads below. */
+    if (from->family == MSB_FAMILY_V4 && orig_len >= V4_HLEN)
+        return send_v4(s, kind, from, orig, orig_len);
+    if (from->family == MSB_FAMILY_V6 && orig_len >= V6_HLEN)
+        return send_v6(s, kind, from, orig, orig_len);
+    return false;
+}
