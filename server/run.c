@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 
 #include "fdpass.h"
+#include "grpc_server.h"
 #include "guestif.h"
 #include "mount.h"
 #include "netns.h"
@@ -207,9 +208,14 @@ static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *
     } else {
         rs->base = l.base;
         rc = arm_signals(&l, rs) ? abort_child(rs) : 0;
+        /* Before the signals are unblocked: grpc's threads inherit the mask. */
+        struct msbd_grpc *g = rc ? NULL : msbd_grpc_start(l.base, h, o);
+        if (!rc && !g)
+            rc = abort_child(rs);
         msbd_signals_restore(old); /* a SIGCHLD that came early fires now */
         if (!rc && event_base_dispatch(l.base) < 0)
             rc = abort_child(rs);
+        msbd_grpc_stop(g); /* uses the plugin: before the loop and host close */
         msbd_loop_close(&l, h, o->print_metrics);
         rc = rc ? rc : exit_code(rs->status);
     }
