@@ -155,6 +155,35 @@ def concurrent_streams(stub):
         ko("concurrent streams", "counts %s, GetStatus %.1f ms" % (counts, unary_ms))
 
 
+def slow_reader():
+    """A reader that stops reading: with a small HTTP/2 window the daemon's
+    sends back up, so it must drop (and count) snapshots, not queue them,
+    and keep answering others."""
+    channel = grpc.insecure_channel("unix:" + socket_path,
+                                    options=[("grpc.http2.lookahead_bytes", 1024),
+                                             ("grpc.http2.bdp_probe", 0)])
+    stub = pbg.NetworkControlStub(channel)
+    it = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
+    next(it)
+    time.sleep(2)
+    t0 = time.monotonic()
+    pbg.NetworkControlStub(grpc.insecure_channel("unix:" + socket_path)).GetStatus(
+        pb.GetStatusRequest(), timeout=5)
+    unary_ms = (time.monotonic() - t0) * 1000
+    dropped = 0
+    for _ in range(100):
+        dropped = next(it).dropped_snapshots
+        if dropped:
+            break
+    it.cancel()
+    channel.close()
+    if dropped > 0 and unary_ms < 1000:
+        ok("slow reader: %d snapshots dropped and counted; GetStatus meanwhile in %.1f ms"
+           % (dropped, unary_ms))
+    else:
+        ko("slow reader", "dropped %d, GetStatus %.1f ms" % (dropped, unary_ms))
+
+
 def check_errors(channel, stub):
     expect_code("unknown method", grpc.StatusCode.UNIMPLEMENTED,
                 lambda: raw(channel, "NoSuchMethod")(b"", timeout=5))
@@ -188,6 +217,7 @@ def suite():
     check_hostnames(stub)
     check_metrics(stub)
     concurrent_streams(stub)
+    slow_reader()
     check_errors(channel, stub)
     channel.close()
     print("python: %d passed, %d failed" % (results["pass"], results["fail"]))

@@ -4,8 +4,7 @@
 #   control_grpc.sh MSBNETD MSBNETCTL PLUGIN PROTO_DIR
 # Not covered here: delivery of a termination event (the data plane has no
 # trigger yet: policy `terminate` is another issue, and a test-only trigger
-# would have to be unreachable from the guest), and snapshot dropping for a
-# slow reader (grpcio reads ahead into HTTP/2 windows; needs a raw client).
+# would have to be unreachable from the guest).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 msbnetd=${1:?usage: $0 MSBNETD MSBNETCTL PLUGIN PROTO_DIR}
