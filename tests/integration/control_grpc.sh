@@ -39,12 +39,14 @@ trap cleanup EXIT
     "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
 
 # CMD ends with status 0 on SIGTERM (msbnetd forwards it), so msbnetd's own
-# exit status after SIGTERM is 0 when its shutdown is clean.
+# exit status after SIGTERM is 0 when its shutdown is clean.  CMD's sleep is
+# killed too: an orphan would hold ctest's output pipe open for a minute.
 start_daemon() { # SOCKET [OPTIONS...]
     local sock=$1
     shift
     "$msbnetd" --plugin "$plugin" run --slot 7 --control-socket "$sock" "$@" -- \
-        sh -c 'trap "exit 0" TERM; sleep 60 & wait' 2>"$tmp/msbnetd.err" &
+        sh -c 'sleep 60 & s=$!; trap "kill \$s; exit 0" TERM; wait' \
+        >"$tmp/msbnetd.out" 2>"$tmp/msbnetd.err" &
     daemon=$!
     pids+=("$daemon")
     for _ in $(seq 100); do [[ -S $sock ]] && return 0; sleep 0.05; done
