@@ -4,6 +4,8 @@
   control_client.py STUBS_DIR SOCKET suite        every RPC's happy path and error statuses
   control_client.py STUBS_DIR SOCKET stream-end   open a metrics and a termination stream,
                                                   print "streaming", then how each ended
+  control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
+                                                  plugin test trigger), one after
 
 STUBS_DIR holds the modules generated at test time by grpc_tools.protoc.
 """
@@ -254,4 +256,61 @@ def stream_end():
     return 0
 
 
-sys.exit(suite() if mode == "suite" else stream_end())
+def collect(it, out):
+    try:
+        out["events"] = list(it)
+        out["end"] = "OK"
+    except grpc.RpcError as e:
+        out["end"] = e.code().name
+
+
+def check_event(name, res):
+    evs = res.get("events", [])
+    good = (res.get("end") == "OK" and len(evs) == 1 and evs[0].unix_time_ms > 0
+            and evs[0].rule == "terminate@test" and "->" in evs[0].flow and evs[0].reason)
+    if good:
+        ok("%s: one event (%s, rule %s) then OK" % (name, evs[0].reason, evs[0].rule))
+    else:
+        ko(name, "end %s, events %r" % (res.get("end"), evs))
+
+
+def termination():
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(channel)
+    before = [{}, {}]
+    threads = []
+    installed_ms = time.time() * 1000
+    for i in range(2):
+        it = stub.InstallTerminationCallback(
+            pb.InstallTerminationCallbackRequest(client="early%d" % i), timeout=15)
+        threads.append(threading.Thread(target=collect, args=(it, before[i])))
+        threads[-1].start()
+    for t in threads:
+        t.join(20)
+    for i in range(2):
+        check_event("callback %d installed before the hook fired" % i, before[i])
+    fired_ms = before[0]["events"][0].unix_time_ms if before[0].get("events") else 0
+    if fired_ms > installed_ms:
+        ok("the hook fired %.0f ms after the early callbacks were installed"
+           % (fired_ms - installed_ms))
+    else:
+        ko("early callbacks", "hook fired before they were installed")
+    after = {}
+    t0 = time.monotonic()
+    collect(stub.InstallTerminationCallback(
+        pb.InstallTerminationCallbackRequest(client="late"), timeout=5), after)
+    check_event("callback installed after it fired (%.0f ms)" % ((time.monotonic() - t0) * 1000),
+                after)
+    m = json.loads(next(stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100),
+                                           timeout=5)).json)
+    if m["termination"]["count"] == 1:
+        ok("metrics termination.count 1")
+    else:
+        ko("metrics termination.count", str(m["termination"]))
+    channel.close()
+    print("python: %d passed, %d failed" % (results["pass"], results["fail"]))
+    return 1 if results["fail"] else 0
+
+
+modes = {"suite": suite, "stream-end": stream_end, "termination": termination}
+sys.exit(modes[mode]())

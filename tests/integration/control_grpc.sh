@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The gRPC control plane end to end: msbnetd run with a control socket,
 # a Python grpcio client (stubs generated from our .proto now) and msbnetctl.
-#   control_grpc.sh MSBNETD MSBNETCTL PLUGIN PROTO_DIR
-# Not covered here: delivery of a termination event (the data plane has no
-# trigger yet: policy `terminate` is another issue, and a test-only trigger
-# would have to be unreachable from the guest).
+#   control_grpc.sh MSBNETD MSBNETCTL PLUGIN PROTO_DIR ECHO_PLUGIN
+# Termination events come from the echo test plugin's timed trigger
+# (MSBNET_ECHO_TERMINATE_MS, read only by that test double): the real data
+# plane has no trigger until policy `terminate` lands.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 msbnetd=${1:?usage: $0 MSBNETD MSBNETCTL PLUGIN PROTO_DIR}
 ctl=${2:?}
 plugin=${3:?}
 proto=${4:?}
+echo_plugin=${5:?}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 ko() { fail=$((fail + 1)); echo "FAIL $1"; }
@@ -44,7 +45,7 @@ trap cleanup EXIT
 start_daemon() { # SOCKET [OPTIONS...]
     local sock=$1
     shift
-    "$msbnetd" --plugin "$plugin" run --slot 7 --control-socket "$sock" "$@" -- \
+    "$msbnetd" --plugin "${use_plugin:-$plugin}" run --slot 7 --control-socket "$sock" "$@" -- \
         sh -c 'sleep 60 & s=$!; trap "kill \$s; exit 0" TERM; wait' \
         >"$tmp/msbnetd.out" 2>"$tmp/msbnetd.err" &
     daemon=$!
@@ -129,6 +130,26 @@ if start_daemon "$sock2" --no-gateways; then
     rc=$?
     [[ $rc -eq 0 ]] && ok "second msbnetd exits 0" || ko "second msbnetd exit $rc"
 fi
+
+# Termination: two callbacks before the hook fires, one after, msbnetctl.
+sock3=$tmp/term.sock
+export MSBNET_ECHO_TERMINATE_MS=2000
+if use_plugin=$echo_plugin start_daemon "$sock3"; then
+    if /usr/bin/python3 "$here/control_client.py" "$tmp" "$sock3" termination; then
+        ok "python termination callbacks"
+    else
+        ko "python termination callbacks"
+    fi
+    check "msbnetctl watch-termination after the hook fired" 0 "rule terminate@test" \
+        "$ctl" --socket "$sock3" watch-termination
+    check "msbnetctl --json watch-termination" 0 '"rule":"terminate@test"' \
+        "$ctl" --socket "$sock3" --json watch-termination
+    kill -TERM "$daemon"
+    wait "$daemon"
+    rc=$?
+    [[ $rc -eq 0 ]] && ok "echo-plugin msbnetd exits 0" || ko "echo-plugin msbnetd exit $rc"
+fi
+unset MSBNET_ECHO_TERMINATE_MS
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
