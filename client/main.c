@@ -32,8 +32,9 @@ static void usage(FILE *out)
             "                                wait for the termination event\n"
             "\n"
             "options:\n"
-            "  --socket PATH     msbnetd's control socket (default /run/msbnet/slot-0.sock\n"
-            "                    as root, else ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-0.sock)\n"
+            "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
+            "                    slot-0.sock, else /run/msbnet/slot-0.sock as root, else\n"
+            "                    ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-0.sock)\n"
             "  --deadline MS     per-call deadline (default 5000 for one-shot calls, none\n"
             "                    for metrics --follow and watch-termination)\n"
             "  --json            JSON output instead of a table\n"
@@ -62,11 +63,17 @@ int ctl_report(const char *cmd, const struct ctl_status *st)
     return st->code == GRPC_STATUS_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_RPC;
 }
 
+/* The same search as msbnetd's default for slot 0. */
 static const char *default_socket(char *buf, size_t len)
 {
+    const char *dir = getenv("RUNTIME_DIRECTORY");
+    if (dir && *dir) {
+        snprintf(buf, len, "%s/slot-0.sock", dir);
+        return buf;
+    }
     if (geteuid() == 0)
         return "/run/msbnet/slot-0.sock";
-    const char *dir = getenv("XDG_RUNTIME_DIR");
+    dir = getenv("XDG_RUNTIME_DIR");
     snprintf(buf, len, "%s/msbnet-slot-0.sock", dir && *dir ? dir : "/tmp");
     return buf;
 }

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,15 +89,25 @@ static void on_termination(void *arg, const char *reason, int64_t ms)
     msbd_rpc_termination_fired(arg, reason, ms);
 }
 
+/* $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, also how tests keep
+ * parallel daemons of the same slot apart), else /run/msbnet as root, else
+ * the user's runtime directory. */
 static void default_path(char *out, size_t len, unsigned slot)
 {
+    const char *dir = getenv("RUNTIME_DIRECTORY");
+    if (dir && *dir) {
+        if (mkdir(dir, 0700) && errno != EEXIST)
+            fprintf(stderr, "msbnetd: mkdir %s: %s\n", dir, strerror(errno));
+        snprintf(out, len, "%s/slot-%u.sock", dir, slot);
+        return;
+    }
     if (geteuid() == 0) {
         if (mkdir("/run/msbnet", 0700) && errno != EEXIST)
             fprintf(stderr, "msbnetd: mkdir /run/msbnet: %s\n", strerror(errno));
         snprintf(out, len, "/run/msbnet/slot-%u.sock", slot);
         return;
     }
-    const char *dir = getenv("XDG_RUNTIME_DIR");
+    dir = getenv("XDG_RUNTIME_DIR");
     snprintf(out, len, "%s/msbnet-slot-%u.sock", dir && *dir ? dir : "/tmp", slot);
 }
 
@@ -113,6 +125,19 @@ static grpc_server *create_server(void)
     return grpc_server_create(&ca, NULL);
 }
 
+/* grpc unlinks a socket file before binding, which would silently take the
+ * path from a live msbnetd serving the same slot; refuse that instead. */
+static bool socket_in_use(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return live;
+}
+
 /* Unix socket only, so insecure credentials are fine: the file mode is the
  * access control.  umask makes the socket 0600 from its bind on, with no
  * window where another user could connect; chmod is the belt to it. */
@@ -120,6 +145,11 @@ static int listen_unix(struct msbd_grpc *g)
 {
     char target[sizeof g->path + 8];
     snprintf(target, sizeof target, "unix:%s", g->path);
+    if (socket_in_use(g->path)) {
+        fprintf(stderr, "msbnetd: %s is in use by another process (another msbnetd for this "
+                        "slot?)\n", g->path);
+        return -1;
+    }
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     mode_t old = umask(0177);
     int port = grpc_server_add_http2_port(g->server, target, creds);

@@ -60,6 +60,12 @@ start_daemon "$sock" || { echo "$pass passed, $fail failed"; exit 1; }
 mode=$(stat -c %a "$sock")
 [[ $mode == 600 ]] && ok "socket mode 0600" || ko "socket mode $mode"
 
+# A second msbnetd must not take a live socket away from the first.
+out=$("$msbnetd" --plugin "$plugin" run --slot 8 --control-socket "$sock" -- true 2>&1)
+rc=$?
+if [[ $rc -ne 0 && $out == *"in use"* && -S $sock ]] && "$ctl" --socket "$sock" status >/dev/null
+then ok "second msbnetd refuses a live socket (rc $rc)"; else ko "live socket taken: rc $rc $out"; fi
+
 # Python: every RPC, happy paths and error statuses.
 if /usr/bin/python3 "$here/control_client.py" "$tmp" "$sock" suite; then
     ok "python grpcio suite"
