@@ -5,6 +5,7 @@
 
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ctl_conn {
@@ -22,6 +23,7 @@ struct ctl_stream {
     grpc_metadata_array imd, tmd;
     grpc_status_code code;
     grpc_slice details;
+    bool status_armed; /* finish waits for the status only if it was asked for */
 };
 
 /* deadline_ms 0 = none. */
