@@ -1,46 +1,140 @@
 /*
- * msbnetctl: the command-line client of msbnetd's NetworkControl service.
+ * msbnetctl: the command-line client of msbnetd's NetworkControl service,
+ * over the daemon's unix socket with the gRPC C core.
  *
- * The gRPC transport lands with the control plane; until then this binary
- * knows the commands and the wire messages (it links the generated
- * protobuf-c code) but refuses to pretend it can reach a daemon.
+ * Exit status: 0 ok, 1 the daemon answered with an error (status printed),
+ * 2 bad usage, 69 the daemon cannot be reached (UNAVAILABLE).
  */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ctl.h"
 #include "msbnet/v1/control.pb-c.h"
-
-#define EXIT_USAGE 2
-#define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE */
-
-static const char *const commands[] = {
-    "set-gateways", "watch-termination", "hostnames", "metrics", "status", "policy", NULL,
-};
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: msbnetctl [--socket PATH | --addr HOST:PORT] COMMAND [ARGS]\n\n"
-                 "commands: set-gateways, watch-termination, hostnames, metrics, status, policy\n");
+    fprintf(out,
+            "usage: msbnetctl [--socket PATH] [--deadline MS] [--json] COMMAND [ARGS]\n"
+            "\n"
+            "commands (each takes --help):\n"
+            "  status                        version, uptime, addresses, flows\n"
+            "  set-gateways [--ipv4 A] [--ipv6 B]\n"
+            "                                activate the gateways (each family once)\n"
+            "  hostnames (--all | --address IP | --hostname NAME) [--limit N] [--offset N]\n"
+            "                                the resolved-hostname index\n"
+            "  metrics [--follow] [--interval MS] [--count N]\n"
+            "                                one metrics snapshot, or a stream of them\n"
+            "  watch-termination [--client NAME]\n"
+            "                                wait for the termination event\n"
+            "\n"
+            "options:\n"
+            "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
+            "                    slot-0.sock, else /run/msbnet/slot-0.sock as root, else\n"
+            "                    ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-0.sock)\n"
+            "  --deadline MS     per-call deadline (default 5000 for one-shot calls, none\n"
+            "                    for metrics --follow and watch-termination)\n"
+            "  --json            JSON output instead of a table\n"
+            "  -h, --help        this text\n"
+            "\n"
+            "exit status: 0 ok, 1 RPC error (status printed), 2 usage, 69 daemon unavailable\n");
+}
+
+bool ctl_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+int ctl_report(const char *cmd, const struct ctl_status *st)
+{
+    fprintf(stderr, "msbnetctl: %s: %s%s%s\n", cmd, ctl_status_name(st->code),
+            st->details[0] ? ": " : "", st->details);
+    return st->code == GRPC_STATUS_UNAVAILABLE ? EXIT_UNAVAILABLE : EXIT_RPC;
+}
+
+/* The same search as msbnetd's default for slot 0. */
+static const char *default_socket(char *buf, size_t len)
+{
+    const char *dir = getenv("RUNTIME_DIRECTORY");
+    if (dir && *dir) {
+        snprintf(buf, len, "%s/slot-0.sock", dir);
+        return buf;
+    }
+    if (geteuid() == 0)
+        return "/run/msbnet/slot-0.sock";
+    dir = getenv("XDG_RUNTIME_DIR");
+    snprintf(buf, len, "%s/msbnet-slot-0.sock", dir && *dir ? dir : "/tmp");
+    return buf;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(const struct ctl_opts *, int, char **);
+} commands[] = {
+    {"status", ctl_status},
+    {"set-gateways", ctl_set_gateways},
+    {"hostnames", ctl_hostnames},
+    {"metrics", ctl_metrics},
+    {"watch-termination", ctl_watch_termination},
+};
+
+static int dispatch(const struct ctl_opts *o, int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[0], commands[i].name) == 0)
+            return commands[i].fn(o, argc, argv);
+    fprintf(stderr, "msbnetctl: unknown command \"%s\"\n", argv[0]);
+    usage(stderr);
+    return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("msbnetctl %s (API %s)\n", MSBNET_VERSION_STRING,
-               msbnet__v1__network_control__descriptor.name);
-        return 0;
-    }
-    for (int i = 0; commands[i]; i++) {
-        if (strcmp(argv[1], commands[i]) == 0) {
-            fprintf(stderr, "msbnetctl: %s: this build has no gRPC transport yet\n", argv[1]);
-            return EXIT_UNAVAILABLE;
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, 's'}, {"deadline", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    };
+    char buf[256];
+    struct ctl_opts o = {.socket = default_socket(buf, sizeof buf)};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': o.socket = optarg; break;
+        case 'j': o.json = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V':
+            printf("msbnetctl %s (API %s)\n", MSBNET_VERSION_STRING,
+                   msbnet__v1__network_control__descriptor.name);
+            return 0;
+        case 'd':
+            if (!ctl_parse_u32(optarg, 1, 86400000, &o.deadline_ms)) {
+                fprintf(stderr, "msbnetctl: --deadline: \"%s\" is not 1..86400000\n", optarg);
+                return EXIT_USAGE;
+            }
+            o.deadline_set = true;
+            break;
+        default:
+            fprintf(stderr, "msbnetctl: unknown option or missing value: %s\n", argv[optind - 1]);
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
-    fprintf(stderr, "msbnetctl: unknown command \"%s\"\n", argv[1]);
-    usage(stderr);
-    return EXIT_USAGE;
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    return dispatch(&o, argc - optind, argv + optind);
 }

@@ -1,10 +1,12 @@
 #include "host.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HAS_FIELD(api, f)                                                                     \
     ((api)->struct_size >= offsetof(struct msbnet_api_v1, f) + sizeof((api)->f) && (api)->f)
@@ -29,7 +31,39 @@ static int create(struct msbd_host *h, const struct msbd_opts *o, const char *js
     return MSBD_EXIT_USAGE;
 }
 
-static int read_addresses(struct msbd_host *h)
+/* Records the canonical text, so an identical repeat in another spelling
+ * ("fd42:0::1") still reports one form. */
+static void record(int family, const char *in, char *out, size_t outlen)
+{
+    unsigned char buf[16];
+    if (in && *in && inet_pton(family, in, buf) == 1)
+        inet_ntop(family, buf, out, (socklen_t)outlen);
+}
+
+int msbd_host_set_gateways(struct msbd_host *h, const char *ipv4, const char *ipv6)
+{
+    ipv4 = ipv4 && *ipv4 ? ipv4 : NULL;
+    ipv6 = ipv6 && *ipv6 ? ipv6 : NULL;
+    int rc = h->api->set_gateways(h->net, ipv4, ipv6);
+    if (rc == 0) {
+        record(AF_INET, ipv4, h->active_gw4, sizeof h->active_gw4);
+        record(AF_INET6, ipv6, h->active_gw6, sizeof h->active_gw6);
+    }
+    return rc;
+}
+
+/* The slot names the default control socket; the plugin has already
+ * checked the config, so only its value is read here. */
+static void read_slot(struct msbd_host *h, const char *json)
+{
+    json_t *root = json_loads(json, 0, NULL);
+    json_t *slot = root ? json_object_get(root, "slot") : NULL;
+    if (json_is_integer(slot) && json_integer_value(slot) >= 0)
+        h->slot = (unsigned)json_integer_value(slot);
+    json_decref(root);
+}
+
+static int read_addresses(struct msbd_host *h, bool set_gateways)
 {
     char err[256];
     char *json = h->api->addresses_json(h->net);
@@ -39,7 +73,9 @@ static int read_addresses(struct msbd_host *h)
         fprintf(stderr, "msbnetd: %s\n", err);
         return 1;
     }
-    rc = h->api->set_gateways(h->net, h->addrs.gateway4_str, h->addrs.gateway6_str);
+    if (!set_gateways)
+        return 0; /* a controller activates them over gRPC */
+    rc = msbd_host_set_gateways(h, h->addrs.gateway4_str, h->addrs.gateway6_str);
     if (rc) {
         fprintf(stderr, "msbnetd: set_gateways(%s, %s) failed (%d)\n", h->addrs.gateway4_str,
                 h->addrs.gateway6_str, rc);
@@ -51,6 +87,9 @@ static int read_addresses(struct msbd_host *h)
 int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o)
 {
     memset(h, 0, sizeof *h);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    h->opened_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     char err[512];
     if (msbd_plugin_load(&h->plugin, o->plugin_path, err, sizeof err)) {
         fprintf(stderr, "msbnetd: %s\n", err);
@@ -68,8 +107,10 @@ int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o)
     if (!json)
         return MSBD_EXIT_USAGE;
     int rc = create(h, o, json);
+    if (!rc)
+        read_slot(h, json);
     free(json);
-    return rc ? rc : read_addresses(h);
+    return rc ? rc : read_addresses(h, !o->no_gateways);
 }
 
 int msbd_host_start(struct msbd_host *h)

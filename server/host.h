@@ -21,6 +21,10 @@ struct msbd_host {
     msbnet_t *net;
     struct msbd_addrs addrs;
     bool started;
+    uint64_t opened_ms; /* CLOCK_MONOTONIC at open: GetStatus uptime */
+    unsigned slot; /* from the config ("slot", default 0): names the control socket */
+    /* The gateways set so far (empty = that family inactive), normalised. */
+    char active_gw4[INET_ADDRSTRLEN], active_gw6[INET6_ADDRSTRLEN];
 };
 
 /* True when the plugin's table has start, stop and addresses_json (fields
@@ -30,6 +34,10 @@ bool msbd_api_has_data_plane(const struct msbnet_api_v1 *api);
 /* Loads and creates.  Returns 0, 1 (plugin unusable) or MSBD_EXIT_USAGE
  * (bad config: the plugin's message, naming the key, is printed). */
 int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o);
+
+/* api->set_gateways (NULL or "" leaves a family alone), recording what is
+ * active for GetStatus.  Returns the plugin's MSBNET_* code. */
+int msbd_host_set_gateways(struct msbd_host *h, const char *ipv4, const char *ipv6);
 
 /* start().  Returns 0 or 1 with a message printed. */
 int msbd_host_start(struct msbd_host *h);

@@ -1,9 +1,10 @@
 /*
  * msbnetd: hosts libmsbnet.so for one sandbox.
  *
- * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device;
- * `check-config` and `version` only load the plugin.  The other frame
- * transports and the gRPC/HTTP control plane join as they land.
+ * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device, with
+ * the gRPC control server (grpc_server.c) on a unix socket; `check-config`
+ * and `version` only load the plugin.  The other frame transports and the
+ * HTTP metrics endpoint join as they land.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -52,6 +53,12 @@ static void usage(FILE *out)
             "                            with the \"dns_upstreams\" key)\n"
             "  --metrics-json            on exit, print the metrics JSON to stderr\n"
             "                            (--print-metrics is the same)\n"
+            "  --control-socket PATH     gRPC control socket, mode 0600 (default:\n"
+            "                            $RUNTIME_DIRECTORY/slot-N.sock, else\n"
+            "                            /run/msbnet/slot-N.sock as root, else\n"
+            "                            ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-N.sock)\n"
+            "  --no-gateways             do not activate the gateways at start; a\n"
+            "                            controller sets them with SetGateways\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"

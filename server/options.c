@@ -13,7 +13,8 @@
 
 enum {
     OPT_PLUGIN = 256, OPT_CONFIG, OPT_NETNS, OPT_SLOT, OPT_MTU, OPT_IPV4, OPT_GW4, OPT_IPV6,
-    OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS,
+    OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
+    OPT_NO_GATEWAYS,
 };
 
 static const struct option long_opts[] = {
@@ -32,6 +33,8 @@ static const struct option long_opts[] = {
     {"dns", required_argument, NULL, OPT_DNS},
     {"metrics-json", no_argument, NULL, OPT_METRICS},
     {"print-metrics", no_argument, NULL, OPT_METRICS},
+    {"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+    {"no-gateways", no_argument, NULL, OPT_NO_GATEWAYS},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
@@ -138,6 +141,15 @@ static int set_egress(struct msbd_opts *o, const char *cmd, const char *val)
     return 0;
 }
 
+/* sun_path holds 108 bytes; grpc would fail later with a vaguer message. */
+static int set_control_socket(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    if (!*val || strlen(val) >= 100)
+        return bad(cmd, "--control-socket: \"%s\" must be a path of 1..99 bytes", val);
+    o->control_socket = val;
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
 {
     switch (c) {
@@ -156,6 +168,8 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_EGRESS: return set_egress(o, cmd, arg);
     case OPT_DNS: return add_dns(o, cmd, arg);
     case OPT_METRICS: o->print_metrics = true; return 0;
+    case OPT_CONTROL_SOCKET: return set_control_socket(o, cmd, arg);
+    case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case 'v': o->verbose = true; return 0;
     default: return MSBD_EXIT_USAGE;
     }

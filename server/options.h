@@ -22,6 +22,8 @@ struct msbd_opts {
     bool has_dns;            /* --dns given: needs the plugin's "dns_upstreams" */
     bool verbose;
     bool print_metrics;
+    bool no_gateways;           /* leave both gateways to a controller (SetGateways) */
+    const char *control_socket; /* NULL = the per-slot default path */
     char **cmd; /* run: NULL-terminated argv of CMD */
 };
 

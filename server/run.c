@@ -9,8 +9,9 @@
  *                                        create + configure tap0, private
  *                                        resolv.conf and /sys
  *   receive the tap fd <---------------- send the tap fd (SCM_RIGHTS)
- *   start(), pump frames
+ *   start(), control socket
  *   "go" -------------------------------> exec CMD
+ *   pump frames, serve gRPC
  *   SIGCHLD: stop, exit with CMD's status
  *
  * The namespaces die with CMD; tap0 dies with the parent's fd.
@@ -28,6 +29,7 @@
 #include <sys/wait.h>
 
 #include "fdpass.h"
+#include "grpc_server.h"
 #include "guestif.h"
 #include "mount.h"
 #include "netns.h"
@@ -194,6 +196,16 @@ static int abort_child(struct run_state *rs)
     return 1;
 }
 
+/* CMD starts only once the stack and the control socket are up, so its
+ * first packet has a network and a controller can already reach msbnetd. */
+static int release_cmd(struct run_state *rs)
+{
+    int rc = write(rs->go, "g", 1) == 1 ? 0 : -1;
+    close(rs->go);
+    rs->go = -1;
+    return rc;
+}
+
 static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *o,
                            const sigset_t *old, struct run_state *rs)
 {
@@ -207,12 +219,19 @@ static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *
     } else {
         rs->base = l.base;
         rc = arm_signals(&l, rs) ? abort_child(rs) : 0;
+        /* Before the signals are unblocked: grpc's threads inherit the mask. */
+        struct msbd_grpc *g = rc ? NULL : msbd_grpc_start(l.base, h, o);
+        if (!rc && (!g || release_cmd(rs)))
+            rc = abort_child(rs);
         msbd_signals_restore(old); /* a SIGCHLD that came early fires now */
         if (!rc && event_base_dispatch(l.base) < 0)
             rc = abort_child(rs);
+        msbd_grpc_stop(g); /* uses the plugin: before the loop and host close */
         msbd_loop_close(&l, h, o->print_metrics);
         rc = rc ? rc : exit_code(rs->status);
     }
+    if (rs->go >= 0)
+        close(rs->go);
     t.close(&t);
     return rc;
 }
@@ -235,11 +254,8 @@ int msbd_cmd_run(const struct msbd_opts *o)
         msbd_signals_restore(&old);
         return rs.exited && exit_code(rs.status) != EXIT_CHILD_SETUP ? exit_code(rs.status) : 1;
     }
-    bool started = msbd_host_start(&h) == 0;
-    if (started && write(rs.go, "g", 1) != 1)
-        started = false;
-    close(rs.go);
-    if (!started) {
+    if (msbd_host_start(&h)) {
+        close(rs.go);
         close(fd);
         abort_child(&rs);
         msbd_host_close(&h, NULL, false);

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 
+#include "grpc_server.h"
 #include "guestif.h"
 #include "host.h"
 #include "netns.h"
@@ -63,10 +64,18 @@ static int pump_until_signal(struct msbd_host *h, struct msbd_transport *t,
     msbd_loop_on_signal(&l, SIGINT, on_stop_signal, &l);
     msbd_loop_on_signal(&l, SIGTERM, on_stop_signal, &l);
     msbd_loop_on_signal(&l, SIGHUP, on_stop_signal, &l);
+    /* Before the signals are unblocked: grpc's threads inherit the mask. */
+    struct msbd_grpc *g = msbd_grpc_start(l.base, h, o);
+    if (!g) {
+        msbd_loop_close(&l, h, o->print_metrics);
+        msbd_signals_restore(old_mask);
+        return 1;
+    }
     msbd_signals_restore(old_mask);
     if (o->verbose)
         fprintf(stderr, "msbnetd: pumping %s in %s\n", MSBD_TAP_NAME, o->netns_path);
     int rc = event_base_dispatch(l.base) < 0 ? 1 : 0;
+    msbd_grpc_stop(g); /* uses the plugin: before the loop and host close */
     msbd_loop_close(&l, h, o->print_metrics);
     return rc;
 }

@@ -61,7 +61,9 @@ expect "MTU 576: IPv4 only, one nameserver" \
 check "exit status 7" 7 "" run -- sh -c 'exit 7'
 check "killed by SIGKILL -> 137" 137 "" run -- sh -c 'kill -9 $$'
 check "exec failure -> 127" 127 "cannot run" run -- /nonexistent/cmd
-run -- sleep 30 &
+# msbnetd itself, not a subshell running run(): killing the subshell left
+# msbnetd and its sleep behind for 30 s (holding slot 0's control socket).
+"$msbnetd" --plugin "$plugin" run -- sleep 30 &
 pid=$!
 sleep 0.5
 kill -TERM $pid

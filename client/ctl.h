@@ -1,0 +1,34 @@
+/* msbnetctl's shared options, exit codes and subcommands. */
+#ifndef MSBCTL_CTL_H
+#define MSBCTL_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rpc.h"
+
+#define EXIT_RPC 1          /* the daemon answered with an error status */
+#define EXIT_USAGE 2
+#define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: no daemon to talk to */
+
+struct ctl_opts {
+    const char *socket;
+    uint32_t deadline_ms; /* 0 = none (streams); unary calls default to 5 s */
+    bool deadline_set;
+    bool json;
+};
+
+/* Each returns an exit status; argv[0] is the subcommand's name. */
+int ctl_set_gateways(const struct ctl_opts *o, int argc, char **argv);
+int ctl_hostnames(const struct ctl_opts *o, int argc, char **argv);
+int ctl_status(const struct ctl_opts *o, int argc, char **argv);
+int ctl_metrics(const struct ctl_opts *o, int argc, char **argv);
+int ctl_watch_termination(const struct ctl_opts *o, int argc, char **argv);
+
+/* Prints "msbnetctl: CMD: STATUS: details" and maps it to an exit status. */
+int ctl_report(const char *cmd, const struct ctl_status *st);
+
+/* Decimal in lo..hi; false on anything else. */
+bool ctl_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+
+#endif

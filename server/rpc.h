@@ -1,0 +1,17 @@
+/* The NetworkControl handlers (rpc_unary.c, rpc_streams.c). */
+#ifndef MSBD_RPC_H
+#define MSBD_RPC_H
+
+#include "grpc_call.h"
+#include "msbnet/v1/control.pb-c.h"
+
+void msbd_rpc_set_gateways(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_query_hostnames(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_get_status(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_policy_unimplemented(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_stream_metrics(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_metrics_sent(struct msbd_call *c, bool ok);
+void msbd_rpc_install_termination(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_termination_sent(struct msbd_call *c, bool ok);
+
+#endif

@@ -1,0 +1,31 @@
+/* Method paths of msbnet.v1.NetworkControl (protoc-c generates messages
+ * only, so the paths are written out here) and their handlers. */
+#include "rpc.h"
+
+#define SVC "/msbnet.v1.NetworkControl/"
+
+static const struct msbd_method methods[] = {
+    {SVC "SetGateways", &msbnet__v1__set_gateways_request__descriptor, msbd_rpc_set_gateways,
+     NULL},
+    {SVC "QueryResolvedHostnames", &msbnet__v1__query_resolved_hostnames_request__descriptor,
+     msbd_rpc_query_hostnames, NULL},
+    {SVC "GetStatus", &msbnet__v1__get_status_request__descriptor, msbd_rpc_get_status, NULL},
+    {SVC "StreamMetrics", &msbnet__v1__stream_metrics_request__descriptor,
+     msbd_rpc_stream_metrics, msbd_rpc_metrics_sent},
+    {SVC "InstallTerminationCallback",
+     &msbnet__v1__install_termination_callback_request__descriptor,
+     msbd_rpc_install_termination, msbd_rpc_termination_sent},
+    /* The policy engine is another issue: the request is still validated. */
+    {SVC "GetPolicy", &msbnet__v1__get_policy_request__descriptor,
+     msbd_rpc_policy_unimplemented, NULL},
+    {SVC "SetPolicy", &msbnet__v1__set_policy_request__descriptor,
+     msbd_rpc_policy_unimplemented, NULL},
+};
+
+const struct msbd_method *msbd_method_find(grpc_slice path)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (grpc_slice_str_cmp(path, methods[i].path) == 0)
+            return &methods[i];
+    return NULL;
+}

@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""Python grpcio client of msbnetd's NetworkControl service, for control_grpc.sh.
+
+  control_client.py STUBS_DIR SOCKET suite        every RPC's happy path and error statuses
+  control_client.py STUBS_DIR SOCKET stream-end   open a metrics and a termination stream,
+                                                  print "streaming", then how each ended
+  control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
+                                                  plugin test trigger), one after
+
+STUBS_DIR holds the modules generated at test time by grpc_tools.protoc.
+"""
+import json
+import sys
+import threading
+import time
+
+stubs, socket_path, mode = sys.argv[1:4]
+sys.path.insert(0, stubs)
+import grpc  # noqa: E402
+from msbnet.v1 import control_pb2 as pb  # noqa: E402
+from msbnet.v1 import control_pb2_grpc as pbg  # noqa: E402
+
+SVC = "/msbnet.v1.NetworkControl/"
+results = {"pass": 0, "fail": 0}
+
+
+def ok(name):
+    results["pass"] += 1
+    print("ok   " + name, flush=True)
+
+
+def ko(name, why):
+    results["fail"] += 1
+    print("FAIL %s: %s" % (name, why), flush=True)
+
+
+def expect_code(name, want, fn):
+    try:
+        fn()
+    except grpc.RpcError as e:
+        if e.code() == want:
+            ok("%s -> %s" % (name, want.name))
+        else:
+            ko(name, "got %s (%s), want %s" % (e.code().name, e.details(), want.name))
+        return
+    ko(name, "succeeded, want %s" % want.name)
+
+
+def raw(channel, method, kind="unary"):
+    ident = lambda b: b  # noqa: E731
+    make = channel.unary_unary if kind == "unary" else channel.unary_stream
+    return make(SVC + method, request_serializer=ident, response_deserializer=ident)
+
+
+def check_status(stub):
+    st = stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    if st.version and st.plugin_version and st.guest_ipv4 and st.guest_ipv6 and st.mtu >= 576:
+        ok("GetStatus fields: version %s, guest %s / %s, mtu %d"
+           % (st.version, st.guest_ipv4, st.guest_ipv6, st.mtu))
+    else:
+        ko("GetStatus fields", str(st))
+    if st.gateway_ipv4 and st.gateway_ipv6:
+        ok("GetStatus gateways active at start: %s %s" % (st.gateway_ipv4, st.gateway_ipv6))
+    else:
+        ko("GetStatus gateways", str(st))
+    time.sleep(0.05)
+    st2 = stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    if st2.uptime_ms > st.uptime_ms and st2.flows == 0:
+        ok("GetStatus uptime grows (%d -> %d), flows 0" % (st.uptime_ms, st2.uptime_ms))
+    else:
+        ko("GetStatus uptime/flows", "%s -> %s" % (st, st2))
+    return st
+
+
+def check_gateways(stub, st):
+    try:
+        stub.SetGateways(pb.SetGatewaysRequest(ipv4=st.gateway_ipv4, ipv6=st.gateway_ipv6),
+                         timeout=5)
+        ok("SetGateways identical repeat -> OK")
+    except grpc.RpcError as e:
+        ko("SetGateways identical repeat", "%s %s" % (e.code(), e.details()))
+    expect_code("SetGateways different ipv4", grpc.StatusCode.ALREADY_EXISTS,
+                lambda: stub.SetGateways(pb.SetGatewaysRequest(ipv4="100.96.200.1"), timeout=5))
+    expect_code("SetGateways malformed ipv6", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: stub.SetGateways(pb.SetGatewaysRequest(ipv6="fd42::zz"), timeout=5))
+    expect_code("SetGateways wrong family", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: stub.SetGateways(pb.SetGatewaysRequest(ipv4="fd42::1"), timeout=5))
+    expect_code("SetGateways empty", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: stub.SetGateways(pb.SetGatewaysRequest(), timeout=5))
+
+
+def check_hostnames(stub):
+    r = stub.QueryResolvedHostnames(pb.QueryResolvedHostnamesRequest(all=True, limit=10),
+                                    timeout=5)
+    if r.total == 0 and len(r.entries) == 0:
+        ok("QueryResolvedHostnames all -> empty index, total 0")
+    else:
+        ko("QueryResolvedHostnames all", str(r))
+    r = stub.QueryResolvedHostnames(pb.QueryResolvedHostnamesRequest(hostname="example.com"),
+                                    timeout=5)
+    if r.total == 0:
+        ok("QueryResolvedHostnames hostname -> total 0")
+    else:
+        ko("QueryResolvedHostnames hostname", str(r))
+    expect_code("QueryResolvedHostnames no selector", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: stub.QueryResolvedHostnames(pb.QueryResolvedHostnamesRequest(),
+                                                    timeout=5))
+    expect_code("QueryResolvedHostnames address not an IP", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: stub.QueryResolvedHostnames(
+                    pb.QueryResolvedHostnamesRequest(address="not-an-ip"), timeout=5))
+
+
+def check_metrics(stub):
+    it = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=10)
+    snaps = []
+    for m in it:
+        snaps.append(json.loads(m.json))
+        if len(snaps) == 3:
+            it.cancel()
+            break
+    if len(snaps) == 3 and all(s["schema"] == 1 and "tcp" in s for s in snaps):
+        ok("StreamMetrics: 3 JSON snapshots that parse")
+    else:
+        ko("StreamMetrics", repr(snaps)[:200])
+    for bad in (5, 99, 60001):
+        expect_code("StreamMetrics interval %d" % bad, grpc.StatusCode.INVALID_ARGUMENT,
+                    lambda b=bad: list(stub.StreamMetrics(
+                        pb.StreamMetricsRequest(interval_ms=b), timeout=5)))
+
+
+def concurrent_streams(stub):
+    """Four streams at once, one of them never read, while unary calls go on."""
+    idle = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=10)
+    counts = [0, 0, 0]
+
+    def reader(i):
+        it = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=10)
+        for _ in it:
+            counts[i] += 1
+            if counts[i] == 5:
+                it.cancel()
+                return
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    t0 = time.monotonic()
+    stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    unary_ms = (time.monotonic() - t0) * 1000
+    for t in threads:
+        t.join(15)
+    idle.cancel()
+    if counts == [5, 5, 5] and unary_ms < 1000:
+        ok("3 concurrent streams got 5 snapshots each, plus an unread one; "
+           "GetStatus meanwhile in %.1f ms" % unary_ms)
+    else:
+        ko("concurrent streams", "counts %s, GetStatus %.1f ms" % (counts, unary_ms))
+
+
+def slow_reader():
+    """A reader that stops reading: with a small HTTP/2 window the daemon's
+    sends back up, so it must drop (and count) snapshots, not queue them,
+    and keep answering others."""
+    channel = grpc.insecure_channel("unix:" + socket_path,
+                                    options=[("grpc.http2.lookahead_bytes", 1024),
+                                             ("grpc.http2.bdp_probe", 0)])
+    stub = pbg.NetworkControlStub(channel)
+    it = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
+    next(it)
+    time.sleep(2)
+    t0 = time.monotonic()
+    pbg.NetworkControlStub(grpc.insecure_channel("unix:" + socket_path)).GetStatus(
+        pb.GetStatusRequest(), timeout=5)
+    unary_ms = (time.monotonic() - t0) * 1000
+    dropped = 0
+    for _ in range(100):
+        dropped = next(it).dropped_snapshots
+        if dropped:
+            break
+    it.cancel()
+    channel.close()
+    if dropped > 0 and unary_ms < 1000:
+        ok("slow reader: %d snapshots dropped and counted; GetStatus meanwhile in %.1f ms"
+           % (dropped, unary_ms))
+    else:
+        ko("slow reader", "dropped %d, GetStatus %.1f ms" % (dropped, unary_ms))
+
+
+def check_errors(channel, stub):
+    expect_code("unknown method", grpc.StatusCode.UNIMPLEMENTED,
+                lambda: raw(channel, "NoSuchMethod")(b"", timeout=5))
+    expect_code("unknown service", grpc.StatusCode.UNIMPLEMENTED,
+                lambda: channel.unary_unary("/other.Svc/Get", request_serializer=lambda b: b,
+                                            response_deserializer=lambda b: b)(b"", timeout=5))
+    expect_code("GetPolicy (policy engine not in this build)", grpc.StatusCode.UNIMPLEMENTED,
+                lambda: stub.GetPolicy(pb.GetPolicyRequest(), timeout=5))
+    expect_code("SetPolicy", grpc.StatusCode.UNIMPLEMENTED,
+                lambda: stub.SetPolicy(pb.SetPolicyRequest(json="{}"), timeout=5))
+    expect_code("garbage SetGateways body", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: raw(channel, "SetGateways")(b"\xff\xff\xff\xff\x0f", timeout=5))
+    expect_code("garbage StreamMetrics body", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: list(raw(channel, "StreamMetrics", "stream")(b"\x0a\x80", timeout=5)))
+    expect_code("1 MiB request (limit 64 KiB)", grpc.StatusCode.RESOURCE_EXHAUSTED,
+                lambda: raw(channel, "GetStatus")(b"\x0a" + b"\x00" * (1 << 20), timeout=5))
+    expect_code("InstallTerminationCallback deadline honoured",
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                lambda: list(stub.InstallTerminationCallback(
+                    pb.InstallTerminationCallbackRequest(client="test"), timeout=0.5)))
+    # The daemon survived all of it.
+    stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    ok("daemon still answers after the error cases")
+
+
+def suite():
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(channel)
+    st = check_status(stub)
+    check_gateways(stub, st)
+    check_hostnames(stub)
+    check_metrics(stub)
+    concurrent_streams(stub)
+    slow_reader()
+    check_errors(channel, stub)
+    channel.close()
+    print("python: %d passed, %d failed" % (results["pass"], results["fail"]))
+    return 1 if results["fail"] else 0
+
+
+def stream_end():
+    """Both kinds of stream open; msbnetd gets SIGTERM; each must end, not hang."""
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(channel)
+    metrics = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
+    term = stub.InstallTerminationCallback(pb.InstallTerminationCallbackRequest(client="t"),
+                                           timeout=20)
+    next(metrics)
+    print("streaming", flush=True)
+    ends = {}
+
+    def drain(name, it):
+        try:
+            for _ in it:
+                pass
+            ends[name] = "OK"
+        except grpc.RpcError as e:
+            ends[name] = e.code().name
+
+    threads = [threading.Thread(target=drain, args=a) for a in
+               (("metrics", metrics), ("termination", term))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    print("metrics ended %s" % ends.get("metrics", "NOT"), flush=True)
+    print("termination ended %s" % ends.get("termination", "NOT"), flush=True)
+    return 0
+
+
+def collect(it, out):
+    try:
+        out["events"] = list(it)
+        out["end"] = "OK"
+    except grpc.RpcError as e:
+        out["end"] = e.code().name
+
+
+def check_event(name, res):
+    evs = res.get("events", [])
+    good = (res.get("end") == "OK" and len(evs) == 1 and evs[0].unix_time_ms > 0
+            and evs[0].rule == "terminate@test" and "->" in evs[0].flow and evs[0].reason)
+    if good:
+        ok("%s: one event (%s, rule %s) then OK" % (name, evs[0].reason, evs[0].rule))
+    else:
+        ko(name, "end %s, events %r" % (res.get("end"), evs))
+
+
+def termination():
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(channel)
+    before = [{}, {}]
+    threads = []
+    installed_ms = time.time() * 1000
+    for i in range(2):
+        it = stub.InstallTerminationCallback(
+            pb.InstallTerminationCallbackRequest(client="early%d" % i), timeout=15)
+        threads.append(threading.Thread(target=collect, args=(it, before[i])))
+        threads[-1].start()
+    for t in threads:
+        t.join(20)
+    for i in range(2):
+        check_event("callback %d installed before the hook fired" % i, before[i])
+    fired_ms = before[0]["events"][0].unix_time_ms if before[0].get("events") else 0
+    if fired_ms > installed_ms:
+        ok("the hook fired %.0f ms after the early callbacks were installed"
+           % (fired_ms - installed_ms))
+    else:
+        ko("early callbacks", "hook fired before they were installed")
+    after = {}
+    t0 = time.monotonic()
+    collect(stub.InstallTerminationCallback(
+        pb.InstallTerminationCallbackRequest(client="late"), timeout=5), after)
+    check_event("callback installed after it fired (%.0f ms)" % ((time.monotonic() - t0) * 1000),
+                after)
+    m = json.loads(next(stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100),
+                                           timeout=5)).json)
+    if m["termination"]["count"] == 1:
+        ok("metrics termination.count 1")
+    else:
+        ko("metrics termination.count", str(m["termination"]))
+    channel.close()
+    print("python: %d passed, %d failed" % (results["pass"], results["fail"]))
+    return 1 if results["fail"] else 0
+
+
+modes = {"suite": suite, "stream-end": stream_end, "termination": termination}
+sys.exit(modes[mode]())
