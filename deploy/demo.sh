@@ -16,6 +16,7 @@ if [[ ! -x $build/bin/msbnetd ]]; then
     cmake --build "$build" -j "$(nproc)" >/dev/null
 fi
 msbnetd=$build/bin/msbnetd
+msbnetctl=$build/bin/msbnetctl
 source "$top/tests/lib/topology.sh"
 topo_up
 topo_start_http_i 8080
@@ -54,4 +55,15 @@ cat "$TOPO_DIR/policy.json"
 sandbox --config "$TOPO_DIR/policy.json" --metrics-json -- sh -c "$fetches" 2>"$TOPO_DIR/file.json"
 show_metrics "$TOPO_DIR/file.json"
 
-say "not yet in this build: DNS names in rules, hostnames and msbnetctl over gRPC (see README)"
+say "the control plane: msbnetctl asks the running msbnetd over its unix socket (gRPC)"
+ctl="$TOPO_DIR/ctl.sock"
+sandbox --control-socket "$ctl" -- sh -c "$fetches >/dev/null 2>&1; sleep 3" &
+for _ in $(seq 50); do [[ -S $ctl ]] && break; sleep 0.1; done
+sleep 1
+"$msbnetctl" --socket "$ctl" status
+echo "metrics (one snapshot, policy and tcp sections):"
+"$msbnetctl" --socket "$ctl" --json metrics | grep -oE '\\?"(policy|tcp)\\?":\{[^}]*\}' || true
+echo "resolved hostnames (filled by DNS interception, a later issue):"
+"$msbnetctl" --socket "$ctl" hostnames --all
+wait
+
