@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum field_kind { F_UINT, F_POW2, F_CHOICE, F_IPV4, F_IPV6, F_MAC };
+enum field_kind { F_UINT, F_POW2, F_CHOICE, F_IPV4, F_IPV6, F_MAC, F_BOOL };
 
 struct field {
     const char *key;
@@ -39,6 +39,8 @@ static const struct field fields[] = {
     NUM("udp_idle_timeout_s", F_UINT, udp_idle_timeout_s, 1, 7u * 86400u),
     NUM("max_udp_sessions", F_UINT, max_udp_sessions, 1, 65536),
     NUM("max_icmp_echoes", F_UINT, max_icmp_echoes, 1, 4096),
+    NUM("dns_query_timeout_ms", F_UINT, dns_query_timeout_ms, 100, 60000),
+    TEXT("dns_rebind_protection", F_BOOL, dns_rebind_protection),
     TEXT("guest_ipv4", F_IPV4, guest_ipv4),
     TEXT("gateway_ipv4", F_IPV4, gateway_ipv4),
     TEXT("guest_ipv6", F_IPV6, guest_ipv6),
@@ -67,6 +69,8 @@ void msb_config_defaults(struct msb_config *c)
     c->udp_idle_timeout_s = 180;
     c->max_udp_sessions = 4096;
     c->max_icmp_echoes = 256;
+    c->dns_query_timeout_ms = 5000;
+    c->dns_rebind_protection = true;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -149,6 +153,15 @@ static int set_mac(const struct field *f, json_t *v, struct msb_config *c, char 
     return 0;
 }
 
+static int set_bool(const struct field *f, json_t *v, struct msb_config *c, char *err,
+                    size_t errlen)
+{
+    if (!json_is_boolean(v))
+        return fail(err, errlen, "config: key \"%s\" must be true or false", f->key);
+    *(bool *)((char *)c + f->offset) = json_is_true(v);
+    return 0;
+}
+
 static int set_field(const struct field *f, json_t *v, struct msb_config *c, char *err,
                      size_t errlen)
 {
@@ -160,6 +173,8 @@ static int set_field(const struct field *f, json_t *v, struct msb_config *c, cha
         return set_ip(f, v, c, err, errlen);
     case F_MAC:
         return set_mac(f, v, c, err, errlen);
+    case F_BOOL:
+        return set_bool(f, v, c, err, errlen);
     default:
         return set_uint(f, v, c, err, errlen);
     }
@@ -183,11 +198,31 @@ static int set_policy(json_t *root, json_t *v, struct msb_config *c, char *err, 
     return c->policy ? 0 : fail(err, errlen, "config: key \"policy\": %s", why);
 }
 
+/* "dns_upstreams": plain addresses (port 53), at most 8: a list, so not a
+ * table field. */
+static int set_upstreams(json_t *v, struct msb_config *c, char *err, size_t errlen)
+{
+    if (!json_is_array(v) || json_array_size(v) > MSB_DNS_MAX_UPSTREAMS)
+        return fail(err, errlen, "config: key \"dns_upstreams\" must be an array of at most %d "
+                                 "address strings", MSB_DNS_MAX_UPSTREAMS);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || msb_ip_parse(json_string_value(e), &c->dns_upstreams[i]))
+            return fail(err, errlen, "config: key \"dns_upstreams\"[%zu] must be an IP address "
+                                     "string", i);
+    }
+    c->n_dns_upstreams = (uint32_t)json_array_size(v);
+    return 0;
+}
+
 static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *c, char *err,
                    size_t errlen)
 {
     if (strcmp(key, "policy") == 0)
         return set_policy(root, v, c, err, errlen);
+    if (strcmp(key, "dns_upstreams") == 0)
+        return set_upstreams(v, c, err, errlen);
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
              : fail(err, errlen, "config: unknown key \"%s\"", key);

@@ -17,6 +17,8 @@
  * the allow_all preset, deny = the none preset. */
 enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1, MSB_EGRESS_PUBLIC_ONLY = 2 };
 
+#define MSB_DNS_MAX_UPSTREAMS 8
+
 struct msb_policy;
 
 struct msb_config {
@@ -33,6 +35,11 @@ struct msb_config {
     uint32_t udp_idle_timeout_s;
     uint32_t max_udp_sessions;
     uint32_t max_icmp_echoes;            /* echo requests awaiting a host reply */
+    uint32_t dns_query_timeout_ms;       /* per guest query, every upstream try included */
+    bool dns_rebind_protection;          /* private answers from the upstream -> REFUSED */
+    /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
+    struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
+    uint32_t n_dns_upstreams;
     /* Overrides of the slot-derived addressing; family NONE / has_* false
      * = derive (DESIGN §5). */
     struct msb_ip guest_ipv4, gateway_ipv4, guest_ipv6, gateway_ipv6;

@@ -14,6 +14,9 @@ void msb_metrics_init(struct msb_metrics *m)
 #define MSB_POLICY_INIT(name) atomic_init(&m->policy.name, 0);
     MSB_POLICY_METRICS(MSB_POLICY_INIT)
 #undef MSB_POLICY_INIT
+#define MSB_DNS_INIT(name) atomic_init(&m->dns.name, 0);
+    MSB_DNS_METRICS(MSB_DNS_INIT)
+#undef MSB_DNS_INIT
     atomic_init(&m->tx_bytes, 0);
     atomic_init(&m->tx_frames, 0);
     atomic_init(&m->tx_ring_full, 0);

@@ -45,7 +45,10 @@
     X(ICMP_DENIED, "icmp_denied")         /* echo refused by policy or to loopback */             \
     X(ICMP_ECHO_CAP, "icmp_echo_cap")     /* echo beyond max_icmp_echoes outstanding */           \
     X(ICMP_NO_SOCKET, "icmp_no_socket")   /* no ping/raw socket, or the echo could not be sent */ \
-    X(ICMP_REPLY_TOO_BIG, "icmp_reply_too_big") /* host echo reply over the guest MTU */
+    X(ICMP_REPLY_TOO_BIG, "icmp_reply_too_big") /* host echo reply over the guest MTU */     \
+    X(DNS_NO_HEADER, "dns_no_header")     /* guest UDP/53 shorter than a DNS header */           \
+    X(DNS_BAD_ANSWER, "dns_bad_answer")   /* upstream datagram that answers no query of ours */ \
+    X(DNS_NO_SOCKET, "dns_no_socket")     /* upstream socket could not be opened */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
@@ -101,6 +104,21 @@ struct msb_icmp_metrics {
 #undef MSB_ICMP_FIELD
 };
 
+/* DNS interception.  Gauge: in_flight.  Counters: queries (every guest
+ * UDP/53 datagram), then one outcome each: answered (upstream answer
+ * relayed), alias (host.microsandbox.internal), refused, servfail, formerr;
+ * truncated counts answers cut to TC=1 (also in answered); forwarded counts
+ * datagrams sent upstream (retries included). */
+#define MSB_DNS_METRICS(X)                                                                         \
+    X(in_flight) X(queries) X(answered) X(refused) X(servfail) X(formerr) X(truncated) X(alias)   \
+    X(rebind_blocked) X(forwarded) X(upstream_timeouts) X(upstream_errors) X(in_flight_cap)
+
+struct msb_dns_metrics {
+#define MSB_DNS_FIELD(name) atomic_uint_fast64_t name;
+    MSB_DNS_METRICS(MSB_DNS_FIELD)
+#undef MSB_DNS_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -114,6 +132,7 @@ struct msb_metrics {
     struct msb_policy_metrics policy;
     struct msb_udp_metrics udp; /* likewise */
     struct msb_icmp_metrics icmp;
+    struct msb_dns_metrics dns; /* written by the stack thread only */
 };
 
 void msb_metrics_init(struct msb_metrics *m);

@@ -59,6 +59,15 @@ static json_t *icmp_section(struct msb_metrics *m)
     return o;
 }
 
+static json_t *dns_section(struct msb_metrics *m)
+{
+    json_t *o = json_object();
+#define MSB_DNS_PUT(name) put_u64(o, #name, msb_read(&m->dns.name));
+    MSB_DNS_METRICS(MSB_DNS_PUT)
+#undef MSB_DNS_PUT
+    return o;
+}
+
 static json_t *rings_section(struct msbnet *net)
 {
     json_t *o = json_object();
@@ -101,6 +110,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "tcp", tcp_section(&net->metrics));
     json_object_set_new(root, "udp", udp_section(&net->metrics));
     json_object_set_new(root, "icmp", icmp_section(&net->metrics));
+    json_object_set_new(root, "dns", dns_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

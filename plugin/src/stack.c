@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "dns_forward.h"
 #include "l2.h"
 #include "pkt_build.h"
 #include "icmp_echo.h"
@@ -109,6 +110,9 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
         return drop(s, MSB_DROP_L4_BAD_CHECKSUM);
     if (p.l4_proto == MSB_IPPROTO_TCP)
         return msb_tcp_input(s->tcp, &p);
+    /* UDP/53 to any address is DNS interception's, never the relay's. */
+    if (p.l4_proto == MSB_IPPROTO_UDP && p.dport == 53)
+        return msb_dns_udp_input(s->dns, &p);
     if (p.l4_proto == MSB_IPPROTO_UDP)
         return msb_udp_input(s->udp, &p);
     if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6)
@@ -173,6 +177,7 @@ static void free_stack(struct msb_stack *s)
         msb_tcp_destroy(s->tcp);
     msb_udp_destroy(s->udp);
     msb_icmp_destroy(s->icmp);
+    msb_dns_destroy(s->dns);
     if (s->tx_ev)
         event_free(s->tx_ev);
     if (s->proxy_ev)
@@ -229,7 +234,9 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         s->udp = msb_udp_create(s, err, errlen);
     if (s->udp)
         s->icmp = msb_icmp_create(s, err, errlen);
-    if (!s->icmp) {
+    if (s->icmp)
+        s->dns = msb_dns_create(s, err, errlen);
+    if (!s->dns) {
         free_stack(s);
         return NULL;
     }

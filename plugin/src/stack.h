@@ -21,6 +21,7 @@ struct event;
 struct msb_tcp;
 struct msb_udp;
 struct msb_icmp;
+struct msb_dns;
 
 struct msb_stack {
     struct msbnet *net;
@@ -33,6 +34,7 @@ struct msb_stack {
     struct msb_tcp *tcp;
     struct msb_udp *udp;
     struct msb_icmp *icmp;
+    struct msb_dns *dns;
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per

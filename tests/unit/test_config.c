@@ -72,6 +72,32 @@ static void test_refusals_name_the_key(void)
 }
 
 /* err is always terminated, even when far too small for the message. */
+static void test_dns_keys(void)
+{
+    struct msb_config c;
+    CU_ASSERT_EQUAL(parse(NULL, &c), 0);
+    CU_ASSERT_EQUAL(c.dns_query_timeout_ms, 5000);
+    CU_ASSERT_TRUE(c.dns_rebind_protection);
+    CU_ASSERT_EQUAL(c.n_dns_upstreams, 0);
+    CU_ASSERT_EQUAL(parse("{\"dns_upstreams\": [\"198.18.0.1\", \"fd42::1\"],"
+                          " \"dns_query_timeout_ms\": 800, \"dns_rebind_protection\": false}",
+                          &c),
+                    0);
+    CU_ASSERT_EQUAL(c.n_dns_upstreams, 2);
+    CU_ASSERT_EQUAL(c.dns_upstreams[0].family, MSB_FAMILY_V4);
+    CU_ASSERT_EQUAL(c.dns_upstreams[1].family, MSB_FAMILY_V6);
+    CU_ASSERT_EQUAL(c.dns_query_timeout_ms, 800);
+    CU_ASSERT_FALSE(c.dns_rebind_protection);
+    expect_error("{\"dns_upstreams\": \"1.1.1.1\"}", "key \"dns_upstreams\" must be an array");
+    expect_error("{\"dns_upstreams\": [\"1.1.1.1\", \"x\"]}", "\"dns_upstreams\"[1] must be");
+    expect_error("{\"dns_upstreams\": [\"1.1.1.1:53\"]}", "\"dns_upstreams\"[0] must be");
+    expect_error("{\"dns_upstreams\": [\"1.1.1.1\",\"1.1.1.1\",\"1.1.1.1\",\"1.1.1.1\","
+                 "\"1.1.1.1\",\"1.1.1.1\",\"1.1.1.1\",\"1.1.1.1\",\"1.1.1.1\"]}",
+                 "at most 8");
+    expect_error("{\"dns_rebind_protection\": 1}", "must be true or false");
+    expect_error("{\"dns_query_timeout_ms\": 50}", "out of range 100..60000");
+}
+
 static void test_tiny_error_buffer(void)
 {
     struct msb_config c;
@@ -89,6 +115,7 @@ int main(void)
         {"every_key_parsed", test_every_key},
         {"refusals_name_the_key", test_refusals_name_the_key},
         {"tiny_error_buffer", test_tiny_error_buffer},
+        {"dns_keys", test_dns_keys},
         {NULL, NULL},
     };
     return cunit_run("config", tests);
