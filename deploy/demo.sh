@@ -23,9 +23,14 @@ topo_start_http_i 8080
 topo_start_http_h_loopback 8081
 topo_start_http_h_loopback 8082
 topo_wait_port I 198.18.0.1 8080 10
+# A second "internet" host, and a DNS server in I that names both.
+ip -n "$TOPO_I" addr add 198.18.0.7/24 dev veth-h
+# --local-ttl: dnsmasq answers its --address names with TTL 0 by default,
+# which msbnet floors at 1 s; 60 s keeps them in the index for the queries below.
+topo_start_dnsmasq_i --local-ttl=60 --address=/web.test/198.18.0.1 --address=/blocked.test/198.18.0.7
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-sandbox() { ip netns exec "$TOPO_H" "$msbnetd" run "$@"; }
+sandbox() { ip netns exec "$TOPO_H" "$msbnetd" run --dns 198.18.0.1 "$@"; }
 # Each fetch says what happened to it, so allowed and denied sit side by side.
 fetches='
     for url in http://198.18.0.1:8080/hello.txt "http://[fd42::1]:8080/hello.txt" \
@@ -55,15 +60,29 @@ cat "$TOPO_DIR/policy.json"
 sandbox --config "$TOPO_DIR/policy.json" --metrics-json -- sh -c "$fetches" 2>"$TOPO_DIR/file.json"
 show_metrics "$TOPO_DIR/file.json"
 
-say "the control plane: msbnetctl asks the running msbnetd over its unix socket (gRPC)"
+say "names: a policy that allows web.test by name; blocked.test resolves but is denied"
+cat >"$TOPO_DIR/names.json" <<'JSON'
+{"policy": {"default_egress": "deny", "default_ingress": "deny", "rules": [
+  {"direction": "egress", "destination": {"group": "host"}, "protocols": ["udp", "tcp"],
+   "ports": [{"start": 53, "end": 53}], "action": "allow"},
+  {"direction": "egress", "destination": {"domain": "web.test"}, "protocols": ["tcp"], "action": "allow"}
+]}}
+JSON
+cat "$TOPO_DIR/names.json"
 ctl="$TOPO_DIR/ctl.sock"
-sandbox --control-socket "$ctl" -- sh -c "$fetches >/dev/null 2>&1; sleep 3" &
+sandbox --config "$TOPO_DIR/names.json" --control-socket "$ctl" -- sh -c '
+    for url in http://web.test:8080/hello.txt http://blocked.test:8080/hello.txt; do
+        if body=$(curl -sS --max-time 5 "$url" 2>&1); then echo "ALLOWED $url: $body"
+        else echo "DENIED  $url: $body"; fi
+    done
+    sleep 4' &
 for _ in $(seq 50); do [[ -S $ctl ]] && break; sleep 0.1; done
-sleep 1
-"$msbnetctl" --socket "$ctl" status
-echo "metrics (one snapshot, policy and tcp sections):"
-"$msbnetctl" --socket "$ctl" --json metrics | grep -oE '\\?"(policy|tcp)\\?":\{[^}]*\}' || true
-echo "resolved hostnames (filled by DNS interception, a later issue):"
-"$msbnetctl" --socket "$ctl" hostnames --all
-wait
+sleep 2
 
+say "the control plane: msbnetctl asks the running msbnetd over its unix socket (gRPC)"
+"$msbnetctl" --socket "$ctl" status
+echo "resolved hostnames (which name each address came from):"
+"$msbnetctl" --socket "$ctl" hostnames --all
+echo "metrics (one snapshot: policy, tcp and dns sections):"
+"$msbnetctl" --socket "$ctl" --json metrics | grep -oE '\\?"(policy|tcp|dns)\\?":\{[^}]*\}' || true
+wait
