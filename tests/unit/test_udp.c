@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "cunit_main.h"
+#include "loopback_socket.h"
 #include "msbnet/msbnet.h"
 
 static const struct msbnet_api_v1 *api;
@@ -190,26 +191,7 @@ static bool l4_sum_ok(const struct rx *r, const uint8_t *l4, size_t n)
 
 static int peer(int ver, uint16_t *port)
 {
-    int fd = socket(ver == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    socklen_t sl;
-    if (ver == 4) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sl = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_addr = in6addr_loopback;
-        sl = sizeof *a;
-    }
-    CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&ss, sl), 0);
-    CU_ASSERT_EQUAL(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
-    *port = ntohs(ver == 4 ? ((struct sockaddr_in *)&ss)->sin_port
-                           : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    return fd;
+    return loopback_socket(ver, SOCK_DGRAM, port);
 }
 
 /* The datagram the peer got (within 2 s), and where from. */
