@@ -32,41 +32,22 @@ static json_t *drops_section(struct msb_metrics *m)
     return o;
 }
 
-static json_t *tcp_section(struct msb_metrics *m)
-{
-    json_t *o = json_object();
-#define MSB_TCP_PUT(name) put_u64(o, #name, msb_read(&m->tcp.name));
-    MSB_TCP_METRICS(MSB_TCP_PUT)
-#undef MSB_TCP_PUT
-    return o;
-}
-
-static json_t *udp_section(struct msb_metrics *m)
-{
-    json_t *o = json_object();
-#define MSB_UDP_PUT(name) put_u64(o, #name, msb_read(&m->udp.name));
-    MSB_UDP_METRICS(MSB_UDP_PUT)
-#undef MSB_UDP_PUT
-    return o;
-}
-
-static json_t *icmp_section(struct msb_metrics *m)
-{
-    json_t *o = json_object();
-#define MSB_ICMP_PUT(name) put_u64(o, #name, msb_read(&m->icmp.name));
-    MSB_ICMP_METRICS(MSB_ICMP_PUT)
-#undef MSB_ICMP_PUT
-    return o;
-}
-
-static json_t *dns_section(struct msb_metrics *m)
-{
-    json_t *o = json_object();
-#define MSB_DNS_PUT(name) put_u64(o, #name, msb_read(&m->dns.name));
-    MSB_DNS_METRICS(MSB_DNS_PUT)
-#undef MSB_DNS_PUT
-    return o;
-}
+/* A counter group as one JSON object keyed by its X-macro names. */
+#define PUT_FIELD(name) put_u64(o, #name, msb_read(&g->name));
+#define COUNTER_SECTION(fn, type, member, LIST)                                                    \
+    static json_t *fn(struct msb_metrics *m)                                                       \
+    {                                                                                              \
+        json_t *o = json_object();                                                                 \
+        type *g = &m->member;                                                                      \
+        LIST(PUT_FIELD)                                                                            \
+        return o;                                                                                  \
+    }
+COUNTER_SECTION(tcp_section, struct msb_tcp_metrics, tcp, MSB_TCP_METRICS)
+COUNTER_SECTION(udp_section, struct msb_udp_metrics, udp, MSB_UDP_METRICS)
+COUNTER_SECTION(icmp_section, struct msb_icmp_metrics, icmp, MSB_ICMP_METRICS)
+COUNTER_SECTION(dns_section, struct msb_dns_metrics, dns, MSB_DNS_METRICS)
+#undef COUNTER_SECTION
+#undef PUT_FIELD
 
 static json_t *rings_section(struct msbnet *net)
 {
