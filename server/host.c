@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define HAS_FIELD(api, f)                                                                     \
@@ -84,9 +85,23 @@ static int read_addresses(struct msbd_host *h, bool set_gateways)
     return 0;
 }
 
+/* Every guest flow, UDP session and echo holds a host socket: 16384 TCP
+ * flows alone exceed the usual soft limit of 1024 descriptors, so take the
+ * hard limit the administrator allows (a lower one just means fewer flows,
+ * which the plugin refuses and counts). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o)
 {
     memset(h, 0, sizeof *h);
+    raise_fd_limit();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     h->opened_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
