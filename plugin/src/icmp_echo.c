@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "csum.h"
+#include "pkt_build.h"
 #include "instance.h"
 #include "policy.h"
 #include "stack.h"
@@ -66,23 +67,10 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
     if (!f)
         return;
     uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + hl;
-    memset(ip, 0, hl);
-    if (v4) {
-        ip[0] = 0x45;
-        msb_put16(ip + 2, (uint16_t)(hl + l4));
-        ip[8] = HOP_LIMIT;
-        ip[9] = MSB_IPPROTO_ICMP;
-        memcpy(ip + 12, from->b, 4);
-        memcpy(ip + 16, to->b, 4);
-        msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, V4_HLEN)));
-    } else {
-        ip[0] = 0x60;
-        msb_put16(ip + 4, (uint16_t)l4);
-        ip[6] = MSB_IPPROTO_ICMPV6;
-        ip[7] = HOP_LIMIT;
-        memcpy(ip + 8, from->b, 16);
-        memcpy(ip + 24, to->b, 16);
-    }
+    if (v4)
+        msb_ip4_write(ip, hl + l4, 0, 0, HOP_LIMIT, MSB_IPPROTO_ICMP, from->b, to->b);
+    else
+        msb_ip6_write(ip, l4, HOP_LIMIT, MSB_IPPROTO_ICMPV6, from->b, to->b);
     icmp[0] = v4 ? ECHO_REP4 : ECHO_REP6;
     icmp[1] = 0;
     msb_put16(icmp + 2, 0);

@@ -4,6 +4,7 @@
 
 #include "csum.h"
 #include "pkt.h"
+#include "pkt_build.h"
 #include "stack.h"
 
 #define V4_HLEN 20
@@ -17,25 +18,12 @@
 
 static void ip4_header(uint8_t *ip, size_t len, const struct msb_ip *src, const uint8_t *dst)
 {
-    memset(ip, 0, V4_HLEN);
-    ip[0] = 0x45;
-    msb_put16(ip + 2, (uint16_t)len);
-    ip[8] = HOP_LIMIT;
-    ip[9] = MSB_IPPROTO_ICMP;
-    memcpy(ip + 12, src->b, 4);
-    memcpy(ip + 16, dst, 4);
-    msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, V4_HLEN)));
+    msb_ip4_write(ip, len, 0, 0, HOP_LIMIT, MSB_IPPROTO_ICMP, src->b, dst);
 }
 
 static void ip6_header(uint8_t *ip, size_t payload, const struct msb_ip *src, const uint8_t *dst)
 {
-    memset(ip, 0, V6_HLEN);
-    ip[0] = 0x60;
-    msb_put16(ip + 4, (uint16_t)payload);
-    ip[6] = MSB_IPPROTO_ICMPV6;
-    ip[7] = HOP_LIMIT;
-    memcpy(ip + 8, src->b, 16);
-    memcpy(ip + 24, dst, 16);
+    msb_ip6_write(ip, payload, HOP_LIMIT, MSB_IPPROTO_ICMPV6, src->b, dst);
 }
 
 static bool send_v4(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,

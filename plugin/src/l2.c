@@ -124,14 +124,10 @@ static void na_send(struct msb_stack *s, const struct msb_pkt *p, const uint8_t 
     if (!f)
         return;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
-    memset(ip, 0, 40 + NA_LEN);
-    ip[0] = 0x60;
-    msb_put16(ip + 4, NA_LEN);
-    ip[6] = MSB_IPPROTO_ICMPV6;
-    ip[7] = 255; /* RFC 4861: receivers drop NDP with any other hop limit */
-    memcpy(ip + 8, target, 16);
-    memcpy(ip + 24, p->src.b, 16);
+    /* RFC 4861: receivers drop NDP with any hop limit but 255. */
+    msb_ip6_write(ip, NA_LEN, 255, MSB_IPPROTO_ICMPV6, target, p->src.b);
     uint8_t *na = ip + 40;
+    memset(na, 0, NA_LEN);
     na[0] = ND_NA;
     msb_put32(na + 4, ND_NA_FLAGS);
     memcpy(na + 8, target, 16);

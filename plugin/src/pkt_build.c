@@ -14,28 +14,42 @@ void msb_eth_write(uint8_t *frame, const uint8_t dst[6], const uint8_t src[6], u
     msb_put16(frame + 12, type);
 }
 
-static void write_ipv4(uint8_t *ip, const struct msb_pkt *p, size_t l4_len)
+void msb_ip4_write(uint8_t *ip, size_t total, uint16_t id, uint16_t frag, uint8_t ttl,
+                   uint8_t proto, const uint8_t src[4], const uint8_t dst[4])
 {
     memset(ip, 0, 20);
     ip[0] = 0x45;
-    msb_put16(ip + 2, (uint16_t)(20 + l4_len));
-    msb_put16(ip + 6, 0x4000); /* DF: a RST is never worth fragmenting */
-    ip[8] = TTL_DEFAULT;
-    ip[9] = MSB_IPPROTO_TCP;
-    memcpy(ip + 12, p->dst.b, 4);
-    memcpy(ip + 16, p->src.b, 4);
+    msb_put16(ip + 2, (uint16_t)total);
+    msb_put16(ip + 4, id);
+    msb_put16(ip + 6, frag);
+    ip[8] = ttl;
+    ip[9] = proto;
+    memcpy(ip + 12, src, 4);
+    memcpy(ip + 16, dst, 4);
     msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, 20)));
+}
+
+void msb_ip6_write(uint8_t *ip, size_t payload, uint8_t hop_limit, uint8_t next,
+                   const uint8_t src[16], const uint8_t dst[16])
+{
+    memset(ip, 0, 40);
+    ip[0] = 0x60;
+    msb_put16(ip + 4, (uint16_t)payload);
+    ip[6] = next;
+    ip[7] = hop_limit;
+    memcpy(ip + 8, src, 16);
+    memcpy(ip + 24, dst, 16);
+}
+
+/* DF: a RST is never worth fragmenting. */
+static void write_ipv4(uint8_t *ip, const struct msb_pkt *p, size_t l4_len)
+{
+    msb_ip4_write(ip, 20 + l4_len, 0, 0x4000, TTL_DEFAULT, MSB_IPPROTO_TCP, p->dst.b, p->src.b);
 }
 
 static void write_ipv6(uint8_t *ip, const struct msb_pkt *p, size_t l4_len)
 {
-    memset(ip, 0, 40);
-    ip[0] = 0x60;
-    msb_put16(ip + 4, (uint16_t)l4_len);
-    ip[6] = MSB_IPPROTO_TCP;
-    ip[7] = TTL_DEFAULT;
-    memcpy(ip + 8, p->dst.b, 16);
-    memcpy(ip + 24, p->src.b, 16);
+    msb_ip6_write(ip, l4_len, TTL_DEFAULT, MSB_IPPROTO_TCP, p->dst.b, p->src.b);
 }
 
 /* RFC 9293 §3.10.7.1: acknowledge exactly what the segment occupied in

@@ -5,6 +5,7 @@
 #include "csum.h"
 #include "instance.h"
 #include "pkt.h"
+#include "pkt_build.h"
 #include "stack.h"
 
 #define V4_HLEN 20
@@ -29,16 +30,7 @@ static void udp_header(uint8_t *h, const struct msb_udp_reply *r)
 static void ip4_header(uint8_t *ip, const struct msb_udp_reply *r, size_t len, uint16_t id,
                        uint16_t frag)
 {
-    memset(ip, 0, V4_HLEN);
-    ip[0] = 0x45;
-    msb_put16(ip + 2, (uint16_t)len);
-    msb_put16(ip + 4, id);
-    msb_put16(ip + 6, frag);
-    ip[8] = HOP_LIMIT;
-    ip[9] = MSB_IPPROTO_UDP;
-    memcpy(ip + 12, r->src->b, 4);
-    memcpy(ip + 16, r->dst->b, 4);
-    msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, V4_HLEN)));
+    msb_ip4_write(ip, len, id, frag, HOP_LIMIT, MSB_IPPROTO_UDP, r->src->b, r->dst->b);
 }
 
 /* Bytes [off, off+n) of the datagram as sent: UDP header, then payload. */
@@ -111,13 +103,7 @@ static bool send_v6(struct msb_stack *s, const struct msb_udp_reply *r)
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
-    memset(ip, 0, V6_HLEN);
-    ip[0] = 0x60;
-    msb_put16(ip + 4, (uint16_t)plen);
-    ip[6] = MSB_IPPROTO_UDP;
-    ip[7] = HOP_LIMIT;
-    memcpy(ip + 8, r->src->b, 16);
-    memcpy(ip + 24, r->dst->b, 16);
+    msb_ip6_write(ip, plen, HOP_LIMIT, MSB_IPPROTO_UDP, r->src->b, r->dst->b);
     udp_header(ip + V6_HLEN, r);
     memcpy(ip + V6_HLEN + UDP_HLEN, r->payload, r->len);
     return msb_stack_emit(s, f);
