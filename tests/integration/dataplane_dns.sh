@@ -11,20 +11,10 @@ source "$here/../lib/topology.sh"
 topo_require dig curl getent timeout dnsmasq
 topo_up || exit 1
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
-expect() { # name, wanted substring, actual text
-    if [[ $3 == *"$2"* ]]; then ok "$1"; else bad "$1" "wanted '$2', got '$3'"; fi
-}
+source "$here/../lib/checks.sh"
+GUEST_TIMEOUT=120
 
 GW4=100.96.0.1
-guest() {
-    local opts=()
-    while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
-    shift
-    timeout 120 ip netns exec "$TOPO_H" "$msbnetd" run --egress allow "${opts[@]}" -- "$@" 2>&1
-}
 # dig waits longer than msbnet's 5 s query timeout, so msbnet's own
 # answer (or SERVFAIL) is what the test sees.
 DIG="dig +time=8 +tries=1"
@@ -103,5 +93,4 @@ expect nxdomain_relayed "status: NXDOMAIN" "$out"
 if grep -q '"hostnames":{"entries":0' <<<"$out"; then ok nxdomain_not_indexed
 else bad nxdomain_not_indexed "$(grep -o '"hostnames":{[^}]*}' <<<"$out")"; fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+checks_done

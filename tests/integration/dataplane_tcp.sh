@@ -11,22 +11,10 @@ source "$here/../lib/topology.sh"
 topo_require curl /usr/bin/python3 timeout
 topo_up || exit 1
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
-expect() { # name, wanted substring, actual text
-    if [[ $3 == *"$2"* ]]; then ok "$1"; else bad "$1" "wanted '$2', got '$3'"; fi
-}
+source "$here/../lib/checks.sh"
+GUEST_TIMEOUT=600
 
 GW4=100.96.0.1 GW6=fd42:6d73:62::1
-# One sandboxed command through msbnet, stdout and stderr captured; extra
-# msbnetd options before "--".
-guest() {
-    local opts=()
-    while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
-    shift
-    timeout 600 ip netns exec "$TOPO_H" "$msbnetd" run --egress allow "${opts[@]}" -- "$@" 2>&1
-}
 
 # The one-shot peers print "listening" once bound: wait for that instead of
 # probing the port, which would use up their single accept.
@@ -128,5 +116,4 @@ if grep -q '"tcp_flow_cap":[1-9]' <<<"$out"; then ok flow_cap_counted; else bad 
 out=$(guest --egress deny --print-metrics -- sh -c 'curl -sS --max-time 10 http://198.18.0.1:8080/hello.txt; echo "curl=$?"')
 if [[ $out == *curl=7* ]] && grep -q '"denied":1' <<<"$out"; then ok egress_deny_refuses_and_counts; else bad egress_deny_refuses_and_counts "$out"; fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+checks_done

@@ -12,20 +12,10 @@ source "$here/../lib/topology.sh"
 topo_require ping /usr/bin/python3 timeout
 topo_up || exit 1
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
-expect() { # name, wanted substring, actual text
-    if [[ $3 == *"$2"* ]]; then ok "$1"; else bad "$1" "wanted '$2', got '$3'"; fi
-}
+source "$here/../lib/checks.sh"
+GUEST_TIMEOUT=300
 
 GW4=100.96.0.1 GW6=fd42:6d73:62::1
-guest() {
-    local opts=()
-    while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
-    shift
-    timeout 300 ip netns exec "$TOPO_H" "$msbnetd" run --egress allow "${opts[@]}" -- "$@" 2>&1
-}
 
 topo_bg I udp_echo $peer serve 7000
 for _ in $(seq 100); do
@@ -83,5 +73,4 @@ for dst in 198.18.0.1 fd42::1; do
     else bad "ping_raw_fallback_$dst" "$out"; fi
 done
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+checks_done
