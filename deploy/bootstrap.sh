@@ -8,11 +8,13 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config
     libevent-dev liblwip-dev libjansson-dev libgrpc-dev
     libprotobuf-c-dev protobuf-c-compiler libcunit1-dev)
-# Tests: the real peers they talk to, and the checkers they run under.
+# Tests: the real peers they talk to, and the checkers they run under
+# (clang and its runtime libraries build the libFuzzer targets).
 # dnsmasq-base is the binary without the system service, so nothing starts
 # listening on the host's port 53.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
-    python3 python3-grpcio python3-grpc-tools valgrind)
+    python3 python3-grpcio python3-grpc-tools valgrind
+    clang libclang-rt-14-dev)
 # Benchmarks: the stacks msbnet is compared with.
 perf_pkgs=(slirp4netns passt)
 

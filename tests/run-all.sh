@@ -4,8 +4,11 @@
 #   2. build and run every test (ctest: CUnit suites, ThreadSanitizer
 #      targets, valgrind runs, integration tests),
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and run
-#      the unit and integration tests there too.
-# Build trees go to build/ and build-asan/ (override with MSBNET_BUILD_DIR).
+#      the unit and integration tests there too,
+#   4. build the libFuzzer targets with clang and fuzz each parser for a
+#      bounded time (MSBNET_FUZZ_SECONDS, default 20 s per target).
+# Build trees go to build/, build-asan/ and build-fuzz/ (override the parent
+# directory with MSBNET_BUILD_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -29,4 +32,10 @@ mkdir -p "$out"
 configure_build_test "$out/build" 'unit|integration|valgrind'
 configure_build_test "$out/build-asan" 'unit|integration' \
     -DMSBNET_SANITIZE=ON -DMSBNET_TSAN_TESTS=OFF
+echo "== $out/build-fuzz: libFuzzer targets (clang)"
+cmake -S "$top" -B "$out/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DMSBNET_TSAN_TESTS=OFF -DMSBNET_FUZZ_SECONDS="${MSBNET_FUZZ_SECONDS:-20}" \
+    >"$out/build-fuzz.configure.log" || { cat "$out/build-fuzz.configure.log"; exit 1; }
+cmake --build "$out/build-fuzz" -j "$jobs" --target fuzz_all
+(cd "$out/build-fuzz" && ctest --output-on-failure -L fuzz)
 echo "== all test configurations passed"
