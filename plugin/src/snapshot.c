@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "policy_model.h"
+#include "policy_replace.h"
 
 /* jansson reports allocation failure by returning NULL / -1 from each call;
  * building into a possibly-NULL object and checking once at the end keeps
@@ -78,7 +79,7 @@ static json_t *policy_section(struct msbnet *net)
 #define MSB_POLICY_PUT(name) put_u64(o, #name, msb_read(&net->metrics.policy.name));
     MSB_POLICY_METRICS(MSB_POLICY_PUT)
 #undef MSB_POLICY_PUT
-    put_u64(o, "rules", net->policy ? net->policy->nrules : 0);
+    put_u64(o, "rules", msb_policy_rule_count(net));
     return o;
 }
 
