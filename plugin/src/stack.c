@@ -275,7 +275,10 @@ void msb_stack_stop(struct msb_stack *s)
 
 void msb_stack_policy_changed(struct msb_stack *s)
 {
-    (void)s; /* each module re-evaluates its open flows (next commit) */
+    uint64_t n = msb_tcp_policy_recheck(s->tcp);
+    n += msb_udp_policy_recheck(s->udp);
+    n += msb_icmp_policy_recheck(s->icmp);
+    msb_count(&s->net->metrics.policy.flows_reset, n);
 }
 
 /* ---- output ----------------------------------------------------------- */
