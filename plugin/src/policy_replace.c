@@ -1,6 +1,5 @@
 #include "policy_replace.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,37 +8,6 @@
 #include "instance.h"
 #include "msbnet/msbnet.h"
 #include "policy_engine.h"
-
-struct msb_policy *msb_policy_parse_any(const char *text, char *err, size_t errlen)
-{
-    const char *s = text;
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s == '{')
-        return msb_policy_parse_json(text, strnlen(text, MSB_POL_JSON_MAX_BYTES + 1), err, errlen);
-    if (!*s) {
-        snprintf(err, errlen, "policy: empty (give a JSON object or rule tokens)");
-        return NULL;
-    }
-    struct msb_policy *p = msb_policy_new();
-    if (!p) {
-        snprintf(err, errlen, "policy: out of memory");
-        return NULL;
-    }
-    /* The original CLI's assembly: egress deny, ingress allow, no implicit
-     * DNS or public rule (reference §3.8). */
-    p->default_egress = MSB_POL_DENY;
-    p->default_ingress = MSB_POL_ALLOW;
-    struct msb_pol_tok_error *e = malloc(sizeof *e);
-    if (!e || msb_pol_parse_rule_list(s, p, e)) {
-        snprintf(err, errlen, "policy: %s", e ? e->msg : "out of memory");
-        free(e);
-        msb_policy_free(p);
-        return NULL;
-    }
-    free(e);
-    return p;
-}
 
 static char *warnings_to_json(const struct msb_policy *p)
 {
@@ -81,7 +49,7 @@ int msb_policy_replace(struct msbnet *net, const char *text, char **warnings_jso
         snprintf(err, errlen, "policy: missing");
         return MSBNET_EINVAL;
     }
-    struct msb_policy *p = msb_policy_parse_any(text, err, errlen);
+    struct msb_policy *p = msb_policy_parse_text(text, err, errlen);
     if (!p)
         return MSBNET_EINVAL;
     char *w = NULL;
