@@ -204,6 +204,8 @@ static void gsend(struct gconn *c, uint8_t flags, const uint8_t *data, size_t le
 
 static void rx_append(struct gconn *c, const uint8_t *d, size_t n)
 {
+    if (n == 0) /* a bare FIN: nothing to keep (and c->rx may still be NULL) */
+        return;
     if (c->rxlen + n > c->rxcap) {
         c->rxcap = (c->rxlen + n) * 2;
         c->rx = realloc(c->rx, c->rxcap);
