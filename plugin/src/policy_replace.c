@@ -71,10 +71,17 @@ int msb_policy_replace(struct msbnet *net, const char *text, char **warnings_jso
     return MSBNET_OK;
 }
 
+/* Under policy_lock: a pending policy already judges every frame the
+ * stack reads from now on, so callers see it as the current one. */
+static const struct msb_policy *in_force(const struct msbnet *net)
+{
+    return net->policy_pending ? net->policy_pending : net->policy;
+}
+
 char *msb_policy_current_json(struct msbnet *net)
 {
     pthread_mutex_lock(&net->policy_lock);
-    json_t *j = msb_policy_to_json(net->policy);
+    json_t *j = msb_policy_to_json(in_force(net));
     pthread_mutex_unlock(&net->policy_lock);
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
@@ -84,7 +91,8 @@ char *msb_policy_current_json(struct msbnet *net)
 size_t msb_policy_rule_count(struct msbnet *net)
 {
     pthread_mutex_lock(&net->policy_lock);
-    size_t n = net->policy ? net->policy->nrules : 0;
+    const struct msb_policy *p = in_force(net);
+    size_t n = p ? p->nrules : 0;
     pthread_mutex_unlock(&net->policy_lock);
     return n;
 }

@@ -24,7 +24,8 @@ int msb_policy_replace(struct msbnet *net, const char *text, char **warnings_jso
                        size_t errlen);
 
 /* The current policy as compact JSON (malloc'd), NULL on allocation
- * failure.  A policy still pending is not visible yet. */
+ * failure.  A policy still pending counts as current: it judges every
+ * frame the stack reads from now on. */
 char *msb_policy_current_json(struct msbnet *net);
 
 /* Rules in the current policy (for the metrics snapshot). */
