@@ -82,6 +82,27 @@ expect_metric default_denials_counted policy.denied 7
 expect_metric default_denials_reset tcp.denied 7
 expect_metric default_nothing_dialled_but_public tcp.connects_ok 1
 
+# UDP and ping to local destinations: a UDP client hears "administratively
+# prohibited" at once (EHOSTUNREACH on its connected socket), an echo is
+# dropped; both counted.
+udp_try='import socket, sys, time
+for dst in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((dst, 9999)); s.settimeout(2); t = time.time(); s.send(b"x")
+    try: s.recv(16); r = "reply"
+    except OSError as e: r = "errno=%s" % e.errno
+    print("udp", dst, r, "ms=%d" % ((time.time() - t) * 1000))'
+out=$(sandbox -- sh -c "$py -c '$udp_try' 10.0.0.1 192.168.1.1 169.254.169.254 $GW4;
+    ping -c1 -W1 169.254.169.254 >/dev/null; echo ping=\$?")
+for t in 10.0.0.1 192.168.1.1 169.254.169.254 $GW4; do
+    line=$(grep "^udp $t " <<<"$out")
+    if [[ $line == *" errno=113 "* && ${line##*ms=} -lt 1000 ]]; then ok "udp_refused_fast $t"
+    else bad "udp_refused_fast $t" "${line:-$out}"; fi
+done
+expect ping_metadata_dropped "ping=1" "$out"
+expect_metric udp_denials_counted drops.udp_denied 4
+expect_metric ping_denial_counted drops.icmp_denied 1
+
 # A hostile guest writes the frames itself: loopback, 0.0.0.0, mapped and
 # compatible IPv6 forms of local addresses, and the gateways.
 out=$(sandbox -- $py "$here/syn_probe.py" tap0 $G4 $G6 $GW4 \
