@@ -13,7 +13,7 @@ build_pkgs=(gcc make cmake pkg-config
 # dnsmasq-base is the binary without the system service, so nothing starts
 # listening on the host's port 53.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
-    python3 python3-grpcio python3-grpc-tools valgrind
+    python3 python3-grpcio python3-grpc-tools valgrind openssl
     clang libclang-rt-14-dev)
 # Benchmarks: the stacks msbnet is compared with.
 perf_pkgs=(slirp4netns passt)

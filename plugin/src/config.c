@@ -20,6 +20,7 @@ struct field {
 
 static const char *const wake_choices[] = {"auto", "pipe", NULL};
 static const char *const egress_choices[] = {"allow", "deny", "public_only", NULL};
+static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
 
 #define AT(member) offsetof(struct msb_config, member)
 #define NUM(key, kind, member, lo, hi) {key, kind, AT(member), lo, hi, NULL, 0}
@@ -47,6 +48,7 @@ static const struct field fields[] = {
     TEXT("gateway_ipv6", F_IPV6, gateway_ipv6),
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
+    CHOICE("log_level", log_level, log_choices),
 };
 #undef TEXT
 #undef CHOICE
@@ -71,6 +73,7 @@ void msb_config_defaults(struct msb_config *c)
     c->max_icmp_echoes = 256;
     c->dns_query_timeout_ms = 5000;
     c->dns_rebind_protection = true;
+    c->log_level = MSB_LOG_WARN;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -186,15 +189,19 @@ void msb_config_release(struct msb_config *c)
     c->policy = NULL;
 }
 
-/* "policy" is a whole object, not a table field: the policy parser names
- * the rule that is wrong.  "egress" is the older switch for the same
- * decision, so giving both is refused rather than silently ranked. */
+/* "policy" is a whole object (or a string of rule tokens), not a table
+ * field: the policy parser names the rule that is wrong.  "egress" is the
+ * older switch for the same decision, so giving both is refused rather
+ * than silently ranked. */
 static int set_policy(json_t *root, json_t *v, struct msb_config *c, char *err, size_t errlen)
 {
     if (json_object_get(root, "egress"))
         return fail(err, errlen, "config: keys \"policy\" and \"egress\" exclude each other");
     char why[512];
-    c->policy = msb_policy_from_json(v, why, sizeof why);
+    if (json_is_string(v) && json_string_value(v)[0] == '{')
+        return fail(err, errlen, "config: key \"policy\": give the JSON policy as an object");
+    c->policy = json_is_string(v) ? msb_policy_parse_text(json_string_value(v), why, sizeof why)
+                                  : msb_policy_from_json(v, why, sizeof why);
     return c->policy ? 0 : fail(err, errlen, "config: key \"policy\": %s", why);
 }
 

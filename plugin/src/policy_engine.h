@@ -47,6 +47,18 @@ struct msb_pol_verdict {
 struct msb_pol_verdict msb_policy_eval(const struct msb_policy *p, const struct msb_pol_env *env,
                                        const struct msb_pol_flow *f);
 
+/* The same walk for a flow that claimed TLS SNI `sni` (canonical: lower
+ * case, no trailing dot; NULL = msb_policy_eval): a domain rule matches only
+ * when the SNI is its name (suffix: under it) and the address is also bound
+ * in the index to a name the rule matches (reference §3.5 "Sni" source). */
+struct msb_pol_verdict msb_policy_eval_sni(const struct msb_policy *p,
+                                           const struct msb_pol_env *env,
+                                           const struct msb_pol_flow *f, const char *sni);
+
+/* True when some egress/any rule has a domain or suffix destination: only
+ * then can a TLS SNI change a decision. */
+bool msb_policy_has_domain_rules(const struct msb_policy *p);
+
 /* True when every flow rule `later` matches is matched by `earlier` first
  * (the action is not compared: either way `later` never decides). */
 bool msb_pol_shadows(const struct msb_pol_rule *earlier, const struct msb_pol_rule *later);
@@ -114,6 +126,12 @@ int msb_pol_parse_token(const char *tok, size_t len, struct msb_pol_rule *r,
 /* Comma list: segments trimmed, empty ones skipped, stops at the first
  * error.  Appends to p. */
 int msb_pol_parse_rule_list(const char *list, struct msb_policy *p, struct msb_pol_tok_error *e);
+
+/* A policy from text: a JSON policy object when the first non-space
+ * character is '{', else a comma list of rule tokens with default_egress
+ * deny and default_ingress allow and no implicit rules (the original CLI's
+ * assembly, reference §3.8).  NULL with the parser's message in err. */
+struct msb_policy *msb_policy_parse_text(const char *text, char *err, size_t errlen);
 
 /* Levenshtein distance, capped: returns cap + 1 when larger. */
 unsigned msb_pol_edit_distance(const char *a, size_t al, const char *b, unsigned cap);

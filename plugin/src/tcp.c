@@ -153,6 +153,9 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     f->rd = f->wr = f->tmr = NULL;
     f->rd_on = f->wr_on = false;
     f->guest_fin = f->host_shut_wr = f->host_eof = f->aborting = false;
+    /* Only a policy with domain rules can change its mind on an SNI. */
+    f->sni_wait = msb_policy_wants_sni(t->net);
+    f->sni_expired = f->sni_timer = false;
     f->last_active_ms = msb_now_ms();
     hold_syn(f, p);
     flow_set_state(t, f, FLOW_CONNECTING);
@@ -261,6 +264,21 @@ void msb_tcp_rx_room(struct msb_tcp *t)
         }
     }
     gro_flush(t);
+}
+
+uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->max_flows; i++) {
+        struct tcp_flow *f = &t->flows[i];
+        if (f->state != FLOW_FREE &&
+            !msb_policy_still_allowed(t->net, MSB_IPPROTO_TCP, &f->d, f->dp)) {
+            proxy_abort(t, f, true);
+            n++;
+        }
+    }
+    gro_flush(t);
+    return n;
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
