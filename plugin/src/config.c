@@ -1,10 +1,12 @@
 #include "config.h"
 
 #include "policy_engine.h"
+#include "publish_spec.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum field_kind { F_UINT, F_POW2, F_CHOICE, F_IPV4, F_IPV6, F_MAC, F_BOOL };
@@ -47,6 +49,8 @@ static const struct field fields[] = {
     TEXT("gateway_ipv6", F_IPV6, gateway_ipv6),
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
+    /* lwIP's ephemeral ports (16384) name the inbound TCP flows. */
+    NUM("max_inbound_flows", F_UINT, max_inbound_flows, 1, 16384),
 };
 #undef TEXT
 #undef CHOICE
@@ -71,6 +75,7 @@ void msb_config_defaults(struct msb_config *c)
     c->max_icmp_echoes = 256;
     c->dns_query_timeout_ms = 5000;
     c->dns_rebind_protection = true;
+    c->max_inbound_flows = 256;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -184,6 +189,9 @@ void msb_config_release(struct msb_config *c)
 {
     msb_policy_free(c->policy);
     c->policy = NULL;
+    free(c->publish);
+    c->publish = NULL;
+    c->n_publish = 0;
 }
 
 /* "policy" is a whole object, not a table field: the policy parser names
@@ -223,6 +231,8 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return set_policy(root, v, c, err, errlen);
     if (strcmp(key, "dns_upstreams") == 0)
         return set_upstreams(v, c, err, errlen);
+    if (strcmp(key, "publish") == 0)
+        return msb_publish_list_from_json(v, &c->publish, &c->n_publish, err, errlen);
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
              : fail(err, errlen, "config: unknown key \"%s\"", key);

@@ -37,10 +37,11 @@ static void terminate_once(struct msbnet *net, const struct msb_pol_flow *f, lon
     msb_hook_trigger(&net->hook, reason);
 }
 
-bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+static bool decide(struct msbnet *net, enum msb_pol_dir dir, uint8_t proto,
+                   const struct msb_ip *addr, uint16_t port)
 {
     unsigned bit = proto_bit(proto);
-    struct msb_pol_flow f = {MSB_POL_EGRESS, bit, dst, (bit & MSB_PROTO_ICMP) ? -1 : dport};
+    struct msb_pol_flow f = {dir, bit, addr, (bit & MSB_PROTO_ICMP) ? -1 : port};
     struct msb_pol_env env = {&net->hidx, &net->gw, msb_now_ms()};
     struct msb_pol_verdict v = msb_policy_eval(net->policy, &env, &f);
     struct msb_policy_metrics *m = &net->metrics.policy;
@@ -56,4 +57,15 @@ bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *ds
         msb_count(&m->denied, 1);
         return false;
     }
+}
+
+bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+{
+    return decide(net, MSB_POL_EGRESS, proto, dst, dport);
+}
+
+bool msb_policy_allow_ingress(struct msbnet *net, uint8_t proto, const struct msb_ip *peer,
+                              uint16_t guest_port)
+{
+    return decide(net, MSB_POL_INGRESS, proto, peer, guest_port);
 }
