@@ -205,6 +205,8 @@ void *msbd_publish_arg(const char *arg, char *why, size_t whylen)
     } else if (c2) {
         return publish_fail(why, whylen, "expected [ADDR:]HOSTPORT:GUESTPORT[/udp]");
     }
+    if (addr[0] && !c1)
+        return publish_fail(why, whylen, "with an address, both ports are needed");
     json_int_t hp, gp;
     if (port_of(p, (size_t)((c1 ? c1 : end) - p), &hp) ||
         (c1 ? port_of(c1 + 1, (size_t)(end - c1 - 1), &gp) : (gp = hp, 0)))

@@ -34,7 +34,7 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command cmd, int argc, char *
 void msbd_opts_free(struct msbd_opts *o);
 
 /* --publish [ADDR:]HOSTPORT[:GUESTPORT][/udp|/tcp] (IPv6 ADDR in brackets;
- * GUESTPORT defaults to HOSTPORT) as the plugin's "publish" object (a
+ * GUESTPORT defaults to HOSTPORT when there is no ADDR) as the plugin's "publish" object (a
  * json_t *, owned by the caller), or NULL with a reason in why. */
 void *msbd_publish_arg(const char *arg, char *why, size_t whylen);
 
