@@ -20,6 +20,7 @@
  * cannot starve the guest's frames. */
 #define ACCEPT_BUDGET 16
 #define BACKLOG 128
+#define ACCEPT_PAUSE_MS 100
 
 void msb_publish_init(struct msb_publish *p)
 {
@@ -28,10 +29,18 @@ void msb_publish_init(struct msb_publish *p)
     atomic_init(&p->dirty, false);
 }
 
-static void free_listener(struct msb_pub_listener *l)
+static void drop_events(struct msb_pub_listener *l)
 {
     if (l->ev)
         event_free(l->ev);
+    if (l->pause)
+        event_free(l->pause);
+    l->ev = l->pause = NULL;
+}
+
+static void free_listener(struct msb_pub_listener *l)
+{
+    drop_events(l);
     if (l->fd >= 0)
         close(l->fd);
     free(l);
@@ -192,6 +201,25 @@ int msb_publish_close(struct msbnet *net, const struct msb_publish_spec *spec, c
 
 /* ---- the stack thread ------------------------------------------------------ */
 
+/* Out of descriptors (or memory) the pending connection stays queued and
+ * the listener readable: stop watching it for a moment instead of
+ * spinning, as a server would. */
+static void pause_accepting(struct msb_pub_listener *l)
+{
+    const struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
+    if (l->pause && event_del(l->ev) == 0)
+        evtimer_add(l->pause, &pause);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_pub_listener *l = arg;
+    if (l->ev)
+        event_add(l->ev, NULL);
+}
+
 static void on_accept(struct msb_stack *s, struct msb_pub_listener *l)
 {
     for (int i = 0; i < ACCEPT_BUDGET; i++) {
@@ -199,9 +227,12 @@ static void on_accept(struct msb_stack *s, struct msb_pub_listener *l)
         socklen_t sl = sizeof peer;
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                msb_count(&s->net->metrics.inbound.tcp_errors, 1);
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                errno == ECONNABORTED)
+                return;
+            msb_count(&s->net->metrics.inbound.tcp_errors, 1);
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(l);
             return;
         }
         msb_tcp_inbound(s->tcp, fd, &peer, &l->spec);
@@ -226,12 +257,11 @@ static void attach(struct msb_stack *s, struct msb_pub_listener *l)
 {
     l->s = s;
     l->ev = event_new(s->base, l->fd, EV_READ | EV_PERSIST, on_ready, l);
-    if (!l->ev || event_add(l->ev, NULL)) {
+    l->pause = evtimer_new(s->base, on_resume, l);
+    if (!l->ev || !l->pause || event_add(l->ev, NULL)) {
         /* Stays registered but deaf; counted so the failure is visible. */
         msb_count(&s->net->metrics.inbound.tcp_errors, 1);
-        if (l->ev)
-            event_free(l->ev);
-        l->ev = NULL;
+        drop_events(l);
     }
 }
 
@@ -265,9 +295,7 @@ void msb_publish_detach(struct msb_stack *s)
     struct msb_pub_listener **link = &p->head;
     while (*link) {
         struct msb_pub_listener *l = *link;
-        if (l->ev)
-            event_free(l->ev);
-        l->ev = NULL;
+        drop_events(l);
         l->s = NULL;
         if (atomic_load(&l->removed)) {
             *link = l->next;

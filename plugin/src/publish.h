@@ -31,6 +31,7 @@ struct msb_pub_listener {
     int fd;
     atomic_bool removed;
     struct event *ev;     /* stack thread only */
+    struct event *pause;  /* out of descriptors: accept again after a pause */
     struct msb_stack *s;  /* the stack ev belongs to */
     struct msb_pub_listener *next;
 };

@@ -217,14 +217,22 @@ void msb_udp_inbound_readable(struct msb_udp_in *u, struct msb_pub_listener *l)
 
 /* ---- guest -> peer ------------------------------------------------------ */
 
+static bool answers(const struct in_sess *x, const struct msb_pkt *p)
+{
+    return x->used && x->gp == p->sport && x->sport == p->dport && msb_ip_equal(&x->src, &p->dst) &&
+           msb_ip_equal(&x->g, &p->src);
+}
+
 static struct in_sess *by_guest(struct msb_udp_in *u, const struct msb_pkt *p)
 {
-    for (uint32_t i = 0; i < u->cap; i++) {
-        struct in_sess *x = &u->sess[i];
-        if (x->used && x->gp == p->sport && x->sport == p->dport && msb_ip_equal(&x->src, &p->dst) &&
-            msb_ip_equal(&x->g, &p->src))
-            return x;
-    }
+    /* To the gateway: the port names the session.  To a real peer: a scan
+     * (at most max_inbound_flows, only while inbound sessions exist). */
+    uint32_t i = (uint32_t)p->dport - GW_PORT_BASE;
+    if (p->dport >= GW_PORT_BASE && i < u->cap && answers(&u->sess[i], p))
+        return &u->sess[i];
+    for (i = 0; i < u->cap; i++)
+        if (answers(&u->sess[i], p))
+            return &u->sess[i];
     return NULL;
 }
 

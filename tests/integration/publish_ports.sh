@@ -134,8 +134,15 @@ expect udp_round_trip "from 100.96.0.1 True 8081" "$got"
 
 # --- metrics at exit -----------------------------------------------------------
 touch "$TOPO_DIR/stop-main" "$TOPO_DIR/stop-cap"
-for pid in $main_pid $cap_pid; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# Both daemons end with their command, cleanly (a sanitizer report would
+# change the status or leave its mark in the log).
+for name in main cap; do
+    pid=${name}_pid
+    timeout 10 tail --pid="${!pid}" -f /dev/null
+    wait "${!pid}"
+    rc=$?
+    if [[ $rc == 0 ]] && ! grep -q Sanitizer "$TOPO_DIR/logs/$name.log"; then ok "${name}_exits_cleanly"
+    else bad "${name}_exits_cleanly" "status $rc: $(grep -m3 Sanitizer "$TOPO_DIR/logs/$name.log")"; fi
 done
 metric() { # log, key
     grep -o '"inbound":{[^}]*}' "$TOPO_DIR/logs/$1.log" | tail -1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2

@@ -1,10 +1,13 @@
 /* Published ports through the ABI on a started stack: host peers are
  * loopback sockets, the guest is scripted frame by frame (IPv4). */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -195,7 +198,8 @@ static void guest_send(uint8_t proto, const struct msb_ip *dst, uint16_t sport, 
     } else {
         msb_put16(t + 4, (uint16_t)l4);
     }
-    memcpy(t + l4h, data, len);
+    if (len)
+        memcpy(t + l4h, data, len);
     msb_put16(t + (proto == MSB_IPPROTO_TCP ? 16 : 6), msb_csum_l4(&g4, dst, proto, t, l4));
     CU_ASSERT_EQUAL(api->write_frame(net, fr, 14 + ipl), MSBNET_WRITTEN);
 }
@@ -392,6 +396,52 @@ static void test_cap(void)
     finish();
 }
 
+static int highest_fd(void)
+{
+    int hi = 2;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (atoi(e->d_name) > hi)
+            hi = atoi(e->d_name);
+    if (d)
+        closedir(d);
+    return hi;
+}
+
+/* accept() failing with EMFILE leaves the listener readable: the stack
+ * must pause instead of spinning, and accept once descriptors are back. */
+static void test_out_of_descriptors_pauses(void)
+{
+    net = create("{\"egress\":\"allow\"}");
+    start();
+    uint16_t port = free_port(SOCK_STREAM);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(publish(true, "tcp", port, 80, false, err, sizeof err), MSBNET_OK);
+    int h = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct rlimit old, low;
+    CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)highest_fd() + 1;
+    CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[256], nfill = 0; /* the holes below the limit, too */
+    while (nfill < 256 && (fill[nfill] = dup(0)) >= 0)
+        nfill++;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CU_ASSERT_EQUAL(connect(h, (struct sockaddr *)&a, sizeof a), 0);
+    struct seg syn;
+    CU_ASSERT_FALSE(next_seg(&syn, MSB_IPPROTO_TCP, 400));
+    long long errs = metric("inbound", "tcp_errors");
+    CU_ASSERT(errs >= 1 && errs <= 10); /* a few tries, not a spin */
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    CU_ASSERT_EQUAL(setrlimit(RLIMIT_NOFILE, &old), 0);
+    CU_ASSERT(guest_accept(&syn, 80));
+    close(h);
+    finish();
+}
+
 /* A datagram to the host port reaches the guest; the reply goes back. */
 static void udp_round_trip(bool real_peer)
 {
@@ -455,6 +505,7 @@ int main(void)
         {"guest_refuses", test_guest_refuses},
         {"ingress_denied", test_ingress_denied},
         {"cap", test_cap},
+        {"out_of_descriptors_pauses", test_out_of_descriptors_pauses},
         {"udp_gateway", test_udp_gateway},
         {"udp_real_peer", test_udp_real_peer},
         {NULL, NULL},
