@@ -509,7 +509,7 @@ static void on_err(void *arg, err_t err)
             flow_set_state(t, f, FLOW_CLOSING);
         shut_if_drained(t, f);
     } else {
-        if (f->inbound && f->state == FLOW_SYN_FED) /* the guest port is closed */
+        if (f->inbound && f->state == FLOW_SYN_FED && err == ERR_RST) /* guest port closed */
             msb_count(&t->net->metrics.inbound.tcp_guest_refused, 1);
         /* ERR_RST (guest reset) or ERR_ABRT (lwIP gave up: retransmissions,
          * handshake timeout): the host gets a RST. */

@@ -341,6 +341,61 @@ static void test_guest_refuses(void)
     finish();
 }
 
+/* real_peer: the guest sees the client's address and port, and its
+ * replies to them belong to the flow (no egress admission, which would
+ * refuse a loopback destination outright). */
+static void test_tcp_real_peer(void)
+{
+    net = create("{\"policy\":{\"default_egress\":\"deny\",\"default_ingress\":\"allow\"}}");
+    start();
+    uint16_t port = free_port(SOCK_STREAM);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(publish(true, "tcp", port, 8000, true, err, sizeof err), MSBNET_OK);
+    uint16_t cport;
+    int h = loopback_socket(4, SOCK_STREAM, &cport);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CU_ASSERT_EQUAL_FATAL(connect(h, (struct sockaddr *)&a, sizeof a), 0);
+    struct seg syn, s;
+    CU_ASSERT_FATAL(guest_accept(&syn, 8000));
+    struct msb_ip lo;
+    msb_ip_parse("127.0.0.1", &lo);
+    CU_ASSERT(msb_ip_equal(&syn.src, &lo));
+    CU_ASSERT_EQUAL(syn.sport, cport);
+    CU_ASSERT_EQUAL(send(h, "q", 1, 0), 1);
+    CU_ASSERT_FATAL(guest_data(&s));
+    guest_send(MSB_IPPROTO_TCP, &syn.src, 8000, syn.sport, ACK | PSH, 1001, s.seq + 1, "answer", 6);
+    char buf[16] = "";
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 3000), 6);
+    CU_ASSERT_NSTRING_EQUAL(buf, "answer", 6);
+    CU_ASSERT_EQUAL(metric("tcp", "denied"), 0);
+    CU_ASSERT_EQUAL(metric("policy", "denied"), 0);
+    close(h);
+    finish();
+}
+
+/* A guest that never answers the SYN: the peer is reset after
+ * connect_timeout_ms, not after lwIP's minute of retransmissions. */
+static void test_guest_silent(void)
+{
+    net = create("{\"egress\":\"allow\",\"connect_timeout_ms\":300}");
+    start();
+    uint16_t port = free_port(SOCK_STREAM);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(publish(true, "tcp", port, 81, false, err, sizeof err), MSBNET_OK);
+    uint64_t t0 = msb_now_ms();
+    int h = host_connect(SOCK_STREAM, port);
+    char buf[8];
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 3000), -ECONNRESET);
+    uint64_t ms = msb_now_ms() - t0;
+    CU_ASSERT(ms >= 250 && ms < 2000);
+    CU_ASSERT_EQUAL(metric("inbound", "tcp_guest_timeout"), 1);
+    CU_ASSERT_EQUAL(metric("inbound", "tcp_guest_refused"), 0);
+    CU_ASSERT_EQUAL(metric_wait("tcp", "flows", 0), 0);
+    close(h);
+    finish();
+}
+
 /* Ingress policy and the cap: the peer is reset before the guest sees a SYN. */
 static void expect_reset_no_syn(uint16_t port)
 {
@@ -503,6 +558,8 @@ int main(void)
         {"runtime_publish_tcp", test_runtime_publish_tcp},
         {"publish_errors", test_publish_errors},
         {"guest_refuses", test_guest_refuses},
+        {"tcp_real_peer", test_tcp_real_peer},
+        {"guest_silent", test_guest_silent},
         {"ingress_denied", test_ingress_denied},
         {"cap", test_cap},
         {"out_of_descriptors_pauses", test_out_of_descriptors_pauses},
