@@ -22,12 +22,13 @@ want_hello=$(cat "$TOPO_WWW/hello.txt")
 # prints its metrics.
 cat >"$TOPO_DIR/udp_echo.py" <<'EOF'
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
 print("udp echo listening", flush=True)
 while True:
     data, peer = s.recvfrom(65535)
-    s.sendto(b"from " + peer[0].encode() + b" " + data, peer)
+    s.sendto(b"from " + peer[0].removeprefix("::ffff:").encode() + b" " + data, peer)
 EOF
 cat >"$TOPO_DIR/guest.sh" <<EOF
 $PY $TOPO_DIR/httpd.py 8000 $TOPO_WWW :: &
@@ -47,7 +48,8 @@ echo '{"max_inbound_flows": 1}' >"$TOPO_DIR/cap.json"
 
 topo_bg H main "$msbnetd" run --config "$TOPO_DIR/main.json" --metrics-json \
     --publish 127.0.0.1:8080:8000 --publish '[::1]:8086:8000' --publish 127.0.0.1:8082:8001 \
-    --publish 127.0.0.1:8084:8009 --publish 127.0.0.1:8081:7000/udp -- sh "$TOPO_DIR/guest.sh" main
+    --publish 127.0.0.1:8084:8009 --publish 127.0.0.1:8081:7000/udp --publish '[::1]:8087:7000/udp' \
+    -- sh "$TOPO_DIR/guest.sh" main
 main_pid=$TOPO_LAST_PID
 topo_bg H cap "$msbnetd" run --slot 1 --egress allow --config "$TOPO_DIR/cap.json" --metrics-json \
     --publish 127.0.0.1:8083:8000 -- sh "$TOPO_DIR/guest.sh" cap
@@ -120,17 +122,22 @@ sleep 0.3
 refused cap_exceeded_resets 8083
 
 # --- UDP round trip ------------------------------------------------------------
-got=$(topo_exec_h $PY -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+udp_probe() { # host address, port
+    topo_exec_h $PY -c 'import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
 payload = bytes(range(256)) * 4
 for _ in range(5):
-    s.sendto(payload, ("127.0.0.1", 8081))
+    s.sendto(payload, (host, port))
     try:
         data, peer = s.recvfrom(65535)
     except socket.timeout:
         continue
-    print(data[:len(data) - len(payload)].decode().strip(), data.endswith(payload), peer[1]); break')
-expect udp_round_trip "from 100.96.0.1 True 8081" "$got"
+    print(data[:len(data) - len(payload)].decode().strip(), data.endswith(payload), peer[1]); break' "$1" "$2"
+}
+expect udp_round_trip "from 100.96.0.1 True 8081" "$(udp_probe 127.0.0.1 8081)"
+expect udp_ipv6_round_trip "from fd42:6d73:62::1 True 8087" "$(udp_probe ::1 8087)"
 
 # --- metrics at exit -----------------------------------------------------------
 touch "$TOPO_DIR/stop-main" "$TOPO_DIR/stop-cap"
@@ -151,8 +158,8 @@ m() { local v; v=$(metric "$1" "$2"); if [[ ${v:-0} -ge $3 ]]; then ok "metric_$
 m main tcp_denied 1
 m main tcp_guest_refused 1
 m main tcp_accepted 5
-m main udp_datagrams_to_guest 1
-m main udp_datagrams_to_peer 1
+m main udp_datagrams_to_guest 2
+m main udp_datagrams_to_peer 2
 m cap tcp_cap 1
 
 checks_done

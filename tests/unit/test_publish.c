@@ -71,7 +71,7 @@ static long long metric(const char *section, const char *name)
 /* The stack thread updates gauges just after the host sees the effect. */
 static long long metric_wait(const char *section, const char *name, long long want)
 {
-    uint64_t dl = msb_now_ms() + 2000;
+    uint64_t dl = msb_now_ms() + 4000; /* > two 1 s idle sweeps */
     long long v;
     while ((v = metric(section, name)) != want && msb_now_ms() < dl)
         usleep(2000);
@@ -538,6 +538,32 @@ static void udp_round_trip(bool real_peer)
     finish();
 }
 
+/* Sessions end after udp_idle_timeout_s of silence; a later datagram from
+ * the same peer opens a new one. */
+static void test_udp_idle(void)
+{
+    net = create("{\"egress\":\"allow\",\"udp_idle_timeout_s\":1}");
+    start();
+    uint16_t port = free_port(SOCK_DGRAM);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(publish(true, "udp", port, 5000, false, err, sizeof err), MSBNET_OK);
+    int c = host_connect(SOCK_DGRAM, port);
+    CU_ASSERT_EQUAL(send(c, "a", 1, 0), 1);
+    struct seg s;
+    CU_ASSERT(next_seg(&s, MSB_IPPROTO_UDP, 3000));
+    CU_ASSERT_EQUAL(metric("inbound", "udp_sessions"), 1);
+    uint64_t t0 = msb_now_ms();
+    CU_ASSERT_EQUAL(metric_wait("inbound", "udp_sessions", 0), 0);
+    CU_ASSERT(msb_now_ms() - t0 >= 500); /* not at once */
+    CU_ASSERT_EQUAL(metric("inbound", "udp_idle_timeouts"), 1);
+    /* the same peer again: a new session */
+    CU_ASSERT_EQUAL(send(c, "b", 1, 0), 1);
+    CU_ASSERT(next_seg(&s, MSB_IPPROTO_UDP, 3000));
+    CU_ASSERT_EQUAL(metric("inbound", "udp_sessions_opened"), 2);
+    close(c);
+    finish();
+}
+
 static void test_udp_gateway(void)
 {
     udp_round_trip(false);
@@ -564,6 +590,7 @@ int main(void)
         {"cap", test_cap},
         {"out_of_descriptors_pauses", test_out_of_descriptors_pauses},
         {"udp_gateway", test_udp_gateway},
+        {"udp_idle", test_udp_idle},
         {"udp_real_peer", test_udp_real_peer},
         {NULL, NULL},
     };
