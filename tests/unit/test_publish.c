@@ -564,6 +564,29 @@ static void test_udp_idle(void)
     finish();
 }
 
+/* Beyond max_inbound_flows sessions a new peer's datagrams are dropped;
+ * the existing session keeps working. */
+static void test_udp_cap(void)
+{
+    net = create("{\"egress\":\"allow\",\"max_inbound_flows\":1}");
+    start();
+    uint16_t port = free_port(SOCK_DGRAM);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(publish(true, "udp", port, 5000, false, err, sizeof err), MSBNET_OK);
+    int a = host_connect(SOCK_DGRAM, port), b = host_connect(SOCK_DGRAM, port);
+    struct seg s;
+    CU_ASSERT_EQUAL(send(a, "a", 1, 0), 1);
+    CU_ASSERT(next_seg(&s, MSB_IPPROTO_UDP, 3000));
+    CU_ASSERT_EQUAL(send(b, "b", 1, 0), 1);
+    CU_ASSERT_FALSE(next_seg(&s, MSB_IPPROTO_UDP, 300));
+    CU_ASSERT_EQUAL(metric("inbound", "udp_cap"), 1);
+    CU_ASSERT_EQUAL(send(a, "c", 1, 0), 1);
+    CU_ASSERT(next_seg(&s, MSB_IPPROTO_UDP, 3000) && s.len == 1 && s.data[0] == 'c');
+    close(a);
+    close(b);
+    finish();
+}
+
 static void test_udp_gateway(void)
 {
     udp_round_trip(false);
@@ -591,6 +614,7 @@ int main(void)
         {"out_of_descriptors_pauses", test_out_of_descriptors_pauses},
         {"udp_gateway", test_udp_gateway},
         {"udp_idle", test_udp_idle},
+        {"udp_cap", test_udp_cap},
         {"udp_real_peer", test_udp_real_peer},
         {NULL, NULL},
     };
