@@ -59,6 +59,8 @@ static void usage(FILE *out)
             "                            ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-N.sock)\n"
             "  --no-gateways             do not activate the gateways at start; a\n"
             "                            controller sets them with SetGateways\n"
+            "  --publish [ADDR:]HOSTPORT[:GUESTPORT][/udp]  forward a host port (ADDR default\n"
+            "                            127.0.0.1, IPv6 as [::1]) to the guest (repeatable)\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"

@@ -14,7 +14,7 @@
 enum {
     OPT_PLUGIN = 256, OPT_CONFIG, OPT_NETNS, OPT_SLOT, OPT_MTU, OPT_IPV4, OPT_GW4, OPT_IPV6,
     OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
-    OPT_NO_GATEWAYS,
+    OPT_NO_GATEWAYS, OPT_PUBLISH,
 };
 
 static const struct option long_opts[] = {
@@ -35,6 +35,7 @@ static const struct option long_opts[] = {
     {"print-metrics", no_argument, NULL, OPT_METRICS},
     {"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
     {"no-gateways", no_argument, NULL, OPT_NO_GATEWAYS},
+    {"publish", required_argument, NULL, OPT_PUBLISH},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
@@ -150,6 +151,90 @@ static int set_control_socket(struct msbd_opts *o, const char *cmd, const char *
     return 0;
 }
 
+static int port_of(const char *s, size_t n, json_int_t *out)
+{
+    char buf[8];
+    unsigned long v;
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (parse_uint(buf, 65535, &v) || v == 0)
+        return -1;
+    *out = (json_int_t)v;
+    return 0;
+}
+
+static void *publish_fail(char *why, size_t len, const char *msg)
+{
+    snprintf(why, len, "%s", msg);
+    return NULL;
+}
+
+void *msbd_publish_arg(const char *arg, char *why, size_t whylen)
+{
+    char addr[64] = "";
+    const char *end = arg + strlen(arg), *p = arg;
+    const char *slash = strrchr(arg, '/');
+    const char *proto = "tcp";
+    if (slash) {
+        if (strcmp(slash, "/udp") != 0 && strcmp(slash, "/tcp") != 0)
+            return publish_fail(why, whylen, "the protocol suffix must be /tcp or /udp");
+        proto = slash + 1;
+        end = slash;
+    }
+    if (*p == '[') { /* [IPv6]:... */
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        if (!close || close[1] != ':' || (size_t)(close - p - 1) >= sizeof addr)
+            return publish_fail(why, whylen, "expected [IPV6]:HOSTPORT:GUESTPORT");
+        memcpy(addr, p + 1, (size_t)(close - p - 1));
+        if (!is_ip(AF_INET6, addr))
+            return publish_fail(why, whylen, "not an IPv6 address in brackets");
+        p = close + 2;
+    }
+    const char *c1 = memchr(p, ':', (size_t)(end - p));
+    const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+    if (c2 && !addr[0]) { /* ADDR:HOSTPORT:GUESTPORT, ADDR an IPv4 address */
+        if ((size_t)(c1 - p) >= sizeof addr || memchr(c2 + 1, ':', (size_t)(end - c2 - 1)))
+            return publish_fail(why, whylen, "an IPv6 address goes in brackets: [::1]:8080:80");
+        memcpy(addr, p, (size_t)(c1 - p));
+        if (!is_ip(AF_INET, addr))
+            return publish_fail(why, whylen, "not an IPv4 address before the ports");
+        p = c1 + 1;
+        c1 = c2;
+    } else if (c2) {
+        return publish_fail(why, whylen, "expected [ADDR:]HOSTPORT:GUESTPORT[/udp]");
+    }
+    if (addr[0] && !c1)
+        return publish_fail(why, whylen, "with an address, both ports are needed");
+    json_int_t hp, gp;
+    if (port_of(p, (size_t)((c1 ? c1 : end) - p), &hp) ||
+        (c1 ? port_of(c1 + 1, (size_t)(end - c1 - 1), &gp) : (gp = hp, 0)))
+        return publish_fail(why, whylen, "ports must be numbers in 1..65535");
+    json_t *spec = json_object();
+    json_object_set_new(spec, "protocol", json_string(proto));
+    if (addr[0])
+        json_object_set_new(spec, "host_address", json_string(addr));
+    json_object_set_new(spec, "host_port", json_integer(hp));
+    json_object_set_new(spec, "guest_port", json_integer(gp));
+    return spec;
+}
+
+static int add_publish(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    char why[160];
+    json_t *spec = msbd_publish_arg(val, why, sizeof why);
+    if (!spec)
+        return bad(cmd, "--publish: \"%s\": %s", val, why);
+    json_t *list = json_object_get(o->overrides, "publish");
+    if (!list) {
+        list = json_array();
+        json_object_set_new(o->overrides, "publish", list);
+    }
+    json_array_append_new(list, spec);
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
 {
     switch (c) {
@@ -170,6 +255,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_METRICS: o->print_metrics = true; return 0;
     case OPT_CONTROL_SOCKET: return set_control_socket(o, cmd, arg);
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
+    case OPT_PUBLISH: return add_publish(o, cmd, arg);
     case 'v': o->verbose = true; return 0;
     default: return MSBD_EXIT_USAGE;
     }
@@ -270,7 +356,16 @@ char *msbd_opts_config_json(const struct msbd_opts *o)
     json_t *root = load_file(o->config_path);
     if (!root)
         return NULL;
+    /* --publish adds to the file's "publish" list instead of replacing it. */
+    json_t *mine = json_object_get(o->overrides, "publish");
+    json_t *theirs = json_object_get(root, "publish");
+    if (mine && json_is_array(theirs)) {
+        json_array_extend(theirs, mine);
+        json_incref(theirs);
+    }
     json_object_update(root, o->overrides);
+    if (mine && json_is_array(theirs))
+        json_object_set_new(root, "publish", theirs);
     char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return s;

@@ -8,6 +8,7 @@
 #define MSBD_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define MSBD_EXIT_USAGE 2
 
@@ -31,6 +32,11 @@ struct msbd_opts {
  * MSBD_EXIT_USAGE after printing a one-line reason. */
 int msbd_opts_parse(struct msbd_opts *o, enum msbd_command cmd, int argc, char **argv);
 void msbd_opts_free(struct msbd_opts *o);
+
+/* --publish [ADDR:]HOSTPORT[:GUESTPORT][/udp|/tcp] (IPv6 ADDR in brackets;
+ * GUESTPORT defaults to HOSTPORT when there is no ADDR) as the plugin's "publish" object (a
+ * json_t *, owned by the caller), or NULL with a reason in why. */
+void *msbd_publish_arg(const char *arg, char *why, size_t whylen);
 
 /* The config JSON for create(): the --config file (if any) with the
  * options' keys on top.  NULL (message printed) when the file is unusable. */

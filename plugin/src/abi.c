@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "instance.h"
+#include "publish.h"
 #include "msbnet/msbnet.h"
 #include "policy_replace.h"
 #include "snapshot.h"
@@ -183,6 +184,33 @@ static char *api_policy_json(msbnet_t *net)
     return net ? msb_policy_current_json(net) : NULL;
 }
 
+/* Both publish calls parse their spec the same way; open needs guest_port. */
+static int publish_call(msbnet_t *net, const char *spec_json, bool open, char *err,
+                        size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    struct msb_publish_spec spec;
+    if (!net) {
+        snprintf(err, errlen, "no instance");
+        return MSBNET_EINVAL;
+    }
+    if (msb_publish_spec_parse(spec_json, open, &spec, err, errlen))
+        return MSBNET_EINVAL;
+    return open ? msb_publish_open(net, &spec, err, errlen)
+                : msb_publish_close(net, &spec, err, errlen);
+}
+
+static int api_publish_port(msbnet_t *net, const char *spec_json, char *err, size_t errlen)
+{
+    return publish_call(net, spec_json, true, err, errlen);
+}
+
+static int api_unpublish_port(msbnet_t *net, const char *spec_json, char *err, size_t errlen)
+{
+    return publish_call(net, spec_json, false, err, errlen);
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -203,6 +231,8 @@ static const struct msbnet_api_v1 api_v1 = {
     .addresses_json = api_addresses_json,
     .set_policy = api_set_policy,
     .policy_json = api_policy_json,
+    .publish_port = api_publish_port,
+    .unpublish_port = api_unpublish_port,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

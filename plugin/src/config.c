@@ -1,10 +1,12 @@
 #include "config.h"
 
 #include "policy_engine.h"
+#include "publish_spec.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum field_kind { F_UINT, F_POW2, F_CHOICE, F_IPV4, F_IPV6, F_MAC, F_BOOL };
@@ -49,6 +51,8 @@ static const struct field fields[] = {
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
     CHOICE("log_level", log_level, log_choices),
+    /* lwIP's ephemeral ports (16384) name the inbound TCP flows. */
+    NUM("max_inbound_flows", F_UINT, max_inbound_flows, 1, 16384),
 };
 #undef TEXT
 #undef CHOICE
@@ -74,6 +78,7 @@ void msb_config_defaults(struct msb_config *c)
     c->dns_query_timeout_ms = 5000;
     c->dns_rebind_protection = true;
     c->log_level = MSB_LOG_WARN;
+    c->max_inbound_flows = 256;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -187,6 +192,9 @@ void msb_config_release(struct msb_config *c)
 {
     msb_policy_free(c->policy);
     c->policy = NULL;
+    free(c->publish);
+    c->publish = NULL;
+    c->n_publish = 0;
 }
 
 /* "policy" is a whole object (or a string of rule tokens), not a table
@@ -230,6 +238,8 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return set_policy(root, v, c, err, errlen);
     if (strcmp(key, "dns_upstreams") == 0)
         return set_upstreams(v, c, err, errlen);
+    if (strcmp(key, "publish") == 0)
+        return msb_publish_list_from_json(v, &c->publish, &c->n_publish, err, errlen);
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
              : fail(err, errlen, "config: unknown key \"%s\"", key);

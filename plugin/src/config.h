@@ -23,6 +23,7 @@ enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1, MSB_EGRESS_PUBLIC_O
 enum msb_log_level { MSB_LOG_ERROR = 0, MSB_LOG_WARN = 1, MSB_LOG_INFO = 2, MSB_LOG_DEBUG = 3 };
 
 struct msb_policy;
+struct msb_publish_spec;
 
 struct msb_config {
     uint32_t queue_capacity;             /* frames per ring, power of two */
@@ -52,6 +53,13 @@ struct msb_config {
     /* "policy" (reference §3.1 wire format), NULL when absent.  Owned:
      * msb_config_release frees it, msb_instance_create takes it over. */
     struct msb_policy *policy;
+    /* "publish": host listeners forwarded to guest ports (publish_spec.h).
+     * Owned like policy: msb_config_release frees it, msb_instance_create
+     * takes it over.  "max_inbound_flows" caps published-port TCP flows and,
+     * separately, UDP sessions. */
+    struct msb_publish_spec *publish;
+    uint32_t n_publish;
+    uint32_t max_inbound_flows;
 };
 
 void msb_config_defaults(struct msb_config *c);

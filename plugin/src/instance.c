@@ -56,7 +56,7 @@ static enum msb_pol_preset egress_preset(uint32_t egress)
     }
 }
 
-struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen)
+static struct msbnet *create(const struct msb_config *cfg, char *err, size_t errlen)
 {
     struct msbnet *net = calloc(1, sizeof *net);
     if (!net) {
@@ -66,6 +66,9 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
     }
     net->cfg = *cfg;
     net->cfg.policy = NULL;
+    net->cfg.publish = NULL;
+    net->cfg.n_publish = 0;
+    msb_publish_init(&net->pub);
     net->policy = cfg->policy ? cfg->policy : msb_policy_preset(egress_preset(cfg->egress));
     atomic_init(&net->terminated, false);
     if (!net->policy) {
@@ -98,6 +101,19 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
     return net;
 }
 
+struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen)
+{
+    struct msbnet *net = create(cfg, err, errlen);
+    for (uint32_t i = 0; net && i < cfg->n_publish; i++) {
+        if (msb_publish_open(net, &cfg->publish[i], err, errlen) != MSBNET_OK) {
+            msb_instance_destroy(net);
+            net = NULL;
+        }
+    }
+    free(cfg->publish);
+    return net;
+}
+
 void msb_instance_destroy(struct msbnet *net)
 {
     if (!net)
@@ -116,6 +132,7 @@ void msb_instance_destroy(struct msbnet *net)
     pthread_mutex_destroy(&net->policy_lock);
     msb_policy_free(net->policy);
     msb_policy_free(net->policy_pending);
+    msb_publish_destroy(&net->pub);
     free(net);
 }
 

@@ -16,6 +16,7 @@
 #include "hook.h"
 #include "hostindex.h"
 #include "metrics.h"
+#include "publish.h"
 #include "ring.h"
 #include "wake.h"
 
@@ -45,10 +46,12 @@ struct msbnet {
     atomic_bool terminated;        /* the policy's terminate fired the hook */
     pthread_mutex_t life;          /* serialises start/stop */
     struct msb_stack *stack;       /* non-NULL while started */
+    struct msb_publish pub;        /* published ports (publish.h has the locking) */
 };
 
-/* Takes over cfg->policy (also when it fails); without one, the "egress"
- * switch picks the allow_all or none preset. */
+/* Takes over cfg->policy and cfg->publish (also when it fails); without a
+ * policy, the "egress" switch picks the allow_all or none preset.  Every
+ * published port is bound here: a bind error fails create. */
 struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen);
 void msb_instance_destroy(struct msbnet *net);
 

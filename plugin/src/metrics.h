@@ -130,6 +130,22 @@ struct msb_dns_metrics {
 #undef MSB_DNS_FIELD
 };
 
+/* Published ports (ingress).  Gauges: listeners, tcp_open (inbound TCP
+ * flows), udp_sessions.  Counters: the rest; refusals by cause (policy,
+ * max_inbound_flows, the guest's RST or silence, local errors).  Inbound
+ * TCP bytes are in the tcp group's bytes_to_host/bytes_to_guest. */
+#define MSB_INBOUND_METRICS(X)                                                                     \
+    X(listeners) X(tcp_open) X(tcp_accepted) X(tcp_denied) X(tcp_cap) X(tcp_guest_refused)       \
+    X(tcp_guest_timeout) X(tcp_errors) X(udp_sessions) X(udp_sessions_opened) X(udp_denied)      \
+    X(udp_cap) X(udp_idle_timeouts) X(udp_datagrams_to_guest) X(udp_datagrams_to_peer)           \
+    X(udp_bytes_to_guest) X(udp_bytes_to_peer) X(udp_errors)
+
+struct msb_inbound_metrics {
+#define MSB_INBOUND_FIELD(name) atomic_uint_fast64_t name;
+    MSB_INBOUND_METRICS(MSB_INBOUND_FIELD)
+#undef MSB_INBOUND_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -144,6 +160,7 @@ struct msb_metrics {
     struct msb_udp_metrics udp; /* likewise */
     struct msb_icmp_metrics icmp;
     struct msb_dns_metrics dns; /* written by the stack thread only */
+    struct msb_inbound_metrics inbound;
 };
 
 void msb_metrics_init(struct msb_metrics *m);

@@ -93,15 +93,28 @@ static bool apply(struct msbnet *net, const struct msb_pol_flow *f, struct msb_p
     }
 }
 
-static struct msb_pol_flow egress(uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+static struct msb_pol_flow flow_of(enum msb_pol_dir dir, uint8_t proto, const struct msb_ip *addr,
+                                   uint16_t port)
 {
     unsigned bit = proto_bit(proto);
-    return (struct msb_pol_flow){MSB_POL_EGRESS, bit, dst, (bit & MSB_PROTO_ICMP) ? -1 : dport};
+    return (struct msb_pol_flow){dir, bit, addr, (bit & MSB_PROTO_ICMP) ? -1 : port};
+}
+
+static struct msb_pol_flow egress(uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+{
+    return flow_of(MSB_POL_EGRESS, proto, dst, dport);
 }
 
 bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t dport)
 {
     struct msb_pol_flow f = egress(proto, dst, dport);
+    return apply(net, &f, evaluate(net, &f, NULL), NULL);
+}
+
+bool msb_policy_allow_ingress(struct msbnet *net, uint8_t proto, const struct msb_ip *peer,
+                              uint16_t guest_port)
+{
+    struct msb_pol_flow f = flow_of(MSB_POL_INGRESS, proto, peer, guest_port);
     return apply(net, &f, evaluate(net, &f, NULL), NULL);
 }
 

@@ -34,5 +34,9 @@ bool msb_policy_allow_sni(struct msbnet *net, const struct msb_ip *dst, uint16_t
  * through?  Nothing counted, no hook (the guest started nothing new). */
 bool msb_policy_still_allowed(struct msbnet *net, uint8_t proto, const struct msb_ip *dst,
                               uint16_t dport);
+/* A published port's new connection or datagram: peer is the host-side
+ * client, guest_port the port it is forwarded to (the rule's port). */
+bool msb_policy_allow_ingress(struct msbnet *net, uint8_t proto, const struct msb_ip *peer,
+                              uint16_t guest_port);
 
 #endif

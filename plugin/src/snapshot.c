@@ -48,6 +48,7 @@ COUNTER_SECTION(tcp_section, struct msb_tcp_metrics, tcp, MSB_TCP_METRICS)
 COUNTER_SECTION(udp_section, struct msb_udp_metrics, udp, MSB_UDP_METRICS)
 COUNTER_SECTION(icmp_section, struct msb_icmp_metrics, icmp, MSB_ICMP_METRICS)
 COUNTER_SECTION(dns_section, struct msb_dns_metrics, dns, MSB_DNS_METRICS)
+COUNTER_SECTION(inbound_section, struct msb_inbound_metrics, inbound, MSB_INBOUND_METRICS)
 #undef COUNTER_SECTION
 #undef PUT_FIELD
 
@@ -116,6 +117,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "udp", udp_section(&net->metrics));
     json_object_set_new(root, "icmp", icmp_section(&net->metrics));
     json_object_set_new(root, "dns", dns_section(&net->metrics));
+    json_object_set_new(root, "inbound", inbound_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

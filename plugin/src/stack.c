@@ -12,6 +12,8 @@
 #include "policy_replace.h"
 #include "icmp_echo.h"
 #include "tcp.h"
+#include "publish.h"
+#include "udp_inbound.h"
 #include "udp_relay.h"
 
 /* Frames handled per tx wake before yielding to host-socket events, so a
@@ -114,6 +116,9 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
     /* UDP/53 to any address is DNS interception's, never the relay's. */
     if (p.l4_proto == MSB_IPPROTO_UDP && p.dport == 53)
         return msb_dns_udp_input(s->dns, &p);
+    /* Replies to a published UDP port's peers are that session's. */
+    if (p.l4_proto == MSB_IPPROTO_UDP && msb_udp_inbound_input(s->udpin, &p))
+        return;
     if (p.l4_proto == MSB_IPPROTO_UDP)
         return msb_udp_input(s->udp, &p);
     if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6)
@@ -163,6 +168,7 @@ static void on_proxy(evutil_socket_t fd, short what, void *arg)
     }
     take_policy(s);
     msb_tcp_rx_room(s->tcp);
+    msb_publish_sync(s);
 }
 
 static void on_maintenance(evutil_socket_t fd, short what, void *arg)
@@ -184,6 +190,8 @@ static void *run(void *arg)
 
 static void free_stack(struct msb_stack *s)
 {
+    msb_publish_detach(s);
+    msb_udp_inbound_destroy(s->udpin);
     if (s->tcp)
         msb_tcp_destroy(s->tcp);
     msb_udp_destroy(s->udp);
@@ -247,10 +255,13 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         s->icmp = msb_icmp_create(s, err, errlen);
     if (s->icmp)
         s->dns = msb_dns_create(s, err, errlen);
-    if (!s->dns) {
+    if (s->dns)
+        s->udpin = msb_udp_inbound_create(s, err, errlen);
+    if (!s->udpin) {
         free_stack(s);
         return NULL;
     }
+    msb_publish_sync(s); /* listeners published before start */
     if (pthread_create(&s->thread, NULL, run, s) != 0) {
         snprintf(err, errlen, "cannot start the stack thread");
         free_stack(s);

@@ -22,6 +22,7 @@ struct msb_tcp;
 struct msb_udp;
 struct msb_icmp;
 struct msb_dns;
+struct msb_udp_in;
 
 struct msb_stack {
     struct msbnet *net;
@@ -35,6 +36,7 @@ struct msb_stack {
     struct msb_udp *udp;
     struct msb_icmp *icmp;
     struct msb_dns *dns;
+    struct msb_udp_in *udpin; /* published UDP ports' sessions */
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per

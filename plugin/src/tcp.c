@@ -66,6 +66,9 @@ void flow_release(struct msb_tcp *t, struct tcp_flow *f)
     f->to_host = f->to_host_tail = NULL;
     f->to_host_len = 0;
     f->want_ack = f->want_reap = f->want_room = false;
+    if (f->inbound)
+        atomic_fetch_sub_explicit(&t->net->metrics.inbound.tcp_open, 1, memory_order_relaxed);
+    f->inbound = false;
     flow_set_state(t, f, FLOW_FREE);
     nat_release(t, f);
 }

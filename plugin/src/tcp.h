@@ -28,6 +28,14 @@ void msb_tcp_destroy(struct msb_tcp *t);
  * L4 checksum verified.  May rewrite p->l3 in place. */
 void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p);
 
+/* A connection accepted on a published TCP port (fd non-blocking, owned
+ * from here on): ingress policy and the inbound cap, then lwIP opens a
+ * connection to the guest's port (tcp_inbound.c). */
+struct sockaddr_storage;
+struct msb_publish_spec;
+void msb_tcp_inbound(struct msb_tcp *t, int fd, const struct sockaddr_storage *peer,
+                     const struct msb_publish_spec *spec);
+
 /* End of a batch of guest frames: flush delayed ACKs, reap TIME_WAIT. */
 void msb_tcp_batch_end(struct msb_tcp *t);
 

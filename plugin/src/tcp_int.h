@@ -67,6 +67,10 @@ struct tcp_flow {
      * the walk, never by a new flow in the same slot. */
     bool batch_linked, room_linked;
     uint32_t hnext, batch_next, room_next;
+    /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
+     * guest; lw_port is lwIP's local port (LW_PORT for guest flows). */
+    bool inbound;
+    uint16_t lw_port;
 };
 
 /* The one segment being grown toward the guest (tcp_gro.c). */
@@ -110,6 +114,11 @@ struct tcp_flow *nat_lookup(struct msb_tcp *t, const struct msb_pkt *p);
 /* A new flow for p's tuple, or NULL when every slot is in use. */
 struct tcp_flow *nat_alloc(struct msb_tcp *t, const struct msb_pkt *p);
 void nat_release(struct msb_tcp *t, struct tcp_flow *f);
+/* The same by explicit tuple (published ports: the guest is g:gp). */
+struct tcp_flow *nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                          const struct msb_ip *d, uint16_t dp);
+struct tcp_flow *nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                                 const struct msb_ip *d, uint16_t dp);
 /* The flow behind an lwIP-side remote (fake address, guest port). */
 struct tcp_flow *nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
                                uint16_t port);
@@ -162,6 +171,10 @@ void proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb);
 /* lwIP finished the guest handshake on f->pcb: start relaying.  False
  * when the pcb is not f's (the caller aborts it). */
 bool proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb);
+/* A published port's accepted host socket becomes f's (f in FLOW_SYN_FED,
+ * lwIP's connect towards the guest about to start); false when it could
+ * not (the socket is reset, f released). */
+bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd);
 
 /* ---- tcp_sni.c ---- */
 /* How long guest bytes wait for the rest of a ClientHello. */

@@ -111,20 +111,31 @@ static uint32_t bucket_of(const struct msb_tcp *t, const struct msb_ip *g, uint1
     return (uint32_t)msb_siphash(&t->key, &k, sizeof k) & t->bucket_mask;
 }
 
-struct tcp_flow *nat_lookup(struct msb_tcp *t, const struct msb_pkt *p)
+struct tcp_flow *nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                          const struct msb_ip *d, uint16_t dp)
 {
-    uint32_t i = t->buckets[bucket_of(t, &p->src, p->sport, &p->dst, p->dport)];
+    uint32_t i = t->buckets[bucket_of(t, g, gp, d, dp)];
     while (i != FLOW_NONE) {
         struct tcp_flow *f = &t->flows[i];
-        if (f->gp == p->sport && f->dp == p->dport && msb_ip_equal(&f->g, &p->src) &&
-            msb_ip_equal(&f->d, &p->dst))
+        if (f->gp == gp && f->dp == dp && msb_ip_equal(&f->g, g) && msb_ip_equal(&f->d, d))
             return f;
         i = f->hnext;
     }
     return NULL;
 }
 
+struct tcp_flow *nat_lookup(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    return nat_find(t, &p->src, p->sport, &p->dst, p->dport);
+}
+
 struct tcp_flow *nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    return nat_alloc_tuple(t, &p->src, p->sport, &p->dst, p->dport);
+}
+
+struct tcp_flow *nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                                 const struct msb_ip *d, uint16_t dp)
 {
     if (!t->free_count)
         return NULL;
@@ -132,10 +143,12 @@ struct tcp_flow *nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
     t->free_head = (t->free_head + 1) % t->max_flows;
     t->free_count--;
     struct tcp_flow *f = &t->flows[slot];
-    f->g = p->src;
-    f->d = p->dst;
-    f->gp = p->sport;
-    f->dp = p->dport;
+    f->g = *g;
+    f->d = *d;
+    f->gp = gp;
+    f->dp = dp;
+    f->inbound = false;
+    f->lw_port = LW_PORT;
     uint32_t b = bucket_of(t, &f->g, f->gp, &f->d, f->dp);
     f->hnext = t->buckets[b];
     t->buckets[b] = slot;
@@ -206,7 +219,7 @@ void nat_to_lwip(struct msb_tcp *t, const struct tcp_flow *f, uint8_t *l3)
 {
     uint8_t v = (uint8_t)(l3[0] >> 4), fake[16];
     nat_fake_addr(v, nat_slot(t, f), fake);
-    rewrite(l3, fake, v == 4 ? lw_addr4 : lw_addr6, f->gp, LW_PORT);
+    rewrite(l3, fake, v == 4 ? lw_addr4 : lw_addr6, f->gp, f->lw_port);
 }
 
 void nat_to_guest(const struct tcp_flow *f, uint8_t *l3)

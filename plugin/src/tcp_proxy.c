@@ -230,6 +230,26 @@ void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
     arm_timer(t, f, t->net->cfg.connect_timeout_ms);
 }
 
+bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
+{
+    f->fd = fd;
+    f->tmr = evtimer_new(t->s->base, on_timer, f);
+    f->rd = event_new(t->s->base, fd, EV_READ | EV_PERSIST, on_readable, f);
+    f->wr = event_new(t->s->base, fd, EV_WRITE | EV_PERSIST, on_writable, f);
+    f->rd_on = f->wr_on = false;
+    if (!f->tmr || !f->rd || !f->wr) {
+        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+        close_fd(t, f, true);
+        flow_release(t, f);
+        return false;
+    }
+    set_sockopts(fd);
+    f->last_active_ms = msb_now_ms();
+    /* The guest's handshake is bounded like a host connect. */
+    arm_timer(t, f, t->net->cfg.connect_timeout_ms);
+    return true;
+}
+
 void proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f)
 {
     close_fd(t, f, false);
@@ -494,6 +514,8 @@ static void on_err(void *arg, err_t err)
             flow_set_state(t, f, FLOW_CLOSING);
         shut_if_drained(t, f);
     } else {
+        if (f->inbound && f->state == FLOW_SYN_FED && err == ERR_RST) /* guest port closed */
+            msb_count(&t->net->metrics.inbound.tcp_guest_refused, 1);
         /* ERR_RST (guest reset) or ERR_ABRT (lwIP gave up: retransmissions,
          * handshake timeout): the host gets a RST. */
         close_fd(t, f, true);
@@ -551,6 +573,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct msb_tcp *t = f->t;
     if (f->state == FLOW_CONNECTING) {
         connect_failed(t, f, ETIMEDOUT);
+        return;
+    }
+    if (f->inbound && f->state == FLOW_SYN_FED) { /* the guest never answered */
+        msb_count(&t->net->metrics.inbound.tcp_guest_timeout, 1);
+        proxy_abort(t, f, true);
         return;
     }
     if (f->sni_wait && f->sni_timer) { /* the ClientHello did not complete in time */

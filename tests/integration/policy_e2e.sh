@@ -41,7 +41,7 @@ config() {
 }
 
 # expect_metric NAME PATH WANTED: one value (PATH like policy.denied) of
-# the metrics of the last sandbox.
+# the metrics of the last sandbox; WANTED ">=N" accepts N or more.
 expect_metric() {
     local v
     v=$($py -c 'import json,sys
@@ -49,7 +49,9 @@ try: v=json.load(open(sys.argv[1]))
 except ValueError: v={}
 for k in sys.argv[2].split("."): v=v.get(k, {}) if isinstance(v, dict) else {}
 print(v if v != {} else "missing")' "$metrics_file" "$2")
-    if [[ $v == "$3" ]]; then ok "$1"; else bad "$1" "$2 = $v, wanted $3"; fi
+    if [[ $3 == ">="* ]]; then
+        if [[ $v =~ ^[0-9]+$ ]] && ((v >= ${3#>=})); then ok "$1"; else bad "$1" "$2 = $v, wanted $3"; fi
+    elif [[ $v == "$3" ]]; then ok "$1"; else bad "$1" "$2 = $v, wanted $3"; fi
 }
 
 topo_start_http_i 8080 || exit 1
@@ -117,9 +119,10 @@ for t in 127.0.0.1 127.1.2.3 ::ffff:127.0.0.1 ::127.0.0.1 ::ffff:169.254.169.254
     else bad "crafted_syn_reset_fast $t" "${line:-no line: $out}"; fi
 done
 # 0.0.0.0 is not an address a packet can go to: dropped before any policy
-# (drops.ip_bad_dst), never dialled.
+# (drops.ip_bad_dst), never dialled.  At least once: under load the guest
+# kernel's own traffic can add to the same counter.
 expect crafted_syn_to_0.0.0.0_dropped "0.0.0.0 8081 silent" "$out"
-expect_metric crafted_0.0.0.0_counted drops.ip_bad_dst 1
+expect_metric crafted_0.0.0.0_counted drops.ip_bad_dst ">=1"
 expect_metric crafted_all_reset tcp.denied 10
 expect_metric crafted_nothing_dialled tcp.connects_ok 0
 if grep -q 'GET' "$hlog" 2>/dev/null; then bad h_loopback_never_reached "$(grep GET "$hlog")"

@@ -2,6 +2,7 @@
  * frames in and out, gateways, hook, hostname queries, metrics. */
 #include <jansson.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -369,6 +370,37 @@ static void test_set_policy_running(void)
     api->destroy(n);
 }
 
+/* Published ports through the table, on a stopped instance (the stack
+ * side is test_publish's): the calls bind at once and report why not. */
+static void test_publish_port(void)
+{
+    CU_ASSERT(api->struct_size >= offsetof(struct msbnet_api_v1, unpublish_port) +
+                                      sizeof api->unpublish_port);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(api->publish_port);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(api->unpublish_port);
+    char err[256] = "";
+    /* A config entry binds at create: an address the host lacks (TEST-NET)
+     * fails create with the entry and the reason. */
+    CU_ASSERT_PTR_NULL(api->create("{\"publish\":[{\"host_port\":1,\"guest_port\":80,"
+                                   "\"host_address\":\"192.0.2.1\"}]}", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "tcp 192.0.2.1:1 -> 80: bind"));
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    const char *spec = "{\"protocol\":\"udp\",\"host_port\":47831,\"guest_port\":53}";
+    CU_ASSERT_EQUAL(api->publish_port(n, spec, err, sizeof err), MSBNET_OK);
+    json_t *j = load(api->metrics_json(n));
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "inbound"), "listeners")),
+                    1);
+    json_decref(j);
+    CU_ASSERT_EQUAL(api->publish_port(n, spec, err, sizeof err), MSBNET_EEXIST);
+    CU_ASSERT_EQUAL(api->unpublish_port(n, "{\"protocol\":\"udp\",\"host_port\":47831}", NULL, 0),
+                    MSBNET_OK);
+    CU_ASSERT_EQUAL(api->unpublish_port(n, spec, err, sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->publish_port(n, "[]", err, sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->unpublish_port(NULL, spec, NULL, 0), MSBNET_EINVAL);
+    api->destroy(n);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -383,6 +415,7 @@ int main(void)
         {"metrics_json", test_metrics_json},
         {"set_policy_stopped", test_set_policy_stopped},
         {"set_policy_running", test_set_policy_running},
+        {"publish_port", test_publish_port},
         {NULL, NULL},
     };
     return cunit_run("abi", tests);

@@ -217,6 +217,27 @@ struct msbnet_api_v1 {
     /* The current policy as a JSON policy object (every field written);
      * free with free_string.  NULL on allocation failure. */
     char *(*policy_json)(msbnet_t *net);
+
+    /*
+     * Published ports (ingress), at run time; the config key "publish" takes
+     * a list of the same objects at create.  spec_json is one object:
+     *   {"protocol": "tcp", "host_address": "127.0.0.1", "host_port": 8080,
+     *    "guest_port": 80, "real_peer": false}
+     * (protocol, host_address and real_peer optional; see README).  The
+     * host socket is bound before the call returns: MSBNET_OK, MSBNET_EINVAL
+     * (bad spec), MSBNET_EEXIST (that host port is published already) or
+     * MSBNET_ESYS (bind/listen failed), with a reason in err.  Callable from
+     * any thread, started or not.
+     */
+    int (*publish_port)(msbnet_t *net, const char *spec_json, char *err, size_t errlen);
+
+    /*
+     * Stop forwarding the host port named by spec_json's protocol,
+     * host_address and host_port (guest_port may be left out).  New peers
+     * are refused from the moment this returns; connections already
+     * forwarded stay up.  MSBNET_EINVAL when nothing is published there.
+     */
+    int (*unpublish_port)(msbnet_t *net, const char *spec_json, char *err, size_t errlen);
 };
 
 /*
