@@ -47,6 +47,12 @@ static const struct field fields[] = {
     TEXT("gateway_ipv6", F_IPV6, gateway_ipv6),
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
+    TEXT("dhcp4", F_BOOL, dhcp4),
+    NUM("dhcp_lease_s", F_UINT, dhcp_lease_s, 60, 31536000),
+    TEXT("ra", F_BOOL, ra),
+    NUM("reasm_max_datagrams", F_UINT, reasm_max_datagrams, 0, 4096),
+    NUM("reasm_max_bytes", F_UINT, reasm_max_bytes, 65535, 1u << 26),
+    NUM("reasm_timeout_s", F_UINT, reasm_timeout_s, 1, 120),
 };
 #undef TEXT
 #undef CHOICE
@@ -71,6 +77,12 @@ void msb_config_defaults(struct msb_config *c)
     c->max_icmp_echoes = 256;
     c->dns_query_timeout_ms = 5000;
     c->dns_rebind_protection = true;
+    c->dhcp4 = true;
+    c->dhcp_lease_s = 86400;
+    c->ra = true;
+    c->reasm_max_datagrams = 64;
+    c->reasm_max_bytes = 256u * 1024u;
+    c->reasm_timeout_s = 30; /* Linux's ipfrag_time, both families */
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

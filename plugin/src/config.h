@@ -48,6 +48,13 @@ struct msb_config {
     /* "policy" (reference §3.1 wire format), NULL when absent.  Owned:
      * msb_config_release frees it, msb_instance_create takes it over. */
     struct msb_policy *policy;
+    /* Guest autoconfiguration and fragment reassembly. */
+    bool dhcp4;                          /* DHCPv4 server for the guest */
+    uint32_t dhcp_lease_s;
+    bool ra;                             /* router advertisements, answers to RS */
+    uint32_t reasm_max_datagrams;        /* 0 = guest fragments are dropped */
+    uint32_t reasm_max_bytes;            /* fragment data held, all datagrams */
+    uint32_t reasm_timeout_s;
 };
 
 void msb_config_defaults(struct msb_config *c);
