@@ -14,6 +14,7 @@
 #include "addressing.h"
 #include "frame.h"
 #include "instance.h"
+#include "ndp_ra.h"
 #include "pkt.h"
 
 struct event_base;
@@ -22,6 +23,7 @@ struct msb_tcp;
 struct msb_udp;
 struct msb_icmp;
 struct msb_dns;
+struct msb_reasm;
 
 struct msb_stack {
     struct msbnet *net;
@@ -35,6 +37,8 @@ struct msb_stack {
     struct msb_udp *udp;
     struct msb_icmp *icmp;
     struct msb_dns *dns;
+    struct msb_ra_state ra;     /* router advertisements (ndp_ra.h) */
+    struct msb_reasm *reasm;    /* guest fragments; NULL when reassembly is off */
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per
