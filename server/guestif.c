@@ -61,6 +61,8 @@ static struct step configure(struct msbd_nl *nl, int lo, int tap, const struct m
     /* Up before the routes: an on-link route needs a running device. */
     if (!s.rc && (s.rc = msbd_nl_link_up(nl, tap)) != 0)
         s.what = "bringing the link up";
+    if (p4 < 0) /* link only */
+        return s;
     if (!s.rc)
         s = do_ipv4(nl, tap, a, p4);
     if (!s.rc && a->mtu >= MSBD_IPV6_MIN_MTU)
@@ -70,8 +72,9 @@ static struct step configure(struct msbd_nl *nl, int lo, int tap, const struct m
     return s;
 }
 
-int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int prefix4,
-                           int prefix6, bool verbose, char *err, size_t errlen)
+/* p4 < 0 = link only (no addresses, no routes). */
+static int setup(const char *ifname, const struct msbd_addrs *a, int p4, int p6, bool verbose,
+                 char *err, size_t errlen)
 {
     int lo = (int)if_nametoindex("lo"), tap = (int)if_nametoindex(ifname);
     if (!lo || !tap) {
@@ -82,8 +85,20 @@ int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int p
     int rc = msbd_nl_open(&nl);
     if (rc)
         return fail(err, errlen, ifname, (struct step){"opening rtnetlink", rc});
-    struct step s = configure(&nl, lo, tap, a, prefix4 < 0 ? a->prefix4 : prefix4,
-                              prefix6 < 0 ? a->prefix6 : prefix6, verbose);
+    struct step s = configure(&nl, lo, tap, a, p4, p6, verbose);
     msbd_nl_close(&nl);
     return s.rc ? fail(err, errlen, ifname, s) : 0;
+}
+
+int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int prefix4,
+                           int prefix6, bool verbose, char *err, size_t errlen)
+{
+    return setup(ifname, a, prefix4 < 0 ? a->prefix4 : prefix4, prefix6 < 0 ? a->prefix6 : prefix6,
+                 verbose, err, errlen);
+}
+
+int msbd_guestif_link_only(const char *ifname, const struct msbd_addrs *a, char *err,
+                           size_t errlen)
+{
+    return setup(ifname, a, -1, -1, false, err, errlen);
 }

@@ -59,6 +59,8 @@ static void usage(FILE *out)
             "                            ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-N.sock)\n"
             "  --no-gateways             do not activate the gateways at start; a\n"
             "                            controller sets them with SetGateways\n"
+            "  --no-guest-config         tap0 gets MAC, MTU and link up only; the guest\n"
+            "                            configures itself by DHCP and router adverts\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"
