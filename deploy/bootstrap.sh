@@ -12,7 +12,8 @@ build_pkgs=(gcc make cmake pkg-config
 # dnsmasq-base is the binary without the system service, so nothing starts
 # listening on the host's port 53.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
-    python3 python3-grpcio python3-grpc-tools valgrind)
+    python3 python3-grpcio python3-grpc-tools valgrind
+    busybox ndisc6) # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
 # Benchmarks: the stacks msbnet is compared with.
 perf_pkgs=(slirp4netns passt)
 
