@@ -354,7 +354,7 @@ static struct msb_frame *assemble(const struct dgram *d)
 }
 
 /* Adds f to its datagram; the finished frame when it completes it. */
-static struct msb_frame *accept(struct msb_reasm *r, struct dgram *d, const struct frag *f)
+static struct msb_frame *take_fragment(struct msb_reasm *r, struct dgram *d, const struct frag *f)
 {
     struct piece **at = NULL;
     if (d->npieces >= MAX_PIECES) {
@@ -447,7 +447,7 @@ struct msb_frame *msb_reasm_input(struct msb_reasm *r, const uint8_t *frame, siz
     } else if (!d && !(d = create(r, &f, now_ms))) {
         msb_drop(r->m, MSB_DROP_REASM_CAP);
     } else {
-        out = accept(r, d, &f);
+        out = take_fragment(r, d, &f);
     }
     gauges(r);
     return out;
