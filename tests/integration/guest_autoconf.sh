@@ -6,6 +6,8 @@
 # and routes via the gateway's link-local address; rdisc6 (ndisc6) reads
 # the RA's prefix, MTU and RDNSS; then curl reaches a server in netns I over
 # both families and the leased DNS server resolves through dnsmasq in I.
+# The same again with `msbnetd tap --netns G` into a namespace prepared with
+# accept_ra=2, and the dhcp4/ra off-switches.
 #   usage: guest_autoconf.sh PATH_TO_MSBNETD
 set -uo pipefail
 msbnetd=$(realpath "${1:?usage: guest_autoconf.sh PATH_TO_MSBNETD}")
@@ -99,6 +101,32 @@ if grep -q '"dhcp":{"discovers":1,"requests":1,[^}]*"offers":1,"acks":1' <<<"$ou
 else bad dhcp_counted "$(grep -o '"dhcp":{[^}]*}' <<<"$out")"; fi
 if grep -q '"ra":{"solicitations":[1-9]' <<<"$out"; then ok ra_counted
 else bad ra_counted "$(grep -o '"ra":{[^}]*}' <<<"$out")"; fi
+
+# The same through `msbnetd tap --netns` into netns G, prepared the way a
+# VM image would be: accept_ra=2 before the interface exists.
+ip netns exec "$TOPO_G" sysctl -qw net.ipv6.conf.default.accept_ra=2
+topo_bg H msbnetd_tap "$msbnetd" tap --netns "/var/run/netns/$TOPO_G" --no-guest-config \
+    --egress allow --dns 198.18.0.1 --control-socket "$TOPO_DIR/tap.sock"
+for _ in $(seq 50); do
+    ip -n "$TOPO_G" link show tap0 >/dev/null 2>&1 && break
+    sleep 0.1
+done
+out=$(LEASE_FILE=$TOPO_DIR/lease_g ip netns exec "$TOPO_G" sh -c "
+    echo accept_ra=\$(sysctl -n net.ipv6.conf.tap0.accept_ra)
+    busybox udhcpc -i tap0 -s '$TOPO_DIR/udhcpc.sh' -f -q -n -t 5 -T 2 >/dev/null 2>&1
+    cat \$LEASE_FILE 2>/dev/null || echo 'no lease'
+    for i in \$(seq 100); do
+        ip -6 -o addr show dev tap0 scope global -tentative | grep -q fd42:6d73:62:0: &&
+            ip -6 route show default | grep -q 'via fe80::' && break
+        sleep 0.1
+    done
+    echo curl4: \$(curl -4 -sS --max-time 5 http://198.18.0.1:8080/hello.txt)
+    echo curl6: \$(curl -6 -sS --max-time 5 'http://[fd42::1]:8080/hello.txt')" 2>&1)
+echo "$out" | sed 's/^/    | /'
+expect tap_netns_accept_ra_2 "accept_ra=2" "$out"
+expect tap_netns_dhcp_lease "ip=$GUEST4 mask=30 router=$GW4 dns=$GW4" "$out"
+expect tap_netns_curl_ipv4 "curl4: hello from the msbnet test topology" "$out"
+expect tap_netns_curl_ipv6 "curl6: hello from the msbnet test topology" "$out"
 
 # The off-switches: no answer to DHCP, no RA; the guest keeps no address.
 printf '{"dhcp4": false, "ra": false}\n' >"$TOPO_DIR/off.json"
