@@ -297,11 +297,7 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         s->icmp = msb_icmp_create(s, err, errlen);
     if (s->icmp)
         s->dns = msb_dns_create(s, err, errlen);
-    if (s->dns && create_reasm(s, err, errlen)) {
-        free_stack(s);
-        return NULL;
-    }
-    if (!s->dns) {
+    if (!s->dns || create_reasm(s, err, errlen)) {
         free_stack(s);
         return NULL;
     }
