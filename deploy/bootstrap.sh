@@ -14,6 +14,7 @@ build_pkgs=(gcc make cmake pkg-config
 # listening on the host's port 53.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
     python3 python3-grpcio python3-grpc-tools valgrind openssl
+    busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
     clang libclang-rt-14-dev)
 # Benchmarks: the stacks msbnet is compared with.
 perf_pkgs=(slirp4netns passt)

@@ -1,7 +1,10 @@
 #include "guestif.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -54,13 +57,34 @@ static struct step do_ipv6(struct msbd_nl *nl, int tap, const struct msbd_addrs 
     return (struct step){NULL, 0};
 }
 
-static struct step configure(struct msbd_nl *nl, int lo, int tap, const struct msbd_addrs *a,
-                             int p4, int p6, bool verbose)
+/* An interface msbnetd configures statically must not also take router
+ * adverts: SLAAC would add a second address in the guest's /64 that the
+ * kernel may pick as a source, and flows keyed by the configured address
+ * (published UDP ports, for one) would miss its replies.  Best effort: a
+ * read-only /proc/sys (containers) only costs that robustness. */
+static void refuse_router_adverts(const char *ifname)
 {
+    char path[96];
+    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/accept_ra", ifname);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1)
+        fprintf(stderr, "msbnetd: warning: cannot turn off router adverts on %s: %s\n", ifname,
+                strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
+static struct step configure(struct msbd_nl *nl, const char *ifname, int lo, int tap,
+                             const struct msbd_addrs *a, int p4, int p6, bool verbose)
+{
+    if (p4 >= 0)
+        refuse_router_adverts(ifname);
     struct step s = do_link(nl, lo, tap, a);
     /* Up before the routes: an on-link route needs a running device. */
     if (!s.rc && (s.rc = msbd_nl_link_up(nl, tap)) != 0)
         s.what = "bringing the link up";
+    if (p4 < 0) /* link only */
+        return s;
     if (!s.rc)
         s = do_ipv4(nl, tap, a, p4);
     if (!s.rc && a->mtu >= MSBD_IPV6_MIN_MTU)
@@ -70,8 +94,9 @@ static struct step configure(struct msbd_nl *nl, int lo, int tap, const struct m
     return s;
 }
 
-int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int prefix4,
-                           int prefix6, bool verbose, char *err, size_t errlen)
+/* p4 < 0 = link only (no addresses, no routes). */
+static int setup(const char *ifname, const struct msbd_addrs *a, int p4, int p6, bool verbose,
+                 char *err, size_t errlen)
 {
     int lo = (int)if_nametoindex("lo"), tap = (int)if_nametoindex(ifname);
     if (!lo || !tap) {
@@ -82,8 +107,20 @@ int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int p
     int rc = msbd_nl_open(&nl);
     if (rc)
         return fail(err, errlen, ifname, (struct step){"opening rtnetlink", rc});
-    struct step s = configure(&nl, lo, tap, a, prefix4 < 0 ? a->prefix4 : prefix4,
-                              prefix6 < 0 ? a->prefix6 : prefix6, verbose);
+    struct step s = configure(&nl, ifname, lo, tap, a, p4, p6, verbose);
     msbd_nl_close(&nl);
     return s.rc ? fail(err, errlen, ifname, s) : 0;
+}
+
+int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int prefix4,
+                           int prefix6, bool verbose, char *err, size_t errlen)
+{
+    return setup(ifname, a, prefix4 < 0 ? a->prefix4 : prefix4, prefix6 < 0 ? a->prefix6 : prefix6,
+                 verbose, err, errlen);
+}
+
+int msbd_guestif_link_only(const char *ifname, const struct msbd_addrs *a, char *err,
+                           size_t errlen)
+{
+    return setup(ifname, a, -1, -1, false, err, errlen);
 }

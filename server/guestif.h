@@ -13,4 +13,9 @@
 int msbd_guestif_configure(const char *ifname, const struct msbd_addrs *a, int prefix4,
                            int prefix6, bool verbose, char *err, size_t errlen);
 
+/* The same without addresses and routes (--no-guest-config): lo up, tap0
+ * with the guest MAC and MTU, up, for a guest that runs DHCP and SLAAC. */
+int msbd_guestif_link_only(const char *ifname, const struct msbd_addrs *a, char *err,
+                           size_t errlen);
+
 #endif

@@ -61,6 +61,8 @@ static void usage(FILE *out)
             "                            controller sets them with SetGateways\n"
             "  --publish [ADDR:]HOSTPORT[:GUESTPORT][/udp]  forward a host port (ADDR default\n"
             "                            127.0.0.1, IPv6 as [::1]) to the guest (repeatable)\n"
+            "  --no-guest-config         tap0 gets MAC, MTU and link up only; the guest\n"
+            "                            configures itself by DHCP and router adverts\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"

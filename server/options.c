@@ -14,7 +14,7 @@
 enum {
     OPT_PLUGIN = 256, OPT_CONFIG, OPT_NETNS, OPT_SLOT, OPT_MTU, OPT_IPV4, OPT_GW4, OPT_IPV6,
     OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
-    OPT_NO_GATEWAYS, OPT_PUBLISH,
+    OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +36,7 @@ static const struct option long_opts[] = {
     {"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
     {"no-gateways", no_argument, NULL, OPT_NO_GATEWAYS},
     {"publish", required_argument, NULL, OPT_PUBLISH},
+    {"no-guest-config", no_argument, NULL, OPT_NO_GUEST_CONFIG},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
@@ -256,6 +257,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_CONTROL_SOCKET: return set_control_socket(o, cmd, arg);
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return add_publish(o, cmd, arg);
+    case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
     case 'v': o->verbose = true; return 0;
     default: return MSBD_EXIT_USAGE;
     }

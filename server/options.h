@@ -24,6 +24,7 @@ struct msbd_opts {
     bool verbose;
     bool print_metrics;
     bool no_gateways;           /* leave both gateways to a controller (SetGateways) */
+    bool no_guest_config;       /* tap0 gets MAC, MTU and link only: the guest uses DHCP/RA */
     const char *control_socket; /* NULL = the per-slot default path */
     char **cmd; /* run: NULL-terminated argv of CMD */
 };

@@ -83,8 +83,10 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
         snprintf(err, sizeof err, "cannot create %s: %s", MSBD_TAP_NAME, strerror(-fd));
         child_fail(err);
     }
-    if (msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4, o->prefix6, o->verbose, err,
-                               sizeof err) ||
+    if ((o->no_guest_config
+             ? msbd_guestif_link_only(MSBD_TAP_NAME, a, err, sizeof err)
+             : msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4, o->prefix6, o->verbose, err,
+                                      sizeof err)) ||
         msbd_mount_private_view(a, err, sizeof err))
         child_fail(err);
     if (msbd_fd_send(sock, fd)) {

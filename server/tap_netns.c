@@ -25,9 +25,10 @@ static int tap_in_netns(const struct msbd_opts *o, const struct msbd_addrs *a)
         return -1;
     }
     int fd = msbd_tap_open(MSBD_TAP_NAME);
-    int rc = fd < 0 ? -1
-                    : msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4, o->prefix6, o->verbose,
-                                             err, sizeof err);
+    int rc = fd < 0                ? -1
+             : o->no_guest_config ? msbd_guestif_link_only(MSBD_TAP_NAME, a, err, sizeof err)
+                                  : msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4,
+                                                           o->prefix6, o->verbose, err, sizeof err);
     if (fd < 0)
         snprintf(err, sizeof err, "cannot create %s: %s", MSBD_TAP_NAME, strerror(-fd));
     char err2[256];

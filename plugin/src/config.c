@@ -53,6 +53,12 @@ static const struct field fields[] = {
     CHOICE("log_level", log_level, log_choices),
     /* lwIP's ephemeral ports (16384) name the inbound TCP flows. */
     NUM("max_inbound_flows", F_UINT, max_inbound_flows, 1, 16384),
+    TEXT("dhcp4", F_BOOL, dhcp4),
+    NUM("dhcp_lease_s", F_UINT, dhcp_lease_s, 60, 31536000),
+    TEXT("ra", F_BOOL, ra),
+    NUM("reasm_max_datagrams", F_UINT, reasm_max_datagrams, 0, 4096),
+    NUM("reasm_max_bytes", F_UINT, reasm_max_bytes, 65535, 1u << 26),
+    NUM("reasm_timeout_s", F_UINT, reasm_timeout_s, 1, 120),
 };
 #undef TEXT
 #undef CHOICE
@@ -79,6 +85,12 @@ void msb_config_defaults(struct msb_config *c)
     c->dns_rebind_protection = true;
     c->log_level = MSB_LOG_WARN;
     c->max_inbound_flows = 256;
+    c->dhcp4 = true;
+    c->dhcp_lease_s = 86400;
+    c->ra = true;
+    c->reasm_max_datagrams = 64;
+    c->reasm_max_bytes = 256u * 1024u;
+    c->reasm_timeout_s = 30; /* Linux's ipfrag_time, both families */
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

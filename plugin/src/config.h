@@ -60,6 +60,13 @@ struct msb_config {
     struct msb_publish_spec *publish;
     uint32_t n_publish;
     uint32_t max_inbound_flows;
+    /* Guest autoconfiguration and fragment reassembly. */
+    bool dhcp4;                          /* DHCPv4 server for the guest */
+    uint32_t dhcp_lease_s;
+    bool ra;                             /* router advertisements, answers to RS */
+    uint32_t reasm_max_datagrams;        /* 0 = guest fragments are dropped */
+    uint32_t reasm_max_bytes;            /* fragment data held, all datagrams */
+    uint32_t reasm_timeout_s;
 };
 
 void msb_config_defaults(struct msb_config *c);

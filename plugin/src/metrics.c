@@ -17,6 +17,15 @@ void msb_metrics_init(struct msb_metrics *m)
 #define MSB_DNS_INIT(name) atomic_init(&m->dns.name, 0);
     MSB_DNS_METRICS(MSB_DNS_INIT)
 #undef MSB_DNS_INIT
+#define MSB_AUTOCONF_INIT(name) atomic_init(&m->dhcp.name, 0);
+    MSB_DHCP_METRICS(MSB_AUTOCONF_INIT)
+#undef MSB_AUTOCONF_INIT
+#define MSB_AUTOCONF_INIT(name) atomic_init(&m->ra.name, 0);
+    MSB_RA_METRICS(MSB_AUTOCONF_INIT)
+#undef MSB_AUTOCONF_INIT
+#define MSB_AUTOCONF_INIT(name) atomic_init(&m->reasm.name, 0);
+    MSB_REASM_METRICS(MSB_AUTOCONF_INIT)
+#undef MSB_AUTOCONF_INIT
     atomic_init(&m->tx_bytes, 0);
     atomic_init(&m->tx_frames, 0);
     atomic_init(&m->tx_ring_full, 0);

@@ -23,7 +23,7 @@
     X(ARP_IGNORED, "arp_ignored")         /* not a request for the gateway */                     \
     X(IP_MALFORMED, "ip_malformed")       /* version, header or total length wrong */             \
     X(IP_BAD_CHECKSUM, "ip_bad_checksum")                                                          \
-    X(IP_FRAGMENT, "ip_fragment")         /* fragments are not reassembled (yet) */               \
+    X(IP_FRAGMENT, "ip_fragment")         /* fragment not reassembled (reassembly off) */ \
     X(IP_SPOOFED_SRC, "ip_spoofed_src")   /* source address is not the guest's */                 \
     X(IP_BAD_DST, "ip_bad_dst")           /* broadcast, multicast, unspecified destination */     \
     X(IPV6_EXT_HEADER, "ipv6_ext_header") /* extension headers we do not walk */                  \
@@ -48,7 +48,17 @@
     X(ICMP_REPLY_TOO_BIG, "icmp_reply_too_big") /* host echo reply over the guest MTU */     \
     X(DNS_NO_HEADER, "dns_no_header")     /* guest UDP/53 shorter than a DNS header */           \
     X(DNS_BAD_ANSWER, "dns_bad_answer")   /* upstream datagram that answers no query of ours */ \
-    X(DNS_NO_SOCKET, "dns_no_socket")     /* upstream socket could not be opened */
+    X(DNS_NO_SOCKET, "dns_no_socket")     /* upstream socket could not be opened */            \
+    X(DHCP_MALFORMED, "dhcp_malformed")   /* DHCP request that does not parse strictly */       \
+    X(DHCP_OTHER_CLIENT, "dhcp_other_client") /* DHCP from a MAC other than the bound guest's */ \
+    X(DHCP_IGNORED, "dhcp_ignored")       /* DHCP off/inactive, another server chosen, type */   \
+    X(RA_RATE_LIMITED, "ra_rate_limited") /* router solicitation within 1 s of the last answer */ \
+    X(REASM_MALFORMED, "reasm_malformed") /* fragment: bad length/offset, inconsistent end */    \
+    X(REASM_OVERLAP, "reasm_overlap")     /* overlapping fragments: the datagram is dropped */   \
+    X(REASM_DUPLICATE, "reasm_duplicate") /* exact duplicate fragment, ignored */                \
+    X(REASM_TOO_BIG, "reasm_too_big")     /* reassembled datagram would exceed 65535 bytes */    \
+    X(REASM_TIMEOUT, "reasm_timeout")     /* datagram incomplete at its timeout (per datagram) */ \
+    X(REASM_CAP, "reasm_cap")             /* datagram evicted for the count/byte caps */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
@@ -146,6 +156,36 @@ struct msb_inbound_metrics {
 #undef MSB_INBOUND_FIELD
 };
 
+/* DHCPv4 server: messages by type from the guest, replies by type. */
+#define MSB_DHCP_METRICS(X)                                                                        \
+    X(discovers) X(requests) X(informs) X(declines) X(releases) X(offers) X(acks) X(naks)
+
+struct msb_dhcp_metrics {
+#define MSB_DHCP_FIELD(name) atomic_uint_fast64_t name;
+    MSB_DHCP_METRICS(MSB_DHCP_FIELD)
+#undef MSB_DHCP_FIELD
+};
+
+/* Router advertisements: solicitations answered and RAs sent. */
+#define MSB_RA_METRICS(X) X(solicitations) X(sent_solicited) X(sent_periodic)
+
+struct msb_ra_metrics {
+#define MSB_RA_FIELD(name) atomic_uint_fast64_t name;
+    MSB_RA_METRICS(MSB_RA_FIELD)
+#undef MSB_RA_FIELD
+};
+
+/* Guest fragment reassembly.  Gauges: pending (datagrams in progress),
+ * bytes (fragment data held).  Counters: fragments accepted, datagrams
+ * reassembled. */
+#define MSB_REASM_METRICS(X) X(pending) X(bytes) X(fragments) X(reassembled)
+
+struct msb_reasm_metrics {
+#define MSB_REASM_FIELD(name) atomic_uint_fast64_t name;
+    MSB_REASM_METRICS(MSB_REASM_FIELD)
+#undef MSB_REASM_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -161,6 +201,9 @@ struct msb_metrics {
     struct msb_icmp_metrics icmp;
     struct msb_dns_metrics dns; /* written by the stack thread only */
     struct msb_inbound_metrics inbound;
+    struct msb_dhcp_metrics dhcp;   /* written by the stack thread only */
+    struct msb_ra_metrics ra;       /* likewise */
+    struct msb_reasm_metrics reasm; /* likewise */
 };
 
 void msb_metrics_init(struct msb_metrics *m);

@@ -49,6 +49,9 @@ COUNTER_SECTION(udp_section, struct msb_udp_metrics, udp, MSB_UDP_METRICS)
 COUNTER_SECTION(icmp_section, struct msb_icmp_metrics, icmp, MSB_ICMP_METRICS)
 COUNTER_SECTION(dns_section, struct msb_dns_metrics, dns, MSB_DNS_METRICS)
 COUNTER_SECTION(inbound_section, struct msb_inbound_metrics, inbound, MSB_INBOUND_METRICS)
+COUNTER_SECTION(dhcp_section, struct msb_dhcp_metrics, dhcp, MSB_DHCP_METRICS)
+COUNTER_SECTION(ra_section, struct msb_ra_metrics, ra, MSB_RA_METRICS)
+COUNTER_SECTION(reasm_section, struct msb_reasm_metrics, reasm, MSB_REASM_METRICS)
 #undef COUNTER_SECTION
 #undef PUT_FIELD
 
@@ -118,6 +121,9 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "icmp", icmp_section(&net->metrics));
     json_object_set_new(root, "dns", dns_section(&net->metrics));
     json_object_set_new(root, "inbound", inbound_section(&net->metrics));
+    json_object_set_new(root, "dhcp", dhcp_section(&net->metrics));
+    json_object_set_new(root, "ra", ra_section(&net->metrics));
+    json_object_set_new(root, "reassembly", reasm_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

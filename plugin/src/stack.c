@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "clock.h"
+#include "dhcp4.h"
 #include "dns_forward.h"
+#include "ip_reasm.h"
 #include "l2.h"
 #include "pkt_build.h"
 #include "policy_replace.h"
@@ -14,6 +16,7 @@
 #include "tcp.h"
 #include "publish.h"
 #include "udp_inbound.h"
+#include "ndp_ra.h"
 #include "udp_relay.h"
 
 /* Frames handled per tx wake before yielding to host-socket events, so a
@@ -36,13 +39,26 @@ static bool is_unspecified(const struct msb_ip *ip)
     return memcmp(ip->b, zero, 16) == 0;
 }
 
+/* The guest's /64 is its own: with router advertisements it forms its
+ * address there by SLAAC (EUI-64, stable-privacy or temporary), which
+ * msbnet cannot predict. */
+static bool in_guest_prefix6(const struct msb_stack *s, const struct msb_ip *ip)
+{
+    unsigned bits = s->addrs.prefix6;
+    const uint8_t *a = ip->b, *g = s->addrs.guest6.b;
+    if (ip->family != MSB_FAMILY_V6 || bits > 128 || memcmp(a, g, bits / 8) != 0)
+        return false;
+    uint8_t mask = (uint8_t)(0xff00u >> (bits % 8));
+    return bits % 8 == 0 || ((a[bits / 8] ^ g[bits / 8]) & mask) == 0;
+}
+
 /* The source address a guest frame may carry: its own, plus link-local and
  * unspecified sources for neighbour discovery. */
 static bool src_ip_ok(const struct msb_stack *s, const struct msb_pkt *p)
 {
     if (p->ip_version == 4)
         return msb_ip_equal(&p->src, &s->addrs.guest4);
-    if (msb_ip_equal(&p->src, &s->addrs.guest6))
+    if (msb_ip_equal(&p->src, &s->addrs.guest6) || in_guest_prefix6(s, &p->src))
         return true;
     return p->l4_proto == MSB_IPPROTO_ICMPV6 && (is_link_local6(&p->src) || is_unspecified(&p->src));
 }
@@ -91,12 +107,36 @@ static void drop(struct msb_stack *s, enum msb_drop_reason why)
     msb_drop(&s->net->metrics, why);
 }
 
-static void dispatch(struct msb_stack *s, struct msb_frame *f)
+static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemble);
+
+/* A fragment: only the guest's MAC may hold reassembly memory; the whole
+ * datagram then takes the normal path (once: it cannot be a fragment). */
+static void reassemble(struct msb_stack *s, struct msb_frame *f)
+{
+    if (!s->reasm)
+        return drop(s, MSB_DROP_IP_FRAGMENT);
+    if (memcmp(f->data + 6, s->addrs.guest_mac, 6) != 0)
+        return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+    struct msb_frame *whole = msb_reasm_input(s->reasm, f->data, f->len, msb_now_ms());
+    if (whole) {
+        dispatch(s, whole, false);
+        msb_frame_free(whole);
+    }
+}
+
+static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemble)
 {
     struct msb_pkt p;
     enum msb_drop_reason why;
-    if (!msb_pkt_parse(f->data, f->len, &p, &why))
+    if (!msb_pkt_parse(f->data, f->len, &p, &why)) {
+        if (may_reassemble && msb_reasm_is_fragment(f->data, f->len, why))
+            return reassemble(s, f);
         return drop(s, why);
+    }
+    /* Before the address checks: a client without a lease sends from
+     * 0.0.0.0 to the broadcast address; DHCP checks its own client. */
+    if (msb_dhcp4_wants(&p))
+        return msb_dhcp4_input(s, &p);
     if (!src_mac_ok(s, &p))
         return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
     if (p.ethertype == MSB_ETHERTYPE_ARP) {
@@ -106,6 +146,8 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
     if (!src_ip_ok(s, &p))
         return drop(s, MSB_DROP_IP_SPOOFED_SRC);
     if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(s, &p))
+        return;
+    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_ra_handle(s, &p, msb_now_ms()))
         return;
     if (!dst_ok(&p))
         return drop(s, MSB_DROP_IP_BAD_DST);
@@ -145,7 +187,7 @@ static void on_tx(evutil_socket_t fd, short what, void *arg)
     struct msb_frame *f;
     while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
         take_policy(s);
-        dispatch(s, f);
+        dispatch(s, f, true);
         msb_frame_free(f);
         n++;
     }
@@ -176,7 +218,11 @@ static void on_maintenance(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct msb_stack *s = arg;
-    msb_hidx_cleanup(&s->net->hidx, msb_now_ms());
+    uint64_t now = msb_now_ms();
+    msb_hidx_cleanup(&s->net->hidx, now);
+    msb_ra_tick(s, now);
+    if (s->reasm)
+        msb_reasm_expire(s->reasm, now);
 }
 
 static void *run(void *arg)
@@ -197,6 +243,7 @@ static void free_stack(struct msb_stack *s)
     msb_udp_destroy(s->udp);
     msb_icmp_destroy(s->icmp);
     msb_dns_destroy(s->dns);
+    msb_reasm_destroy(s->reasm);
     if (s->tx_ev)
         event_free(s->tx_ev);
     if (s->proxy_ev)
@@ -224,6 +271,20 @@ static int add_events(struct msb_stack *s)
      * nobody; look at the ring once at the first loop turn. */
     event_active(s->tx_ev, EV_READ, 0);
     return 0;
+}
+
+/* Reassembly is off (fragments dropped) when its datagram cap is 0. */
+static int create_reasm(struct msb_stack *s, char *err, size_t errlen)
+{
+    const struct msb_config *c = &s->net->cfg;
+    if (c->reasm_max_datagrams == 0)
+        return 0;
+    const struct msb_reasm_limits lim = {c->reasm_max_datagrams, c->reasm_max_bytes,
+                                         c->reasm_timeout_s * 1000u};
+    s->reasm = msb_reasm_create(&lim, &s->net->metrics);
+    if (!s->reasm)
+        snprintf(err, errlen, "out of memory");
+    return s->reasm ? 0 : -1;
 }
 
 struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
@@ -257,7 +318,7 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         s->dns = msb_dns_create(s, err, errlen);
     if (s->dns)
         s->udpin = msb_udp_inbound_create(s, err, errlen);
-    if (!s->udpin) {
+    if (!s->udpin || create_reasm(s, err, errlen)) {
         free_stack(s);
         return NULL;
     }

@@ -14,6 +14,7 @@
 #include "addressing.h"
 #include "frame.h"
 #include "instance.h"
+#include "ndp_ra.h"
 #include "pkt.h"
 
 struct event_base;
@@ -23,6 +24,7 @@ struct msb_udp;
 struct msb_icmp;
 struct msb_dns;
 struct msb_udp_in;
+struct msb_reasm;
 
 struct msb_stack {
     struct msbnet *net;
@@ -37,6 +39,8 @@ struct msb_stack {
     struct msb_icmp *icmp;
     struct msb_dns *dns;
     struct msb_udp_in *udpin; /* published UDP ports' sessions */
+    struct msb_ra_state ra;     /* router advertisements (ndp_ra.h) */
+    struct msb_reasm *reasm;    /* guest fragments; NULL when reassembly is off */
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per

@@ -1,6 +1,8 @@
 /*
  * Fuzz target for everything that reads a guest frame: msb_pkt_parse, the
- * L4 checksum check, the RST builder and the link layer (ARP/NDP).
+ * L4 checksum check, the RST builder, the link layer (ARP/NDP), the DHCPv4
+ * server, router solicitations and fragment reassembly (whose whole
+ * datagrams must parse inside their frame).
  *
  * Input: one control byte, then the frame.  Control bit 0 recomputes the
  * IPv4 header checksum and bit 1 the L4 checksum before use, so mutations
@@ -19,7 +21,10 @@
 #include <string.h>
 
 #include "csum.h"
+#include "dhcp4.h"
+#include "ip_reasm.h"
 #include "l2.h"
+#include "ndp_ra.h"
 #include "pkt.h"
 #include "pkt_build.h"
 #include "stack.h"
@@ -40,7 +45,9 @@ static void check(int ok, const char *what)
 
 static struct msbnet net;
 static struct msb_stack stack;
-static unsigned long emitted, parsed;
+static unsigned long emitted, parsed, reassembled;
+static struct msb_reasm *reasm;
+static uint64_t fake_ms;
 
 static void stack_init_once(void)
 {
@@ -58,6 +65,20 @@ static void stack_init_once(void)
     static const uint8_t gw[6] = {0x02, 0x6d, 0x73, 0, 0, 1}, guest[6] = {0x02, 0x6d, 0x73, 0, 0, 2};
     memcpy(stack.addrs.gateway_mac, gw, 6);
     memcpy(stack.addrs.guest_mac, guest, 6);
+    stack.guest_mac_learned = true;
+    stack.addrs.gateway4 = v4;
+    stack.addrs.gateway6 = v6;
+    msb_ip_parse("100.96.0.2", &stack.addrs.guest4);
+    msb_ip_parse("fd42:6d73:62::2", &stack.addrs.guest6);
+    stack.addrs.prefix4 = 30;
+    stack.addrs.prefix6 = 64;
+    stack.addrs.mtu = 1500;
+    net.cfg.dhcp4 = true;
+    net.cfg.dhcp_lease_s = 86400;
+    net.cfg.ra = true;
+    const struct msb_reasm_limits lim = {8, 65535, 30000};
+    reasm = msb_reasm_create(&lim, &net.metrics);
+    check(reasm != NULL, "reassembler");
 }
 
 struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, size_t l3_len)
@@ -148,6 +169,23 @@ static void check_rst(const struct msb_pkt *p)
     check(msb_ip_equal(&r.src, &p->dst) && msb_ip_equal(&r.dst, &p->src), "RST addresses");
 }
 
+/* A whole datagram out of the reassembler is one frame whose IP header
+ * claims exactly the bytes it carries. */
+static void check_reassembly(const uint8_t *f, size_t len)
+{
+    struct msb_frame *w = msb_reasm_input(reasm, f, len, fake_ms += 700);
+    if (!w)
+        return;
+    reassembled++;
+    struct msb_pkt p;
+    enum msb_drop_reason why;
+    if (msb_pkt_parse(w->data, w->len, &p, &why))
+        check_bounds(&p, w->data, w->len);
+    else
+        check(why != MSB_DROP_IP_FRAGMENT && why != MSB_DROP_ETH_SHORT, "whole datagram");
+    msb_frame_free(w);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size - 1 > MAX_FRAME)
@@ -174,8 +212,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check_rst(&p);
         (void)msb_l2_handle(&stack, &p);
+        (void)msb_ra_handle(&stack, &p, fake_ms += 700);
+        if (msb_dhcp4_wants(&p))
+            msb_dhcp4_input(&stack, &p);
     } else {
         check(why < MSB_DROP__COUNT, "a failed parse names a reason");
+        if (msb_reasm_is_fragment(f, len, why))
+            check_reassembly(f, len);
     }
     free(f);
     return 0;
@@ -195,7 +238,7 @@ static uint64_t rnd(void)
 }
 
 struct seed {
-    uint8_t b[256];
+    uint8_t b[512];
     size_t len;
 };
 
@@ -238,6 +281,46 @@ static size_t ipv6(uint8_t *f, uint8_t nh, const uint8_t *l4, size_t l4len, uint
     return MSB_ETH_HLEN + 40 + l4len;
 }
 
+/* DHCP DISCOVER and REQUEST, a router solicitation, and the two halves
+ * of an IPv4 and an IPv6 fragmented datagram. */
+static size_t autoconf_seeds(struct seed *s)
+{
+    static const uint8_t any[4] = {0}, bcast[4] = {255, 255, 255, 255};
+    static const uint8_t rs[16] = {133, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 0x6d, 0x73, 0, 0, 2};
+    uint8_t dhcp[8 + 260] = {0, 68, 0, 67};
+    uint8_t *d = dhcp + 8;
+    d[0] = 1;
+    d[1] = 1;
+    d[2] = 6;
+    memcpy(d + 28, guest_mac, 6);
+    msb_put32(d + 236, 0x63825363u);
+    static const uint8_t opts[] = {53, 1, 1, 50, 4, 100, 96, 0, 2, 54, 4, 100, 96, 0, 1, 255};
+    memcpy(d + 240, opts, sizeof opts);
+    msb_put16(dhcp + 4, sizeof dhcp);
+    size_t n = 0;
+    for (uint8_t type = 1; type <= 3; type += 2, n++) {
+        d[242] = type;
+        s[n].len = ipv4(s[n].b, MSB_IPPROTO_UDP, dhcp, sizeof dhcp, 0);
+        memcpy(s[n].b + MSB_ETH_HLEN + 12, any, 4);
+        memcpy(s[n].b + MSB_ETH_HLEN + 16, bcast, 4);
+    }
+    s[n].len = ipv6(s[n].b, MSB_IPPROTO_ICMPV6, rs, sizeof rs, 255);
+    n++;
+    uint8_t data[64 + 8];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)i;
+    for (int half = 0; half < 2; half++, n++) { /* IPv4: MF + offset 0, then offset 64 */
+        s[n].len = ipv4(s[n].b, MSB_IPPROTO_UDP, data + 8 * half, half ? 8 : 64, 0);
+        msb_put16(s[n].b + MSB_ETH_HLEN + 6, half ? 8 : 0x2000);
+    }
+    for (int half = 0; half < 2; half++, n++) { /* IPv6 fragment header + data */
+        uint8_t fr[8 + 64] = {MSB_IPPROTO_UDP, 0, 0, half ? 64 : 1, 0, 0, 0, 9};
+        memcpy(fr + 8, data, 64);
+        s[n].len = ipv6(s[n].b, 44, fr, half ? 16 : sizeof fr, 64);
+    }
+    return n;
+}
+
 static size_t make_seeds(struct seed *s)
 {
     static const uint8_t syn[24] = {0x9c, 0x40, 0, 80, 1, 2, 3, 4, 0, 0, 0, 0, 0x60, 0x02,
@@ -268,7 +351,7 @@ static size_t make_seeds(struct seed *s)
     msb_eth_write(s[n].b, gw_mac, guest_mac, MSB_ETHERTYPE_ARP);
     memcpy(s[n].b + MSB_ETH_HLEN, arp, sizeof arp);
     s[n++].len = MSB_ETH_HLEN + sizeof arp;
-    return n;
+    return n + autoconf_seeds(s + n);
 }
 
 static void mutate(uint8_t *b, size_t *len, size_t cap)
@@ -320,7 +403,7 @@ static int write_corpus(const char *dir, const struct seed *s, size_t n)
 
 int main(int argc, char **argv)
 {
-    struct seed seeds[16];
+    struct seed seeds[24];
     size_t nseeds = make_seeds(seeds);
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
         return write_corpus(argv[2], seeds, nseeds);
@@ -336,8 +419,9 @@ int main(int argc, char **argv)
         in[0] = (uint8_t)(rnd() % 8 ? 3 : rnd());
         LLVMFuzzerTestOneInput(in, 1 + len);
     }
-    printf("fuzz_pkt_replay: %ld inputs, %lu parsed, %lu link-layer replies\n", runs, parsed,
-           emitted);
+    printf("fuzz_pkt_replay: %ld inputs, %lu parsed, %lu link-layer replies, %lu reassembled\n",
+           runs, parsed, emitted, reassembled);
+    msb_reasm_destroy(reasm);
     msb_gateways_destroy(&net.gw);
     return 0;
 }

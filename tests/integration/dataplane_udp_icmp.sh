@@ -29,7 +29,7 @@ out=$(guest --mtu 1500 --print-metrics -- $peer blast 198.18.0.1 7000 10000)
 expect udp_10000_mixed_sizes_intact_ipv4 "ok 10000" "$out"
 echo "     ($(grep -o 'ok 10000 resent [0-9]*' <<<"$out"))"
 # IPv6 headers are 20 bytes longer: 1452 is the most that fits unfragmented
-# (guest fragments are dropped, not reassembled, for now).
+# (larger guest datagrams are reassembled: tests/integration/udp_fragments.sh).
 expect udp_1000_mixed_sizes_intact_ipv6 "ok 1000" "$(guest --mtu 1500 -- $peer blast fd42::1 7000 1000 1452)"
 out=$(guest --mtu 1500 --print-metrics -- $peer big 198.18.0.1 7000 8192)
 expect udp_8KiB_reply_fragmented_to_mtu_1500 "big 8192 ok" "$out"

@@ -78,6 +78,8 @@ _topo_pkg_for() {
     ip | ss | bridge) echo iproute2 ;;
     dnsmasq) echo dnsmasq-base ;;
     dig) echo bind9-dnsutils ;;
+    rdisc6) echo ndisc6 ;;
+    udhcpc) echo busybox ;;
     ping) echo iputils-ping ;;
     pasta | passt) echo passt ;;
     python3 | /usr/bin/python3) echo python3 ;;
