@@ -47,6 +47,7 @@ static const struct field fields[] = {
     TEXT("gateway_ipv6", F_IPV6, gateway_ipv6),
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
+    TEXT("vnet_hdr", F_BOOL, vnet_hdr),
 };
 #undef TEXT
 #undef CHOICE

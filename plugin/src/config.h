@@ -37,6 +37,7 @@ struct msb_config {
     uint32_t max_icmp_echoes;            /* echo requests awaiting a host reply */
     uint32_t dns_query_timeout_ms;       /* per guest query, every upstream try included */
     bool dns_rebind_protection;          /* private answers from the upstream -> REFUSED */
+    bool vnet_hdr;                       /* frames both ways carry a virtio_net_hdr_v1 */
     /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
     struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
     uint32_t n_dns_upstreams;

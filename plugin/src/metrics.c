@@ -17,6 +17,9 @@ void msb_metrics_init(struct msb_metrics *m)
 #define MSB_DNS_INIT(name) atomic_init(&m->dns.name, 0);
     MSB_DNS_METRICS(MSB_DNS_INIT)
 #undef MSB_DNS_INIT
+#define MSB_VNET_INIT(name) atomic_init(&m->vnet.name, 0);
+    MSB_VNET_METRICS(MSB_VNET_INIT)
+#undef MSB_VNET_INIT
     atomic_init(&m->tx_bytes, 0);
     atomic_init(&m->tx_frames, 0);
     atomic_init(&m->tx_ring_full, 0);

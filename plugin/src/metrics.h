@@ -48,7 +48,12 @@
     X(ICMP_REPLY_TOO_BIG, "icmp_reply_too_big") /* host echo reply over the guest MTU */     \
     X(DNS_NO_HEADER, "dns_no_header")     /* guest UDP/53 shorter than a DNS header */           \
     X(DNS_BAD_ANSWER, "dns_bad_answer")   /* upstream datagram that answers no query of ours */ \
-    X(DNS_NO_SOCKET, "dns_no_socket")     /* upstream socket could not be opened */
+    X(DNS_NO_SOCKET, "dns_no_socket")     /* upstream socket could not be opened */             \
+    X(VNET_HDR_SHORT, "vnet_hdr_short")   /* vnet_hdr on: write shorter than the 12-byte header */ \
+    X(VNET_BAD_CSUM_OFFSETS, "vnet_bad_csum_offsets") /* NEEDS_CSUM field outside the frame */    \
+    X(VNET_GSO_SIZE_ZERO, "vnet_gso_size_zero") /* a GSO type with gso_size 0 */                 \
+    X(VNET_GSO_MALFORMED, "vnet_gso_malformed") /* GSO headers contradict the type or frame */  \
+    X(VNET_GSO_UNSUPPORTED, "vnet_gso_unsupported") /* UFO (IP fragments) or an unknown type */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
@@ -119,6 +124,18 @@ struct msb_dns_metrics {
 #undef MSB_DNS_FIELD
 };
 
+/* virtio-net header mode (config "vnet_hdr").  Counters: frames (written
+ * with a header and queued), csum_completed (NEEDS_CSUM filled in),
+ * gso_frames (super-frames queued), gso_segments (segments cut from them
+ * and dispatched). */
+#define MSB_VNET_METRICS(X) X(frames) X(csum_completed) X(gso_frames) X(gso_segments)
+
+struct msb_vnet_metrics {
+#define MSB_VNET_FIELD(name) atomic_uint_fast64_t name;
+    MSB_VNET_METRICS(MSB_VNET_FIELD)
+#undef MSB_VNET_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -133,6 +150,7 @@ struct msb_metrics {
     struct msb_udp_metrics udp; /* likewise */
     struct msb_icmp_metrics icmp;
     struct msb_dns_metrics dns; /* written by the stack thread only */
+    struct msb_vnet_metrics vnet;
 };
 
 void msb_metrics_init(struct msb_metrics *m);

@@ -46,6 +46,7 @@ COUNTER_SECTION(tcp_section, struct msb_tcp_metrics, tcp, MSB_TCP_METRICS)
 COUNTER_SECTION(udp_section, struct msb_udp_metrics, udp, MSB_UDP_METRICS)
 COUNTER_SECTION(icmp_section, struct msb_icmp_metrics, icmp, MSB_ICMP_METRICS)
 COUNTER_SECTION(dns_section, struct msb_dns_metrics, dns, MSB_DNS_METRICS)
+COUNTER_SECTION(vnet_section, struct msb_vnet_metrics, vnet, MSB_VNET_METRICS)
 #undef COUNTER_SECTION
 #undef PUT_FIELD
 
@@ -92,6 +93,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "udp", udp_section(&net->metrics));
     json_object_set_new(root, "icmp", icmp_section(&net->metrics));
     json_object_set_new(root, "dns", dns_section(&net->metrics));
+    json_object_set_new(root, "vnet", vnet_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

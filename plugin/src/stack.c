@@ -12,6 +12,7 @@
 #include "icmp_echo.h"
 #include "tcp.h"
 #include "udp_relay.h"
+#include "vnet_hdr.h"
 
 /* Frames handled per tx wake before yielding to host-socket events, so a
  * guest flooding frames cannot starve the relays. */
@@ -120,6 +121,24 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
     drop(s, MSB_DROP_L4_UNSUPPORTED);
 }
 
+/* A virtio-net GSO super-frame reaches the stack as the segments a NIC
+ * would have put on the wire (vnet_hdr.h). */
+static void dispatch_segment(void *ctx, struct msb_frame *seg)
+{
+    struct msb_stack *s = ctx;
+    msb_count(&s->net->metrics.vnet.gso_segments, 1);
+    dispatch(s, seg);
+}
+
+static void dispatch_frame(struct msb_stack *s, struct msb_frame *f)
+{
+    enum msb_drop_reason why;
+    if (!msb_vnet_is_gso(f))
+        dispatch(s, f);
+    else if (!msb_vnet_segment(f, dispatch_segment, s, &why))
+        drop(s, why);
+}
+
 static void on_tx(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -130,7 +149,7 @@ static void on_tx(evutil_socket_t fd, short what, void *arg)
     int n = 0;
     struct msb_frame *f;
     while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
-        dispatch(s, f);
+        dispatch_frame(s, f);
         msb_frame_free(f);
         n++;
     }

@@ -61,6 +61,23 @@ enum msbnet_error {
 /* Smallest frame accepted: an Ethernet header. */
 #define MSBNET_MIN_FRAME 14u
 
+/*
+ * virtio-net header mode (config key "vnet_hdr": true; see "Frame format"
+ * above).  Each frame both ways is preceded by this many bytes: a
+ * struct virtio_net_hdr_v1 (the layout of Linux <linux/virtio_net.h> and of
+ * a TAP opened with IFF_VNET_HDR after TUNSETVNETHDRSZ 12).
+ */
+#define MSBNET_VNET_HDR_LEN 12u
+
+/* Largest GSO super-frame accepted behind a virtio-net header: Ethernet +
+ * IPv6 header + a full 16-bit payload length (IPv4 super-frames are
+ * smaller).  Frames without a GSO type stay bounded by MSBNET_MAX_FRAME. */
+#define MSBNET_MAX_GSO_FRAME (14u + 40u + 65535u)
+
+/* Largest write_frame() length in vnet_hdr mode, and a buffer size that
+ * suffices for read_frame() in either mode. */
+#define MSBNET_MAX_VNET_FRAME (MSBNET_VNET_HDR_LEN + MSBNET_MAX_GSO_FRAME)
+
 typedef struct msbnet msbnet_t;
 
 /*
