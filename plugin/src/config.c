@@ -20,6 +20,7 @@ struct field {
 
 static const char *const wake_choices[] = {"auto", "pipe", NULL};
 static const char *const egress_choices[] = {"allow", "deny", "public_only", NULL};
+static const char *const vnet_gso_choices[] = {"whole", "segment", NULL};
 
 #define AT(member) offsetof(struct msb_config, member)
 #define NUM(key, kind, member, lo, hi) {key, kind, AT(member), lo, hi, NULL, 0}
@@ -48,6 +49,7 @@ static const struct field fields[] = {
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
     TEXT("vnet_hdr", F_BOOL, vnet_hdr),
+    CHOICE("vnet_gso", vnet_gso, vnet_gso_choices),
 };
 #undef TEXT
 #undef CHOICE

@@ -126,9 +126,11 @@ struct msb_dns_metrics {
 
 /* virtio-net header mode (config "vnet_hdr").  Counters: frames (written
  * with a header and queued), csum_completed (NEEDS_CSUM filled in),
- * gso_frames (super-frames queued), gso_segments (segments cut from them
- * and dispatched). */
-#define MSB_VNET_METRICS(X) X(frames) X(csum_completed) X(gso_frames) X(gso_segments)
+ * gso_frames (super-frames queued), gso_whole (TCP super-frames given to
+ * the stack as one segment, "vnet_gso": "whole"), gso_segments (segments
+ * cut from the others and dispatched). */
+#define MSB_VNET_METRICS(X)                                                                        \
+    X(frames) X(csum_completed) X(gso_frames) X(gso_whole) X(gso_segments)
 
 struct msb_vnet_metrics {
 #define MSB_VNET_FIELD(name) atomic_uint_fast64_t name;

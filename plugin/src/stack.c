@@ -133,10 +133,14 @@ static void dispatch_segment(void *ctx, struct msb_frame *seg)
 static void dispatch_frame(struct msb_stack *s, struct msb_frame *f)
 {
     enum msb_drop_reason why;
-    if (!msb_vnet_is_gso(f))
+    if (!msb_vnet_is_gso(f)) {
         dispatch(s, f);
-    else if (!msb_vnet_segment(f, dispatch_segment, s, &why))
+    } else if (s->net->cfg.vnet_gso == MSB_VNET_GSO_MODE_WHOLE && msb_vnet_whole(f)) {
+        msb_count(&s->net->metrics.vnet.gso_whole, 1);
+        dispatch(s, f);
+    } else if (!msb_vnet_segment(f, dispatch_segment, s, &why)) {
         drop(s, why);
+    }
 }
 
 static void on_tx(evutil_socket_t fd, short what, void *arg)

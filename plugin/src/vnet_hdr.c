@@ -292,3 +292,24 @@ size_t msb_vnet_segment(const struct msb_frame *f, msb_vnet_emit_fn emit, void *
     msb_frame_free(seg);
     return g.nsegs;
 }
+
+/* ---- the whole super-frame as one segment -------------------------------- */
+
+bool msb_vnet_whole(struct msb_frame *f)
+{
+    struct gso_layout g;
+    enum msb_drop_reason why;
+    if (!gso_layout(f->data, f->len, f->gso_type, f->gso_size, &g, &why) ||
+        g.proto != MSB_IPPROTO_TCP)
+        return false;
+    size_t l3_len = f->len - MSB_ETH_HLEN;
+    if (l3_len - (g.version == 6 ? IPV6_HLEN : 0) > 0xffff)
+        return false;
+    /* Segment 0 of 1: IP length and checksums for the whole payload, the
+     * flags as the guest wrote them. */
+    fix_ip(f->data + MSB_ETH_HLEN, &g, l3_len, 0);
+    fix_l4_csum(f->data, &g, f->len);
+    f->gso_type = MSB_VNET_GSO_NONE;
+    f->gso_size = 0;
+    return true;
+}

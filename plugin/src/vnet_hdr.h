@@ -98,4 +98,15 @@ typedef void (*msb_vnet_emit_fn)(void *ctx, struct msb_frame *seg);
 size_t msb_vnet_segment(const struct msb_frame *f, msb_vnet_emit_fn emit, void *ctx,
                         enum msb_drop_reason *why);
 
+/*
+ * "vnet_gso": "whole" (the default): a TCP super-frame becomes one valid
+ * segment of up to 64 KiB in place (IP length, IPv4 header checksum, TCP
+ * checksum; gso tags cleared), for the stack to take whole.  lwIP accepts
+ * any segment inside its window whatever its MSS, and the host socket
+ * re-segments anyway, so nothing on the wire changes while the stack
+ * thread handles one segment instead of ~45.  False (f untouched) for UDP,
+ * or when the IP length field could not hold it: then msb_vnet_segment.
+ */
+bool msb_vnet_whole(struct msb_frame *f);
+
 #endif

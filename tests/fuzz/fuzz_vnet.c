@@ -65,6 +65,22 @@ static void check_gso(const struct msb_frame *f)
     enum msb_drop_reason why;
     check(msb_vnet_segment(f, on_segment, &c, &why) > 0, "an accepted super-frame segments");
     check(c.payload == f->len - hdrs, "payload preserved");
+    /* "vnet_gso": "whole": one segment carrying everything, or untouched. */
+    struct msb_frame *w = msb_frame_new(f->data, f->len);
+    check(w != NULL, "malloc");
+    w->gso_type = f->gso_type;
+    w->gso_size = f->gso_size;
+    if (msb_vnet_whole(w)) {
+        struct msb_pkt p;
+        check(tcp && !msb_vnet_is_gso(w), "whole only for TCP");
+        check(msb_pkt_parse(w->data, w->len, &p, &why), "whole parses");
+        check(p.l3_len + MSB_ETH_HLEN == w->len, "whole IP length");
+        check(msb_pkt_l4_checksum_ok(&p), "whole checksum");
+        check(memcmp(w->data + hdrs, f->data + hdrs, f->len - hdrs) == 0, "whole payload");
+    } else {
+        check(memcmp(w->data, f->data, f->len) == 0 && msb_vnet_is_gso(w), "untouched");
+    }
+    msb_frame_free(w);
     gso_ok++;
 }
 

@@ -33,17 +33,17 @@ json_field() { # json, key
     "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
 }
 
-# start_vmm NAME [ARGS...]: the example in H with tap0 in G; waits for its
-# addresses line, then configures G from it.  "egress": "allow" because I's
-# IPv6 address (fd42::1) is a unique-local one, which public_only refuses.
-# Sets VMM_PID, VMM_LOG, ADDRS.
+# start_vmm NAME EXTRA_CONFIG [ARGS...]: the example in H with tap0 in G;
+# waits for its addresses line, then configures G from it.  "egress":
+# "allow" because I's IPv6 address (fd42::1) is a unique-local one, which
+# public_only refuses.  Sets VMM_PID, VMM_LOG, ADDRS.
 start_vmm() {
-    local name=$1
-    shift
+    local name=$1 extra=$2
+    shift 2
     VMM_LOG=$TOPO_DIR/logs/$name.out
     ip netns exec "$TOPO_H" "$vmm" --plugin "$plugin" --tap tap0 \
         --tap-netns "/var/run/netns/$TOPO_G" --print-metrics \
-        --config '{"dns_upstreams": ["198.18.0.1"], "egress": "allow"}' "$@" \
+        --config "{\"dns_upstreams\": [\"198.18.0.1\"], \"egress\": \"allow\"$extra}" "$@" \
         >"$VMM_LOG" 2>"$TOPO_DIR/logs/$name.err" &
     VMM_PID=$!
     topo_track_pid "$VMM_PID"
@@ -105,7 +105,7 @@ iperf() { # extra iperf3 args...
 
 gbps_ok() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0.01 else 1)' "$1" 2>/dev/null; }
 
-run_suite() { # mode, example args...
+run_suite() { # mode, extra config, example args...
     MODE=$1
     shift
     if ! start_vmm "$MODE" "$@"; then
@@ -165,16 +165,31 @@ while True:
 '
 topo_wait_port I "$TOPO_I4" 9100 10 || exit 1
 
-run_suite plain
+run_suite plain ""
 expect plain:no_vnet_frames 0 "$(metric vnet frames)"
 
-run_suite vnet --vnet-hdr
-vnet_frames=$(metric vnet frames) gso=$(metric vnet gso_frames)
-segs=$(metric vnet gso_segments) csum=$(metric vnet csum_completed)
-echo "vnet: frames $vnet_frames, csum_completed $csum, gso_frames $gso, gso_segments $segs"
-if [[ $gso =~ ^[0-9]+$ && $gso -gt 0 && $segs -gt $gso ]]; then ok vnet:gso_path_used
-else bad vnet:gso_path_used "gso_frames '$gso' gso_segments '$segs'"; fi
-if [[ $csum =~ ^[0-9]+$ && $csum -gt 0 ]]; then ok vnet:partial_checksums_completed
-else bad vnet:partial_checksums_completed "'$csum'"; fi
+# vnet_gso_check MODE COUNTER: super-frames arrived and went COUNTER's way.
+vnet_gso_check() {
+    local frames gso whole segs csum
+    frames=$(metric vnet frames) gso=$(metric vnet gso_frames) whole=$(metric vnet gso_whole)
+    segs=$(metric vnet gso_segments) csum=$(metric vnet csum_completed)
+    echo "$1: vnet frames $frames, csum_completed $csum, gso_frames $gso, gso_whole $whole, gso_segments $segs"
+    if [[ $gso =~ ^[0-9]+$ && $gso -gt 0 ]]; then ok "$1:gso_superframes_received"
+    else bad "$1:gso_superframes_received" "gso_frames '$gso'"; fi
+    if [[ $2 == whole && $whole == "$gso" && $segs == 0 ]] ||
+        [[ $2 == segment && $whole == 0 && $segs =~ ^[0-9]+$ && $segs -gt $gso ]]; then
+        ok "$1:gso_${2}_path_used"
+    else bad "$1:gso_${2}_path_used" "gso_frames '$gso' gso_whole '$whole' gso_segments '$segs'"; fi
+    if [[ $csum =~ ^[0-9]+$ && $csum -gt 0 ]]; then ok "$1:partial_checksums_completed"
+    else bad "$1:partial_checksums_completed" "'$csum'"; fi
+}
+
+# Default "vnet_gso": "whole": TCP super-frames go to lwIP as one segment.
+run_suite vnet "" --vnet-hdr
+vnet_gso_check vnet whole
+
+# "vnet_gso": "segment": cut into MSS-sized segments like a NIC doing TSO.
+run_suite vnet-segment ', "vnet_gso": "segment"' --vnet-hdr
+vnet_gso_check vnet-segment segment
 
 checks_done

@@ -412,6 +412,47 @@ static void test_gso_udp_l4(void)
     msb_frame_free(f);
 }
 
+/* "vnet_gso": "whole": the super-frame becomes one valid segment. */
+static void check_whole(uint8_t version, uint8_t gso_type, size_t payload)
+{
+    struct spec s = {.version = version, .proto = MSB_IPPROTO_TCP, .payload = payload,
+                     .tcp_opts = 12, .tcp_flags = MSB_TCP_ACK | MSB_TCP_PSH};
+    uint8_t *orig;
+    size_t olen;
+    struct msb_frame *f = super_frame(&s, gso_type, 1448, &orig, &olen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_FATAL(msb_vnet_whole(f));
+    CU_ASSERT(!msb_vnet_is_gso(f));
+    CU_ASSERT_EQUAL(f->len, olen);
+    struct msb_pkt p;
+    enum msb_drop_reason why;
+    CU_ASSERT_FATAL(msb_pkt_parse(f->data, f->len, &p, &why));
+    CU_ASSERT(msb_pkt_l4_checksum_ok(&p));
+    CU_ASSERT_EQUAL(p.l3_len, olen - 14);
+    CU_ASSERT_EQUAL(msb_get32(p.l4 + 4), 0xfffff000u);
+    CU_ASSERT_EQUAL(p.l4[13], MSB_TCP_ACK | MSB_TCP_PSH);
+    size_t hdrs = 14 + l3_hdr(&s) + l4_hdr(&s);
+    CU_ASSERT_EQUAL(memcmp(f->data + hdrs, orig + hdrs, payload), 0);
+    msb_frame_free(f);
+}
+
+static void test_gso_whole(void)
+{
+    check_whole(4, MSB_VNET_GSO_TCPV4, 65535 - 20 - 32);
+    check_whole(6, MSB_VNET_GSO_TCPV6 | MSB_VNET_GSO_ECN, 65535 - 32);
+    check_whole(4, MSB_VNET_GSO_TCPV4, 100);
+    /* UDP is always segmented: a datagram cannot be one big segment. */
+    struct spec s = {.version = 4, .proto = MSB_IPPROTO_UDP, .payload = 3000};
+    uint8_t *orig;
+    size_t olen;
+    struct msb_frame *f = super_frame(&s, MSB_VNET_GSO_UDP_L4, 1400, &orig, &olen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(!msb_vnet_whole(f));
+    CU_ASSERT(msb_vnet_is_gso(f));
+    CU_ASSERT_EQUAL(memcmp(f->data, orig, olen), 0); /* untouched */
+    msb_frame_free(f);
+}
+
 /* ---- malformed ------------------------------------------------------------- */
 
 static enum msb_drop_reason refused(size_t len)
@@ -512,6 +553,8 @@ static void test_abi_vnet_mode(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(api);
     CU_ASSERT_PTR_NULL(api->create("{\"vnet_hdr\": 1}", err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"vnet_hdr\""));
+    CU_ASSERT_PTR_NULL(api->create("{\"vnet_gso\": \"tso\"}", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"vnet_gso\""));
     msbnet_t *n = api->create("{\"vnet_hdr\": true, \"queue_capacity\": 4}", err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(n);
 
@@ -539,7 +582,7 @@ static void test_abi_vnet_mode(void)
     CU_ASSERT_EQUAL(msb_read(&m->drops[MSB_DROP_VNET_GSO_SIZE_ZERO]), 1);
     char *json = api->metrics_json(n);
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vnet\":{\"frames\":2,\"csum_completed\":1,"
-                                        "\"gso_frames\":1,\"gso_segments\":0}"));
+                                        "\"gso_frames\":1,\"gso_whole\":0,\"gso_segments\":0}"));
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vnet_gso_size_zero\":1"));
     api->free_string(json);
 
@@ -576,6 +619,7 @@ int main(void)
         {"gso_tcp6_64k", test_gso_tcp6_64k},
         {"gso_single_segment", test_gso_single_segment},
         {"gso_udp_l4", test_gso_udp_l4},
+        {"gso_whole", test_gso_whole},
         {"malformed_header_and_lengths", test_malformed_header_and_lengths},
         {"malformed_csum_offsets", test_malformed_csum_offsets},
         {"malformed_gso", test_malformed_gso},
