@@ -45,8 +45,11 @@
  *       completes the checksum at csum_start + csum_offset) and a GSO type
  *       TCPV4 / TCPV6 (ECN bit allowed) or UDP_L4 with gso_size: the
  *       super-frame (up to MSBNET_MAX_GSO_FRAME bytes after the header) is
- *       cut into gso_size-payload segments with their own lengths, ids,
- *       sequence numbers and checksums.  So a VMM can offer the guest the
+ *       handled as the guest meant it: a TCP one is given to the stack as
+ *       one segment ("vnet_gso": "whole", the default) or cut into
+ *       gso_size-payload segments with their own lengths, ids, sequence
+ *       numbers and checksums ("segment"; always for UDP_L4).  The write is
+ *       one ring slot either way.  So a VMM can offer the guest the
  *       device features VIRTIO_NET_F_CSUM, HOST_TSO4, HOST_TSO6, HOST_ECN
  *       and HOST_USO.  GSO_UDP (UFO, IP fragments) is not supported
  *       (dropped, counted); DATA_VALID and num_buffers are ignored.
