@@ -175,6 +175,13 @@ static char *load_config(const struct options *o)
                 o->config_file ? o->config_file : "(argument)", strerror(errno));
         return NULL;
     }
+    /* The TAP's framing must match the plugin's: one switch sets both. */
+    if (strstr(cfg, "\"vnet_hdr\"")) {
+        fprintf(stderr, "msbnet-example-vmm: use --vnet-hdr rather than the vnet_hdr key "
+                        "(the TAP must be opened to match)\n");
+        free(cfg);
+        return NULL;
+    }
     if (!o->vnet_hdr)
         return cfg;
     char *v = with_vnet_hdr(cfg);
@@ -388,7 +395,9 @@ static int run(struct pump *p)
 
 static const struct msbnet_api_v1 *load_plugin(const char *path, void **so)
 {
-    *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* NODELETE: the plugin keeps process-wide lwIP state for a later
+     * start; unmapping it would orphan that memory (msbnet.h). */
+    *so = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!*so) {
         fprintf(stderr, "msbnet-example-vmm: %s\n", dlerror());
         return NULL;
@@ -469,6 +478,7 @@ static void report(struct pump *p, bool metrics)
         return;
     char *m = p->api->metrics_json(p->net);
     printf("%s\n", m ? m : "{}");
+    fflush(stdout); /* before any exit-time handler can cut the process short */
     p->api->free_string(m);
 }
 
@@ -510,7 +520,8 @@ out:
         close(p.tap);
     free(p.tx);
     free(p.rx);
-    /* The plugin's thread is gone (destroy joined it): unloading is safe. */
+    /* The plugin's thread is gone (destroy joined it); with NODELETE this
+     * only drops our reference. */
     dlclose(so);
     return rc;
 }

@@ -20,7 +20,7 @@ for tool in pkg-config cmake nm "$cc"; do
 done
 
 prefix=$(mktemp -d /tmp/msbnet-install.XXXXXX)
-trap 'rm -rf "$prefix"' EXIT
+trap '[[ -n ${KEEP:-} ]] || rm -rf "$prefix"' EXIT
 if ! out=$(cmake --install "$build" --prefix "$prefix" 2>&1); then
     echo "FAIL cmake --install: $out"
     exit 1
@@ -77,9 +77,10 @@ int main(int argc, char **argv)
     char *addrs = net ? loaded->addresses_json(net) : NULL;
     printf("version %s abi %u size %u %s\n", loaded->version(), loaded->abi_version,
            loaded->struct_size, addrs ? addrs : err);
+    int rc = net && addrs && strstr(addrs, "100.96.0.13") ? 0 : 1;
     loaded->free_string(addrs);
     loaded->destroy(net);
-    return net && addrs && strstr(addrs, "100.96.0.13") ? 0 : 1;
+    return rc;
 }
 C
 # shellcheck disable=SC2046,SC2086

@@ -165,6 +165,14 @@ while True:
 '
 topo_wait_port I "$TOPO_I4" 9100 10 || exit 1
 
+# --- the example's own errors are clear and fatal --------------------------------
+out=$("$vmm" --plugin "$plugin" --tap-fd 0 --config '{"turbo": 1}' 2>&1)
+expect example_bad_config_named 'unknown key "turbo"' "$out"
+out=$("$vmm" --plugin "$plugin" --tap-fd 0 --config '{"vnet_hdr": true}' 2>&1)
+expect example_vnet_hdr_only_by_flag "use --vnet-hdr" "$out"
+out=$("$vmm" --plugin /nonexistent/libmsbnet.so --tap-fd 0 2>&1; echo "rc=$?")
+expect example_missing_plugin "rc=1" "$out"
+
 run_suite plain ""
 expect plain:no_vnet_frames 0 "$(metric vnet frames)"
 

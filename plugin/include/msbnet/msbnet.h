@@ -4,7 +4,7 @@
  *
  * How a VMM uses it:
  *
- *   void *so = dlopen("libmsbnet.so", RTLD_NOW | RTLD_LOCAL);
+ *   void *so = dlopen("libmsbnet.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
  *   msbnet_get_api_fn get = (msbnet_get_api_fn)dlsym(so, MSBNET_ENTRY_POINT);
  *   char err[256];
  *   const struct msbnet_api_v1 *api = get(MSBNET_ABI_VERSION, err, sizeof err);
@@ -14,6 +14,11 @@
  *   api->start(net, err, sizeof err);
  *   ... pump frames (below) ...
  *   api->destroy(net);   // joins the stack thread: no plugin code runs after it
+ *
+ * Load it with RTLD_NODELETE (or never dlclose it): lwIP inside is a
+ * process-wide singleton set up once and kept for a later start, so
+ * unmapping the library would orphan that state, and loading it again
+ * would set up a second copy.
  *
  * A complete worker is plugin/examples/vmm_tap.c (installed under
  * share/doc/msbnet/examples); build with `pkg-config --cflags msbnet` and
