@@ -8,7 +8,7 @@
 struct msb_frame {
     uint32_t len;
     /* Non-zero only for a GSO super-frame written with a virtio-net
-     * header, cut into segments on the stack thread (vnet_hdr.h). */
+     * header, resolved on the stack thread (vnet_hdr.h). */
     uint16_t gso_size;
     uint8_t gso_type;
     uint8_t data[];

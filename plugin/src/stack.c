@@ -121,8 +121,9 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
     drop(s, MSB_DROP_L4_UNSUPPORTED);
 }
 
-/* A virtio-net GSO super-frame reaches the stack as the segments a NIC
- * would have put on the wire (vnet_hdr.h). */
+/* A virtio-net GSO super-frame reaches the stack as one big TCP segment
+ * ("vnet_gso": "whole") or as the segments a NIC would have put on the
+ * wire (vnet_hdr.h). */
 static void dispatch_segment(void *ctx, struct msb_frame *seg)
 {
     struct msb_stack *s = ctx;

@@ -17,8 +17,9 @@
  * Guest frames are validated and their checksums completed on the writer's
  * thread (msb_vnet_ingest): the stack thread never sees a partial checksum.
  * GSO super-frames cross the tx ring whole (one slot, so write_frame stays
- * all-or-nothing) and are cut into real segments on the stack thread
- * (msb_vnet_segment) just before dispatch.  Frames to the guest carry a
+ * all-or-nothing) and are resolved on the stack thread just before
+ * dispatch: made one valid TCP segment (msb_vnet_whole) or cut into real
+ * segments (msb_vnet_segment).  Frames to the guest carry a
  * zeroed header and full checksums, so no flag asks the VMM for anything.
  */
 #ifndef MSB_VNET_HDR_H
@@ -71,7 +72,7 @@ struct msb_vnet_ingested {
  * Takes buf[0..len) as written by the VMM (header + Ethernet frame).
  * Returns a new frame without the header: checksum completed for
  * NEEDS_CSUM, or, for a GSO super-frame, validated and tagged with
- * gso_type/gso_size for msb_vnet_segment.  NULL with *why on refusal:
+ * gso_type/gso_size for the stack thread.  NULL with *why on refusal:
  * VNET_HDR_SHORT, TX_BAD_LENGTH (frame outside [14, MSBNET_MAX_FRAME], or
  * a super-frame above MSBNET_MAX_GSO_FRAME), VNET_BAD_CSUM_OFFSETS,
  * VNET_GSO_SIZE_ZERO, VNET_GSO_MALFORMED, VNET_GSO_UNSUPPORTED,

@@ -57,7 +57,8 @@
  *       one ring slot either way.  So a VMM can offer the guest the
  *       device features VIRTIO_NET_F_CSUM, HOST_TSO4, HOST_TSO6, HOST_ECN
  *       and HOST_USO.  GSO_UDP (UFO, IP fragments) is not supported
- *       (dropped, counted); DATA_VALID and num_buffers are ignored.
+ *       (dropped, counted); DATA_VALID, hdr_len (a hint: headers are read
+ *       from the frame) and num_buffers are ignored.
  *     - malformed headers (shorter than 12 bytes, checksum field outside
  *       the frame, gso_size 0, headers contradicting the GSO type) make
  *       write_frame return MSBNET_EINVAL, counted by reason (drops.vnet_*).
