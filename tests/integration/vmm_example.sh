@@ -9,7 +9,8 @@
 # hands over partial checksums and 64 KiB TSO super-frames, and the
 # plugin's metrics must show it completed and segmented them.
 #   usage: vmm_example.sh PATH_TO_MSBNET_EXAMPLE_VMM PATH_TO_LIBMSBNET_SO
-# IPERF_SECONDS (default 3) sets each iperf3 run's length.
+# IPERF_SECONDS (default 3) sets each iperf3 run's length; VMM_EXTRA_CONFIG
+# (e.g. ', "mtu": 65520') is appended to every instance's config.
 set -uo pipefail
 vmm=$(realpath "${1:?usage: vmm_example.sh EXAMPLE_VMM LIBMSBNET_SO}")
 plugin=$(realpath "${2:?usage: vmm_example.sh EXAMPLE_VMM LIBMSBNET_SO}")
@@ -43,7 +44,7 @@ start_vmm() {
     VMM_LOG=$TOPO_DIR/logs/$name.out
     ip netns exec "$TOPO_H" "$vmm" --plugin "$plugin" --tap tap0 \
         --tap-netns "/var/run/netns/$TOPO_G" --print-metrics \
-        --config "{\"dns_upstreams\": [\"198.18.0.1\"], \"egress\": \"allow\"$extra}" "$@" \
+        --config "{\"dns_upstreams\": [\"198.18.0.1\"], \"egress\": \"allow\"$extra${VMM_EXTRA_CONFIG:-}}" "$@" \
         >"$VMM_LOG" 2>"$TOPO_DIR/logs/$name.err" &
     VMM_PID=$!
     topo_track_pid "$VMM_PID"
