@@ -43,7 +43,8 @@ syms=$(nm -D --defined-only "$libdir/libmsbnet.so.1" | awk '$2 == "T" {print $3}
 expect one_exported_symbol msbnet_get_api "$syms"
 if [[ $(wc -l <<<"$syms") -eq 1 ]]; then ok only_one_exported_symbol; else bad only_one_exported_symbol "$syms"; fi
 
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 expect pc_modversion "$version" "$(pkg-config --modversion msbnet 2>&1)"
 plugin=$(pkg-config --variable=plugin msbnet)
 if [[ -f $plugin && $(realpath "$plugin") == $(realpath "$libdir/libmsbnet.so.1") ]]; then

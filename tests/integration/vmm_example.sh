@@ -76,8 +76,7 @@ start_vmm() {
 # stop_vmm: SIGTERM, then the metrics it printed on exit into METRICS.
 stop_vmm() {
     kill -TERM "$VMM_PID"
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$VMM_PID" 2>/dev/null || break
         sleep 0.05
     done
