@@ -2,21 +2,30 @@
  * GSO super-frames cut into segments whose every field is checked against
  * an independent computation, malformed headers dropped by reason, and the
  * ABI's write/read paths with "vnet_hdr": true. */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "csum.h"
 #include "cunit_main.h"
 #include "instance.h"
+#include "loopback_socket.h"
 #include "msbnet/msbnet.h"
 #include "pkt.h"
 #include "vnet_hdr.h"
 
 static const uint8_t guest_mac[6] = {0x02, 0x6d, 0x73, 0, 0, 2};
 static const uint8_t gw_mac[6] = {0x02, 0x6d, 0x73, 0, 0, 1};
-static const uint8_t src4[4] = {100, 96, 0, 2}, dst4[4] = {198, 18, 0, 1};
+/* Slot 0's guest addresses; the destination is somewhere "public" until
+ * the end-to-end tests aim at the gateway (= the host's loopback). */
+static const uint8_t src4[4] = {100, 96, 0, 2};
 static const uint8_t src6[16] = {0xfd, 0x42, 0x6d, 0x73, 0, 0x62, [15] = 2};
-static const uint8_t dst6[16] = {0xfd, 0x42, [15] = 1};
+static uint8_t dst4[4] = {198, 18, 0, 1};
+static uint8_t dst6[16] = {0xfd, 0x42, [15] = 1};
+static uint16_t dport = 80;
 
 /* The test's own buffer: header + the largest super-frame, and room to
  * spare for the "too long" cases. */
@@ -87,7 +96,7 @@ static size_t build(uint8_t *fr, const struct spec *s)
         memcpy(ip + 24, dst6, 16);
     }
     msb_put16(th, 40000);
-    msb_put16(th + 2, 80);
+    msb_put16(th + 2, dport);
     if (s->proto == MSB_IPPROTO_TCP) {
         msb_put32(th + 4, 0xfffff000u); /* the sequence wraps inside 64 KiB */
         msb_put32(th + 8, 12345);
@@ -605,6 +614,108 @@ static void test_abi_vnet_mode(void)
     api->destroy(n);
 }
 
+/* ---- end to end through a started stack -------------------------------------- */
+
+/* A started vnet_hdr instance, the guest talking to a UDP socket on
+ * 127.0.0.1 through the gateway address: offloaded frames must reach the
+ * peer as the datagrams the guest meant, and replies come back with a
+ * zeroed header and a correct checksum. */
+static msbnet_t *run_net;
+
+/* One datagram within ms; *from (if not NULL) gets the sender. */
+static ssize_t recv_wait(int fd, uint8_t *b, size_t cap, int ms, struct sockaddr_storage *from,
+                         socklen_t *fromlen)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, ms) != 1)
+        return -1;
+    return recvfrom(fd, b, cap, 0, (struct sockaddr *)from, fromlen);
+}
+
+/* The next UDP/IPv4 frame for the guest within ms (header included), or 0. */
+static long next_udp(uint8_t *out, size_t cap, int ms)
+{
+    uint64_t deadline = msb_now_ms() + (uint64_t)ms;
+    while (msb_now_ms() < deadline) {
+        long n = api->read_frame(run_net, out, cap, NULL);
+        if (n > 12 + 14 + 20 && msb_get16(out + 12 + 12) == MSB_ETHERTYPE_IPV4 &&
+            out[12 + 14 + 9] == MSB_IPPROTO_UDP)
+            return n;
+        if (n == 0) {
+            struct pollfd p = {.fd = api->rx_wake_fd(run_net), .events = POLLIN};
+            poll(&p, 1, 20);
+        }
+    }
+    return 0;
+}
+
+/* Writes a UDP datagram of `payload` bytes to the peer, offloaded as asked. */
+static void send_offloaded(size_t payload, uint8_t gso_type, uint16_t gso_size)
+{
+    struct spec s = {.version = 4, .proto = MSB_IPPROTO_UDP, .payload = payload};
+    size_t flen = build(buf + 12, &s);
+    write_partial(buf + 12, &s);
+    put_hdr(buf, MSB_VNET_F_NEEDS_CSUM, gso_type, gso_size, 14 + 20, 6);
+    CU_ASSERT_EQUAL(api->write_frame(run_net, buf, flen + 12), MSBNET_WRITTEN);
+}
+
+static void test_stack_udp_offloads(void)
+{
+    char err[256] = "";
+    run_net = api->create("{\"vnet_hdr\": true, \"egress\": \"allow\"}", err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(run_net);
+    CU_ASSERT_EQUAL(api->set_gateways(run_net, "100.96.0.1", "fd42:6d73:62::1"), MSBNET_OK);
+    CU_ASSERT_EQUAL_FATAL(api->start(run_net, err, sizeof err), MSBNET_OK);
+    uint16_t port;
+    int peer = loopback_socket(4, SOCK_DGRAM, &port);
+    memcpy(dst4, (const uint8_t[]){100, 96, 0, 1}, 4); /* the gateway = host loopback */
+    dport = port;
+    struct msb_metrics *m = &run_net->metrics;
+    static uint8_t dgram[65536];
+    struct sockaddr_storage relay;
+    socklen_t rl = sizeof relay;
+
+    /* NEEDS_CSUM: one datagram, delivered intact. */
+    send_offloaded(500, MSB_VNET_GSO_NONE, 0);
+    CU_ASSERT_EQUAL(recv_wait(peer, dgram, sizeof dgram, 3000, &relay, &rl), 500);
+    CU_ASSERT_EQUAL(dgram[0], payload_byte(0));
+    CU_ASSERT_EQUAL(dgram[499], payload_byte(499));
+
+    /* USO: 3000 bytes at gso_size 1200 -> three datagrams, in order. */
+    send_offloaded(3000, MSB_VNET_GSO_UDP_L4, 1200);
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        ssize_t n = recv_wait(peer, dgram, sizeof dgram, 3000, NULL, NULL);
+        CU_ASSERT_EQUAL(n, i < 2 ? 1200 : 600);
+        if (n <= 0)
+            break;
+        CU_ASSERT_EQUAL(dgram[0], payload_byte(off));
+        CU_ASSERT_EQUAL(dgram[n - 1], payload_byte(off + (size_t)n - 1));
+        off += (size_t)n;
+    }
+    CU_ASSERT_EQUAL(msb_read(&m->vnet.gso_frames), 1);
+    CU_ASSERT_EQUAL(msb_read(&m->vnet.gso_segments), 3);
+    CU_ASSERT_EQUAL(msb_read(&m->vnet.csum_completed), 1);
+    CU_ASSERT_EQUAL(msb_read(&m->drops[MSB_DROP_L4_BAD_CHECKSUM]), 0);
+
+    /* The reply: a zeroed header, then a frame whose checksum verifies. */
+    CU_ASSERT_EQUAL(sendto(peer, "pong", 4, 0, (struct sockaddr *)&relay, rl), 4);
+    static uint8_t out[MSBNET_MAX_VNET_FRAME];
+    long n = next_udp(out, sizeof out, 3000);
+    CU_ASSERT_FATAL(n > 12);
+    static const uint8_t zero[12];
+    CU_ASSERT_EQUAL(memcmp(out, zero, 12), 0);
+    struct msb_pkt pk;
+    enum msb_drop_reason why;
+    CU_ASSERT_FATAL(msb_pkt_parse(out + 12, (size_t)n - 12, &pk, &why));
+    CU_ASSERT(msb_pkt_l4_checksum_ok(&pk));
+    CU_ASSERT_EQUAL(pk.l4_len, 8 + 4);
+    CU_ASSERT_EQUAL(memcmp(pk.l4 + 8, "pong", 4), 0);
+    CU_ASSERT_EQUAL(pk.dport, 40000);
+    close(peer);
+    api->destroy(run_net);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -624,6 +735,7 @@ int main(void)
         {"malformed_csum_offsets", test_malformed_csum_offsets},
         {"malformed_gso", test_malformed_gso},
         {"abi_vnet_mode", test_abi_vnet_mode},
+        {"stack_udp_offloads", test_stack_udp_offloads},
         {NULL, NULL},
     };
     return cunit_run("vnet_hdr", tests);
