@@ -23,6 +23,7 @@ struct field {
 static const char *const wake_choices[] = {"auto", "pipe", NULL};
 static const char *const egress_choices[] = {"allow", "deny", "public_only", NULL};
 static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
+static const char *const vnet_gso_choices[] = {"whole", "segment", NULL};
 
 #define AT(member) offsetof(struct msb_config, member)
 #define NUM(key, kind, member, lo, hi) {key, kind, AT(member), lo, hi, NULL, 0}
@@ -59,6 +60,8 @@ static const struct field fields[] = {
     NUM("reasm_max_datagrams", F_UINT, reasm_max_datagrams, 0, 4096),
     NUM("reasm_max_bytes", F_UINT, reasm_max_bytes, 65535, 1u << 26),
     NUM("reasm_timeout_s", F_UINT, reasm_timeout_s, 1, 120),
+    TEXT("vnet_hdr", F_BOOL, vnet_hdr),
+    CHOICE("vnet_gso", vnet_gso, vnet_gso_choices),
 };
 #undef TEXT
 #undef CHOICE

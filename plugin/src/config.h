@@ -17,6 +17,9 @@
  * the allow_all preset, deny = the none preset. */
 enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1, MSB_EGRESS_PUBLIC_ONLY = 2 };
 
+/* What the stack does with a TCP super-frame in vnet_hdr mode (vnet_hdr.h). */
+enum msb_vnet_gso_mode { MSB_VNET_GSO_MODE_WHOLE = 0, MSB_VNET_GSO_MODE_SEGMENT = 1 };
+
 #define MSB_DNS_MAX_UPSTREAMS 8
 
 /* "log_level": what the plugin writes to stderr. */
@@ -41,6 +44,8 @@ struct msb_config {
     uint32_t max_icmp_echoes;            /* echo requests awaiting a host reply */
     uint32_t dns_query_timeout_ms;       /* per guest query, every upstream try included */
     bool dns_rebind_protection;          /* private answers from the upstream -> REFUSED */
+    bool vnet_hdr;                       /* frames both ways carry a virtio_net_hdr_v1 */
+    uint32_t vnet_gso;                   /* enum msb_vnet_gso_mode: TCP super-frames */
     /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
     struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
     uint32_t n_dns_upstreams;

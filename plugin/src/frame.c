@@ -8,8 +8,11 @@ struct msb_frame *msb_frame_alloc(size_t len)
     if (len > UINT32_MAX)
         return NULL;
     struct msb_frame *f = malloc(sizeof *f + len);
-    if (f)
+    if (f) {
         f->len = (uint32_t)len;
+        f->gso_size = 0;
+        f->gso_type = 0;
+    }
     return f;
 }
 

@@ -7,6 +7,11 @@
 
 struct msb_frame {
     uint32_t len;
+    /* Non-zero only for a GSO super-frame written with a virtio-net
+     * header, resolved on the stack thread (vnet_hdr.h). */
+    uint16_t gso_size;
+    uint8_t gso_type;
+    uint8_t pad_; /* keeps data 8-byte aligned, as it was before the gso fields */
     uint8_t data[];
 };
 

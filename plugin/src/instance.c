@@ -9,6 +9,7 @@
 #include "policy_model.h"
 #include "policy_replace.h"
 #include "stack.h"
+#include "vnet_hdr.h"
 
 static void free_queued(struct msb_ring *r)
 {
@@ -165,25 +166,52 @@ void msb_instance_stop(struct msbnet *net)
     pthread_mutex_unlock(&net->life);
 }
 
+/* The guest frame as the stack will see it: a plain copy, or (vnet_hdr)
+ * the frame behind the header with its offloads resolved or tagged.
+ * NULL with *rc set when refused (the drop is counted). */
+static struct msb_frame *take_frame(struct msbnet *net, const uint8_t *frame, size_t len,
+                                    struct msb_vnet_ingested *vn, int *rc)
+{
+    enum msb_drop_reason why = MSB_DROP_TX_BAD_LENGTH;
+    struct msb_frame *f = NULL;
+    if (net->cfg.vnet_hdr)
+        f = msb_vnet_ingest(frame, len, vn, &why);
+    else if (len >= MSBNET_MIN_FRAME && len <= MSBNET_MAX_FRAME && !(f = msb_frame_new(frame, len)))
+        why = MSB_DROP_TX_NO_MEMORY;
+    if (!f) {
+        msb_drop(&net->metrics, why);
+        *rc = why == MSB_DROP_TX_NO_MEMORY ? MSBNET_ENOMEM : MSBNET_EINVAL;
+    }
+    return f;
+}
+
+static void count_vnet(struct msb_metrics *m, const struct msb_vnet_ingested *vn)
+{
+    msb_count(&m->vnet.frames, 1);
+    if (vn->csum_completed)
+        msb_count(&m->vnet.csum_completed, 1);
+    if (vn->gso)
+        msb_count(&m->vnet.gso_frames, 1);
+}
+
 int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len)
 {
-    if (len < MSBNET_MIN_FRAME || len > MSBNET_MAX_FRAME) {
-        msb_drop(&net->metrics, MSB_DROP_TX_BAD_LENGTH);
-        return MSBNET_EINVAL;
-    }
-    struct msb_frame *f = msb_frame_new(frame, len);
-    if (!f) {
-        msb_drop(&net->metrics, MSB_DROP_TX_NO_MEMORY);
-        return MSBNET_ENOMEM;
-    }
+    struct msb_vnet_ingested vn;
+    int rc = MSBNET_EINVAL;
+    struct msb_frame *f = take_frame(net, frame, len, &vn, &rc);
+    if (!f)
+        return rc;
     if (!msb_ring_push(&net->tx, f)) {
         msb_frame_free(f);
         msb_count(&net->metrics.tx_ring_full, 1);
         return MSBNET_NOTHING_WRITTEN;
     }
-    /* Counted only once accepted: a retried frame is not counted twice. */
-    msb_count(&net->metrics.tx_bytes, len);
+    /* Counted only once accepted: a retried frame is not counted twice.
+     * Bytes are the Ethernet frame's, without a virtio-net header. */
+    msb_count(&net->metrics.tx_bytes, f->len);
     msb_count(&net->metrics.tx_frames, 1);
+    if (net->cfg.vnet_hdr)
+        count_vnet(&net->metrics, &vn);
     msb_wake_signal(&net->tx_wake);
     return MSBNET_WRITTEN;
 }
@@ -208,17 +236,21 @@ long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_
         if (!f)
             return 0;
     }
-    if (f->len > cap) {
+    /* vnet_hdr: a zeroed header (no offload asked of the VMM: every
+     * checksum in f is complete) in front of the frame. */
+    size_t hdr = net->cfg.vnet_hdr ? MSBNET_VNET_HDR_LEN : 0;
+    if (hdr + f->len > cap) {
         if (needed)
-            *needed = f->len;
+            *needed = hdr + f->len;
         return MSBNET_ENOSPC;
     }
     msb_ring_pop(&net->rx);
-    long len = (long)f->len;
-    memcpy(buf, f->data, f->len);
-    msb_frame_free(f);
-    msb_count(&net->metrics.rx_bytes, (uint64_t)len);
+    memset(buf, 0, hdr);
+    memcpy(buf + hdr, f->data, f->len);
+    msb_count(&net->metrics.rx_bytes, f->len);
     msb_count(&net->metrics.rx_frames, 1);
+    long len = (long)(hdr + f->len);
+    msb_frame_free(f);
     note_room(net);
     return len;
 }

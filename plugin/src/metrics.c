@@ -26,6 +26,9 @@ void msb_metrics_init(struct msb_metrics *m)
 #define MSB_AUTOCONF_INIT(name) atomic_init(&m->reasm.name, 0);
     MSB_REASM_METRICS(MSB_AUTOCONF_INIT)
 #undef MSB_AUTOCONF_INIT
+#define MSB_VNET_INIT(name) atomic_init(&m->vnet.name, 0);
+    MSB_VNET_METRICS(MSB_VNET_INIT)
+#undef MSB_VNET_INIT
     atomic_init(&m->tx_bytes, 0);
     atomic_init(&m->tx_frames, 0);
     atomic_init(&m->tx_ring_full, 0);

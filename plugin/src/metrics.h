@@ -58,7 +58,12 @@
     X(REASM_DUPLICATE, "reasm_duplicate") /* exact duplicate fragment, ignored */                \
     X(REASM_TOO_BIG, "reasm_too_big")     /* reassembled datagram would exceed 65535 bytes */    \
     X(REASM_TIMEOUT, "reasm_timeout")     /* datagram incomplete at its timeout (per datagram) */ \
-    X(REASM_CAP, "reasm_cap")             /* datagram evicted for the count/byte caps */
+    X(REASM_CAP, "reasm_cap")             /* datagram evicted for the count/byte caps */           \
+    X(VNET_HDR_SHORT, "vnet_hdr_short")   /* vnet_hdr on: write shorter than the 12-byte header */ \
+    X(VNET_BAD_CSUM_OFFSETS, "vnet_bad_csum_offsets") /* NEEDS_CSUM field outside the frame */    \
+    X(VNET_GSO_SIZE_ZERO, "vnet_gso_size_zero") /* a GSO type with gso_size 0 */                 \
+    X(VNET_GSO_MALFORMED, "vnet_gso_malformed") /* GSO headers contradict the type or frame */  \
+    X(VNET_GSO_UNSUPPORTED, "vnet_gso_unsupported") /* UFO (IP fragments) or an unknown type */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,
@@ -186,6 +191,20 @@ struct msb_reasm_metrics {
 #undef MSB_REASM_FIELD
 };
 
+/* virtio-net header mode (config "vnet_hdr").  Counters: frames (written
+ * with a header and queued), csum_completed (NEEDS_CSUM filled in),
+ * gso_frames (super-frames queued), gso_whole (TCP super-frames given to
+ * the stack as one segment, "vnet_gso": "whole"), gso_segments (segments
+ * cut from the others and dispatched). */
+#define MSB_VNET_METRICS(X)                                                                        \
+    X(frames) X(csum_completed) X(gso_frames) X(gso_whole) X(gso_segments)
+
+struct msb_vnet_metrics {
+#define MSB_VNET_FIELD(name) atomic_uint_fast64_t name;
+    MSB_VNET_METRICS(MSB_VNET_FIELD)
+#undef MSB_VNET_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -204,6 +223,7 @@ struct msb_metrics {
     struct msb_dhcp_metrics dhcp;   /* written by the stack thread only */
     struct msb_ra_metrics ra;       /* likewise */
     struct msb_reasm_metrics reasm; /* likewise */
+    struct msb_vnet_metrics vnet;
 };
 
 void msb_metrics_init(struct msb_metrics *m);

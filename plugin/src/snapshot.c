@@ -52,6 +52,7 @@ COUNTER_SECTION(inbound_section, struct msb_inbound_metrics, inbound, MSB_INBOUN
 COUNTER_SECTION(dhcp_section, struct msb_dhcp_metrics, dhcp, MSB_DHCP_METRICS)
 COUNTER_SECTION(ra_section, struct msb_ra_metrics, ra, MSB_RA_METRICS)
 COUNTER_SECTION(reasm_section, struct msb_reasm_metrics, reasm, MSB_REASM_METRICS)
+COUNTER_SECTION(vnet_section, struct msb_vnet_metrics, vnet, MSB_VNET_METRICS)
 #undef COUNTER_SECTION
 #undef PUT_FIELD
 
@@ -124,6 +125,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "dhcp", dhcp_section(&net->metrics));
     json_object_set_new(root, "ra", ra_section(&net->metrics));
     json_object_set_new(root, "reassembly", reasm_section(&net->metrics));
+    json_object_set_new(root, "vnet", vnet_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

@@ -18,6 +18,7 @@
 #include "udp_inbound.h"
 #include "ndp_ra.h"
 #include "udp_relay.h"
+#include "vnet_hdr.h"
 
 /* Frames handled per tx wake before yielding to host-socket events, so a
  * guest flooding frames cannot starve the relays. */
@@ -176,6 +177,29 @@ static void take_policy(struct msb_stack *s)
         msb_stack_policy_changed(s);
 }
 
+/* A virtio-net GSO super-frame reaches the stack as one big TCP segment
+ * ("vnet_gso": "whole") or as the segments a NIC would have put on the
+ * wire (vnet_hdr.h). */
+static void dispatch_segment(void *ctx, struct msb_frame *seg)
+{
+    struct msb_stack *s = ctx;
+    msb_count(&s->net->metrics.vnet.gso_segments, 1);
+    dispatch(s, seg, true);
+}
+
+static void dispatch_frame(struct msb_stack *s, struct msb_frame *f)
+{
+    enum msb_drop_reason why;
+    if (!msb_vnet_is_gso(f)) {
+        dispatch(s, f, true);
+    } else if (s->net->cfg.vnet_gso == MSB_VNET_GSO_MODE_WHOLE && msb_vnet_whole(f)) {
+        msb_count(&s->net->metrics.vnet.gso_whole, 1);
+        dispatch(s, f, true);
+    } else if (!msb_vnet_segment(f, dispatch_segment, s, &why)) {
+        drop(s, why);
+    }
+}
+
 static void on_tx(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -187,7 +211,7 @@ static void on_tx(evutil_socket_t fd, short what, void *arg)
     struct msb_frame *f;
     while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
         take_policy(s);
-        dispatch(s, f, true);
+        dispatch_frame(s, f);
         msb_frame_free(f);
         n++;
     }

@@ -4,27 +4,107 @@
  *
  * How a VMM uses it:
  *
- *   void *so = dlopen("libmsbnet.so", RTLD_NOW | RTLD_LOCAL);
+ *   void *so = dlopen("libmsbnet.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
  *   msbnet_get_api_fn get = (msbnet_get_api_fn)dlsym(so, MSBNET_ENTRY_POINT);
  *   char err[256];
  *   const struct msbnet_api_v1 *api = get(MSBNET_ABI_VERSION, err, sizeof err);
  *   msbnet_t *net = api->create("{\"slot\": 3}", err, sizeof err);
  *
- * Only the entry point is exported by name; everything else is reached
- * through the table, so a plugin can serve several ABI versions side by side
- * and a VMM built against version N refuses a plugin that cannot serve N.
+ *   api->set_gateways(net, "100.96.0.13", "fd42:6d73:62:3::1"); // from addresses_json()
+ *   api->start(net, err, sizeof err);
+ *   ... pump frames (below) ...
+ *   api->destroy(net);   // joins the stack thread: no plugin code runs after it
  *
- * Frames: plain Ethernet II frames (destination MAC first), no virtio-net
- * header, no FCS.  Queue names follow the guest's view: "tx" is what the
- * guest transmits (VMM -> plugin), "rx" is what the guest receives.
+ * Load it with RTLD_NODELETE (or never dlclose it): lwIP inside is a
+ * process-wide singleton set up once and kept for a later start, so
+ * unmapping the library would orphan that state, and loading it again
+ * would set up a second copy.
  *
- * Threading: every function may be called from any thread.  write_frame may
- * be called by several threads at once; read_frame is meant for one reader
- * (the VMM's network worker).  No function blocks on network I/O and none
- * aborts the process on bad input: they return MSBNET_E* codes instead.
+ * A complete worker is plugin/examples/vmm_tap.c (installed under
+ * share/doc/msbnet/examples); build with `pkg-config --cflags msbnet` and
+ * find the file to dlopen with `pkg-config --variable=plugin msbnet`.
  *
- * Strings returned by the plugin (JSON documents) are heap-allocated by the
- * plugin and must be released with api->free_string().
+ * ABI versioning
+ *   Only the entry point is exported by name; everything else is reached
+ *   through the table, so a plugin can serve several ABI versions side by
+ *   side and a VMM built against version N refuses a plugin that cannot
+ *   serve N (msbnet_get_api returns NULL with a reason).  Within a version,
+ *   fields are only appended to the table: check struct_size before using
+ *   a field this header has and an older plugin may not.  Error codes and
+ *   constants below never change meaning within a version.  The shared
+ *   object's soname (libmsbnet.so.1) changes only with an incompatible ABI.
+ *
+ * Frame format
+ *   Plain Ethernet II frames (destination MAC first), no FCS, no VLAN tags
+ *   (a tagged frame is dropped and counted), one frame per call.  Queue
+ *   names follow the guest's view: "tx" is what the guest transmits (VMM ->
+ *   plugin, write_frame), "rx" is what the guest receives (read_frame).
+ *   Frames for the guest are at most 14 + the configured MTU bytes and
+ *   always carry complete IP and L4 checksums.
+ *
+ *   With the config key "vnet_hdr": true, every frame in both directions
+ *   starts with a MSBNET_VNET_HDR_LEN (12) byte struct virtio_net_hdr_v1,
+ *   little-endian, exactly as a virtio-net device or a TAP opened with
+ *   IFF_VNET_HDR + TUNSETVNETHDRSZ 12 exchanges them:
+ *     - written frames may set VIRTIO_NET_HDR_F_NEEDS_CSUM (the plugin
+ *       completes the checksum at csum_start + csum_offset) and a GSO type
+ *       TCPV4 / TCPV6 (ECN bit allowed) or UDP_L4 with gso_size: the
+ *       super-frame (up to MSBNET_MAX_GSO_FRAME bytes after the header) is
+ *       handled as the guest meant it: a TCP one is given to the stack as
+ *       one segment ("vnet_gso": "whole", the default) or cut into
+ *       gso_size-payload segments with their own lengths, ids, sequence
+ *       numbers and checksums ("segment"; always for UDP_L4).  The write is
+ *       one ring slot either way.  So a VMM can offer the guest the
+ *       device features VIRTIO_NET_F_CSUM, HOST_TSO4, HOST_TSO6, HOST_ECN
+ *       and HOST_USO.  GSO_UDP (UFO, IP fragments) is not supported
+ *       (dropped, counted); DATA_VALID, hdr_len (a hint: headers are read
+ *       from the frame) and num_buffers are ignored.
+ *     - malformed headers (shorter than 12 bytes, checksum field outside
+ *       the frame, gso_size 0, headers contradicting the GSO type) make
+ *       write_frame return MSBNET_EINVAL, counted by reason (drops.vnet_*).
+ *     - read frames get an all-zero header (no flags, GSO_NONE): checksums
+ *       are complete and each frame is at most the MTU, so the VMM offers
+ *       the guest no GUEST_CSUM/GUEST_TSO features on their account.  A VMM
+ *       using VIRTIO_NET_F_MRG_RXBUF sets num_buffers itself.
+ *   A buffer of MSBNET_MAX_VNET_FRAME bytes fits any frame in either mode.
+ *
+ * Threading
+ *   Every function may be called from any thread, with these rules:
+ *   write_frame may be called by several threads at once; read_frame is
+ *   meant for one reader at a time (the VMM's network worker); start and
+ *   stop are serialised internally; destroy must not overlap any other call
+ *   on the same instance (join your worker first).  No function blocks on
+ *   network I/O; none aborts the process on bad input (they return MSBNET_E*
+ *   codes instead).  The plugin runs one internal thread per started
+ *   instance (the stack thread) and calls back into the VMM only through
+ *   the termination hook.  One started instance per process (lwIP is a
+ *   process-wide singleton).  Block the VMM's signals before start() if the
+ *   stack thread must not receive them: it inherits the caller's mask.
+ *
+ * The pump (what a network worker does)
+ *   guest -> plugin: offer each frame with write_frame.  MSBNET_WRITTEN:
+ *   done.  MSBNET_NOTHING_WRITTEN: the tx ring is full; keep the frame, stop
+ *   reading the guest's queue and offer it again after a short delay (there
+ *   is no "room" wake for writers; 1 ms doubling to ~30 ms works well).  Any
+ *   negative code: the frame is refused for good (already counted).
+ *   plugin -> guest: when rx_wake_fd() is readable, call read_frame until
+ *   it returns 0 (or until a batch is done: the fd stays readable while
+ *   frames wait).  MSBNET_ENOSPC leaves the frame queued and reports its
+ *   length in *needed.  If the guest cannot take a frame now, keep it and
+ *   stop polling the wake fd until it can: frames wait in the plugin's rx
+ *   ring, and the stack slows its TCP senders instead of dropping.
+ *
+ * Ownership
+ *   Frames passed to write_frame stay the caller's (copied before return);
+ *   read_frame copies into the caller's buffer.  The instance, the wake fd
+ *   and every string the plugin returns belong to the plugin: JSON strings
+ *   are released with api->free_string(), never free(); the wake fd is
+ *   never closed by the caller; configuration and address strings passed
+ *   in are copied and may be freed when the call returns.
+ *
+ * Errors: functions return 0 or a positive count on success and a negative
+ * enum msbnet_error on failure; create() and start() also write a one-line
+ * reason into the caller's buffer.
  */
 #ifndef MSBNET_MSBNET_H
 #define MSBNET_MSBNET_H
@@ -60,6 +140,23 @@ enum msbnet_error {
 
 /* Smallest frame accepted: an Ethernet header. */
 #define MSBNET_MIN_FRAME 14u
+
+/*
+ * virtio-net header mode (config key "vnet_hdr": true; see "Frame format"
+ * above).  Each frame both ways is preceded by this many bytes: a
+ * struct virtio_net_hdr_v1 (the layout of Linux <linux/virtio_net.h> and of
+ * a TAP opened with IFF_VNET_HDR after TUNSETVNETHDRSZ 12).
+ */
+#define MSBNET_VNET_HDR_LEN 12u
+
+/* Largest GSO super-frame accepted behind a virtio-net header: Ethernet +
+ * IPv6 header + a full 16-bit payload length (IPv4 super-frames are
+ * smaller).  Frames without a GSO type stay bounded by MSBNET_MAX_FRAME. */
+#define MSBNET_MAX_GSO_FRAME (14u + 40u + 65535u)
+
+/* Largest write_frame() length in vnet_hdr mode, and a buffer size that
+ * suffices for read_frame() in either mode. */
+#define MSBNET_MAX_VNET_FRAME (MSBNET_VNET_HDR_LEN + MSBNET_MAX_GSO_FRAME)
 
 typedef struct msbnet msbnet_t;
 
@@ -111,7 +208,11 @@ struct msbnet_api_v1 {
      * keeps ownership of `frame`), MSBNET_NOTHING_WRITTEN when the tx ring is
      * full (backpressure: retry later; nothing is counted), or MSBNET_EINVAL
      * for a NULL instance/frame or a length outside
-     * [MSBNET_MIN_FRAME, MSBNET_MAX_FRAME] (counted as a drop).
+     * [MSBNET_MIN_FRAME, MSBNET_MAX_FRAME] (counted as a drop).  In
+     * "vnet_hdr" mode `frame` starts with the 12-byte header, len counts
+     * it, a GSO super-frame may reach MSBNET_MAX_VNET_FRAME, and a
+     * malformed header is MSBNET_EINVAL too (counted by reason);
+     * MSBNET_ENOMEM when the copy cannot be allocated (counted).
      */
     int (*write_frame)(msbnet_t *net, const uint8_t *frame, size_t len);
 
@@ -119,7 +220,9 @@ struct msbnet_api_v1 {
      * Take one frame for the guest.  Returns its length (> 0), 0 when none is
      * waiting, or MSBNET_ENOSPC when the next frame is longer than cap: the
      * frame stays queued, and *needed (if not NULL) receives its length.
-     * Call after the rx wake fd becomes readable, until it returns 0.
+     * Call after the rx wake fd becomes readable, until it returns 0.  In
+     * "vnet_hdr" mode the returned length (and *needed) include the zeroed
+     * 12-byte header written at buf[0].
      */
     long (*read_frame)(msbnet_t *net, uint8_t *buf, size_t cap, size_t *needed);
 
