@@ -9,6 +9,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "grpc_call.h"
+#include "http_metrics.h"
 
 #define MAX_REQUEST_BYTES (64 * 1024) /* the largest request is two addresses */
 #define MAX_STREAMS_PER_CONNECTION 128
@@ -84,8 +86,21 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     drain_queue(arg);
 }
 
+/* For VMMs that keep no stream open: one signal, on the first event only
+ * (a repeat could hit a recycled pid long after the VMM acted). */
+static void signal_action(struct msbd_grpc *g)
+{
+    if (!g->term_pid || g->term_signalled)
+        return;
+    g->term_signalled = true;
+    if (kill(g->term_pid, g->term_sig))
+        fprintf(stderr, "msbnetd: termination: cannot send signal %d to pid %d: %s\n",
+                g->term_sig, g->term_pid, strerror(errno));
+}
+
 static void on_termination(void *arg, const char *reason, int64_t ms)
 {
+    signal_action(arg);
     msbd_rpc_termination_fired(arg, reason, ms);
 }
 
@@ -163,6 +178,62 @@ static int listen_unix(struct msbd_grpc *g)
     return 0;
 }
 
+/* PEM files are small; the key's copy is wiped before it is freed. */
+static void free_pem(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static grpc_server_credentials *tls_credentials(const struct msbd_opts *o)
+{
+    char *cert = msbd_read_config(o->tls_cert), *key = msbd_read_config(o->tls_key);
+    char *ca = o->tls_client_ca ? msbd_read_config(o->tls_client_ca) : NULL;
+    grpc_server_credentials *creds = NULL;
+    if (cert && key && (ca || !o->tls_client_ca)) {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        /* With a client CA every client must present a certificate it signed. */
+        creds = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    }
+    free_pem(cert);
+    free_pem(key);
+    free_pem(ca);
+    return creds;
+}
+
+/* Options already refused a non-loopback address without TLS; plain TCP
+ * is for loopback only. */
+static int listen_tcp(struct msbd_grpc *g, const struct msbd_opts *o)
+{
+    char target[80];
+    bool v6 = strchr(o->control_host, ':') != NULL;
+    snprintf(target, sizeof target, v6 ? "[%s]:%u" : "%s:%u", o->control_host, o->control_port);
+    bool tls = o->tls_cert != NULL;
+    grpc_server_credentials *creds =
+        tls ? tls_credentials(o) : grpc_insecure_server_credentials_create();
+    if (!creds) {
+        fprintf(stderr, "msbnetd: --control-addr %s: unusable TLS certificate or key\n", target);
+        return -1;
+    }
+    int port = grpc_server_add_http2_port(g->server, target, creds);
+    grpc_server_credentials_release(creds);
+    if (!port) {
+        fprintf(stderr, "msbnetd: --control-addr: cannot listen on %s (in use, or not an "
+                        "address of this host)\n", target);
+        return -1;
+    }
+    if (o->verbose)
+        fprintf(stderr, "msbnetd: control on %s (%s)\n", target,
+                tls ? (o->tls_client_ca ? "TLS, client certificates required" : "TLS")
+                    : "plain, loopback");
+    return 0;
+}
+
 static int start_thread_and_wake(struct msbd_grpc *g)
 {
     g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -178,6 +249,8 @@ static int start_thread_and_wake(struct msbd_grpc *g)
 
 static void free_all(struct msbd_grpc *g, bool started)
 {
+    msbd_http_stop(g->http);
+    g->http = NULL;
     if (g->relay_on)
         msbd_term_relay_free(&g->relay);
     if (g->server && !started)
@@ -221,7 +294,14 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
     g->cq = grpc_completion_queue_create_for_next(NULL);
     g->server = create_server();
     grpc_server_register_completion_queue(g->server, g->cq, NULL);
-    if (listen_unix(g) || start_thread_and_wake(g)) {
+    g->term_pid = o->term_pid;
+    g->term_sig = o->term_sig;
+    if (listen_unix(g)) {
+        free_all(g, false);
+        return NULL;
+    }
+    if ((o->control_tcp && listen_tcp(g, o)) || start_thread_and_wake(g)) {
+        unlink(g->path); /* bound, never served */
         free_all(g, false);
         return NULL;
     }
@@ -229,6 +309,10 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
     msbd_call_arm(g);
     g->relay_on = true; /* freeing is safe after a failed init */
     if (msbd_term_relay_init(&g->relay, base, h->api, h->net, on_termination, g)) {
+        msbd_grpc_stop(g);
+        return NULL;
+    }
+    if (o->http && !(g->http = msbd_http_start(base, h, o->http_host, o->http_port, o->verbose))) {
         msbd_grpc_stop(g);
         return NULL;
     }
@@ -259,6 +343,8 @@ void msbd_grpc_stop(struct msbd_grpc *g)
     if (!g)
         return;
     g->shutting_down = true;
+    msbd_http_stop(g->http); /* no scrape during teardown */
+    g->http = NULL;
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
     end_streams(g);
     int64_t cancel_at = now_ms() + SHUTDOWN_GRACE_MS;

@@ -3,8 +3,7 @@
  *
  * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device, with
  * the gRPC control server (grpc_server.c) on a unix socket; `check-config`
- * and `version` only load the plugin.  The other frame transports and the
- * HTTP metrics endpoint join as they land.
+ * and `version` only load the plugin.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -59,6 +58,14 @@ static void usage(FILE *out)
             "                            ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-N.sock)\n"
             "  --no-gateways             do not activate the gateways at start; a\n"
             "                            controller sets them with SetGateways\n"
+            "  --http ADDR:PORT          serve /metrics (Prometheus), /metrics.json and\n"
+            "                            /healthz over HTTP (off by default; [IPv6]:PORT)\n"
+            "  --control-addr ADDR:PORT  also serve gRPC over TCP; plain only on loopback,\n"
+            "                            any other address needs --tls-cert and --tls-key\n"
+            "  --tls-cert FILE, --tls-key FILE  PEM server certificate chain and key\n"
+            "  --tls-client-ca FILE      require client certificates signed by this CA\n"
+            "  --on-terminate-signal PID:SIG  send SIG (number or name, e.g. TERM) to PID\n"
+            "                            once when the termination hook fires\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"
