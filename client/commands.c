@@ -48,7 +48,8 @@ static int unary(const struct ctl_opts *o, const char *cmd, const char *method,
 {
     struct ctl_conn c;
     struct ctl_status st;
-    ctl_open(&c, o->socket);
+    if (ctl_open(&c, &o->ep))
+        return EXIT_USAGE;
     grpc_status_code code =
         ctl_unary(&c, method, req, d, resp, ctl_deadline(unary_deadline(o)), &st);
     ctl_close(&c);

@@ -12,7 +12,7 @@
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: no daemon to talk to */
 
 struct ctl_opts {
-    const char *socket;
+    struct ctl_endpoint ep;
     uint32_t deadline_ms; /* 0 = none (streams); unary calls default to 5 s */
     bool deadline_set;
     bool json;

@@ -8,6 +8,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Where the daemon is: its unix socket, or HOST:PORT over TCP, with TLS
+ * when a CA, a client certificate or --tls is given. */
+struct ctl_endpoint {
+    const char *socket;
+    const char *addr; /* non-NULL: TCP */
+    bool tls;
+    const char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
+};
+
 struct ctl_conn {
     grpc_channel *ch;
     grpc_completion_queue *cq;
@@ -29,7 +38,9 @@ struct ctl_stream {
 /* deadline_ms 0 = none. */
 gpr_timespec ctl_deadline(uint32_t deadline_ms);
 
-void ctl_open(struct ctl_conn *c, const char *socket_path);
+/* Returns 0, or -1 with a message printed (unreadable PEM files, bad TLS
+ * material); nothing to close then. */
+int ctl_open(struct ctl_conn *c, const struct ctl_endpoint *e);
 void ctl_close(struct ctl_conn *c);
 
 /* Returns the status code; *resp is set (free with
