@@ -9,6 +9,7 @@
 #include "config.h"
 #include "instance.h"
 #include "msbnet/msbnet.h"
+#include "policy_replace.h"
 #include "snapshot.h"
 
 #ifndef MSBNET_VERSION_STRING
@@ -163,6 +164,25 @@ static char *api_addresses_json(msbnet_t *net)
     return net ? msb_addrs_json(&net->addrs) : NULL;
 }
 
+static int api_set_policy(msbnet_t *net, const char *policy, char **warnings_json, char *err,
+                          size_t errlen)
+{
+    char local[512];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    if (warnings_json)
+        *warnings_json = NULL;
+    if (!net || !policy) {
+        snprintf(err, errlen, "%s", net ? "no policy" : "no instance");
+        return MSBNET_EINVAL;
+    }
+    return msb_policy_replace(net, policy, warnings_json, err, errlen);
+}
+
+static char *api_policy_json(msbnet_t *net)
+{
+    return net ? msb_policy_current_json(net) : NULL;
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -181,6 +201,8 @@ static const struct msbnet_api_v1 api_v1 = {
     .start = api_start,
     .stop = api_stop,
     .addresses_json = api_addresses_json,
+    .set_policy = api_set_policy,
+    .policy_json = api_policy_json,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

@@ -20,6 +20,7 @@ struct field {
 
 static const char *const wake_choices[] = {"auto", "pipe", NULL};
 static const char *const egress_choices[] = {"allow", "deny", "public_only", NULL};
+static const char *const log_choices[] = {"error", "warn", "info", "debug", NULL};
 
 #define AT(member) offsetof(struct msb_config, member)
 #define NUM(key, kind, member, lo, hi) {key, kind, AT(member), lo, hi, NULL, 0}
@@ -47,6 +48,7 @@ static const struct field fields[] = {
     TEXT("gateway_ipv6", F_IPV6, gateway_ipv6),
     {"guest_mac", F_MAC, AT(guest_mac), 0, 0, NULL, AT(has_guest_mac)},
     {"gateway_mac", F_MAC, AT(gateway_mac), 0, 0, NULL, AT(has_gateway_mac)},
+    CHOICE("log_level", log_level, log_choices),
 };
 #undef TEXT
 #undef CHOICE
@@ -71,6 +73,7 @@ void msb_config_defaults(struct msb_config *c)
     c->max_icmp_echoes = 256;
     c->dns_query_timeout_ms = 5000;
     c->dns_rebind_protection = true;
+    c->log_level = MSB_LOG_WARN;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

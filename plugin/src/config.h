@@ -19,6 +19,9 @@ enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1, MSB_EGRESS_PUBLIC_O
 
 #define MSB_DNS_MAX_UPSTREAMS 8
 
+/* "log_level": what the plugin writes to stderr. */
+enum msb_log_level { MSB_LOG_ERROR = 0, MSB_LOG_WARN = 1, MSB_LOG_INFO = 2, MSB_LOG_DEBUG = 3 };
+
 struct msb_policy;
 
 struct msb_config {
@@ -40,6 +43,7 @@ struct msb_config {
     /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
     struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
     uint32_t n_dns_upstreams;
+    uint32_t log_level;                  /* enum msb_log_level */
     /* Overrides of the slot-derived addressing; family NONE / has_* false
      * = derive (DESIGN §5). */
     struct msb_ip guest_ipv4, gateway_ipv4, guest_ipv6, gateway_ipv6;

@@ -314,6 +314,20 @@ struct msb_icmp *msb_icmp_create(struct msb_stack *s, char *err, size_t errlen)
     return ic;
 }
 
+uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ic->max; i++) {
+        struct echo *e = &ic->e[i];
+        uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
+        if (e->used && !msb_policy_still_allowed(ic->net, proto, &e->d, 0)) {
+            echo_close(ic, e);
+            n++;
+        }
+    }
+    return n;
+}
+
 void msb_icmp_destroy(struct msb_icmp *ic)
 {
     if (!ic)

@@ -27,4 +27,8 @@ void msb_icmp_destroy(struct msb_icmp *ic);
  * the guest, checksum verified. */
 void msb_icmp_input(struct msb_icmp *ic, const struct msb_pkt *p);
 
+/* After a policy swap: closes the echoes the new policy denies (their
+ * replies would reach the guest).  Returns how many. */
+uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic);
+
 #endif

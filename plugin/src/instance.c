@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "msbnet/msbnet.h"
 #include "policy_model.h"
+#include "policy_replace.h"
 #include "stack.h"
 
 static void free_queued(struct msb_ring *r)
@@ -81,7 +82,9 @@ struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size
         free(net);
         return NULL;
     }
-    if (msb_gateways_init(&net->gw) || pthread_mutex_init(&net->life, NULL)) {
+    atomic_init(&net->policy_has_pending, false);
+    if (msb_gateways_init(&net->gw) || pthread_mutex_init(&net->life, NULL) ||
+        pthread_mutex_init(&net->policy_lock, NULL)) {
         snprintf(err, errlen, "cannot create the instance locks");
         msb_hook_destroy(&net->hook);
         msb_policy_free(net->policy);
@@ -110,7 +113,9 @@ void msb_instance_destroy(struct msbnet *net)
     msb_gateways_destroy(&net->gw);
     msb_hook_destroy(&net->hook);
     pthread_mutex_destroy(&net->life);
+    pthread_mutex_destroy(&net->policy_lock);
     msb_policy_free(net->policy);
+    msb_policy_free(net->policy_pending);
     free(net);
 }
 
@@ -121,8 +126,12 @@ int msb_instance_start(struct msbnet *net, char *err, size_t errlen)
     if (net->stack) {
         snprintf(err, errlen, "already started");
         rc = MSBNET_ESTATE;
-    } else if (!(net->stack = msb_stack_start(net, err, errlen))) {
-        rc = MSBNET_ESTATE;
+    } else {
+        msb_policy_set_stack_live(net, true);
+        if (!(net->stack = msb_stack_start(net, err, errlen))) {
+            msb_policy_set_stack_live(net, false);
+            rc = MSBNET_ESTATE;
+        }
     }
     pthread_mutex_unlock(&net->life);
     return rc;
@@ -131,8 +140,11 @@ int msb_instance_start(struct msbnet *net, char *err, size_t errlen)
 void msb_instance_stop(struct msbnet *net)
 {
     pthread_mutex_lock(&net->life);
-    msb_stack_stop(net->stack);
-    net->stack = NULL;
+    if (net->stack) {
+        msb_stack_stop(net->stack);
+        net->stack = NULL;
+        msb_policy_set_stack_live(net, false);
+    }
     pthread_mutex_unlock(&net->life);
 }
 

@@ -34,9 +34,14 @@ struct msbnet {
     struct msb_hidx hidx;
     struct msb_gateways gw;
     struct msb_metrics metrics;
-    /* Immutable while the instance lives (replace at run time is a later
-     * issue: it will swap this pointer with RCU-style care). */
+    /* Each policy is immutable.  While the stack runs only its thread
+     * swaps this pointer (policy_replace.h); other threads read it under
+     * policy_lock, which also guards the pending slot and the live flag. */
     struct msb_policy *policy;
+    struct msb_policy *policy_pending;
+    atomic_bool policy_has_pending; /* cheap per-frame check for the stack */
+    bool policy_stack_live;
+    pthread_mutex_t policy_lock;
     atomic_bool terminated;        /* the policy's terminate fired the hook */
     pthread_mutex_t life;          /* serialises start/stop */
     struct msb_stack *stack;       /* non-NULL while started */

@@ -72,13 +72,24 @@ struct msb_tcp_metrics {
 #undef MSB_TCP_FIELD
 };
 
-/* Policy decisions by action (every msb_policy_allow call). */
-#define MSB_POLICY_METRICS(X) X(allowed) X(denied) X(terminated)
+/* Policy decisions by action (every msb_policy_allow call); replaced =
+ * set_policy calls accepted; flows_reset = open flows the new policy denied;
+ * sni_mismatch = TLS flows reset because their SNI missed the domain rule
+ * that allowed them. */
+#define MSB_POLICY_METRICS(X)                                                                      \
+    X(allowed) X(denied) X(terminated) X(replaced) X(flows_reset) X(sni_mismatch)
+
+/* Decisions by rule index: the first MSB_POLICY_BY_RULE rules, then one
+ * bucket for later rules and one for the direction's default. */
+#define MSB_POLICY_BY_RULE 64
+#define MSB_POLICY_BUCKET_LATER MSB_POLICY_BY_RULE
+#define MSB_POLICY_BUCKET_DEFAULT (MSB_POLICY_BY_RULE + 1)
 
 struct msb_policy_metrics {
 #define MSB_POLICY_FIELD(name) atomic_uint_fast64_t name;
     MSB_POLICY_METRICS(MSB_POLICY_FIELD)
 #undef MSB_POLICY_FIELD
+    atomic_uint_fast64_t by_rule[MSB_POLICY_BY_RULE + 2];
 };
 
 /* UDP sessions.  Gauge: sessions.  Counters: the rest. */

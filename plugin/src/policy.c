@@ -37,23 +37,93 @@ static void terminate_once(struct msbnet *net, const struct msb_pol_flow *f, lon
     msb_hook_trigger(&net->hook, reason);
 }
 
-bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+static void count_rule(struct msb_policy_metrics *m, long rule)
 {
-    unsigned bit = proto_bit(proto);
-    struct msb_pol_flow f = {MSB_POL_EGRESS, bit, dst, (bit & MSB_PROTO_ICMP) ? -1 : dport};
+    size_t b = rule < 0                     ? MSB_POLICY_BUCKET_DEFAULT
+               : rule < MSB_POLICY_BY_RULE ? (size_t)rule
+                                           : MSB_POLICY_BUCKET_LATER;
+    msb_count(&m->by_rule[b], 1);
+}
+
+/* One line per decision at log_level debug: enough to find the rule that
+ * let a flow through, or stopped it. */
+static void log_decision(struct msbnet *net, const struct msb_pol_flow *f,
+                         struct msb_pol_verdict v, const char *sni)
+{
+    if (net->cfg.log_level < MSB_LOG_DEBUG)
+        return;
+    char ip[MSB_IP_STRLEN], rule[24];
+    if (v.rule < 0)
+        snprintf(rule, sizeof rule, "default");
+    else
+        snprintf(rule, sizeof rule, "#%ld", v.rule);
+    fprintf(stderr, "msbnet[%u]: policy %s by rule %s: %s %s %s port %d%s%s\n", net->cfg.slot,
+            msb_pol_action_name(v.action), rule, msb_pol_dir_name(f->dir),
+            f->proto ? msb_pol_proto_name(f->proto) : "other",
+            msb_ip_format(f->addr, ip, sizeof ip), f->port, sni ? " sni " : "", sni ? sni : "");
+}
+
+static struct msb_pol_verdict evaluate(struct msbnet *net, const struct msb_pol_flow *f,
+                                       const char *sni)
+{
     struct msb_pol_env env = {&net->hidx, &net->gw, msb_now_ms()};
-    struct msb_pol_verdict v = msb_policy_eval(net->policy, &env, &f);
+    return msb_policy_eval_sni(net->policy, &env, f, sni);
+}
+
+/* Counts and acts on one verdict; true when the flow may proceed. */
+static bool apply(struct msbnet *net, const struct msb_pol_flow *f, struct msb_pol_verdict v,
+                  const char *sni)
+{
     struct msb_policy_metrics *m = &net->metrics.policy;
+    count_rule(m, v.rule);
+    log_decision(net, f, v, sni);
     switch (v.action) {
     case MSB_POL_ALLOW:
         msb_count(&m->allowed, 1);
         return true;
     case MSB_POL_TERMINATE:
         msb_count(&m->terminated, 1);
-        terminate_once(net, &f, v.rule);
+        terminate_once(net, f, v.rule);
         return false;
     default:
         msb_count(&m->denied, 1);
         return false;
     }
+}
+
+static struct msb_pol_flow egress(uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+{
+    unsigned bit = proto_bit(proto);
+    return (struct msb_pol_flow){MSB_POL_EGRESS, bit, dst, (bit & MSB_PROTO_ICMP) ? -1 : dport};
+}
+
+bool msb_policy_allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+{
+    struct msb_pol_flow f = egress(proto, dst, dport);
+    return apply(net, &f, evaluate(net, &f, NULL), NULL);
+}
+
+bool msb_policy_wants_sni(struct msbnet *net)
+{
+    return msb_policy_has_domain_rules(net->policy);
+}
+
+bool msb_policy_allow_sni(struct msbnet *net, const struct msb_ip *dst, uint16_t dport,
+                          const char *sni)
+{
+    struct msb_pol_flow f = egress(MSB_IPPROTO_TCP, dst, dport);
+    struct msb_pol_verdict v = evaluate(net, &f, sni);
+    if (v.action == MSB_POL_ALLOW) {
+        log_decision(net, &f, v, sni); /* already counted at SYN time */
+        return true;
+    }
+    msb_count(&net->metrics.policy.sni_mismatch, 1);
+    return apply(net, &f, v, sni);
+}
+
+bool msb_policy_still_allowed(struct msbnet *net, uint8_t proto, const struct msb_ip *dst,
+                              uint16_t dport)
+{
+    struct msb_pol_flow f = egress(proto, dst, dport);
+    return evaluate(net, &f, NULL).action == MSB_POL_ALLOW;
 }

@@ -47,6 +47,18 @@ struct msb_pol_verdict {
 struct msb_pol_verdict msb_policy_eval(const struct msb_policy *p, const struct msb_pol_env *env,
                                        const struct msb_pol_flow *f);
 
+/* The same walk for a flow that claimed TLS SNI `sni` (canonical: lower
+ * case, no trailing dot; NULL = msb_policy_eval): a domain rule matches only
+ * when the SNI is its name (suffix: under it) and the address is also bound
+ * in the index to a name the rule matches (reference §3.5 "Sni" source). */
+struct msb_pol_verdict msb_policy_eval_sni(const struct msb_policy *p,
+                                           const struct msb_pol_env *env,
+                                           const struct msb_pol_flow *f, const char *sni);
+
+/* True when some egress/any rule has a domain or suffix destination: only
+ * then can a TLS SNI change a decision. */
+bool msb_policy_has_domain_rules(const struct msb_policy *p);
+
 /* True when every flow rule `later` matches is matched by `earlier` first
  * (the action is not compared: either way `later` never decides). */
 bool msb_pol_shadows(const struct msb_pol_rule *earlier, const struct msb_pol_rule *later);

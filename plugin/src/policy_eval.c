@@ -46,7 +46,7 @@ static bool cidr_matches(const struct msb_pol_rule *r, const struct msb_ip *ip)
 }
 
 static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env *env,
-                         const struct msb_ip *ip)
+                         const struct msb_ip *ip, const char *sni)
 {
     /* A cast away from const: the index's predicate context is void *. */
     void *ctx = (void *)(uintptr_t)r;
@@ -58,9 +58,11 @@ static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env 
     case MSB_DEST_CIDR:
         return cidr_matches(r, ip);
     case MSB_DEST_DOMAIN:
-        return env->hidx && msb_hidx_any(env->hidx, ip, env->now_ms, name_is, ctx);
+        return (!sni || name_is(sni, ctx)) && env->hidx &&
+               msb_hidx_any(env->hidx, ip, env->now_ms, name_is, ctx);
     case MSB_DEST_SUFFIX:
-        return env->hidx && msb_hidx_any(env->hidx, ip, env->now_ms, name_under, ctx);
+        return (!sni || name_under(sni, ctx)) && env->hidx &&
+               msb_hidx_any(env->hidx, ip, env->now_ms, name_under, ctx);
     default:
         return false;
     }
@@ -69,15 +71,33 @@ static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env 
 struct msb_pol_verdict msb_policy_eval(const struct msb_policy *p, const struct msb_pol_env *env,
                                        const struct msb_pol_flow *f)
 {
+    return msb_policy_eval_sni(p, env, f, NULL);
+}
+
+struct msb_pol_verdict msb_policy_eval_sni(const struct msb_policy *p,
+                                           const struct msb_pol_env *env,
+                                           const struct msb_pol_flow *f, const char *sni)
+{
     for (size_t i = 0; i < p->nrules; i++) {
         const struct msb_pol_rule *r = &p->rules[i];
         if (!dir_applies(r, f->dir) || (r->protos && !(r->protos & f->proto)) ||
-            !ports_match(r, f->port) || !dest_matches(r, env, f->addr))
+            !ports_match(r, f->port) || !dest_matches(r, env, f->addr, sni))
             continue;
         return (struct msb_pol_verdict){(enum msb_pol_action)r->action, (long)i};
     }
     uint8_t def = f->dir == MSB_POL_INGRESS ? p->default_ingress : p->default_egress;
     return (struct msb_pol_verdict){(enum msb_pol_action)def, -1};
+}
+
+bool msb_policy_has_domain_rules(const struct msb_policy *p)
+{
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct msb_pol_rule *r = &p->rules[i];
+        if (dir_applies(r, MSB_POL_EGRESS) &&
+            (r->dest == MSB_DEST_DOMAIN || r->dest == MSB_DEST_SUFFIX))
+            return true;
+    }
+    return false;
 }
 
 /* ---- shadows ------------------------------------------------------------ */

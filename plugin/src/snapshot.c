@@ -1,9 +1,11 @@
 #include "snapshot.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "clock.h"
 #include "policy_model.h"
+#include "policy_replace.h"
 
 /* jansson reports allocation failure by returning NULL / -1 from each call;
  * building into a possibly-NULL object and checking once at the end keeps
@@ -72,13 +74,35 @@ static json_t *hostnames_section(struct msbnet *net)
     return o;
 }
 
+/* Decisions by rule: {"0": n, "5": n, "later": n, "default": n}, only the
+ * buckets that decided something ("later" = rules past the first 64). */
+static json_t *by_rule_section(struct msb_policy_metrics *m)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < MSB_POLICY_BY_RULE + 2; i++) {
+        uint64_t v = msb_read(&m->by_rule[i]);
+        if (!v)
+            continue;
+        char key[24];
+        if (i == MSB_POLICY_BUCKET_LATER)
+            snprintf(key, sizeof key, "later");
+        else if (i == MSB_POLICY_BUCKET_DEFAULT)
+            snprintf(key, sizeof key, "default");
+        else
+            snprintf(key, sizeof key, "%zu", i);
+        put_u64(o, key, v);
+    }
+    return o;
+}
+
 static json_t *policy_section(struct msbnet *net)
 {
     json_t *o = json_object();
 #define MSB_POLICY_PUT(name) put_u64(o, #name, msb_read(&net->metrics.policy.name));
     MSB_POLICY_METRICS(MSB_POLICY_PUT)
 #undef MSB_POLICY_PUT
-    put_u64(o, "rules", net->policy ? net->policy->nrules : 0);
+    put_u64(o, "rules", msb_policy_rule_count(net));
+    json_object_set_new(o, "by_rule", by_rule_section(&net->metrics.policy));
     return o;
 }
 

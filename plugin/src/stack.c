@@ -9,6 +9,7 @@
 #include "dns_forward.h"
 #include "l2.h"
 #include "pkt_build.h"
+#include "policy_replace.h"
 #include "icmp_echo.h"
 #include "tcp.h"
 #include "udp_relay.h"
@@ -120,6 +121,14 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f)
     drop(s, MSB_DROP_L4_UNSUPPORTED);
 }
 
+/* A policy set through the ABI takes effect between two frames, so every
+ * frame read after set_policy returned is judged by it. */
+static void take_policy(struct msb_stack *s)
+{
+    if (msb_policy_take_pending(s->net))
+        msb_stack_policy_changed(s);
+}
+
 static void on_tx(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -130,6 +139,7 @@ static void on_tx(evutil_socket_t fd, short what, void *arg)
     int n = 0;
     struct msb_frame *f;
     while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
+        take_policy(s);
         dispatch(s, f);
         msb_frame_free(f);
         n++;
@@ -151,6 +161,7 @@ static void on_proxy(evutil_socket_t fd, short what, void *arg)
         event_base_loopbreak(s->base);
         return;
     }
+    take_policy(s);
     msb_tcp_rx_room(s->tcp);
 }
 
@@ -258,6 +269,16 @@ void msb_stack_stop(struct msb_stack *s)
     /* The thread is gone: tearing lwIP down from here touches nothing
      * another thread uses. */
     free_stack(s);
+}
+
+/* ---- policy replace ---------------------------------------------------- */
+
+void msb_stack_policy_changed(struct msb_stack *s)
+{
+    uint64_t n = msb_tcp_policy_recheck(s->tcp);
+    n += msb_udp_policy_recheck(s->udp);
+    n += msb_icmp_policy_recheck(s->icmp);
+    msb_count(&s->net->metrics.policy.flows_reset, n);
 }
 
 /* ---- output ----------------------------------------------------------- */

@@ -44,6 +44,10 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen);
 /* Stops the thread, closes every flow, frees everything.  NULL ignored. */
 void msb_stack_stop(struct msb_stack *s);
 
+/* Stack thread, after a policy swap: every module re-evaluates its open
+ * flows and resets those the new policy denies (counted as flows_reset). */
+void msb_stack_policy_changed(struct msb_stack *s);
+
 /* A frame for the guest carrying an IP packet of l3_len bytes: the
  * Ethernet header (gateway -> guest) is written, the packet goes at
  * frame->data + MSB_ETH_HLEN.  NULL when out of memory (counted). */

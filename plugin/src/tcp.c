@@ -263,6 +263,21 @@ void msb_tcp_rx_room(struct msb_tcp *t)
     gro_flush(t);
 }
 
+uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->max_flows; i++) {
+        struct tcp_flow *f = &t->flows[i];
+        if (f->state != FLOW_FREE &&
+            !msb_policy_still_allowed(t->net, MSB_IPPROTO_TCP, &f->d, f->dp)) {
+            proxy_abort(t, f, true);
+            n++;
+        }
+    }
+    gro_flush(t);
+    return n;
+}
+
 /* ---- life cycle ----------------------------------------------------------- */
 
 static void free_tcp(struct msb_tcp *t)

@@ -38,4 +38,8 @@ void msb_tcp_rx_room(struct msb_tcp *t);
  * kind goes to the guest, and at the end of an event-handler pass. */
 void msb_tcp_flush(struct msb_tcp *t);
 
+/* After a policy swap: resets the flows the new policy denies (RST to the
+ * guest, host socket closed with RST).  Returns how many. */
+uint32_t msb_tcp_policy_recheck(struct msb_tcp *t);
+
 #endif

@@ -326,6 +326,19 @@ void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p)
         forward(u, x, p);
 }
 
+uint32_t msb_udp_policy_recheck(struct msb_udp *u)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < u->max; i++) {
+        struct udp_sess *x = &u->sess[i];
+        if (x->used && !msb_policy_still_allowed(u->net, MSB_IPPROTO_UDP, &x->d, x->dp)) {
+            sess_close(u, x);
+            n++;
+        }
+    }
+    return n;
+}
+
 /* ---- life cycle ------------------------------------------------------------- */
 
 static uint32_t pow2_at_least(uint32_t n)

@@ -31,4 +31,8 @@ void msb_udp_destroy(struct msb_udp *u);
 /* One guest UDP datagram: parsed, from the guest, checksum verified. */
 void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p);
 
+/* After a policy swap: closes the sessions the new policy denies, so no
+ * more replies reach the guest.  Returns how many. */
+uint32_t msb_udp_policy_recheck(struct msb_udp *u);
+
 #endif

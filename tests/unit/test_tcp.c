@@ -874,6 +874,61 @@ static void test_big_mtu_small_ring(void)
     guest_mtu = 1500;
 }
 
+/* ---- instance E: policy replaced at run time ------------------------------------ */
+
+/* Two flows open under allow; a new policy that allows only the second
+ * port resets the first (RST to the guest, reset to the host), keeps the
+ * second relaying, and refuses new SYNs to the first port at once. */
+static void test_policy_replace_resets_denied_flows(void)
+{
+    start("{\"egress\": \"allow\"}");
+    int l1, h1, l2, h2;
+    struct gconn *c1 = open_flow(4, &l1, &h1), *c2 = open_flow(4, &l2, &h2);
+    CU_ASSERT_FATAL(c1 != NULL && c2 != NULL);
+    char tokens[64], err[512] = "";
+    snprintf(tokens, sizeof tokens, "allow@host:tcp:%u", c2->dp);
+    CU_ASSERT_EQUAL(api->set_policy(net, tokens, NULL, err, sizeof err), MSBNET_OK);
+    WAIT(c1->rst, 1000);
+    CU_ASSERT_TRUE(c1->rst);
+    char buf[16];
+    CU_ASSERT_EQUAL(host_recv(h1, buf, sizeof buf, 1000), -1);
+    CU_ASSERT_EQUAL(errno, ECONNRESET);
+    CU_ASSERT_EQUAL(metric("policy", "flows_reset"), 1);
+    CU_ASSERT_EQUAL(metric("policy", "replaced"), 1);
+    CU_ASSERT_FALSE(c2->rst);
+    gsend(c2, F_ACK | F_PSH, (const uint8_t *)"still", 5);
+    CU_ASSERT_EQUAL(host_recv(h2, buf, sizeof buf, 1000), 5);
+    struct gconn *c3 = gconn_new(4, c1->dp);
+    gsend(c3, F_SYN, NULL, 0);
+    WAIT(c3->rst, 1000);
+    CU_ASSERT_TRUE(c3->rst);
+    CU_ASSERT_FALSE(c3->synack);
+    json_t *j = metrics();
+    json_t *by_rule = json_object_get(json_object_get(j, "policy"), "by_rule");
+    /* two SYNs allowed by allow_all's default, then one denied by the new
+     * default; a SYN to the second port is allowed by rule 0 */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(by_rule, "default")), 3);
+    json_decref(j);
+    struct gconn *c4 = gconn_new(4, c2->dp);
+    CU_ASSERT_TRUE(gconnect(c4));
+    int h4 = accept_wait(l2, 1000);
+    CU_ASSERT(h4 >= 0);
+    j = metrics();
+    by_rule = json_object_get(json_object_get(j, "policy"), "by_rule");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(by_rule, "0")), 1);
+    json_decref(j);
+    close(h4);
+    gconn_free(c4);
+    close(h1);
+    close(h2);
+    close(l1);
+    close(l2);
+    gconn_free(c1);
+    gconn_free(c2);
+    gconn_free(c3);
+    stop();
+}
+
 static void test_no_fd_leak(void)
 {
     CU_ASSERT_EQUAL(count_fds(), fds_at_start);
@@ -898,6 +953,7 @@ int main(void)
         {"idle timeout: RST both ways", test_idle_timeout},
         {"MTU 65520: segments coalesced, data intact", test_big_mtu_coalesces},
         {"MTU 65520, 8-frame rx ring: no loss", test_big_mtu_small_ring},
+        {"set_policy resets the flows it denies", test_policy_replace_resets_denied_flows},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };

@@ -195,6 +195,28 @@ struct msbnet_api_v1 {
      * Gateways listed here are not active until set_gateways() sets them.
      */
     char *(*addresses_json)(msbnet_t *net);
+
+    /*
+     * Replace the policy at run time.  `policy` is a JSON policy object (its
+     * first non-space character is '{'; the format of the "policy" config
+     * key) or a comma list of rule tokens
+     * `<action>[:<direction>]@<target>[:<proto>[:<ports>]]`, which get
+     * default_egress deny and default_ingress allow and no implicit rules
+     * (as the original CLI assembles --net-rule lists: add
+     * `allow@host:udp:53` for DNS).  On success returns MSBNET_OK; when
+     * warnings_json is not NULL it receives a JSON array of shadowed-rule
+     * warnings (strings; free with free_string).  New flows are judged by
+     * the new policy as soon as this returns; open flows it denies are reset
+     * on the stack thread right after (metric policy.flows_reset).  On error
+     * returns MSBNET_EINVAL with the parser's message in err (or
+     * MSBNET_ENOMEM) and nothing changes.
+     */
+    int (*set_policy)(msbnet_t *net, const char *policy, char **warnings_json, char *err,
+                      size_t errlen);
+
+    /* The current policy as a JSON policy object (every field written);
+     * free with free_string.  NULL on allocation failure. */
+    char *(*policy_json)(msbnet_t *net);
 };
 
 /*
