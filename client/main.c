@@ -1,6 +1,7 @@
 /*
  * msbnetctl: the command-line client of msbnetd's NetworkControl service,
- * over the daemon's unix socket with the gRPC C core.
+ * over the daemon's unix socket (or its TCP listener, TLS off loopback)
+ * with the gRPC C core.
  *
  * Exit status: 0 ok, 1 the daemon answered with an error (status printed),
  * 2 bad usage, 69 the daemon cannot be reached (UNAVAILABLE).
@@ -31,6 +32,8 @@ static void usage(FILE *out)
             "                                one metrics snapshot, or a stream of them\n"
             "  watch-termination [--client NAME]\n"
             "                                wait for the termination event\n"
+            "  policy get | policy set (FILE | - | --rules TOKENS)\n"
+            "                                the egress policy in force, or replace it\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
@@ -95,6 +98,7 @@ static const struct {
     {"hostnames", ctl_hostnames},
     {"metrics", ctl_metrics},
     {"watch-termination", ctl_watch_termination},
+    {"policy", ctl_policy},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)

@@ -20,22 +20,28 @@ gpr_timespec ctl_deadline(uint32_t ms)
 
 #define PEM_MAX_BYTES (1u << 20)
 
-/* A whole PEM file of at most 1 MiB, NUL-terminated; NULL with a message. */
-static char *read_pem(const char *path)
+char *ctl_read_file(const char *path, size_t max)
 {
-    FILE *f = fopen(path, "r");
-    char *buf = f ? malloc(PEM_MAX_BYTES + 1) : NULL;
-    size_t n = buf ? fread(buf, 1, PEM_MAX_BYTES + 1, f) : 0;
-    bool bad = !buf || ferror(f) || n > PEM_MAX_BYTES;
-    if (f)
+    bool in = strcmp(path, "-") == 0;
+    FILE *f = in ? stdin : fopen(path, "r");
+    char *buf = f ? malloc(max + 1) : NULL;
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    bool bad = !buf || ferror(f) || n > max;
+    if (f && !in)
         fclose(f);
     if (bad) {
-        fprintf(stderr, "msbnetctl: cannot read %s (missing, unreadable or over 1 MiB)\n", path);
+        fprintf(stderr, "msbnetctl: cannot read %s (missing, unreadable or over %zu bytes)\n",
+                in ? "stdin" : path, max);
         free(buf);
         return NULL;
     }
     buf[n] = '\0';
     return buf;
+}
+
+static char *read_pem(const char *path)
+{
+    return ctl_read_file(path, PEM_MAX_BYTES);
 }
 
 static void free_pem(char *s)

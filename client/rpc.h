@@ -6,6 +6,7 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Where the daemon is: its unix socket, or HOST:PORT over TCP, with TLS
@@ -62,5 +63,9 @@ grpc_status_code ctl_stream_finish(struct ctl_conn *c, struct ctl_stream *s,
 void ctl_stream_cancel(struct ctl_stream *s);
 
 const char *ctl_status_name(grpc_status_code code);
+
+/* A whole file ("-" = stdin) of at most max bytes, NUL-terminated; NULL
+ * with a message printed. */
+char *ctl_read_file(const char *path, size_t max);
 
 #endif

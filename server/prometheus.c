@@ -111,6 +111,13 @@ static const struct family families[] = {
       {"policy", "denied", "action=\"deny\""},
       {"policy", "terminated", "action=\"terminate\""}}},
     {"msbnet_policy_rules", G, "Rules in the active policy.", {{"policy", "rules", NULL}}},
+    {"msbnet_policy_replacements_total", C, "Policies replaced at run time (SetPolicy).",
+     {{"policy", "replaced", NULL}}},
+    {"msbnet_policy_flows_reset_total", C, "Open flows reset because a new policy denies them.",
+     {{"policy", "flows_reset", NULL}}},
+    {"msbnet_policy_sni_mismatch_total", C,
+     "TLS connections whose SNI did not match the name the policy allowed.",
+     {{"policy", "sni_mismatch", NULL}}},
     {"msbnet_hostname_index_entries", G, "Entries in the resolved-hostname index.",
      {{"hostnames", "entries", NULL}}},
     {"msbnet_hostname_index_addresses", G, "Addresses held by the resolved-hostname index.",
@@ -134,14 +141,26 @@ static const struct family families[] = {
 #undef C
 #undef G
 
-/* Drops are one family with one sample per reason, whatever reasons the
- * plugin reports. */
-#define DROPS_SECTION "drops"
+/* Families with one sample per key of a JSON object, whatever keys the
+ * plugin reports: drops by reason, decisions by rule index. */
+struct map_family {
+    const char *section, *sub; /* sub: an object inside section, or NULL */
+    const char *name, *help, *label;
+};
+
+static const struct map_family maps[] = {
+    {"drops", NULL, "msbnet_drops_total",
+     "Things discarded, by reason (stable names, see the README).", "reason"},
+    {"policy", "by_rule", "msbnet_policy_rule_decisions_total",
+     "Policy decisions by the rule that decided (index, later = beyond the 64th, default = "
+     "no rule matched).", "rule"},
+};
 
 static bool curated(const char *section, const char *key)
 {
-    if (strcmp(section, DROPS_SECTION) == 0)
-        return true;
+    for (size_t m = 0; m < sizeof maps / sizeof maps[0]; m++)
+        if (strcmp(maps[m].section, section) == 0 && !maps[m].sub)
+            return true;
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
         for (size_t i = 0; i < MAX_SAMPLES && families[f].s[i].section; i++)
             if (strcmp(families[f].s[i].section, section) == 0 &&
@@ -197,21 +216,22 @@ static void put_label_value(FILE *f, const char *s)
     }
 }
 
-static void put_drops(FILE *f, json_t *root)
+static void put_map(FILE *f, json_t *root, const struct map_family *m)
 {
-    json_t *drops = json_object_get(root, DROPS_SECTION);
-    if (!json_is_object(drops))
+    json_t *obj = json_object_get(root, m->section);
+    if (m->sub)
+        obj = json_object_get(obj, m->sub);
+    if (!json_is_object(obj) || json_object_size(obj) == 0)
         return;
-    header(f, "msbnet_drops_total", "counter",
-           "Things discarded, by reason (stable names, see the README).");
-    const char *reason;
+    header(f, m->name, "counter", m->help);
+    const char *key;
     json_t *v;
-    json_object_foreach(drops, reason, v)
+    json_object_foreach(obj, key, v)
     {
         if (!json_is_integer(v))
             continue;
-        fputs("msbnet_drops_total{reason=\"", f);
-        put_label_value(f, reason);
+        fprintf(f, "%s{%s=\"", m->name, m->label);
+        put_label_value(f, key);
         fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
     }
 }
@@ -296,7 +316,8 @@ char *msbd_prom_render(const char *metrics_json, const struct msbd_prom_info *in
     put_info(f, info);
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         put_family(f, root, &families[i]);
-    put_drops(f, root);
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        put_map(f, root, &maps[i]);
     put_uncurated(f, root);
     bool bad = ferror(f) != 0;
     if (fclose(f) || bad) {

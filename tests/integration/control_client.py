@@ -6,6 +6,7 @@
                                                   print "streaming", then how each ended
   control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
                                                   plugin test trigger), one after
+  control_client.py STUBS_DIR SOCKET churn        3 x 100 clients open streams and vanish
 
 STUBS_DIR holds the modules generated at test time by grpc_tools.protoc.
 """
@@ -192,10 +193,8 @@ def check_errors(channel, stub):
     expect_code("unknown service", grpc.StatusCode.UNIMPLEMENTED,
                 lambda: channel.unary_unary("/other.Svc/Get", request_serializer=lambda b: b,
                                             response_deserializer=lambda b: b)(b"", timeout=5))
-    expect_code("GetPolicy (policy engine not in this build)", grpc.StatusCode.UNIMPLEMENTED,
-                lambda: stub.GetPolicy(pb.GetPolicyRequest(), timeout=5))
-    expect_code("SetPolicy", grpc.StatusCode.UNIMPLEMENTED,
-                lambda: stub.SetPolicy(pb.SetPolicyRequest(json="{}"), timeout=5))
+    expect_code("garbage SetPolicy body", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: raw(channel, "SetPolicy")(b"\x0a\x05ab", timeout=5))
     expect_code("garbage SetGateways body", grpc.StatusCode.INVALID_ARGUMENT,
                 lambda: raw(channel, "SetGateways")(b"\xff\xff\xff\xff\x0f", timeout=5))
     expect_code("garbage StreamMetrics body", grpc.StatusCode.INVALID_ARGUMENT,
@@ -211,6 +210,59 @@ def check_errors(channel, stub):
     ok("daemon still answers after the error cases")
 
 
+def check_policy(stub):
+    before = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if before.get("default_egress") and isinstance(before.get("rules"), list):
+        ok("GetPolicy: a policy object with %d rules" % len(before["rules"]))
+    else:
+        ko("GetPolicy", str(before))
+    r = stub.SetPolicy(pb.SetPolicyRequest(rules="allow@public,deny@public:tcp:80"), timeout=5)
+    if len(r.warnings) == 1 and "shadowed" in r.warnings[0]:
+        ok("SetPolicy rules: the shadowed rule is warned about: %s" % r.warnings[0][:60])
+    else:
+        ko("SetPolicy rules warnings", str(list(r.warnings)))
+    now = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if [x["action"] for x in now["rules"]] == ["allow", "deny"] and now["default_egress"] == "deny":
+        ok("GetPolicy shows the token policy (egress deny by default)")
+    else:
+        ko("GetPolicy after SetPolicy rules", str(now))
+    doc = {"default_egress": "allow", "default_ingress": "allow",
+           "rules": [{"direction": "egress", "destination": {"cidr": "198.18.9.0/24"},
+                      "protocols": ["tcp"], "ports": [{"start": 443, "end": 443}],
+                      "action": "deny"}]}
+    r = stub.SetPolicy(pb.SetPolicyRequest(json=json.dumps(doc)), timeout=5)
+    now = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if not r.warnings and now["default_egress"] == "allow" and len(now["rules"]) == 1:
+        ok("SetPolicy json replaces it, no warnings")
+    else:
+        ko("SetPolicy json", "%s %s" % (list(r.warnings), now))
+    st = stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    if st.policy_summary.startswith("1 rules, default egress allow"):
+        ok("GetStatus policy_summary: %s" % st.policy_summary)
+    else:
+        ko("GetStatus policy_summary", st.policy_summary)
+    for name, req, want in (
+            ("unknown key", pb.SetPolicyRequest(json='{"rules":[{"bogus":1}]}'), "bogus"),
+            ("bad token", pb.SetPolicyRequest(rules="allow@nowhere"), "nowhere"),
+            ("not JSON", pb.SetPolicyRequest(json="{nope"), "policy"),
+            ("tokens in the json field", pb.SetPolicyRequest(json="allow@public"), "json"),
+            ("JSON in the rules field", pb.SetPolicyRequest(rules="{}"), "rules"),
+            ("neither", pb.SetPolicyRequest(), "json or rules")):
+        try:
+            stub.SetPolicy(req, timeout=5)
+            ko("SetPolicy %s" % name, "accepted")
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.INVALID_ARGUMENT and want in e.details():
+                ok("SetPolicy %s -> INVALID_ARGUMENT: %s" % (name, e.details()[:70]))
+            else:
+                ko("SetPolicy %s" % name, "%s %s" % (e.code().name, e.details()))
+    kept = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if kept == now:
+        ok("a refused SetPolicy leaves the policy unchanged")
+    else:
+        ko("policy after refused SetPolicy", str(kept))
+
+
 def suite():
     channel = grpc.insecure_channel("unix:" + socket_path)
     stub = pbg.NetworkControlStub(channel)
@@ -220,6 +272,7 @@ def suite():
     check_metrics(stub)
     concurrent_streams(stub)
     slow_reader()
+    check_policy(stub)
     check_errors(channel, stub)
     channel.close()
     print("python: %d passed, %d failed" % (results["pass"], results["fail"]))
@@ -312,5 +365,44 @@ def termination():
     return 1 if results["fail"] else 0
 
 
-modes = {"suite": suite, "stream-end": stream_end, "termination": termination}
+def churn():
+    """100 clients at once, each on its own connection, open a metrics and a
+    termination stream and vanish (channel closed mid-stream), three rounds;
+    then the daemon must answer at once."""
+    def one(i, got):
+        ch = grpc.insecure_channel("unix:" + socket_path)
+        stub = pbg.NetworkControlStub(ch)
+        m = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
+        stub.InstallTerminationCallback(pb.InstallTerminationCallbackRequest(client="c%d" % i),
+                                        timeout=20)
+        try:
+            next(m)
+            got[i] = 1
+        except grpc.RpcError:
+            pass
+        ch.close()
+
+    total = 0
+    for _ in range(3):
+        got = [0] * 100
+        threads = [threading.Thread(target=one, args=(i, got)) for i in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        total += sum(got)
+    t0 = time.monotonic()
+    ch = grpc.insecure_channel("unix:" + socket_path)
+    pbg.NetworkControlStub(ch).GetStatus(pb.GetStatusRequest(), timeout=5)
+    ms = (time.monotonic() - t0) * 1000
+    ch.close()
+    if total == 300 and ms < 1000:
+        ok("300 clients opened streams, got a snapshot and vanished; GetStatus then in %.1f ms"
+           % ms)
+    else:
+        ko("churn", "%d of 300 got a snapshot, GetStatus %.1f ms" % (total, ms))
+    return 1 if results["fail"] else 0
+
+
+modes = {"churn": churn, "suite": suite, "stream-end": stream_end, "termination": termination}
 sys.exit(modes[mode]())
