@@ -11,8 +11,10 @@ build_pkgs=(gcc make cmake pkg-config
 # Tests: the real peers they talk to, and the checkers they run under.
 # dnsmasq-base is the binary without the system service, so nothing starts
 # listening on the host's port 53.
+# prometheus provides promtool (checks /metrics); openssl makes the TLS
+# tests' throwaway certificates.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
-    python3 python3-grpcio python3-grpc-tools valgrind)
+    python3 python3-grpcio python3-grpc-tools valgrind prometheus openssl)
 # Benchmarks: the stacks msbnet is compared with.
 perf_pkgs=(slirp4netns passt)
 

@@ -6,6 +6,7 @@
                                                   print "streaming", then how each ended
   control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
                                                   plugin test trigger), one after
+  control_client.py STUBS_DIR SOCKET growing      snapshots' byte counters grow (guest busy)
   control_client.py STUBS_DIR SOCKET churn        3 x 100 clients open streams and vanish
 
 STUBS_DIR holds the modules generated at test time by grpc_tools.protoc.
@@ -365,6 +366,36 @@ def termination():
     return 1 if results["fail"] else 0
 
 
+def growing():
+    """While the guest transfers: at least 3 consecutive snapshots whose byte
+    counters (guest rx, TCP to guest) strictly grow."""
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(channel)
+    it = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=400), timeout=20)
+    run, best, seen = 1, 1, []
+    prev = None
+    for m in it:
+        s = json.loads(m.json)
+        cur = (s["guest"]["rx_bytes"], s["tcp"]["bytes_to_guest"])
+        seen.append(cur)
+        if prev and cur[0] > prev[0] and cur[1] > prev[1]:
+            run += 1
+            best = max(best, run)
+        else:
+            run = 1
+        prev = cur
+        if best >= 4 or len(seen) >= 30:
+            it.cancel()
+            break
+    channel.close()
+    if best >= 3:
+        ok("%d snapshots in a row with growing rx_bytes and tcp.bytes_to_guest: %s"
+           % (best, seen[-best:]))
+    else:
+        ko("growing counters", str(seen))
+    return 1 if results["fail"] else 0
+
+
 def churn():
     """100 clients at once, each on its own connection, open a metrics and a
     termination stream and vanish (channel closed mid-stream), three rounds;
@@ -404,5 +435,5 @@ def churn():
     return 1 if results["fail"] else 0
 
 
-modes = {"churn": churn, "suite": suite, "stream-end": stream_end, "termination": termination}
+modes = {"growing": growing, "churn": churn, "suite": suite, "stream-end": stream_end, "termination": termination}
 sys.exit(modes[mode]())
