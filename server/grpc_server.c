@@ -223,8 +223,9 @@ static int listen_tcp(struct msbd_grpc *g, const struct msbd_opts *o)
     int port = grpc_server_add_http2_port(g->server, target, creds);
     grpc_server_credentials_release(creds);
     if (!port) {
-        fprintf(stderr, "msbnetd: --control-addr: cannot listen on %s (in use, or not an "
-                        "address of this host)\n", target);
+        fprintf(stderr, "msbnetd: --control-addr: cannot listen on %s (in use, not an address "
+                        "of this host%s)\n", target,
+                tls ? ", or a certificate/key grpc refused: see its message above" : "");
         return -1;
     }
     if (o->verbose)
@@ -247,6 +248,20 @@ static int start_thread_and_wake(struct msbd_grpc *g)
     return 0;
 }
 
+/* A server that never started may already hold listeners (the unix socket
+ * when the TCP one fails); core asserts unless it is shut down before it is
+ * destroyed.  No CQ thread runs yet, so wait for the tag here. */
+static void abandon_server(struct msbd_grpc *g)
+{
+    grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN || ev.tag == &g->shutdown_tag)
+            break;
+    }
+    grpc_server_destroy(g->server);
+}
+
 static void free_all(struct msbd_grpc *g, bool started)
 {
     msbd_http_stop(g->http);
@@ -254,7 +269,7 @@ static void free_all(struct msbd_grpc *g, bool started)
     if (g->relay_on)
         msbd_term_relay_free(&g->relay);
     if (g->server && !started)
-        grpc_server_destroy(g->server); /* never started: no shutdown needed */
+        abandon_server(g);
     if (g->cq) {
         grpc_completion_queue_shutdown(g->cq);
         if (g->thread_started)

@@ -181,8 +181,8 @@ static int set_endpoint(const char *cmd, const char *opt, const char *val, char 
     host[n] = '\0';
     int family = val[0] == '[' ? AF_INET6 : AF_INET;
     if (!is_ip(family, host))
-        return bad(cmd, "%s: \"%s\" is not an %s address", opt, host,
-                   family == AF_INET6 ? "IPv6" : "IPv4");
+        return bad(cmd, "%s: \"%s\" is not an %s address (names are not resolved)", opt,
+                   host, family == AF_INET6 ? "IPv6" : "IPv4");
     *port = (unsigned)p;
     return 0;
 }
