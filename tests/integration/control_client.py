@@ -8,6 +8,7 @@
                                                   plugin test trigger), one after
   control_client.py STUBS_DIR SOCKET growing      snapshots' byte counters grow (guest busy)
   control_client.py STUBS_DIR SOCKET churn        3 x 100 clients open streams and vanish
+  control_client.py STUBS_DIR SOCKET churn-for SECS PAUSE_MS   the same for SECS (perf)
 
 STUBS_DIR holds the modules generated at test time by grpc_tools.protoc.
 """
@@ -396,32 +397,55 @@ def growing():
     return 1 if results["fail"] else 0
 
 
+def churn_client(i, got):
+    """One client on its own connection: a metrics and a termination stream,
+    one snapshot, then the connection is closed mid-stream."""
+    ch = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(ch)
+    m = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
+    stub.InstallTerminationCallback(pb.InstallTerminationCallbackRequest(client="c%d" % i),
+                                    timeout=20)
+    try:
+        next(m)
+        got[i] = 1
+    except grpc.RpcError:
+        pass
+    ch.close()
+
+
+def churn_round(n):
+    """n clients at once; returns how many got their snapshot."""
+    got = [0] * n
+    threads = [threading.Thread(target=churn_client, args=(i, got)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return sum(got)
+
+
+def churn_for():
+    """tests/perf/control_load.sh: rounds of 100 clients at once for
+    argv[4] seconds, argv[5] ms apart; prints what was done."""
+    secs, pause = float(sys.argv[4]), float(sys.argv[5]) / 1000
+    end = time.monotonic() + secs
+    rounds = snaps = 0
+    while time.monotonic() < end:
+        snaps += churn_round(100)
+        rounds += 1
+        time.sleep(pause)
+    print("churn: %d rounds, %d clients, %d snapshots" % (rounds, rounds * 100, snaps))
+    return 0 if snaps == rounds * 100 else 1
+
+
 def churn():
     """100 clients at once, each on its own connection, open a metrics and a
     termination stream and vanish (channel closed mid-stream), three rounds;
     then the daemon must answer at once."""
-    def one(i, got):
-        ch = grpc.insecure_channel("unix:" + socket_path)
-        stub = pbg.NetworkControlStub(ch)
-        m = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
-        stub.InstallTerminationCallback(pb.InstallTerminationCallbackRequest(client="c%d" % i),
-                                        timeout=20)
-        try:
-            next(m)
-            got[i] = 1
-        except grpc.RpcError:
-            pass
-        ch.close()
 
     total = 0
     for _ in range(3):
-        got = [0] * 100
-        threads = [threading.Thread(target=one, args=(i, got)) for i in range(100)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        total += sum(got)
+        total += churn_round(100)
     t0 = time.monotonic()
     ch = grpc.insecure_channel("unix:" + socket_path)
     pbg.NetworkControlStub(ch).GetStatus(pb.GetStatusRequest(), timeout=5)
@@ -435,5 +459,5 @@ def churn():
     return 1 if results["fail"] else 0
 
 
-modes = {"growing": growing, "churn": churn, "suite": suite, "stream-end": stream_end, "termination": termination}
+modes = {"growing": growing, "churn": churn, "churn-for": churn_for, "suite": suite, "stream-end": stream_end, "termination": termination}
 sys.exit(modes[mode]())
