@@ -55,9 +55,11 @@ static void print_set_result(const struct ctl_opts *o, const Msbnet__V1__SetPoli
         json_t *w = json_array();
         for (size_t i = 0; i < r->n_warnings; i++)
             json_array_append_new(w, json_string(r->warnings[i]));
-        char *s = json_dumps(json_pack("{s:o}", "warnings", w), JSON_COMPACT);
+        json_t *j = json_pack("{s:o}", "warnings", w);
+        char *s = json_dumps(j, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
+        json_decref(j);
         return;
     }
     for (size_t i = 0; i < r->n_warnings; i++)
