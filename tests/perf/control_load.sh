@@ -54,20 +54,28 @@ iperf() { # DIR -> Gbit/s on stdout, empty on failure
         "$TOPO_PYTHON" -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' \
         || true
 }
+# CPU seconds (user + system, all threads) of a process so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A solo loaded
 for dir in $DIRS; do
     for i in $(seq "$REPEAT"); do
+        c0=$(cpu_s "$daemon")
         s=$(iperf "$dir")
+        c1=$(cpu_s "$daemon")
         nice -n "$CHURN_NICE" "$TOPO_PYTHON" "$root/tests/integration/control_client.py" \
             "$TOPO_DIR" "$sock" churn-for \
             $((SECS + 2)) "$PAUSE_MS" >"$TOPO_DIR/churn.out" 2>&1 &
         churner=$!
         sleep 1 # churn is in full swing before the transfer starts
+        c2=$(cpu_s "$daemon")
         l=$(iperf "$dir")
+        c3=$(cpu_s "$daemon")
         wait "$churner" || { log "churner failed: $(cat "$TOPO_DIR/churn.out")"; failed=1; }
-        log "$dir round $i: solo ${s:-FAILED} Gbit/s, with churn ${l:-FAILED} Gbit/s ($(tail -1 "$TOPO_DIR/churn.out"))"
+        log "$dir round $i: solo ${s:-FAILED} Gbit/s (msbnetd CPU $(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}') s)," \
+            "with churn ${l:-FAILED} Gbit/s (msbnetd CPU $(awk -v a="$c2" -v b="$c3" 'BEGIN{print b-a}') s;" \
+            "$(tail -1 "$TOPO_DIR/churn.out"))"
         [[ -n $s && -n $l ]] || { failed=1; continue; }
         solo[$dir]+="$s " loaded[$dir]+="$l "
     done
