@@ -1,12 +1,11 @@
 /*
- * The gRPC server's life: listener, completion-queue thread, the handoff
+ * The gRPC server's life: listeners (grpc_listen.c), completion-queue thread, the handoff
  * queue to the loop thread, and the shutdown order of grpc's own tests
  * (shutdown_and_notify, cancel, drain, destroy, CQ shutdown, drain).
  */
 #include "grpc_server.h"
 
 #include <errno.h>
-#include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,16 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "grpc_call.h"
+#include "grpc_listen.h"
 #include "http_metrics.h"
 
-#define MAX_REQUEST_BYTES (64 * 1024) /* the largest request is two addresses */
+#define MAX_REQUEST_BYTES (64 * 1024) /* the largest request is a policy */
 #define MAX_STREAMS_PER_CONNECTION 128
 #define SHUTDOWN_GRACE_MS 500 /* then streams stuck behind a slow reader are cancelled */
 
@@ -104,28 +101,6 @@ static void on_termination(void *arg, const char *reason, int64_t ms)
     msbd_rpc_termination_fired(arg, reason, ms);
 }
 
-/* $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, also how tests keep
- * parallel daemons of the same slot apart), else /run/msbnet as root, else
- * the user's runtime directory. */
-static void default_path(char *out, size_t len, unsigned slot)
-{
-    const char *dir = getenv("RUNTIME_DIRECTORY");
-    if (dir && *dir) {
-        if (mkdir(dir, 0700) && errno != EEXIST)
-            fprintf(stderr, "msbnetd: mkdir %s: %s\n", dir, strerror(errno));
-        snprintf(out, len, "%s/slot-%u.sock", dir, slot);
-        return;
-    }
-    if (geteuid() == 0) {
-        if (mkdir("/run/msbnet", 0700) && errno != EEXIST)
-            fprintf(stderr, "msbnetd: mkdir /run/msbnet: %s\n", strerror(errno));
-        snprintf(out, len, "/run/msbnet/slot-%u.sock", slot);
-        return;
-    }
-    dir = getenv("XDG_RUNTIME_DIR");
-    snprintf(out, len, "%s/msbnet-slot-%u.sock", dir && *dir ? dir : "/tmp", slot);
-}
-
 static grpc_server *create_server(void)
 {
     grpc_arg args[2];
@@ -138,101 +113,6 @@ static grpc_server *create_server(void)
     args[1].value.integer = MAX_STREAMS_PER_CONNECTION;
     grpc_channel_args ca = {.num_args = 2, .args = args};
     return grpc_server_create(&ca, NULL);
-}
-
-/* grpc unlinks a socket file before binding, which would silently take the
- * path from a live msbnetd serving the same slot; refuse that instead. */
-static bool socket_in_use(const char *path)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return live;
-}
-
-/* Unix socket only, so insecure credentials are fine: the file mode is the
- * access control.  umask makes the socket 0600 from its bind on, with no
- * window where another user could connect; chmod is the belt to it. */
-static int listen_unix(struct msbd_grpc *g)
-{
-    char target[sizeof g->path + 8];
-    snprintf(target, sizeof target, "unix:%s", g->path);
-    if (socket_in_use(g->path)) {
-        fprintf(stderr, "msbnetd: %s is in use by another process (another msbnetd for this "
-                        "slot?)\n", g->path);
-        return -1;
-    }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    mode_t old = umask(0177);
-    int port = grpc_server_add_http2_port(g->server, target, creds);
-    umask(old);
-    grpc_server_credentials_release(creds);
-    if (!port || chmod(g->path, 0600)) {
-        fprintf(stderr, "msbnetd: cannot listen on %s%s%s\n", target, port ? ": " : "",
-                port ? strerror(errno) : "");
-        return -1;
-    }
-    return 0;
-}
-
-/* PEM files are small; the key's copy is wiped before it is freed. */
-static void free_pem(char *s)
-{
-    if (s)
-        explicit_bzero(s, strlen(s));
-    free(s);
-}
-
-static grpc_server_credentials *tls_credentials(const struct msbd_opts *o)
-{
-    char *cert = msbd_read_config(o->tls_cert), *key = msbd_read_config(o->tls_key);
-    char *ca = o->tls_client_ca ? msbd_read_config(o->tls_client_ca) : NULL;
-    grpc_server_credentials *creds = NULL;
-    if (cert && key && (ca || !o->tls_client_ca)) {
-        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
-        /* With a client CA every client must present a certificate it signed. */
-        creds = grpc_ssl_server_credentials_create_ex(
-            ca, &pair, 1,
-            ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
-            NULL);
-    }
-    free_pem(cert);
-    free_pem(key);
-    free_pem(ca);
-    return creds;
-}
-
-/* Options already refused a non-loopback address without TLS; plain TCP
- * is for loopback only. */
-static int listen_tcp(struct msbd_grpc *g, const struct msbd_opts *o)
-{
-    char target[80];
-    bool v6 = strchr(o->control_host, ':') != NULL;
-    snprintf(target, sizeof target, v6 ? "[%s]:%u" : "%s:%u", o->control_host, o->control_port);
-    bool tls = o->tls_cert != NULL;
-    grpc_server_credentials *creds =
-        tls ? tls_credentials(o) : grpc_insecure_server_credentials_create();
-    if (!creds) {
-        fprintf(stderr, "msbnetd: --control-addr %s: unusable TLS certificate or key\n", target);
-        return -1;
-    }
-    int port = grpc_server_add_http2_port(g->server, target, creds);
-    grpc_server_credentials_release(creds);
-    if (!port) {
-        fprintf(stderr, "msbnetd: --control-addr: cannot listen on %s (in use, not an address "
-                        "of this host%s)\n", target,
-                tls ? ", or a certificate/key grpc refused: see its message above" : "");
-        return -1;
-    }
-    if (o->verbose)
-        fprintf(stderr, "msbnetd: control on %s (%s)\n", target,
-                tls ? (o->tls_client_ca ? "TLS, client certificates required" : "TLS")
-                    : "plain, loopback");
-    return 0;
 }
 
 static int start_thread_and_wake(struct msbd_grpc *g)
@@ -302,20 +182,17 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
     g->wake_fd = -1;
     g->shutdown_tag.op = MSBD_TAG_SHUTDOWN;
     pthread_mutex_init(&g->lock, NULL);
-    if (o->control_socket)
-        snprintf(g->path, sizeof g->path, "%s", o->control_socket);
-    else
-        default_path(g->path, sizeof g->path, h->slot);
+    msbd_grpc_socket_path(g->path, sizeof g->path, o, h->slot);
     g->cq = grpc_completion_queue_create_for_next(NULL);
     g->server = create_server();
     grpc_server_register_completion_queue(g->server, g->cq, NULL);
     g->term_pid = o->term_pid;
     g->term_sig = o->term_sig;
-    if (listen_unix(g)) {
+    if (msbd_grpc_listen_unix(g->server, g->path)) {
         free_all(g, false);
         return NULL;
     }
-    if ((o->control_tcp && listen_tcp(g, o)) || start_thread_and_wake(g)) {
+    if ((o->control_tcp && msbd_grpc_listen_tcp(g->server, o)) || start_thread_and_wake(g)) {
         unlink(g->path); /* bound, never served */
         free_all(g, false);
         return NULL;
