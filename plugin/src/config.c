@@ -189,15 +189,19 @@ void msb_config_release(struct msb_config *c)
     c->policy = NULL;
 }
 
-/* "policy" is a whole object, not a table field: the policy parser names
- * the rule that is wrong.  "egress" is the older switch for the same
- * decision, so giving both is refused rather than silently ranked. */
+/* "policy" is a whole object (or a string of rule tokens), not a table
+ * field: the policy parser names the rule that is wrong.  "egress" is the
+ * older switch for the same decision, so giving both is refused rather
+ * than silently ranked. */
 static int set_policy(json_t *root, json_t *v, struct msb_config *c, char *err, size_t errlen)
 {
     if (json_object_get(root, "egress"))
         return fail(err, errlen, "config: keys \"policy\" and \"egress\" exclude each other");
     char why[512];
-    c->policy = msb_policy_from_json(v, why, sizeof why);
+    if (json_is_string(v) && json_string_value(v)[0] == '{')
+        return fail(err, errlen, "config: key \"policy\": give the JSON policy as an object");
+    c->policy = json_is_string(v) ? msb_policy_parse_text(json_string_value(v), why, sizeof why)
+                                  : msb_policy_from_json(v, why, sizeof why);
     return c->policy ? 0 : fail(err, errlen, "config: key \"policy\": %s", why);
 }
 

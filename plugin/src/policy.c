@@ -52,15 +52,17 @@ static void log_decision(struct msbnet *net, const struct msb_pol_flow *f,
 {
     if (net->cfg.log_level < MSB_LOG_DEBUG)
         return;
-    char ip[MSB_IP_STRLEN], rule[24];
+    char ip[MSB_IP_STRLEN], rule[24], port[24] = "";
     if (v.rule < 0)
         snprintf(rule, sizeof rule, "default");
     else
         snprintf(rule, sizeof rule, "#%ld", v.rule);
-    fprintf(stderr, "msbnet[%u]: policy %s by rule %s: %s %s %s port %d%s%s\n", net->cfg.slot,
+    if (f->port >= 0)
+        snprintf(port, sizeof port, " port %d", f->port);
+    fprintf(stderr, "msbnet[%u]: policy %s by rule %s: %s %s %s%s%s%s\n", net->cfg.slot,
             msb_pol_action_name(v.action), rule, msb_pol_dir_name(f->dir),
             f->proto ? msb_pol_proto_name(f->proto) : "other",
-            msb_ip_format(f->addr, ip, sizeof ip), f->port, sni ? " sni " : "", sni ? sni : "");
+            msb_ip_format(f->addr, ip, sizeof ip), port, sni ? " sni " : "", sni ? sni : "");
 }
 
 static struct msb_pol_verdict evaluate(struct msbnet *net, const struct msb_pol_flow *f,

@@ -127,6 +127,12 @@ int msb_pol_parse_token(const char *tok, size_t len, struct msb_pol_rule *r,
  * error.  Appends to p. */
 int msb_pol_parse_rule_list(const char *list, struct msb_policy *p, struct msb_pol_tok_error *e);
 
+/* A policy from text: a JSON policy object when the first non-space
+ * character is '{', else a comma list of rule tokens with default_egress
+ * deny and default_ingress allow and no implicit rules (the original CLI's
+ * assembly, reference §3.8).  NULL with the parser's message in err. */
+struct msb_policy *msb_policy_parse_text(const char *text, char *err, size_t errlen);
+
 /* Levenshtein distance, capped: returns cap + 1 when larger. */
 unsigned msb_pol_edit_distance(const char *a, size_t al, const char *b, unsigned cap);
 

@@ -1,6 +1,5 @@
 #include "policy_replace.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,37 +8,6 @@
 #include "instance.h"
 #include "msbnet/msbnet.h"
 #include "policy_engine.h"
-
-struct msb_policy *msb_policy_parse_any(const char *text, char *err, size_t errlen)
-{
-    const char *s = text;
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s == '{')
-        return msb_policy_parse_json(text, strnlen(text, MSB_POL_JSON_MAX_BYTES + 1), err, errlen);
-    if (!*s) {
-        snprintf(err, errlen, "policy: empty (give a JSON object or rule tokens)");
-        return NULL;
-    }
-    struct msb_policy *p = msb_policy_new();
-    if (!p) {
-        snprintf(err, errlen, "policy: out of memory");
-        return NULL;
-    }
-    /* The original CLI's assembly: egress deny, ingress allow, no implicit
-     * DNS or public rule (reference §3.8). */
-    p->default_egress = MSB_POL_DENY;
-    p->default_ingress = MSB_POL_ALLOW;
-    struct msb_pol_tok_error *e = malloc(sizeof *e);
-    if (!e || msb_pol_parse_rule_list(s, p, e)) {
-        snprintf(err, errlen, "policy: %s", e ? e->msg : "out of memory");
-        free(e);
-        msb_policy_free(p);
-        return NULL;
-    }
-    free(e);
-    return p;
-}
 
 static char *warnings_to_json(const struct msb_policy *p)
 {
@@ -81,7 +49,7 @@ int msb_policy_replace(struct msbnet *net, const char *text, char **warnings_jso
         snprintf(err, errlen, "policy: missing");
         return MSBNET_EINVAL;
     }
-    struct msb_policy *p = msb_policy_parse_any(text, err, errlen);
+    struct msb_policy *p = msb_policy_parse_text(text, err, errlen);
     if (!p)
         return MSBNET_EINVAL;
     char *w = NULL;
@@ -103,10 +71,17 @@ int msb_policy_replace(struct msbnet *net, const char *text, char **warnings_jso
     return MSBNET_OK;
 }
 
+/* Under policy_lock: a pending policy already judges every frame the
+ * stack reads from now on, so callers see it as the current one. */
+static const struct msb_policy *in_force(const struct msbnet *net)
+{
+    return net->policy_pending ? net->policy_pending : net->policy;
+}
+
 char *msb_policy_current_json(struct msbnet *net)
 {
     pthread_mutex_lock(&net->policy_lock);
-    json_t *j = msb_policy_to_json(net->policy);
+    json_t *j = msb_policy_to_json(in_force(net));
     pthread_mutex_unlock(&net->policy_lock);
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
@@ -116,7 +91,8 @@ char *msb_policy_current_json(struct msbnet *net)
 size_t msb_policy_rule_count(struct msbnet *net)
 {
     pthread_mutex_lock(&net->policy_lock);
-    size_t n = net->policy ? net->policy->nrules : 0;
+    const struct msb_policy *p = in_force(net);
+    size_t n = p ? p->nrules : 0;
     pthread_mutex_unlock(&net->policy_lock);
     return n;
 }

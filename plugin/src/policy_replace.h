@@ -17,12 +17,6 @@
 struct msbnet;
 struct msb_policy;
 
-/* Parses `text` (a JSON policy object when its first non-space character is
- * '{', else a comma list of CLI rule tokens with default_egress deny and
- * default_ingress allow, as the original CLI assembles them).  Returns the
- * policy, or NULL with the parser's message in err. */
-struct msb_policy *msb_policy_parse_any(const char *text, char *err, size_t errlen);
-
 /* The ABI's set_policy: 0 (MSBNET_OK) or MSBNET_EINVAL / MSBNET_ENOMEM with
  * a reason in err; nothing changes on error.  *warnings_json (when asked
  * for) receives a JSON array of shadow-warning strings. */
@@ -30,7 +24,8 @@ int msb_policy_replace(struct msbnet *net, const char *text, char **warnings_jso
                        size_t errlen);
 
 /* The current policy as compact JSON (malloc'd), NULL on allocation
- * failure.  A policy still pending is not visible yet. */
+ * failure.  A policy still pending counts as current: it judges every
+ * frame the stack reads from now on. */
 char *msb_policy_current_json(struct msbnet *net);
 
 /* Rules in the current policy (for the metrics snapshot). */

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct sl {
@@ -413,4 +414,35 @@ int msb_pol_parse_rule_list(const char *list, struct msb_policy *p, struct msb_p
     }
     e->kind = MSB_TOK_OK;
     return 0;
+}
+
+struct msb_policy *msb_policy_parse_text(const char *text, char *err, size_t errlen)
+{
+    const char *s = text;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '{')
+        return msb_policy_parse_json(text, strnlen(text, MSB_POL_JSON_MAX_BYTES + 1), err, errlen);
+    if (!*s) {
+        snprintf(err, errlen, "policy: empty (give a JSON object or rule tokens)");
+        return NULL;
+    }
+    struct msb_policy *p = msb_policy_new();
+    if (!p) {
+        snprintf(err, errlen, "policy: out of memory");
+        return NULL;
+    }
+    /* The original CLI's assembly: egress deny, ingress allow, no implicit
+     * DNS or public rule (reference §3.8). */
+    p->default_egress = MSB_POL_DENY;
+    p->default_ingress = MSB_POL_ALLOW;
+    struct msb_pol_tok_error *e = malloc(sizeof *e);
+    if (!e || msb_pol_parse_rule_list(s, p, e)) {
+        snprintf(err, errlen, "policy: %s", e ? e->msg : "out of memory");
+        free(e);
+        msb_policy_free(p);
+        return NULL;
+    }
+    free(e);
+    return p;
 }

@@ -153,6 +153,9 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     f->rd = f->wr = f->tmr = NULL;
     f->rd_on = f->wr_on = false;
     f->guest_fin = f->host_shut_wr = f->host_eof = f->aborting = false;
+    /* Only a policy with domain rules can change its mind on an SNI. */
+    f->sni_wait = msb_policy_wants_sni(t->net);
+    f->sni_expired = f->sni_timer = false;
     f->last_active_ms = msb_now_ms();
     hold_syn(f, p);
     flow_set_state(t, f, FLOW_CONNECTING);

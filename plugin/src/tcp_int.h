@@ -60,6 +60,9 @@ struct tcp_flow {
     bool want_ack;     /* got data this batch: flush a delayed ACK at batch end */
     bool want_reap;    /* pcb reached TIME_WAIT: abort it (silently) at batch end */
     bool want_room;    /* stopped for lack of rx room */
+    /* TLS SNI check (tcp_sni.c): guest bytes are held until the first
+     * flight shows whether it is a ClientHello, and what name it claims. */
+    bool sni_wait, sni_expired, sni_timer;
     /* List links outlive a release: a slot still linked is unlinked only by
      * the walk, never by a new flow in the same slot. */
     bool batch_linked, room_linked;
@@ -159,6 +162,16 @@ void proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb);
 /* lwIP finished the guest handshake on f->pcb: start relaying.  False
  * when the pcb is not f's (the caller aborts it). */
 bool proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb);
+
+/* ---- tcp_sni.c ---- */
+/* How long guest bytes wait for the rest of a ClientHello. */
+#define SNI_WAIT_MS 2000
+enum sni_gate { SNI_PASS, SNI_HOLD, SNI_DENY };
+/* Called before guest bytes go to the host while f->sni_wait: PASS (the
+ * check is over, write), HOLD (wait for more bytes; the flow's timer is
+ * armed to end the wait), DENY (the SNI misses the policy: the host socket
+ * is set to reset on close and the caller aborts the flow). */
+enum sni_gate sni_gate(struct msb_tcp *t, struct tcp_flow *f);
 
 /* ---- tcp.c ---- */
 void flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st);

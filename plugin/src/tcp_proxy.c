@@ -272,6 +272,11 @@ static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
 /* Writes as much of to_host as the socket takes.  -1 on a host error. */
 static int flush(struct msb_tcp *t, struct tcp_flow *f)
 {
+    if (f->sni_wait && f->to_host_len) {
+        enum sni_gate g = sni_gate(t, f);
+        if (g != SNI_PASS)
+            return g == SNI_HOLD ? 0 : -1;
+    }
     while (f->to_host_len && f->fd >= 0) {
         struct iovec iov[64];
         int n = 0;
@@ -547,6 +552,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (f->state == FLOW_CONNECTING) {
         connect_failed(t, f, ETIMEDOUT);
         return;
+    }
+    if (f->sni_wait && f->sni_timer) { /* the ClientHello did not complete in time */
+        f->sni_expired = true;
+        if (flush(t, f) < 0) {
+            proxy_abort(t, f, false);
+            return;
+        }
+        finish(t, f);
+        if (f->state == FLOW_FREE)
+            return;
     }
     uint64_t idle = (uint64_t)t->net->cfg.tcp_idle_timeout_s * 1000u;
     uint64_t quiet = msb_now_ms() - f->last_active_ms;

@@ -55,6 +55,25 @@ static void exercise(const struct msb_policy *p)
     struct msb_pol_flow f = {MSB_POL_EGRESS, MSB_PROTO_TCP, &a, 443};
     struct msb_pol_verdict v = msb_policy_eval(p, &env, &f);
     check(v.rule >= -1 && v.rule < (long)p->nrules, "verdict rule index");
+    v = msb_policy_eval_sni(p, &env, &f, "a.example");
+    check(v.rule >= -1 && v.rule < (long)p->nrules, "SNI verdict rule index");
+}
+
+/* set_policy's entry: a rule list the list parser takes is taken the same
+ * by the text parser (unless it is blank or looks like JSON). */
+static void text_agrees(const char *z, const struct msb_policy *listed)
+{
+    const char *s = z;
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    if (!*s || *s == '{')
+        return;
+    char err[256];
+    struct msb_policy *q = msb_policy_parse_text(z, err, sizeof err);
+    check(q && q->nrules == listed->nrules && q->default_egress == MSB_POL_DENY &&
+              q->default_ingress == MSB_POL_ALLOW,
+          "text parser agrees with the list parser");
+    msb_policy_free(q);
 }
 
 static void round_trip(const struct msb_policy *p)
@@ -95,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(e.kind == MSB_TOK_OK, "ok kind");
             check_rules(p, 0);
             exercise(p);
+            text_agrees(z, p);
             accepted++;
         } else if (p) {
             check(e.kind != MSB_TOK_OK && strlen(e.msg) > 0, "error has a message");

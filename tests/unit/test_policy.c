@@ -1,16 +1,22 @@
 /*
  * The policy engine against the reference's test table (§8) and its holes
  * (§9).  Rows covered here: 10-14 (resolver egress checks, evaluated as
- * plain egress flows), 44-57, 62-64, 66-76 (66/67 as the JSON validations
- * that replace the builder's).  Skipped, and why:
- *   1-9, 28-43: DNS interception (DNS branch);  15-27: DNS query-name
- *   evaluation (lands with the DNS enforcement point);  58-61, 78-79: SNI and
- *   the Deferred source (TLS peek, later);  65: the deny_domains builder
- *   helper (no builder here; rule lists do the same);  77: the hostname
- *   index (test_hostindex);  80: secrets.
+ * plain egress flows), 44-60, 62-64, 66-76 (66/67 as the JSON validations
+ * that replace the builder's), 79 (the SNI source); 78 is in test_tls_sni
+ * (the reader) and test_tcp (the peek on a live flow).  Skipped, and why:
+ *   1-9, 28-43: DNS interception (test_dns_*, dataplane_dns);  15-27: DNS
+ *   query-name evaluation (the DNS enforcement point's own suite);  61: the
+ *   Deferred source does not exist here: a SYN is decided from the index at
+ *   once (a domain rule for a never-resolved address denies), and the SNI
+ *   can only take an allow back (rows 58-60, 79);  65: the deny_domains
+ *   builder helper (no builder here; rule lists do the same);  77: the
+ *   hostname index (test_hostindex);  80: secrets (not in msbnet).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
 
 #include "config.h"
 #include "cunit_main.h"
@@ -697,6 +703,209 @@ static void test_config_policy(void)
     msb_instance_destroy(net);
 }
 
+/* ---- the SNI hostname source (rows 58-60, 79) ------------------------------- */
+
+static enum msb_pol_action sni(const struct msb_policy *p, const char *addr, int port,
+                               const char *name)
+{
+    struct msb_ip a = ip(addr);
+    struct msb_pol_env env = {&hidx, &gw, NOW};
+    struct msb_pol_flow f = {MSB_POL_EGRESS, TCP, &a, port};
+    return msb_policy_eval_sni(p, &env, &f, name).action;
+}
+
+static void test_sni_source(void)
+{
+    struct msb_policy *p = rules("allow@pypi.org", DENY);
+    cache("evil.com", "203.0.113.58"); /* row 58: the index names another host */
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.58", 443, "pypi.org"), DENY);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.59", 443, "pypi.org"), DENY); /* no binding */
+    cache("pypi.org", "203.0.113.60");
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.60", 443, "evil.com"), DENY); /* SNI names another */
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.60", 443, "pypi.org"), ALLOW);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.60", 443, ""), DENY); /* broken hello: no name */
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.60", 443, NULL), ALLOW); /* no SNI: the index alone */
+    cache("evil.com", "203.0.113.61"); /* row 59: both bound to one address */
+    cache("pypi.org", "203.0.113.61");
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.61", 443, "pypi.org"), ALLOW);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.61", 443, "evil.com"), DENY);
+    msb_policy_free(p);
+
+    p = rules("allow@suffix=.pythonhosted.org", DENY); /* row 60 */
+    cache("other.pythonhosted.org", "203.0.113.62");
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.62", 443, "files.pythonhosted.org"), ALLOW);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.63", 443, "files.pythonhosted.org"), DENY);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.62", 443, "evilpythonhosted.org"), DENY);
+    msb_policy_free(p);
+
+    p = rules("allow@pypi.org:tcp:443", DENY); /* row 79, over-allow */
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.60", 443, "evil.com"), DENY);
+    msb_policy_free(p);
+    p = rules("deny@ads.example.com", ALLOW); /* row 79, over-block */
+    cache("ads.example.com", "203.0.113.64");
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.64", 443, "api.example.com"), ALLOW);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.64", 443, "ads.example.com"), DENY);
+    msb_policy_free(p);
+
+    /* Address rules ignore the SNI: a wrong name on an allowed CIDR passes. */
+    p = rules("allow@203.0.113.0/24", DENY);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.58", 443, "anything.example"), ALLOW);
+    CU_ASSERT_FALSE(msb_policy_has_domain_rules(p));
+    msb_policy_free(p);
+    p = rules("allow:ingress@domain=x.test,allow@public", DENY);
+    CU_ASSERT_FALSE(msb_policy_has_domain_rules(p)); /* ingress only: no egress SNI check */
+    msb_policy_free(p);
+    p = rules("allow@public,deny:any@suffix=x.test", DENY);
+    CU_ASSERT_TRUE(msb_policy_has_domain_rules(p));
+    msb_policy_free(p);
+}
+
+/* ---- policy text: JSON or tokens (set_policy, config) ------------------------ */
+
+static void test_parse_text(void)
+{
+    char err[512];
+    struct msb_policy *p = msb_policy_parse_text(" allow@public , allow@host:udp:53", err,
+                                                 sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->nrules, 2);
+    CU_ASSERT_EQUAL(p->default_egress, DENY); /* the original CLI's assembly */
+    CU_ASSERT_EQUAL(p->default_ingress, ALLOW);
+    msb_policy_free(p);
+    p = msb_policy_parse_text("\n {\"default_egress\":\"allow\"}", err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT(p->default_egress == ALLOW && p->default_ingress == DENY && p->nrules == 0);
+    msb_policy_free(p);
+    CU_ASSERT_PTR_NULL(msb_policy_parse_text("", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "empty"));
+    CU_ASSERT_PTR_NULL(msb_policy_parse_text("allow@public,allow@piublic", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "Did you mean `public`?"));
+    CU_ASSERT_PTR_NULL(msb_policy_parse_text("{\"rules\":1}", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "rules"));
+
+    struct msb_config c;
+    CU_ASSERT_EQUAL(msb_config_parse("{\"policy\":\"allow@host, terminate@meta\"}", &c, err,
+                                     sizeof err), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c.policy);
+    CU_ASSERT_EQUAL(c.policy->nrules, 2);
+    CU_ASSERT_EQUAL(c.policy->rules[1].action, MSB_POL_TERMINATE);
+    msb_config_release(&c);
+    CU_ASSERT_EQUAL(msb_config_parse("{\"policy\":\"alow@host\"}", &c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "config: key \"policy\": policy: `alow`"));
+    CU_ASSERT_EQUAL(msb_config_parse("{\"policy\":\"{}\"}", &c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "as an object"));
+    CU_ASSERT_EQUAL(msb_config_parse("{\"policy\":7}", &c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NULL(c.policy);
+}
+
+/* ---- counters by rule, the debug line, re-checks ------------------------------ */
+
+static struct msbnet *instance(const char *config)
+{
+    struct msb_config c;
+    char err[512];
+    CU_ASSERT_EQUAL_FATAL(msb_config_parse(config, &c, err, sizeof err), 0);
+    struct msbnet *net = msb_instance_create(&c, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    return net;
+}
+
+static uint64_t bucket(struct msbnet *net, size_t i)
+{
+    return msb_read(&net->metrics.policy.by_rule[i]);
+}
+
+static void test_by_rule(void)
+{
+    /* 70 rules: the 70th (index 69) lands in the "later" bucket. */
+    char list[4096] = "";
+    for (int i = 0; i < 69; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "deny@10.0.%d.0/24,", i);
+    strcat(list, "allow@public");
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "{\"policy\":\"%s\"}", list);
+    struct msbnet *net = instance(cfg);
+    struct msb_ip a = ip("10.0.0.9"), b = ip("10.0.5.1"), pub = ip("8.8.8.8"), other = ip("10.9.9.9");
+    CU_ASSERT(!msb_policy_allow(net, 6, &a, 80));
+    CU_ASSERT(!msb_policy_allow(net, 17, &a, 53));
+    CU_ASSERT(!msb_policy_allow(net, 6, &b, 80));
+    CU_ASSERT(msb_policy_allow(net, 6, &pub, 443));
+    CU_ASSERT(!msb_policy_allow(net, 6, &other, 443));
+    CU_ASSERT_EQUAL(bucket(net, 0), 2);
+    CU_ASSERT_EQUAL(bucket(net, 5), 1);
+    CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_LATER), 1);
+    CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_DEFAULT), 1);
+    CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 4);
+    /* A re-check after a swap counts nothing. */
+    CU_ASSERT_FALSE(msb_policy_still_allowed(net, 6, &a, 80));
+    CU_ASSERT_TRUE(msb_policy_still_allowed(net, 6, &pub, 80));
+    CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 4);
+    CU_ASSERT_EQUAL(bucket(net, 0), 2);
+    msb_instance_destroy(net);
+}
+
+/* The SNI decision counts only a refusal (the allow was counted at SYN). */
+static void test_sni_decision_counted(void)
+{
+    struct msbnet *net = instance("{\"policy\":\"allow@domain=pypi.org\"}");
+    struct msb_ip a = ip("203.0.113.70");
+    CU_ASSERT_EQUAL(msb_hidx_insert(&net->hidx, "pypi.org", MSB_FAMILY_V4, &a, 1, 60000,
+                                    msb_now_ms()), 0);
+    CU_ASSERT_TRUE(msb_policy_wants_sni(net));
+    CU_ASSERT_TRUE(msb_policy_allow(net, 6, &a, 443));
+    CU_ASSERT_TRUE(msb_policy_allow_sni(net, &a, 443, "pypi.org"));
+    CU_ASSERT_FALSE(msb_policy_allow_sni(net, &a, 443, "evil.com"));
+    CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.allowed), 1);
+    CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 1);
+    CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.sni_mismatch), 1);
+    CU_ASSERT_EQUAL(bucket(net, 0), 1);
+    CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_DEFAULT), 1);
+    msb_instance_destroy(net);
+}
+
+/* Runs fn with stderr captured; returns what it wrote (static buffer). */
+static const char *capture_stderr(void (*fn)(struct msbnet *), struct msbnet *net)
+{
+    static char buf[4096];
+    FILE *t = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(t), 2);
+    fn(net);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(t);
+    size_t n = fread(buf, 1, sizeof buf - 1, t);
+    buf[n] = '\0';
+    fclose(t);
+    return buf;
+}
+
+static void two_decisions(struct msbnet *net)
+{
+    struct msb_ip a = ip("10.1.2.3"), v6 = ip("2001:db8::5");
+    msb_policy_allow(net, 6, &a, 8080);
+    msb_policy_allow(net, 58, &v6, 0);
+}
+
+static void test_debug_log(void)
+{
+    struct msbnet *net = instance("{\"policy\":\"deny@10.0.0.0/8\", \"log_level\": \"debug\"}");
+    const char *out = capture_stderr(two_decisions, net);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "policy deny by rule #0: egress tcp 10.1.2.3 port 8080\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "policy deny by rule default: egress icmpv6 2001:db8::5\n"));
+    msb_instance_destroy(net);
+    net = instance("{\"policy\":\"deny@10.0.0.0/8\"}"); /* default level: warn, silent */
+    CU_ASSERT_STRING_EQUAL(capture_stderr(two_decisions, net), "");
+    msb_instance_destroy(net);
+    struct msb_config c;
+    char err[256];
+    CU_ASSERT_EQUAL(msb_config_parse("{\"log_level\":\"verbose\"}", &c, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "key \"log_level\" must be one of: error, warn, info, debug"));
+}
+
 int main(void)
 {
     setup();
@@ -722,6 +931,11 @@ int main(void)
         {"rule lists (row 76)", test_rule_list},
         {"shadow warnings (row 68)", test_shadows},
         {"config key and instance wiring", test_config_policy},
+        {"SNI hostname source (rows 58-60, 79)", test_sni_source},
+        {"policy text: JSON or tokens, config string", test_parse_text},
+        {"decisions by rule, re-check counts nothing", test_by_rule},
+        {"SNI decision counted only when it refuses", test_sni_decision_counted},
+        {"debug log line names rule and flow", test_debug_log},
         {NULL, NULL},
     };
     int rc = cunit_run("policy", tests);

@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "cunit_main.h"
+#include "instance.h"
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"
 
@@ -203,6 +204,8 @@ static void gsend(struct gconn *c, uint8_t flags, const uint8_t *data, size_t le
 
 static void rx_append(struct gconn *c, const uint8_t *d, size_t n)
 {
+    if (n == 0) /* a bare FIN: nothing to keep (and c->rx may still be NULL) */
+        return;
     if (c->rxlen + n > c->rxcap) {
         c->rxcap = (c->rxlen + n) * 2;
         c->rx = realloc(c->rx, c->rxcap);
@@ -893,6 +896,7 @@ static void test_policy_replace_resets_denied_flows(void)
     char buf[16];
     CU_ASSERT_EQUAL(host_recv(h1, buf, sizeof buf, 1000), -1);
     CU_ASSERT_EQUAL(errno, ECONNRESET);
+    WAIT(metric("policy", "flows_reset") == 1, 1000); /* counted once the walk is done */
     CU_ASSERT_EQUAL(metric("policy", "flows_reset"), 1);
     CU_ASSERT_EQUAL(metric("policy", "replaced"), 1);
     CU_ASSERT_FALSE(c2->rst);
@@ -929,6 +933,105 @@ static void test_policy_replace_resets_denied_flows(void)
     stop();
 }
 
+/* ---- instance F: TLS SNI against domain rules --------------------------------- */
+
+/* A minimal TLS 1.3 ClientHello naming `name`, in one record; returns its
+ * length. */
+static size_t client_hello(uint8_t *b, const char *name)
+{
+    size_t nl = strlen(name), ext = 4 + 5 + nl, body = 2 + 32 + 1 + 4 + 2 + 2 + ext;
+    uint8_t *p = b;
+    *p++ = 22, put16(p, 0x0301), p += 2, put16(p, (uint16_t)(body + 4)), p += 2;
+    *p++ = 1, *p++ = 0, put16(p, (uint16_t)body), p += 2;
+    put16(p, 0x0303), p += 2;
+    memset(p, 7, 32), p += 32;
+    *p++ = 0;                                          /* session id */
+    put16(p, 2), put16(p + 2, 0x1301), p += 4;         /* one suite */
+    *p++ = 1, *p++ = 0;                                /* null compression */
+    put16(p, (uint16_t)ext), p += 2;                   /* extensions */
+    put16(p, 0), put16(p + 2, (uint16_t)(nl + 5)), p += 4;
+    put16(p, (uint16_t)(nl + 3)), *(p + 2) = 0, put16(p + 3, (uint16_t)nl), p += 5;
+    memcpy(p, name, nl);
+    return (size_t)(p + nl - b);
+}
+
+static struct gconn *open_sni_flow(int l, uint16_t port, int *h)
+{
+    struct gconn *c = gconn_new(4, port);
+    CU_ASSERT_FATAL(gconnect(c));
+    *h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(*h >= 0);
+    return c;
+}
+
+/* Under `allow@domain=allowed.test` with allowed.test bound to the
+ * gateway: the right SNI passes whole (also split over two segments), a
+ * wrong SNI on the same address resets both sides before the host sees a
+ * byte, plain text passes at once, a server that speaks first is not
+ * delayed, and a ClientHello that never completes is ended after the wait. */
+static void test_sni_must_match_domain_rule(void)
+{
+    start("{\"egress\": \"allow\"}");
+    char err[512] = "";
+    CU_ASSERT_EQUAL(api->set_policy(net, "allow@domain=allowed.test", NULL, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(msb_hidx_insert(&net->hidx, "allowed.test", MSB_FAMILY_V4, &gw4, 1, 60000,
+                                    msb_now_ms()), 0);
+    uint16_t port;
+    int l = listen_on(4, 16, &port), h;
+    uint8_t hello[600], got[700];
+    size_t n = client_hello(hello, "Allowed.TEST");
+
+    struct gconn *ok = open_sni_flow(l, port, &h);
+    gsend(ok, F_ACK | F_PSH, hello, 20); /* split mid-record */
+    CU_ASSERT_EQUAL(host_recv(h, got, sizeof got, 300), -1); /* held */
+    gsend(ok, F_ACK | F_PSH, hello + 20, n - 20);
+    size_t have = 0;
+    ssize_t r;
+    while (have < n && (r = host_recv(h, got + have, sizeof got - have, 1000)) > 0)
+        have += (size_t)r;
+    CU_ASSERT_EQUAL(have, n);
+    CU_ASSERT(memcmp(got, hello, n) == 0);
+    CU_ASSERT_FALSE(ok->rst);
+    close(h);
+
+    struct gconn *bad = open_sni_flow(l, port, &h);
+    n = client_hello(hello, "evil.test");
+    gsend(bad, F_ACK | F_PSH, hello, n);
+    WAIT(bad->rst, 1000);
+    CU_ASSERT_TRUE(bad->rst);
+    CU_ASSERT_EQUAL(host_recv(h, got, sizeof got, 1000), -1);
+    CU_ASSERT_EQUAL(errno, ECONNRESET);
+    CU_ASSERT_EQUAL(metric("policy", "sni_mismatch"), 1);
+    close(h);
+
+    struct gconn *plain = open_sni_flow(l, port, &h);
+    gsend(plain, F_ACK | F_PSH, (const uint8_t *)"GET / HTTP/1.0\r\n", 16);
+    uint64_t t0 = msb_now_ms();
+    CU_ASSERT_EQUAL(host_recv(h, got, sizeof got, 1000), 16);
+    CU_ASSERT(msb_now_ms() - t0 < 200);
+    close(h);
+
+    struct gconn *slow = open_sni_flow(l, port, &h);
+    CU_ASSERT_EQUAL(send(h, "220 ready\r\n", 11, 0), 11);
+    WAIT(slow->rxlen >= 11, 1000); /* the server speaks first: not held */
+    CU_ASSERT_EQUAL(slow->rxlen, 11);
+    t0 = msb_now_ms();
+    gsend(slow, F_ACK | F_PSH, hello, 30); /* a ClientHello that never completes */
+    WAIT(slow->rst, 4000);
+    CU_ASSERT_TRUE(slow->rst);
+    CU_ASSERT(msb_now_ms() - t0 >= 1900);
+    CU_ASSERT_EQUAL(host_recv(h, got, sizeof got, 500), -1);
+    CU_ASSERT_EQUAL(metric("policy", "sni_mismatch"), 2);
+    close(h);
+
+    close(l);
+    gconn_free(ok);
+    gconn_free(bad);
+    gconn_free(plain);
+    gconn_free(slow);
+    stop();
+}
+
 static void test_no_fd_leak(void)
 {
     CU_ASSERT_EQUAL(count_fds(), fds_at_start);
@@ -954,6 +1057,7 @@ int main(void)
         {"MTU 65520: segments coalesced, data intact", test_big_mtu_coalesces},
         {"MTU 65520, 8-frame rx ring: no loss", test_big_mtu_small_ring},
         {"set_policy resets the flows it denies", test_policy_replace_resets_denied_flows},
+        {"TLS SNI must match the domain rule", test_sni_must_match_domain_rule},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };

@@ -554,6 +554,39 @@ static void test_idle_timeout(void)
     stop();
 }
 
+/* A policy replaced at run time closes the sessions it denies: the host's
+ * later reply no longer reaches the guest, and a session it still allows
+ * keeps relaying. */
+static void test_policy_replace_closes_denied(void)
+{
+    start("{\"egress\": \"allow\"}");
+    uint16_t p1, p2;
+    int f1 = peer(4, &p1), f2 = peer(4, &p2);
+    uint8_t got[16];
+    struct sockaddr_storage from1, from2;
+    socklen_t fl;
+    send_udp(4, &gw4, 44001, p1, (const uint8_t *)"a", 1);
+    CU_ASSERT_EQUAL(peer_recv(f1, got, sizeof got, &from1, &fl), 1);
+    send_udp(4, &gw4, 44002, p2, (const uint8_t *)"b", 1);
+    CU_ASSERT_EQUAL(peer_recv(f2, got, sizeof got, &from2, &fl), 1);
+    CU_ASSERT_EQUAL(metric("udp", "sessions"), 2);
+    char rule[64], err[256];
+    snprintf(rule, sizeof rule, "allow@host:udp:%u", p2);
+    CU_ASSERT_EQUAL(api->set_policy(net, rule, NULL, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL(wait_metric("policy", "flows_reset", 1), 1);
+    CU_ASSERT_EQUAL(metric("udp", "sessions"), 1);
+    sendto(f1, "x", 1, 0, (struct sockaddr *)&from1, fl); /* to a closed socket */
+    sendto(f2, "y", 1, 0, (struct sockaddr *)&from2, fl);
+    long n = next_frame(fr, sizeof fr, 2000);
+    struct rx r;
+    CU_ASSERT_FATAL(parse_rx(fr, n, &r));
+    CU_ASSERT_EQUAL(get16(r.l4 + 2), 44002);
+    CU_ASSERT_EQUAL(next_frame(fr, sizeof fr, 300), 0);
+    close(f1);
+    close(f2);
+    stop();
+}
+
 /* A 4-frame rx ring nobody reads: replies beyond it are dropped and
  * counted, a fragmented reply that cannot fit whole is not started, and
  * the stack keeps serving (never waits for the reader). */
@@ -605,6 +638,7 @@ int main(void)
         {"session cap: oldest recycled", test_session_cap},
         {"idle timeout, refreshed by host traffic", test_idle_timeout},
         {"rx ring full: replies dropped and counted, never waits", test_rx_full_drops},
+        {"set_policy closes the sessions it denies", test_policy_replace_closes_denied},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };
