@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,9 @@ static int data_plane(const char *cmd, const char *plugin_path, int argc, char *
             return 0;
         }
     }
+    /* A peer that vanishes mid-reply (HTTP scrape, gRPC client) must cost
+     * one EPIPE, not the daemon; `run` restores the default for CMD. */
+    signal(SIGPIPE, SIG_IGN);
     struct msbd_opts o = {.plugin_path = plugin_path};
     enum msbd_command c = strcmp(cmd, "run") == 0 ? MSBD_CMD_RUN : MSBD_CMD_TAP;
     int rc = msbd_opts_parse(&o, c, argc, argv);
