@@ -42,13 +42,14 @@ static uint32_t unary_deadline(const struct ctl_opts *o)
     return o->deadline_set ? o->deadline_ms : DEFAULT_UNARY_DEADLINE_MS;
 }
 
-static int unary(const struct ctl_opts *o, const char *cmd, const char *method,
-                 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
-                 ProtobufCMessage **resp)
+int ctl_call(const struct ctl_opts *o, const char *cmd, const char *method,
+             const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
+             ProtobufCMessage **resp)
 {
     struct ctl_conn c;
     struct ctl_status st;
-    ctl_open(&c, o->socket);
+    if (ctl_open(&c, &o->ep))
+        return EXIT_USAGE;
     grpc_status_code code =
         ctl_unary(&c, method, req, d, resp, ctl_deadline(unary_deadline(o)), &st);
     ctl_close(&c);
@@ -103,7 +104,7 @@ int ctl_status(const struct ctl_opts *o, int argc, char **argv)
         return EXIT_USAGE;
     Msbnet__V1__GetStatusRequest req = MSBNET__V1__GET_STATUS_REQUEST__INIT;
     ProtobufCMessage *resp;
-    int rc = unary(o, s.name, SVC "GetStatus", &req.base,
+    int rc = ctl_call(o, s.name, SVC "GetStatus", &req.base,
                    &msbnet__v1__get_status_response__descriptor, &resp);
     if (rc)
         return rc;
@@ -139,7 +140,7 @@ int ctl_set_gateways(const struct ctl_opts *o, int argc, char **argv)
         return sub_usage(&s, false);
     }
     ProtobufCMessage *resp;
-    int rc = unary(o, s.name, SVC "SetGateways", &req.base,
+    int rc = ctl_call(o, s.name, SVC "SetGateways", &req.base,
                    &msbnet__v1__set_gateways_response__descriptor, &resp);
     if (rc)
         return rc;
@@ -240,7 +241,7 @@ int ctl_hostnames(const struct ctl_opts *o, int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     ProtobufCMessage *resp;
-    rc = unary(o, s.name, SVC "QueryResolvedHostnames", &req.base,
+    rc = ctl_call(o, s.name, SVC "QueryResolvedHostnames", &req.base,
                &msbnet__v1__query_resolved_hostnames_response__descriptor, &resp);
     if (rc)
         return rc;

@@ -12,7 +12,7 @@
 #define EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: no daemon to talk to */
 
 struct ctl_opts {
-    const char *socket;
+    struct ctl_endpoint ep;
     uint32_t deadline_ms; /* 0 = none (streams); unary calls default to 5 s */
     bool deadline_set;
     bool json;
@@ -24,6 +24,13 @@ int ctl_hostnames(const struct ctl_opts *o, int argc, char **argv);
 int ctl_status(const struct ctl_opts *o, int argc, char **argv);
 int ctl_metrics(const struct ctl_opts *o, int argc, char **argv);
 int ctl_watch_termination(const struct ctl_opts *o, int argc, char **argv);
+int ctl_policy(const struct ctl_opts *o, int argc, char **argv);
+
+/* One unary call with the global deadline (default 5 s); *resp is set only
+ * on success (exit status 0). */
+int ctl_call(const struct ctl_opts *o, const char *cmd, const char *method,
+             const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
+             ProtobufCMessage **resp);
 
 /* Prints "msbnetctl: CMD: STATUS: details" and maps it to an exit status. */
 int ctl_report(const char *cmd, const struct ctl_status *st);

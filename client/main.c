@@ -1,6 +1,7 @@
 /*
  * msbnetctl: the command-line client of msbnetd's NetworkControl service,
- * over the daemon's unix socket with the gRPC C core.
+ * over the daemon's unix socket (or its TCP listener, TLS off loopback)
+ * with the gRPC C core.
  *
  * Exit status: 0 ok, 1 the daemon answered with an error (status printed),
  * 2 bad usage, 69 the daemon cannot be reached (UNAVAILABLE).
@@ -18,7 +19,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: msbnetctl [--socket PATH] [--deadline MS] [--json] COMMAND [ARGS]\n"
+            "usage: msbnetctl [--socket PATH | --addr HOST:PORT [TLS OPTIONS]] [--deadline MS]\n"
+            "                 [--json] COMMAND [ARGS]\n"
             "\n"
             "commands (each takes --help):\n"
             "  status                        version, uptime, addresses, flows\n"
@@ -30,11 +32,20 @@ static void usage(FILE *out)
             "                                one metrics snapshot, or a stream of them\n"
             "  watch-termination [--client NAME]\n"
             "                                wait for the termination event\n"
+            "  policy get | policy set (FILE | - | --rules TOKENS)\n"
+            "                                the egress policy in force, or replace it\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
             "                    slot-0.sock, else /run/msbnet/slot-0.sock as root, else\n"
             "                    ($XDG_RUNTIME_DIR or /tmp)/msbnet-slot-0.sock)\n"
+            "  --addr HOST:PORT  msbnetd's TCP listener (--control-addr) instead; [IPv6]:PORT\n"
+            "  --tls             use TLS with grpc's default roots (implied by --tls-ca and\n"
+            "                    --tls-cert)\n"
+            "  --tls-ca FILE     PEM CA that signed the daemon's certificate\n"
+            "  --tls-cert FILE, --tls-key FILE\n"
+            "                    PEM client certificate and key (--tls-client-ca daemons)\n"
+            "  --tls-server-name NAME  expect NAME in the daemon's certificate instead of HOST\n"
             "  --deadline MS     per-call deadline (default 5000 for one-shot calls, none\n"
             "                    for metrics --follow and watch-termination)\n"
             "  --json            JSON output instead of a table\n"
@@ -87,6 +98,7 @@ static const struct {
     {"hostnames", ctl_hostnames},
     {"metrics", ctl_metrics},
     {"watch-termination", ctl_watch_termination},
+    {"policy", ctl_policy},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)
@@ -99,20 +111,52 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
     return EXIT_USAGE;
 }
 
+/* TLS only makes sense over TCP, and a key without its certificate (or the
+ * reverse) is a mistake worth stopping at. */
+static int check_endpoint(const struct ctl_endpoint *e, bool socket_set)
+{
+    bool tls_flags = e->tls || e->tls_ca || e->tls_cert || e->tls_key || e->tls_server_name;
+    const char *why = NULL;
+    if (e->addr && socket_set)
+        why = "give --socket or --addr, not both";
+    else if (tls_flags && !e->addr)
+        why = "TLS options need --addr (the unix socket is protected by its file mode)";
+    else if (!e->tls_cert != !e->tls_key)
+        why = "--tls-cert and --tls-key go together";
+    if (!why)
+        return 0;
+    fprintf(stderr, "msbnetctl: %s\n", why);
+    return EXIT_USAGE;
+}
+
+enum { O_ADDR = 256, O_TLS, O_TLS_CA, O_TLS_CERT, O_TLS_KEY, O_TLS_NAME };
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"socket", required_argument, NULL, 's'}, {"deadline", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},      {"addr", required_argument, NULL, O_ADDR},
+        {"tls", no_argument, NULL, O_TLS},        {"tls-ca", required_argument, NULL, O_TLS_CA},
+        {"tls-cert", required_argument, NULL, O_TLS_CERT},
+        {"tls-key", required_argument, NULL, O_TLS_KEY},
+        {"tls-server-name", required_argument, NULL, O_TLS_NAME},
+        {NULL, 0, NULL, 0},
     };
     char buf[256];
-    struct ctl_opts o = {.socket = default_socket(buf, sizeof buf)};
+    struct ctl_opts o = {.ep.socket = default_socket(buf, sizeof buf)};
+    bool socket_set = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': o.socket = optarg; break;
+        case 's': o.ep.socket = optarg, socket_set = true; break;
+        case O_ADDR: o.ep.addr = optarg; break;
+        case O_TLS: o.ep.tls = true; break;
+        case O_TLS_CA: o.ep.tls_ca = optarg; break;
+        case O_TLS_CERT: o.ep.tls_cert = optarg; break;
+        case O_TLS_KEY: o.ep.tls_key = optarg; break;
+        case O_TLS_NAME: o.ep.tls_server_name = optarg; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return 0;
         case 'V':
@@ -132,6 +176,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (check_endpoint(&o.ep, socket_set))
+        return EXIT_USAGE;
     if (optind >= argc) {
         usage(stderr);
         return EXIT_USAGE;

@@ -3,6 +3,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "grpc_wire.h"
@@ -17,15 +18,78 @@ gpr_timespec ctl_deadline(uint32_t ms)
     return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-void ctl_open(struct ctl_conn *c, const char *socket_path)
+#define PEM_MAX_BYTES (1u << 20)
+
+char *ctl_read_file(const char *path, size_t max)
+{
+    bool in = strcmp(path, "-") == 0;
+    FILE *f = in ? stdin : fopen(path, "r");
+    char *buf = f ? malloc(max + 1) : NULL;
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    bool bad = !buf || ferror(f) || n > max;
+    if (f && !in)
+        fclose(f);
+    if (bad) {
+        fprintf(stderr, "msbnetctl: cannot read %s (missing, unreadable or over %zu bytes)\n",
+                in ? "stdin" : path, max);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static char *read_pem(const char *path)
+{
+    return ctl_read_file(path, PEM_MAX_BYTES);
+}
+
+static void free_pem(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static grpc_channel_credentials *tls_credentials(const struct ctl_endpoint *e)
+{
+    char *ca = e->tls_ca ? read_pem(e->tls_ca) : NULL;
+    char *cert = e->tls_cert ? read_pem(e->tls_cert) : NULL;
+    char *key = e->tls_key ? read_pem(e->tls_key) : NULL;
+    grpc_channel_credentials *creds = NULL;
+    if ((ca || !e->tls_ca) && (cert || !e->tls_cert) && (key || !e->tls_key)) {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        /* No CA file: grpc's default roots (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH). */
+        creds = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+    }
+    free_pem(ca);
+    free_pem(cert);
+    free_pem(key);
+    return creds;
+}
+
+int ctl_open(struct ctl_conn *c, const struct ctl_endpoint *e)
 {
     grpc_init();
     char target[512];
-    snprintf(target, sizeof target, "unix:%s", socket_path);
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    c->ch = grpc_channel_create(target, creds, NULL);
+    if (e->addr)
+        snprintf(target, sizeof target, "%s", e->addr);
+    else
+        snprintf(target, sizeof target, "unix:%s", e->socket);
+    bool tls = e->addr && (e->tls || e->tls_ca || e->tls_cert);
+    grpc_channel_credentials *creds = tls ? tls_credentials(e) : grpc_insecure_credentials_create();
+    if (!creds) {
+        grpc_shutdown_blocking();
+        return -1;
+    }
+    grpc_arg arg = {.type = GRPC_ARG_STRING,
+                    .key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+                    .value.string = (char *)e->tls_server_name};
+    grpc_channel_args args = {.num_args = 1, .args = &arg};
+    c->ch = grpc_channel_create(target, creds, tls && e->tls_server_name ? &args : NULL);
     grpc_channel_credentials_release(creds);
     c->cq = grpc_completion_queue_create_for_pluck(NULL);
+    return 0;
 }
 
 void ctl_close(struct ctl_conn *c)

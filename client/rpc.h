@@ -6,7 +6,17 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Where the daemon is: its unix socket, or HOST:PORT over TCP, with TLS
+ * when a CA, a client certificate or --tls is given. */
+struct ctl_endpoint {
+    const char *socket;
+    const char *addr; /* non-NULL: TCP */
+    bool tls;
+    const char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
+};
 
 struct ctl_conn {
     grpc_channel *ch;
@@ -29,7 +39,9 @@ struct ctl_stream {
 /* deadline_ms 0 = none. */
 gpr_timespec ctl_deadline(uint32_t deadline_ms);
 
-void ctl_open(struct ctl_conn *c, const char *socket_path);
+/* Returns 0, or -1 with a message printed (unreadable PEM files, bad TLS
+ * material); nothing to close then. */
+int ctl_open(struct ctl_conn *c, const struct ctl_endpoint *e);
 void ctl_close(struct ctl_conn *c);
 
 /* Returns the status code; *resp is set (free with
@@ -51,5 +63,9 @@ grpc_status_code ctl_stream_finish(struct ctl_conn *c, struct ctl_stream *s,
 void ctl_stream_cancel(struct ctl_stream *s);
 
 const char *ctl_status_name(grpc_status_code code);
+
+/* A whole file ("-" = stdin) of at most max bytes, NUL-terminated; NULL
+ * with a message printed. */
+char *ctl_read_file(const char *path, size_t max);
 
 #endif

@@ -54,7 +54,8 @@ static int run_stream(const struct ctl_opts *o, const char *cmd, const char *met
     struct ctl_conn c;
     struct ctl_stream s;
     struct ctl_status st;
-    ctl_open(&c, o->socket);
+    if (ctl_open(&c, &o->ep))
+        return EXIT_USAGE;
     int rc = 0;
     uint32_t got = 0;
     if (ctl_stream_open(&c, &s, method, req, ctl_deadline(deadline_ms)) == 0) {

@@ -12,8 +12,10 @@ build_pkgs=(gcc make cmake pkg-config
 # (clang and its runtime libraries build the libFuzzer targets).
 # dnsmasq-base is the binary without the system service, so nothing starts
 # listening on the host's port 53.
+# prometheus provides promtool (checks /metrics); openssl makes the TLS
+# tests' throwaway certificates.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
-    python3 python3-grpcio python3-grpc-tools valgrind openssl
+    python3 python3-grpcio python3-grpc-tools valgrind openssl prometheus
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
     clang libclang-rt-14-dev)
 # Benchmarks: the stacks msbnet is compared with.
@@ -38,5 +40,14 @@ fi
 echo "bootstrap: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Packages such as prometheus and dnsmasq would start system services from
+# their postinst; we only want their binaries.  policy-rc.d says "no" to
+# every service start for the length of the install (unless one exists).
+guard=/usr/sbin/policy-rc.d
+if [[ ! -e $guard ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$guard"
+    chmod 755 "$guard"
+    trap 'rm -f "$guard"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "bootstrap: done"

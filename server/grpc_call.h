@@ -33,6 +33,7 @@ struct msbd_tag {
 };
 
 struct msbd_method;
+struct msbd_http;
 
 struct msbd_call {
     struct msbd_grpc *g;
@@ -91,6 +92,9 @@ struct msbd_grpc {
     bool relay_on;
     struct msbd_term_event *fired;
     char path[108];
+    struct msbd_http *http;   /* --http, NULL = off */
+    int term_pid, term_sig;   /* --on-terminate-signal, 0 = off */
+    bool term_signalled;      /* sent at most once */
 };
 
 /* The method table (rpc_*.c) and lookup by path; NULL = unknown. */

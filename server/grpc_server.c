@@ -1,27 +1,26 @@
 /*
- * The gRPC server's life: listener, completion-queue thread, the handoff
+ * The gRPC server's life: listeners (grpc_listen.c), completion-queue thread, the handoff
  * queue to the loop thread, and the shutdown order of grpc's own tests
  * (shutdown_and_notify, cancel, drain, destroy, CQ shutdown, drain).
  */
 #include "grpc_server.h"
 
 #include <errno.h>
-#include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "grpc_call.h"
+#include "grpc_listen.h"
+#include "http_metrics.h"
 
-#define MAX_REQUEST_BYTES (64 * 1024) /* the largest request is two addresses */
+#define MAX_REQUEST_BYTES (64 * 1024) /* the largest request is a policy */
 #define MAX_STREAMS_PER_CONNECTION 128
 #define SHUTDOWN_GRACE_MS 500 /* then streams stuck behind a slow reader are cancelled */
 
@@ -84,31 +83,22 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     drain_queue(arg);
 }
 
-static void on_termination(void *arg, const char *reason, int64_t ms)
+/* For VMMs that keep no stream open: one signal, on the first event only
+ * (a repeat could hit a recycled pid long after the VMM acted). */
+static void signal_action(struct msbd_grpc *g)
 {
-    msbd_rpc_termination_fired(arg, reason, ms);
+    if (!g->term_pid || g->term_signalled)
+        return;
+    g->term_signalled = true;
+    if (kill(g->term_pid, g->term_sig))
+        fprintf(stderr, "msbnetd: termination: cannot send signal %d to pid %d: %s\n",
+                g->term_sig, g->term_pid, strerror(errno));
 }
 
-/* $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, also how tests keep
- * parallel daemons of the same slot apart), else /run/msbnet as root, else
- * the user's runtime directory. */
-static void default_path(char *out, size_t len, unsigned slot)
+static void on_termination(void *arg, const char *reason, int64_t ms)
 {
-    const char *dir = getenv("RUNTIME_DIRECTORY");
-    if (dir && *dir) {
-        if (mkdir(dir, 0700) && errno != EEXIST)
-            fprintf(stderr, "msbnetd: mkdir %s: %s\n", dir, strerror(errno));
-        snprintf(out, len, "%s/slot-%u.sock", dir, slot);
-        return;
-    }
-    if (geteuid() == 0) {
-        if (mkdir("/run/msbnet", 0700) && errno != EEXIST)
-            fprintf(stderr, "msbnetd: mkdir /run/msbnet: %s\n", strerror(errno));
-        snprintf(out, len, "/run/msbnet/slot-%u.sock", slot);
-        return;
-    }
-    dir = getenv("XDG_RUNTIME_DIR");
-    snprintf(out, len, "%s/msbnet-slot-%u.sock", dir && *dir ? dir : "/tmp", slot);
+    signal_action(arg);
+    msbd_rpc_termination_fired(arg, reason, ms);
 }
 
 static grpc_server *create_server(void)
@@ -125,44 +115,6 @@ static grpc_server *create_server(void)
     return grpc_server_create(&ca, NULL);
 }
 
-/* grpc unlinks a socket file before binding, which would silently take the
- * path from a live msbnetd serving the same slot; refuse that instead. */
-static bool socket_in_use(const char *path)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return live;
-}
-
-/* Unix socket only, so insecure credentials are fine: the file mode is the
- * access control.  umask makes the socket 0600 from its bind on, with no
- * window where another user could connect; chmod is the belt to it. */
-static int listen_unix(struct msbd_grpc *g)
-{
-    char target[sizeof g->path + 8];
-    snprintf(target, sizeof target, "unix:%s", g->path);
-    if (socket_in_use(g->path)) {
-        fprintf(stderr, "msbnetd: %s is in use by another process (another msbnetd for this "
-                        "slot?)\n", g->path);
-        return -1;
-    }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    mode_t old = umask(0177);
-    int port = grpc_server_add_http2_port(g->server, target, creds);
-    umask(old);
-    grpc_server_credentials_release(creds);
-    if (!port || chmod(g->path, 0600)) {
-        fprintf(stderr, "msbnetd: cannot listen on %s%s%s\n", target, port ? ": " : "",
-                port ? strerror(errno) : "");
-        return -1;
-    }
-    return 0;
-}
-
 static int start_thread_and_wake(struct msbd_grpc *g)
 {
     g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -176,12 +128,28 @@ static int start_thread_and_wake(struct msbd_grpc *g)
     return 0;
 }
 
+/* A server that never started may already hold listeners (the unix socket
+ * when the TCP one fails); core asserts unless it is shut down before it is
+ * destroyed.  No CQ thread runs yet, so wait for the tag here. */
+static void abandon_server(struct msbd_grpc *g)
+{
+    grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN || ev.tag == &g->shutdown_tag)
+            break;
+    }
+    grpc_server_destroy(g->server);
+}
+
 static void free_all(struct msbd_grpc *g, bool started)
 {
+    msbd_http_stop(g->http);
+    g->http = NULL;
     if (g->relay_on)
         msbd_term_relay_free(&g->relay);
     if (g->server && !started)
-        grpc_server_destroy(g->server); /* never started: no shutdown needed */
+        abandon_server(g);
     if (g->cq) {
         grpc_completion_queue_shutdown(g->cq);
         if (g->thread_started)
@@ -214,14 +182,18 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
     g->wake_fd = -1;
     g->shutdown_tag.op = MSBD_TAG_SHUTDOWN;
     pthread_mutex_init(&g->lock, NULL);
-    if (o->control_socket)
-        snprintf(g->path, sizeof g->path, "%s", o->control_socket);
-    else
-        default_path(g->path, sizeof g->path, h->slot);
+    msbd_grpc_socket_path(g->path, sizeof g->path, o, h->slot);
     g->cq = grpc_completion_queue_create_for_next(NULL);
     g->server = create_server();
     grpc_server_register_completion_queue(g->server, g->cq, NULL);
-    if (listen_unix(g) || start_thread_and_wake(g)) {
+    g->term_pid = o->term_pid;
+    g->term_sig = o->term_sig;
+    if (msbd_grpc_listen_unix(g->server, g->path)) {
+        free_all(g, false);
+        return NULL;
+    }
+    if ((o->control_tcp && msbd_grpc_listen_tcp(g->server, o)) || start_thread_and_wake(g)) {
+        unlink(g->path); /* bound, never served */
         free_all(g, false);
         return NULL;
     }
@@ -229,6 +201,10 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
     msbd_call_arm(g);
     g->relay_on = true; /* freeing is safe after a failed init */
     if (msbd_term_relay_init(&g->relay, base, h->api, h->net, on_termination, g)) {
+        msbd_grpc_stop(g);
+        return NULL;
+    }
+    if (o->http && !(g->http = msbd_http_start(base, h, o->http_host, o->http_port, o->verbose))) {
         msbd_grpc_stop(g);
         return NULL;
     }
@@ -259,6 +235,8 @@ void msbd_grpc_stop(struct msbd_grpc *g)
     if (!g)
         return;
     g->shutting_down = true;
+    msbd_http_stop(g->http); /* no scrape during teardown */
+    g->http = NULL;
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
     end_streams(g);
     int64_t cancel_at = now_ms() + SHUTDOWN_GRACE_MS;

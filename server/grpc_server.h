@@ -1,6 +1,7 @@
 /*
  * msbnetd's gRPC control server (service msbnet.v1.NetworkControl) on a
- * unix socket of mode 0600.  A completion-queue thread only moves finished
+ * unix socket of mode 0600, optionally also on TCP (TLS off loopback); it
+ * also owns the other control-plane endpoints (HTTP metrics).  A completion-queue thread only moves finished
  * operations into a mutex-protected queue and writes an eventfd; every call
  * is handled on the libevent loop thread, so handlers never block the loop
  * and call state needs no locks.
@@ -15,8 +16,10 @@
 
 struct msbd_grpc;
 
-/* Listens on o->control_socket (or the per-slot default) and installs the
- * termination hook.  Call with INT/TERM/HUP/CHLD blocked so grpc's threads
+/* Listens on o->control_socket (or the per-slot default), on
+ * o->control_host:port when --control-addr is given (TLS when a cert is),
+ * starts the HTTP metrics endpoint when --http is given, and installs the
+ * termination hook (with the --on-terminate-signal action).  Call with INT/TERM/HUP/CHLD blocked so grpc's threads
  * never take them.  Returns NULL with a message printed. */
 struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
                                   const struct msbd_opts *o);

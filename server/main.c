@@ -3,12 +3,12 @@
  *
  * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device, with
  * the gRPC control server (grpc_server.c) on a unix socket; `check-config`
- * and `version` only load the plugin.  The other frame transports and the
- * HTTP metrics endpoint join as they land.
+ * and `version` only load the plugin.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +63,14 @@ static void usage(FILE *out)
             "                            127.0.0.1, IPv6 as [::1]) to the guest (repeatable)\n"
             "  --no-guest-config         tap0 gets MAC, MTU and link up only; the guest\n"
             "                            configures itself by DHCP and router adverts\n"
+            "  --http ADDR:PORT          serve /metrics (Prometheus), /metrics.json and\n"
+            "                            /healthz over HTTP (off by default; [IPv6]:PORT)\n"
+            "  --control-addr ADDR:PORT  also serve gRPC over TCP; plain only on loopback,\n"
+            "                            any other address needs --tls-cert and --tls-key\n"
+            "  --tls-cert FILE, --tls-key FILE  PEM server certificate chain and key\n"
+            "  --tls-client-ca FILE      require client certificates signed by this CA\n"
+            "  --on-terminate-signal PID:SIG  send SIG (number or name, e.g. TERM) to PID\n"
+            "                            once when the termination hook fires\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"
@@ -99,6 +107,9 @@ static int data_plane(const char *cmd, const char *plugin_path, int argc, char *
             return 0;
         }
     }
+    /* A peer that vanishes mid-reply (HTTP scrape, gRPC client) must cost
+     * one EPIPE, not the daemon; `run` restores the default for CMD. */
+    signal(SIGPIPE, SIG_IGN);
     struct msbd_opts o = {.plugin_path = plugin_path};
     enum msbd_command c = strcmp(cmd, "run") == 0 ? MSBD_CMD_RUN : MSBD_CMD_TAP;
     int rc = msbd_opts_parse(&o, c, argc, argv);

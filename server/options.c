@@ -4,17 +4,20 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONFIG_MAX_BYTES (1u << 20) /* a config is a few hundred bytes; refuse megabytes */
 
 enum {
     OPT_PLUGIN = 256, OPT_CONFIG, OPT_NETNS, OPT_SLOT, OPT_MTU, OPT_IPV4, OPT_GW4, OPT_IPV6,
     OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
-    OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG,
+    OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG, OPT_HTTP, OPT_CONTROL_ADDR, OPT_TLS_CERT,
+    OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
 };
 
 static const struct option long_opts[] = {
@@ -37,6 +40,12 @@ static const struct option long_opts[] = {
     {"no-gateways", no_argument, NULL, OPT_NO_GATEWAYS},
     {"publish", required_argument, NULL, OPT_PUBLISH},
     {"no-guest-config", no_argument, NULL, OPT_NO_GUEST_CONFIG},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"control-addr", required_argument, NULL, OPT_CONTROL_ADDR},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+    {"on-terminate-signal", required_argument, NULL, OPT_ON_TERM_SIGNAL},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
@@ -236,6 +245,121 @@ static int add_publish(struct msbd_opts *o, const char *cmd, const char *val)
     return 0;
 }
 
+/* ---- control-plane listeners and actions ------------------------------ */
+
+/* HOST:PORT with HOST an IPv4 literal or [IPv6] literal: a name would make
+ * the listening address depend on a resolver at start. */
+static int set_endpoint(const char *cmd, const char *opt, const char *val, char *host,
+                        size_t hostlen, unsigned *port)
+{
+    const char *colon = strrchr(val, ':');
+    const char *h = val, *hend = colon;
+    if (colon && val[0] == '[') {
+        h = val + 1;
+        hend = colon > val && colon[-1] == ']' ? colon - 1 : NULL;
+    }
+    unsigned long p;
+    size_t n = hend ? (size_t)(hend - h) : 0;
+    if (!colon || !hend || n == 0 || n >= hostlen || parse_uint(colon + 1, 65535, &p) || !p)
+        return bad(cmd, "%s: \"%s\" is not ADDR:PORT (IPv4 or [IPv6] literal, port 1..65535)",
+                   opt, val);
+    memcpy(host, h, n);
+    host[n] = '\0';
+    int family = val[0] == '[' ? AF_INET6 : AF_INET;
+    if (!is_ip(family, host))
+        return bad(cmd, "%s: \"%s\" is not an %s address (names are not resolved)", opt,
+                   host, family == AF_INET6 ? "IPv6" : "IPv4");
+    *port = (unsigned)p;
+    return 0;
+}
+
+/* Checked now so a typo fails at start with exit 2, not later. */
+static int set_file(const char *cmd, const char *opt, const char *val, const char **out)
+{
+    if (access(val, R_OK))
+        return bad(cmd, "%s: cannot read \"%s\": %s", opt, val, strerror(errno));
+    *out = val;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int sig;
+} signal_names[] = {
+    {"HUP", SIGHUP}, {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+};
+
+/* A number 1..SIGRTMAX or a name with or without "SIG". */
+static int parse_signal(const char *s)
+{
+    unsigned long v;
+    if (parse_uint(s, (unsigned long)SIGRTMAX, &v) == 0)
+        return v ? (int)v : -1;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+        if (strcmp(s, signal_names[i].name) == 0)
+            return signal_names[i].sig;
+    return -1;
+}
+
+/* PID:SIG.  PID 0 or negative would signal a process group or every
+ * process; the parser takes neither.  The process must exist now. */
+static int set_term_signal(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    char pid_text[16];
+    const char *colon = strchr(val, ':');
+    size_t n = colon ? (size_t)(colon - val) : 0;
+    unsigned long pid;
+    int sig = colon ? parse_signal(colon + 1) : -1;
+    if (!colon || n == 0 || n >= sizeof pid_text)
+        return bad(cmd, "--on-terminate-signal: \"%s\" is not PID:SIGNAL", val);
+    memcpy(pid_text, val, n);
+    pid_text[n] = '\0';
+    if (parse_uint(pid_text, 4194304, &pid) || pid == 0 || sig < 0)
+        return bad(cmd, "--on-terminate-signal: \"%s\" is not PID:SIGNAL (PID > 0, SIGNAL a "
+                        "number or a name such as TERM or USR1)", val);
+    if (kill((pid_t)pid, 0) && errno != EPERM)
+        return bad(cmd, "--on-terminate-signal: no process %lu", pid);
+    if (kill((pid_t)pid, 0))
+        return bad(cmd, "--on-terminate-signal: not allowed to signal process %lu", pid);
+    o->term_pid = (int)pid;
+    o->term_sig = sig;
+    return 0;
+}
+
+static bool is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) != 1)
+        return false;
+    if (IN6_IS_ADDR_LOOPBACK(&a6))
+        return true;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+/* The control API can stop the sandbox's network and rewrite its policy:
+ * off the machine it travels only with TLS. */
+static int check_control_tls(const struct msbd_opts *o, const char *cmd)
+{
+    bool tls = o->tls_cert || o->tls_key;
+    if ((tls || o->tls_client_ca) && !o->control_tcp)
+        return bad(cmd, "--tls-cert/--tls-key/--tls-client-ca need --control-addr");
+    if (tls && !(o->tls_cert && o->tls_key))
+        return bad(cmd, "--tls-cert and --tls-key go together");
+    if (o->tls_client_ca && !tls)
+        return bad(cmd, "--tls-client-ca needs --tls-cert and --tls-key");
+    if (o->control_tcp && !tls && !is_loopback(o->control_host))
+        return bad(cmd, "--control-addr %s is not a loopback address: it needs TLS "
+                        "(--tls-cert FILE --tls-key FILE [--tls-client-ca FILE])",
+                   o->control_host);
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
 {
     switch (c) {
@@ -258,6 +382,17 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return add_publish(o, cmd, arg);
     case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
+    case OPT_HTTP:
+        o->http = true;
+        return set_endpoint(cmd, "--http", arg, o->http_host, sizeof o->http_host, &o->http_port);
+    case OPT_CONTROL_ADDR:
+        o->control_tcp = true;
+        return set_endpoint(cmd, "--control-addr", arg, o->control_host, sizeof o->control_host,
+                            &o->control_port);
+    case OPT_TLS_CERT: return set_file(cmd, "--tls-cert", arg, &o->tls_cert);
+    case OPT_TLS_KEY: return set_file(cmd, "--tls-key", arg, &o->tls_key);
+    case OPT_TLS_CLIENT_CA: return set_file(cmd, "--tls-client-ca", arg, &o->tls_client_ca);
+    case OPT_ON_TERM_SIGNAL: return set_term_signal(o, cmd, arg);
     case 'v': o->verbose = true; return 0;
     default: return MSBD_EXIT_USAGE;
     }
@@ -278,7 +413,7 @@ static int check_rest(struct msbd_opts *o, enum msbd_command c, const char *cmd,
         return bad(cmd, "--netns PATH is required");
     if (c == MSBD_CMD_RUN && o->netns_path)
         return bad(cmd, "--netns is for the tap command; run makes its own namespace");
-    return 0;
+    return check_control_tls(o, cmd);
 }
 
 int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **argv)

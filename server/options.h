@@ -26,6 +26,18 @@ struct msbd_opts {
     bool no_gateways;           /* leave both gateways to a controller (SetGateways) */
     bool no_guest_config;       /* tap0 gets MAC, MTU and link only: the guest uses DHCP/RA */
     const char *control_socket; /* NULL = the per-slot default path */
+    /* --http ADDR:PORT: Prometheus/JSON metrics over HTTP (off when !http). */
+    bool http;
+    char http_host[48];
+    unsigned http_port;
+    /* --control-addr HOST:PORT: a TCP gRPC listener besides the socket;
+     * loopback may be plain, anything else needs tls_cert + tls_key. */
+    bool control_tcp;
+    char control_host[48];
+    unsigned control_port;
+    const char *tls_cert, *tls_key, *tls_client_ca;
+    /* --on-terminate-signal PID:SIG: sent once when the hook fires (0 = off). */
+    int term_pid, term_sig;
     char **cmd; /* run: NULL-terminated argv of CMD */
 };
 

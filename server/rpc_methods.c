@@ -15,11 +15,8 @@ static const struct msbd_method methods[] = {
     {SVC "InstallTerminationCallback",
      &msbnet__v1__install_termination_callback_request__descriptor,
      msbd_rpc_install_termination, msbd_rpc_termination_sent},
-    /* The policy engine is another issue: the request is still validated. */
-    {SVC "GetPolicy", &msbnet__v1__get_policy_request__descriptor,
-     msbd_rpc_policy_unimplemented, NULL},
-    {SVC "SetPolicy", &msbnet__v1__set_policy_request__descriptor,
-     msbd_rpc_policy_unimplemented, NULL},
+    {SVC "GetPolicy", &msbnet__v1__get_policy_request__descriptor, msbd_rpc_get_policy, NULL},
+    {SVC "SetPolicy", &msbnet__v1__set_policy_request__descriptor, msbd_rpc_set_policy, NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

@@ -1,4 +1,5 @@
-/* The unary RPCs: SetGateways, QueryResolvedHostnames, GetStatus. */
+/* The unary RPCs: SetGateways, QueryResolvedHostnames, GetStatus (the
+ * policy calls are in rpc_policy.c). */
 #include "rpc.h"
 
 #include <arpa/inet.h>
@@ -43,12 +44,6 @@ void msbd_rpc_set_gateways(struct msbd_call *c, const ProtobufCMessage *req)
                      rc == MSBNET_EEXIST ? "a different gateway is already set for that family"
                      : rc == MSBNET_EINVAL ? "malformed or wrong-family gateway address"
                                            : "set_gateways failed");
-}
-
-void msbd_rpc_policy_unimplemented(struct msbd_call *c, const ProtobufCMessage *req)
-{
-    (void)req;
-    msbd_call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "no policy engine in this build");
 }
 
 /* ---- QueryResolvedHostnames ------------------------------------------- */
@@ -180,5 +175,8 @@ void msbd_rpc_get_status(struct msbd_call *c, const ProtobufCMessage *req)
     r.gateway_mac = mmac;
     r.mtu = h->addrs.mtu;
     r.flows = flows_gauge(h);
+    char *summary = msbd_policy_summary(h);
+    r.policy_summary = summary ? summary : (char *)"";
     msbd_call_reply(c, &r.base);
+    free(summary);
 }

@@ -6,6 +6,9 @@
                                                   print "streaming", then how each ended
   control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
                                                   plugin test trigger), one after
+  control_client.py STUBS_DIR SOCKET growing      snapshots' byte counters grow (guest busy)
+  control_client.py STUBS_DIR SOCKET churn        3 x 100 clients open streams and vanish
+  control_client.py STUBS_DIR SOCKET churn-for SECS PAUSE_MS   the same for SECS (perf)
 
 STUBS_DIR holds the modules generated at test time by grpc_tools.protoc.
 """
@@ -192,10 +195,8 @@ def check_errors(channel, stub):
     expect_code("unknown service", grpc.StatusCode.UNIMPLEMENTED,
                 lambda: channel.unary_unary("/other.Svc/Get", request_serializer=lambda b: b,
                                             response_deserializer=lambda b: b)(b"", timeout=5))
-    expect_code("GetPolicy (policy engine not in this build)", grpc.StatusCode.UNIMPLEMENTED,
-                lambda: stub.GetPolicy(pb.GetPolicyRequest(), timeout=5))
-    expect_code("SetPolicy", grpc.StatusCode.UNIMPLEMENTED,
-                lambda: stub.SetPolicy(pb.SetPolicyRequest(json="{}"), timeout=5))
+    expect_code("garbage SetPolicy body", grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: raw(channel, "SetPolicy")(b"\x0a\x05ab", timeout=5))
     expect_code("garbage SetGateways body", grpc.StatusCode.INVALID_ARGUMENT,
                 lambda: raw(channel, "SetGateways")(b"\xff\xff\xff\xff\x0f", timeout=5))
     expect_code("garbage StreamMetrics body", grpc.StatusCode.INVALID_ARGUMENT,
@@ -211,6 +212,59 @@ def check_errors(channel, stub):
     ok("daemon still answers after the error cases")
 
 
+def check_policy(stub):
+    before = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if before.get("default_egress") and isinstance(before.get("rules"), list):
+        ok("GetPolicy: a policy object with %d rules" % len(before["rules"]))
+    else:
+        ko("GetPolicy", str(before))
+    r = stub.SetPolicy(pb.SetPolicyRequest(rules="allow@public,deny@public:tcp:80"), timeout=5)
+    if len(r.warnings) == 1 and "shadowed" in r.warnings[0]:
+        ok("SetPolicy rules: the shadowed rule is warned about: %s" % r.warnings[0][:60])
+    else:
+        ko("SetPolicy rules warnings", str(list(r.warnings)))
+    now = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if [x["action"] for x in now["rules"]] == ["allow", "deny"] and now["default_egress"] == "deny":
+        ok("GetPolicy shows the token policy (egress deny by default)")
+    else:
+        ko("GetPolicy after SetPolicy rules", str(now))
+    doc = {"default_egress": "allow", "default_ingress": "allow",
+           "rules": [{"direction": "egress", "destination": {"cidr": "198.18.9.0/24"},
+                      "protocols": ["tcp"], "ports": [{"start": 443, "end": 443}],
+                      "action": "deny"}]}
+    r = stub.SetPolicy(pb.SetPolicyRequest(json=json.dumps(doc)), timeout=5)
+    now = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if not r.warnings and now["default_egress"] == "allow" and len(now["rules"]) == 1:
+        ok("SetPolicy json replaces it, no warnings")
+    else:
+        ko("SetPolicy json", "%s %s" % (list(r.warnings), now))
+    st = stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    if st.policy_summary.startswith("1 rules, default egress allow"):
+        ok("GetStatus policy_summary: %s" % st.policy_summary)
+    else:
+        ko("GetStatus policy_summary", st.policy_summary)
+    for name, req, want in (
+            ("unknown key", pb.SetPolicyRequest(json='{"rules":[{"bogus":1}]}'), "bogus"),
+            ("bad token", pb.SetPolicyRequest(rules="allow@nowhere"), "nowhere"),
+            ("not JSON", pb.SetPolicyRequest(json="{nope"), "policy"),
+            ("tokens in the json field", pb.SetPolicyRequest(json="allow@public"), "json"),
+            ("JSON in the rules field", pb.SetPolicyRequest(rules="{}"), "rules"),
+            ("neither", pb.SetPolicyRequest(), "json or rules")):
+        try:
+            stub.SetPolicy(req, timeout=5)
+            ko("SetPolicy %s" % name, "accepted")
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.INVALID_ARGUMENT and want in e.details():
+                ok("SetPolicy %s -> INVALID_ARGUMENT: %s" % (name, e.details()[:70]))
+            else:
+                ko("SetPolicy %s" % name, "%s %s" % (e.code().name, e.details()))
+    kept = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
+    if kept == now:
+        ok("a refused SetPolicy leaves the policy unchanged")
+    else:
+        ko("policy after refused SetPolicy", str(kept))
+
+
 def suite():
     channel = grpc.insecure_channel("unix:" + socket_path)
     stub = pbg.NetworkControlStub(channel)
@@ -220,6 +274,7 @@ def suite():
     check_metrics(stub)
     concurrent_streams(stub)
     slow_reader()
+    check_policy(stub)
     check_errors(channel, stub)
     channel.close()
     print("python: %d passed, %d failed" % (results["pass"], results["fail"]))
@@ -312,5 +367,97 @@ def termination():
     return 1 if results["fail"] else 0
 
 
-modes = {"suite": suite, "stream-end": stream_end, "termination": termination}
+def growing():
+    """While the guest transfers: at least 3 consecutive snapshots whose byte
+    counters (guest rx, TCP to guest) strictly grow."""
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(channel)
+    it = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=400), timeout=20)
+    run, best, seen = 1, 1, []
+    prev = None
+    for m in it:
+        s = json.loads(m.json)
+        cur = (s["guest"]["rx_bytes"], s["tcp"]["bytes_to_guest"])
+        seen.append(cur)
+        if prev and cur[0] > prev[0] and cur[1] > prev[1]:
+            run += 1
+            best = max(best, run)
+        else:
+            run = 1
+        prev = cur
+        if best >= 4 or len(seen) >= 30:
+            it.cancel()
+            break
+    channel.close()
+    if best >= 3:
+        ok("%d snapshots in a row with growing rx_bytes and tcp.bytes_to_guest: %s"
+           % (best, seen[-best:]))
+    else:
+        ko("growing counters", str(seen))
+    return 1 if results["fail"] else 0
+
+
+def churn_client(i, got):
+    """One client on its own connection: a metrics and a termination stream,
+    one snapshot, then the connection is closed mid-stream."""
+    ch = grpc.insecure_channel("unix:" + socket_path)
+    stub = pbg.NetworkControlStub(ch)
+    m = stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100), timeout=20)
+    stub.InstallTerminationCallback(pb.InstallTerminationCallbackRequest(client="c%d" % i),
+                                    timeout=20)
+    try:
+        next(m)
+        got[i] = 1
+    except grpc.RpcError:
+        pass
+    ch.close()
+
+
+def churn_round(n):
+    """n clients at once; returns how many got their snapshot."""
+    got = [0] * n
+    threads = [threading.Thread(target=churn_client, args=(i, got)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return sum(got)
+
+
+def churn_for():
+    """tests/perf/control_load.sh: rounds of 100 clients at once for
+    argv[4] seconds, argv[5] ms apart; prints what was done."""
+    secs, pause = float(sys.argv[4]), float(sys.argv[5]) / 1000
+    end = time.monotonic() + secs
+    rounds = snaps = 0
+    while time.monotonic() < end:
+        snaps += churn_round(100)
+        rounds += 1
+        time.sleep(pause)
+    print("churn: %d rounds, %d clients, %d snapshots" % (rounds, rounds * 100, snaps))
+    return 0 if snaps == rounds * 100 else 1
+
+
+def churn():
+    """100 clients at once, each on its own connection, open a metrics and a
+    termination stream and vanish (channel closed mid-stream), three rounds;
+    then the daemon must answer at once."""
+
+    total = 0
+    for _ in range(3):
+        total += churn_round(100)
+    t0 = time.monotonic()
+    ch = grpc.insecure_channel("unix:" + socket_path)
+    pbg.NetworkControlStub(ch).GetStatus(pb.GetStatusRequest(), timeout=5)
+    ms = (time.monotonic() - t0) * 1000
+    ch.close()
+    if total == 300 and ms < 1000:
+        ok("300 clients opened streams, got a snapshot and vanished; GetStatus then in %.1f ms"
+           % ms)
+    else:
+        ko("churn", "%d of 300 got a snapshot, GetStatus %.1f ms" % (total, ms))
+    return 1 if results["fail"] else 0
+
+
+modes = {"growing": growing, "churn": churn, "churn-for": churn_for, "suite": suite, "stream-end": stream_end, "termination": termination}
 sys.exit(modes[mode]())

@@ -1,0 +1,332 @@
+#include "prometheus.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One sample: the JSON field it reads and its label set (preformatted,
+ * NULL = none).  Label values here are constants, so no escaping needed. */
+struct sample {
+    const char *section, *key, *labels;
+};
+
+#define MAX_SAMPLES 6
+
+struct family {
+    const char *name, *type, *help;
+    struct sample s[MAX_SAMPLES];
+};
+
+#define C "counter"
+#define G "gauge"
+
+/* The curated mapping.  Counters end in _total (Prometheus naming); the
+ * label names say which axis a family splits on. */
+static const struct family families[] = {
+    {"msbnet_guest_bytes_total", C,
+     "Bytes across the guest boundary (from_guest: accepted into the tx ring; to_guest: "
+     "handed to the VMM).",
+     {{"guest", "tx_bytes", "direction=\"from_guest\""},
+      {"guest", "rx_bytes", "direction=\"to_guest\""}}},
+    {"msbnet_guest_frames_total", C, "Frames across the guest boundary.",
+     {{"guest", "tx_frames", "direction=\"from_guest\""},
+      {"guest", "rx_frames", "direction=\"to_guest\""}}},
+    {"msbnet_guest_tx_ring_full_total", C,
+     "Guest frames refused because the tx ring was full (backpressure; the VMM retries).",
+     {{"guest", "tx_ring_full", NULL}}},
+    {"msbnet_flows", G,
+     "Open flows by protocol (TCP flows, UDP sessions, ICMP echoes awaiting a reply).",
+     {{"tcp", "flows", "protocol=\"tcp\""},
+      {"udp", "sessions", "protocol=\"udp\""},
+      {"icmp", "echoes_outstanding", "protocol=\"icmp\""}}},
+    {"msbnet_tcp_flows_by_state", G, "TCP flows by state.",
+     {{"tcp", "connecting", "state=\"connecting\""},
+      {"tcp", "established", "state=\"established\""},
+      {"tcp", "closing", "state=\"closing\""}}},
+    {"msbnet_tcp_connects_total", C, "Host-side TCP connects by outcome.",
+     {{"tcp", "connects_ok", "outcome=\"ok\""},
+      {"tcp", "connects_refused", "outcome=\"refused\""},
+      {"tcp", "connects_timeout", "outcome=\"timeout\""},
+      {"tcp", "connects_error", "outcome=\"error\""}}},
+    {"msbnet_tcp_denied_total", C, "Guest TCP SYNs refused by policy or aimed at loopback.",
+     {{"tcp", "denied", NULL}}},
+    {"msbnet_relay_bytes_total", C, "Payload bytes relayed by protocol and direction.",
+     {{"tcp", "bytes_to_host", "protocol=\"tcp\",direction=\"to_host\""},
+      {"tcp", "bytes_to_guest", "protocol=\"tcp\",direction=\"to_guest\""},
+      {"udp", "bytes_to_host", "protocol=\"udp\",direction=\"to_host\""},
+      {"udp", "bytes_to_guest", "protocol=\"udp\",direction=\"to_guest\""}}},
+    {"msbnet_tcp_resets_total", C, "TCP resets sent, by side.",
+     {{"tcp", "resets_to_guest", "to=\"guest\""}, {"tcp", "resets_to_host", "to=\"host\""}}},
+    {"msbnet_tcp_idle_timeouts_total", C, "TCP flows reset for idleness.",
+     {{"tcp", "idle_timeouts", NULL}}},
+    {"msbnet_tcp_segments_coalesced_total", C,
+     "lwIP segments merged into larger frames toward the guest.",
+     {{"tcp", "segments_coalesced", NULL}}},
+    {"msbnet_udp_sessions_total", C, "UDP sessions opened, and recycled at the session cap.",
+     {{"udp", "sessions_opened", "event=\"opened\""},
+      {"udp", "sessions_recycled", "event=\"recycled\""}}},
+    {"msbnet_udp_idle_timeouts_total", C, "UDP sessions closed for idleness.",
+     {{"udp", "idle_timeouts", NULL}}},
+    {"msbnet_udp_datagrams_total", C, "UDP datagrams relayed by direction.",
+     {{"udp", "datagrams_to_host", "direction=\"to_host\""},
+      {"udp", "datagrams_to_guest", "direction=\"to_guest\""}}},
+    {"msbnet_udp_fragmented_replies_total", C, "UDP replies fragmented to fit the guest MTU.",
+     {{"udp", "fragmented_replies", NULL}}},
+    {"msbnet_udp_icmp_errors_total", C, "ICMP errors sent to the guest for UDP, by type.",
+     {{"udp", "port_unreachable", "type=\"port_unreachable\""},
+      {"udp", "admin_prohibited", "type=\"admin_prohibited\""}}},
+    {"msbnet_icmp_echo_requests_total", C,
+     "Guest echo requests, answered by the gateway (local) or sent to the host (sent).",
+     {{"icmp", "echo_local", "handled=\"local\""}, {"icmp", "echo_sent", "handled=\"sent\""}}},
+    {"msbnet_icmp_echo_replies_total", C, "Host echo replies relayed to the guest.",
+     {{"icmp", "echo_replies", NULL}}},
+    {"msbnet_icmp_echo_timeouts_total", C, "Echo requests that got no reply in time.",
+     {{"icmp", "echo_timeouts", NULL}}},
+    {"msbnet_icmp_echo_raw_total", C, "Echo requests sent through a raw socket.",
+     {{"icmp", "echo_raw", NULL}}},
+    {"msbnet_dns_queries_total", C, "Guest DNS queries received.", {{"dns", "queries", NULL}}},
+    {"msbnet_dns_responses_total", C, "Guest DNS queries by outcome.",
+     {{"dns", "answered", "outcome=\"answered\""},
+      {"dns", "alias", "outcome=\"alias\""},
+      {"dns", "refused", "outcome=\"refused\""},
+      {"dns", "servfail", "outcome=\"servfail\""},
+      {"dns", "formerr", "outcome=\"formerr\""}}},
+    {"msbnet_dns_truncated_total", C, "DNS answers cut to TC=1 for the guest's UDP size.",
+     {{"dns", "truncated", NULL}}},
+    {"msbnet_dns_rebind_blocked_total", C, "Upstream answers refused by rebind protection.",
+     {{"dns", "rebind_blocked", NULL}}},
+    {"msbnet_dns_forwarded_total", C, "Datagrams sent to DNS upstreams (retries included).",
+     {{"dns", "forwarded", NULL}}},
+    {"msbnet_dns_upstream_failures_total", C, "Upstream DNS tries that failed, by kind.",
+     {{"dns", "upstream_timeouts", "kind=\"timeout\""},
+      {"dns", "upstream_errors", "kind=\"error\""}}},
+    {"msbnet_dns_in_flight", G, "DNS queries waiting for an upstream.",
+     {{"dns", "in_flight", NULL}}},
+    {"msbnet_dns_in_flight_cap_total", C, "DNS queries refused at the in-flight cap.",
+     {{"dns", "in_flight_cap", NULL}}},
+    {"msbnet_policy_decisions_total", C, "Policy decisions by action.",
+     {{"policy", "allowed", "action=\"allow\""},
+      {"policy", "denied", "action=\"deny\""},
+      {"policy", "terminated", "action=\"terminate\""}}},
+    {"msbnet_policy_rules", G, "Rules in the active policy.", {{"policy", "rules", NULL}}},
+    {"msbnet_policy_replacements_total", C, "Policies replaced at run time (SetPolicy).",
+     {{"policy", "replaced", NULL}}},
+    {"msbnet_policy_flows_reset_total", C, "Open flows reset because a new policy denies them.",
+     {{"policy", "flows_reset", NULL}}},
+    {"msbnet_policy_sni_mismatch_total", C,
+     "TLS connections whose SNI did not match the name the policy allowed.",
+     {{"policy", "sni_mismatch", NULL}}},
+    {"msbnet_hostname_index_entries", G, "Entries in the resolved-hostname index.",
+     {{"hostnames", "entries", NULL}}},
+    {"msbnet_hostname_index_addresses", G, "Addresses held by the resolved-hostname index.",
+     {{"hostnames", "addresses", NULL}}},
+    {"msbnet_hostname_index_removals_total", C,
+     "Hostname index entries removed, by cause (evicted at the cap, expired).",
+     {{"hostnames", "evicted_cap", "cause=\"cap\""},
+      {"hostnames", "expired", "cause=\"expired\""}}},
+    {"msbnet_hostname_index_rejected_names_total", C, "Names refused by the hostname index.",
+     {{"hostnames", "rejected_names", NULL}}},
+    {"msbnet_hostname_index_truncated_addresses_total", C,
+     "Addresses ignored beyond the per-name or total address cap.",
+     {{"hostnames", "truncated_addresses", NULL}}},
+    {"msbnet_ring_capacity", G, "Frames each ring holds.", {{"rings", "capacity", NULL}}},
+    {"msbnet_ring_depth", G, "Frames waiting in each ring (tx: from the guest).",
+     {{"rings", "tx_depth", "ring=\"tx\""}, {"rings", "rx_depth", "ring=\"rx\""}}},
+    {"msbnet_terminations_total", C, "Times the termination hook was triggered.",
+     {{"termination", "count", NULL}}},
+};
+
+#undef C
+#undef G
+
+/* Families with one sample per key of a JSON object, whatever keys the
+ * plugin reports: drops by reason, decisions by rule index. */
+struct map_family {
+    const char *section, *sub; /* sub: an object inside section, or NULL */
+    const char *name, *help, *label;
+};
+
+static const struct map_family maps[] = {
+    {"drops", NULL, "msbnet_drops_total",
+     "Things discarded, by reason (stable names, see the README).", "reason"},
+    {"policy", "by_rule", "msbnet_policy_rule_decisions_total",
+     "Policy decisions by the rule that decided (index, later = beyond the 64th, default = "
+     "no rule matched).", "rule"},
+};
+
+static bool curated(const char *section, const char *key)
+{
+    for (size_t m = 0; m < sizeof maps / sizeof maps[0]; m++)
+        if (strcmp(maps[m].section, section) == 0 && !maps[m].sub)
+            return true;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (size_t i = 0; i < MAX_SAMPLES && families[f].s[i].section; i++)
+            if (strcmp(families[f].s[i].section, section) == 0 &&
+                strcmp(families[f].s[i].key, key) == 0)
+                return true;
+    return false;
+}
+
+static bool field(json_t *root, const struct sample *s, json_int_t *v)
+{
+    json_t *j = json_object_get(json_object_get(root, s->section), s->key);
+    if (!json_is_integer(j))
+        return false;
+    *v = json_integer_value(j);
+    return true;
+}
+
+static void header(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family is written only when the plugin reports at least one of its
+ * fields (the echo test plugin, or an older plugin, has fewer sections). */
+static void put_family(FILE *f, json_t *root, const struct family *fam)
+{
+    bool any = false;
+    for (size_t i = 0; i < MAX_SAMPLES && fam->s[i].section; i++) {
+        json_int_t v;
+        if (!field(root, &fam->s[i], &v))
+            continue;
+        if (!any)
+            header(f, fam->name, fam->type, fam->help);
+        any = true;
+        if (fam->s[i].labels)
+            fprintf(f, "%s{%s} %lld\n", fam->name, fam->s[i].labels, (long long)v);
+        else
+            fprintf(f, "%s %lld\n", fam->name, (long long)v);
+    }
+}
+
+/* Label values: backslash, double quote and newline escaped (the format's
+ * rule); names come from the plugin, but the output must parse regardless. */
+static void put_label_value(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fprintf(f, "\\%c", *s);
+        else if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static void put_map(FILE *f, json_t *root, const struct map_family *m)
+{
+    json_t *obj = json_object_get(root, m->section);
+    if (m->sub)
+        obj = json_object_get(obj, m->sub);
+    if (!json_is_object(obj) || json_object_size(obj) == 0)
+        return;
+    header(f, m->name, "counter", m->help);
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (!json_is_integer(v))
+            continue;
+        fprintf(f, "%s{%s=\"", m->name, m->label);
+        put_label_value(f, key);
+        fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+    }
+}
+
+/* [a-zA-Z0-9_] only; anything else becomes '_'. */
+static void put_name_part(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        fputc(ok ? c : '_', f);
+    }
+}
+
+static void put_fallback(FILE *f, const char *section, const char *key, json_int_t v)
+{
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 0)
+            fputs("# HELP ", f);
+        else if (pass == 1)
+            fputs("# TYPE ", f);
+        fputs("msbnet_", f);
+        put_name_part(f, section);
+        fputc('_', f);
+        put_name_part(f, key);
+        if (pass == 0)
+            fputs(" A field of the plugin's metrics JSON without a curated name yet.\n", f);
+        else if (pass == 1)
+            fputs(" untyped\n", f);
+        else
+            fprintf(f, " %lld\n", (long long)v);
+    }
+}
+
+/* Fields of a newer plugin still reach Prometheus, typed as untyped
+ * because only the README knows which are gauges. */
+static void put_uncurated(FILE *f, json_t *root)
+{
+    const char *section, *key;
+    json_t *obj, *v;
+    json_object_foreach(root, section, obj)
+    {
+        if (!json_is_object(obj) || strcmp(section, "msbnetd") == 0)
+            continue;
+        json_object_foreach(obj, key, v)
+        {
+            if (json_is_integer(v) && !curated(section, key))
+                put_fallback(f, section, key, json_integer_value(v));
+        }
+    }
+}
+
+static void put_info(FILE *f, const struct msbd_prom_info *info)
+{
+    header(f, "msbnet_info", "gauge", "Constant 1, labelled with msbnetd's and the plugin's versions.");
+    fputs("msbnet_info{version=\"", f);
+    put_label_value(f, info->version ? info->version : "");
+    fputs("\",plugin_version=\"", f);
+    put_label_value(f, info->plugin_version ? info->plugin_version : "");
+    fputs("\"} 1\n", f);
+    header(f, "msbnet_uptime_seconds", "gauge", "Seconds since msbnetd loaded the plugin.");
+    fprintf(f, "msbnet_uptime_seconds %llu.%03llu\n",
+            (unsigned long long)(info->uptime_ms / 1000),
+            (unsigned long long)(info->uptime_ms % 1000));
+}
+
+char *msbd_prom_render(const char *metrics_json, const struct msbd_prom_info *info,
+                       size_t *len)
+{
+    json_t *root = metrics_json ? json_loads(metrics_json, 0, NULL) : NULL;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) {
+        json_decref(root);
+        return NULL;
+    }
+    put_info(f, info);
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        put_family(f, root, &families[i]);
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        put_map(f, root, &maps[i]);
+    put_uncurated(f, root);
+    bool bad = ferror(f) != 0;
+    if (fclose(f) || bad) {
+        free(buf);
+        buf = NULL;
+        n = 0;
+    }
+    json_decref(root);
+    if (len)
+        *len = n;
+    return buf;
+}

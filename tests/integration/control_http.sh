@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# msbnetd's HTTP metrics endpoint (--http) and gRPC metrics stream while the
+# guest moves traffic: `msbnetd run` in netns H sandboxes a rate-limited curl
+# loop fetching from netns I; /metrics is checked by promtool and read twice
+# to see the counters grow; edge cases of the HTTP server; bad --http values.
+#   usage: control_http.sh MSBNETD MSBNETCTL PROTO_DIR
+set -uo pipefail
+msbnetd=$(realpath "${1:?usage: control_http.sh MSBNETD MSBNETCTL PROTO_DIR}")
+ctl=$(realpath "${2:?}")
+proto=${3:?}
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/topology.sh"
+topo_require curl /usr/bin/python3 timeout
+if ! command -v promtool >/dev/null; then
+    echo "FAIL promtool is missing: install the Debian package prometheus (deploy/bootstrap.sh)"
+    exit 1
+fi
+topo_up || exit 1
+source "$here/../lib/checks.sh"
+
+/usr/bin/python3 -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" \
+    --grpc_python_out="$TOPO_DIR" "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+
+topo_start_http_i 8080
+topo_start_http_h_loopback 8081
+topo_wait_port I 198.18.0.1 8080 10
+
+# H's loopback belongs to this test's namespace: no port clash with anything.
+http=127.0.0.1:9464
+sock=$TOPO_DIR/control.sock
+h() { topo_exec_h "$@"; }
+get() { h curl -sS --max-time 5 "$@"; }
+
+# Traffic until SIGTERM: 1 MiB fetches at 1 MiB/s, through TCP and the
+# policy, so every check below sees a busy guest however slow the build (ASan).
+# A failed fetch ends the sandbox with status 1, which the end checks.
+topo_bg H daemon "$msbnetd" run --egress allow --control-socket "$sock" --http "$http" -- \
+    sh -c 'trap "kill \$c 2>/dev/null; exit 0" TERM
+           while :; do
+             curl -sS --limit-rate 1M -o /dev/null http://198.18.0.1:8080/1M.bin & c=$!
+             wait $c || exit 1
+           done'
+daemon=$TOPO_LAST_PID
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.05; done
+
+# gRPC: a metrics stream yields snapshots whose byte counters grow.
+if /usr/bin/python3 "$here/control_client.py" "$TOPO_DIR" "$sock" growing; then
+    ok "metrics stream: byte counters grow while the guest transfers"
+else
+    bad "metrics stream: byte counters do not grow"
+fi
+
+# /metrics: valid exposition format, counters growing between two scrapes.
+get -D "$TOPO_DIR/m1.hdr" "http://$http/metrics" >"$TOPO_DIR/m1.txt"
+sleep 1
+get "http://$http/metrics" >"$TOPO_DIR/m2.txt"
+if lint=$(promtool check metrics <"$TOPO_DIR/m2.txt" 2>&1) && [[ -z $lint ]]; then
+    ok "promtool check metrics: clean ($(grep -c '^msbnet_' "$TOPO_DIR/m2.txt") samples)"
+else
+    bad "promtool check metrics" "$lint"
+fi
+expect "/metrics content type" "text/plain; version=0.0.4" "$(cat "$TOPO_DIR/m1.hdr")"
+val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+k='msbnet_guest_bytes_total{direction="to_guest"}'
+b1=$(val "$k" "$TOPO_DIR/m1.txt") b2=$(val "$k" "$TOPO_DIR/m2.txt")
+if [[ -n $b1 && -n $b2 ]] && ((b2 > b1 && b1 > 0)); then ok "$k grows: $b1 -> $b2"
+else bad "$k" "'$b1' -> '$b2'"; fi
+for want in 'msbnet_guest_frames_total{direction="from_guest"}' \
+    'msbnet_flows{protocol="tcp"}' 'msbnet_tcp_flows_by_state{state="established"}' \
+    'msbnet_relay_bytes_total{protocol="tcp",direction="to_guest"}' \
+    'msbnet_drops_total{reason="eth_spoofed_mac"}' 'msbnet_dns_responses_total{outcome="servfail"}' \
+    'msbnet_hostname_index_entries' 'msbnet_terminations_total' 'msbnet_ring_depth{ring="rx"}'; do
+    [[ -n $(val "$want" "$TOPO_DIR/m2.txt") ]] && ok "sample $want" || bad "sample $want missing"
+done
+for want in 'msbnet_tcp_connects_total{outcome="ok"}' 'msbnet_policy_decisions_total{action="allow"}'; do
+    v=$(val "$want" "$TOPO_DIR/m2.txt")
+    [[ -n $v && $v -gt 0 ]] && ok "$want = $v" || bad "$want" "'$v'"
+done
+grep -q '^# TYPE msbnet_flows gauge$' "$TOPO_DIR/m2.txt" && ok "msbnet_flows is a gauge" \
+    || bad "msbnet_flows TYPE"
+
+# The other paths and methods.
+code() { get -o /dev/null -w '%{http_code}' "$@"; }
+expect "/metrics.json parses, schema 1" "1" \
+    "$(get "http://$http/metrics.json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["schema"])')"
+expect "/healthz" "ok" "$(get "http://$http/healthz")"
+expect "/metrics?query ignored" "200" "$(code "http://$http/metrics?name=x")"
+expect "HEAD /metrics" "200" "$(code -I "http://$http/metrics")"
+expect "unknown path 404" "404" "$(code "http://$http/nope")"
+expect "/ 404" "404" "$(code "http://$http/")"
+expect "POST /metrics 405" "405" "$(code -X POST -d x "http://$http/metrics")"
+expect "DELETE /healthz 405" "405" "$(code -X DELETE "http://$http/healthz")"
+expect "405 names the allowed methods" "Allow: GET, HEAD" \
+    "$(get -o /dev/null -D - -X PUT "http://$http/metrics")"
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+c=$(code -H "X-Big: $big" "http://$http/metrics")
+[[ $c -ge 400 ]] && ok "20 KB header refused ($c)" || bad "20 KB header" "$c"
+# Idle connections do not stop a scrape (one loop thread, non-blocking).
+topo_bg H idle /usr/bin/python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", 9464)) for _ in range(50)]
+print("open", flush=True)
+time.sleep(30)'
+for _ in $(seq 100); do grep -q open "$TOPO_DIR/logs/idle.log" 2>/dev/null && break; sleep 0.05; done
+expect "scrape with 50 idle connections open" "200" "$(code "http://$http/metrics")"
+
+# msbnetctl's stream over the same daemon, then the daemon ends with CMD.
+n=$("$ctl" --socket "$sock" --json metrics --follow --interval 200 --count 3 | wc -l)
+expect "msbnetctl metrics --follow --count 3" "3" "$n"
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+[[ $rc -eq 0 ]] && ok "every guest fetch succeeded; msbnetd exits 0 on SIGTERM" \
+    || bad "msbnetd exit $rc" "$(tail -5 "$TOPO_DIR/logs/daemon.log")"
+expect "HTTP listener closed with msbnetd" "000" "$(code "http://$http/metrics")"
+
+# Bad values fail at start (2); a port in use fails to listen (1).
+for v in 127.0.0.1 localhost:9464 127.0.0.1:0 '[::1]' '::1:9464' 127.0.0.1:70000; do
+    out=$(h "$msbnetd" run --http "$v" -- true 2>&1)
+    rc=$?
+    [[ $rc -eq 2 && $out == *"--http"* ]] && ok "--http $v refused (2)" || bad "--http $v" "rc $rc: $out"
+done
+out=$(h "$msbnetd" run --http 127.0.0.1:8081 --control-socket "$TOPO_DIR/c2.sock" -- true 2>&1)
+rc=$?
+[[ $rc -eq 1 && $out == *"cannot listen"* ]] && ok "--http on a port in use: exit 1" \
+    || bad "--http port in use" "rc $rc: $out"
+[[ ! -e $TOPO_DIR/c2.sock ]] && ok "no control socket left behind" || bad "control socket left"
+# IPv6: the probe comes from H (CMD's ::1 is its own namespace's).
+h "$msbnetd" run --http '[::1]:9465' --control-socket "$TOPO_DIR/c3.sock" -- sleep 2 &
+six=$!
+sleep 1
+expect "--http [::1]:PORT serves IPv6" "200" "$(code 'http://[::1]:9465/healthz')"
+wait "$six"
+checks_done

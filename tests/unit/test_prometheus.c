@@ -1,0 +1,98 @@
+/* msbnetd's Prometheus renderer (server/prometheus.c): curated families with
+ * HELP/TYPE, labels, drop reasons from whatever the plugin reports (escaped
+ * even when hostile), fields without a curated name still exported, missing
+ * sections skipped, and JSON that is not an object refused. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "prometheus.h"
+
+static const struct msbd_prom_info info = {"1.2.3", "0.9\"x", 12345};
+
+static char *render(const char *json)
+{
+    size_t len = 0;
+    char *out = msbd_prom_render(json, &info, &len);
+    if (out)
+        CU_ASSERT_EQUAL(len, strlen(out));
+    return out;
+}
+
+static void has(const char *text, const char *line)
+{
+    if (!strstr(text, line))
+        fprintf(stderr, "missing: %s\n", line);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
+}
+
+static void test_curated_families(void)
+{
+    char *t = render("{\"schema\":1,\"guest\":{\"tx_bytes\":10,\"rx_bytes\":20,"
+                     "\"tx_frames\":1,\"rx_frames\":2,\"tx_ring_full\":0},"
+                     "\"tcp\":{\"flows\":3,\"connects_ok\":7},"
+                     "\"policy\":{\"allowed\":5,\"denied\":1,\"terminated\":0,"
+                     "\"by_rule\":{\"0\":4,\"default\":2}},\"termination\":{\"count\":1}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    has(t, "# HELP msbnet_guest_bytes_total ");
+    has(t, "# TYPE msbnet_guest_bytes_total counter\n");
+    has(t, "msbnet_guest_bytes_total{direction=\"from_guest\"} 10\n");
+    has(t, "msbnet_guest_bytes_total{direction=\"to_guest\"} 20\n");
+    has(t, "# TYPE msbnet_flows gauge\nmsbnet_flows{protocol=\"tcp\"} 3\n");
+    has(t, "msbnet_tcp_connects_total{outcome=\"ok\"} 7\n");
+    has(t, "msbnet_policy_decisions_total{action=\"terminate\"} 0\n");
+    has(t, "msbnet_policy_rule_decisions_total{rule=\"default\"} 2\n");
+    has(t, "msbnet_terminations_total 1\n");
+    has(t, "msbnet_uptime_seconds 12.345\n");
+    /* The label value escapes the quote in the plugin's version. */
+    has(t, "msbnet_info{version=\"1.2.3\",plugin_version=\"0.9\\\"x\"} 1\n");
+    /* Absent sections: no family, no orphan HELP. */
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_dns_"));
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_drops_total"));
+    /* A curated field is not exported twice. */
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_tcp_connects_ok"));
+    free(t);
+}
+
+static void test_drop_reasons_escaped(void)
+{
+    char *t = render("{\"drops\":{\"eth_short\":4,\"we\\\"ird\\\\\\nname\":1,\"x\":\"str\"}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    has(t, "# TYPE msbnet_drops_total counter\n");
+    has(t, "msbnet_drops_total{reason=\"eth_short\"} 4\n");
+    has(t, "msbnet_drops_total{reason=\"we\\\"ird\\\\\\nname\"} 1\n");
+    CU_ASSERT_PTR_NULL(strstr(t, "reason=\"x\""));
+    free(t);
+}
+
+static void test_uncurated_fields_untyped(void)
+{
+    char *t = render("{\"tcp\":{\"flows\":1,\"new-thing\":9},\"quic\":{\"streams\":2,"
+                     "\"nested\":{\"a\":1}},\"msbnetd\":{\"x\":1}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    has(t, "# TYPE msbnet_tcp_new_thing untyped\nmsbnet_tcp_new_thing 9\n");
+    has(t, "# TYPE msbnet_quic_streams untyped\nmsbnet_quic_streams 2\n");
+    CU_ASSERT_PTR_NULL(strstr(t, "nested"));
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_msbnetd"));
+    free(t);
+}
+
+static void test_refuses_non_objects(void)
+{
+    CU_ASSERT_PTR_NULL(render("[1,2]"));
+    CU_ASSERT_PTR_NULL(render("{\"guest\":"));
+    CU_ASSERT_PTR_NULL(render(""));
+    CU_ASSERT_PTR_NULL(msbd_prom_render(NULL, &info, NULL));
+}
+
+int main(void)
+{
+    static const struct test_case tests[] = {
+        {"curated families, labels, HELP/TYPE", test_curated_families},
+        {"drop reasons from the plugin, escaped", test_drop_reasons_escaped},
+        {"fields without a curated name: untyped", test_uncurated_fields_untyped},
+        {"not a JSON object: NULL", test_refuses_non_objects},
+        {NULL, NULL},
+    };
+    return cunit_run("prometheus", tests);
+}
