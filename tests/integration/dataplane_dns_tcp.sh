@@ -183,8 +183,11 @@ out=$(guest --dns 198.18.0.1 -- $DIG +tcp @$GW4 nx.test)
 expect tcp_nxdomain "status: NXDOMAIN" "$out"
 # The guest's own resolver, allowed by the policy: forwarded there (over
 # UDP; the configured upstream 198.18.0.99 is not even reachable).
-out=$(guest --dns 198.18.0.99 -- $DIG +tcp @198.18.0.1 example.test +short)
+out=$(guest --dns 198.18.0.99 --print-metrics -- $DIG +tcp @198.18.0.1 example.test +short)
 expect tcp_direct_resolver_allowed 198.18.0.5 "$out"
+expect tcp_direct_resolver_not_indexed '"hostnames":{"entries":0' "$out"
+out=$(guest --dns 198.18.0.1 --print-metrics -- $DIG +tcp @$GW4 example.test +short)
+expect tcp_gateway_answer_indexed '"hostnames":{"entries":1' "$out"
 # Denied: the SYN to it is refused, like any TCP the policy denies.
 out=$(guest --egress deny --dns 198.18.0.1 --print-metrics -- $DIG +tcp @198.18.0.1 example.test)
 expect tcp_direct_resolver_denied "connection refused" "$out"
