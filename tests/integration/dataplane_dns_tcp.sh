@@ -102,6 +102,16 @@ elif mode == "idle":
     t0 = time.time()
     d = s.recv(100)
     print("idle_closed %s after %.1f" % ("eof" if d == b"" else "data", time.time() - t0))
+elif mode == "conncap":
+    # 70 connections held open: 64 are served, the rest refused (RST).
+    held, refused = [], 0
+    for _ in range(70):
+        try:
+            held.append(socket.create_connection((gw, 53), timeout=5))
+        except ConnectionRefusedError:
+            refused += 1
+    held[-1].sendall(frame(query(0x6666, "example.test", 1)))
+    print("conncap held=%d refused=%d last=%s" % (len(held), refused, summary(read_frame(held[-1]))))
 elif mode == "flood":
     # More queries than the in-flight cap to a silent upstream: the ones
     # beyond the cap get SERVFAIL at once.
@@ -235,6 +245,9 @@ secs=$(grep -o 'after [0-9.]*' <<<"$out" | awk '{print int($2)}')
 expect tcp_idle_closed "idle_closed eof" "$out"
 if [[ ${secs:-0} -ge 9 && ${secs:-0} -le 13 ]]; then ok tcp_idle_after_10s; else bad tcp_idle_after_10s "$out"; fi
 expect tcp_idle_counted '"tcp_idle_timeouts":1' "$out"
+out=$(guest --dns 198.18.0.1 --print-metrics -- $PY "$TOPO_DIR/dnsclient.py" conncap $GW4)
+expect tcp_connection_cap "conncap held=64 refused=6 last=id=6666 rcode=0" "$out"
+expect tcp_connection_cap_counted '"tcp_connections_cap":6' "$out"
 # 198.18.0.99 is silent (blackholed in I): 300 queries, 256 wait, 44 SERVFAIL.
 ip -n "$TOPO_I" route add blackhole 198.18.0.99/32
 out=$(guest --dns 198.18.0.99 --print-metrics -- $PY "$TOPO_DIR/dnsclient.py" flood $GW4 300)
