@@ -259,7 +259,8 @@ cat >"$TOPO_DIR/names.json" <<'EOF'
 {"policy":{"default_egress":"allow","default_ingress":"allow","rules":[
   {"direction":"egress","destination":{"domain":"www.blocked.test"},"action":"allow"},
   {"direction":"egress","destination":{"domain_suffix":"blocked.test"},"protocols":["tcp"],
-   "ports":[{"start":443,"end":443}],"action":"deny"}]}}
+   "ports":[{"start":443,"end":443}],"action":"deny"},
+  {"direction":"any","destination":{"domain":"bye.test"},"action":"terminate"}]}}
 EOF
 : >"$TOPO_DIR/logs/dnsmasq-i-53.queries.log"
 out=$(guest_cfg "$TOPO_DIR/names.json" --dns 198.18.0.1 --print-metrics -- bash -c \
@@ -271,7 +272,14 @@ expect name_policy_others_pass 198.18.0.5 "$out"
 expect name_policy_counted '"name_denied":2' "$out"
 expect name_policy_refused_udp '"refused":1' "$(dns_udp_obj "$out")"
 expect name_policy_refused_tcp '"refused":1' "$(dns_tcp_obj "$out")"
-if grep -Eqi 'query.* (a\.)?blocked\.test' "$TOPO_DIR/logs/dnsmasq-i-53.queries.log"; then
+# terminate: REFUSED each time, the termination hook fired once.
+out=$(guest_cfg "$TOPO_DIR/names.json" --dns 198.18.0.1 --print-metrics -- bash -c \
+    "$DIG @$GW4 bye.test; $DIG +tcp @$GW4 bye.test")
+if [[ $(grep -c 'status: REFUSED' <<<"$out") -eq 2 ]]; then ok name_terminate_refused
+else bad name_terminate_refused "$out"; fi
+expect name_terminate_counted '"terminated":2' "$out"
+expect name_terminate_hook_once '"termination":{"count":1}' "$out"
+if grep -Eqi 'query.* ((a\.)?blocked|bye)\.test' "$TOPO_DIR/logs/dnsmasq-i-53.queries.log"; then
     bad name_policy_never_upstream "$(grep -i blocked "$TOPO_DIR/logs/dnsmasq-i-53.queries.log")"
 else ok name_policy_never_upstream; fi
 
