@@ -130,19 +130,43 @@ struct msb_icmp_metrics {
 #undef MSB_ICMP_FIELD
 };
 
-/* DNS interception.  Gauge: in_flight.  Counters: queries (every guest
- * UDP/53 datagram), then one outcome each: answered (upstream answer
- * relayed), alias (host.microsandbox.internal), refused, servfail, formerr;
- * truncated counts answers cut to TC=1 (also in answered); forwarded counts
- * datagrams sent upstream (retries included). */
+/* DNS interception.  Gauges: in_flight, tcp_connections.  Counters:
+ * queries (every guest UDP/53 datagram and TCP/53 message), then one
+ * outcome each: answered (upstream answer relayed), alias
+ * (host.microsandbox.internal), refused, servfail, formerr; truncated
+ * counts answers cut to TC=1 and nxdomain NXDOMAIN answers (both also in
+ * answered); forwarded counts queries sent upstream (retries included);
+ * name_denied the REFUSED by a domain rule; upstream_tcp_retries answers
+ * re-asked over TCP after TC=1. */
 #define MSB_DNS_METRICS(X)                                                                         \
     X(in_flight) X(queries) X(answered) X(refused) X(servfail) X(formerr) X(truncated) X(alias)   \
-    X(rebind_blocked) X(forwarded) X(upstream_timeouts) X(upstream_errors) X(in_flight_cap)
+    X(rebind_blocked) X(forwarded) X(upstream_timeouts) X(upstream_errors) X(in_flight_cap)     \
+    X(nxdomain) X(name_denied) X(upstream_tcp_retries) X(tcp_connections) X(tcp_connections_cap) \
+    X(tcp_idle_timeouts) X(tcp_oversized)
+
+/* The same outcomes per transport ("dns.udp", "dns.tcp" in JSON); nxdomain
+ * and truncated are also counted in answered. */
+#define MSB_DNS_TRANSPORT_METRICS(X)                                                               \
+    X(queries) X(answered) X(refused) X(servfail) X(formerr) X(truncated) X(alias) X(nxdomain)
+
+struct msb_dns_transport_metrics {
+#define MSB_DNS_FIELD(name) atomic_uint_fast64_t name;
+    MSB_DNS_TRANSPORT_METRICS(MSB_DNS_FIELD)
+#undef MSB_DNS_FIELD
+};
+
+/* Upstream answer latency (query sent -> answer read), upper bounds in ms;
+ * one more bucket for anything slower.  JSON shows cumulative counts. */
+#define MSB_DNS_LATENCY_BOUNDS_MS 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
+#define MSB_DNS_LATENCY_BUCKETS 13
 
 struct msb_dns_metrics {
 #define MSB_DNS_FIELD(name) atomic_uint_fast64_t name;
     MSB_DNS_METRICS(MSB_DNS_FIELD)
 #undef MSB_DNS_FIELD
+    struct msb_dns_transport_metrics udp, tcp;
+    atomic_uint_fast64_t latency[MSB_DNS_LATENCY_BUCKETS]; /* per bucket, not cumulative */
+    atomic_uint_fast64_t latency_sum_ms;
 };
 
 /* Published ports (ingress).  Gauges: listeners, tcp_open (inbound TCP

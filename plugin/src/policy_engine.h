@@ -71,6 +71,16 @@ bool msb_pol_shadows(const struct msb_pol_rule *earlier, const struct msb_pol_ru
 long msb_policy_shadow_warnings(const struct msb_policy *p, char ***out);
 void msb_pol_warnings_free(char **w, long n);
 
+/* ---- policy_dns.c ------------------------------------------------------- */
+
+/* The verdict on a DNS query for name (presentation form, any case, no
+ * trailing dot): the first egress/any rule whose destination is that
+ * domain, or a suffix of it, decides; protocol and port filters are
+ * ignored, as the original did (a name rule names the name).  Address,
+ * group and "any" rules never match a name (they govern the resolver's
+ * address, checked on its own).  No name rule matches -> ALLOW, rule -1. */
+struct msb_pol_verdict msb_policy_dns_name(const struct msb_policy *p, const char *name);
+
 /* ---- policy_json.c ------------------------------------------------------ */
 
 #define MSB_POL_JSON_MAX_BYTES (4u << 20)

@@ -47,14 +47,51 @@ static json_t *drops_section(struct msb_metrics *m)
 COUNTER_SECTION(tcp_section, struct msb_tcp_metrics, tcp, MSB_TCP_METRICS)
 COUNTER_SECTION(udp_section, struct msb_udp_metrics, udp, MSB_UDP_METRICS)
 COUNTER_SECTION(icmp_section, struct msb_icmp_metrics, icmp, MSB_ICMP_METRICS)
-COUNTER_SECTION(dns_section, struct msb_dns_metrics, dns, MSB_DNS_METRICS)
+COUNTER_SECTION(dns_counters, struct msb_dns_metrics, dns, MSB_DNS_METRICS)
 COUNTER_SECTION(inbound_section, struct msb_inbound_metrics, inbound, MSB_INBOUND_METRICS)
 COUNTER_SECTION(dhcp_section, struct msb_dhcp_metrics, dhcp, MSB_DHCP_METRICS)
 COUNTER_SECTION(ra_section, struct msb_ra_metrics, ra, MSB_RA_METRICS)
 COUNTER_SECTION(reasm_section, struct msb_reasm_metrics, reasm, MSB_REASM_METRICS)
 COUNTER_SECTION(vnet_section, struct msb_vnet_metrics, vnet, MSB_VNET_METRICS)
 #undef COUNTER_SECTION
+
+static json_t *dns_transport(struct msb_dns_transport_metrics *g)
+{
+    json_t *o = json_object();
+    MSB_DNS_TRANSPORT_METRICS(PUT_FIELD)
+    return o;
+}
 #undef PUT_FIELD
+
+/* Prometheus-style: counts cumulative, le bounds in ms, then +Inf. */
+static json_t *dns_latency(struct msb_dns_metrics *g)
+{
+    static const uint64_t bounds[] = {MSB_DNS_LATENCY_BOUNDS_MS};
+    json_t *o = json_object(), *le = json_array(), *cum = json_array();
+    uint64_t total = 0;
+    for (size_t i = 0; i < MSB_DNS_LATENCY_BUCKETS; i++) {
+        total += msb_read(&g->latency[i]);
+        if (i < MSB_DNS_LATENCY_BUCKETS - 1)
+            json_array_append_new(le, json_integer((json_int_t)bounds[i]));
+        else
+            json_array_append_new(le, json_string("+Inf"));
+        json_array_append_new(cum, json_integer((json_int_t)total));
+    }
+    json_object_set_new(o, "le_ms", le);
+    json_object_set_new(o, "counts", cum);
+    put_u64(o, "count", total);
+    put_u64(o, "sum_ms", msb_read(&g->latency_sum_ms));
+    return o;
+}
+
+static json_t *dns_section(struct msb_metrics *m)
+{
+    json_t *o = dns_counters(m);
+    json_object_set_new(o, "udp", dns_transport(&m->dns.udp));
+    json_object_set_new(o, "tcp", dns_transport(&m->dns.tcp));
+    json_object_set_new(o, "upstream_latency", dns_latency(&m->dns));
+    return o;
+}
 
 static json_t *rings_section(struct msbnet *net)
 {

@@ -31,6 +31,7 @@
 #include "lwip/tcp.h"
 
 #include "clock.h"
+#include "dns_tcp.h"
 #include "tcp_int.h"
 
 /* Host-side keepalive: a dead peer is noticed in ~2 minutes even when the
@@ -207,7 +208,11 @@ void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
 {
     struct sockaddr_storage ss;
     socklen_t sl = target_of(t, f, &ss);
-    f->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* TCP/53 to any address is msbnet's own DNS server (dns_tcp.c): the
+     * "host socket" is a socketpair end, connected from the start. */
+    bool dns = f->dp == 53;
+    f->fd = dns ? msb_dns_tcp_open(t->s->dns, &f->g, f->gp, &f->d)
+                : socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (f->fd < 0) {
         connect_failed(t, f, errno);
         return;
@@ -218,7 +223,7 @@ void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
         connect_failed(t, f, ENOMEM);
         return;
     }
-    if (connect(f->fd, (struct sockaddr *)&ss, sl) == 0) {
+    if (dns || connect(f->fd, (struct sockaddr *)&ss, sl) == 0) {
         connected(t, f);
         return;
     }

@@ -390,6 +390,10 @@ if out:
 EOF
 }
 
+# Sourced by another benchmark (dns_qps.sh, udp_rr.sh): the stacks and the
+# helpers above only, no run.
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi
+
 # ------------------------------------------------------------------ main
 
 for s in $STACKS; do
