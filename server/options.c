@@ -15,6 +15,7 @@ enum {
     OPT_PLUGIN = 256, OPT_CONFIG, OPT_NETNS, OPT_SLOT, OPT_MTU, OPT_IPV4, OPT_GW4, OPT_IPV6,
     OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
     OPT_NO_GATEWAYS,
+    OPT_LISTEN, OPT_FD, OPT_PEER,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +37,9 @@ static const struct option long_opts[] = {
     {"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
     {"no-gateways", no_argument, NULL, OPT_NO_GATEWAYS},
     {"verbose", no_argument, NULL, 'v'},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"fd", required_argument, NULL, OPT_FD},
+    {"peer", required_argument, NULL, OPT_PEER},
     {NULL, 0, NULL, 0},
 };
 
@@ -150,6 +154,15 @@ static int set_control_socket(struct msbd_opts *o, const char *cmd, const char *
     return 0;
 }
 
+static int set_transport_fd(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    unsigned long v;
+    if (parse_uint(val, 0x7fffffff, &v))
+        return bad(cmd, "--fd: \"%s\" is not a descriptor number", val);
+    o->transport_fd = (int)v;
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
 {
     switch (c) {
@@ -171,8 +184,33 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_CONTROL_SOCKET: return set_control_socket(o, cmd, arg);
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case 'v': o->verbose = true; return 0;
+    case OPT_LISTEN: o->listen_path = arg; return 0;
+    case OPT_FD: return set_transport_fd(o, cmd, arg);
+    case OPT_PEER: o->peer_path = arg; return 0;
     default: return MSBD_EXIT_USAGE;
     }
+}
+
+/* stream: --listen or --fd; dgram: --fd, or --listen and/or --peer; the
+ * TAP commands take none of them. */
+static int check_transport(const struct msbd_opts *o, enum msbd_command c, const char *cmd)
+{
+    bool listen = o->listen_path, fd = o->transport_fd >= 0, peer = o->peer_path;
+    if (c == MSBD_CMD_TAP || c == MSBD_CMD_RUN) {
+        if (listen || fd || peer)
+            return bad(cmd, "--listen, --fd and --peer are for the stream and dgram commands");
+        return 0;
+    }
+    if (o->netns_path)
+        return bad(cmd, "--netns is for the tap command; the VMM owns the guest's interface");
+    if (c == MSBD_CMD_STREAM && peer)
+        return bad(cmd, "--peer is for dgram; a stream VMM connects to --listen");
+    if (fd && (listen || peer))
+        return bad(cmd, "--fd excludes --listen and --peer");
+    if (!fd && !listen && !peer)
+        return bad(cmd, c == MSBD_CMD_STREAM ? "--listen PATH or --fd N is required"
+                                             : "--listen PATH, --peer PATH or --fd N is required");
+    return 0;
 }
 
 /* Positional arguments: run needs a command, tap takes none. */
@@ -190,7 +228,7 @@ static int check_rest(struct msbd_opts *o, enum msbd_command c, const char *cmd,
         return bad(cmd, "--netns PATH is required");
     if (c == MSBD_CMD_RUN && o->netns_path)
         return bad(cmd, "--netns is for the tap command; run makes its own namespace");
-    return 0;
+    return check_transport(o, c, cmd);
 }
 
 int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **argv)
@@ -200,6 +238,7 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **a
     memset(o, 0, sizeof *o);
     o->plugin_path = keep_plugin;
     o->prefix4 = o->prefix6 = -1;
+    o->transport_fd = -1;
     o->overrides = json_object();
     optind = 1;
     opterr = 0; /* our own one-line messages, naming the command */

@@ -11,7 +11,7 @@
 
 #define MSBD_EXIT_USAGE 2
 
-enum msbd_command { MSBD_CMD_TAP, MSBD_CMD_RUN };
+enum msbd_command { MSBD_CMD_TAP, MSBD_CMD_RUN, MSBD_CMD_STREAM, MSBD_CMD_DGRAM };
 
 struct msbd_opts {
     const char *plugin_path; /* NULL = default search */
@@ -25,6 +25,10 @@ struct msbd_opts {
     bool no_gateways;           /* leave both gateways to a controller (SetGateways) */
     const char *control_socket; /* NULL = the per-slot default path */
     char **cmd; /* run: NULL-terminated argv of CMD */
+    /* stream / dgram: where the VMM's frames come from */
+    const char *listen_path; /* --listen: socket msbnetd binds */
+    const char *peer_path;   /* dgram --peer: the VMM's own socket */
+    int transport_fd;        /* --fd: pre-connected socket from the VMM, -1 = none */
 };
 
 /* Parses argv (argv[0] = the command name) into o.  Returns 0, or
