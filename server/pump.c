@@ -8,10 +8,15 @@
 static void on_transport_readable(evutil_socket_t fd, short what, void *arg);
 static void on_transport_writable(evutil_socket_t fd, short what, void *arg);
 
+static void arm_timer_us(struct event *ev, unsigned us)
+{
+    struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = (long)(us % 1000000)};
+    evtimer_add(ev, &tv);
+}
+
 static void arm_timer(struct event *ev, unsigned ms)
 {
-    struct timeval tv = {.tv_sec = 0, .tv_usec = (long)ms * 1000};
-    evtimer_add(ev, &tv);
+    arm_timer_us(ev, ms * 1000);
 }
 
 static unsigned backoff(unsigned ms)
@@ -200,8 +205,9 @@ static void wait_writable(struct msbd_pump *p, bool again)
         event_add(p->t_write, NULL);
         return;
     }
-    p->write_retry_ms = again ? backoff(p->write_retry_ms) : PUMP_RETRY_MIN_MS;
-    arm_timer(p->write_retry, p->write_retry_ms);
+    unsigned us = again ? p->write_retry_us * 2 : PUMP_WRITE_RETRY_MIN_US;
+    p->write_retry_us = us > PUMP_WRITE_RETRY_MAX_US ? PUMP_WRITE_RETRY_MAX_US : us;
+    arm_timer_us(p->write_retry, p->write_retry_us);
 }
 
 static void stop_waiting(struct msbd_pump *p)

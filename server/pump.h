@@ -34,6 +34,10 @@
 #define PUMP_BATCH 64
 #define PUMP_RETRY_MIN_MS 1
 #define PUMP_RETRY_MAX_MS 16
+/* A datagram peer's queue drains in microseconds when its VMM is alive:
+ * the write retry starts short, doubling to the same 16 ms ceiling. */
+#define PUMP_WRITE_RETRY_MIN_US 50
+#define PUMP_WRITE_RETRY_MAX_US 16000
 
 struct msbd_pump_stats {
     uint64_t guest_frames_in;      /* read from the transport */
@@ -58,7 +62,7 @@ struct msbd_pump {
     uint8_t *tx_buf; /* guest -> plugin; holds the refused frame */
     size_t tx_len;
     bool tx_held;
-    unsigned retry_ms, write_retry_ms;
+    unsigned retry_ms, write_retry_us;
     uint8_t *rx_buf; /* plugin -> guest; holds the blocked frame */
     size_t rx_cap, rx_len;
     bool rx_held;

@@ -14,11 +14,16 @@ guest's virtio-net card.
                            the connection, "open" when it does not
   probe SOCKET             connect while another VMM is connected: print
                            "closed" when msbnetd closes it, "open" otherwise
+  spawn TAP CMD...         a socketpair: run CMD with one end (every "{fd}" in
+                           CMD becomes its number, as libkrun/QEMU pass a
+                           pre-connected socket), bridge TAP to the other end
+                           until killed; prints "child PID" and "connected"
 """
 import fcntl
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 
@@ -91,9 +96,9 @@ def socket_to_tap(tap, s, done):
         done.set()
 
 
-def bridge(tap_name, path, cut):
+def bridge(tap_name, path, cut, s=None):
     tap = open_tap(tap_name)
-    s = connect(path)
+    s = s or connect(path)
     print("connected", flush=True)
     done = threading.Event()
     for target, args in ((tap_to_socket, (tap, s, cut, done)), (socket_to_tap, (tap, s, done))):
@@ -123,6 +128,13 @@ def main(argv):
         s = connect(args[0])
         s.sendall(HDR.pack(int(args[1], 0)) + b"\0" * 20)
         print(wait_closed(s), flush=True)
+    elif cmd == "spawn":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        child_args = [a.replace("{fd}", str(theirs.fileno())) for a in args[1:]]
+        child = subprocess.Popen(child_args, pass_fds=[theirs.fileno()])
+        theirs.close()
+        print("child %d" % child.pid, flush=True)
+        bridge(args[0], None, None, ours)
     elif cmd == "probe":
         print(wait_closed(connect(args[0]), 2.0), flush=True)
     else:
