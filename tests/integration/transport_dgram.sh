@@ -64,7 +64,7 @@ bridge "$TOPO_DIR/vmm2.sock"
 expect curl_after_vmm_restart "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)"
 stop_job "$bpid"
 
-stop_job "$mpid"
+stop_msbnetd msbnetd "$mpid"
 m=$(final_metrics msbnetd)
 echo "info: msbnetd sends that found the VMM's queue full: $(metric "$m" .msbnetd.transport_blocked)"
 metric_is handshakes_consumed "$m" .msbnetd.transport.vfkit_handshakes 2
@@ -89,7 +89,7 @@ bridge "$vmm" novfkt
 expect peer_curl "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)"
 expect peer_foreign_sent "sent" "$(ip netns exec "$TOPO_G" $dpeer send "$TOPO_DIR/intruder2.sock" "$sock" 60)"
 stop_job "$bpid"
-stop_job "$mpid"
+stop_msbnetd msbnetd2 "$mpid"
 m=$(final_metrics msbnetd2)
 metric_is peer_fixed_foreign_dropped "$m" .msbnetd.transport.foreign_drops 1
 metric_is peer_no_handshake_needed "$m" .msbnetd.transport.vfkit_handshakes 0

@@ -76,7 +76,7 @@ expect curl_after_garbage "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)
 stop_job "$bpid"
 
 # --- counters, from the metrics printed at exit -----------------------------------------------
-stop_job "$mpid"
+stop_msbnetd msbnetd "$mpid"
 m=$(final_metrics msbnetd)
 metric_is bad_lengths_counted "$m" .msbnetd.transport.bad_length_drops 4
 metric_is second_vmm_counted "$m" .msbnetd.transport.connections_refused_busy 1
@@ -101,6 +101,7 @@ stop_job "$fpid"
 for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
 if ! kill -0 "$child" 2>/dev/null; then ok fd_msbnetd_exits_with_vmm; else bad fd_msbnetd_exits_with_vmm "pid $child alive"; fi
 expect fd_exit_said "the VMM's socket (--fd) closed; exiting" "$(cat "$TOPO_DIR/logs/fdvmm.log")"
+if grep -q Sanitizer "$TOPO_DIR/logs/fdvmm.log"; then bad fd_sanitizer_clean "$(grep -A5 Sanitizer "$TOPO_DIR/logs/fdvmm.log")"; fi
 
 # --- usage errors ------------------------------------------------------------------------------
 out=$("$msbnetd" stream 2>&1); expect usage_needs_listen_or_fd "--listen PATH or --fd N is required" "$out"

@@ -108,7 +108,7 @@ mpid=$TOPO_LAST_PID
 wait_socket "$sock"
 boot stream "stream,id=n0,server=off,addr.type=unix,addr.path=$sock"
 verdicts stream
-stop_job "$mpid"
+stop_msbnetd msbnetd-stream "$mpid"
 m=$(final_metrics msbnetd-stream)
 metric_is stream_one_connection "$m" .msbnetd.transport.connections_accepted 1
 metric_is stream_no_bad_length "$m" .msbnetd.transport.bad_length_drops 0
@@ -123,7 +123,7 @@ mpid=$TOPO_LAST_PID
 wait_socket "$sock"
 boot dgram "dgram,id=n0,local.type=unix,local.path=$qsock,remote.type=unix,remote.path=$sock"
 verdicts dgram
-stop_job "$mpid"
+stop_msbnetd msbnetd-dgram "$mpid"
 m=$(final_metrics msbnetd-dgram)
 metric_is dgram_no_foreign "$m" .msbnetd.transport.foreign_drops 0
 metric_is dgram_no_undersize "$m" .msbnetd.transport.undersize_drops 0
