@@ -68,10 +68,11 @@ static ssize_t parse(struct stream *s, uint8_t *buf, size_t cap)
 
 static ssize_t peer_left(struct stream *s, int err)
 {
-    if (s->in_len > s->in_off)
+    bool mid_frame = s->in_len > s->in_off;
+    if (mid_frame)
         s->st.truncated++;
     s->st.peer_closed++;
-    if (s->verbose || s->in_len > s->in_off)
+    if (s->verbose || (mid_frame && worth_saying(s->st.truncated)))
         fprintf(stderr, "msbnetd stream: VMM %s%s%s\n", err ? "connection error: " : "closed",
                 err ? strerror(err) : "", s->in_len > s->in_off ? " in the middle of a frame" : "");
     return MSBD_T_GONE;
