@@ -5,9 +5,10 @@
 # families, 1 GiB each way with SHA-256 on both ends (XPORT_BYTES overrides),
 # one VMM at a time, a VMM that dies mid-frame and comes back, garbage
 # lengths (0, 3, 0xFFFFFFFF) dropping only that connection, and --fd.
-#   usage: transport_stream.sh PATH_TO_MSBNETD
+#   usage: transport_stream.sh PATH_TO_MSBNETD PATH_TO_MSBNETCTL
 set -uo pipefail
-msbnetd=$(realpath "${1:?usage: transport_stream.sh PATH_TO_MSBNETD}")
+msbnetd=$(realpath "${1:?usage: transport_stream.sh PATH_TO_MSBNETD PATH_TO_MSBNETCTL}")
+msbnetctl=$(realpath "${2:?usage: transport_stream.sh PATH_TO_MSBNETD PATH_TO_MSBNETCTL}")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/topology.sh"
 topo_require curl jq timeout /usr/bin/python3
@@ -44,6 +45,13 @@ bridge
 expect curl_ipv4 "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)"
 expect curl_ipv6 "$want_hello" "$(gcurl "http://[$TOPO_I6]:8080/hello.txt")"
 expect curl_1MiB_sha256 "$want_blob" "$(gcurl http://$TOPO_I4:8080/1M.bin | sha256sum | cut -d' ' -f1)"
+
+# --- the control socket works as with run/tap ---------------------------------------
+expect grpc_status_guest_ipv4 "100.96.0.2" "$("$msbnetctl" --socket "$RUNTIME_DIRECTORY/slot-0.sock" status 2>&1)"
+m=$("$msbnetctl" --socket "$RUNTIME_DIRECTORY/slot-0.sock" --json metrics 2>&1)
+if [[ $(jq -r '.guest.tx_frames // (.json | fromjson | .guest.tx_frames)' <<<"$m" 2>/dev/null) -gt 0 ]]; then
+    ok grpc_metrics_count_guest_frames
+else bad grpc_metrics_count_guest_frames "$m"; fi
 
 # --- one VMM at a time -----------------------------------------------------------
 expect second_vmm_closed "closed" "$(timeout 10 $speer probe "$sock")"
@@ -102,6 +110,27 @@ for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
 if ! kill -0 "$child" 2>/dev/null; then ok fd_msbnetd_exits_with_vmm; else bad fd_msbnetd_exits_with_vmm "pid $child alive"; fi
 expect fd_exit_said "the VMM's socket (--fd) closed; exiting" "$(cat "$TOPO_DIR/logs/fdvmm.log")"
 if grep -q Sanitizer "$TOPO_DIR/logs/fdvmm.log"; then bad fd_sanitizer_clean "$(grep -A5 Sanitizer "$TOPO_DIR/logs/fdvmm.log")"; fi
+
+# --- backpressure: an 8-frame ring in the plugin, 16 MiB each way -----------------------
+# A full tx ring makes msbnetd stop reading the socket (the VMM waits); every
+# frame still arrives once, in order, and nothing is refused.
+echo '{"queue_capacity": 8}' >"$TOPO_DIR/small.json"
+sock=$TOPO_DIR/vmm-small.sock
+topo_bg H msbnetd-small "$msbnetd" stream --listen "$sock" --config "$TOPO_DIR/small.json" \
+    --egress allow --mtu "$XPORT_MTU" --print-metrics --control-socket "$TOPO_DIR/small.sock"
+mpid=$TOPO_LAST_PID
+wait_socket "$sock"
+bridge
+sha_transfer small_ring_guest_to_internet_sha256 up $((16 << 20)) 9003
+sha_transfer small_ring_internet_to_guest_sha256 down $((16 << 20)) 9004
+stop_job "$bpid"
+stop_msbnetd msbnetd-small "$mpid"
+m=$(final_metrics msbnetd-small)
+busy=$(metric "$m" .msbnetd.plugin_busy)
+if [[ $busy -gt 0 ]]; then ok "small_ring_full_seen_and_waited ($busy retries)"; else bad small_ring_full_seen_and_waited "plugin_busy=$busy"; fi
+metric_is small_ring_nothing_refused "$m" .msbnetd.plugin_refused 0
+metric_is small_ring_every_frame_taken "$m" '.msbnetd.guest_frames_in == .msbnetd.plugin_accepted' true
+echo "info: small ring: msbnetd writes that found the socket full: $(metric "$m" .msbnetd.transport_blocked)"
 
 # --- usage errors ------------------------------------------------------------------------------
 out=$("$msbnetd" stream 2>&1); expect usage_needs_listen_or_fd "--listen PATH or --fd N is required" "$out"
