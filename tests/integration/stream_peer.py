@@ -4,11 +4,13 @@ unixstream, passt's protocol: each frame after a 4-byte big-endian length),
 played from the guest namespace with a real TAP device standing in for the
 guest's virtio-net card.
 
-  bridge TAP SOCKET [CUT]  attach to the existing TAP device, connect to
+  bridge TAP SOCKET [OPT]  attach to the existing TAP device, connect to
                            SOCKET and move frames both ways until either
                            side closes; print "connected" once connected.
-                           CUT=N: after N frames towards msbnetd, send half of
+                           OPT=N: after N frames towards msbnetd, send half of
                            the next frame and exit (a VMM dying mid-frame).
+                           OPT=slow: a 32 KiB receive buffer read 16 KiB at a
+                           time with a pause, so msbnetd finds it full.
   garbage SOCKET LEN       connect, send the length LEN (and a few bytes), and
                            wait up to 5 s: print "closed" when msbnetd drops
                            the connection, "open" when it does not
@@ -26,6 +28,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -40,10 +43,10 @@ def open_tap(name):
     return fd
 
 
-def connect(path):
+def connect(path, rcvbuf=4 << 20):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.connect(path)
     return s
 
@@ -67,12 +70,14 @@ def tap_to_socket(tap, s, cut, done):
         done.set()
 
 
-def socket_to_tap(tap, s, done):
+def socket_to_tap(tap, s, done, slow=False):
     """Reassembles frames across arbitrary read boundaries."""
     buf = bytearray()
     try:
         while True:
-            chunk = s.recv(1 << 20)
+            if slow:
+                time.sleep(0.001)
+            chunk = s.recv(16384 if slow else 1 << 20)
             if not chunk:
                 return
             buf += chunk
@@ -96,12 +101,14 @@ def socket_to_tap(tap, s, done):
         done.set()
 
 
-def bridge(tap_name, path, cut, s=None):
+def bridge(tap_name, path, opt, s=None):
     tap = open_tap(tap_name)
-    s = s or connect(path)
+    slow = opt == "slow"
+    cut = int(opt) if opt and not slow else None
+    s = s or connect(path, 32768 if slow else 4 << 20)
     print("connected", flush=True)
     done = threading.Event()
-    for target, args in ((tap_to_socket, (tap, s, cut, done)), (socket_to_tap, (tap, s, done))):
+    for target, args in ((tap_to_socket, (tap, s, cut, done)), (socket_to_tap, (tap, s, done, slow))):
         threading.Thread(target=target, args=args, daemon=True).start()
     done.wait()
     print("bridge ended", flush=True)
@@ -123,7 +130,7 @@ def wait_closed(s, secs=5.0):
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "bridge":
-        bridge(args[0], args[1], int(args[2]) if len(args) > 2 else None)
+        bridge(args[0], args[1], args[2] if len(args) > 2 else None)
     elif cmd == "garbage":
         s = connect(args[0])
         s.sendall(HDR.pack(int(args[1], 0)) + b"\0" * 20)

@@ -130,7 +130,27 @@ busy=$(metric "$m" .msbnetd.plugin_busy)
 if [[ $busy -gt 0 ]]; then ok "small_ring_full_seen_and_waited ($busy retries)"; else bad small_ring_full_seen_and_waited "plugin_busy=$busy"; fi
 metric_is small_ring_nothing_refused "$m" .msbnetd.plugin_refused 0
 metric_is small_ring_every_frame_taken "$m" '.msbnetd.guest_frames_in == .msbnetd.plugin_accepted' true
-echo "info: small ring: msbnetd writes that found the socket full: $(metric "$m" .msbnetd.transport_blocked)"
+
+# --- backpressure the other way: a VMM that reads slowly --------------------------------
+# msbnetd's output buffer and the socket fill; frames wait in the pump and the
+# plugin's rx ring (the stack stops sending), and arrive intact.
+sock=$TOPO_DIR/vmm-slow.sock
+topo_bg H msbnetd-slow "$msbnetd" stream --listen "$sock" --egress allow --mtu "$XPORT_MTU" \
+    --print-metrics --control-socket "$TOPO_DIR/slow.sock"
+mpid=$TOPO_LAST_PID
+wait_socket "$sock"
+bridge slow
+sha_transfer slow_vmm_internet_to_guest_sha256 down $((32 << 20)) 9005
+# TCP's window keeps what is in flight below msbnetd's buffers; 100 echo
+# replies of 60 KB at once (the gateway answers them itself) do not.
+out=$(timeout 60 ip netns exec "$TOPO_G" ping -q -n -c 300 -l 100 -i 0 -s 60000 -W 5 "$GW4" 2>&1)
+expect slow_vmm_ping_burst_answered " received" "$out"
+stop_job "$bpid"
+stop_msbnetd msbnetd-slow "$mpid"
+m=$(final_metrics msbnetd-slow)
+blocked=$(metric "$m" .msbnetd.transport_blocked)
+if [[ $blocked -gt 0 ]]; then ok "slow_vmm_writes_waited ($blocked times)"; else bad slow_vmm_writes_waited "transport_blocked=$blocked"; fi
+metric_is slow_vmm_nothing_dropped "$m" .msbnetd.transport_write_drops 0
 
 # --- usage errors ------------------------------------------------------------------------------
 out=$("$msbnetd" stream 2>&1); expect usage_needs_listen_or_fd "--listen PATH or --fd N is required" "$out"
