@@ -11,11 +11,15 @@ a real TAP device standing in for the guest's virtio-net card.
                                  handshake send a 10-byte and a 70000-byte
                                  datagram (msbnetd must drop and count both)
   send OWN SOCKET SIZE           bind OWN and send one SIZE-byte datagram
+  spawn TAP CMD...               a datagram socketpair: CMD gets one end ("{fd}"
+                                 in CMD becomes its number), TAP is bridged to
+                                 the other; prints "child PID", "connected"
 """
 import fcntl
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 
@@ -47,7 +51,10 @@ def tap_to_socket(tap, s, path, done):
             frame = os.read(tap, MAX_FRAME)
             while True:
                 try:
-                    s.sendto(frame, path)
+                    if path is None:
+                        s.send(frame)  # a connected socketpair
+                    else:
+                        s.sendto(frame, path)
                     break
                 except BlockingIOError:
                     continue  # msbnetd's queue is full: wait for room
@@ -71,9 +78,9 @@ def socket_to_tap(tap, s, done):
         done.set()
 
 
-def bridge(tap_name, path, own, flags):
+def bridge(tap_name, path, own, flags, s=None):
     tap = open_tap(tap_name)
-    s = bound(own)
+    s = s or bound(own)
     if "novfkt" not in flags:
         s.sendto(b"VFKT", path)
     if "junk" in flags:
@@ -92,6 +99,13 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "bridge":
         bridge(args[0], args[1], args[2], args[3].split(",") if len(args) > 3 else [])
+    elif cmd == "spawn":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        child_args = [a.replace("{fd}", str(theirs.fileno())) for a in args[1:]]
+        child = subprocess.Popen(child_args, pass_fds=[theirs.fileno()])
+        theirs.close()
+        print("child %d" % child.pid, flush=True)
+        bridge(args[0], None, None, ["novfkt"], ours)
     elif cmd == "send":
         bound(args[0]).sendto(b"\0" * int(args[2]), args[1])
         print("sent", flush=True)
