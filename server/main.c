@@ -1,10 +1,11 @@
 /*
  * msbnetd: hosts libmsbnet.so for one sandbox.
  *
- * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device, with
+ * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device,
+ * `stream` and `dgram` over a VMM's unix socket (transport_cmd.c), with
  * the gRPC control server (grpc_server.c) on a unix socket; `check-config`
- * and `version` only load the plugin.  The other frame transports and the
- * HTTP metrics endpoint join as they land.
+ * and `version` only load the plugin.  The HTTP metrics endpoint joins as
+ * it lands.
  */
 #include <errno.h>
 #include <stdbool.h>
