@@ -38,5 +38,7 @@ void msbd_loop_close(struct msbd_loop *l, struct msbd_host *h, bool print_metric
 /* Exit status: 0, 1 (runtime failure), 2 (usage); run: CMD's status. */
 int msbd_cmd_tap(const struct msbd_opts *o);
 int msbd_cmd_run(const struct msbd_opts *o);
+int msbd_cmd_stream(const struct msbd_opts *o);
+int msbd_cmd_dgram(const struct msbd_opts *o);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * msbnetd: hosts libmsbnet.so for one sandbox.
  *
- * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device, with
+ * `run -- CMD` and `tap --netns` serve one sandbox over a TAP device,
+ * `stream` and `dgram` over a VMM's unix socket (transport_cmd.c), with
  * the gRPC control server (grpc_server.c) on a unix socket; `check-config`
  * and `version` only load the plugin.
  */
@@ -32,10 +33,20 @@ static void usage(FILE *out)
             "  tap --netns PATH [OPTIONS]   create and configure tap0 in an existing network\n"
             "                               namespace (e.g. /var/run/netns/G) and serve it\n"
             "                               until SIGINT/SIGTERM\n"
+            "  stream --listen PATH | --fd N [OPTIONS]\n"
+            "                               serve a VMM over a unix stream socket, each\n"
+            "                               frame after a 4-byte big-endian length (QEMU\n"
+            "                               -netdev stream, libkrun unixstream, passt's\n"
+            "                               protocol); one VMM at a time\n"
+            "  dgram --listen PATH [--peer PATH] | --fd N [OPTIONS]\n"
+            "                               serve a VMM over a unix datagram socket, one\n"
+            "                               frame per datagram (vfkit, libkrun unixgram,\n"
+            "                               QEMU -netdev dgram)\n"
             "  check-config [FILE|-]        validate a JSON config with the plugin (default: stdin)\n"
             "  version                      print msbnetd's and the plugin's versions\n"
             "\n"
-            "options of run and tap (each overrides its key in the --config file):\n"
+            "options of run, tap, stream and dgram (each overrides its key in the\n"
+            "--config file):\n"
             "  --plugin PATH             libmsbnet.so to load (default: next to msbnetd,\n"
             "                            then the install library directory)\n"
             "  --config FILE             plugin config (JSON object, keys as in the README)\n"
@@ -71,6 +82,10 @@ static void usage(FILE *out)
             "  --tls-client-ca FILE      require client certificates signed by this CA\n"
             "  --on-terminate-signal PID:SIG  send SIG (number or name, e.g. TERM) to PID\n"
             "                            once when the termination hook fires\n"
+            "  --listen PATH             stream/dgram: socket to bind (mode 0600)\n"
+            "  --fd N                    stream/dgram: a socket the VMM passed, already\n"
+            "                            connected; msbnetd exits when the VMM closes it\n"
+            "  --peer PATH               dgram: the VMM's own bound socket to send to\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"
@@ -111,10 +126,16 @@ static int data_plane(const char *cmd, const char *plugin_path, int argc, char *
      * one EPIPE, not the daemon; `run` restores the default for CMD. */
     signal(SIGPIPE, SIG_IGN);
     struct msbd_opts o = {.plugin_path = plugin_path};
-    enum msbd_command c = strcmp(cmd, "run") == 0 ? MSBD_CMD_RUN : MSBD_CMD_TAP;
+    enum msbd_command c = strcmp(cmd, "run") == 0      ? MSBD_CMD_RUN
+                          : strcmp(cmd, "stream") == 0 ? MSBD_CMD_STREAM
+                          : strcmp(cmd, "dgram") == 0  ? MSBD_CMD_DGRAM
+                                                       : MSBD_CMD_TAP;
     int rc = msbd_opts_parse(&o, c, argc, argv);
     if (rc == 0)
-        rc = c == MSBD_CMD_RUN ? msbd_cmd_run(&o) : msbd_cmd_tap(&o);
+        rc = c == MSBD_CMD_RUN      ? msbd_cmd_run(&o)
+             : c == MSBD_CMD_STREAM ? msbd_cmd_stream(&o)
+             : c == MSBD_CMD_DGRAM  ? msbd_cmd_dgram(&o)
+                                    : msbd_cmd_tap(&o);
     msbd_opts_free(&o);
     return rc;
 }
@@ -144,7 +165,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[optind];
-    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "tap") == 0)
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "tap") == 0 || strcmp(cmd, "stream") == 0 ||
+        strcmp(cmd, "dgram") == 0)
         return data_plane(cmd, plugin_path, argc - optind, argv + optind);
     if (strcmp(cmd, "check-config") != 0 && strcmp(cmd, "version") != 0) {
         fprintf(stderr, "msbnetd: unknown command \"%s\"\n", cmd);

@@ -18,6 +18,7 @@ enum {
     OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
     OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG, OPT_HTTP, OPT_CONTROL_ADDR, OPT_TLS_CERT,
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
+    OPT_LISTEN, OPT_FD, OPT_PEER,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +48,9 @@ static const struct option long_opts[] = {
     {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
     {"on-terminate-signal", required_argument, NULL, OPT_ON_TERM_SIGNAL},
     {"verbose", no_argument, NULL, 'v'},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"fd", required_argument, NULL, OPT_FD},
+    {"peer", required_argument, NULL, OPT_PEER},
     {NULL, 0, NULL, 0},
 };
 
@@ -360,6 +364,15 @@ static int check_control_tls(const struct msbd_opts *o, const char *cmd)
     return 0;
 }
 
+static int set_transport_fd(struct msbd_opts *o, const char *cmd, const char *val)
+{
+    unsigned long v;
+    if (parse_uint(val, 0x7fffffff, &v))
+        return bad(cmd, "--fd: \"%s\" is not a descriptor number", val);
+    o->transport_fd = (int)v;
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
 {
     switch (c) {
@@ -394,8 +407,33 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_TLS_CLIENT_CA: return set_file(cmd, "--tls-client-ca", arg, &o->tls_client_ca);
     case OPT_ON_TERM_SIGNAL: return set_term_signal(o, cmd, arg);
     case 'v': o->verbose = true; return 0;
+    case OPT_LISTEN: o->listen_path = arg; return 0;
+    case OPT_FD: return set_transport_fd(o, cmd, arg);
+    case OPT_PEER: o->peer_path = arg; return 0;
     default: return MSBD_EXIT_USAGE;
     }
+}
+
+/* stream: --listen or --fd; dgram: --fd, or --listen and/or --peer; the
+ * TAP commands take none of them. */
+static int check_transport(const struct msbd_opts *o, enum msbd_command c, const char *cmd)
+{
+    bool listen = o->listen_path, fd = o->transport_fd >= 0, peer = o->peer_path;
+    if (c == MSBD_CMD_TAP || c == MSBD_CMD_RUN) {
+        if (listen || fd || peer)
+            return bad(cmd, "--listen, --fd and --peer are for the stream and dgram commands");
+        return 0;
+    }
+    if (o->netns_path)
+        return bad(cmd, "--netns is for the tap command; the VMM owns the guest's interface");
+    if (c == MSBD_CMD_STREAM && peer)
+        return bad(cmd, "--peer is for dgram; a stream VMM connects to --listen");
+    if (fd && (listen || peer))
+        return bad(cmd, "--fd excludes --listen and --peer");
+    if (!fd && !listen && !peer)
+        return bad(cmd, c == MSBD_CMD_STREAM ? "--listen PATH or --fd N is required"
+                                             : "--listen PATH, --peer PATH or --fd N is required");
+    return 0;
 }
 
 /* Positional arguments: run needs a command, tap takes none. */
@@ -413,7 +451,8 @@ static int check_rest(struct msbd_opts *o, enum msbd_command c, const char *cmd,
         return bad(cmd, "--netns PATH is required");
     if (c == MSBD_CMD_RUN && o->netns_path)
         return bad(cmd, "--netns is for the tap command; run makes its own namespace");
-    return check_control_tls(o, cmd);
+    int rc = check_control_tls(o, cmd);
+    return rc ? rc : check_transport(o, c, cmd);
 }
 
 int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **argv)
@@ -423,6 +462,7 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **a
     memset(o, 0, sizeof *o);
     o->plugin_path = keep_plugin;
     o->prefix4 = o->prefix6 = -1;
+    o->transport_fd = -1;
     o->overrides = json_object();
     optind = 1;
     opterr = 0; /* our own one-line messages, naming the command */

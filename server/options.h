@@ -12,7 +12,7 @@
 
 #define MSBD_EXIT_USAGE 2
 
-enum msbd_command { MSBD_CMD_TAP, MSBD_CMD_RUN };
+enum msbd_command { MSBD_CMD_TAP, MSBD_CMD_RUN, MSBD_CMD_STREAM, MSBD_CMD_DGRAM };
 
 struct msbd_opts {
     const char *plugin_path; /* NULL = default search */
@@ -39,6 +39,10 @@ struct msbd_opts {
     /* --on-terminate-signal PID:SIG: sent once when the hook fires (0 = off). */
     int term_pid, term_sig;
     char **cmd; /* run: NULL-terminated argv of CMD */
+    /* stream / dgram: where the VMM's frames come from */
+    const char *listen_path; /* --listen: socket msbnetd binds */
+    const char *peer_path;   /* dgram --peer: the VMM's own socket */
+    int transport_fd;        /* --fd: pre-connected socket from the VMM, -1 = none */
 };
 
 /* Parses argv (argv[0] = the command name) into o.  Returns 0, or

@@ -6,10 +6,16 @@
  *     plugin's tx ring is full the frame is held, the transport is no longer
  *     read (the kernel queue / socket is the backpressure) and the write is
  *     retried on a timer, 1 ms doubling to 16 ms, until accepted.
- *   rx wake fd readable -> up to PUMP_BATCH read_frame calls -> transport.
- *     When the transport would block the frame is held and the pump waits for
- *     EV_WRITE before reading the plugin again.  A transport error drops the
- *     frame, and the drop is counted here.
+ *   rx wake fd readable -> up to PUMP_BATCH read_frame calls -> transport,
+ *     then the transport's queued output is flushed.  When the transport
+ *     would block the frame is held and the pump waits for EV_WRITE (or a
+ *     timer, for transports whose poll cannot be trusted) before reading the
+ *     plugin again, so the frames wait in the plugin's bounded rx ring.  A
+ *     transport error drops the frame, and the drop is counted here.
+ *   link down (a socket peer left or broke the protocol): the transport's fd
+ *     is no longer watched, a held outgoing frame is dropped (counted), and
+ *     until the next link up the plugin's frames are drained and counted as
+ *     no_peer_drops, so the stack never stalls on a missing VMM.
  *
  * Both directions are level-triggered and bounded per wakeup, so one busy
  * direction cannot starve the other or the signal events.
@@ -28,6 +34,10 @@
 #define PUMP_BATCH 64
 #define PUMP_RETRY_MIN_MS 1
 #define PUMP_RETRY_MAX_MS 16
+/* A datagram peer's queue drains in microseconds when its VMM is alive:
+ * the write retry starts short, doubling to the same 16 ms ceiling. */
+#define PUMP_WRITE_RETRY_MIN_US 50
+#define PUMP_WRITE_RETRY_MAX_US 16000
 
 struct msbd_pump_stats {
     uint64_t guest_frames_in;      /* read from the transport */
@@ -38,6 +48,9 @@ struct msbd_pump_stats {
     uint64_t guest_frames_out;     /* written to the transport */
     uint64_t transport_blocked;    /* writes that would block (frame held) */
     uint64_t transport_write_drops; /* write errors: frame dropped */
+    uint64_t link_ups;             /* a peer connected (socket transports) */
+    uint64_t link_downs;           /* a peer left or was dropped */
+    uint64_t no_peer_drops;        /* plugin frames drained while no peer was connected */
 };
 
 struct msbd_pump {
@@ -45,11 +58,11 @@ struct msbd_pump {
     const struct msbnet_api_v1 *api;
     msbnet_t *net;
     struct msbd_transport *t;
-    struct event *t_read, *t_write, *rx_wake, *retry;
+    struct event *t_read, *t_write, *rx_wake, *retry, *write_retry;
     uint8_t *tx_buf; /* guest -> plugin; holds the refused frame */
     size_t tx_len;
     bool tx_held;
-    unsigned retry_ms;
+    unsigned retry_ms, write_retry_us;
     uint8_t *rx_buf; /* plugin -> guest; holds the blocked frame */
     size_t rx_cap, rx_len;
     bool rx_held;
@@ -57,7 +70,8 @@ struct msbd_pump {
     struct msbd_pump_stats st;
 };
 
-/* Arms the pump on base.  Returns 0 or -1 (allocation / event failure). */
+/* Arms the pump on base (and the transport's own events, if it has any).
+ * Returns 0 or -1 (allocation / event failure). */
 int msbd_pump_init(struct msbd_pump *p, struct event_base *base, const struct msbnet_api_v1 *api,
                    msbnet_t *net, struct msbd_transport *t, bool verbose);
 void msbd_pump_free(struct msbd_pump *p);

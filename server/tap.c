@@ -60,6 +60,7 @@ static void tap_close(struct msbd_transport *t)
 
 void msbd_tap_transport(struct msbd_transport *t, int fd)
 {
+    memset(t, 0, sizeof *t); /* no optional hooks: a TAP never loses its peer */
     t->name = "tap";
     t->fd = fd;
     t->recv_frame = tap_recv;
