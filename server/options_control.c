@@ -15,7 +15,7 @@
 /* HOST:PORT with HOST an IPv4 literal or [IPv6] literal: a name would make
  * the listening address depend on a resolver at start. */
 int msbd_opts_set_endpoint(const char *cmd, const char *opt, const char *val, char *host,
-                        size_t hostlen, unsigned *port)
+                           size_t hostlen, unsigned *port)
 {
     const char *colon = strrchr(val, ':');
     const char *h = val, *hend = colon;
