@@ -2,7 +2,7 @@
  * Doubles for the two stack functions the packet-level modules call
  * (l2.c, ndp_ra.c, dhcp4.c), so their suites run without a stack thread:
  * frames are built like the stack builds them and what is emitted is
- * collected in out[] for the test to inspect.  Include once per suite,
+ * collected in out[] for the test to inspect; drops() reads the counters.  Include once per suite,
  * after the plugin headers; define STACK_DOUBLES_MAX_OUT first to keep more
  * than 8 frames.
  */
@@ -44,6 +44,20 @@ bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f)
     }
     out[nout++] = f;
     return true;
+}
+
+/* Drops the module under test counted, by reason and in all. */
+__attribute__((unused)) static uint64_t drops(enum msb_drop_reason r)
+{
+    return msb_read(&net.metrics.drops[r]);
+}
+
+__attribute__((unused)) static uint64_t total_drops(void)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < MSB_DROP__COUNT; i++)
+        n += drops((enum msb_drop_reason)i);
+    return n;
 }
 
 #endif

@@ -67,19 +67,6 @@ static void cleanup(void)
     msb_gateways_destroy(&net.gw);
 }
 
-static uint64_t drops(enum msb_drop_reason r)
-{
-    return msb_read(&net.metrics.drops[r]);
-}
-
-static uint64_t total_drops(void)
-{
-    uint64_t n = 0;
-    for (int i = 0; i < MSB_DROP__COUNT; i++)
-        n += drops((enum msb_drop_reason)i);
-    return n;
-}
-
 /* ---- client messages --------------------------------------------------------- */
 
 struct msg {

@@ -55,19 +55,6 @@ static void reset(bool with_gateways)
     }
 }
 
-static uint64_t drops(enum msb_drop_reason r)
-{
-    return msb_read(&net.metrics.drops[r]);
-}
-
-static uint64_t total_drops(void)
-{
-    uint64_t n = 0;
-    for (int i = 0; i < MSB_DROP__COUNT; i++)
-        n += drops((enum msb_drop_reason)i);
-    return n;
-}
-
 /* ---- frames from the guest ----------------------------------------------------- */
 
 struct frame {
