@@ -29,7 +29,7 @@ static int check_keys(const json_t *o, const char *const *allowed, const char *w
         if (!ok && idx >= 0)
             return msb_fail(err, errlen, "policy: rules[%ld]: unknown key \"" KEYFMT "\"", idx, key);
         if (!ok)
-            return msb_fail(err, errlen, "policy: %s: unknown key \"" KEYFMT "\"", where, key);
+            return msb_fail(err, errlen, "%s: unknown key \"" KEYFMT "\"", where, key);
     }
     return 0;
 }
