@@ -25,6 +25,7 @@ struct msbd_host {
     unsigned slot; /* from the config ("slot", default 0): names the control socket */
     /* The gateways set so far (empty = that family inactive), normalised. */
     char active_gw4[INET_ADDRSTRLEN], active_gw6[INET6_ADDRSTRLEN];
+    bool direct_tap; /* the plugin's stack thread reads and writes the TAP (direct.h) */
 };
 
 /* True when the plugin's table has start, stop and addresses_json (fields

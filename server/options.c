@@ -19,6 +19,7 @@ enum {
     OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG, OPT_HTTP, OPT_CONTROL_ADDR, OPT_TLS_CERT,
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
     OPT_LISTEN, OPT_FD, OPT_PEER,
+    OPT_TAP_PUMP,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +52,7 @@ static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"fd", required_argument, NULL, OPT_FD},
     {"peer", required_argument, NULL, OPT_PEER},
+    {"tap-pump", no_argument, NULL, OPT_TAP_PUMP},
     {NULL, 0, NULL, 0},
 };
 
@@ -395,6 +397,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return add_publish(o, cmd, arg);
     case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
+    case OPT_TAP_PUMP: o->tap_pump = true; return 0;
     case OPT_HTTP:
         o->http = true;
         return set_endpoint(cmd, "--http", arg, o->http_host, sizeof o->http_host, &o->http_port);

@@ -1,5 +1,6 @@
 #include "stack.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "clock.h"
 #include "dhcp4.h"
 #include "dns_forward.h"
+#include "frame_fds.h"
 #include "ip_reasm.h"
 #include "l2.h"
 #include "pkt_build.h"
@@ -210,16 +212,26 @@ static void on_tx(evutil_socket_t fd, short what, void *arg)
     int n = 0;
     struct msb_frame *f;
     while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
-        take_policy(s);
-        dispatch_frame(s, f);
+        msb_stack_input(s, f);
         msb_frame_free(f);
         n++;
     }
-    msb_tcp_batch_end(s->tcp);
+    msb_stack_batch_end(s);
     /* Budget spent with frames left: the wake is already drained, so come
      * back after the other ready events have had their turn. */
     if (n == TX_BUDGET)
         event_active(s->tx_ev, EV_READ, 0);
+}
+
+void msb_stack_input(struct msb_stack *s, struct msb_frame *f)
+{
+    take_policy(s);
+    dispatch_frame(s, f);
+}
+
+void msb_stack_batch_end(struct msb_stack *s)
+{
+    msb_tcp_batch_end(s->tcp);
 }
 
 static void on_proxy(evutil_socket_t fd, short what, void *arg)
@@ -268,6 +280,8 @@ static void free_stack(struct msb_stack *s)
     msb_icmp_destroy(s->icmp);
     msb_dns_destroy(s->dns);
     msb_reasm_destroy(s->reasm);
+    /* After the modules: closing their flows still sends RSTs to the guest. */
+    msb_frame_fds_stop(s);
     if (s->tx_ev)
         event_free(s->tx_ev);
     if (s->proxy_ev)
@@ -295,6 +309,14 @@ static int add_events(struct msb_stack *s)
      * nobody; look at the ring once at the first loop turn. */
     event_active(s->tx_ev, EV_READ, 0);
     return 0;
+}
+
+static int start_frame_fds(struct msb_stack *s, char *err, size_t errlen)
+{
+    if (msb_frame_fds_start(s) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot watch the frame descriptors: %s", strerror(errno));
+    return -1;
 }
 
 /* Reassembly is off (fragments dropped) when its datagram cap is 0. */
@@ -342,7 +364,7 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         s->dns = msb_dns_create(s, err, errlen);
     if (s->dns)
         s->udpin = msb_udp_inbound_create(s, err, errlen);
-    if (!s->udpin || create_reasm(s, err, errlen)) {
+    if (!s->udpin || start_frame_fds(s, err, errlen) || create_reasm(s, err, errlen)) {
         free_stack(s);
         return NULL;
     }

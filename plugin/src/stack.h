@@ -66,4 +66,9 @@ bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f);
 /* True while rx has room; when false, a later proxy wake announces room. */
 bool msb_stack_rx_room(struct msb_stack *s);
 
+/* Stack thread: one guest frame (still the caller's), as if popped from
+ * tx; then msb_stack_batch_end once the batch is done (flushes TCP). */
+void msb_stack_input(struct msb_stack *s, struct msb_frame *f);
+void msb_stack_batch_end(struct msb_stack *s);
+
 #endif
