@@ -41,6 +41,7 @@ struct msb_stack {
     struct msb_udp_in *udpin; /* published UDP ports' sessions */
     struct msb_ra_state ra;     /* router advertisements (ndp_ra.h) */
     struct msb_reasm *reasm;    /* guest fragments; NULL when reassembly is off */
+    uint64_t activity;          /* guest frames handled: the busy-poll window restarts on each */
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per

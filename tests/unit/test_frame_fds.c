@@ -204,6 +204,42 @@ static void test_peer_gone(void)
     close(sp[1]);
 }
 
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* busy_poll_us: answers as before; once the guest is quiet the stack
+ * thread sleeps again (no CPU), and stop() still ends it at once. */
+static void test_busy_poll_idles(void)
+{
+    char err[256];
+    msbnet_t *bad = api->create("{\"busy_poll_us\": 1001}", err, sizeof err);
+    CU_ASSERT_PTR_NULL(bad);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "busy_poll_us"));
+    int sp[2];
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+    msbnet_t *net = started("{\"busy_poll_us\": 1000}", sp[1], sp[1]);
+    uint8_t f[128], r[256];
+    for (uint16_t i = 0; i < 20; i++) {
+        size_t n = ping_gateway(f, i);
+        CU_ASSERT_EQUAL(send(sp[0], f, n, 0), (ssize_t)n);
+        CU_ASSERT_EQUAL(recv_frame(sp[0], r, sizeof r), (ssize_t)n);
+    }
+    sleep_ms(20); /* past the 1 ms window */
+    double before = cpu_s();
+    sleep_ms(300);
+    double used = cpu_s() - before;
+    CU_ASSERT(used < 0.03); /* spinning through would be ~0.3 s */
+    if (used >= 0.03)
+        fprintf(stderr, "\n  idle stack used %.3f s of CPU in 0.3 s\n", used);
+    api->destroy(net);
+    close(sp[0]);
+    close(sp[1]);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -212,6 +248,7 @@ int main(void)
         {"vnet_hdr frames through the fds", test_vnet_hdr},
         {"blocked rx_fd: replies wait in order, none dropped", test_blocked_rx_keeps_order},
         {"peer gone: EOF and write errors counted", test_peer_gone},
+        {"busy_poll_us: answers, then sleeps when idle", test_busy_poll_idles},
         {NULL, NULL},
     };
     return cunit_run("frame_fds", tests);
