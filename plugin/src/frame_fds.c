@@ -24,6 +24,7 @@ struct msb_frame_fds {
     struct event *rx_ev; /* rx_fd writable, armed while frames wait in rx */
     bool rx_armed;
     bool rx_socket;      /* rx_fd is a socket: sendmsg, so a gone peer is EPIPE, not SIGPIPE */
+    bool tx_dgram;       /* tx_fd is a datagram socket: a 0-byte read is an empty datagram */
     size_t cap;          /* one byte more than any valid frame: longer is refused */
     uint8_t buf[];
 };
@@ -137,7 +138,9 @@ static void on_tx_readable(evutil_socket_t fd, short what, void *arg)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        if (n <= 0) {
+        /* A datagram socket has no end of file: 0 bytes is an empty
+         * datagram, refused below as too short. */
+        if (n < 0 || (n == 0 && !d->tx_dgram)) {
             /* End of file or a broken fd: polling it again would spin. */
             msb_drop(&net->metrics, MSB_DROP_TX_FD_ERROR);
             event_del(d->tx_ev);
@@ -170,6 +173,10 @@ int msb_frame_fds_start(struct msb_stack *s)
         d->tx_ev = event_new(s->base, net->tx_fd, EV_READ | EV_PERSIST, on_tx_readable, d);
         if (!d->tx_ev || set_nonblock(net->tx_fd) || event_add(d->tx_ev, NULL))
             return -1;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        d->tx_dgram = getsockopt(net->tx_fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+                      type == SOCK_DGRAM;
     }
     if (net->rx_fd >= 0) {
         d->rx_ev = event_new(s->base, net->rx_fd, EV_WRITE | EV_PERSIST, on_rx_writable, d);

@@ -124,6 +124,12 @@ static void test_round_trip(void)
     CU_ASSERT(reaches(&net->metrics.tx_frames, 1));
     CU_ASSERT(reaches(&net->metrics.rx_frames, 1));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.rx_bytes), 42);
+    /* An empty datagram is a refused frame, not the end of the link. */
+    CU_ASSERT_EQUAL(send(sp[0], f, 0, 0), 0);
+    CU_ASSERT(reaches(&net->metrics.drops[MSB_DROP_TX_BAD_LENGTH], 1));
+    CU_ASSERT_EQUAL(send(sp[0], f, n, 0), (ssize_t)n);
+    CU_ASSERT_EQUAL(recv_frame(sp[0], r, sizeof r), 42);
+    CU_ASSERT_EQUAL(msb_read(&net->metrics.drops[MSB_DROP_TX_FD_ERROR]), 0);
     /* write_frame still feeds the stack alongside the fd. */
     CU_ASSERT_EQUAL(api->write_frame(net, f, n), MSBNET_WRITTEN);
     CU_ASSERT_EQUAL(recv_frame(sp[0], r, sizeof r), 42);
