@@ -93,6 +93,9 @@
  *   length in *needed.  If the guest cannot take a frame now, keep it and
  *   stop polling the wake fd until it can: frames wait in the plugin's rx
  *   ring, and the stack slows its TCP senders instead of dropping.
+ *   A VMM whose guest frames come and go on a file descriptor (a TAP, a
+ *   datagram socket) can skip the pump: set_frame_fds hands the fds to the
+ *   stack thread, which then moves the frames itself (fewer wake-ups).
  *
  * Ownership
  *   Frames passed to write_frame stay the caller's (copied before return);
