@@ -152,12 +152,23 @@ static json_t *plugin_snapshot(const struct msbd_host *h)
     return m;
 }
 
+/* msbnetd's own counters go under "msbnetd" with the data path they
+ * describe: with the direct TAP path the plugin moves the frames itself,
+ * so its guest.* counters grow and the pump's stay 0. */
+static void add_own(const struct msbd_host *h, json_t *m, json_t *own)
+{
+    json_object_set_new(own, "data_path", json_string(h->direct_tap ? "plugin" : "pump"));
+    json_object_set(m, "msbnetd", own);
+}
+
 json_t *msbd_host_metrics(const struct msbd_host *h)
 {
     json_t *m = plugin_snapshot(h);
     json_t *own = m && h->own_stats ? h->own_stats(h->own_stats_arg) : NULL;
-    if (own)
-        json_object_set_new(m, "msbnetd", own);
+    if (own) {
+        add_own(h, m, own);
+        json_decref(own);
+    }
     return m;
 }
 
@@ -178,7 +189,7 @@ static void print_metrics(struct msbd_host *h, json_t *extra)
         return;
     }
     if (extra)
-        json_object_set(m, "msbnetd", extra);
+        add_own(h, m, extra);
     char *out = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (out)
         fprintf(stderr, "%s\n", out);

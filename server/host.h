@@ -30,6 +30,7 @@ struct msbd_host {
      * while its pump exists, NULL otherwise.  Reads atomics only. */
     json_t *(*own_stats)(const void *arg);
     const void *own_stats_arg;
+    bool direct_tap; /* the plugin's stack thread reads and writes the TAP (direct.h) */
 };
 
 /* True when the plugin's table has start, stop and addresses_json (fields

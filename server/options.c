@@ -20,6 +20,7 @@ enum {
     OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG, OPT_HTTP, OPT_CONTROL_ADDR, OPT_TLS_CERT,
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
     OPT_LISTEN, OPT_FD, OPT_PEER,
+    OPT_TAP_PUMP, OPT_BUSY_POLL,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +53,8 @@ static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"fd", required_argument, NULL, OPT_FD},
     {"peer", required_argument, NULL, OPT_PEER},
+    {"tap-pump", no_argument, NULL, OPT_TAP_PUMP},
+    {"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
     {NULL, 0, NULL, 0},
 };
 
@@ -190,6 +193,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_CONNECT_TIMEOUT:
         return set_uint(o, cmd, "--connect-timeout", "connect_timeout_ms", arg, 1, 0xffffffffu);
     case OPT_MAX_FLOWS: return set_uint(o, cmd, "--max-flows", "max_flows", arg, 1, 0xffffffffu);
+    case OPT_BUSY_POLL: return set_uint(o, cmd, "--busy-poll", "busy_poll_us", arg, 0, 1000);
     case OPT_EGRESS: return set_egress(o, cmd, arg);
     case OPT_DNS: return add_dns(o, cmd, arg);
     case OPT_METRICS: o->print_metrics = true; return 0;
@@ -197,6 +201,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return msbd_opts_add_publish(o, cmd, arg);
     case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
+    case OPT_TAP_PUMP: o->tap_pump = true; return 0;
     case OPT_HTTP:
         o->http = true;
         return msbd_opts_set_endpoint(cmd, "--http", arg, o->http_host, sizeof o->http_host, &o->http_port);

@@ -43,6 +43,7 @@ struct msbd_opts {
     const char *listen_path; /* --listen: socket msbnetd binds */
     const char *peer_path;   /* dgram --peer: the VMM's own socket */
     int transport_fd;        /* --fd: pre-connected socket from the VMM, -1 = none */
+    bool tap_pump; /* --tap-pump: TAP frames through msbnetd's loop, not the stack thread */
 };
 
 /* Parses argv (argv[0] = the command name) into o.  Returns 0, or

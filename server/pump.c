@@ -314,7 +314,7 @@ int msbd_pump_init(struct msbd_pump *p, struct event_base *base, const struct ms
     t->link_arg = p;
     if (!p->tx_buf || !p->rx_buf || !p->rx_wake || !p->retry || !p->write_retry ||
         api->rx_wake_fd(net) < 0 || event_add(p->rx_wake, NULL) ||
-        (t->fd >= 0 && arm_link(p)) || (t->watch && t->watch(t, base))) {
+        (t->fd >= 0 && !t->plugin_io && arm_link(p)) || (t->watch && t->watch(t, base))) {
         msbd_pump_free(p);
         return -1;
     }

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "commands.h"
+#include "direct.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,6 +214,7 @@ static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *
 {
     struct msbd_transport t;
     msbd_tap_transport(&t, fd);
+    t.plugin_io = h->direct_tap;
     struct msbd_loop l;
     int rc;
     if (msbd_loop_init(&l, h, &t, o->verbose)) {
@@ -256,6 +258,7 @@ int msbd_cmd_run(const struct msbd_opts *o)
         msbd_signals_restore(&old);
         return rs.exited && exit_code(rs.status) != EXIT_CHILD_SETUP ? exit_code(rs.status) : 1;
     }
+    msbd_direct_attach(&h, fd, o);
     if (msbd_host_start(&h)) {
         close(rs.go);
         close(fd);

@@ -4,6 +4,7 @@
  * its frames from msbnetd's own namespace until SIGINT/SIGTERM.
  */
 #include "commands.h"
+#include "direct.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -92,6 +93,8 @@ int msbd_cmd_tap(const struct msbd_opts *o)
     sigset_t old;
     msbd_signals_block(&old);
     int fd = tap_in_netns(o, &h.addrs);
+    if (fd >= 0)
+        msbd_direct_attach(&h, fd, o);
     if (fd < 0 || msbd_host_start(&h)) {
         if (fd >= 0)
             close(fd);
@@ -100,6 +103,7 @@ int msbd_cmd_tap(const struct msbd_opts *o)
     }
     struct msbd_transport t;
     msbd_tap_transport(&t, fd);
+    t.plugin_io = h.direct_tap;
     rc = pump_until_signal(&h, &t, o, &old);
     t.close(&t);
     return rc;

@@ -60,6 +60,9 @@ struct msbd_transport {
      * VMM closed a pre-connected --fd). */
     void (*ended)(void *arg, bool clean);
     void *ended_arg;
+    /* The plugin reads and writes fd itself (set_frame_fds): the pump never
+     * polls it; close() still closes it. */
+    bool plugin_io;
 };
 
 #endif

@@ -211,6 +211,13 @@ static int api_unpublish_port(msbnet_t *net, const char *spec_json, char *err, s
     return publish_call(net, spec_json, false, err, errlen);
 }
 
+static int api_set_frame_fds(msbnet_t *net, int tx_fd, int rx_fd)
+{
+    if (!net || tx_fd < -1 || rx_fd < -1)
+        return MSBNET_EINVAL;
+    return msb_instance_set_frame_fds(net, tx_fd, rx_fd);
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -233,6 +240,7 @@ static const struct msbnet_api_v1 api_v1 = {
     .policy_json = api_policy_json,
     .publish_port = api_publish_port,
     .unpublish_port = api_unpublish_port,
+    .set_frame_fds = api_set_frame_fds,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

@@ -63,6 +63,7 @@ static const struct field fields[] = {
     NUM("reasm_timeout_s", F_UINT, reasm_timeout_s, 1, 120),
     TEXT("vnet_hdr", F_BOOL, vnet_hdr),
     CHOICE("vnet_gso", vnet_gso, vnet_gso_choices),
+    NUM("busy_poll_us", F_UINT, busy_poll_us, 0, 1000),
 };
 #undef TEXT
 #undef CHOICE

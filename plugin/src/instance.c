@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "frame_fds.h"
 #include "msbnet/msbnet.h"
 #include "policy_model.h"
 #include "policy_replace.h"
@@ -65,6 +66,7 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    net->tx_fd = net->rx_fd = -1;
     net->cfg = *cfg;
     net->cfg.policy = NULL;
     net->cfg.publish = NULL;
@@ -194,6 +196,17 @@ static void count_vnet(struct msb_metrics *m, const struct msb_vnet_ingested *vn
         msb_count(&m->vnet.gso_frames, 1);
 }
 
+/* Counted only once accepted: a retried frame is not counted twice.
+ * Bytes are the Ethernet frame's, without a virtio-net header. */
+static void count_accepted(struct msbnet *net, const struct msb_frame *f,
+                           const struct msb_vnet_ingested *vn)
+{
+    msb_count(&net->metrics.tx_bytes, f->len);
+    msb_count(&net->metrics.tx_frames, 1);
+    if (net->cfg.vnet_hdr)
+        count_vnet(&net->metrics, vn);
+}
+
 int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len)
 {
     struct msb_vnet_ingested vn;
@@ -206,14 +219,37 @@ int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t le
         msb_count(&net->metrics.tx_ring_full, 1);
         return MSBNET_NOTHING_WRITTEN;
     }
-    /* Counted only once accepted: a retried frame is not counted twice.
-     * Bytes are the Ethernet frame's, without a virtio-net header. */
-    msb_count(&net->metrics.tx_bytes, f->len);
-    msb_count(&net->metrics.tx_frames, 1);
-    if (net->cfg.vnet_hdr)
-        count_vnet(&net->metrics, &vn);
+    count_accepted(net, f, &vn);
     msb_wake_signal(&net->tx_wake);
     return MSBNET_WRITTEN;
+}
+
+struct msb_frame *msb_instance_take_direct(struct msbnet *net, const uint8_t *frame, size_t len)
+{
+    struct msb_vnet_ingested vn;
+    int rc;
+    struct msb_frame *f = take_frame(net, frame, len, &vn, &rc);
+    if (f)
+        count_accepted(net, f, &vn);
+    return f;
+}
+
+void msb_instance_count_rx(struct msbnet *net, const struct msb_frame *f)
+{
+    msb_count(&net->metrics.rx_bytes, f->len);
+    msb_count(&net->metrics.rx_frames, 1);
+}
+
+int msb_instance_set_frame_fds(struct msbnet *net, int tx_fd, int rx_fd)
+{
+    pthread_mutex_lock(&net->life);
+    int rc = net->stack ? MSBNET_ESTATE : MSBNET_OK;
+    if (rc == MSBNET_OK) {
+        net->tx_fd = tx_fd;
+        net->rx_fd = rx_fd;
+    }
+    pthread_mutex_unlock(&net->life);
+    return rc;
 }
 
 /* After the reader frees a slot, tell a stack that stopped for lack of room. */
@@ -226,6 +262,8 @@ static void note_room(struct msbnet *net)
 
 long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_t *needed)
 {
+    if (net->rx_fd >= 0)
+        return 0; /* the stack thread writes the frames to rx_fd itself */
     struct msb_frame *f = msb_ring_peek(&net->rx);
     if (!f) {
         /* Drain only when empty: the fd stays readable while frames wait, so
@@ -247,8 +285,7 @@ long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_
     msb_ring_pop(&net->rx);
     memset(buf, 0, hdr);
     memcpy(buf + hdr, f->data, f->len);
-    msb_count(&net->metrics.rx_bytes, f->len);
-    msb_count(&net->metrics.rx_frames, 1);
+    msb_instance_count_rx(net, f);
     long len = (long)(hdr + f->len);
     msb_frame_free(f);
     note_room(net);
@@ -272,6 +309,8 @@ static bool wait_for_room(struct msbnet *net)
 
 bool msb_instance_emit(struct msbnet *net, struct msb_frame *f)
 {
+    if (net->rx_fd >= 0)
+        return msb_frame_fds_emit(net, f);
     if (msb_ring_push(&net->rx, f)) {
         msb_wake_signal(&net->rx_wake);
         return true;

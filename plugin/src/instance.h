@@ -21,6 +21,7 @@
 #include "wake.h"
 
 struct msb_stack;
+struct msb_frame_fds;
 
 struct msbnet {
     struct msb_config cfg;
@@ -47,6 +48,11 @@ struct msbnet {
     pthread_mutex_t life;          /* serialises start/stop */
     struct msb_stack *stack;       /* non-NULL while started */
     struct msb_publish pub;        /* published ports (publish.h has the locking) */
+    /* set_frame_fds: the stack thread reads guest frames from tx_fd and
+     * writes the guest's frames to rx_fd itself (-1: the ring path).  Set
+     * only while stopped, so the stack thread reads them without a lock. */
+    int tx_fd, rx_fd;
+    struct msb_frame_fds *frame_fds; /* the stack thread's, while started with fds */
 };
 
 /* Takes over cfg->policy and cfg->publish (also when it fails); without a
@@ -62,6 +68,17 @@ void msb_instance_stop(struct msbnet *net);
 /* VMM side.  See msbnet.h for the contracts. */
 int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t len);
 long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_t *needed);
+
+/* set_frame_fds (msbnet.h): MSBNET_OK, or MSBNET_ESTATE while started. */
+int msb_instance_set_frame_fds(struct msbnet *net, int tx_fd, int rx_fd);
+
+/* Stack side, tx_fd: a guest frame read from the fd, checked, converted
+ * (vnet_hdr) and counted as accepted like write_frame's; NULL when refused
+ * (the drop is counted). */
+struct msb_frame *msb_instance_take_direct(struct msbnet *net, const uint8_t *frame, size_t len);
+
+/* Stack side, rx_fd: the frame written to the guest, counted. */
+void msb_instance_count_rx(struct msbnet *net, const struct msb_frame *f);
 
 /* Stack side: hands f (owned) to the guest.  False when rx is full: f is
  * freed, the drop counted, and proxy_wake fires once the reader frees room. */

@@ -63,7 +63,9 @@
     X(VNET_BAD_CSUM_OFFSETS, "vnet_bad_csum_offsets") /* NEEDS_CSUM field outside the frame */    \
     X(VNET_GSO_SIZE_ZERO, "vnet_gso_size_zero") /* a GSO type with gso_size 0 */                 \
     X(VNET_GSO_MALFORMED, "vnet_gso_malformed") /* GSO headers contradict the type or frame */  \
-    X(VNET_GSO_UNSUPPORTED, "vnet_gso_unsupported") /* UFO (IP fragments) or an unknown type */
+    X(VNET_GSO_UNSUPPORTED, "vnet_gso_unsupported") /* UFO (IP fragments) or an unknown type */ \
+    X(RX_FD_ERROR, "rx_fd_error")         /* set_frame_fds: write to the rx fd failed */          \
+    X(TX_FD_ERROR, "tx_fd_error")         /* set_frame_fds: read from the tx fd failed */
 
 enum msb_drop_reason {
 #define MSB_DROP_ENUM(id, name) MSB_DROP_##id,

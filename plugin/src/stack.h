@@ -41,6 +41,7 @@ struct msb_stack {
     struct msb_udp_in *udpin; /* published UDP ports' sessions */
     struct msb_ra_state ra;     /* router advertisements (ndp_ra.h) */
     struct msb_reasm *reasm;    /* guest fragments; NULL when reassembly is off */
+    uint64_t activity;          /* guest frames handled: the busy-poll window restarts on each */
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per
@@ -65,5 +66,10 @@ bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f);
 
 /* True while rx has room; when false, a later proxy wake announces room. */
 bool msb_stack_rx_room(struct msb_stack *s);
+
+/* Stack thread: one guest frame (still the caller's), as if popped from
+ * tx; then msb_stack_batch_end once the batch is done (flushes TCP). */
+void msb_stack_input(struct msb_stack *s, struct msb_frame *f);
+void msb_stack_batch_end(struct msb_stack *s);
 
 #endif

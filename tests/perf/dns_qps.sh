@@ -30,6 +30,11 @@ topo_require dnsmasq
 
 # The resolver each stack offers its guest.
 declare -A RESOLVER=([msbnet]=100.96.0.1 [slirp4netns]=10.0.2.3)
+# Extra msbnet columns (a run_in_guest_msbnet<suffix> defined by the caller,
+# e.g. an older build for a before/after run) ask the same gateway.
+for s in $QPS_STACKS; do
+    [[ $s == msbnet?* && -z ${RESOLVER[$s]:-} ]] && RESOLVER[$s]=100.96.0.1
+done
 
 write_client() {
     cat >"$BENCH_DIR/dnsbench.py" <<'EOF'

@@ -401,6 +401,26 @@ static void test_publish_port(void)
     api->destroy(n);
 }
 
+/* set_frame_fds was appended after unpublish_port (ABI v1 only grows):
+ * older callers' offsets are unchanged and struct_size covers it. */
+static void test_set_frame_fds_appended(void)
+{
+    CU_ASSERT(offsetof(struct msbnet_api_v1, set_frame_fds) >
+              offsetof(struct msbnet_api_v1, unpublish_port));
+    CU_ASSERT(api->struct_size >=
+              offsetof(struct msbnet_api_v1, set_frame_fds) + sizeof api->set_frame_fds);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(api->set_frame_fds);
+    msbnet_t *n = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_EQUAL(api->set_frame_fds(NULL, -1, -1), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->set_frame_fds(n, -3, -1), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->set_frame_fds(n, -1, -1), MSBNET_OK);
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(api->start(n, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL(api->set_frame_fds(n, -1, -1), MSBNET_ESTATE);
+    api->destroy(n);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -416,6 +436,7 @@ int main(void)
         {"set_policy_stopped", test_set_policy_stopped},
         {"set_policy_running", test_set_policy_running},
         {"publish_port", test_publish_port},
+        {"set_frame_fds appended", test_set_frame_fds_appended},
         {NULL, NULL},
     };
     return cunit_run("abi", tests);

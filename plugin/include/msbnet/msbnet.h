@@ -93,6 +93,9 @@
  *   length in *needed.  If the guest cannot take a frame now, keep it and
  *   stop polling the wake fd until it can: frames wait in the plugin's rx
  *   ring, and the stack slows its TCP senders instead of dropping.
+ *   A VMM whose guest frames come and go on a file descriptor (a TAP, a
+ *   datagram socket) can skip the pump: set_frame_fds hands the fds to the
+ *   stack thread, which then moves the frames itself (fewer wake-ups).
  *
  * Ownership
  *   Frames passed to write_frame stay the caller's (copied before return);
@@ -341,6 +344,30 @@ struct msbnet_api_v1 {
      * forwarded stay up.  MSBNET_EINVAL when nothing is published there.
      */
     int (*unpublish_port)(msbnet_t *net, const char *spec_json, char *err, size_t errlen);
+
+    /*
+     * Direct frame descriptors: let the stack thread move frames itself,
+     * with no worker thread and no wake-up between it and the guest (what
+     * msbnetd does with its TAP).  Check struct_size before use.
+     *   tx_fd (guest -> plugin): the stack thread read()s it when readable,
+     *     one whole frame per read (a TAP, a datagram or seqpacket socket),
+     *     in the format write_frame takes (vnet_hdr included when on).
+     *     A read error or end of file stops the reading for good (counted
+     *     as drops.tx_fd_error).  write_frame keeps working alongside.
+     *   rx_fd (plugin -> guest): every frame for the guest is written to it
+     *     with one writev, in the format read_frame returns.  When the fd
+     *     would block, frames wait in the rx ring (the stack slows its TCP
+     *     senders as with a slow reader) and go out, in order, once it is
+     *     writable.  A write error drops that frame (drops.rx_fd_error), as
+     *     a wire would.  read_frame then always returns 0 and the rx wake fd
+     *     stays silent.
+     * Pass -1 for a direction to keep it on write_frame / read_frame.  The
+     * fds stay the caller's: the plugin sets O_NONBLOCK on them and never
+     * closes them; keep them open until stop() or destroy() returns.  Only
+     * while stopped: MSBNET_ESTATE when started, MSBNET_EINVAL for a NULL
+     * instance or a negative fd other than -1.
+     */
+    int (*set_frame_fds)(msbnet_t *net, int tx_fd, int rx_fd);
 };
 
 /*

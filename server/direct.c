@@ -1,0 +1,35 @@
+#include "direct.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "msbnet/msbnet.h"
+
+static bool plugin_has_frame_fds(const struct msbnet_api_v1 *api)
+{
+    return api->struct_size >= offsetof(struct msbnet_api_v1, set_frame_fds) +
+                                   sizeof api->set_frame_fds &&
+           api->set_frame_fds;
+}
+
+bool msbd_direct_attach(struct msbd_host *h, int tap_fd, const struct msbd_opts *o)
+{
+    h->direct_tap = false;
+    if (o->tap_pump)
+        return false;
+    if (!plugin_has_frame_fds(h->api)) {
+        if (o->verbose)
+            fprintf(stderr, "msbnetd: plugin %s has no set_frame_fds: pumping the TAP\n",
+                    h->api->version());
+        return false;
+    }
+    int rc = h->api->set_frame_fds(h->net, tap_fd, tap_fd);
+    if (rc != MSBNET_OK) {
+        fprintf(stderr, "msbnetd: set_frame_fds failed (%d): pumping the TAP\n", rc);
+        return false;
+    }
+    if (o->verbose)
+        fprintf(stderr, "msbnetd: the stack thread reads and writes the TAP itself\n");
+    h->direct_tap = true;
+    return true;
+}
