@@ -86,6 +86,8 @@ static void usage(FILE *out)
             "  --fd N                    stream/dgram: a socket the VMM passed, already\n"
             "                            connected; msbnetd exits when the VMM closes it\n"
             "  --peer PATH               dgram: the VMM's own bound socket to send to\n"
+            "  --no-offload              run/tap: plain frames on tap0 (default: virtio-net\n"
+            "                            headers with checksum and TSO offloads)\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"

@@ -60,6 +60,10 @@ struct msbd_transport {
      * VMM closed a pre-connected --fd). */
     void (*ended)(void *arg, bool clean);
     void *ended_arg;
+
+    /* Frames both ways start with a virtio-net header (plugin config
+     * "vnet_hdr"): the pump sizes its buffers for MSBNET_MAX_VNET_FRAME. */
+    bool vnet_hdr;
 };
 
 #endif
