@@ -554,9 +554,14 @@ static int own_vnet_hdr(json_t *root, const struct msbd_opts *o)
                        : "--no-offload makes it false");
         return -1;
     }
-    /* Absent and false stays absent: a plugin without the key still works. */
-    if (want)
+    /* Absent and false stays absent: a plugin without the key still works.
+     * A TAP with IFF_VNET_HDR takes TSO super-frames too (a file may say
+     * "vnet_guest_tso": false to keep frames to the guest within the MTU). */
+    if (want) {
         json_object_set_new(root, "vnet_hdr", json_true());
+        if (!json_object_get(root, "vnet_guest_tso"))
+            json_object_set_new(root, "vnet_guest_tso", json_true());
+    }
     return 0;
 }
 

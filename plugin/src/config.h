@@ -46,6 +46,7 @@ struct msb_config {
     bool dns_rebind_protection;          /* private answers from the upstream -> REFUSED */
     bool vnet_hdr;                       /* frames both ways carry a virtio_net_hdr_v1 */
     uint32_t vnet_gso;                   /* enum msb_vnet_gso_mode: TCP super-frames */
+    bool vnet_guest_tso;                 /* vnet_hdr: TCP to the guest as TSO super-frames */
     /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
     struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
     uint32_t n_dns_upstreams;

@@ -142,8 +142,10 @@ stack_prepare_msbnet() { [[ -x $MSBNETD ]] || die "msbnetd not built: $MSBNETD (
 run_in_guest_msbnet() {
     local extra=()
     read -ra extra <<<"${MSBNET_OPTS:-}" # extra msbnetd options (msbnet_plain)
+    # Its own control socket: another msbnetd on the machine may hold slot 0's.
     start_daemon "msbnet-$MTU" ip netns exec "$TOPO_H" \
-        "$MSBNETD" tap --netns "/var/run/netns/$TOPO_G" --mtu "$MTU" --egress allow "${extra[@]}"
+        "$MSBNETD" tap --netns "/var/run/netns/$TOPO_G" --mtu "$MTU" --egress allow \
+        --control-socket "$BENCH_DIR/msbnet.sock" "${extra[@]}"
     local pid=$DAEMON_PID rc=0
     if ! wait_default_route "$TOPO_G" 10; then
         stop_daemon "$pid"
