@@ -96,8 +96,8 @@ void msbd_tap_report(bool wanted, bool verbose, const struct msbd_tap_mode *m)
         return;
     }
     if (!m->vnet_hdr) {
-        fprintf(stderr, "msbnetd: %s: the kernel refused virtio-net headers; plain frames, "
-                        "no offloads\n", MSBD_TAP_NAME);
+        fprintf(stderr, "msbnetd: %s: the kernel refused virtio-net headers: plain frames, "
+                        "no offloads (msbnetd adds and strips the header)\n", MSBD_TAP_NAME);
         return;
     }
     bool all = m->offloads == offload_steps[0];
