@@ -544,9 +544,7 @@ static int own_vnet_hdr(json_t *root, const struct msbd_opts *o)
 {
     bool want = msbd_opts_vnet_hdr(o);
     json_t *v = json_object_get(root, "vnet_hdr");
-    if (v && json_is_boolean(v) && json_boolean_value(v) == want)
-        return 0;
-    if (v) {
+    if (v && !(json_is_boolean(v) && json_boolean_value(v) == want)) {
         bool tap = o->command == MSBD_CMD_TAP || o->command == MSBD_CMD_RUN;
         fprintf(stderr, "msbnetd: config key \"vnet_hdr\" is set by msbnetd: %s\n",
                 !tap ? "the stream and dgram transports carry plain Ethernet frames (false)"

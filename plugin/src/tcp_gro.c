@@ -68,8 +68,6 @@ static uint8_t *staged_l3(const struct msb_tcp *t)
     return t->gro.fr->data + MSB_ETH_HLEN;
 }
 
-/* The staged segment's length fields and checksums, recomputed once for
- * all merged segments (a single segment is still as nat_to_guest left it). */
 /* The staged segment's IP length (and IPv4 header checksum). */
 static void finalize_ip(struct msb_tcp *t)
 {
