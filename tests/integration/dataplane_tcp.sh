@@ -101,6 +101,9 @@ else bad config_vnet_hdr_false_refused "rc=$rc $out"; fi
 out=$("$msbnetd" stream --listen "$TOPO_DIR/s.sock" --config "$TOPO_DIR/vnet_on.json" 2>&1); rc=$?
 if [[ $rc -eq 2 && $out == *'plain Ethernet frames'* ]]; then ok config_vnet_hdr_on_stream_refused
 else bad config_vnet_hdr_on_stream_refused "rc=$rc $out"; fi
+out=$("$msbnetd" dgram --listen "$TOPO_DIR/d.sock" --no-offload 2>&1); rc=$?
+if [[ $rc -eq 2 && $out == *'--no-offload is for run and tap'* ]]; then ok no_offload_refused_for_dgram
+else bad no_offload_refused_for_dgram "rc=$rc $out"; fi
 # A matching value is honoured: same offloads both ways as without it.
 fetch_1M() { guest --print-metrics "$@" -- sh -c "curl -sS --max-time 20 http://198.18.0.1:8080/1M.bin | sha256sum"; }
 out=$(fetch_1M --config "$TOPO_DIR/vnet_on.json")
