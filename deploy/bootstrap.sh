@@ -15,7 +15,7 @@ build_pkgs=(gcc make cmake pkg-config
 # prometheus provides promtool (checks /metrics); openssl makes the TLS
 # tests' throwaway certificates.
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
-    python3 python3-grpcio python3-grpc-tools valgrind openssl prometheus
+    python3 python3-grpcio python3-grpc-tools valgrind openssl prometheus jq
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
     clang libclang-rt-14-dev)
 # Benchmarks: the stacks msbnet is compared with.

@@ -4,6 +4,8 @@
 # namespace of its own (198.18.0.1) and to services on the host's loopback
 # (reached through the gateway address), with what was allowed and denied
 # shown by the command itself and by msbnet's metrics.
+# Last, one sandbox changed from outside while it runs: a published port,
+# msbnetctl policy set, hostnames, and the HTTP /metrics endpoint.
 # Nothing leaves the machine: the services live in namespaces this script
 # creates and deletes.
 set -euo pipefail
@@ -76,6 +78,7 @@ sandbox --config "$TOPO_DIR/names.json" --control-socket "$ctl" -- sh -c '
         else echo "DENIED  $url: $body"; fi
     done
     sleep 4' &
+names_pid=$!
 for _ in $(seq 50); do [[ -S $ctl ]] && break; sleep 0.1; done
 sleep 2
 
@@ -85,4 +88,57 @@ echo "resolved hostnames (which name each address came from):"
 "$msbnetctl" --socket "$ctl" hostnames --all
 echo "metrics (one snapshot: policy, tcp and dns sections):"
 "$msbnetctl" --socket "$ctl" --json metrics | grep -oE '\\?"(policy|tcp|dns)\\?":\{[^}]*\}' || true
-wait
+wait "$names_pid"
+
+# ---- one sandbox, served and changed from outside while it runs -----------------
+# The guest serves HTTP on its port 8000, published on the host side as
+# 127.0.0.1:8090; it fetches http://web.test:8080/ when told to (a file
+# appears), once before and once after the policy is changed over gRPC.
+live="$TOPO_DIR/live"
+mkdir -p "$live"
+ctl2="$TOPO_DIR/ctl2.sock"
+http=127.0.0.1:9464
+guest_script='www=$1 live=$2
+python3 -m http.server 8000 --bind 0.0.0.0 --directory "$www" >/dev/null 2>&1 & srv=$!
+trap "kill $srv 2>/dev/null; exit 0" TERM
+for step in before after; do
+    while [ ! -e "$live/go-$step" ]; do sleep 0.1; done
+    url=http://web.test:8080/hello.txt
+    if body=$(curl -sS --max-time 5 "$url" 2>&1); then echo "[guest] ALLOWED $url: $body"
+    else echo "[guest] DENIED  $url: $body"; fi
+    touch "$live/done-$step"
+done
+wait $srv'
+sandbox --control-socket "$ctl2" --http "$http" --publish 127.0.0.1:8090:8000 -- \
+    sh -c "$guest_script" _ "$TOPO_WWW" "$live" >"$live/guest.out" 2>"$live/msbnetd.err" &
+live_pid=$!
+host() { ip netns exec "$TOPO_H" "$@"; }
+for _ in $(seq 100); do
+    host curl -s --max-time 1 -o /dev/null "http://127.0.0.1:8090/hello.txt" && break
+    sleep 0.1
+done
+# step NAME: let the guest make its fetch NAME and show what it printed.
+step() {
+    touch "$live/go-$1"
+    for _ in $(seq 100); do [[ -e $live/done-$1 ]] && break; sleep 0.1; done
+    tail -1 "$live/guest.out"
+}
+
+say "a published port: the host side's 127.0.0.1:8090 reaches a server inside the sandbox (port 8000)"
+echo "$ curl http://127.0.0.1:8090/hello.txt    (run on the host side)"
+host curl -sS --max-time 5 "http://127.0.0.1:8090/hello.txt"
+
+say "a policy change at run time: msbnetctl policy set, no restart"
+step before
+echo "$ msbnetctl policy set --rules 'allow@host:udp:53'    (DNS to the gateway only)"
+"$msbnetctl" --socket "$ctl2" policy set --rules 'allow@host:udp:53'
+"$msbnetctl" --socket "$ctl2" status | grep policy_summary
+step after
+echo "(web.test still resolves: DNS is allowed; the connection to it is not)"
+echo "$ msbnetctl hostnames --all"
+"$msbnetctl" --socket "$ctl2" hostnames --all
+
+say "Prometheus metrics over HTTP: msbnetd --http $http, GET /metrics (a few of the msbnet_* lines)"
+host curl -sS --max-time 5 "http://$http/metrics" | grep -E '^msbnet_(policy_replacements_total|policy_flows_reset_total|policy_decisions_total|tcp_connects_total\{outcome="ok"\}|inbound_tcp_accepted|dns_queries_total|msbnetd_frames_total)' || true
+kill -TERM "$live_pid"
+wait "$live_pid" || true

@@ -20,6 +20,7 @@
 struct msbd_loop {
     struct event_base *base;
     struct msbd_pump pump;
+    struct msbd_host *host; /* reports the pump's counters while it exists */
     struct event *sig[MSBD_MAX_SIGNAL_EVENTS];
     int nsig;
     bool verbose;

@@ -9,19 +9,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "counter.h"
 #include "msbnet/msbnet.h"
 #include "unix_sock.h"
 
 #define RECV_TRIES 64 /* datagrams looked at per call, dropped ones included */
 
+/* Atomic (counter.h): read live by the control plane. */
 struct dgram_stats {
-    uint64_t handshakes; /* "VFKT" datagrams consumed */
-    uint64_t undersize;  /* below an Ethernet header */
-    uint64_t oversize;   /* above MSBNET_MAX_FRAME */
-    uint64_t foreign;    /* from another sender than the peer */
-    uint64_t unnamed;    /* from an unbound socket: no address to answer */
-    uint64_t no_peer;    /* frames for a peer not known (yet) */
-    uint64_t peer_lost;  /* sends found the peer's socket gone */
+    msbd_counter handshakes; /* "VFKT" datagrams consumed */
+    msbd_counter undersize;  /* below an Ethernet header */
+    msbd_counter oversize;   /* above MSBNET_MAX_FRAME */
+    msbd_counter foreign;    /* from another sender than the peer */
+    msbd_counter unnamed;    /* from an unbound socket: no address to answer */
+    msbd_counter no_peer;    /* frames for a peer not known (yet) */
+    msbd_counter peer_lost;  /* sends found the peer's socket gone */
 };
 
 struct dgram {
@@ -29,7 +31,7 @@ struct dgram {
     char *path;              /* bound path, removed at close */
     bool connected;          /* send(): a connected --fd */
     bool fixed_peer;         /* --peer: never learn another */
-    bool have_peer;
+    msbd_flag have_peer;     /* atomic: reported live as peer_known */
     struct sockaddr_un peer;
     socklen_t peer_len;
     bool verbose;
@@ -177,14 +179,14 @@ static json_t *dgram_stats_json(const struct msbd_transport *t)
     const struct dgram *d = (const struct dgram *)t;
     const struct dgram_stats *st = &d->st;
     return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "kind", "dgram",
-                     "vfkit_handshakes", (json_int_t)st->handshakes,
-                     "undersize_drops", (json_int_t)st->undersize,
-                     "oversize_drops", (json_int_t)st->oversize,
-                     "foreign_drops", (json_int_t)st->foreign,
-                     "unnamed_sender_drops", (json_int_t)st->unnamed,
-                     "no_peer_drops", (json_int_t)st->no_peer,
-                     "peer_lost", (json_int_t)st->peer_lost,
-                     "peer_known", d->connected || d->have_peer);
+                     "vfkit_handshakes", (json_int_t)msbd_counter_get(&st->handshakes),
+                     "undersize_drops", (json_int_t)msbd_counter_get(&st->undersize),
+                     "oversize_drops", (json_int_t)msbd_counter_get(&st->oversize),
+                     "foreign_drops", (json_int_t)msbd_counter_get(&st->foreign),
+                     "unnamed_sender_drops", (json_int_t)msbd_counter_get(&st->unnamed),
+                     "no_peer_drops", (json_int_t)msbd_counter_get(&st->no_peer),
+                     "peer_lost", (json_int_t)msbd_counter_get(&st->peer_lost),
+                     "peer_known", d->connected || msbd_flag_get(&d->have_peer));
 }
 
 static void dgram_close(struct msbd_transport *t)

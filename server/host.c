@@ -140,12 +140,39 @@ int msbd_host_start(struct msbd_host *h)
     return 0;
 }
 
-/* The plugin's snapshot with msbnetd's own counters added as "msbnetd". */
-static void print_metrics(struct msbd_host *h, json_t *extra)
+static json_t *plugin_snapshot(const struct msbd_host *h)
 {
     char *s = h->api->metrics_json(h->net);
     json_t *m = s ? json_loads(s, 0, NULL) : NULL;
     h->api->free_string(s);
+    if (m && !json_is_object(m)) {
+        json_decref(m);
+        m = NULL;
+    }
+    return m;
+}
+
+json_t *msbd_host_metrics(const struct msbd_host *h)
+{
+    json_t *m = plugin_snapshot(h);
+    json_t *own = m && h->own_stats ? h->own_stats(h->own_stats_arg) : NULL;
+    if (own)
+        json_object_set_new(m, "msbnetd", own);
+    return m;
+}
+
+char *msbd_host_metrics_text(const struct msbd_host *h)
+{
+    json_t *m = msbd_host_metrics(h);
+    char *out = m ? json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(m);
+    return out;
+}
+
+/* At exit the loop is gone: its last counters come as `extra`. */
+static void print_metrics(struct msbd_host *h, json_t *extra)
+{
+    json_t *m = plugin_snapshot(h);
     if (!m) {
         fprintf(stderr, "msbnetd: no metrics from the plugin\n");
         return;

@@ -25,6 +25,11 @@ struct msbd_host {
     unsigned slot; /* from the config ("slot", default 0): names the control socket */
     /* The gateways set so far (empty = that family inactive), normalised. */
     char active_gw4[INET_ADDRSTRLEN], active_gw6[INET6_ADDRSTRLEN];
+    /* msbnetd's own counters (the pump's and its transport's) as a new JSON
+     * object, merged into every live snapshot as "msbnetd"; set by the loop
+     * while its pump exists, NULL otherwise.  Reads atomics only. */
+    json_t *(*own_stats)(const void *arg);
+    const void *own_stats_arg;
 };
 
 /* True when the plugin's table has start, stop and addresses_json (fields
@@ -38,6 +43,15 @@ int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o);
 /* api->set_gateways (NULL or "" leaves a family alone), recording what is
  * active for GetStatus.  Returns the plugin's MSBNET_* code. */
 int msbd_host_set_gateways(struct msbd_host *h, const char *ipv4, const char *ipv6);
+
+/* The plugin's metrics snapshot with msbnetd's own counters added as a
+ * top-level "msbnetd" object (when own_stats is set): what StreamMetrics,
+ * /metrics and /metrics.json report.  A new reference, or NULL when the
+ * plugin gives no snapshot. */
+json_t *msbd_host_metrics(const struct msbd_host *h);
+
+/* The same as compact JSON text (free() it), or NULL. */
+char *msbd_host_metrics_text(const struct msbd_host *h);
 
 /* start().  Returns 0 or 1 with a message printed. */
 int msbd_host_start(struct msbd_host *h);

@@ -50,17 +50,19 @@ static void reply_text(struct evhttp_request *req, int code, const char *reason,
     reply(req, code, reason, "text/plain; charset=utf-8", text, strlen(text));
 }
 
+/* Both forms carry the plugin's snapshot and msbnetd's own counters (the
+ * pump's and its transport's) under "msbnetd". */
 static void serve_metrics(struct msbd_http *s, struct evhttp_request *req, bool prometheus)
 {
     const struct msbd_host *h = s->host;
-    char *json = h->api->metrics_json(h->net);
+    char *json = msbd_host_metrics_text(h);
     if (!json) {
         reply_text(req, 503, "Service Unavailable", "no metrics from the plugin\n");
         return;
     }
     if (!prometheus) {
         reply(req, 200, "OK", "application/json", json, strlen(json));
-        h->api->free_string(json);
+        free(json);
         return;
     }
     struct msbd_prom_info info = {.version = MSBNET_VERSION_STRING,
@@ -68,7 +70,7 @@ static void serve_metrics(struct msbd_http *s, struct evhttp_request *req, bool 
                                   .uptime_ms = uptime_ms(h)};
     size_t len;
     char *text = msbd_prom_render(json, &info, &len);
-    h->api->free_string(json);
+    free(json);
     if (text)
         reply(req, 200, "OK", PROM_TYPE, text, len);
     else

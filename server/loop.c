@@ -2,6 +2,11 @@
 
 #include <stdio.h>
 
+static json_t *pump_stats(const void *arg)
+{
+    return msbd_pump_stats_json(arg);
+}
+
 int msbd_loop_init(struct msbd_loop *l, struct msbd_host *h, struct msbd_transport *t,
                    bool verbose)
 {
@@ -15,6 +20,10 @@ int msbd_loop_init(struct msbd_loop *l, struct msbd_host *h, struct msbd_transpo
         l->base = NULL;
         return -1;
     }
+    /* Set before the control plane starts, cleared before the pump goes. */
+    l->host = h;
+    h->own_stats = pump_stats;
+    h->own_stats_arg = &l->pump;
     return 0;
 }
 
@@ -38,6 +47,9 @@ void msbd_loop_free(struct msbd_loop *l)
     for (int i = 0; i < l->nsig; i++)
         event_free(l->sig[i]);
     l->nsig = 0;
+    if (l->host)
+        l->host->own_stats = NULL;
+    l->host = NULL;
     if (l->base) {
         msbd_pump_free(&l->pump);
         event_base_free(l->base);

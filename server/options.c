@@ -1,4 +1,5 @@
 #include "options.h"
+#include "options_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,7 +56,7 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-__attribute__((format(printf, 2, 3))) static int bad(const char *cmd, const char *fmt, ...)
+int msbd_opt_bad(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -67,7 +68,7 @@ __attribute__((format(printf, 2, 3))) static int bad(const char *cmd, const char
 }
 
 /* Decimal only, no sign, no trailing junk: "1e3" or "-1" are typos, not numbers. */
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+int msbd_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
     if (*s < '0' || *s > '9')
         return -1;
@@ -84,7 +85,7 @@ static int set_uint(struct msbd_opts *o, const char *cmd, const char *opt, const
                     const char *val, unsigned long lo, unsigned long hi)
 {
     unsigned long v;
-    if (parse_uint(val, hi, &v) || v < lo) {
+    if (msbd_parse_uint(val, hi, &v) || v < lo) {
         char range[64];
         snprintf(range, sizeof range, "%lu..%lu", lo, hi);
         fprintf(stderr, "msbnetd %s: %s: \"%s\" is not a number in %s\n", cmd, opt, val, range);
@@ -94,7 +95,7 @@ static int set_uint(struct msbd_opts *o, const char *cmd, const char *opt, const
     return 0;
 }
 
-static bool is_ip(int family, const char *s)
+bool msbd_is_ip(int family, const char *s)
 {
     unsigned char buf[16];
     return inet_pton(family, s, buf) == 1;
@@ -110,14 +111,14 @@ static int set_guest(struct msbd_opts *o, const char *cmd, int family, const cha
     const char *slash = strchr(val, '/');
     size_t n = slash ? (size_t)(slash - val) : strlen(val);
     if (n >= sizeof addr)
-        return bad(cmd, "%s: \"%s\" is not an address", opt, val);
+        return msbd_opt_bad(cmd, "%s: \"%s\" is not an address", opt, val);
     memcpy(addr, val, n);
     addr[n] = '\0';
-    if (!is_ip(family, addr))
-        return bad(cmd, "%s: \"%s\" is not an address[/prefix]", opt, val);
+    if (!msbd_is_ip(family, addr))
+        return msbd_opt_bad(cmd, "%s: \"%s\" is not an address[/prefix]", opt, val);
     unsigned long prefix = 0;
-    if (slash && (parse_uint(slash + 1, max, &prefix) || prefix == 0))
-        return bad(cmd, "%s: \"%s\" has a bad prefix length", opt, val);
+    if (slash && (msbd_parse_uint(slash + 1, max, &prefix) || prefix == 0))
+        return msbd_opt_bad(cmd, "%s: \"%s\" has a bad prefix length", opt, val);
     if (slash)
         *(family == AF_INET ? &o->prefix4 : &o->prefix6) = (int)prefix;
     json_object_set_new(o->overrides, family == AF_INET ? "guest_ipv4" : "guest_ipv6",
@@ -127,8 +128,8 @@ static int set_guest(struct msbd_opts *o, const char *cmd, int family, const cha
 
 static int set_gateway(struct msbd_opts *o, const char *cmd, int family, const char *val)
 {
-    if (!is_ip(family, val))
-        return bad(cmd, "%s: \"%s\" is not an address", family == AF_INET ? "--gateway4"
+    if (!msbd_is_ip(family, val))
+        return msbd_opt_bad(cmd, "%s: \"%s\" is not an address", family == AF_INET ? "--gateway4"
                                                                           : "--gateway6", val);
     json_object_set_new(o->overrides, family == AF_INET ? "gateway_ipv4" : "gateway_ipv6",
                         json_string(val));
@@ -137,8 +138,8 @@ static int set_gateway(struct msbd_opts *o, const char *cmd, int family, const c
 
 static int add_dns(struct msbd_opts *o, const char *cmd, const char *val)
 {
-    if (!is_ip(AF_INET, val) && !is_ip(AF_INET6, val))
-        return bad(cmd, "--dns: \"%s\" is not an IP address", val);
+    if (!msbd_is_ip(AF_INET, val) && !msbd_is_ip(AF_INET6, val))
+        return msbd_opt_bad(cmd, "--dns: \"%s\" is not an IP address", val);
     json_t *list = json_object_get(o->overrides, "dns_upstreams");
     if (!list) {
         list = json_array();
@@ -152,7 +153,7 @@ static int add_dns(struct msbd_opts *o, const char *cmd, const char *val)
 static int set_egress(struct msbd_opts *o, const char *cmd, const char *val)
 {
     if (strcmp(val, "allow") != 0 && strcmp(val, "deny") != 0 && strcmp(val, "public_only") != 0)
-        return bad(cmd, "--egress: \"%s\" must be allow, deny or public_only", val);
+        return msbd_opt_bad(cmd, "--egress: \"%s\" must be allow, deny or public_only", val);
     json_object_set_new(o->overrides, "egress", json_string(val));
     return 0;
 }
@@ -161,215 +162,16 @@ static int set_egress(struct msbd_opts *o, const char *cmd, const char *val)
 static int set_control_socket(struct msbd_opts *o, const char *cmd, const char *val)
 {
     if (!*val || strlen(val) >= 100)
-        return bad(cmd, "--control-socket: \"%s\" must be a path of 1..99 bytes", val);
+        return msbd_opt_bad(cmd, "--control-socket: \"%s\" must be a path of 1..99 bytes", val);
     o->control_socket = val;
-    return 0;
-}
-
-static int port_of(const char *s, size_t n, json_int_t *out)
-{
-    char buf[8];
-    unsigned long v;
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (parse_uint(buf, 65535, &v) || v == 0)
-        return -1;
-    *out = (json_int_t)v;
-    return 0;
-}
-
-static void *publish_fail(char *why, size_t len, const char *msg)
-{
-    snprintf(why, len, "%s", msg);
-    return NULL;
-}
-
-void *msbd_publish_arg(const char *arg, char *why, size_t whylen)
-{
-    char addr[64] = "";
-    const char *end = arg + strlen(arg), *p = arg;
-    const char *slash = strrchr(arg, '/');
-    const char *proto = "tcp";
-    if (slash) {
-        if (strcmp(slash, "/udp") != 0 && strcmp(slash, "/tcp") != 0)
-            return publish_fail(why, whylen, "the protocol suffix must be /tcp or /udp");
-        proto = slash + 1;
-        end = slash;
-    }
-    if (*p == '[') { /* [IPv6]:... */
-        const char *close = memchr(p, ']', (size_t)(end - p));
-        if (!close || close[1] != ':' || (size_t)(close - p - 1) >= sizeof addr)
-            return publish_fail(why, whylen, "expected [IPV6]:HOSTPORT:GUESTPORT");
-        memcpy(addr, p + 1, (size_t)(close - p - 1));
-        if (!is_ip(AF_INET6, addr))
-            return publish_fail(why, whylen, "not an IPv6 address in brackets");
-        p = close + 2;
-    }
-    const char *c1 = memchr(p, ':', (size_t)(end - p));
-    const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
-    if (c2 && !addr[0]) { /* ADDR:HOSTPORT:GUESTPORT, ADDR an IPv4 address */
-        if ((size_t)(c1 - p) >= sizeof addr || memchr(c2 + 1, ':', (size_t)(end - c2 - 1)))
-            return publish_fail(why, whylen, "an IPv6 address goes in brackets: [::1]:8080:80");
-        memcpy(addr, p, (size_t)(c1 - p));
-        if (!is_ip(AF_INET, addr))
-            return publish_fail(why, whylen, "not an IPv4 address before the ports");
-        p = c1 + 1;
-        c1 = c2;
-    } else if (c2) {
-        return publish_fail(why, whylen, "expected [ADDR:]HOSTPORT:GUESTPORT[/udp]");
-    }
-    if (addr[0] && !c1)
-        return publish_fail(why, whylen, "with an address, both ports are needed");
-    json_int_t hp, gp;
-    if (port_of(p, (size_t)((c1 ? c1 : end) - p), &hp) ||
-        (c1 ? port_of(c1 + 1, (size_t)(end - c1 - 1), &gp) : (gp = hp, 0)))
-        return publish_fail(why, whylen, "ports must be numbers in 1..65535");
-    json_t *spec = json_object();
-    json_object_set_new(spec, "protocol", json_string(proto));
-    if (addr[0])
-        json_object_set_new(spec, "host_address", json_string(addr));
-    json_object_set_new(spec, "host_port", json_integer(hp));
-    json_object_set_new(spec, "guest_port", json_integer(gp));
-    return spec;
-}
-
-static int add_publish(struct msbd_opts *o, const char *cmd, const char *val)
-{
-    char why[160];
-    json_t *spec = msbd_publish_arg(val, why, sizeof why);
-    if (!spec)
-        return bad(cmd, "--publish: \"%s\": %s", val, why);
-    json_t *list = json_object_get(o->overrides, "publish");
-    if (!list) {
-        list = json_array();
-        json_object_set_new(o->overrides, "publish", list);
-    }
-    json_array_append_new(list, spec);
-    return 0;
-}
-
-/* ---- control-plane listeners and actions ------------------------------ */
-
-/* HOST:PORT with HOST an IPv4 literal or [IPv6] literal: a name would make
- * the listening address depend on a resolver at start. */
-static int set_endpoint(const char *cmd, const char *opt, const char *val, char *host,
-                        size_t hostlen, unsigned *port)
-{
-    const char *colon = strrchr(val, ':');
-    const char *h = val, *hend = colon;
-    if (colon && val[0] == '[') {
-        h = val + 1;
-        hend = colon > val && colon[-1] == ']' ? colon - 1 : NULL;
-    }
-    unsigned long p;
-    size_t n = hend ? (size_t)(hend - h) : 0;
-    if (!colon || !hend || n == 0 || n >= hostlen || parse_uint(colon + 1, 65535, &p) || !p)
-        return bad(cmd, "%s: \"%s\" is not ADDR:PORT (IPv4 or [IPv6] literal, port 1..65535)",
-                   opt, val);
-    memcpy(host, h, n);
-    host[n] = '\0';
-    int family = val[0] == '[' ? AF_INET6 : AF_INET;
-    if (!is_ip(family, host))
-        return bad(cmd, "%s: \"%s\" is not an %s address (names are not resolved)", opt,
-                   host, family == AF_INET6 ? "IPv6" : "IPv4");
-    *port = (unsigned)p;
-    return 0;
-}
-
-/* Checked now so a typo fails at start with exit 2, not later. */
-static int set_file(const char *cmd, const char *opt, const char *val, const char **out)
-{
-    if (access(val, R_OK))
-        return bad(cmd, "%s: cannot read \"%s\": %s", opt, val, strerror(errno));
-    *out = val;
-    return 0;
-}
-
-static const struct {
-    const char *name;
-    int sig;
-} signal_names[] = {
-    {"HUP", SIGHUP}, {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-    {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-};
-
-/* A number 1..SIGRTMAX or a name with or without "SIG". */
-static int parse_signal(const char *s)
-{
-    unsigned long v;
-    if (parse_uint(s, (unsigned long)SIGRTMAX, &v) == 0)
-        return v ? (int)v : -1;
-    if (strncmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
-        if (strcmp(s, signal_names[i].name) == 0)
-            return signal_names[i].sig;
-    return -1;
-}
-
-/* PID:SIG.  PID 0 or negative would signal a process group or every
- * process; the parser takes neither.  The process must exist now. */
-static int set_term_signal(struct msbd_opts *o, const char *cmd, const char *val)
-{
-    char pid_text[16];
-    const char *colon = strchr(val, ':');
-    size_t n = colon ? (size_t)(colon - val) : 0;
-    unsigned long pid;
-    int sig = colon ? parse_signal(colon + 1) : -1;
-    if (!colon || n == 0 || n >= sizeof pid_text)
-        return bad(cmd, "--on-terminate-signal: \"%s\" is not PID:SIGNAL", val);
-    memcpy(pid_text, val, n);
-    pid_text[n] = '\0';
-    if (parse_uint(pid_text, 4194304, &pid) || pid == 0 || sig < 0)
-        return bad(cmd, "--on-terminate-signal: \"%s\" is not PID:SIGNAL (PID > 0, SIGNAL a "
-                        "number or a name such as TERM or USR1)", val);
-    if (kill((pid_t)pid, 0) && errno != EPERM)
-        return bad(cmd, "--on-terminate-signal: no process %lu", pid);
-    if (kill((pid_t)pid, 0))
-        return bad(cmd, "--on-terminate-signal: not allowed to signal process %lu", pid);
-    o->term_pid = (int)pid;
-    o->term_sig = sig;
-    return 0;
-}
-
-static bool is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) != 1)
-        return false;
-    if (IN6_IS_ADDR_LOOPBACK(&a6))
-        return true;
-    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-}
-
-/* The control API can stop the sandbox's network and rewrite its policy:
- * off the machine it travels only with TLS. */
-static int check_control_tls(const struct msbd_opts *o, const char *cmd)
-{
-    bool tls = o->tls_cert || o->tls_key;
-    if ((tls || o->tls_client_ca) && !o->control_tcp)
-        return bad(cmd, "--tls-cert/--tls-key/--tls-client-ca need --control-addr");
-    if (tls && !(o->tls_cert && o->tls_key))
-        return bad(cmd, "--tls-cert and --tls-key go together");
-    if (o->tls_client_ca && !tls)
-        return bad(cmd, "--tls-client-ca needs --tls-cert and --tls-key");
-    if (o->control_tcp && !tls && !is_loopback(o->control_host))
-        return bad(cmd, "--control-addr %s is not a loopback address: it needs TLS "
-                        "(--tls-cert FILE --tls-key FILE [--tls-client-ca FILE])",
-                   o->control_host);
     return 0;
 }
 
 static int set_transport_fd(struct msbd_opts *o, const char *cmd, const char *val)
 {
     unsigned long v;
-    if (parse_uint(val, 0x7fffffff, &v))
-        return bad(cmd, "--fd: \"%s\" is not a descriptor number", val);
+    if (msbd_parse_uint(val, 0x7fffffff, &v))
+        return msbd_opt_bad(cmd, "--fd: \"%s\" is not a descriptor number", val);
     o->transport_fd = (int)v;
     return 0;
 }
@@ -394,19 +196,19 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_METRICS: o->print_metrics = true; return 0;
     case OPT_CONTROL_SOCKET: return set_control_socket(o, cmd, arg);
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
-    case OPT_PUBLISH: return add_publish(o, cmd, arg);
+    case OPT_PUBLISH: return msbd_opts_add_publish(o, cmd, arg);
     case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
     case OPT_HTTP:
         o->http = true;
-        return set_endpoint(cmd, "--http", arg, o->http_host, sizeof o->http_host, &o->http_port);
+        return msbd_opts_set_endpoint(cmd, "--http", arg, o->http_host, sizeof o->http_host, &o->http_port);
     case OPT_CONTROL_ADDR:
         o->control_tcp = true;
-        return set_endpoint(cmd, "--control-addr", arg, o->control_host, sizeof o->control_host,
+        return msbd_opts_set_endpoint(cmd, "--control-addr", arg, o->control_host, sizeof o->control_host,
                             &o->control_port);
-    case OPT_TLS_CERT: return set_file(cmd, "--tls-cert", arg, &o->tls_cert);
-    case OPT_TLS_KEY: return set_file(cmd, "--tls-key", arg, &o->tls_key);
-    case OPT_TLS_CLIENT_CA: return set_file(cmd, "--tls-client-ca", arg, &o->tls_client_ca);
-    case OPT_ON_TERM_SIGNAL: return set_term_signal(o, cmd, arg);
+    case OPT_TLS_CERT: return msbd_opts_set_file(cmd, "--tls-cert", arg, &o->tls_cert);
+    case OPT_TLS_KEY: return msbd_opts_set_file(cmd, "--tls-key", arg, &o->tls_key);
+    case OPT_TLS_CLIENT_CA: return msbd_opts_set_file(cmd, "--tls-client-ca", arg, &o->tls_client_ca);
+    case OPT_ON_TERM_SIGNAL: return msbd_opts_set_term_signal(o, cmd, arg);
     case 'v': o->verbose = true; return 0;
     case OPT_LISTEN: o->listen_path = arg; return 0;
     case OPT_FD: return set_transport_fd(o, cmd, arg);
@@ -423,19 +225,19 @@ static int check_transport(const struct msbd_opts *o, enum msbd_command c, const
     bool listen = o->listen_path, fd = o->transport_fd >= 0, peer = o->peer_path;
     if (c == MSBD_CMD_TAP || c == MSBD_CMD_RUN) {
         if (listen || fd || peer)
-            return bad(cmd, "--listen, --fd and --peer are for the stream and dgram commands");
+            return msbd_opt_bad(cmd, "--listen, --fd and --peer are for the stream and dgram commands");
         return 0;
     }
     if (o->netns_path)
-        return bad(cmd, "--netns is for the tap command; the VMM owns the guest's interface");
+        return msbd_opt_bad(cmd, "--netns is for the tap command; the VMM owns the guest's interface");
     if (o->no_offload)
-        return bad(cmd, "--no-offload is for run and tap; stream and dgram carry plain frames");
+        return msbd_opt_bad(cmd, "--no-offload is for run and tap; stream and dgram carry plain frames");
     if (c == MSBD_CMD_STREAM && peer)
-        return bad(cmd, "--peer is for dgram; a stream VMM connects to --listen");
+        return msbd_opt_bad(cmd, "--peer is for dgram; a stream VMM connects to --listen");
     if (fd && (listen || peer))
-        return bad(cmd, "--fd excludes --listen and --peer");
+        return msbd_opt_bad(cmd, "--fd excludes --listen and --peer");
     if (!fd && !listen && !peer)
-        return bad(cmd, c == MSBD_CMD_STREAM ? "--listen PATH or --fd N is required"
+        return msbd_opt_bad(cmd, c == MSBD_CMD_STREAM ? "--listen PATH or --fd N is required"
                                              : "--listen PATH, --peer PATH or --fd N is required");
     return 0;
 }
@@ -446,16 +248,16 @@ static int check_rest(struct msbd_opts *o, enum msbd_command c, const char *cmd,
 {
     if (c == MSBD_CMD_RUN) {
         if (optind >= argc)
-            return bad(cmd, "missing the command to run (msbnetd run [OPTIONS] -- CMD [ARGS])");
+            return msbd_opt_bad(cmd, "missing the command to run (msbnetd run [OPTIONS] -- CMD [ARGS])");
         o->cmd = argv + optind;
     } else if (optind < argc) {
-        return bad(cmd, "unexpected argument \"%s\"", argv[optind]);
+        return msbd_opt_bad(cmd, "unexpected argument \"%s\"", argv[optind]);
     }
     if (c == MSBD_CMD_TAP && !o->netns_path)
-        return bad(cmd, "--netns PATH is required");
+        return msbd_opt_bad(cmd, "--netns PATH is required");
     if (c == MSBD_CMD_RUN && o->netns_path)
-        return bad(cmd, "--netns is for the tap command; run makes its own namespace");
-    int rc = check_control_tls(o, cmd);
+        return msbd_opt_bad(cmd, "--netns is for the tap command; run makes its own namespace");
+    int rc = msbd_opts_check_control_tls(o, cmd);
     return rc ? rc : check_transport(o, c, cmd);
 }
 
@@ -474,9 +276,9 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **a
     int ch;
     while ((ch = getopt_long(argc, argv, "+:v", long_opts, NULL)) != -1) {
         if (ch == '?')
-            return bad(cmd, "unknown option \"%s\"", argv[optind - 1]);
+            return msbd_opt_bad(cmd, "unknown option \"%s\"", argv[optind - 1]);
         if (ch == ':')
-            return bad(cmd, "option \"%s\" needs a value", argv[optind - 1]);
+            return msbd_opt_bad(cmd, "option \"%s\" needs a value", argv[optind - 1]);
         int rc = apply(o, cmd, ch, optarg);
         if (rc)
             return rc;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 /* One sample: the JSON field it reads and its label set (preformatted,
- * NULL = none).  Label values here are constants, so no escaping needed. */
+ * NULL = none).  Label values here are constants, so no escaping needed.
+ * A section may name a nested object ("msbnetd/transport"). */
 struct sample {
     const char *section, *key, *labels;
 };
@@ -106,6 +107,9 @@ static const struct family families[] = {
      {{"dns", "in_flight", NULL}}},
     {"msbnet_dns_in_flight_cap_total", C, "DNS queries refused at the in-flight cap.",
      {{"dns", "in_flight_cap", NULL}}},
+    {"msbnet_dns_resolver_denied_total", C,
+     "UDP DNS queries refused because the policy denies UDP/53 to the resolver asked.",
+     {{"dns", "resolver_denied", NULL}}},
     {"msbnet_policy_decisions_total", C, "Policy decisions by action.",
      {{"policy", "allowed", "action=\"allow\""},
       {"policy", "denied", "action=\"deny\""},
@@ -136,6 +140,61 @@ static const struct family families[] = {
      {{"rings", "tx_depth", "ring=\"tx\""}, {"rings", "rx_depth", "ring=\"rx\""}}},
     {"msbnet_terminations_total", C, "Times the termination hook was triggered.",
      {{"termination", "count", NULL}}},
+    /* msbnetd's own counters: its frame pump (between the VMM transport and
+     * the plugin) and the transport itself. */
+    {"msbnet_msbnetd_frames_total", C,
+     "Frames msbnetd moved (from_guest: read from the transport; to_guest: written to it).",
+     {{"msbnetd", "guest_frames_in", "direction=\"from_guest\""},
+      {"msbnetd", "guest_frames_out", "direction=\"to_guest\""}}},
+    {"msbnet_msbnetd_plugin_writes_total", C,
+     "Guest frames offered to the plugin by outcome (busy: ring full, retried; refused: "
+     "bad frame, dropped).",
+     {{"msbnetd", "plugin_accepted", "outcome=\"accepted\""},
+      {"msbnetd", "plugin_busy", "outcome=\"busy\""},
+      {"msbnetd", "plugin_refused", "outcome=\"refused\""}}},
+    {"msbnet_msbnetd_transport_read_errors_total", C, "Transport reads that failed.",
+     {{"msbnetd", "transport_read_errors", NULL}}},
+    {"msbnet_msbnetd_transport_blocked_total", C,
+     "Writes to the transport that would block (the frame waits).",
+     {{"msbnetd", "transport_blocked", NULL}}},
+    {"msbnet_msbnetd_transport_write_drops_total", C,
+     "Frames for the guest dropped on a transport write error or a peer that left.",
+     {{"msbnetd", "transport_write_drops", NULL}}},
+    {"msbnet_msbnetd_no_peer_drops_total", C,
+     "Frames for the guest drained while no VMM was connected.",
+     {{"msbnetd", "no_peer_drops", NULL}}},
+    {"msbnet_msbnetd_link_changes_total", C, "VMM connections up and down.",
+     {{"msbnetd", "link_ups", "event=\"up\""}, {"msbnetd", "link_downs", "event=\"down\""}}},
+    {"msbnet_msbnetd_frame_held", G, "1 while the pump holds a frame that could not go on yet.",
+     {{"msbnetd", "tx_frame_held", "direction=\"from_guest\""},
+      {"msbnetd", "rx_frame_held", "direction=\"to_guest\""}}},
+    {"msbnet_msbnetd_transport_peer", G, "1 while a VMM is connected (stream) or known (dgram).",
+     {{"msbnetd/transport", "connected", NULL}, {"msbnetd/transport", "peer_known", NULL}}},
+    {"msbnet_msbnetd_transport_connections_total", C,
+     "Stream connections by outcome (refused_busy: another VMM was connected).",
+     {{"msbnetd/transport", "connections_accepted", "outcome=\"accepted\""},
+      {"msbnetd/transport", "connections_refused_busy", "outcome=\"refused_busy\""}}},
+    {"msbnet_msbnetd_transport_peer_closed_total", C, "Stream connections the VMM ended.",
+     {{"msbnetd/transport", "peer_closed", NULL}}},
+    {"msbnet_msbnetd_transport_truncated_frames_total", C,
+     "Stream connections that ended in the middle of a frame.",
+     {{"msbnetd/transport", "truncated_frames", NULL}}},
+    {"msbnet_msbnetd_transport_out_bytes_discarded_total", C,
+     "Bytes queued for a stream VMM that left.",
+     {{"msbnetd/transport", "out_bytes_discarded", NULL}}},
+    {"msbnet_msbnetd_transport_drops_total", C,
+     "Connections (stream: bad_length) or datagrams (dgram) dropped, by reason.",
+     {{"msbnetd/transport", "bad_length_drops", "reason=\"bad_length\""},
+      {"msbnetd/transport", "undersize_drops", "reason=\"undersize\""},
+      {"msbnetd/transport", "oversize_drops", "reason=\"oversize\""},
+      {"msbnetd/transport", "foreign_drops", "reason=\"foreign\""},
+      {"msbnetd/transport", "unnamed_sender_drops", "reason=\"unnamed_sender\""},
+      {"msbnetd/transport", "no_peer_drops", "reason=\"no_peer\""}}},
+    {"msbnet_msbnetd_transport_vfkit_handshakes_total", C, "VFKT datagrams consumed (dgram).",
+     {{"msbnetd/transport", "vfkit_handshakes", NULL}}},
+    {"msbnet_msbnetd_transport_peer_lost_total", C,
+     "Sends that found the datagram VMM's socket gone.",
+     {{"msbnetd/transport", "peer_lost", NULL}}},
 };
 
 #undef C
@@ -169,9 +228,23 @@ static bool curated(const char *section, const char *key)
     return false;
 }
 
+/* The object a section names: "a" or "a/b" (one level of nesting). */
+static json_t *section_of(json_t *root, const char *section)
+{
+    const char *slash = strchr(section, '/');
+    if (!slash)
+        return json_object_get(root, section);
+    return json_object_get(json_object_getn(root, section, (size_t)(slash - section)), slash + 1);
+}
+
+/* Integers as they are; booleans (msbnetd's flags) as 0/1 gauges. */
 static bool field(json_t *root, const struct sample *s, json_int_t *v)
 {
-    json_t *j = json_object_get(json_object_get(root, s->section), s->key);
+    json_t *j = json_object_get(section_of(root, s->section), s->key);
+    if (json_is_boolean(j)) {
+        *v = json_is_true(j);
+        return true;
+    }
     if (!json_is_integer(j))
         return false;
     *v = json_integer_value(j);
@@ -266,22 +339,31 @@ static void put_fallback(FILE *f, const char *section, const char *key, json_int
     }
 }
 
-/* Fields of a newer plugin still reach Prometheus, typed as untyped
- * because only the README knows which are gauges. */
+static void put_uncurated_in(FILE *f, const char *section, json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (json_is_integer(v) && !curated(section, key))
+            put_fallback(f, section, key, json_integer_value(v));
+    }
+}
+
+/* Fields of a newer plugin (or msbnetd transport) still reach Prometheus,
+ * typed as untyped because only the README knows which are gauges. */
 static void put_uncurated(FILE *f, json_t *root)
 {
-    const char *section, *key;
-    json_t *obj, *v;
+    const char *section;
+    json_t *obj;
     json_object_foreach(root, section, obj)
     {
-        if (!json_is_object(obj) || strcmp(section, "msbnetd") == 0)
-            continue;
-        json_object_foreach(obj, key, v)
-        {
-            if (json_is_integer(v) && !curated(section, key))
-                put_fallback(f, section, key, json_integer_value(v));
-        }
+        if (json_is_object(obj))
+            put_uncurated_in(f, section, obj);
     }
+    json_t *t = section_of(root, "msbnetd/transport");
+    if (json_is_object(t))
+        put_uncurated_in(f, "msbnetd/transport", t);
 }
 
 static void put_info(FILE *f, const struct msbd_prom_info *info)

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "counter.h"
 #include "msbnet/msbnet.h"
 #include "transport.h"
 
@@ -39,18 +40,19 @@
 #define PUMP_WRITE_RETRY_MIN_US 50
 #define PUMP_WRITE_RETRY_MAX_US 16000
 
+/* Atomic (counter.h): the control plane reads them live, on any thread. */
 struct msbd_pump_stats {
-    uint64_t guest_frames_in;      /* read from the transport */
-    uint64_t plugin_accepted;      /* write_frame == MSBNET_WRITTEN */
-    uint64_t plugin_busy;          /* write_frame == MSBNET_NOTHING_WRITTEN (retried) */
-    uint64_t plugin_refused;       /* write_frame < 0: bad length, dropped */
-    uint64_t transport_read_errors;
-    uint64_t guest_frames_out;     /* written to the transport */
-    uint64_t transport_blocked;    /* writes that would block (frame held) */
-    uint64_t transport_write_drops; /* write errors: frame dropped */
-    uint64_t link_ups;             /* a peer connected (socket transports) */
-    uint64_t link_downs;           /* a peer left or was dropped */
-    uint64_t no_peer_drops;        /* plugin frames drained while no peer was connected */
+    msbd_counter guest_frames_in;      /* read from the transport */
+    msbd_counter plugin_accepted;      /* write_frame == MSBNET_WRITTEN */
+    msbd_counter plugin_busy;          /* write_frame == MSBNET_NOTHING_WRITTEN (retried) */
+    msbd_counter plugin_refused;       /* write_frame < 0: bad length, dropped */
+    msbd_counter transport_read_errors;
+    msbd_counter guest_frames_out;     /* written to the transport */
+    msbd_counter transport_blocked;    /* writes that would block (frame held) */
+    msbd_counter transport_write_drops; /* write errors: frame dropped */
+    msbd_counter link_ups;             /* a peer connected (socket transports) */
+    msbd_counter link_downs;           /* a peer left or was dropped */
+    msbd_counter no_peer_drops;        /* plugin frames drained while no peer was connected */
 };
 
 struct msbd_pump {
@@ -61,11 +63,11 @@ struct msbd_pump {
     struct event *t_read, *t_write, *rx_wake, *retry, *write_retry;
     uint8_t *tx_buf; /* guest -> plugin; holds the refused frame */
     size_t tx_cap, tx_len;
-    bool tx_held;
+    msbd_flag tx_held; /* atomic: reported live as tx_frame_held */
     unsigned retry_ms, write_retry_us;
     uint8_t *rx_buf; /* plugin -> guest; holds the blocked frame */
     size_t rx_cap, rx_len;
-    bool rx_held;
+    msbd_flag rx_held; /* atomic: reported live as rx_frame_held */
     bool verbose;
     struct msbd_pump_stats st;
 };
@@ -76,7 +78,8 @@ int msbd_pump_init(struct msbd_pump *p, struct event_base *base, const struct ms
                    msbnet_t *net, struct msbd_transport *t, bool verbose);
 void msbd_pump_free(struct msbd_pump *p);
 
-/* The counters as a JSON object (new reference). */
+/* The counters as a JSON object (new reference); callable from any thread
+ * while the pump exists (atomic reads only). */
 json_t *msbd_pump_stats_json(const struct msbd_pump *p);
 
 #endif

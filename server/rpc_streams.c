@@ -17,8 +17,8 @@
 
 static void send_snapshot(struct msbd_call *c)
 {
-    const struct msbd_host *h = c->g->host;
-    char *json = h->api->metrics_json(h->net);
+    /* The plugin's snapshot with msbnetd's own counters as "msbnetd". */
+    char *json = msbd_host_metrics_text(c->g->host);
     if (!json) {
         c->dropped++;
         return;
@@ -28,7 +28,7 @@ static void send_snapshot(struct msbd_call *c)
     m.dropped_snapshots = c->dropped;
     if (!msbd_call_send(c, &m.base))
         c->dropped++;
-    h->api->free_string(json);
+    free(json);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

@@ -8,16 +8,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "counter.h"
 #include "msbnet/msbnet.h"
 #include "unix_sock.h"
 
+/* Atomic (counter.h): read live by the control plane. */
 struct stream_stats {
-    uint64_t accepted;       /* VMM connections taken (listen mode) */
-    uint64_t refused_busy;   /* connections closed because one was active */
-    uint64_t bad_length;     /* connections dropped for a length out of range */
-    uint64_t truncated;      /* peer left in the middle of a frame */
-    uint64_t peer_closed;    /* orderly or reset close by the peer */
-    uint64_t out_discarded;  /* bytes queued for a peer that left */
+    msbd_counter accepted;       /* VMM connections taken (listen mode) */
+    msbd_counter refused_busy;   /* connections closed because one was active */
+    msbd_counter bad_length;     /* connections dropped for a length out of range */
+    msbd_counter truncated;      /* peer left in the middle of a frame */
+    msbd_counter peer_closed;    /* orderly or reset close by the peer */
+    msbd_counter out_discarded;  /* bytes queued for a peer that left */
 };
 
 struct stream {
@@ -28,6 +30,7 @@ struct stream {
     uint8_t *in, *out;
     size_t in_off, in_len, out_off, out_len;
     bool verbose;
+    msbd_flag connected;     /* a VMM is on fd (t.fd itself is the loop's) */
     struct stream_stats st;
 };
 
@@ -178,6 +181,7 @@ static void stream_link_down(struct msbd_transport *t)
     if (t->fd >= 0)
         close(t->fd);
     t->fd = -1;
+    s->connected = false;
     if (s->listen_fd < 0 && t->ended) /* --fd: nobody can come back */
         t->ended(t->ended_arg, s->st.bad_length == 0 && s->st.truncated == 0);
 }
@@ -205,6 +209,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         s->t.fd = c;
+        s->connected = true;
         s->st.accepted++;
         if (s->verbose)
             fprintf(stderr, "msbnetd stream: VMM connected on %s\n", s->path);
@@ -231,15 +236,16 @@ static void stream_unwatch(struct msbd_transport *t)
 
 static json_t *stream_stats_json(const struct msbd_transport *t)
 {
-    const struct stream_stats *st = &CS(t)->st;
+    const struct stream *s = CS(t);
+    const struct stream_stats *st = &s->st;
     return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "kind", "stream",
-                     "connections_accepted", (json_int_t)st->accepted,
-                     "connections_refused_busy", (json_int_t)st->refused_busy,
-                     "bad_length_drops", (json_int_t)st->bad_length,
-                     "truncated_frames", (json_int_t)st->truncated,
-                     "peer_closed", (json_int_t)st->peer_closed,
-                     "out_bytes_discarded", (json_int_t)st->out_discarded,
-                     "connected", t->fd >= 0);
+                     "connections_accepted", (json_int_t)msbd_counter_get(&st->accepted),
+                     "connections_refused_busy", (json_int_t)msbd_counter_get(&st->refused_busy),
+                     "bad_length_drops", (json_int_t)msbd_counter_get(&st->bad_length),
+                     "truncated_frames", (json_int_t)msbd_counter_get(&st->truncated),
+                     "peer_closed", (json_int_t)msbd_counter_get(&st->peer_closed),
+                     "out_bytes_discarded", (json_int_t)msbd_counter_get(&st->out_discarded),
+                     "connected", msbd_flag_get(&s->connected));
 }
 
 static void stream_close(struct msbd_transport *t)
@@ -312,5 +318,6 @@ struct msbd_transport *msbd_stream_fd(int fd, bool verbose, char *err, size_t er
         return NULL;
     }
     s->t.fd = fd;
+    s->connected = true;
     return &s->t;
 }

@@ -56,3 +56,16 @@ bool msb_ip_is_loopback(const struct msb_ip *ip)
     return memcmp(ip->b, v6_loop, 16) == 0 ||
            (memcmp(ip->b, v4_mapped, 12) == 0 && ip->b[12] == 127);
 }
+
+void msb_ip_from_sockaddr(const struct sockaddr_storage *ss, struct msb_ip *ip, uint16_t *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        msb_ip_from_v4(ip, (const uint8_t *)&a->sin_addr);
+        *port = ntohs(a->sin_port);
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        msb_ip_from_v6(ip, a->sin6_addr.s6_addr);
+        *port = ntohs(a->sin6_port);
+    }
+}

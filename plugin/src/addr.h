@@ -34,4 +34,9 @@ bool msb_ip_is_loopback(const struct msb_ip *ip);
 void msb_ip_from_v4(struct msb_ip *out, const uint8_t b[4]);
 void msb_ip_from_v6(struct msb_ip *out, const uint8_t b[16]);
 
+struct sockaddr_storage;
+/* The address and port of an AF_INET or AF_INET6 socket address (what
+ * accept() and recvfrom() report for a published port's peer). */
+void msb_ip_from_sockaddr(const struct sockaddr_storage *ss, struct msb_ip *ip, uint16_t *port);
+
 #endif

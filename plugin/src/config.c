@@ -1,4 +1,5 @@
 #include "config.h"
+#include "errmsg.h"
 
 #include "policy_engine.h"
 #include "publish_spec.h"
@@ -97,17 +98,6 @@ void msb_config_defaults(struct msb_config *c)
     c->reasm_timeout_s = 30; /* Linux's ipfrag_time, both families */
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static const struct field *find_field(const char *key)
 {
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -119,13 +109,13 @@ static const struct field *find_field(const char *key)
 static int set_uint(const struct field *f, json_t *v, struct msb_config *c, char *err, size_t errlen)
 {
     if (!json_is_integer(v))
-        return fail(err, errlen, "config: key \"%s\" must be an integer", f->key);
+        return msb_fail(err, errlen, "config: key \"%s\" must be an integer", f->key);
     json_int_t n = json_integer_value(v);
     if (n < (json_int_t)f->min || n > (json_int_t)f->max)
-        return fail(err, errlen, "config: key \"%s\" = %lld is out of range %u..%u", f->key,
+        return msb_fail(err, errlen, "config: key \"%s\" = %lld is out of range %u..%u", f->key,
                     (long long)n, f->min, f->max);
     if (f->kind == F_POW2 && (n & (n - 1)) != 0)
-        return fail(err, errlen, "config: key \"%s\" = %lld must be a power of two", f->key,
+        return msb_fail(err, errlen, "config: key \"%s\" = %lld must be a power of two", f->key,
                     (long long)n);
     *(uint32_t *)((char *)c + f->offset) = (uint32_t)n;
     return 0;
@@ -146,7 +136,7 @@ static int set_choice(const struct field *f, json_t *v, struct msb_config *c, ch
         strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
         strncat(list, f->choices[i], sizeof list - strlen(list) - 1);
     }
-    return fail(err, errlen, "config: key \"%s\" must be one of: %s", f->key, list);
+    return msb_fail(err, errlen, "config: key \"%s\" must be one of: %s", f->key, list);
 }
 
 static int set_ip(const struct field *f, json_t *v, struct msb_config *c, char *err, size_t errlen)
@@ -154,7 +144,7 @@ static int set_ip(const struct field *f, json_t *v, struct msb_config *c, char *
     enum msb_family want = f->kind == F_IPV4 ? MSB_FAMILY_V4 : MSB_FAMILY_V6;
     struct msb_ip ip;
     if (!json_is_string(v) || msb_ip_parse(json_string_value(v), &ip) || ip.family != want)
-        return fail(err, errlen, "config: key \"%s\" must be an IPv%d address string", f->key,
+        return msb_fail(err, errlen, "config: key \"%s\" must be an IPv%d address string", f->key,
                     want == MSB_FAMILY_V4 ? 4 : 6);
     *(struct msb_ip *)((char *)c + f->offset) = ip;
     return 0;
@@ -168,7 +158,7 @@ static int set_mac(const struct field *f, json_t *v, struct msb_config *c, char 
     char tail;
     if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
                      &tail) != 6 || strlen(s) != 17 || (b[0] & 1))
-        return fail(err, errlen, "config: key \"%s\" must be a unicast MAC like 02:00:00:00:00:01",
+        return msb_fail(err, errlen, "config: key \"%s\" must be a unicast MAC like 02:00:00:00:00:01",
                     f->key);
     uint8_t *mac = (uint8_t *)c + f->offset;
     for (int i = 0; i < 6; i++)
@@ -181,7 +171,7 @@ static int set_bool(const struct field *f, json_t *v, struct msb_config *c, char
                     size_t errlen)
 {
     if (!json_is_boolean(v))
-        return fail(err, errlen, "config: key \"%s\" must be true or false", f->key);
+        return msb_fail(err, errlen, "config: key \"%s\" must be true or false", f->key);
     *(bool *)((char *)c + f->offset) = json_is_true(v);
     return 0;
 }
@@ -220,13 +210,13 @@ void msb_config_release(struct msb_config *c)
 static int set_policy(json_t *root, json_t *v, struct msb_config *c, char *err, size_t errlen)
 {
     if (json_object_get(root, "egress"))
-        return fail(err, errlen, "config: keys \"policy\" and \"egress\" exclude each other");
+        return msb_fail(err, errlen, "config: keys \"policy\" and \"egress\" exclude each other");
     char why[512];
     if (json_is_string(v) && json_string_value(v)[0] == '{')
-        return fail(err, errlen, "config: key \"policy\": give the JSON policy as an object");
+        return msb_fail(err, errlen, "config: key \"policy\": give the JSON policy as an object");
     c->policy = json_is_string(v) ? msb_policy_parse_text(json_string_value(v), why, sizeof why)
                                   : msb_policy_from_json(v, why, sizeof why);
-    return c->policy ? 0 : fail(err, errlen, "config: key \"policy\": %s", why);
+    return c->policy ? 0 : msb_fail(err, errlen, "config: key \"policy\": %s", why);
 }
 
 /* "dns_upstreams": plain addresses (port 53), at most 8: a list, so not a
@@ -234,13 +224,13 @@ static int set_policy(json_t *root, json_t *v, struct msb_config *c, char *err, 
 static int set_upstreams(json_t *v, struct msb_config *c, char *err, size_t errlen)
 {
     if (!json_is_array(v) || json_array_size(v) > MSB_DNS_MAX_UPSTREAMS)
-        return fail(err, errlen, "config: key \"dns_upstreams\" must be an array of at most %d "
+        return msb_fail(err, errlen, "config: key \"dns_upstreams\" must be an array of at most %d "
                                  "address strings", MSB_DNS_MAX_UPSTREAMS);
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
         if (!json_is_string(e) || msb_ip_parse(json_string_value(e), &c->dns_upstreams[i]))
-            return fail(err, errlen, "config: key \"dns_upstreams\"[%zu] must be an IP address "
+            return msb_fail(err, errlen, "config: key \"dns_upstreams\"[%zu] must be an IP address "
                                      "string", i);
     }
     c->n_dns_upstreams = (uint32_t)json_array_size(v);
@@ -258,7 +248,7 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return msb_publish_list_from_json(v, &c->publish, &c->n_publish, err, errlen);
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
-             : fail(err, errlen, "config: unknown key \"%s\"", key);
+             : msb_fail(err, errlen, "config: unknown key \"%s\"", key);
 }
 
 int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen)
@@ -269,11 +259,11 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
     json_error_t je;
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return fail(err, errlen, "config: invalid JSON at line %d column %d: %s", je.line,
+        return msb_fail(err, errlen, "config: invalid JSON at line %d column %d: %s", je.line,
                     je.column, je.text);
     int rc = 0;
     if (!json_is_object(root)) {
-        rc = fail(err, errlen, "config: expected a JSON object");
+        rc = msb_fail(err, errlen, "config: expected a JSON object");
     } else {
         const char *key;
         json_t *v;
@@ -286,7 +276,7 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
     json_decref(root);
     /* Super-frames to the guest exist only behind a virtio-net header. */
     if (!rc && c->vnet_guest_tso && !c->vnet_hdr)
-        rc = fail(err, errlen, "config: key \"vnet_guest_tso\" needs \"vnet_hdr\": true");
+        rc = msb_fail(err, errlen, "config: key \"vnet_guest_tso\" needs \"vnet_hdr\": true");
     if (rc)
         msb_config_release(c);
     return rc;

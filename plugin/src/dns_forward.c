@@ -454,15 +454,19 @@ static void answer_alias(struct msb_dns *d, const struct dns_src *src, const uin
     reply_to(d, src, d->out, n);
 }
 
-/* The guest picked its own resolver: allowed only where its policy lets
- * UDP/53 go, and never to the host's loopback behind a raw address.  Over
- * TCP the SYN to it passed the same check (for TCP/53) already. */
-static bool direct_allowed(struct msb_dns *d, const struct dns_src *src)
+/* The resolver the guest asked is checked as the flow it is: UDP/53 to
+ * that address, per query.  The gateway's resolver is no exception, so one
+ * rule governs DNS over both transports (over TCP the SYN to port 53 passed
+ * the same check for TCP/53 already): `deny` refuses both, public_only's
+ * explicit allow of port 53 to the host group allows both.  A resolver the
+ * guest picked itself is never the host's loopback behind a raw address. */
+static bool resolver_allowed(struct msb_dns *d, const struct dns_src *src, bool configured)
 {
     if (src->conn)
         return true;
-    return !msb_ip_is_loopback(&src->dialled) &&
-           msb_policy_allow(d->net, MSB_IPPROTO_UDP, &src->dialled, DNS_PORT);
+    if (!configured && msb_ip_is_loopback(&src->dialled))
+        return false;
+    return msb_policy_allow(d->net, MSB_IPPROTO_UDP, &src->dialled, DNS_PORT);
 }
 
 /* Domain and suffix rules on the query name; terminate also stops the
@@ -496,6 +500,15 @@ static bool name_allowed(struct msb_dns *d, const struct msb_dns_query *q)
 static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m, size_t n,
                   const struct msb_dns_query *q)
 {
+    bool configured = msb_gateway_is(&d->net->gw, &src->dialled);
+    /* A denied resolver answers REFUSED at once: silence would cost the
+     * guest's stub resolver its full timeout and retries for every name. */
+    if (!resolver_allowed(d, src, configured)) {
+        msb_count(&d->m->resolver_denied, 1);
+        OUTCOME(d, src, refused);
+        reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
+        return;
+    }
     if (!name_allowed(d, q)) {
         OUTCOME(d, src, refused);
         reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
@@ -505,15 +518,9 @@ static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m
         answer_alias(d, src, m, q);
         return;
     }
-    bool configured = msb_gateway_is(&d->net->gw, &src->dialled);
     if (configured && d->nup == 0) {
         OUTCOME(d, src, servfail);
         reply_status(d, src, m, q, MSB_DNS_SERVFAIL, 0);
-        return;
-    }
-    if (!configured && !direct_allowed(d, src)) {
-        OUTCOME(d, src, refused);
-        reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
         return;
     }
     q_start(d, src, m, n, q, configured);

@@ -84,12 +84,12 @@ void msb_ipv6_link_local(const uint8_t mac[6], struct msb_ip *out)
     msb_ip_from_v6(out, b);
 }
 
-/* RFC 4861 §7.1.1: options are walked only to check that none has length
- * 0 or runs past the message; a source link-layer option is also refused
- * from ::, where it has no meaning. */
-static bool ns_options_ok(const struct msb_pkt *p, bool from_unspecified)
+/* RFC 4861 §7.1.1 (and §6.1.1 for solicitations to routers): options are
+ * walked only to check that none has length 0 or runs past the message; a
+ * source link-layer option is also refused from ::, where it has no
+ * meaning. */
+bool msb_nd_options_ok(const struct msb_pkt *p, size_t off, bool from_unspecified)
 {
-    size_t off = ND_NS_MIN_LEN;
     while (off < p->l4_len) {
         if (p->l4_len - off < 2)
             return false;
@@ -106,7 +106,7 @@ static bool ns_options_ok(const struct msb_pkt *p, bool from_unspecified)
 static bool ns_valid(const struct msb_pkt *p, bool from_unspecified)
 {
     return p->l3[7] == 255 && p->l4[1] == 0 && p->l4_len >= ND_NS_MIN_LEN &&
-           p->l4[8] != 0xff /* target multicast */ && ns_options_ok(p, from_unspecified);
+           p->l4[8] != 0xff /* target multicast */ && msb_nd_options_ok(p, ND_NS_MIN_LEN, from_unspecified);
 }
 
 static bool ns_for_gateway(struct msb_stack *s, const uint8_t *target)

@@ -22,6 +22,10 @@ bool msb_l2_handle(struct msb_stack *s, const struct msb_pkt *p);
 
 /* fe80::/64 + the modified EUI-64 of mac (RFC 4291 App. A): the gateway's
  * link-local address, which NDP answers for and RAs will come from. */
+/* Neighbor Discovery options from byte `off` of the ICMPv6 message: none
+ * of length 0, none past the end, no source link-layer address from ::. */
+bool msb_nd_options_ok(const struct msb_pkt *p, size_t off, bool from_unspecified);
+
 void msb_ipv6_link_local(const uint8_t mac[6], struct msb_ip *out);
 
 #endif

@@ -137,12 +137,14 @@ struct msb_icmp_metrics {
  * counts answers cut to TC=1 and nxdomain NXDOMAIN answers (both also in
  * answered); forwarded counts queries sent upstream (retries included);
  * name_denied the REFUSED by a domain rule; upstream_tcp_retries answers
- * re-asked over TCP after TC=1. */
+ * re-asked over TCP after TC=1; resolver_denied the UDP queries REFUSED
+ * because the policy denies UDP/53 to the address the guest asked (over
+ * TCP the SYN is reset instead, counted in tcp.denied). */
 #define MSB_DNS_METRICS(X)                                                                         \
     X(in_flight) X(queries) X(answered) X(refused) X(servfail) X(formerr) X(truncated) X(alias)   \
     X(rebind_blocked) X(forwarded) X(upstream_timeouts) X(upstream_errors) X(in_flight_cap)     \
     X(nxdomain) X(name_denied) X(upstream_tcp_retries) X(tcp_connections) X(tcp_connections_cap) \
-    X(tcp_idle_timeouts) X(tcp_oversized)
+    X(tcp_idle_timeouts) X(tcp_oversized) X(resolver_denied)
 
 /* The same outcomes per transport ("dns.udp", "dns.tcp" in JSON); nxdomain
  * and truncated are also counted in answered. */

@@ -121,18 +121,7 @@ static bool rs_valid(const struct msb_pkt *p, bool from_unspecified)
 {
     if (p->l3[7] != 255 || p->l4[1] != 0 || p->l4_len < RS_MIN_LEN)
         return false;
-    size_t off = RS_MIN_LEN;
-    while (off < p->l4_len) {
-        if (p->l4_len - off < 2)
-            return false;
-        size_t olen = (size_t)p->l4[off + 1] * 8;
-        if (olen == 0 || olen > p->l4_len - off)
-            return false;
-        if (from_unspecified && p->l4[off] == OPT_SLLA)
-            return false;
-        off += olen;
-    }
-    return true;
+    return msb_nd_options_ok(p, RS_MIN_LEN, from_unspecified);
 }
 
 static bool is_rs(const struct msb_pkt *p)

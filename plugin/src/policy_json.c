@@ -5,6 +5,7 @@
  * silently widen or narrow a sandbox's network.
  */
 #include "policy_engine.h"
+#include "errmsg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,18 +13,6 @@
 
 #define MAX_PROTOCOL_ITEMS 16
 #define MAX_CIDR_TEXT 64
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Keys are echoed in messages: cut them so a huge key cannot fill err. */
 #define KEYFMT "%.64s"
@@ -38,9 +27,9 @@ static int check_keys(const json_t *o, const char *const *allowed, const char *w
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(key, allowed[i]) == 0;
         if (!ok && idx >= 0)
-            return fail(err, errlen, "policy: rules[%ld]: unknown key \"" KEYFMT "\"", idx, key);
+            return msb_fail(err, errlen, "policy: rules[%ld]: unknown key \"" KEYFMT "\"", idx, key);
         if (!ok)
-            return fail(err, errlen, "policy: %s: unknown key \"" KEYFMT "\"", where, key);
+            return msb_fail(err, errlen, "%s: unknown key \"" KEYFMT "\"", where, key);
     }
     return 0;
 }
@@ -54,9 +43,9 @@ static int parse_action(const json_t *v, const char *what, long idx, uint8_t *ou
         return 0;
     }
     if (idx >= 0)
-        return fail(err, errlen, "policy: rules[%ld]: %s must be \"allow\", \"deny\" or "
+        return msb_fail(err, errlen, "policy: rules[%ld]: %s must be \"allow\", \"deny\" or "
                                  "\"terminate\"", idx, what);
-    return fail(err, errlen, "policy: %s must be \"allow\", \"deny\" or \"terminate\"", what);
+    return msb_fail(err, errlen, "policy: %s must be \"allow\", \"deny\" or \"terminate\"", what);
 }
 
 static int parse_name(const json_t *v, long idx, struct msb_pol_rule *r, char *err, size_t errlen)
@@ -64,9 +53,9 @@ static int parse_name(const json_t *v, long idx, struct msb_pol_rule *r, char *e
     char why[128];
     const char *s = json_string_value(v);
     if (!s)
-        return fail(err, errlen, "policy: rules[%ld]: domain must be a string", idx);
+        return msb_fail(err, errlen, "policy: rules[%ld]: domain must be a string", idx);
     if (msb_pol_domain_parse(s, json_string_length(v), r->name, why, sizeof why))
-        return fail(err, errlen, "policy: rules[%ld]: invalid domain `%.256s`: %s", idx, s, why);
+        return msb_fail(err, errlen, "policy: rules[%ld]: invalid domain `%.256s`: %s", idx, s, why);
     return 0;
 }
 
@@ -74,7 +63,7 @@ static int parse_dest_object(const json_t *d, long idx, struct msb_pol_rule *r, 
                              size_t errlen)
 {
     if (json_object_size(d) != 1)
-        return fail(err, errlen, "policy: rules[%ld]: destination must have exactly one of "
+        return msb_fail(err, errlen, "policy: rules[%ld]: destination must have exactly one of "
                                  "cidr, domain, domain_suffix, group", idx);
     const char *key = json_object_iter_key(json_object_iter((json_t *)(uintptr_t)d));
     const json_t *v = json_object_get(d, key);
@@ -82,13 +71,13 @@ static int parse_dest_object(const json_t *d, long idx, struct msb_pol_rule *r, 
     if (strcmp(key, "cidr") == 0) {
         r->dest = MSB_DEST_CIDR;
         if (!s || msb_pol_cidr_parse(s, json_string_length(v), &r->addr, &r->prefix))
-            return fail(err, errlen, "policy: rules[%ld]: invalid CIDR `%.64s`", idx, s ? s : "");
+            return msb_fail(err, errlen, "policy: rules[%ld]: invalid CIDR `%.64s`", idx, s ? s : "");
         return 0;
     }
     if (strcmp(key, "group") == 0) {
         int g = msb_pol_group_lookup(s);
         if (g < 0)
-            return fail(err, errlen, "policy: rules[%ld]: group must be one of public, private, "
+            return msb_fail(err, errlen, "policy: rules[%ld]: group must be one of public, private, "
                                      "loopback, link_local, metadata, multicast, host", idx);
         r->dest = MSB_DEST_GROUP;
         r->group = (uint8_t)g;
@@ -98,19 +87,19 @@ static int parse_dest_object(const json_t *d, long idx, struct msb_pol_rule *r, 
         r->dest = key[6] ? MSB_DEST_SUFFIX : MSB_DEST_DOMAIN;
         return parse_name(v, idx, r, err, errlen);
     }
-    return fail(err, errlen, "policy: rules[%ld]: unknown destination \"" KEYFMT "\"", idx, key);
+    return msb_fail(err, errlen, "policy: rules[%ld]: unknown destination \"" KEYFMT "\"", idx, key);
 }
 
 static int parse_dest(const json_t *d, long idx, struct msb_pol_rule *r, char *err, size_t errlen)
 {
     if (!d)
-        return fail(err, errlen, "policy: rules[%ld]: missing \"destination\"", idx);
+        return msb_fail(err, errlen, "policy: rules[%ld]: missing \"destination\"", idx);
     if (json_is_string(d) && strcmp(json_string_value(d), "any") == 0) {
         r->dest = MSB_DEST_ANY;
         return 0;
     }
     if (!json_is_object(d))
-        return fail(err, errlen, "policy: rules[%ld]: destination must be \"any\" or an object",
+        return msb_fail(err, errlen, "policy: rules[%ld]: destination must be \"any\" or an object",
                     idx);
     return parse_dest_object(d, idx, r, err, errlen);
 }
@@ -121,14 +110,14 @@ static int parse_protocols(const json_t *a, long idx, struct msb_pol_rule *r, ch
     if (!a)
         return 0;
     if (!json_is_array(a) || json_array_size(a) > MAX_PROTOCOL_ITEMS)
-        return fail(err, errlen, "policy: rules[%ld]: protocols must be an array of at most %d "
+        return msb_fail(err, errlen, "policy: rules[%ld]: protocols must be an array of at most %d "
                                  "of tcp, udp, icmpv4, icmpv6", idx, MAX_PROTOCOL_ITEMS);
     size_t i;
     const json_t *v;
     json_array_foreach(a, i, v) {
         int bit = msb_pol_proto_lookup(json_string_value(v));
         if (bit < 0)
-            return fail(err, errlen, "policy: rules[%ld]: protocols[%zu] must be one of tcp, "
+            return msb_fail(err, errlen, "policy: rules[%ld]: protocols[%zu] must be one of tcp, "
                                      "udp, icmpv4, icmpv6", idx, i);
         r->protos |= (uint8_t)bit;
     }
@@ -141,7 +130,7 @@ static int port_field(const json_t *o, const char *key, long idx, size_t k, uint
     const json_t *v = json_object_get(o, key);
     json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
     if (n < 0 || n > 65535)
-        return fail(err, errlen, "policy: rules[%ld]: ports[%zu].%s must be an integer 0..65535",
+        return msb_fail(err, errlen, "policy: rules[%ld]: ports[%zu].%s must be an integer 0..65535",
                     idx, k, key);
     *out = (uint16_t)n;
     return 0;
@@ -152,14 +141,14 @@ static int parse_range(const json_t *o, long idx, size_t k, struct msb_port_rang
 {
     static const char *const keys[] = {"start", "end", NULL};
     if (!json_is_object(o))
-        return fail(err, errlen, "policy: rules[%ld]: ports[%zu] must be {\"start\", \"end\"}",
+        return msb_fail(err, errlen, "policy: rules[%ld]: ports[%zu] must be {\"start\", \"end\"}",
                     idx, k);
     if (check_keys(o, keys, NULL, idx, err, errlen) ||
         port_field(o, "start", idx, k, &pr->lo, err, errlen) ||
         port_field(o, "end", idx, k, &pr->hi, err, errlen))
         return -1;
     if (pr->lo > pr->hi)
-        return fail(err, errlen, "policy: rules[%ld]: invalid port range %u..%u; lo must be <= hi",
+        return msb_fail(err, errlen, "policy: rules[%ld]: invalid port range %u..%u; lo must be <= hi",
                     idx, pr->lo, pr->hi);
     return 0;
 }
@@ -170,7 +159,7 @@ static int parse_ports(const json_t *a, long idx, struct msb_pol_rule *r, char *
     if (!a)
         return 0;
     if (!json_is_array(a) || json_array_size(a) > MSB_POL_MAX_PORT_RANGES)
-        return fail(err, errlen, "policy: rules[%ld]: ports must be an array of at most %d ranges",
+        return msb_fail(err, errlen, "policy: rules[%ld]: ports must be an array of at most %d ranges",
                     idx, MSB_POL_MAX_PORT_RANGES);
     size_t k;
     const json_t *v;
@@ -188,10 +177,10 @@ static int validate_rule(const struct msb_pol_rule *r, long idx, char *err, size
     if (!(r->protos & MSB_PROTO_ICMP))
         return 0;
     if (r->dir != MSB_POL_EGRESS)
-        return fail(err, errlen, "policy: rules[%ld]: ICMP protocols are egress-only; ingress "
+        return msb_fail(err, errlen, "policy: rules[%ld]: ICMP protocols are egress-only; ingress "
                                  "and any-direction rules cannot include icmpv4 or icmpv6", idx);
     if (r->nports)
-        return fail(err, errlen, "policy: rules[%ld]: ICMP has no ports; a rule with icmpv4 or "
+        return msb_fail(err, errlen, "policy: rules[%ld]: ICMP has no ports; a rule with icmpv4 or "
                                  "icmpv6 cannot list ports", idx);
     return 0;
 }
@@ -201,13 +190,13 @@ static int parse_rule(const json_t *o, long idx, struct msb_pol_rule *r, char *e
     static const char *const keys[] = {"direction", "destination", "protocols", "ports",
                                        "action",    NULL};
     if (!json_is_object(o))
-        return fail(err, errlen, "policy: rules[%ld]: must be an object", idx);
+        return msb_fail(err, errlen, "policy: rules[%ld]: must be an object", idx);
     if (check_keys(o, keys, NULL, idx, err, errlen))
         return -1;
     msb_pol_rule_init(r, MSB_POL_EGRESS, MSB_POL_DENY, MSB_DEST_ANY);
     int d = msb_pol_dir_lookup(json_string_value(json_object_get(o, "direction")));
     if (d < 0)
-        return fail(err, errlen, "policy: rules[%ld]: direction must be \"egress\", \"ingress\" "
+        return msb_fail(err, errlen, "policy: rules[%ld]: direction must be \"egress\", \"ingress\" "
                                  "or \"any\"", idx);
     r->dir = (uint8_t)d;
     if (parse_action(json_object_get(o, "action"), "action", idx, &r->action, err, errlen) ||
@@ -223,9 +212,9 @@ static int parse_rules(const json_t *a, struct msb_policy *p, char *err, size_t 
     if (!a)
         return 0;
     if (!json_is_array(a))
-        return fail(err, errlen, "policy: rules must be an array");
+        return msb_fail(err, errlen, "policy: rules must be an array");
     if (json_array_size(a) > MSB_POL_MAX_RULES)
-        return fail(err, errlen, "policy: %zu rules, at most %d allowed", json_array_size(a),
+        return msb_fail(err, errlen, "policy: %zu rules, at most %d allowed", json_array_size(a),
                     MSB_POL_MAX_RULES);
     size_t i;
     const json_t *v;
@@ -234,7 +223,7 @@ static int parse_rules(const json_t *a, struct msb_policy *p, char *err, size_t 
         if (parse_rule(v, (long)i, &r, err, errlen))
             return -1;
         if (msb_policy_add(p, &r))
-            return fail(err, errlen, "policy: out of memory");
+            return msb_fail(err, errlen, "policy: out of memory");
     }
     return 0;
 }
@@ -249,12 +238,12 @@ struct msb_policy *msb_policy_from_json(const json_t *o, char *err, size_t errle
 {
     static const char *const keys[] = {"default_egress", "default_ingress", "rules", NULL};
     if (!json_is_object(o)) {
-        fail(err, errlen, "policy: expected a JSON object");
+        msb_fail(err, errlen, "policy: expected a JSON object");
         return NULL;
     }
     struct msb_policy *p = msb_policy_new();
     if (!p) {
-        fail(err, errlen, "policy: out of memory");
+        msb_fail(err, errlen, "policy: out of memory");
         return NULL;
     }
     if (check_keys(o, keys, "policy", -1, err, errlen) ||
@@ -270,13 +259,13 @@ struct msb_policy *msb_policy_from_json(const json_t *o, char *err, size_t errle
 struct msb_policy *msb_policy_parse_json(const char *text, size_t len, char *err, size_t errlen)
 {
     if (len > MSB_POL_JSON_MAX_BYTES) {
-        fail(err, errlen, "policy: %zu bytes, at most %u allowed", len, MSB_POL_JSON_MAX_BYTES);
+        msb_fail(err, errlen, "policy: %zu bytes, at most %u allowed", len, MSB_POL_JSON_MAX_BYTES);
         return NULL;
     }
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        fail(err, errlen, "policy: invalid JSON at line %d column %d: %.80s", je.line, je.column,
+        msb_fail(err, errlen, "policy: invalid JSON at line %d column %d: %.80s", je.line, je.column,
              je.text);
         return NULL;
     }

@@ -1,4 +1,5 @@
 #include "publish_spec.h"
+#include "errmsg.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -8,22 +9,11 @@
 
 #include "pkt.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int get_port(const json_t *v, const char *what, const char *key, uint16_t *out,
                     char *err, size_t errlen)
 {
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-        return fail(err, errlen, "%s: \"%s\" must be an integer in 1..65535", what, key);
+        return msb_fail(err, errlen, "%s: \"%s\" must be an integer in 1..65535", what, key);
     *out = (uint16_t)json_integer_value(v);
     return 0;
 }
@@ -36,7 +26,7 @@ static int get_proto(const json_t *v, const char *what, uint8_t *out, char *err,
     else if (s && strcmp(s, "udp") == 0)
         *out = MSB_IPPROTO_UDP;
     else
-        return fail(err, errlen, "%s: \"protocol\" must be \"tcp\" or \"udp\"", what);
+        return msb_fail(err, errlen, "%s: \"protocol\" must be \"tcp\" or \"udp\"", what);
     return 0;
 }
 
@@ -44,7 +34,7 @@ static int get_addr(const json_t *v, const char *what, struct msb_ip *out, char 
                     size_t errlen)
 {
     if (!json_is_string(v) || msb_ip_parse(json_string_value(v), out))
-        return fail(err, errlen, "%s: \"host_address\" must be an IPv4 or IPv6 address string",
+        return msb_fail(err, errlen, "%s: \"host_address\" must be an IPv4 or IPv6 address string",
                     what);
     return 0;
 }
@@ -67,18 +57,18 @@ static int set_key(const char *key, const json_t *v, const char *what,
     }
     if (strcmp(key, "real_peer") == 0) {
         if (!json_is_boolean(v))
-            return fail(err, errlen, "%s: \"real_peer\" must be true or false", what);
+            return msb_fail(err, errlen, "%s: \"real_peer\" must be true or false", what);
         s->real_peer = json_is_true(v);
         return 0;
     }
-    return fail(err, errlen, "%s: unknown key \"%s\"", what, key);
+    return msb_fail(err, errlen, "%s: unknown key \"%s\"", what, key);
 }
 
 int msb_publish_spec_from_json(const json_t *v, bool need_guest_port, const char *what,
                                struct msb_publish_spec *out, char *err, size_t errlen)
 {
     if (!json_is_object(v))
-        return fail(err, errlen, "%s: expected an object", what);
+        return msb_fail(err, errlen, "%s: expected an object", what);
     struct msb_publish_spec s;
     memset(&s, 0, sizeof s);
     s.proto = MSB_IPPROTO_TCP;
@@ -91,9 +81,9 @@ int msb_publish_spec_from_json(const json_t *v, bool need_guest_port, const char
             return -1;
     }
     if (!has_hp)
-        return fail(err, errlen, "%s: \"host_port\" is required", what);
+        return msb_fail(err, errlen, "%s: \"host_port\" is required", what);
     if (need_guest_port && !has_gp)
-        return fail(err, errlen, "%s: \"guest_port\" is required", what);
+        return msb_fail(err, errlen, "%s: \"guest_port\" is required", what);
     *out = s;
     return 0;
 }
@@ -102,11 +92,11 @@ int msb_publish_spec_parse(const char *json, bool need_guest_port, struct msb_pu
                            char *err, size_t errlen)
 {
     if (!json)
-        return fail(err, errlen, "publish: no specification");
+        return msb_fail(err, errlen, "publish: no specification");
     json_error_t je;
     json_t *v = json_loads(json, JSON_REJECT_DUPLICATES, &je);
     if (!v)
-        return fail(err, errlen, "publish: invalid JSON at line %d column %d: %s", je.line,
+        return msb_fail(err, errlen, "publish: invalid JSON at line %d column %d: %s", je.line,
                     je.column, je.text);
     int rc = msb_publish_spec_from_json(v, need_guest_port, "publish", out, err, errlen);
     json_decref(v);
@@ -134,14 +124,14 @@ int msb_publish_list_from_json(const json_t *v, struct msb_publish_spec **out, u
     *out = NULL;
     *n = 0;
     if (!json_is_array(v) || json_array_size(v) > MSB_PUBLISH_MAX)
-        return fail(err, errlen, "config: key \"publish\" must be an array of at most %d objects",
+        return msb_fail(err, errlen, "config: key \"publish\" must be an array of at most %d objects",
                     MSB_PUBLISH_MAX);
     size_t count = json_array_size(v);
     if (!count)
         return 0;
     struct msb_publish_spec *list = calloc(count, sizeof *list);
     if (!list)
-        return fail(err, errlen, "config: out of memory for \"publish\"");
+        return msb_fail(err, errlen, "config: out of memory for \"publish\"");
     for (size_t i = 0; i < count; i++) {
         char what[64];
         snprintf(what, sizeof what, "config: key \"publish\"[%zu]", i);
@@ -149,7 +139,7 @@ int msb_publish_list_from_json(const json_t *v, struct msb_publish_spec **out, u
             goto bad;
         for (size_t j = 0; j < i; j++) {
             if (msb_publish_same_listener(&list[j], &list[i])) {
-                fail(err, errlen, "%s: duplicates [%zu] (same protocol, host address and port)",
+                msb_fail(err, errlen, "%s: duplicates [%zu] (same protocol, host address and port)",
                      what, j);
                 goto bad;
             }

@@ -24,19 +24,6 @@
 #include "publish_spec.h"
 #include "tcp_int.h"
 
-static void peer_of(const struct sockaddr_storage *ss, struct msb_ip *ip, uint16_t *port)
-{
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        msb_ip_from_v4(ip, (const uint8_t *)&a->sin_addr);
-        *port = ntohs(a->sin_port);
-    } else {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        msb_ip_from_v6(ip, a->sin6_addr.s6_addr);
-        *port = ntohs(a->sin6_port);
-    }
-}
-
 /* Refused before any flow exists: the peer sees ECONNRESET at once. */
 static void reset_close(int fd)
 {
@@ -137,7 +124,7 @@ void msb_tcp_inbound(struct msb_tcp *t, int fd, const struct sockaddr_storage *s
     struct msb_inbound_metrics *m = &t->net->metrics.inbound;
     struct msb_ip peer;
     uint16_t pport;
-    peer_of(ss, &peer, &pport);
+    msb_ip_from_sockaddr(ss, &peer, &pport);
     if (!msb_policy_allow_ingress(t->net, MSB_IPPROTO_TCP, &peer, sp->guest_port)) {
         msb_count(&m->tcp_denied, 1);
         reset_close(fd);

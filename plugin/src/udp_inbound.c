@@ -159,25 +159,12 @@ static struct in_sess *open_sess(struct msb_udp_in *u, const struct msb_pub_list
 
 /* ---- peer -> guest ------------------------------------------------------ */
 
-static void peer_of(const struct sockaddr_storage *ss, struct msb_ip *ip, uint16_t *port)
-{
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        msb_ip_from_v4(ip, (const uint8_t *)&a->sin_addr);
-        *port = ntohs(a->sin_port);
-    } else {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        msb_ip_from_v6(ip, a->sin6_addr.s6_addr);
-        *port = ntohs(a->sin6_port);
-    }
-}
-
 static void to_guest(struct msb_udp_in *u, struct msb_pub_listener *l,
                      const struct sockaddr_storage *ss, socklen_t sl, size_t n)
 {
     struct msb_ip ip;
     uint16_t port;
-    peer_of(ss, &ip, &port);
+    msb_ip_from_sockaddr(ss, &ip, &port);
     if (!msb_policy_allow_ingress(u->s->net, MSB_IPPROTO_UDP, &ip, l->spec.guest_port)) {
         msb_count(&u->m->udp_denied, 1);
         return;

@@ -17,17 +17,13 @@
 #include "dns_msg.h"
 #include "pkt.h"
 
+#define FUZZ_TARGET "fuzz_dns"
+#define FUZZ_SEED 0x13198a2e03707344ull
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned long queries_ok, answers_ok;
-
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz_dns invariant broken: %s\n", what);
-        abort();
-    }
-}
 
 /* A query for "a.b" A, ID 0x1234: what the answers are matched against. */
 static const uint8_t fixed_query[] = {0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
@@ -80,16 +76,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef MSBNET_FUZZ_REPLAY
-static uint64_t rng = 0x13198a2e03707344ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
-
 /* Seeds: a query with OPT, an answer with a CNAME chain and A records. */
 static const uint8_t seed_query[] = {0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 7, 'e', 'x',
                                      'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0, 0, 1,
@@ -100,36 +86,11 @@ static const uint8_t seed_answer[] = {
     0xc0, 33, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 198, 18, 0, 5,
     0xc0, 33, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 5};
 
-static void mutate(uint8_t *b, size_t *len, size_t cap)
-{
-    size_t pos = *len ? (size_t)(rnd() % *len) : 0;
-    switch (rnd() % 6) {
-    case 0:
-        if (*len)
-            b[pos] ^= (uint8_t)(1u << (rnd() % 8));
-        break;
-    case 1: /* pointer-ish, length-ish and edge bytes */
-        if (*len)
-            b[pos] = (const uint8_t[]){0x00, 0xff, 0xc0, 0x3f, 0x40, 0x0c, 0x01}[rnd() % 7];
-        break;
-    case 2:
-        if (*len)
-            b[pos] = (uint8_t)rnd();
-        break;
-    case 3: /* counts and lengths */
-        if (*len >= 2) {
-            pos = (size_t)(rnd() % (*len - 1));
-            msb_put16(b + pos, (const uint16_t[]){0, 0xffff, 0xc00c, 1, 0xc000, 512}[rnd() % 6]);
-        }
-        break;
-    case 4:
-        *len = *len ? (size_t)(rnd() % (*len + 1)) : 0;
-        break;
-    default:
-        for (size_t k = rnd() % 32; k > 0 && *len < cap; k--)
-            b[(*len)++] = (uint8_t)rnd();
-    }
-}
+/* Edge values: pointer-ish, length-ish and edge bytes; counts and lengths. */
+static const uint8_t edge8[] = {0x00, 0xff, 0xc0, 0x3f, 0x40, 0x0c, 0x01};
+static const uint16_t edge16[] = {0, 0xffff, 0xc00c, 1, 0xc000, 512};
+static const struct fuzz_edges edges = {edge8, sizeof edge8, edge16,
+                                        sizeof edge16 / sizeof edge16[0], 32};
 
 static int write_corpus(const char *dir)
 {
@@ -158,7 +119,7 @@ int main(int argc, char **argv)
         size_t len = answer ? sizeof seed_answer : sizeof seed_query;
         memcpy(in, answer ? seed_answer : seed_query, len);
         for (int m = (int)(rnd() % 4); m >= 0; m--)
-            mutate(in, &len, sizeof in);
+            fuzz_mutate(in, &len, sizeof in, &edges);
         LLVMFuzzerTestOneInput(in, len);
     }
     printf("fuzz_dns_replay: %ld inputs, %lu queries and %lu answers read\n", runs, queries_ok,

@@ -29,17 +29,13 @@
 #include "pkt_build.h"
 #include "stack.h"
 
+#define FUZZ_TARGET "fuzz_pkt"
+#define FUZZ_SEED 0x243f6a8885a308d3ull
+#include "fuzz_common.h"
+
 #define MAX_FRAME 65538
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz_pkt invariant broken: %s\n", what);
-        abort();
-    }
-}
 
 /* ---- a stack of just the parts l2.c touches ------------------------------ */
 
@@ -227,16 +223,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef MSBNET_FUZZ_REPLAY
 /* ---- fixed-seed replay: mutations of valid frames -------------------------- */
 
-static uint64_t rng = 0x243f6a8885a308d3ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
-
 struct seed {
     uint8_t b[512];
     size_t len;
@@ -354,36 +340,11 @@ static size_t make_seeds(struct seed *s)
     return n + autoconf_seeds(s + n);
 }
 
-static void mutate(uint8_t *b, size_t *len, size_t cap)
-{
-    size_t pos = *len ? (size_t)(rnd() % *len) : 0;
-    switch (rnd() % 6) {
-    case 0: /* flip a bit */
-        if (*len)
-            b[pos] ^= (uint8_t)(1u << (rnd() % 8));
-        break;
-    case 1: /* an edge byte */
-        if (*len)
-            b[pos] = (const uint8_t[]){0x00, 0xff, 0x7f, 0x80, 0x01}[rnd() % 5];
-        break;
-    case 2: /* a random byte */
-        if (*len)
-            b[pos] = (uint8_t)rnd();
-        break;
-    case 3: /* an edge 16-bit field (lengths, ports, types) */
-        if (*len >= 2) {
-            pos = (size_t)(rnd() % (*len - 1));
-            msb_put16(b + pos, (const uint16_t[]){0, 0xffff, 0x8000, 1, 0x8100, 20}[rnd() % 6]);
-        }
-        break;
-    case 4: /* truncate */
-        *len = *len ? (size_t)(rnd() % (*len + 1)) : 0;
-        break;
-    default: /* append random bytes (padding, trailing junk) */
-        for (size_t k = rnd() % 64; k > 0 && *len < cap; k--)
-            b[(*len)++] = (uint8_t)rnd();
-    }
-}
+/* Edge values: lengths, ports, types; padding and trailing junk. */
+static const uint8_t edge8[] = {0x00, 0xff, 0x7f, 0x80, 0x01};
+static const uint16_t edge16[] = {0, 0xffff, 0x8000, 1, 0x8100, 20};
+static const struct fuzz_edges edges = {edge8, sizeof edge8, edge16,
+                                        sizeof edge16 / sizeof edge16[0], 64};
 
 static int write_corpus(const char *dir, const struct seed *s, size_t n)
 {
@@ -414,7 +375,7 @@ int main(int argc, char **argv)
         size_t len = s->len;
         memcpy(in + 1, s->b, len);
         for (int m = (int)(rnd() % 4); m >= 0; m--)
-            mutate(in + 1, &len, sizeof in - 1);
+            fuzz_mutate(in + 1, &len, sizeof in - 1, &edges);
         /* mostly with checksums fixed, so the deeper code sees the input */
         in[0] = (uint8_t)(rnd() % 8 ? 3 : rnd());
         LLVMFuzzerTestOneInput(in, 1 + len);

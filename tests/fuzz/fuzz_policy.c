@@ -18,17 +18,13 @@
 
 #include "policy_engine.h"
 
+#define FUZZ_TARGET "fuzz_policy"
+#define FUZZ_SEED 0x13198a2e03707344ull
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned long accepted;
-
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz_policy invariant broken: %s\n", what);
-        abort();
-    }
-}
 
 static void check_rules(const struct msb_policy *p, int from_json)
 {
@@ -139,16 +135,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef MSBNET_FUZZ_REPLAY
 /* ---- fixed-seed replay: mutations of valid inputs ------------------------- */
-
-static uint64_t rng = 0x13198a2e03707344ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
 
 static const char *const seeds[] = {
     "\x00{\"default_egress\":\"deny\",\"default_ingress\":\"allow\",\"rules\":[{\"direction\":"

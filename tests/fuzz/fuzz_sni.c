@@ -18,17 +18,13 @@
 
 #include "tls_sni.h"
 
+#define FUZZ_TARGET "fuzz_sni"
+#define FUZZ_SEED 0x243f6a8885a308d3ull
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned long found, malformed;
-
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz_sni invariant broken: %s\n", what);
-        abort();
-    }
-}
 
 static void check_name(const char *n)
 {
@@ -73,16 +69,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef MSBNET_FUZZ_REPLAY
-static uint64_t rng = 0x243f6a8885a308d3ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
-
 /* A TLS 1.3 ClientHello for "www.example.com" in one record, trimmed to
  * one cipher suite, SNI and supported_versions. */
 static const uint8_t seed[] = {
@@ -95,38 +81,11 @@ static const uint8_t seed[] = {
     0, 0, 0, 20, 0, 18, 0, 0, 15, 'w', 'w', 'w', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
     'c', 'o', 'm', 0, 43, 0, 3, 2, 3, 4};
 
-static void mutate(uint8_t *b, size_t *len, size_t cap)
-{
-    size_t pos = *len ? (size_t)(rnd() % *len) : 0;
-    switch (rnd() % 6) {
-    case 0:
-        if (*len)
-            b[pos] ^= (uint8_t)(1u << (rnd() % 8));
-        break;
-    case 1: /* length-ish and edge bytes */
-        if (*len)
-            b[pos] = (const uint8_t[]){0x00, 0xff, 0x16, 0x03, 0x01, 0x2e, 0x40}[rnd() % 7];
-        break;
-    case 2:
-        if (*len)
-            b[pos] = (uint8_t)rnd();
-        break;
-    case 3: /* 16-bit lengths */
-        if (*len >= 2) {
-            pos = (size_t)(rnd() % (*len - 1));
-            uint16_t v = (const uint16_t[]){0, 0xffff, 1, 0x4000, 0x4001, 20}[rnd() % 6];
-            b[pos] = (uint8_t)(v >> 8);
-            b[pos + 1] = (uint8_t)v;
-        }
-        break;
-    case 4:
-        *len = *len ? (size_t)(rnd() % (*len + 1)) : 0;
-        break;
-    default:
-        for (size_t k = rnd() % 32; k > 0 && *len < cap; k--)
-            b[(*len)++] = (uint8_t)rnd();
-    }
-}
+/* Edge values: record/handshake bytes and 16-bit lengths. */
+static const uint8_t edge8[] = {0x00, 0xff, 0x16, 0x03, 0x01, 0x2e, 0x40};
+static const uint16_t edge16[] = {0, 0xffff, 1, 0x4000, 0x4001, 20};
+static const struct fuzz_edges edges = {edge8, sizeof edge8, edge16,
+                                        sizeof edge16 / sizeof edge16[0], 32};
 
 static int write_corpus(const char *dir)
 {
@@ -154,7 +113,7 @@ int main(int argc, char **argv)
         size_t len = sizeof seed;
         memcpy(in, seed, len);
         for (int m = (int)(rnd() % 4); m >= 0; m--)
-            mutate(in, &len, sizeof in);
+            fuzz_mutate(in, &len, sizeof in, &edges);
         LLVMFuzzerTestOneInput(in, len);
     }
     printf("fuzz_sni_replay: %ld inputs, %lu names found, %lu malformed\n", runs, found,

@@ -22,17 +22,13 @@
 #include "pkt.h"
 #include "vnet_hdr.h"
 
+#define FUZZ_TARGET "fuzz_vnet"
+#define FUZZ_SEED 0xa4093822299f31d0ull
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned long plain_ok, gso_ok, segments;
-
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz_vnet invariant broken: %s\n", what);
-        abort();
-    }
-}
 
 struct seg_check {
     size_t max_len, payload;
@@ -116,16 +112,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef MSBNET_FUZZ_REPLAY
-static uint64_t rng = 0xa4093822299f31d0ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
-
 /* A valid buffer: header + Ethernet + IPv4/IPv6 + TCP/UDP + payload, with
  * the pseudo-header sum in the checksum field as a guest kernel leaves it. */
 static size_t seed(uint8_t *b, uint8_t version, uint8_t proto, uint8_t gso_type,

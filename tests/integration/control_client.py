@@ -258,6 +258,20 @@ def check_policy(stub):
                 ok("SetPolicy %s -> INVALID_ARGUMENT: %s" % (name, e.details()[:70]))
             else:
                 ko("SetPolicy %s" % name, "%s %s" % (e.code().name, e.details()))
+    # Whole messages: the parser's "policy:" prefix appears once.
+    for name, req, want in (
+            ("top-level unknown key", pb.SetPolicyRequest(json='{"x":1}'),
+             'policy: unknown key "x"'),
+            ("rule unknown key", pb.SetPolicyRequest(json='{"rules":[{"bogus":1}]}'),
+             'policy: rules[0]: unknown key "bogus"')):
+        try:
+            stub.SetPolicy(req, timeout=5)
+            ko("SetPolicy %s" % name, "accepted")
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.INVALID_ARGUMENT and e.details() == want:
+                ok("SetPolicy %s -> exactly %r" % (name, want))
+            else:
+                ko("SetPolicy %s" % name, "%s %r" % (e.code().name, e.details()))
     kept = json.loads(stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).json)
     if kept == now:
         ok("a refused SetPolicy leaves the policy unchanged")

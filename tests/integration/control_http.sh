@@ -79,6 +79,28 @@ done
 grep -q '^# TYPE msbnet_flows gauge$' "$TOPO_DIR/m2.txt" && ok "msbnet_flows is a gauge" \
     || bad "msbnet_flows TYPE"
 
+# msbnetd's own pump counters, live (not only at exit): in /metrics with HELP
+# and TYPE, growing between the scrapes; in /metrics.json and the gRPC
+# snapshot as a top-level "msbnetd" object.
+k='msbnet_msbnetd_frames_total{direction="to_guest"}'
+f1=$(val "$k" "$TOPO_DIR/m1.txt") f2=$(val "$k" "$TOPO_DIR/m2.txt")
+if [[ -n $f1 && -n $f2 ]] && ((f2 > f1 && f1 > 0)); then ok "$k grows: $f1 -> $f2"
+else bad "$k" "'$f1' -> '$f2'"; fi
+for fam in msbnet_msbnetd_transport_write_drops_total msbnet_msbnetd_no_peer_drops_total \
+    msbnet_msbnetd_plugin_writes_total msbnet_msbnetd_transport_blocked_total; do
+    grep -q "^# HELP $fam " "$TOPO_DIR/m2.txt" && grep -q "^# TYPE $fam counter\$" "$TOPO_DIR/m2.txt" \
+        && ok "$fam has HELP and TYPE counter" || bad "$fam HELP/TYPE missing"
+done
+expect "msbnet_msbnetd_transport_write_drops_total is 0" "0" \
+    "$(val msbnet_msbnetd_transport_write_drops_total "$TOPO_DIR/m2.txt")"
+expect "msbnet_msbnetd_frame_held is a gauge" "# TYPE msbnet_msbnetd_frame_held gauge" \
+    "$(cat "$TOPO_DIR/m2.txt")"
+jcheck() { /usr/bin/python3 -c "import json,sys; m=json.load(sys.stdin); print($1)"; }
+expect "/metrics.json: msbnetd pump counters live" "True True" \
+    "$(get "http://$http/metrics.json" | jcheck 'm["msbnetd"]["guest_frames_out"] > 0, m["msbnetd"]["transport_write_drops"] == 0')"
+expect "gRPC snapshot: msbnetd pump counters live" "True" \
+    "$("$ctl" --socket "$sock" --json metrics | jcheck 'm["msbnetd"]["plugin_accepted"] > 0')"
+
 # The other paths and methods.
 code() { get -o /dev/null -w '%{http_code}' "$@"; }
 expect "/metrics.json parses, schema 1" "1" \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# DNS over TCP/53, truncation and the query-name policy, end to end:
+# DNS over TCP/53, truncation and the query-name policy, end to end, and the
+# egress policy on the gateway's resolver alike for UDP and TCP:
 # `msbnetd run` in netns H sandboxes real clients (dig, a python client);
 # dnsmasq in netns I is the only upstream, always passed with --dns.
 #   usage: dataplane_dns_tcp.sh PATH_TO_MSBNETD
@@ -202,6 +203,43 @@ expect tcp_gateway_answer_indexed '"hostnames":{"entries":1' "$out"
 out=$(guest --egress deny --dns 198.18.0.1 --print-metrics -- $DIG +tcp @198.18.0.1 example.test)
 expect tcp_direct_resolver_denied "connection refused" "$out"
 expect tcp_direct_resolver_denied_counted '"denied":1' "$(grep -o '"tcp":{"flows[^}]*}' <<<"$out")"
+
+# --- the gateway's resolver: one policy rule for both transports -------------------------
+# `deny` denies DNS to the gateway over UDP (REFUSED at once, not a silent
+# drop that would cost the guest's resolver its full timeout) and over TCP
+# (the SYN is reset); nothing is forwarded upstream.
+start=$(date +%s%N)
+out=$(guest --egress deny --dns 198.18.0.1 --print-metrics -- sh -c \
+    "$DIG @$GW4 example.test; $DIG @$GW6 example.test; $DIG +tcp @$GW4 example.test")
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [[ $(grep -c 'status: REFUSED' <<<"$out") -eq 2 ]]; then ok deny_gateway_udp_refused_both_families
+else bad deny_gateway_udp_refused_both_families "$out"; fi
+expect deny_gateway_tcp_reset "connection refused" "$out"
+if ((ms < 4000)); then ok "deny_gateway_answers_at_once ($ms ms for three digs)"
+else bad deny_gateway_answers_at_once "$ms ms"; fi
+expect deny_gateway_udp_counted '"queries":2,"answered":0,"refused":2' "$(dns_udp_obj "$out")"
+expect deny_gateway_resolver_denied_counted '"resolver_denied":2' "$out"
+expect deny_gateway_nothing_forwarded '"forwarded":0' "$out"
+expect deny_gateway_tcp_denied_counted '"denied":1' "$(grep -o '"tcp":{"flows[^}]*}' <<<"$out")"
+# public_only (the default preset) allows port 53 to the gateway explicitly:
+# both transports resolve.
+echo '{"egress":"public_only"}' >"$TOPO_DIR/public_only.json"
+out=$(guest_cfg "$TOPO_DIR/public_only.json" --dns 198.18.0.1 -- sh -c \
+    "$DIG @$GW4 example.test +short; $DIG +tcp @$GW4 web.test +short")
+expect public_only_gateway_udp 198.18.0.5 "$out"
+expect public_only_gateway_tcp 198.18.0.6 "$out"
+# A token policy without port 53 to the host: both transports denied alike;
+# with allow@host:udp:53 only UDP is allowed, as the rule says.
+echo '{"policy":"allow@public"}' >"$TOPO_DIR/public_tokens.json"
+out=$(guest_cfg "$TOPO_DIR/public_tokens.json" --dns 198.18.0.1 -- sh -c \
+    "$DIG @$GW4 example.test; $DIG +tcp @$GW4 example.test")
+expect tokens_without_dns_udp_refused "status: REFUSED" "$out"
+expect tokens_without_dns_tcp_reset "connection refused" "$out"
+echo '{"policy":"allow@public,allow@host:udp:53"}' >"$TOPO_DIR/udp_dns_tokens.json"
+out=$(guest_cfg "$TOPO_DIR/udp_dns_tokens.json" --dns 198.18.0.1 -- sh -c \
+    "$DIG @$GW4 example.test +short; $DIG +tcp @$GW4 web.test")
+expect tokens_udp_dns_allowed 198.18.0.5 "$out"
+expect tokens_udp_dns_tcp_still_reset "connection refused" "$out"
 
 # --- answers too large for UDP ----------------------------------------------------------
 # dnsmasq keeps within the size asked of it and sets TC=1 itself; that

@@ -81,7 +81,20 @@ done
 if kill -0 "$mpid" 2>/dev/null; then ok msbnetd_survives_garbage; else bad msbnetd_survives_garbage; fi
 bridge
 expect curl_after_garbage "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)"
-stop_job "$bpid"
+
+# --- the same counters live, while msbnetd runs: gRPC metrics and /metrics.json --------------
+m=$("$msbnetctl" --socket "$RUNTIME_DIRECTORY/slot-0.sock" --json metrics 2>&1)
+metric_is live_bad_lengths "$m" .msbnetd.transport.bad_length_drops 4
+metric_is live_second_vmm "$m" .msbnetd.transport.connections_refused_busy 1
+metric_is live_vmm_connected "$m" .msbnetd.transport.connected true
+metric_is live_frames_counted "$m" '.msbnetd.guest_frames_in > 0 and .msbnetd.guest_frames_out > 0' true
+stop_job "$bpid" # the VMM leaves: the link goes down, the gauge follows
+for _ in $(seq 100); do
+    m=$("$msbnetctl" --socket "$RUNTIME_DIRECTORY/slot-0.sock" --json metrics 2>&1)
+    [[ $(jq -r .msbnetd.transport.connected <<<"$m") == false ]] && break
+    sleep 0.05
+done
+metric_is live_vmm_gone "$m" .msbnetd.transport.connected false
 
 # --- counters, from the metrics printed at exit -----------------------------------------------
 stop_msbnetd msbnetd "$mpid"

@@ -26,31 +26,7 @@ static const uint8_t snm[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 
 
 /* ---- stack doubles ----------------------------------------------------------- */
 
-static struct msbnet net;
-static struct msb_stack stack;
-static struct msb_frame *out[8];
-static size_t nout;
-
-struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, size_t l3_len)
-{
-    struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + l3_len);
-    if (f)
-        msb_eth_write(f->data, s->addrs.guest_mac, s->addrs.gateway_mac,
-                      ip_version == 4 ? MSB_ETHERTYPE_IPV4 : MSB_ETHERTYPE_IPV6);
-    return f;
-}
-
-bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f)
-{
-    CU_ASSERT_PTR_EQUAL(s, &stack);
-    if (nout == sizeof out / sizeof out[0]) {
-        msb_frame_free(f);
-        CU_FAIL("too many frames emitted");
-        return false;
-    }
-    out[nout++] = f;
-    return true;
-}
+#include "stack_doubles.h"
 
 static void reset(bool with_gateways)
 {
@@ -77,19 +53,6 @@ static void reset(bool with_gateways)
         msb_ip_from_v6(&v6, gw6);
         CU_ASSERT_EQUAL_FATAL(msb_gateways_set(&net.gw, &v4, &v6), 0);
     }
-}
-
-static uint64_t drops(enum msb_drop_reason r)
-{
-    return msb_read(&net.metrics.drops[r]);
-}
-
-static uint64_t total_drops(void)
-{
-    uint64_t n = 0;
-    for (int i = 0; i < MSB_DROP__COUNT; i++)
-        n += drops((enum msb_drop_reason)i);
-    return n;
 }
 
 /* ---- frames from the guest ----------------------------------------------------- */

@@ -313,6 +313,18 @@ static void json_err(const char *text, const char *want)
     msb_policy_free(p);
 }
 
+/* The whole message: a prefix said twice ("policy: policy: ...") shows. */
+static void json_err_exact(const char *text, const char *want)
+{
+    char err[512] = "";
+    struct msb_policy *p = msb_policy_parse_json(text, strlen(text), err, sizeof err);
+    CU_ASSERT_PTR_NULL(p);
+    if (strcmp(err, want) != 0)
+        fprintf(stderr, "\nwanted exactly \"%s\", got \"%s\"\n", want, err);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    msb_policy_free(p);
+}
+
 #define RULE(body) "{\"rules\":[{\"direction\":\"egress\",\"destination\":\"any\"," \
                    "\"action\":\"allow\"}," body "]}"
 
@@ -349,7 +361,8 @@ static void test_json_validation(void)
     json_err(RULE("{\"direction\":\"egress\",\"destination\":\"any\",\"action\":\"deny\","
                   "\"extra\":1}"),
              "rules[1]: unknown key \"extra\"");
-    json_err("{\"default_egres\":\"allow\"}", "policy: policy: unknown key \"default_egres\"");
+    json_err_exact("{\"default_egres\":\"allow\"}", "policy: unknown key \"default_egres\"");
+    json_err_exact(RULE("{\"bogus\":1}"), "policy: rules[1]: unknown key \"bogus\"");
     json_err(RULE("{\"direction\":\"egress\",\"destination\":{\"cidr\":\"10.0.0.0/33\"},"
                   "\"action\":\"deny\"}"),
              "rules[1]: invalid CIDR `10.0.0.0/33`");

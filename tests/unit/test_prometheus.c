@@ -73,7 +73,44 @@ static void test_uncurated_fields_untyped(void)
     has(t, "# TYPE msbnet_tcp_new_thing untyped\nmsbnet_tcp_new_thing 9\n");
     has(t, "# TYPE msbnet_quic_streams untyped\nmsbnet_quic_streams 2\n");
     CU_ASSERT_PTR_NULL(strstr(t, "nested"));
-    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_msbnetd"));
+    /* msbnetd's own section follows the same rule. */
+    has(t, "# TYPE msbnet_msbnetd_x untyped\nmsbnet_msbnetd_x 1\n");
+    free(t);
+}
+
+/* msbnetd's pump and transport counters (the "msbnetd" object the server
+ * merges into the snapshot): curated families, flags as 0/1 gauges, the
+ * nested transport object, and a transport field not curated yet. */
+static void test_msbnetd_counters(void)
+{
+    char *t = render("{\"guest\":{\"tx_frames\":1},\"msbnetd\":{\"guest_frames_in\":5,"
+                     "\"guest_frames_out\":6,\"plugin_accepted\":5,\"plugin_busy\":2,"
+                     "\"plugin_refused\":0,\"transport_write_drops\":3,\"no_peer_drops\":4,"
+                     "\"link_ups\":2,\"link_downs\":1,\"tx_frame_held\":true,"
+                     "\"rx_frame_held\":false,\"transport\":{\"kind\":\"stream\","
+                     "\"connections_accepted\":2,\"connections_refused_busy\":1,"
+                     "\"bad_length_drops\":7,\"connected\":true,\"future\":8}}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    has(t, "# TYPE msbnet_msbnetd_frames_total counter\n");
+    has(t, "msbnet_msbnetd_frames_total{direction=\"from_guest\"} 5\n");
+    has(t, "msbnet_msbnetd_plugin_writes_total{outcome=\"busy\"} 2\n");
+    has(t, "# HELP msbnet_msbnetd_transport_write_drops_total ");
+    has(t, "msbnet_msbnetd_transport_write_drops_total 3\n");
+    has(t, "msbnet_msbnetd_no_peer_drops_total 4\n");
+    has(t, "msbnet_msbnetd_link_changes_total{event=\"down\"} 1\n");
+    has(t, "# TYPE msbnet_msbnetd_frame_held gauge\n");
+    has(t, "msbnet_msbnetd_frame_held{direction=\"from_guest\"} 1\n");
+    has(t, "msbnet_msbnetd_frame_held{direction=\"to_guest\"} 0\n");
+    has(t, "msbnet_msbnetd_transport_peer 1\n");
+    has(t, "msbnet_msbnetd_transport_connections_total{outcome=\"refused_busy\"} 1\n");
+    has(t, "msbnet_msbnetd_transport_drops_total{reason=\"bad_length\"} 7\n");
+    /* dgram-only reasons are absent for a stream transport. */
+    CU_ASSERT_PTR_NULL(strstr(t, "reason=\"foreign\""));
+    has(t, "# TYPE msbnet_msbnetd_transport_future untyped\nmsbnet_msbnetd_transport_future 8\n");
+    /* Curated fields are not exported twice, the kind string not at all. */
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_msbnetd_guest_frames_in"));
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_msbnetd_transport_bad_length_drops"));
+    CU_ASSERT_PTR_NULL(strstr(t, "kind"));
     free(t);
 }
 
@@ -91,6 +128,7 @@ int main(void)
         {"curated families, labels, HELP/TYPE", test_curated_families},
         {"drop reasons from the plugin, escaped", test_drop_reasons_escaped},
         {"fields without a curated name: untyped", test_uncurated_fields_untyped},
+        {"msbnetd's pump and transport counters", test_msbnetd_counters},
         {"not a JSON object: NULL", test_refuses_non_objects},
         {NULL, NULL},
     };
