@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "msbnet/msbnet.h"
+#include "tap.h"
 
 static bool plugin_has_frame_fds(const struct msbnet_api_v1 *api)
 {
@@ -17,6 +18,14 @@ bool msbd_direct_attach(struct msbd_host *h, int tap_fd, const struct msbd_opts 
     h->direct_tap = false;
     if (o->tap_pump)
         return false;
+    /* The plugin reads the device as it is: when the kernel refused the
+     * header and msbnetd emulates it, only the pump can add and strip it. */
+    if (msbd_tap_device_header(tap_fd) != (msbd_opts_vnet_hdr(o) ? 1 : 0)) {
+        if (o->verbose)
+            fprintf(stderr, "msbnetd: %s lacks the virtio-net header: pumping the TAP\n",
+                    MSBD_TAP_NAME);
+        return false;
+    }
     if (!plugin_has_frame_fds(h->api)) {
         if (o->verbose)
             fprintf(stderr, "msbnetd: plugin %s has no set_frame_fds: pumping the TAP\n",

@@ -92,6 +92,8 @@ static void usage(FILE *out)
             "  --tap-pump                run/tap: move tap0's frames through msbnetd's\n"
             "                            own loop (two threads) instead of letting the\n"
             "                            plugin's stack thread read and write tap0\n"
+            "  --no-offload              run/tap: plain frames on tap0 (default: virtio-net\n"
+            "                            headers with checksum and TSO offloads)\n"
             "  -v, --verbose             say what is happening on stderr\n"
             "  -h, --help                this text\n"
             "\n"

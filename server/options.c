@@ -19,7 +19,7 @@ enum {
     OPT_GW6, OPT_CONNECT_TIMEOUT, OPT_MAX_FLOWS, OPT_EGRESS, OPT_DNS, OPT_METRICS, OPT_CONTROL_SOCKET,
     OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG, OPT_HTTP, OPT_CONTROL_ADDR, OPT_TLS_CERT,
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
-    OPT_LISTEN, OPT_FD, OPT_PEER,
+    OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
     OPT_TAP_PUMP, OPT_BUSY_POLL,
 };
 
@@ -55,6 +55,7 @@ static const struct option long_opts[] = {
     {"peer", required_argument, NULL, OPT_PEER},
     {"tap-pump", no_argument, NULL, OPT_TAP_PUMP},
     {"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+    {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {NULL, 0, NULL, 0},
 };
 
@@ -217,6 +218,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
     case OPT_LISTEN: o->listen_path = arg; return 0;
     case OPT_FD: return set_transport_fd(o, cmd, arg);
     case OPT_PEER: o->peer_path = arg; return 0;
+    case OPT_NO_OFFLOAD: o->no_offload = true; return 0;
     default: return MSBD_EXIT_USAGE;
     }
 }
@@ -233,6 +235,8 @@ static int check_transport(const struct msbd_opts *o, enum msbd_command c, const
     }
     if (o->netns_path)
         return msbd_opt_bad(cmd, "--netns is for the tap command; the VMM owns the guest's interface");
+    if (o->no_offload)
+        return msbd_opt_bad(cmd, "--no-offload is for run and tap; stream and dgram carry plain frames");
     if (c == MSBD_CMD_STREAM && peer)
         return msbd_opt_bad(cmd, "--peer is for dgram; a stream VMM connects to --listen");
     if (fd && (listen || peer))
@@ -270,6 +274,7 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **a
     o->plugin_path = keep_plugin;
     o->prefix4 = o->prefix6 = -1;
     o->transport_fd = -1;
+    o->command = c;
     o->overrides = json_object();
     optind = 1;
     opterr = 0; /* our own one-line messages, naming the command */
@@ -335,11 +340,45 @@ static json_t *load_file(const char *path)
     return root;
 }
 
+bool msbd_opts_vnet_hdr(const struct msbd_opts *o)
+{
+    return (o->command == MSBD_CMD_TAP || o->command == MSBD_CMD_RUN) && !o->no_offload;
+}
+
+/* The file may say what msbnetd does anyway; anything else would garble
+ * every frame (the plugin and the transport disagreeing on the header). */
+static int own_vnet_hdr(json_t *root, const struct msbd_opts *o)
+{
+    bool want = msbd_opts_vnet_hdr(o);
+    json_t *v = json_object_get(root, "vnet_hdr");
+    if (v && !(json_is_boolean(v) && json_boolean_value(v) == want)) {
+        bool tap = o->command == MSBD_CMD_TAP || o->command == MSBD_CMD_RUN;
+        fprintf(stderr, "msbnetd: config key \"vnet_hdr\" is set by msbnetd: %s\n",
+                !tap ? "the stream and dgram transports carry plain Ethernet frames (false)"
+                : want ? "the TAP uses virtio-net headers (true); --no-offload makes it false"
+                       : "--no-offload makes it false");
+        return -1;
+    }
+    /* Absent and false stays absent: a plugin without the key still works.
+     * A TAP with IFF_VNET_HDR takes TSO super-frames too (a file may say
+     * "vnet_guest_tso": false to keep frames to the guest within the MTU). */
+    if (want) {
+        json_object_set_new(root, "vnet_hdr", json_true());
+        if (!json_object_get(root, "vnet_guest_tso"))
+            json_object_set_new(root, "vnet_guest_tso", json_true());
+    }
+    return 0;
+}
+
 char *msbd_opts_config_json(const struct msbd_opts *o)
 {
     json_t *root = load_file(o->config_path);
     if (!root)
         return NULL;
+    if (own_vnet_hdr(root, o)) {
+        json_decref(root);
+        return NULL;
+    }
     /* --publish adds to the file's "publish" list instead of replacing it. */
     json_t *mine = json_object_get(o->overrides, "publish");
     json_t *theirs = json_object_get(root, "publish");

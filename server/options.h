@@ -44,7 +44,15 @@ struct msbd_opts {
     const char *peer_path;   /* dgram --peer: the VMM's own socket */
     int transport_fd;        /* --fd: pre-connected socket from the VMM, -1 = none */
     bool tap_pump; /* --tap-pump: TAP frames through msbnetd's loop, not the stack thread */
+    enum msbd_command command; /* the command these options are for */
+    bool no_offload;           /* run / tap --no-offload: plain frames on the TAP */
 };
+
+/* True when the plugin gets "vnet_hdr": true: the TAP commands exchange
+ * virtio-net headers with the kernel (offloads) unless --no-offload; the
+ * stream and dgram transports carry plain frames.  msbnetd owns the key: a
+ * config file may repeat this value but never contradict it. */
+bool msbd_opts_vnet_hdr(const struct msbd_opts *o);
 
 /* Parses argv (argv[0] = the command name) into o.  Returns 0, or
  * MSBD_EXIT_USAGE after printing a one-line reason. */

@@ -119,7 +119,7 @@ static void on_transport_readable(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct msbd_pump *p = arg;
     for (int i = 0; i < PUMP_BATCH && !p->tx_held; i++) {
-        ssize_t n = p->t->recv_frame(p->t, p->tx_buf, MSBNET_MAX_FRAME);
+        ssize_t n = p->t->recv_frame(p->t, p->tx_buf, p->tx_cap);
         if (n == 0)
             return;
         if (n == MSBD_T_GONE) {
@@ -183,7 +183,8 @@ static int take(struct msbd_pump *p)
     size_t needed = 0;
     long n = p->api->read_frame(p->net, p->rx_buf, p->rx_cap, &needed);
     if (n == MSBNET_ENOSPC && needed > p->rx_cap) {
-        /* Cannot happen with a MSBNET_MAX_FRAME buffer; grow rather than wedge. */
+        /* Cannot happen with a buffer of the transport's largest frame
+         * (pump_frame_cap); grow rather than wedge. */
         uint8_t *b = realloc(p->rx_buf, needed);
         if (!b)
             return 0;
@@ -295,6 +296,13 @@ static void on_transport_writable(evutil_socket_t fd, short what, void *arg)
 
 /* ---- setup ----------------------------------------------------------- */
 
+/* Both buffers hold the largest frame either side may produce: with a
+ * virtio-net header that is a 64 KiB GSO super-frame plus the header. */
+static size_t pump_frame_cap(const struct msbd_transport *t)
+{
+    return t->vnet_hdr ? MSBNET_MAX_VNET_FRAME : MSBNET_MAX_FRAME;
+}
+
 int msbd_pump_init(struct msbd_pump *p, struct event_base *base, const struct msbnet_api_v1 *api,
                    msbnet_t *net, struct msbd_transport *t, bool verbose)
 {
@@ -304,8 +312,8 @@ int msbd_pump_init(struct msbd_pump *p, struct event_base *base, const struct ms
     p->net = net;
     p->t = t;
     p->verbose = verbose;
-    p->rx_cap = MSBNET_MAX_FRAME;
-    p->tx_buf = malloc(MSBNET_MAX_FRAME);
+    p->tx_cap = p->rx_cap = pump_frame_cap(t);
+    p->tx_buf = malloc(p->tx_cap);
     p->rx_buf = malloc(p->rx_cap);
     p->rx_wake = event_new(base, api->rx_wake_fd(net), EV_READ | EV_PERSIST, on_rx_wake, p);
     p->retry = evtimer_new(base, on_retry, p);

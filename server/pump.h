@@ -62,7 +62,7 @@ struct msbd_pump {
     struct msbd_transport *t;
     struct event *t_read, *t_write, *rx_wake, *retry, *write_retry;
     uint8_t *tx_buf; /* guest -> plugin; holds the refused frame */
-    size_t tx_len;
+    size_t tx_cap, tx_len;
     msbd_flag tx_held; /* atomic: reported live as tx_frame_held */
     unsigned retry_ms, write_retry_us;
     uint8_t *rx_buf; /* plugin -> guest; holds the blocked frame */

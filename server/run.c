@@ -79,7 +79,10 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
     cloexec_all();
     if (msbd_netns_unshare(geteuid(), getegid(), err, sizeof err))
         child_fail(err);
-    int fd = msbd_tap_open(MSBD_TAP_NAME);
+    struct msbd_tap_mode mode;
+    int fd = msbd_tap_open(MSBD_TAP_NAME, msbd_opts_vnet_hdr(o), &mode);
+    if (fd >= 0)
+        msbd_tap_report(msbd_opts_vnet_hdr(o), o->verbose, &mode);
     if (fd < 0) {
         snprintf(err, sizeof err, "cannot create %s: %s", MSBD_TAP_NAME, strerror(-fd));
         child_fail(err);
@@ -213,11 +216,14 @@ static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *
                            const sigset_t *old, struct run_state *rs)
 {
     struct msbd_transport t;
-    msbd_tap_transport(&t, fd);
+    int tap_rc = msbd_tap_transport(&t, fd, msbd_opts_vnet_hdr(o));
     t.plugin_io = h->direct_tap;
     struct msbd_loop l;
     int rc;
-    if (msbd_loop_init(&l, h, &t, o->verbose)) {
+    if (tap_rc)
+        fprintf(stderr, "msbnetd run: %s has a virtio-net header msbnetd cannot use\n",
+                MSBD_TAP_NAME);
+    if (tap_rc || msbd_loop_init(&l, h, &t, o->verbose)) {
         rc = abort_child(rs);
         msbd_host_close(h, NULL, false);
     } else {

@@ -25,7 +25,10 @@ static int tap_in_netns(const struct msbd_opts *o, const struct msbd_addrs *a)
         fprintf(stderr, "msbnetd tap: %s\n", err);
         return -1;
     }
-    int fd = msbd_tap_open(MSBD_TAP_NAME);
+    struct msbd_tap_mode mode;
+    int fd = msbd_tap_open(MSBD_TAP_NAME, msbd_opts_vnet_hdr(o), &mode);
+    if (fd >= 0)
+        msbd_tap_report(msbd_opts_vnet_hdr(o), o->verbose, &mode);
     int rc = fd < 0                ? -1
              : o->no_guest_config ? msbd_guestif_link_only(MSBD_TAP_NAME, a, err, sizeof err)
                                   : msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4,
@@ -102,7 +105,13 @@ int msbd_cmd_tap(const struct msbd_opts *o)
         return 1;
     }
     struct msbd_transport t;
-    msbd_tap_transport(&t, fd);
+    if (msbd_tap_transport(&t, fd, msbd_opts_vnet_hdr(o))) {
+        fprintf(stderr, "msbnetd tap: %s has a virtio-net header msbnetd cannot use\n",
+                MSBD_TAP_NAME);
+        t.close(&t);
+        msbd_host_close(&h, NULL, false);
+        return 1;
+    }
     t.plugin_io = h.direct_tap;
     rc = pump_until_signal(&h, &t, o, &old);
     t.close(&t);

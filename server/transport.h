@@ -63,6 +63,10 @@ struct msbd_transport {
     /* The plugin reads and writes fd itself (set_frame_fds): the pump never
      * polls it; close() still closes it. */
     bool plugin_io;
+
+    /* Frames both ways start with a virtio-net header (plugin config
+     * "vnet_hdr"): the pump sizes its buffers for MSBNET_MAX_VNET_FRAME. */
+    bool vnet_hdr;
 };
 
 #endif

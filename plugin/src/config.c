@@ -64,6 +64,7 @@ static const struct field fields[] = {
     TEXT("vnet_hdr", F_BOOL, vnet_hdr),
     CHOICE("vnet_gso", vnet_gso, vnet_gso_choices),
     NUM("busy_poll_us", F_UINT, busy_poll_us, 0, 1000),
+    TEXT("vnet_guest_tso", F_BOOL, vnet_guest_tso),
 };
 #undef TEXT
 #undef CHOICE
@@ -274,6 +275,9 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
         }
     }
     json_decref(root);
+    /* Super-frames to the guest exist only behind a virtio-net header. */
+    if (!rc && c->vnet_guest_tso && !c->vnet_hdr)
+        rc = msb_fail(err, errlen, "config: key \"vnet_guest_tso\" needs \"vnet_hdr\": true");
     if (rc)
         msb_config_release(c);
     return rc;

@@ -47,6 +47,7 @@ struct msb_config {
     bool vnet_hdr;                       /* frames both ways carry a virtio_net_hdr_v1 */
     uint32_t vnet_gso;                   /* enum msb_vnet_gso_mode: TCP super-frames */
     uint32_t busy_poll_us;               /* stack thread polls this long after a guest frame */
+    bool vnet_guest_tso;                 /* vnet_hdr: TCP to the guest as TSO super-frames */
     /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
     struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
     uint32_t n_dns_upstreams;

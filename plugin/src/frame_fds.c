@@ -13,6 +13,7 @@
 #include "instance.h"
 #include "msbnet/msbnet.h"
 #include "stack.h"
+#include "vnet_hdr.h"
 
 /* Frames read per readable event before the loop serves other events,
  * as the tx ring's budget does. */
@@ -49,11 +50,14 @@ static ssize_t put(const struct msb_frame_fds *d, int fd, struct iovec *iov, int
  * 0: the fd would block, keep f. */
 static int send_one(const struct msb_frame_fds *d, struct msbnet *net, struct msb_frame *f)
 {
-    static const uint8_t zero_hdr[MSBNET_VNET_HDR_LEN];
+    /* The header read_frame would give a VMM: zeroed, or a TSO super-frame's. */
+    uint8_t hdr[MSBNET_VNET_HDR_LEN];
     struct iovec iov[2];
     int n = 0;
-    if (net->cfg.vnet_hdr)
-        iov[n++] = (struct iovec){(void *)zero_hdr, sizeof zero_hdr};
+    if (net->cfg.vnet_hdr) {
+        msb_vnet_rx_hdr(f, hdr);
+        iov[n++] = (struct iovec){hdr, sizeof hdr};
+    }
     iov[n++] = (struct iovec){f->data, f->len};
     for (;;) {
         ssize_t w = put(d, net->rx_fd, iov, n);

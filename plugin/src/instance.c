@@ -275,7 +275,8 @@ long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_
             return 0;
     }
     /* vnet_hdr: a zeroed header (no offload asked of the VMM: every
-     * checksum in f is complete) in front of the frame. */
+     * checksum in f is complete) in front of the frame, or with
+     * "vnet_guest_tso" a TSO super-frame's (vnet_hdr.h). */
     size_t hdr = net->cfg.vnet_hdr ? MSBNET_VNET_HDR_LEN : 0;
     if (hdr + f->len > cap) {
         if (needed)
@@ -283,7 +284,8 @@ long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_
         return MSBNET_ENOSPC;
     }
     msb_ring_pop(&net->rx);
-    memset(buf, 0, hdr);
+    if (hdr)
+        msb_vnet_rx_hdr(f, buf);
     memcpy(buf + hdr, f->data, f->len);
     msb_instance_count_rx(net, f);
     long len = (long)(hdr + f->len);

@@ -223,9 +223,10 @@ struct msb_reasm_metrics {
  * with a header and queued), csum_completed (NEEDS_CSUM filled in),
  * gso_frames (super-frames queued), gso_whole (TCP super-frames given to
  * the stack as one segment, "vnet_gso": "whole"), gso_segments (segments
- * cut from the others and dispatched). */
+ * cut from the others and dispatched), rx_tso_frames (TSO super-frames
+ * sent to the guest, "vnet_guest_tso"). */
 #define MSB_VNET_METRICS(X)                                                                        \
-    X(frames) X(csum_completed) X(gso_frames) X(gso_whole) X(gso_segments)
+    X(frames) X(csum_completed) X(gso_frames) X(gso_whole) X(gso_segments) X(rx_tso_frames)
 
 struct msb_vnet_metrics {
 #define MSB_VNET_FIELD(name) atomic_uint_fast64_t name;

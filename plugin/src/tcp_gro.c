@@ -5,6 +5,10 @@
  * still costs ~45 frames, each crossing the rx ring, the wake fds and the
  * reader.  Consecutive in-order data segments of one flow are merged here
  * into one segment of up to the guest MTU before they reach the ring.
+ * When the guest takes TSO super-frames ("vnet_guest_tso", vnet_hdr.h)
+ * the limit is 64 KiB whatever the MTU: the merged frame goes out marked
+ * with the largest merged segment as its gso_size (a size lwIP already
+ * sent this guest, so within its MSS) and only a pseudo-header checksum.
  *
  * One staged frame at a time (bounded memory: one MTU-sized frame): the
  * bursts worth merging come from one tcp_output call for one flow.  The
@@ -20,6 +24,8 @@
 #include <string.h>
 
 #include "csum.h"
+#include "instance.h"
+#include "vnet_hdr.h"
 #include "tcp_int.h"
 
 #define TH_FLAGS_OFF 13
@@ -47,14 +53,33 @@ static bool parse(const uint8_t *l3, size_t len, struct seg *s)
     return true;
 }
 
+static bool guest_tso(const struct msb_tcp *t)
+{
+    return t->net->cfg.vnet_guest_tso;
+}
+
 bool gro_enabled(const struct msb_tcp *t)
 {
-    return t->s->addrs.mtu > 1500;
+    return t->s->addrs.mtu > 1500 || guest_tso(t);
 }
 
 static uint8_t *staged_l3(const struct msb_tcp *t)
 {
     return t->gro.fr->data + MSB_ETH_HLEN;
+}
+
+/* The staged segment's IP length (and IPv4 header checksum). */
+static void finalize_ip(struct msb_tcp *t)
+{
+    struct tcp_gro *g = &t->gro;
+    uint8_t *ip = staged_l3(t);
+    if (g->v == 4) {
+        msb_put16(ip + 2, (uint16_t)g->l3_len);
+        msb_put16(ip + 10, 0);
+        msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, g->hl)));
+    } else {
+        msb_put16(ip + 4, (uint16_t)(g->l3_len - 40));
+    }
 }
 
 /* The staged segment's length fields and checksums, recomputed once for
@@ -63,15 +88,20 @@ static void finalize(struct msb_tcp *t)
 {
     struct tcp_gro *g = &t->gro;
     uint8_t *ip = staged_l3(t), *th = ip + g->hl;
+    finalize_ip(t);
+    if (g->l3_len > t->s->addrs.mtu && guest_tso(t)) {
+        /* Above the MTU only as a super-frame: its TCP checksum is the
+         * guest kernel's to complete (vnet_hdr.h). */
+        g->fr->len = (uint32_t)(MSB_ETH_HLEN + g->l3_len);
+        msb_vnet_mark_tso(g->fr, (uint16_t)g->mss);
+        msb_count(&t->net->metrics.vnet.rx_tso_frames, 1);
+        return;
+    }
     struct msb_ip src, dst;
     if (g->v == 4) {
-        msb_put16(ip + 2, (uint16_t)g->l3_len);
-        msb_put16(ip + 10, 0);
-        msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, g->hl)));
         msb_ip_from_v4(&src, ip + 12);
         msb_ip_from_v4(&dst, ip + 16);
     } else {
-        msb_put16(ip + 4, (uint16_t)(g->l3_len - 40));
         msb_ip_from_v6(&src, ip + 8);
         msb_ip_from_v6(&dst, ip + 24);
     }
@@ -128,6 +158,8 @@ bool gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t 
     g->l3_len += s.dlen;
     g->next_seq += (uint32_t)s.dlen;
     g->segs++;
+    if (s.dlen > g->mss)
+        g->mss = s.dlen;
     /* PSH ends a write: nothing follows soon.  Full: the next would not fit. */
     if ((s.flags & MSB_TCP_PSH) || g->cap - g->l3_len < s.dlen)
         gro_flush(t);
@@ -142,7 +174,7 @@ bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t 
     if (g->fr || !gro_enabled(t) || !parse(l3, len, &s) || !plain_data(&s) ||
         (s.flags & MSB_TCP_PSH))
         return false;
-    size_t cap = t->s->addrs.mtu;
+    size_t cap = guest_tso(t) ? 0xffff : t->s->addrs.mtu;
     if (cap > 0xffff)
         cap = 0xffff; /* IPv4 total length / IPv6 payload length */
     if (len >= cap)
@@ -161,6 +193,7 @@ bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t 
     g->l3_len = len;
     g->cap = cap;
     g->segs = 1;
+    g->mss = s.dlen;
     g->next_seq = msb_get32(l3 + s.hl + 4) + (uint32_t)s.dlen;
     event_active(t->gro_ev, EV_TIMEOUT, 0);
     return true;

@@ -83,6 +83,7 @@ struct tcp_gro {
     size_t l3_len, cap;   /* IP packet length so far, and its limit */
     uint32_t next_seq;    /* the sequence number a merged segment must carry */
     uint32_t segs;
+    size_t mss;           /* largest merged payload: a super-frame's gso_size */
 };
 
 struct msb_tcp {

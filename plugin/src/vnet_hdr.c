@@ -313,3 +313,66 @@ bool msb_vnet_whole(struct msb_frame *f)
     f->gso_size = 0;
     return true;
 }
+
+/* ---- super-frames to the guest ------------------------------------------ */
+
+/* Offsets of the TCP header and of the payload in a frame to the guest;
+ * false when it is not IPv4/IPv6 + TCP with room for both headers. */
+static bool tcp_offsets(const struct msb_frame *f, size_t *l4, size_t *hdrs, uint8_t *v)
+{
+    if (f->len < MSB_ETH_HLEN + IPV4_MIN_HLEN + TCP_MIN_HLEN)
+        return false;
+    const uint8_t *ip = f->data + MSB_ETH_HLEN;
+    *v = ip[0] >> 4;
+    if (*v == 4 && ip[9] == MSB_IPPROTO_TCP && (ip[0] & 15) >= 5)
+        *l4 = MSB_ETH_HLEN + (size_t)(ip[0] & 15) * 4;
+    else if (*v == 6 && ip[6] == MSB_IPPROTO_TCP)
+        *l4 = MSB_ETH_HLEN + IPV6_HLEN;
+    else
+        return false;
+    if (*l4 + TCP_MIN_HLEN > f->len)
+        return false;
+    size_t doff = (size_t)(f->data[*l4 + 12] >> 4) * 4;
+    *hdrs = *l4 + doff;
+    return doff >= TCP_MIN_HLEN && *hdrs <= f->len;
+}
+
+bool msb_vnet_mark_tso(struct msb_frame *f, uint16_t mss)
+{
+    size_t l4, hdrs;
+    uint8_t v;
+    if (!mss || !tcp_offsets(f, &l4, &hdrs, &v))
+        return false;
+    const uint8_t *ip = f->data + MSB_ETH_HLEN;
+    struct msb_ip src, dst;
+    if (v == 4) {
+        msb_ip_from_v4(&src, ip + 12);
+        msb_ip_from_v4(&dst, ip + 16);
+    } else {
+        msb_ip_from_v6(&src, ip + 8);
+        msb_ip_from_v6(&dst, ip + 24);
+    }
+    /* Folded, not inverted: what a stack doing CHECKSUM_PARTIAL leaves. */
+    uint32_t sum = msb_csum_pseudo(&src, &dst, MSB_IPPROTO_TCP, f->len - l4);
+    msb_put16(f->data + l4 + 16, (uint16_t)~msb_csum_finish(sum));
+    f->gso_type = v == 4 ? MSB_VNET_GSO_TCPV4 : MSB_VNET_GSO_TCPV6;
+    f->gso_size = mss;
+    return true;
+}
+
+void msb_vnet_rx_hdr(const struct msb_frame *f, uint8_t *hdr)
+{
+    struct msb_vnet_hdr h;
+    memset(&h, 0, sizeof h);
+    size_t l4, hdrs;
+    uint8_t v;
+    if (f->gso_type != MSB_VNET_GSO_NONE && tcp_offsets(f, &l4, &hdrs, &v)) {
+        h.flags = MSB_VNET_F_NEEDS_CSUM;
+        h.gso_type = f->gso_type;
+        h.gso_size = f->gso_size;
+        h.hdr_len = (uint16_t)hdrs;
+        h.csum_start = (uint16_t)l4;
+        h.csum_offset = 16;
+    }
+    msb_vnet_hdr_write(hdr, &h);
+}

@@ -19,8 +19,14 @@
  * GSO super-frames cross the tx ring whole (one slot, so write_frame stays
  * all-or-nothing) and are resolved on the stack thread just before
  * dispatch: made one valid TCP segment (msb_vnet_whole) or cut into real
- * segments (msb_vnet_segment).  Frames to the guest carry a
- * zeroed header and full checksums, so no flag asks the VMM for anything.
+ * segments (msb_vnet_segment).
+ *
+ * Frames to the guest carry a zeroed header and full checksums, so no flag
+ * asks the VMM for anything, unless "vnet_guest_tso" says the guest takes
+ * TSO super-frames (VIRTIO_NET_F_GUEST_CSUM + GUEST_TSO4 + GUEST_TSO6, as
+ * a TAP with IFF_VNET_HDR does): then the TCP coalescer (tcp_gro.c) grows
+ * segments to 64 KiB and marks them (msb_vnet_mark_tso) for the guest's
+ * kernel to take whole, as it takes a super-frame from a real NIC's LRO.
  */
 #ifndef MSB_VNET_HDR_H
 #define MSB_VNET_HDR_H
@@ -109,5 +115,18 @@ size_t msb_vnet_segment(const struct msb_frame *f, msb_vnet_emit_fn emit, void *
  * or when the IP length field could not hold it: then msb_vnet_segment.
  */
 bool msb_vnet_whole(struct msb_frame *f);
+
+/*
+ * Marks f (Ethernet + IPv4/IPv6 + TCP, its IP lengths final) as a TSO
+ * super-frame for the guest: gso_type TCPV4/TCPV6, gso_size mss, and the
+ * TCP checksum field holding only the pseudo-header sum, to be completed
+ * from csum_start (NEEDS_CSUM; the guest's kernel trusts it unchecked, as
+ * from a NIC that verified it).  False (f untouched) for anything else.
+ */
+bool msb_vnet_mark_tso(struct msb_frame *f, uint16_t mss);
+
+/* The header in front of f toward the guest: all zero, or for a frame
+ * marked by msb_vnet_mark_tso NEEDS_CSUM + its GSO type and sizes. */
+void msb_vnet_rx_hdr(const struct msb_frame *f, uint8_t *hdr);
 
 #endif

@@ -45,20 +45,77 @@ expect curl_ipv6_gateway_is_host_loopback "$want_hello" \
     "$(guest -- curl -sS --max-time 10 "http://[$GW6]:8081/hello.txt")"
 expect curl_1MiB_intact "$want_blob" \
     "$(guest -- sh -c "curl -sS --max-time 20 http://198.18.0.1:8080/1M.bin | sha256sum")"
+expect curl_1MiB_intact_ipv6 "$want_blob" \
+    "$(guest -- sh -c "curl -sS --max-time 20 'http://[fd42::1]:8080/1M.bin' | sha256sum")"
 
 # --- integrity, 1 GiB each way --------------------------------------------------
+# tap0 carries virtio-net headers by default: the guest kernel hands over
+# TSO super-frames and partial checksums, which the plugin must resolve.
 GiB=$((1 << 30))
-serve sink serve-sink 9001
-got=$(guest -- $peer send 198.18.0.1 9001 $GiB 7 | tail -1)
-sleep 0.5
-saw=$(tail -1 "$TOPO_DIR/logs/sink.log")
-if [[ $got == "$GiB "* && $got == "$saw" ]]; then ok guest_to_host_1GiB_sha256; else bad guest_to_host_1GiB_sha256 "sent '$got' got '$saw'"; fi
+# The peer's "<n> <sha256>" line; the metrics JSON (--print-metrics) follows it.
+result() { grep -v '^{' <<<"$1" | tail -1; }
+metric() { # section, key, metrics output: the counter's value in each run, one a line
+    grep -o "\"$1\":{[^}]*}" <<<"$3" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}
+transfer() { # name, bytes, seed, port, msbnetd options...: sets OUT (guest's output)
+    local name=$1 bytes=$2 seed=$3 port=$4
+    shift 4
+    serve "sink$name" serve-sink "$port" || return
+    OUT=$(guest --print-metrics "$@" -- $peer send 198.18.0.1 "$port" "$bytes" "$seed")
+    local got saw
+    got=$(result "$OUT")
+    sleep 0.5
+    saw=$(tail -1 "$TOPO_DIR/logs/sink$name.log")
+    if [[ $got == "$bytes "* && $got == "$saw" ]]; then ok "guest_to_host_${name}_sha256"
+    else bad "guest_to_host_${name}_sha256" "sent '$got' got '$saw'"; fi
+    serve "source$name" serve-source "$((port + 1))" "$bytes" "$((seed + 2))" || return
+    OUT+=$'\n'$(guest --print-metrics "$@" -- $peer recv 198.18.0.1 "$((port + 1))")
+    got=$(result "$OUT")
+    sleep 0.5
+    saw=$(tail -1 "$TOPO_DIR/logs/source$name.log")
+    if [[ $got == "$bytes "* && $got == "$saw" ]]; then ok "host_to_guest_${name}_sha256"
+    else bad "host_to_guest_${name}_sha256" "got '$got' sent '$saw'"; fi
+}
+transfer 1GiB $GiB 7 9001
+# First run (guest->host): the guest's TSO super-frames and partial sums.
+gso=$(metric vnet gso_frames "$OUT" | head -1) csum=$(metric vnet csum_completed "$OUT" | head -1)
+if [[ ${gso:-0} -gt 0 && ${csum:-0} -gt 0 && $OUT == *'"vnet_hdr":"kernel"'* ]]; then
+    ok offload_path_used
+else bad offload_path_used "gso_frames=${gso:-none} csum_completed=${csum:-none} $(grep -o '"transport":{[^}]*}' <<<"$OUT")"; fi
+# Second run (host->guest): lwIP's segments went to the guest as TSO super-frames.
+tso=$(metric vnet rx_tso_frames "$OUT" | tail -1)
+if [[ ${tso:-0} -gt 0 ]]; then ok tso_to_guest_used; else bad tso_to_guest_used "rx_tso_frames=${tso:-none}"; fi
 
-serve source serve-source 9002 $GiB 9
-got=$(guest -- $peer recv 198.18.0.1 9002 | tail -1)
-sleep 0.5
-saw=$(tail -1 "$TOPO_DIR/logs/source.log")
-if [[ $got == "$GiB "* && $got == "$saw" ]]; then ok host_to_guest_1GiB_sha256; else bad host_to_guest_1GiB_sha256 "got '$got' sent '$saw'"; fi
+# --no-offload: plain frames, no header anywhere; the same bytes arrive.
+transfer plain_256MiB $((256 << 20)) 11 9011 --no-offload
+frames=$(metric vnet frames "$OUT" | sort -n | tail -1)
+if [[ -n $frames && $frames -eq 0 && $OUT == *'"vnet_hdr":"off"'* ]]; then ok no_offload_plain_frames
+else bad no_offload_plain_frames "vnet.frames=${frames:-none} $(grep -o '"transport":{[^}]*}' <<<"$OUT")"; fi
+
+# msbnetd owns "vnet_hdr": a config that contradicts the transport is refused.
+echo '{"vnet_hdr": false}' >"$TOPO_DIR/vnet_off.json"
+echo '{"vnet_hdr": true}' >"$TOPO_DIR/vnet_on.json"
+out=$("$msbnetd" run --config "$TOPO_DIR/vnet_off.json" -- true 2>&1); rc=$?
+if [[ $rc -eq 2 && $out == *'"vnet_hdr" is set by msbnetd'* ]]; then ok config_vnet_hdr_false_refused
+else bad config_vnet_hdr_false_refused "rc=$rc $out"; fi
+out=$("$msbnetd" stream --listen "$TOPO_DIR/s.sock" --config "$TOPO_DIR/vnet_on.json" 2>&1); rc=$?
+if [[ $rc -eq 2 && $out == *'plain Ethernet frames'* ]]; then ok config_vnet_hdr_on_stream_refused
+else bad config_vnet_hdr_on_stream_refused "rc=$rc $out"; fi
+out=$("$msbnetd" dgram --listen "$TOPO_DIR/d.sock" --no-offload 2>&1); rc=$?
+if [[ $rc -eq 2 && $out == *'--no-offload is for run and tap'* ]]; then ok no_offload_refused_for_dgram
+else bad no_offload_refused_for_dgram "rc=$rc $out"; fi
+# A matching value is honoured: same offloads both ways as without it.
+fetch_1M() { guest --print-metrics "$@" -- sh -c "curl -sS --max-time 20 http://198.18.0.1:8080/1M.bin | sha256sum"; }
+out=$(fetch_1M --config "$TOPO_DIR/vnet_on.json")
+tso=$(metric vnet rx_tso_frames "$out")
+if [[ $out == *"$want_blob"* && ${tso:-0} -gt 0 ]]; then ok config_vnet_hdr_true_matches_tap
+else bad config_vnet_hdr_true_matches_tap "rx_tso_frames=${tso:-none} $(grep -v '^{' <<<"$out")"; fi
+# "vnet_guest_tso": false keeps frames to the guest within the MTU.
+echo '{"vnet_guest_tso": false}' >"$TOPO_DIR/no_guest_tso.json"
+out=$(fetch_1M --config "$TOPO_DIR/no_guest_tso.json")
+tso=$(metric vnet rx_tso_frames "$out")
+if [[ $out == *"$want_blob"* && ${tso:-x} == 0 ]]; then ok config_vnet_guest_tso_false_honoured
+else bad config_vnet_guest_tso_false_honoured "rx_tso_frames=${tso:-none} $(grep -v '^{' <<<"$out")"; fi
 
 # --- failures are fast and honest --------------------------------------------------
 # curl exits 7 when it cannot connect (refused, or reset during connect);

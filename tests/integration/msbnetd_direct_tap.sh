@@ -70,7 +70,9 @@ udp 200
 $want_sum"
     expect "$mode: no frame lost on tap0 writes" "$(m .drops.rx_fd_error)" "0"
     tx=$(m .guest.tx_frames) rx=$(m .guest.rx_frames)
-    if [[ $tx -gt 300 && $rx -gt 300 ]]; then ok "$mode: frames both ways ($tx in, $rx out)"
+    # 3 pings + 200 UDP exchanges + the HTTP flow: more than 203 each way
+    # (TSO to the guest makes the 300 KB download only a few frames).
+    if [[ $tx -gt 203 && $rx -gt 203 ]]; then ok "$mode: frames both ways ($tx in, $rx out)"
     else ko "$mode: too few frames: $tx in, $rx out"; fi
     if [[ $mode == direct ]]; then
         expect "direct: the pump read nothing" "$(m .msbnetd.guest_frames_in)" "0"

@@ -12,6 +12,7 @@
 #
 # Usage (root): tests/perf/peers.sh
 #   STACKS="msbnet slirp4netns pasta pasta_root"  stacks to run, one column each
+#                      (msbnet_plain: msbnetd --no-offload, plain frames on tap0)
 #   BASE=slirp4netns   the column the ratios are relative to
 #   MTUS="1500 65520"  SECS=5  CONNS=2000  RTTS=2000
 #   REPEAT=1           rounds; >1 prints the median and [min..max] per cell
@@ -139,8 +140,12 @@ run_in_guest_slirp4netns() {
 MSBNETD=${MSBNETD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin/msbnetd}
 stack_prepare_msbnet() { [[ -x $MSBNETD ]] || die "msbnetd not built: $MSBNETD (set MSBNETD=)"; }
 run_in_guest_msbnet() {
+    local extra=()
+    read -ra extra <<<"${MSBNET_OPTS:-}" # extra msbnetd options (msbnet_plain)
+    # Its own control socket: another msbnetd on the machine may hold slot 0's.
     start_daemon "msbnet-$MTU" ip netns exec "$TOPO_H" \
-        "$MSBNETD" tap --netns "/var/run/netns/$TOPO_G" --mtu "$MTU" --egress allow
+        "$MSBNETD" tap --netns "/var/run/netns/$TOPO_G" --mtu "$MTU" --egress allow \
+        --control-socket "$BENCH_DIR/msbnet.sock" "${extra[@]}"
     local pid=$DAEMON_PID rc=0
     if ! wait_default_route "$TOPO_G" 10; then
         stop_daemon "$pid"
@@ -152,6 +157,12 @@ run_in_guest_msbnet() {
     wait_tap_gone
     return "$rc"
 }
+
+# (msbnet_plain) the same with --no-offload: plain frames on tap0, no
+# virtio-net header, so the kernel segments and checksums everything itself
+# (msbnetd's default before the TAP offloads).
+stack_prepare_msbnet_plain() { stack_prepare_msbnet; }
+run_in_guest_msbnet_plain() { MSBNET_OPTS=--no-offload run_in_guest_msbnet "$@"; }
 
 # (b) pasta as most people run it: unprivileged, command mode. pasta makes a
 # new user+network namespace for CMD, copies H's addresses (198.18.0.2,

@@ -591,7 +591,8 @@ static void test_abi_vnet_mode(void)
     CU_ASSERT_EQUAL(msb_read(&m->drops[MSB_DROP_VNET_GSO_SIZE_ZERO]), 1);
     char *json = api->metrics_json(n);
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vnet\":{\"frames\":2,\"csum_completed\":1,"
-                                        "\"gso_frames\":1,\"gso_whole\":0,\"gso_segments\":0}"));
+                                        "\"gso_frames\":1,\"gso_whole\":0,\"gso_segments\":0,"
+                                        "\"rx_tso_frames\":0}"));
     CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"vnet_gso_size_zero\":1"));
     api->free_string(json);
 
@@ -612,6 +613,121 @@ static void test_abi_vnet_mode(void)
     CU_ASSERT_EQUAL(out[112], 0x55);
     CU_ASSERT_EQUAL(msb_read(&m->rx_bytes), 100);
     api->destroy(n);
+}
+
+/* ---- TSO super-frames to the guest ("vnet_guest_tso") ------------------------ */
+
+/* A coalesced frame marked for the guest: its header says what a device
+ * (or the guest kernel) must do, doing it gives the checksum the frame
+ * would have had, and cutting it as the header says gives valid segments
+ * (the segmenter here stands in for the guest kernel's GSO). */
+static void check_tso_to_guest(uint8_t version, size_t payload, uint16_t mss)
+{
+    struct spec s = {.version = version, .proto = MSB_IPPROTO_TCP, .payload = payload,
+                     .tcp_opts = 12, .tcp_flags = MSB_TCP_ACK | MSB_TCP_PSH};
+    uint8_t *fr = buf + 12;
+    size_t flen = build(fr, &s), l4 = 14 + l3_hdr(&s);
+    struct msb_ip a, b;
+    ips(&s, &a, &b);
+    uint16_t full = msb_csum_l4(&a, &b, MSB_IPPROTO_TCP, fr + l4, flen - l4);
+    struct msb_frame *f = msb_frame_new(fr, flen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_FATAL(msb_vnet_mark_tso(f, mss));
+    CU_ASSERT_EQUAL(f->gso_type, version == 4 ? MSB_VNET_GSO_TCPV4 : MSB_VNET_GSO_TCPV6);
+    CU_ASSERT_EQUAL(f->gso_size, mss);
+    CU_ASSERT_EQUAL(memcmp(f->data, fr, l4 + 16), 0); /* only the checksum changed */
+    CU_ASSERT_EQUAL(memcmp(f->data + l4 + 18, fr + l4 + 18, flen - l4 - 18), 0);
+
+    uint8_t hb[12];
+    struct msb_vnet_hdr h;
+    msb_vnet_rx_hdr(f, hb);
+    msb_vnet_hdr_read(hb, &h);
+    CU_ASSERT_EQUAL(h.flags, MSB_VNET_F_NEEDS_CSUM);
+    CU_ASSERT_EQUAL(h.gso_type, f->gso_type);
+    CU_ASSERT_EQUAL(h.gso_size, mss);
+    CU_ASSERT_EQUAL(h.csum_start, l4);
+    CU_ASSERT_EQUAL(h.csum_offset, 16);
+    CU_ASSERT_EQUAL(h.hdr_len, l4 + 20 + s.tcp_opts);
+    CU_ASSERT_EQUAL(h.num_buffers, 0);
+    /* What the device does for NEEDS_CSUM. */
+    uint16_t done = msb_csum_finish(msb_csum_add(0, f->data + l4, flen - l4));
+    CU_ASSERT_EQUAL(done, full);
+
+    /* Back in as a guest would send it: cut into valid segments. */
+    memcpy(buf, hb, 12);
+    memcpy(buf + 12, f->data, flen);
+    struct msb_vnet_ingested in;
+    enum msb_drop_reason why = MSB_DROP__COUNT;
+    struct msb_frame *g = msb_vnet_ingest(buf, flen + 12, &in, &why);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT(in.gso);
+    build(fr, &s); /* the original again, for the comparison */
+    size_t want = (payload + mss - 1) / mss;
+    CU_ASSERT_EQUAL(msb_vnet_segment(g, collect, &got, &why), want);
+    CU_ASSERT_EQUAL_FATAL(got.n, want);
+    for (size_t i = 0; i < got.n; i++)
+        check_tcp_segment(&s, fr, i, got.n, mss);
+    free_collected(&got);
+    msb_frame_free(g);
+    msb_frame_free(f);
+}
+
+static void test_tso_to_guest(void)
+{
+    check_tso_to_guest(4, 65535 - 20 - 32, 1460);
+    check_tso_to_guest(4, 3000, 1448);
+    check_tso_to_guest(6, 65535 - 32, 1440);
+}
+
+/* Only TCP is marked; an unmarked frame gets the all-zero header. */
+static void test_tso_to_guest_only_tcp(void)
+{
+    struct spec s = {.version = 4, .proto = MSB_IPPROTO_UDP, .payload = 3000};
+    size_t flen = build(buf, &s);
+    struct msb_frame *f = msb_frame_new(buf, flen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(!msb_vnet_mark_tso(f, 1460));
+    CU_ASSERT_EQUAL(f->gso_type, MSB_VNET_GSO_NONE);
+    CU_ASSERT_EQUAL(memcmp(f->data, buf, flen), 0);
+    uint8_t hb[12];
+    static const uint8_t zero[12];
+    memset(hb, 0x55, sizeof hb);
+    msb_vnet_rx_hdr(f, hb);
+    CU_ASSERT_EQUAL(memcmp(hb, zero, 12), 0);
+    s.proto = MSB_IPPROTO_TCP;
+    CU_ASSERT(!msb_vnet_mark_tso(f, 0)); /* gso_size 0 is no size */
+    msb_frame_free(f);
+}
+
+/* Through the ABI: the key needs vnet_hdr, and read_frame writes the
+ * super-frame's header. */
+static void test_tso_to_guest_abi(void)
+{
+    char err[256] = "";
+    const struct msbnet_api_v1 *a = msbnet_get_api(MSBNET_ABI_VERSION, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NULL(a->create("{\"vnet_guest_tso\": true}", err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"vnet_guest_tso\" needs \"vnet_hdr\""));
+    msbnet_t *n = a->create("{\"vnet_hdr\": true, \"vnet_guest_tso\": true}", err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT(n->cfg.vnet_guest_tso);
+    struct spec s = {.version = 6, .proto = MSB_IPPROTO_TCP, .payload = 20000,
+                     .tcp_flags = MSB_TCP_ACK};
+    size_t flen = build(buf, &s);
+    struct msb_frame *f = msb_frame_new(buf, flen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_FATAL(msb_vnet_mark_tso(f, 1400));
+    CU_ASSERT_FATAL(msb_instance_emit(n, f));
+    static uint8_t out[MSBNET_MAX_VNET_FRAME];
+    CU_ASSERT_EQUAL(a->read_frame(n, out, sizeof out, NULL), (long)(12 + flen));
+    struct msb_vnet_hdr h;
+    msb_vnet_hdr_read(out, &h);
+    CU_ASSERT_EQUAL(h.flags, MSB_VNET_F_NEEDS_CSUM);
+    CU_ASSERT_EQUAL(h.gso_type, MSB_VNET_GSO_TCPV6);
+    CU_ASSERT_EQUAL(h.gso_size, 1400);
+    CU_ASSERT_EQUAL(h.csum_start, 54);
+    CU_ASSERT_EQUAL(memcmp(out + 12, buf, 54 + 16), 0);
+    a->destroy(n);
 }
 
 /* ---- end to end through a started stack -------------------------------------- */
@@ -735,6 +851,9 @@ int main(void)
         {"malformed_csum_offsets", test_malformed_csum_offsets},
         {"malformed_gso", test_malformed_gso},
         {"abi_vnet_mode", test_abi_vnet_mode},
+        {"tso_to_guest", test_tso_to_guest},
+        {"tso_to_guest_only_tcp", test_tso_to_guest_only_tcp},
+        {"tso_to_guest_abi", test_tso_to_guest_abi},
         {"stack_udp_offloads", test_stack_udp_offloads},
         {NULL, NULL},
     };

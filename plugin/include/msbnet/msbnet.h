@@ -66,6 +66,12 @@
  *       are complete and each frame is at most the MTU, so the VMM offers
  *       the guest no GUEST_CSUM/GUEST_TSO features on their account.  A VMM
  *       using VIRTIO_NET_F_MRG_RXBUF sets num_buffers itself.
+ *     - with the config key "vnet_guest_tso": true (for a VMM that
+ *       negotiated GUEST_CSUM + GUEST_TSO4 + GUEST_TSO6 with the guest),
+ *       TCP data may instead come as one super-frame of up to
+ *       MSBNET_MAX_GSO_FRAME bytes: NEEDS_CSUM (csum_start/csum_offset
+ *       point at the TCP checksum, which holds the pseudo-header sum),
+ *       gso_type TCPV4/TCPV6, gso_size, hdr_len = every header.
  *   A buffer of MSBNET_MAX_VNET_FRAME bytes fits any frame in either mode.
  *
  * Threading
