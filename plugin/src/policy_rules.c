@@ -380,8 +380,8 @@ int msb_pol_parse_token(const char *p, size_t len, struct msb_pol_rule *r,
         return -1;
     if ((r->protos & MSB_PROTO_ICMP) && r->dir != MSB_POL_EGRESS)
         return err(e, MSB_TOK_INGRESS_ICMP,
-                   "ingress and any-direction rules do not support ICMP; only TCP (and UDP when "
-                   "UDP publishing lands)");
+                   "ingress and any-direction rules do not support ICMP: published ports "
+                   "carry TCP and UDP only");
     return 0;
 }
 
