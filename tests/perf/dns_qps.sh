@@ -126,14 +126,11 @@ done
 echo
 echo "DNS queries/s: $(nproc) cores, kernel $(uname -r), ${SECS}s per window, MTU $MTU, ${REPEAT:-1} round(s), same run"
 # shellcheck disable=SC2086
-"$PY" - "$results" direct $QPS_STACKS <<'EOF'
+PYTHONPATH="$here" "$PY" - "$results" direct $QPS_STACKS <<'EOF'
 import sys
-res, cols = {}, sys.argv[2:]
-for line in open(sys.argv[1]):
-    col, key, v = line.split()
-    res.setdefault((col, key), []).append(float(v))
-# REPEAT > 1: the median of the rounds (lost: the total).
-res = {k: (sum(v) if k[1].startswith("lost") else sorted(v)[len(v) // 2]) for k, v in res.items()}
+from bench_table import load, print_table
+res = load(sys.argv[1])  # REPEAT > 1: medians of the rounds
+cols = sys.argv[2:]
 wins = sorted({int(k[5:]) for (_, k) in res if k.startswith("qps_w")})
 head = ["window"] + cols + ["%s/direct" % c for c in cols[1:]]
 rows = []
@@ -147,12 +144,7 @@ for w in wins:
         v = res.get((c, "qps_w%d" % w))
         r.append("%.2fx" % (v / b) if v and b else "-")
     rows.append(r)
-wd = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
-fmt = lambda r: "| " + " | ".join(c.ljust(wd[i]) for i, c in enumerate(r)) + " |"
-print(fmt(head))
-print("|" + "|".join("-" * (x + 2) for x in wd) + "|")
-for r in rows:
-    print(fmt(r))
+print_table(head, rows)
 EOF
 echo
 log "done in $((SECONDS - start)) s"

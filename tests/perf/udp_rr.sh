@@ -107,14 +107,10 @@ done
 echo
 echo "UDP request/response: $(nproc) cores, kernel $(uname -r), $RRS round trips per size, MTU $MTU, ${REPEAT:-1} round(s), same run"
 # shellcheck disable=SC2086
-"$PY" - "$results" "$REF" direct $UDP_STACKS <<'EOF'
+PYTHONPATH="$here" "$PY" - "$results" "$REF" direct $UDP_STACKS <<'EOF'
 import sys
-res = {}
-for line in open(sys.argv[1]):
-    col, key, v = line.split()
-    res.setdefault((col, key), []).append(float(v))
-# REPEAT > 1: the median of the rounds (lost: the total).
-res = {k: (sum(v) if k[1].startswith("lost") else sorted(v)[len(v) // 2]) for k, v in res.items()}
+from bench_table import load, print_table
+res = load(sys.argv[1])  # REPEAT > 1: medians of the rounds
 ref, cols = sys.argv[2], sys.argv[3:]
 others = [c for c in cols if c != ref] if ref in cols else []
 sizes = sorted({int(k.split("_")[1]) for (_, k) in res if k.startswith("rr_")})
@@ -134,12 +130,7 @@ for key, label in (("rr", "round trips/s"), ("p50", "RTT p50 us (lower is better
             b = res.get((c, "%s_%d" % (key, size)))
             r.append("%.2fx" % (v / b) if v and b else "-")
         rows.append(r)
-wd = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
-fmt = lambda r: "| " + " | ".join(c.ljust(wd[i]) for i, c in enumerate(r)) + " |"
-print(fmt(head))
-print("|" + "|".join("-" * (x + 2) for x in wd) + "|")
-for r in rows:
-    print(fmt(r))
+print_table(head, rows)
 EOF
 echo
 log "done in $((SECONDS - start)) s"
