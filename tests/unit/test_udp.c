@@ -18,13 +18,10 @@
 #include "addr.h"
 #include "clock.h"
 #include "cunit_main.h"
+#include "instance_harness.h"
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"
 
-static const struct msbnet_api_v1 *api;
-static msbnet_t *net;
-static uint8_t gw_mac[6], g_mac[6];
-static struct msb_ip g4, g6, gw4, gw6;
 static int fds_at_start;
 static uint8_t fr[MSBNET_MAX_FRAME];
 
@@ -207,16 +204,6 @@ static ssize_t peer_recv(int fd, uint8_t *buf, size_t cap, struct sockaddr_stora
 
 /* ---- instance ----------------------------------------------------------------------- */
 
-static long long metric(const char *section, const char *name)
-{
-    char *s = api->metrics_json(net);
-    json_t *j = json_loads(s, 0, NULL);
-    api->free_string(s);
-    long long v = json_integer_value(json_object_get(json_object_get(j, section), name));
-    json_decref(j);
-    return v;
-}
-
 /* Counters move just after the frame they count is handed over: a test
  * that has read the frame waits (briefly) for the count. */
 static long long wait_metric(const char *section, const char *name, long long want)
@@ -228,57 +215,10 @@ static long long wait_metric(const char *section, const char *name, long long wa
     return v;
 }
 
-static void parse_mac(const char *s, uint8_t m[6])
-{
-    unsigned v[6];
-    CU_ASSERT_EQUAL(sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]), 6);
-    for (int i = 0; i < 6; i++)
-        m[i] = (uint8_t)v[i];
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static void start(const char *config)
-{
-    char err[256] = "";
-    if (!api)
-        api = msbnet_get_api(MSBNET_ABI_VERSION, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(api);
-    net = api->create(config, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
-    char *a = api->addresses_json(net);
-    json_t *j = json_loads(a, 0, NULL);
-    api->free_string(a);
-    parse_mac(jstr(j, "gateway_mac"), gw_mac);
-    parse_mac(jstr(j, "guest_mac"), g_mac);
-    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "guest_ipv4"), &g4), 0);
-    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "guest_ipv6"), &g6), 0);
-    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "gateway_ipv4"), &gw4), 0);
-    CU_ASSERT_EQUAL(msb_ip_parse(jstr(j, "gateway_ipv6"), &gw6), 0);
-    CU_ASSERT_EQUAL(api->set_gateways(net, jstr(j, "gateway_ipv4"), jstr(j, "gateway_ipv6")),
-                    MSBNET_OK);
-    json_decref(j);
-    CU_ASSERT_EQUAL_FATAL(api->start(net, err, sizeof err), MSBNET_OK);
-}
-
 static void stop(void)
 {
     api->destroy(net);
     net = NULL;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 static void fill(uint8_t *b, size_t n, unsigned seed)
