@@ -81,12 +81,7 @@ EOF
 }
 
 start=$SECONDS
-topo_up
-BENCH_DIR="$TOPO_DIR/bench"
-mkdir -p "$BENCH_DIR"
-chmod 0711 "$TOPO_DIR"
-chmod 1777 "$BENCH_DIR"
-topo_defer kill_daemons
+bench_up
 GUEST_TIMEOUT=$(($(wc -w <<<"$WINDOWS") * (SECS + 5) + 60))
 write_client
 

@@ -401,6 +401,18 @@ if out:
 EOF
 }
 
+# The topology, and BENCH_DIR for the programs each stack's guest runs (the
+# guest side may run as $BENCH_USER under pasta: let it reach them).  Call
+# in the main shell (topo_up's trap and state live there).
+bench_up() {
+    topo_up
+    BENCH_DIR="$TOPO_DIR/bench"
+    mkdir -p "$BENCH_DIR"
+    chmod 0711 "$TOPO_DIR"
+    chmod 1777 "$BENCH_DIR"
+    topo_defer kill_daemons
+}
+
 # Sourced by another benchmark (dns_qps.sh, udp_rr.sh): the stacks and the
 # helpers above only, no run.
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi
@@ -412,14 +424,8 @@ for s in $STACKS; do
 done
 
 start=$SECONDS
-topo_up
-BENCH_DIR="$TOPO_DIR/bench"
+bench_up
 RESULTS="$TOPO_DIR/results.txt"
-# The guest side may run as $BENCH_USER (pasta): let it reach its programs.
-mkdir -p "$BENCH_DIR"
-chmod 0711 "$TOPO_DIR"
-chmod 1777 "$BENCH_DIR"
-topo_defer kill_daemons
 : >"$RESULTS"
 write_tcpbench
 write_guest_suite

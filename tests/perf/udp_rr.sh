@@ -64,12 +64,7 @@ EOF
 }
 
 start=$SECONDS
-topo_up
-BENCH_DIR="$TOPO_DIR/bench"
-mkdir -p "$BENCH_DIR"
-chmod 0711 "$TOPO_DIR"
-chmod 1777 "$BENCH_DIR"
-topo_defer kill_daemons
+bench_up
 GUEST_TIMEOUT=$(($(wc -w <<<"$SIZES") * (RRS / 500 + 10) + 60))
 write_udpbench
 topo_bg I "udp-echo-$UDP_PORT" "$PY" "$BENCH_DIR/udpbench.py" server "$UDP_PORT"
