@@ -16,20 +16,6 @@ GUEST_TIMEOUT=600
 
 GW4=100.96.0.1 GW6=fd42:6d73:62::1
 
-# The one-shot peers print "listening" once bound: wait for that instead of
-# probing the port, which would use up their single accept.
-serve() { # name, peer command...
-    local name=$1
-    shift
-    topo_bg I "$name" $peer "$@"
-    for _ in $(seq 100); do
-        grep -q listening "$TOPO_DIR/logs/$name.log" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "server $name never listened: $(cat "$TOPO_DIR/logs/$name.log")" >&2
-    return 1
-}
-
 topo_start_http_i 8080
 topo_start_http_h_loopback 8081
 topo_wait_port I 198.18.0.1 8080 10

@@ -19,17 +19,6 @@ TUNSETOFFLOAD=0x400454d0 TUNSETVNETHDRSZ=0x400454d8
 ALL_OFFLOADS=7 # TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6
 MiB256=$((256 << 20))
 
-serve() { # name, peer command...
-    local name=$1
-    shift
-    topo_bg I "$name" $peer "$@"
-    for _ in $(seq 100); do
-        grep -q listening "$TOPO_DIR/logs/$name.log" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "server $name never listened: $(cat "$TOPO_DIR/logs/$name.log")" >&2
-    return 1
-}
 # msbnetd run under the filter; prints CMD's output, msbnetd's notices and metrics.
 guest_denied() { # deny rule, -- CMD...
     local rule=$1

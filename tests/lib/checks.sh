@@ -26,3 +26,18 @@ guest() {
     timeout "${GUEST_TIMEOUT:-300}" ip netns exec "$TOPO_H" "$msbnetd" run --egress allow \
         "${opts[@]}" -- "$@" 2>&1
 }
+
+# serve NAME ARGS...: `$peer ARGS...` (tcp_peer.py, whose one-shot servers
+# print "listening" once bound) in netns I, waited for by that line rather
+# than by probing the port, which would use up its single accept.
+serve() {
+    local name=$1
+    shift
+    topo_bg I "$name" $peer "$@"
+    for _ in $(seq 100); do
+        grep -q listening "$TOPO_DIR/logs/$name.log" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "server $name never listened: $(cat "$TOPO_DIR/logs/$name.log")" >&2
+    return 1
+}
