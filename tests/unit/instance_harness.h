@@ -18,6 +18,7 @@ static const struct msbnet_api_v1 *api;
 static msbnet_t *net;
 static uint8_t gw_mac[6], g_mac[6];
 static struct msb_ip g4, g6, gw4, gw6;
+static int fds_at_start; /* set by main() before the first test */
 
 static json_t *metrics(void)
 {
@@ -83,6 +84,12 @@ static int count_fds(void)
         n += e->d_name[0] != '.';
     closedir(d);
     return n;
+}
+
+/* The suite's last test: every flow closed its host socket. */
+static void test_no_fd_leak(void)
+{
+    CU_ASSERT_EQUAL(count_fds(), fds_at_start);
 }
 
 #endif

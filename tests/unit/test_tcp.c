@@ -35,7 +35,6 @@
 #define F_ACK 0x10
 #define SEG 8192 /* the guest sends big segments, like a TSO guest */
 
-static int fds_at_start;
 /* The running instance's guest MTU, and the largest TCP payload (data
  * bytes) of any frame the guest received since max_payload was reset. */
 static size_t guest_mtu = 1500, max_payload;
@@ -967,11 +966,6 @@ static void test_sni_must_match_domain_rule(void)
     gconn_free(plain);
     gconn_free(slow);
     stop();
-}
-
-static void test_no_fd_leak(void)
-{
-    CU_ASSERT_EQUAL(count_fds(), fds_at_start);
 }
 
 int main(void)

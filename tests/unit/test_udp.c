@@ -22,7 +22,6 @@
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"
 
-static int fds_at_start;
 static uint8_t fr[MSBNET_MAX_FRAME];
 
 /* ---- bytes and checksums (independent of the plugin's own) ---------------- */
@@ -554,11 +553,6 @@ static void test_rx_full_drops(void)
     check_echo_reply(4, &gw4, 5, 5, (const uint8_t *)"s", 1);
     close(fd);
     stop();
-}
-
-static void test_no_fd_leak(void)
-{
-    CU_ASSERT_EQUAL(count_fds(), fds_at_start);
 }
 
 int main(void)
