@@ -96,13 +96,7 @@ results="$TOPO_DIR/results.txt"
 : >"$results"
 failures=0
 # shellcheck disable=SC2086 # WINDOWS is a list of words
-run() { # COLUMN CMD...: the client's "metric value" lines into $results
-    local col=$1 out rc=0
-    shift
-    out=$("$@") || rc=$?
-    ((rc == 0)) || { log "$col: run failed (rc=$rc)"; failures=$((failures + 1)); }
-    grep -E '^(qps|lost)_w[0-9]+ ' <<<"$out" | sed "s/^/$col /" >>"$results" || true
-}
+run() { bench_collect "$1" '^(qps|lost)_w[0-9]+ ' "${@:2}"; }
 for s in $QPS_STACKS; do
     [[ -n ${RESOLVER[$s]:-} ]] || die "no resolver address known for stack '$s'"
     if declare -F "stack_prepare_$s" >/dev/null; then "stack_prepare_$s"; fi

@@ -413,6 +413,18 @@ bench_up() {
     topo_defer kill_daemons
 }
 
+# bench_collect COLUMN REGEX CMD...: CMD's "metric value" lines matching
+# REGEX go to $results prefixed with COLUMN; a failed CMD or no matching
+# line counts in $failures (the script's exit status says so).
+bench_collect() {
+    local col=$1 re=$2 out rc=0
+    shift 2
+    out=$("$@") || rc=$?
+    ((rc == 0)) || { log "$col: run failed (rc=$rc)"; failures=$((failures + 1)); }
+    grep -E "$re" <<<"$out" | sed "s/^/$col /" >>"$results" ||
+        { log "$col: no result"; failures=$((failures + 1)); }
+}
+
 # Sourced by another benchmark (dns_qps.sh, udp_rr.sh): the stacks and the
 # helpers above only, no run.
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi

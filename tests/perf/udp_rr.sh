@@ -76,14 +76,7 @@ done
 results="$TOPO_DIR/results.txt"
 : >"$results"
 failures=0
-run() { # COLUMN CMD...: the client's "metric value" lines into $results
-    local col=$1 out rc=0
-    shift
-    out=$("$@") || rc=$?
-    ((rc == 0)) || { log "$col: run failed (rc=$rc)"; failures=$((failures + 1)); }
-    grep -E '^(rr|p50|p99|lost)_[0-9]+ ' <<<"$out" | sed "s/^/$col /" >>"$results" || true
-    grep -qE '^rr_[0-9]+ ' <<<"$out" || { log "$col: no result"; failures=$((failures + 1)); }
-}
+run() { bench_collect "$1" '^(rr|p50|p99|lost)_[0-9]+ ' "${@:2}"; }
 for s in $UDP_STACKS; do
     declare -F "run_in_guest_$s" >/dev/null || die "unknown stack '$s'"
     if declare -F "stack_prepare_$s" >/dev/null; then "stack_prepare_$s"; fi
