@@ -94,6 +94,8 @@ static int skip_rr(const uint8_t *m, size_t len, size_t *off, uint16_t *type, ui
     *type = msb_get16(m + at);
     *klass = msb_get16(m + at + 2);
     *ttl = msb_get32(m + at + 4);
+    if (*ttl > 0x7fffffffu) /* RFC 2181 §8: a TTL with the top bit set means 0 */
+        *ttl = 0;
     *rdlen = msb_get16(m + at + 8);
     *rdata = at + RR_FIXED;
     if (len - *rdata < *rdlen)

@@ -183,6 +183,23 @@ static void test_answer_addresses(void)
     CU_ASSERT_EQUAL(msb_dns_parse_answer(b, n, query, &q, MSB_FAMILY_V4, &a), -1);
 }
 
+/* A TTL with the top bit set counts as 0 (RFC 2181 §8), never as "forever";
+ * found by fuzz_dns (min_ttl stayed at its UINT32_MAX start). */
+static void test_answer_ttl_top_bit(void)
+{
+    uint8_t query[512], b[1024];
+    size_t qn = make_query(query, "a.b", MSB_DNS_TYPE_A, 0);
+    struct msb_dns_query q;
+    CU_ASSERT_EQUAL_FATAL(msb_dns_parse_query(query, qn, &q), MSB_DNS_OK);
+    size_t n = answer_for(b, query, qn);
+    const uint8_t a1[] = {198, 18, 0, 5};
+    n = add_rr(b, n, MSB_DNS_TYPE_A, 0xffffffffu, a1, 4);
+    struct msb_dns_answer a;
+    CU_ASSERT_EQUAL_FATAL(msb_dns_parse_answer(b, n, query, &q, MSB_FAMILY_V4, &a), 0);
+    CU_ASSERT_EQUAL(a.naddrs, 1);
+    CU_ASSERT_EQUAL(a.min_ttl, 0);
+}
+
 static void test_answer_rebind(void)
 {
     uint8_t query[512], b[1024];
@@ -263,6 +280,7 @@ int main(void)
         {"query_hostile", test_query_hostile},
         {"answer_pointer_loops", test_answer_pointer_loops},
         {"answer_addresses", test_answer_addresses},
+        {"answer_ttl_top_bit", test_answer_ttl_top_bit},
         {"answer_rebind", test_answer_rebind},
         {"builders", test_builders},
         {NULL, NULL},
