@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns_msg.h"
-#include "pkt.h"
+#include "lib/dns_msg.h"
+#include "lib/pkt.h"
 
 #define FUZZ_TARGET "fuzz_dns"
 #define FUZZ_SEED 0x13198a2e03707344ull

@@ -20,14 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csum.h"
-#include "dhcp4.h"
-#include "ip_reasm.h"
-#include "l2.h"
-#include "ndp_ra.h"
-#include "pkt.h"
-#include "pkt_build.h"
-#include "stack.h"
+#include "lib/csum.h"
+#include "proto/dhcp4.h"
+#include "lib/ip_reasm.h"
+#include "proto/l2.h"
+#include "proto/ndp_ra.h"
+#include "lib/pkt.h"
+#include "lib/pkt_build.h"
+#include "stack/stack.h"
 
 #define FUZZ_TARGET "fuzz_pkt"
 #define FUZZ_SEED 0x243f6a8885a308d3ull

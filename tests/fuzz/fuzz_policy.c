@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_engine.h"
+#include "model/policy_engine.h"
 
 #define FUZZ_TARGET "fuzz_policy"
 #define FUZZ_SEED 0x13198a2e03707344ull

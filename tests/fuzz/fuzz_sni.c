@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tls_sni.h"
+#include "lib/tls_sni.h"
 
 #define FUZZ_TARGET "fuzz_sni"
 #define FUZZ_SEED 0x243f6a8885a308d3ull

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csum.h"
+#include "lib/csum.h"
 #include "msbnet/msbnet.h"
-#include "pkt.h"
-#include "vnet_hdr.h"
+#include "lib/pkt.h"
+#include "lib/vnet_hdr.h"
 
 #define FUZZ_TARGET "fuzz_vnet"
 #define FUZZ_SEED 0xa4093822299f31d0ull

@@ -22,12 +22,12 @@
 
 #include <jansson.h>
 
-#include "addressing.h"
-#include "config.h"
-#include "frame.h"
+#include "model/addressing.h"
+#include "model/config.h"
+#include "lib/frame.h"
 #include "msbnet/msbnet.h"
-#include "ring.h"
-#include "wake.h"
+#include "lib/ring.h"
+#include "lib/wake.h"
 
 struct msbnet {
     struct msb_config cfg;

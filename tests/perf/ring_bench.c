@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "frame.h"
-#include "ring.h"
+#include "lib/frame.h"
+#include "lib/ring.h"
 
 #define CAPACITY 1024
 

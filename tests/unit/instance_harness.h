@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "addr.h"
+#include "lib/addr.h"
 #include "cunit_main.h"
 #include "msbnet/msbnet.h"
 

@@ -11,10 +11,10 @@
 
 #include <CUnit/CUnit.h>
 
-#include "frame.h"
-#include "instance.h"
-#include "pkt_build.h"
-#include "stack.h"
+#include "lib/frame.h"
+#include "api/instance.h"
+#include "lib/pkt_build.h"
+#include "stack/stack.h"
 
 #ifndef STACK_DOUBLES_MAX_OUT
 #define STACK_DOUBLES_MAX_OUT 8

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "lib/clock.h"
 #include "cunit_main.h"
-#include "instance.h"
+#include "api/instance.h"
 #include "msbnet/msbnet.h"
 
 static const struct msbnet_api_v1 *api;

@@ -1,7 +1,7 @@
 /* Config JSON: defaults, every key, and clear refusals naming the key. */
 #include <string.h>
 
-#include "config.h"
+#include "model/config.h"
 #include "cunit_main.h"
 
 static char err[256];

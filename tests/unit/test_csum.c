@@ -3,9 +3,9 @@
  * RFC 1624 incremental updates against full recomputation. */
 #include <string.h>
 
-#include "csum.h"
+#include "lib/csum.h"
 #include "cunit_main.h"
-#include "pkt.h"
+#include "lib/pkt.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 

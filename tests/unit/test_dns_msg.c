@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "cunit_main.h"
-#include "dns_msg.h"
-#include "pkt.h"
+#include "lib/dns_msg.h"
+#include "lib/pkt.h"
 
 /* A query for name (dotted) and qtype, optionally with an EDNS OPT. */
 static size_t make_query(uint8_t *b, const char *name, uint16_t qtype, uint16_t edns)

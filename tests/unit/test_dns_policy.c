@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
-#include "policy_engine.h"
+#include "model/policy_engine.h"
 
 static struct msb_policy *rules(const char *list, enum msb_pol_action def)
 {

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "cunit_main.h"
-#include "dns_upstreams.h"
+#include "model/dns_upstreams.h"
 
 static char path[] = "/tmp/msbnet-resolv-XXXXXX";
 

@@ -8,11 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "csum.h"
+#include "lib/csum.h"
 #include "cunit_main.h"
-#include "instance.h"
+#include "api/instance.h"
 #include "msbnet/msbnet.h"
-#include "pkt_build.h"
+#include "lib/pkt_build.h"
 
 static const struct msbnet_api_v1 *api;
 static const uint8_t GUEST_MAC[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x02};

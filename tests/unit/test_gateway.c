@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
-#include "gateway.h"
+#include "lib/gateway.h"
 
 #define RACERS 8
 #define ROUNDS 200

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cunit_main.h"
-#include "hook.h"
+#include "lib/hook.h"
 
 #define TRIGGERS_PER_THREAD 10000u
 #define TRIGGER_THREADS 4

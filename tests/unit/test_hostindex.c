@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "cunit_main.h"
-#include "hostindex.h"
-#include "siphash.h"
+#include "lib/hostindex.h"
+#include "lib/siphash.h"
 
 #define BIG_TTL 1000000000ull
 

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csum.h"
+#include "lib/csum.h"
 #include "cunit_main.h"
-#include "l2.h"
-#include "pkt.h"
-#include "pkt_build.h"
-#include "stack.h"
+#include "proto/l2.h"
+#include "lib/pkt.h"
+#include "lib/pkt_build.h"
+#include "stack/stack.h"
 
 static const uint8_t gw_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x01};
 static const uint8_t guest_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x02};

@@ -16,13 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "lib/clock.h"
 
-#include "config.h"
+#include "model/config.h"
 #include "cunit_main.h"
-#include "instance.h"
-#include "policy.h"
-#include "policy_engine.h"
+#include "api/instance.h"
+#include "proto/enforce.h"
+#include "model/policy_engine.h"
 
 static struct msb_gateways gw;
 static struct msb_hidx hidx;

@@ -11,13 +11,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "clock.h"
-#include "csum.h"
+#include "lib/addr.h"
+#include "lib/clock.h"
+#include "lib/csum.h"
 #include "cunit_main.h"
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"
-#include "pkt.h"
+#include "lib/pkt.h"
 
 static const struct msbnet_api_v1 *api;
 static msbnet_t *net;

@@ -3,11 +3,11 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "config.h"
+#include "model/config.h"
 #include "cunit_main.h"
 #include "options.h"
-#include "pkt.h"
-#include "publish_spec.h"
+#include "lib/pkt.h"
+#include "model/publish_spec.h"
 
 static struct msb_config cfg;
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cunit_main.h"
-#include "frame.h"
-#include "ring.h"
+#include "lib/frame.h"
+#include "lib/ring.h"
 
 #ifdef MSBNET_TSAN
 #define PER_PRODUCER 100000u /* TSan is ~10x slower; the interleavings still vary */

@@ -1,7 +1,7 @@
 /* SipHash-2-4 against the reference vectors of its authors' paper
  * (key 00..0f, messages 00, 00 01, ... of growing length). */
 #include "cunit_main.h"
-#include "siphash.h"
+#include "lib/siphash.h"
 
 static const struct msb_sipkey key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
 

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "csum.h"
+#include "lib/csum.h"
 #include "cunit_main.h"
-#include "instance.h"
+#include "api/instance.h"
 #include "msbnet/msbnet.h"
-#include "pkt_build.h"
+#include "lib/pkt_build.h"
 
 static const struct msbnet_api_v1 *api;
 static msbnet_t *net;

@@ -20,10 +20,10 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
-#include "addr.h"
-#include "clock.h"
+#include "lib/addr.h"
+#include "lib/clock.h"
 #include "cunit_main.h"
-#include "instance.h"
+#include "api/instance.h"
 #include "instance_harness.h"
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
-#include "tls_sni.h"
+#include "lib/tls_sni.h"
 
 /* ---- a ClientHello writer, independent of the reader ---------------------- */
 

@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "clock.h"
+#include "lib/addr.h"
+#include "lib/clock.h"
 #include "cunit_main.h"
 #include "instance_harness.h"
 #include "loopback_socket.h"

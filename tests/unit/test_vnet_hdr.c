@@ -8,14 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "csum.h"
+#include "lib/clock.h"
+#include "lib/csum.h"
 #include "cunit_main.h"
-#include "instance.h"
+#include "api/instance.h"
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"
-#include "pkt.h"
-#include "vnet_hdr.h"
+#include "lib/pkt.h"
+#include "lib/vnet_hdr.h"
 
 static const uint8_t guest_mac[6] = {0x02, 0x6d, 0x73, 0, 0, 2};
 static const uint8_t gw_mac[6] = {0x02, 0x6d, 0x73, 0, 0, 1};

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "cunit_main.h"
-#include "ring.h"
-#include "wake.h"
+#include "lib/ring.h"
+#include "lib/wake.h"
 
 #ifdef MSBNET_TSAN
 #define HANDOFFS 20000u

@@ -1,0 +1,256 @@
+/*
+ * The exported entry point and the version-1 function table.  Each wrapper
+ * checks its arguments and turns them into calls on the instance; nothing
+ * here aborts on bad input.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model/config.h"
+#include "api/instance.h"
+#include "api/publish.h"
+#include "msbnet/msbnet.h"
+#include "api/policy_replace.h"
+#include "api/snapshot.h"
+
+#ifndef MSBNET_VERSION_STRING
+#define MSBNET_VERSION_STRING "0.0.0-dev"
+#endif
+
+/* Callers may pass no error buffer; the internals always write one. */
+static void use_local_if_none(char **err, size_t *errlen, char *local, size_t len)
+{
+    if (!*err || !*errlen) {
+        *err = local;
+        *errlen = len;
+    }
+    (*err)[0] = '\0';
+}
+
+static const char *api_version(void)
+{
+    return MSBNET_VERSION_STRING;
+}
+
+static msbnet_t *api_create(const char *config_json, char *err, size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    struct msb_config cfg;
+    if (msb_config_parse(config_json, &cfg, err, errlen))
+        return NULL;
+    return msb_instance_create(&cfg, err, errlen);
+}
+
+static void api_destroy(msbnet_t *net)
+{
+    msb_instance_destroy(net);
+}
+
+static int api_write_frame(msbnet_t *net, const uint8_t *frame, size_t len)
+{
+    if (!net || !frame)
+        return MSBNET_EINVAL;
+    return msb_instance_write_frame(net, frame, len);
+}
+
+static long api_read_frame(msbnet_t *net, uint8_t *buf, size_t cap, size_t *needed)
+{
+    if (!net || (!buf && cap))
+        return MSBNET_EINVAL;
+    return msb_instance_read_frame(net, buf, cap, needed);
+}
+
+static int api_rx_wake_fd(msbnet_t *net)
+{
+    return net ? msb_wake_fd(&net->rx_wake) : MSBNET_EINVAL;
+}
+
+/* NULL = leave the family alone; otherwise it must parse as that family. */
+static int parse_family(const char *s, enum msb_family fam, struct msb_ip *out,
+                        const struct msb_ip **ptr)
+{
+    *ptr = NULL;
+    if (!s)
+        return 0;
+    if (msb_ip_parse(s, out) || out->family != fam)
+        return -1;
+    *ptr = out;
+    return 0;
+}
+
+static int api_set_gateways(msbnet_t *net, const char *ipv4, const char *ipv6)
+{
+    struct msb_ip a4, a6;
+    const struct msb_ip *p4, *p6;
+    if (!net || parse_family(ipv4, MSB_FAMILY_V4, &a4, &p4) ||
+        parse_family(ipv6, MSB_FAMILY_V6, &a6, &p6))
+        return MSBNET_EINVAL;
+    return msb_gateways_set(&net->gw, p4, p6) ? MSBNET_EEXIST : MSBNET_OK;
+}
+
+static int api_set_termination_hook(msbnet_t *net, msbnet_termination_fn fn, void *user)
+{
+    if (!net)
+        return MSBNET_EINVAL;
+    msb_hook_set(&net->hook, fn, user);
+    return MSBNET_OK;
+}
+
+static int api_query_hostnames(msbnet_t *net, enum msbnet_query_kind kind, const char *key,
+                               size_t offset, size_t limit, char **out)
+{
+    if (!net || !out)
+        return MSBNET_EINVAL;
+    *out = NULL;
+    struct msb_ip ip;
+    const void *k = NULL;
+    enum msb_hidx_select sel;
+    switch (kind) {
+    case MSBNET_QUERY_ALL:
+        sel = MSB_HIDX_ALL;
+        break;
+    case MSBNET_QUERY_ADDRESS:
+        if (msb_ip_parse(key, &ip))
+            return MSBNET_EINVAL;
+        sel = MSB_HIDX_BY_ADDRESS;
+        k = &ip;
+        break;
+    case MSBNET_QUERY_HOSTNAME:
+        if (!key)
+            return MSBNET_EINVAL;
+        sel = MSB_HIDX_BY_HOSTNAME;
+        k = key;
+        break;
+    default:
+        return MSBNET_EINVAL;
+    }
+    return msb_hostnames_json(net, sel, k, offset, limit, out) ? MSBNET_ENOMEM : MSBNET_OK;
+}
+
+static char *api_metrics_json(msbnet_t *net)
+{
+    return net ? msb_metrics_json(net) : NULL;
+}
+
+static void api_free_string(char *s)
+{
+    free(s);
+}
+
+static uint64_t api_termination_count(msbnet_t *net)
+{
+    return net ? msb_hook_count(&net->hook) : 0;
+}
+
+static int api_start(msbnet_t *net, char *err, size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    if (!net) {
+        snprintf(err, errlen, "no instance");
+        return MSBNET_EINVAL;
+    }
+    return msb_instance_start(net, err, errlen);
+}
+
+static void api_stop(msbnet_t *net)
+{
+    if (net)
+        msb_instance_stop(net);
+}
+
+static char *api_addresses_json(msbnet_t *net)
+{
+    return net ? msb_addrs_json(&net->addrs) : NULL;
+}
+
+static int api_set_policy(msbnet_t *net, const char *policy, char **warnings_json, char *err,
+                          size_t errlen)
+{
+    char local[512];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    if (warnings_json)
+        *warnings_json = NULL;
+    if (!net || !policy) {
+        snprintf(err, errlen, "%s", net ? "no policy" : "no instance");
+        return MSBNET_EINVAL;
+    }
+    return msb_policy_replace(net, policy, warnings_json, err, errlen);
+}
+
+static char *api_policy_json(msbnet_t *net)
+{
+    return net ? msb_policy_current_json(net) : NULL;
+}
+
+/* Both publish calls parse their spec the same way; open needs guest_port. */
+static int publish_call(msbnet_t *net, const char *spec_json, bool open, char *err,
+                        size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    struct msb_publish_spec spec;
+    if (!net) {
+        snprintf(err, errlen, "no instance");
+        return MSBNET_EINVAL;
+    }
+    if (msb_publish_spec_parse(spec_json, open, &spec, err, errlen))
+        return MSBNET_EINVAL;
+    return open ? msb_publish_open(net, &spec, err, errlen)
+                : msb_publish_close(net, &spec, err, errlen);
+}
+
+static int api_publish_port(msbnet_t *net, const char *spec_json, char *err, size_t errlen)
+{
+    return publish_call(net, spec_json, true, err, errlen);
+}
+
+static int api_unpublish_port(msbnet_t *net, const char *spec_json, char *err, size_t errlen)
+{
+    return publish_call(net, spec_json, false, err, errlen);
+}
+
+static int api_set_frame_fds(msbnet_t *net, int tx_fd, int rx_fd)
+{
+    if (!net || tx_fd < -1 || rx_fd < -1)
+        return MSBNET_EINVAL;
+    return msb_instance_set_frame_fds(net, tx_fd, rx_fd);
+}
+
+static const struct msbnet_api_v1 api_v1 = {
+    .abi_version = 1,
+    .struct_size = sizeof(struct msbnet_api_v1),
+    .version = api_version,
+    .create = api_create,
+    .destroy = api_destroy,
+    .write_frame = api_write_frame,
+    .read_frame = api_read_frame,
+    .rx_wake_fd = api_rx_wake_fd,
+    .set_gateways = api_set_gateways,
+    .set_termination_hook = api_set_termination_hook,
+    .query_hostnames = api_query_hostnames,
+    .metrics_json = api_metrics_json,
+    .free_string = api_free_string,
+    .termination_count = api_termination_count,
+    .start = api_start,
+    .stop = api_stop,
+    .addresses_json = api_addresses_json,
+    .set_policy = api_set_policy,
+    .policy_json = api_policy_json,
+    .publish_port = api_publish_port,
+    .unpublish_port = api_unpublish_port,
+    .set_frame_fds = api_set_frame_fds,
+};
+
+__attribute__((visibility("default"))) const struct msbnet_api_v1 *
+msbnet_get_api(uint32_t abi_version, char *err, size_t errlen)
+{
+    if (abi_version == 1)
+        return &api_v1;
+    if (err && errlen)
+        snprintf(err, errlen,
+                 "msbnet: ABI version %u is not served by this plugin (%s serves version 1)",
+                 abi_version, MSBNET_VERSION_STRING);
+    return NULL;
+}

@@ -1,0 +1,341 @@
+#include "proto/icmp_echo.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/csum.h"
+#include "lib/pkt_build.h"
+#include "api/instance.h"
+#include "proto/enforce.h"
+#include "stack/stack.h"
+
+#define ECHO_TIMEOUT_S 5
+#define ICMP_HLEN 8
+#define V4_HLEN 20
+#define V6_HLEN 40
+#define HOP_LIMIT 64
+#define ECHO_REQ4 8
+#define ECHO_REP4 0
+#define ECHO_REQ6 128
+#define ECHO_REP6 129
+
+enum echo_mode { MODE_NONE, MODE_PING, MODE_RAW };
+
+struct echo {
+    struct msb_icmp *ic;
+    bool used, raw;
+    int fd;
+    struct event *rd, *tmr;
+    struct msb_ip g, d;
+    uint16_t ident, seq; /* the guest's */
+    uint16_t raw_ident;  /* ours, on a raw socket (the kernel's on a ping socket) */
+};
+
+struct msb_icmp {
+    struct msb_stack *s;
+    struct msbnet *net;
+    struct msb_icmp_metrics *m;
+    uint32_t max;
+    struct echo *e;
+    uint32_t *free_q, nfree;
+    enum echo_mode mode4, mode6;
+    uint16_t next_raw_ident;
+    uint8_t buf[65536];
+};
+
+/* ---- replies to the guest ----------------------------------------------------- */
+
+/* An echo reply to the guest from `from` (the address it pinged), carrying
+ * ident, seq and data.  The ICMPv6 checksum covers the guest's view of the
+ * addresses, not the host's (the original got this wrong). */
+static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct msb_ip *to,
+                  uint16_t ident, uint16_t seq, const uint8_t *data, size_t n)
+{
+    bool v4 = from->family == MSB_FAMILY_V4;
+    size_t hl = v4 ? V4_HLEN : V6_HLEN, l4 = ICMP_HLEN + n;
+    if (hl + l4 > ic->net->cfg.mtu || l4 > 65535 - hl) {
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_REPLY_TOO_BIG);
+        return;
+    }
+    struct msb_frame *f = msb_stack_ip_frame(ic->s, v4 ? 4 : 6, hl + l4);
+    if (!f)
+        return;
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + hl;
+    if (v4)
+        msb_ip4_write(ip, hl + l4, 0, 0, HOP_LIMIT, MSB_IPPROTO_ICMP, from->b, to->b);
+    else
+        msb_ip6_write(ip, l4, HOP_LIMIT, MSB_IPPROTO_ICMPV6, from->b, to->b);
+    icmp[0] = v4 ? ECHO_REP4 : ECHO_REP6;
+    icmp[1] = 0;
+    msb_put16(icmp + 2, 0);
+    msb_put16(icmp + 4, ident);
+    msb_put16(icmp + 6, seq);
+    memcpy(icmp + ICMP_HLEN, data, n);
+    uint16_t ck = v4 ? msb_csum_finish(msb_csum_add(0, icmp, l4))
+                     : msb_csum_l4(from, to, MSB_IPPROTO_ICMPV6, icmp, l4);
+    msb_put16(icmp + 2, ck);
+    msb_stack_emit(ic->s, f);
+}
+
+/* ---- outstanding echoes ----------------------------------------------------------- */
+
+static void echo_close(struct msb_icmp *ic, struct echo *e)
+{
+    if (e->rd)
+        event_free(e->rd);
+    if (e->tmr)
+        event_free(e->tmr);
+    if (e->fd >= 0)
+        close(e->fd);
+    memset(e, 0, sizeof *e);
+    e->fd = -1;
+    ic->free_q[ic->nfree++] = (uint32_t)(e - ic->e);
+    msb_count(&ic->m->echoes_outstanding, (uint64_t)-1);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct echo *e = arg;
+    msb_count(&e->ic->m->echo_timeouts, 1);
+    echo_close(e->ic, e);
+}
+
+/* The ICMP message in what a socket returned: a raw IPv4 socket hands over
+ * the IP header too, ping sockets and raw IPv6 sockets do not. */
+static const uint8_t *icmp_of(const struct echo *e, const uint8_t *b, size_t *n)
+{
+    if (e->raw && e->d.family == MSB_FAMILY_V4) {
+        if (*n < V4_HLEN || (b[0] >> 4) != 4 || (size_t)(b[0] & 15) * 4 > *n)
+            return NULL;
+        size_t hl = (size_t)(b[0] & 15) * 4;
+        *n -= hl;
+        b += hl;
+    }
+    return *n >= ICMP_HLEN ? b : NULL;
+}
+
+/* Ours: an echo reply with our sequence number (a raw socket also sees
+ * every other ICMP message from this peer, so its ident is checked too). */
+static bool is_our_reply(const struct echo *e, const uint8_t *icmp)
+{
+    uint8_t want = e->d.family == MSB_FAMILY_V4 ? ECHO_REP4 : ECHO_REP6;
+    if (icmp[0] != want || icmp[1] != 0 || msb_get16(icmp + 6) != e->seq)
+        return false;
+    return !e->raw || msb_get16(icmp + 4) == e->raw_ident;
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct echo *e = arg;
+    struct msb_icmp *ic = e->ic;
+    for (;;) {
+        ssize_t got = recv(fd, ic->buf, sizeof ic->buf, 0);
+        if (got < 0)
+            return; /* EAGAIN, or an ICMP error for the echo: wait for the timeout */
+        size_t n = (size_t)got;
+        const uint8_t *icmp = icmp_of(e, ic->buf, &n);
+        if (!icmp || !is_our_reply(e, icmp))
+            continue;
+        msb_count(&ic->m->echo_replies, 1);
+        reply(ic, &e->d, &e->g, e->ident, e->seq, icmp + ICMP_HLEN, n - ICMP_HLEN);
+        echo_close(ic, e);
+        return;
+    }
+}
+
+/* ---- sending ------------------------------------------------------------------------ */
+
+static int open_echo_socket(enum msb_family fam, enum echo_mode mode)
+{
+    int domain = fam == MSB_FAMILY_V4 ? AF_INET : AF_INET6;
+    int proto = fam == MSB_FAMILY_V4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+    int type = mode == MODE_RAW ? SOCK_RAW : SOCK_DGRAM;
+    return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+}
+
+static int connect_to(int fd, const struct msb_ip *d)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (d->family == MSB_FAMILY_V4) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        memcpy(&a->sin_addr, d->b, 4);
+        return connect(fd, (struct sockaddr *)a, sizeof *a);
+    }
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    memcpy(&a->sin6_addr, d->b, 16);
+    return connect(fd, (struct sockaddr *)a, sizeof *a);
+}
+
+/* The request as the host sends it: the guest's seq and data; the ident is
+ * the kernel's on a ping socket (it overwrites it) and ours on a raw one.
+ * The kernel sums ping sockets and raw ICMPv6; raw ICMPv4 is summed here. */
+static ssize_t send_request(struct msb_icmp *ic, struct echo *e, const struct msb_pkt *p)
+{
+    size_t n = p->l4_len;
+    memcpy(ic->buf, p->l4, n);
+    msb_put16(ic->buf + 2, 0);
+    msb_put16(ic->buf + 4, e->raw ? e->raw_ident : 0);
+    if (e->raw && e->d.family == MSB_FAMILY_V4)
+        msb_put16(ic->buf + 2, msb_csum_finish(msb_csum_add(0, ic->buf, n)));
+    return send(e->fd, ic->buf, n, 0);
+}
+
+static int echo_open(struct msb_icmp *ic, struct echo *e, enum echo_mode mode)
+{
+    e->fd = open_echo_socket((enum msb_family)e->d.family, mode);
+    if (e->fd < 0 || connect_to(e->fd, &e->d) != 0)
+        return -1;
+    e->rd = event_new(ic->s->base, e->fd, EV_READ | EV_PERSIST, on_readable, e);
+    e->tmr = evtimer_new(ic->s->base, on_timeout, e);
+    const struct timeval tv = {ECHO_TIMEOUT_S, 0};
+    if (!e->rd || !e->tmr || event_add(e->rd, NULL) != 0 || event_add(e->tmr, &tv) != 0)
+        return -1;
+    return 0;
+}
+
+static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode mode)
+{
+    if (ic->nfree == 0) {
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_ECHO_CAP);
+        return;
+    }
+    struct echo *e = &ic->e[ic->free_q[--ic->nfree]];
+    *e = (struct echo){.ic = ic, .used = true, .raw = mode == MODE_RAW, .fd = -1, .g = p->src,
+                       .d = p->dst, .ident = msb_get16(p->l4 + 4), .seq = msb_get16(p->l4 + 6),
+                       .raw_ident = ic->next_raw_ident++};
+    msb_count(&ic->m->echoes_outstanding, 1);
+    if (echo_open(ic, e, mode) != 0) {
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_NO_SOCKET);
+        echo_close(ic, e);
+        return;
+    }
+    if (send_request(ic, e, p) < 0) {
+        /* Unreachable from here (no route, ICMP error pending): the guest
+         * sees the same silence a lost echo gives it. */
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_NO_SOCKET);
+        echo_close(ic, e);
+        return;
+    }
+    msb_count(&ic->m->echo_sent, 1);
+    if (e->raw)
+        msb_count(&ic->m->echo_raw, 1);
+}
+
+/* ---- guest side ---------------------------------------------------------------------- */
+
+static bool is_echo_request(const struct msb_pkt *p)
+{
+    if (p->l4_hdr_len < ICMP_HLEN || p->l4[1] != 0)
+        return false;
+    return p->l4[0] == (p->ip_version == 4 ? ECHO_REQ4 : ECHO_REQ6);
+}
+
+void msb_icmp_input(struct msb_icmp *ic, const struct msb_pkt *p)
+{
+    if (!is_echo_request(p)) {
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_UNSUPPORTED);
+        return;
+    }
+    const uint8_t *h = p->l4;
+    /* The gateway is msbnet itself: always answered, no policy. */
+    if (msb_gateway_is(&ic->net->gw, &p->dst)) {
+        msb_count(&ic->m->echo_local, 1);
+        reply(ic, &p->dst, &p->src, msb_get16(h + 4), msb_get16(h + 6), h + ICMP_HLEN,
+              p->l4_len - ICMP_HLEN);
+        return;
+    }
+    uint8_t proto = p->ip_version == 4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
+    if (msb_ip_is_loopback(&p->dst) || !msb_policy_allow(ic->net, proto, &p->dst, 0)) {
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_DENIED);
+        return;
+    }
+    enum echo_mode mode = p->ip_version == 4 ? ic->mode4 : ic->mode6;
+    if (mode == MODE_NONE) {
+        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_NO_SOCKET);
+        return;
+    }
+    relay(ic, p, mode);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+/* Ping sockets when the kernel allows them (net.ipv4.ping_group_range),
+ * else a raw socket when we may open one (root / CAP_NET_RAW). */
+static enum echo_mode probe(enum msb_family fam)
+{
+    for (enum echo_mode m = MODE_PING; m <= MODE_RAW; m++) {
+        int fd = open_echo_socket(fam, m);
+        if (fd >= 0) {
+            close(fd);
+            return m;
+        }
+    }
+    return MODE_NONE;
+}
+
+struct msb_icmp *msb_icmp_create(struct msb_stack *s, char *err, size_t errlen)
+{
+    struct msb_icmp *ic = calloc(1, sizeof *ic);
+    if (!ic) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ic->s = s;
+    ic->net = s->net;
+    ic->m = &s->net->metrics.icmp;
+    ic->max = s->net->cfg.max_icmp_echoes;
+    ic->e = calloc(ic->max, sizeof *ic->e);
+    ic->free_q = malloc((size_t)ic->max * sizeof *ic->free_q);
+    if (!ic->e || !ic->free_q) {
+        msb_icmp_destroy(ic);
+        snprintf(err, errlen, "out of memory for %u ICMP echoes", s->net->cfg.max_icmp_echoes);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < ic->max; i++) {
+        ic->e[i].fd = -1;
+        ic->free_q[i] = ic->max - 1 - i;
+    }
+    ic->nfree = ic->max;
+    ic->mode4 = probe(MSB_FAMILY_V4);
+    ic->mode6 = probe(MSB_FAMILY_V6);
+    ic->next_raw_ident = (uint16_t)getpid();
+    return ic;
+}
+
+uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ic->max; i++) {
+        struct echo *e = &ic->e[i];
+        uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
+        if (e->used && !msb_policy_still_allowed(ic->net, proto, &e->d, 0)) {
+            echo_close(ic, e);
+            n++;
+        }
+    }
+    return n;
+}
+
+void msb_icmp_destroy(struct msb_icmp *ic)
+{
+    if (!ic)
+        return;
+    for (uint32_t i = 0; ic->e && i < ic->max; i++)
+        if (ic->e[i].used)
+            echo_close(ic, &ic->e[i]);
+    free(ic->e);
+    free(ic->free_q);
+    free(ic);
+}

@@ -1,0 +1,330 @@
+/*
+ * Guest TCP segments in: admission of new flows at SYN time, dispatch to
+ * lwIP, the end-of-batch work, and the flow life cycle (gauges, release).
+ *
+ * A SYN for a new tuple: policy first (deny -> RST at once), then the flow
+ * cap (-> RST), then the host connect starts and the SYN is held; lwIP
+ * sees nothing until the host accepted (tcp_proxy.c).  A non-SYN segment
+ * for no flow is answered RST, like a closed port.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#include "lib/clock.h"
+#include "lib/pkt_build.h"
+#include "proto/enforce.h"
+#include "proto/tcp/tcp_int.h"
+
+/* ---- gauges and release ------------------------------------------------- */
+
+static atomic_uint_fast64_t *gauge(struct msb_tcp *t, uint8_t st)
+{
+    switch (st) {
+    case FLOW_CONNECTING:
+        return &t->m->connecting;
+    case FLOW_SYN_FED:
+    case FLOW_OPEN:
+        return &t->m->established;
+    case FLOW_CLOSING:
+        return &t->m->closing;
+    default:
+        return NULL;
+    }
+}
+
+/* Every state change goes through here, so the gauges cannot drift. */
+void flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st)
+{
+    atomic_uint_fast64_t *old = gauge(t, f->state), *new = gauge(t, (uint8_t)st);
+    if (old)
+        atomic_fetch_sub_explicit(old, 1, memory_order_relaxed);
+    if (new)
+        msb_count(new, 1);
+    if (f->state == FLOW_FREE)
+        msb_count(&t->m->flows, 1);
+    else if (st == FLOW_FREE)
+        atomic_fetch_sub_explicit(&t->m->flows, 1, memory_order_relaxed);
+    f->state = (uint8_t)st;
+}
+
+/* Called once per flow, when its pcb and its fd are both gone. */
+void flow_release(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->state == FLOW_FREE)
+        return;
+    if (f->tmr)
+        event_free(f->tmr);
+    f->tmr = NULL;
+    if (f->to_host)
+        pbuf_free(f->to_host);
+    f->to_host = f->to_host_tail = NULL;
+    f->to_host_len = 0;
+    f->want_ack = f->want_reap = f->want_room = false;
+    if (f->inbound)
+        atomic_fetch_sub_explicit(&t->net->metrics.inbound.tcp_open, 1, memory_order_relaxed);
+    f->inbound = false;
+    flow_set_state(t, f, FLOW_FREE);
+    nat_release(t, f);
+}
+
+/* ---- work lists (intrusive, by slot) ------------------------------------ */
+
+void flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->batch_linked)
+        return;
+    f->batch_linked = true;
+    f->batch_next = t->batch_head;
+    t->batch_head = nat_slot(t, f);
+}
+
+void flow_mark_room(struct msb_tcp *t, struct tcp_flow *f)
+{
+    f->want_room = true;
+    if (f->room_linked)
+        return;
+    f->room_linked = true;
+    f->room_next = t->room_head;
+    t->room_head = nat_slot(t, f);
+}
+
+/* ---- RST of our own ----------------------------------------------------- */
+
+void tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    uint8_t buf[128];
+    size_t n = msb_build_tcp_rst(p, buf, sizeof buf);
+    if (!n)
+        return; /* p was a RST: never answer one */
+    struct msb_frame *fr = msb_stack_ip_frame(t->s, p->ip_version, n);
+    if (!fr)
+        return;
+    memcpy(fr->data + MSB_ETH_HLEN, buf, n);
+    msb_count(&t->m->resets_to_guest, 1);
+    msb_stack_emit(t->s, fr);
+}
+
+/* ---- admission ------------------------------------------------------------ */
+
+static bool is_syn(const struct msb_pkt *p)
+{
+    return (p->tcp_flags & (MSB_TCP_SYN | MSB_TCP_ACK | MSB_TCP_RST)) == MSB_TCP_SYN;
+}
+
+static uint32_t seq_of(const struct msb_pkt *p)
+{
+    return msb_get32(p->l4 + 4);
+}
+
+/* Keeps (a fresh copy of) the guest's SYN while the host connect runs. */
+static void hold_syn(struct tcp_flow *f, const struct msb_pkt *p)
+{
+    size_t len = (size_t)(p->l3 - p->frame) + p->l3_len; /* Ethernet padding cut */
+    memcpy(f->syn, p->frame, len);
+    f->syn_len = (uint8_t)len;
+    f->isn = seq_of(p);
+}
+
+static void admit(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    if (msb_ip_is_loopback(&p->dst) ||
+        !msb_policy_allow(t->net, MSB_IPPROTO_TCP, &p->dst, p->dport)) {
+        msb_count(&t->m->denied, 1);
+        tcp_send_rst(t, p);
+        return;
+    }
+    if ((size_t)(p->l3 - p->frame) + p->l3_len > FLOW_SYN_CAP) {
+        /* A SYN carrying data (TFO): not supported, refuse it cleanly. */
+        msb_drop(&t->net->metrics, MSB_DROP_L4_UNSUPPORTED);
+        tcp_send_rst(t, p);
+        return;
+    }
+    struct tcp_flow *f = nat_alloc(t, p);
+    if (!f) {
+        msb_drop(&t->net->metrics, MSB_DROP_TCP_FLOW_CAP);
+        tcp_send_rst(t, p);
+        return;
+    }
+    f->pcb = NULL;
+    f->fd = -1;
+    f->rd = f->wr = f->tmr = NULL;
+    f->rd_on = f->wr_on = false;
+    f->guest_fin = f->host_shut_wr = f->host_eof = f->aborting = false;
+    /* Only a policy with domain rules can change its mind on an SNI. */
+    f->sni_wait = msb_policy_wants_sni(t->net);
+    f->sni_expired = f->sni_timer = false;
+    f->last_active_ms = msb_now_ms();
+    hold_syn(f, p);
+    flow_set_state(t, f, FLOW_CONNECTING);
+    proxy_start(t, f);
+}
+
+static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    if (is_syn(p)) {
+        admit(t, p);
+        return;
+    }
+    msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_FLOW);
+    tcp_send_rst(t, p);
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+static void while_connecting(struct msb_tcp *t, struct tcp_flow *f, const struct msb_pkt *p)
+{
+    if (p->tcp_flags & MSB_TCP_RST)
+        proxy_cancel_connect(t, f);
+    else if (is_syn(p) && (size_t)(p->l3 - p->frame) + p->l3_len <= FLOW_SYN_CAP)
+        hold_syn(f, p); /* a retransmission: absorbed, the copy refreshed */
+    /* anything else is premature: the guest has no SYN-ACK yet */
+}
+
+void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
+{
+    if (p->l3_len > 0xffff) { /* lwIP's pbufs are u16-sized */
+        msb_drop(&t->net->metrics, MSB_DROP_L4_UNSUPPORTED);
+        return;
+    }
+    struct tcp_flow *f = nat_lookup(t, p);
+    if (!f)
+        return no_flow(t, p);
+    if (f->state == FLOW_CONNECTING)
+        return while_connecting(t, f, p);
+    if (is_syn(p) && f->state != FLOW_SYN_FED && seq_of(p) != f->isn) {
+        /* The guest reuses the tuple for a new connection: the old one is
+         * finished for it. */
+        proxy_abort(t, f, true);
+        return no_flow(t, p);
+    }
+    if (!f->pcb) { /* lwIP is done with it; only the host side drains */
+        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_FLOW);
+        tcp_send_rst(t, p);
+        return;
+    }
+    uint32_t gen = f->gen;
+    f->last_active_ms = msb_now_ms();
+    nat_to_lwip(t, f, p->l3);
+    lw_input(t, p->l3, p->l3_len);
+    /* Simultaneous close reaches TIME_WAIT without a callback: look at
+     * every flow that has seen both FINs once the batch is done. */
+    if (f->gen == gen && f->pcb && f->guest_fin && f->host_eof)
+        flow_mark_batch(t, f);
+}
+
+static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->want_ack && f->pcb && (f->pcb->flags & TF_ACK_DELAY)) {
+        /* One ACK per flow per batch instead of lwIP's delayed ACK, which
+         * would stall a guest's small writes for up to 250 ms. */
+        if (msb_stack_rx_room(t->s)) {
+            tcp_ack_now(f->pcb);
+            tcp_output(f->pcb);
+        } else {
+            flow_mark_room(t, f);
+        }
+    }
+    f->want_ack = false;
+    if (f->want_reap || (f->pcb && f->guest_fin && f->host_eof)) {
+        f->want_reap = false;
+        proxy_reap(t, f);
+    }
+}
+
+void msb_tcp_batch_end(struct msb_tcp *t)
+{
+    while (t->batch_head != FLOW_NONE) {
+        struct tcp_flow *f = &t->flows[t->batch_head];
+        t->batch_head = f->batch_next;
+        f->batch_linked = false;
+        if (f->state != FLOW_FREE)
+            batch_one(t, f);
+    }
+    gro_flush(t);
+}
+
+void msb_tcp_flush(struct msb_tcp *t)
+{
+    if (t)
+        gro_flush(t);
+}
+
+void msb_tcp_rx_room(struct msb_tcp *t)
+{
+    while (t->room_head != FLOW_NONE && msb_stack_rx_room(t->s)) {
+        struct tcp_flow *f = &t->flows[t->room_head];
+        t->room_head = f->room_next;
+        f->room_linked = false;
+        if (f->state != FLOW_FREE && f->want_room) {
+            f->want_room = false;
+            proxy_resume(t, f);
+        }
+    }
+    gro_flush(t);
+}
+
+uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->max_flows; i++) {
+        struct tcp_flow *f = &t->flows[i];
+        if (f->state != FLOW_FREE &&
+            !msb_policy_still_allowed(t->net, MSB_IPPROTO_TCP, &f->d, f->dp)) {
+            proxy_abort(t, f, true);
+            n++;
+        }
+    }
+    gro_flush(t);
+    return n;
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+static void free_tcp(struct msb_tcp *t)
+{
+    gro_free(t);
+    nat_free(t);
+    free(t);
+}
+
+struct msb_tcp *msb_tcp_create(struct msb_stack *s, char *err, size_t errlen)
+{
+    struct msb_tcp *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->s = s;
+    t->net = s->net;
+    t->m = &s->net->metrics.tcp;
+    t->max_flows = s->net->cfg.max_flows;
+    t->batch_head = t->room_head = FLOW_NONE;
+    if (nat_init(t) || gro_init(t)) {
+        snprintf(err, errlen, "out of memory for %u TCP flows", s->net->cfg.max_flows);
+        free_tcp(t);
+        return NULL;
+    }
+    if (lw_setup(t, err, errlen)) {
+        free_tcp(t);
+        return NULL;
+    }
+    return t;
+}
+
+void msb_tcp_destroy(struct msb_tcp *t)
+{
+    if (!t)
+        return;
+    for (uint32_t i = 0; i < t->max_flows; i++)
+        if (t->flows[i].state != FLOW_FREE)
+            proxy_abort(t, &t->flows[i], true);
+    gro_flush(t); /* what the aborts staged (none: a RST flushes first) */
+    lw_teardown(t);
+    free_tcp(t);
+}

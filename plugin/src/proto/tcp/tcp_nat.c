@@ -1,0 +1,228 @@
+/*
+ * The flow table and the edge NAT between the guest and lwIP.
+ *
+ * Slot i of a fixed array (max_flows) is flow i.  lwIP sees flow i as the
+ * remote (FAKE(i), guest port) talking to (lw_addr, LW_PORT), so the lwIP
+ * 4-tuple is unique per slot and the reverse lookup (lwIP output -> flow)
+ * is O(1): decode the slot from the destination address.  The forward
+ * lookup (guest 5-tuple -> slot) is a chained hash keyed with SipHash, so
+ * a guest choosing its ports cannot aim at one bucket.  Free slots leave a
+ * FIFO: a slot just freed is reused last, which keeps a tuple's lwIP twin
+ * from coming back while anything of the old flow could still be around.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/csum.h"
+#include "proto/tcp/tcp_int.h"
+
+/* FAKE4(i) = 10.128.0.0 + i (10.128.0.0/9: 8 M slots, never a broadcast
+ * address on a netif without broadcast flags); FAKE6(i) = fd00:6d73:0:1::i. */
+void nat_fake_addr(uint8_t ip_version, uint32_t slot, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (ip_version == 4) {
+        out[0] = 10;
+        out[1] = (uint8_t)(0x80 | ((slot >> 16) & 0x7f));
+        out[2] = (uint8_t)(slot >> 8);
+        out[3] = (uint8_t)slot;
+        return;
+    }
+    static const uint8_t prefix[8] = {0xfd, 0x00, 0x6d, 0x73, 0, 0, 0, 1};
+    memcpy(out, prefix, 8);
+    msb_put32(out + 12, slot);
+}
+
+static bool fake_slot(uint8_t ip_version, const uint8_t *a, uint32_t *slot)
+{
+    uint8_t want[16];
+    if (ip_version == 4) {
+        if (a[0] != 10 || !(a[1] & 0x80))
+            return false;
+        *slot = (uint32_t)(a[1] & 0x7f) << 16 | (uint32_t)a[2] << 8 | a[3];
+        return true;
+    }
+    *slot = msb_get32(a + 12);
+    nat_fake_addr(6, *slot, want);
+    return memcmp(a, want, 16) == 0;
+}
+
+uint32_t nat_slot(const struct msb_tcp *t, const struct tcp_flow *f)
+{
+    return (uint32_t)(f - t->flows);
+}
+
+/* ---- table ------------------------------------------------------------ */
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+int nat_init(struct msb_tcp *t)
+{
+    uint32_t nb = pow2_at_least(t->max_flows * 2);
+    t->flows = calloc(t->max_flows, sizeof *t->flows);
+    t->buckets = malloc(nb * sizeof *t->buckets);
+    t->free_q = malloc(t->max_flows * sizeof *t->free_q);
+    if (!t->flows || !t->buckets || !t->free_q)
+        return -1;
+    t->bucket_mask = nb - 1;
+    for (uint32_t i = 0; i < nb; i++)
+        t->buckets[i] = FLOW_NONE;
+    for (uint32_t i = 0; i < t->max_flows; i++) {
+        t->flows[i].t = t;
+        t->flows[i].fd = -1;
+        t->flows[i].hnext = FLOW_NONE;
+        t->free_q[i] = i;
+    }
+    t->free_head = 0;
+    t->free_count = t->max_flows;
+    msb_sipkey_random(&t->key);
+    return 0;
+}
+
+void nat_free(struct msb_tcp *t)
+{
+    free(t->flows);
+    free(t->buckets);
+    free(t->free_q);
+}
+
+struct tuple {
+    uint8_t family, pad;
+    uint16_t gp, dp;
+    uint8_t g[16], d[16];
+};
+
+static uint32_t bucket_of(const struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                          const struct msb_ip *d, uint16_t dp)
+{
+    struct tuple k;
+    memset(&k, 0, sizeof k);
+    k.family = g->family;
+    k.gp = gp;
+    k.dp = dp;
+    memcpy(k.g, g->b, 16);
+    memcpy(k.d, d->b, 16);
+    return (uint32_t)msb_siphash(&t->key, &k, sizeof k) & t->bucket_mask;
+}
+
+struct tcp_flow *nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                          const struct msb_ip *d, uint16_t dp)
+{
+    uint32_t i = t->buckets[bucket_of(t, g, gp, d, dp)];
+    while (i != FLOW_NONE) {
+        struct tcp_flow *f = &t->flows[i];
+        if (f->gp == gp && f->dp == dp && msb_ip_equal(&f->g, g) && msb_ip_equal(&f->d, d))
+            return f;
+        i = f->hnext;
+    }
+    return NULL;
+}
+
+struct tcp_flow *nat_lookup(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    return nat_find(t, &p->src, p->sport, &p->dst, p->dport);
+}
+
+struct tcp_flow *nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
+{
+    return nat_alloc_tuple(t, &p->src, p->sport, &p->dst, p->dport);
+}
+
+struct tcp_flow *nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+                                 const struct msb_ip *d, uint16_t dp)
+{
+    if (!t->free_count)
+        return NULL;
+    uint32_t slot = t->free_q[t->free_head];
+    t->free_head = (t->free_head + 1) % t->max_flows;
+    t->free_count--;
+    struct tcp_flow *f = &t->flows[slot];
+    f->g = *g;
+    f->d = *d;
+    f->gp = gp;
+    f->dp = dp;
+    f->inbound = false;
+    f->lw_port = LW_PORT;
+    uint32_t b = bucket_of(t, &f->g, f->gp, &f->d, f->dp);
+    f->hnext = t->buckets[b];
+    t->buckets[b] = slot;
+    return f;
+}
+
+void nat_release(struct msb_tcp *t, struct tcp_flow *f)
+{
+    uint32_t slot = nat_slot(t, f);
+    uint32_t *link = &t->buckets[bucket_of(t, &f->g, f->gp, &f->d, f->dp)];
+    while (*link != FLOW_NONE && *link != slot)
+        link = &t->flows[*link].hnext;
+    if (*link == slot)
+        *link = f->hnext;
+    f->hnext = FLOW_NONE;
+    f->gen++;
+    t->free_q[(t->free_head + t->free_count) % t->max_flows] = slot;
+    t->free_count++;
+}
+
+struct tcp_flow *nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
+                               uint16_t port)
+{
+    uint32_t slot;
+    if (!fake_slot(ip_version, addr, &slot) || slot >= t->max_flows)
+        return NULL;
+    struct tcp_flow *f = &t->flows[slot];
+    if (f->state == FLOW_FREE || f->gp != port || f->g.family != ip_version)
+        return NULL;
+    return f;
+}
+
+/* ---- rewrite ---------------------------------------------------------- */
+
+/* Replaces an address in place: the TCP checksum covers it through the
+ * pseudo-header, the IPv4 header checksum directly. */
+static void put_addr(uint8_t *l3, uint8_t *field, const uint8_t *val, uint8_t *tcp_ck)
+{
+    size_t n = (l3[0] >> 4) == 4 ? 4 : 16;
+    if (n == 4) {
+        uint8_t old[4];
+        memcpy(old, field, 4); /* scratch: keeps the field for the TCP update */
+        msb_csum_replace(l3 + 10, old, val, 4);
+    }
+    msb_csum_replace(tcp_ck, field, val, n);
+}
+
+static void put_port(uint8_t *field, uint16_t port, uint8_t *tcp_ck)
+{
+    uint8_t v[2];
+    msb_put16(v, port);
+    msb_csum_replace(tcp_ck, field, v, 2);
+}
+
+static void rewrite(uint8_t *l3, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+                    uint16_t dport)
+{
+    bool v4 = (l3[0] >> 4) == 4;
+    uint8_t *tcp = l3 + (v4 ? (size_t)(l3[0] & 15) * 4 : 40);
+    uint8_t *ck = tcp + 16;
+    put_addr(l3, l3 + (v4 ? 12 : 8), src, ck);
+    put_addr(l3, l3 + (v4 ? 16 : 24), dst, ck);
+    put_port(tcp, sport, ck);
+    put_port(tcp + 2, dport, ck);
+}
+
+void nat_to_lwip(struct msb_tcp *t, const struct tcp_flow *f, uint8_t *l3)
+{
+    uint8_t v = (uint8_t)(l3[0] >> 4), fake[16];
+    nat_fake_addr(v, nat_slot(t, f), fake);
+    rewrite(l3, fake, v == 4 ? lw_addr4 : lw_addr6, f->gp, f->lw_port);
+}
+
+void nat_to_guest(const struct tcp_flow *f, uint8_t *l3)
+{
+    rewrite(l3, f->d.b, f->g.b, f->dp, f->gp);
+}

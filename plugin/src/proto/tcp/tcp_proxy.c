@@ -1,0 +1,606 @@
+/*
+ * Proxy tasks: one host socket per guest flow, on the stack's event base.
+ *
+ * Connect: non-blocking, bounded by connect_timeout_ms; the guest SYN is
+ * held meanwhile (tcp.c) and given to lwIP only once the host accepted.
+ * Relay, with the TCP windows as the only buffers:
+ *   guest -> host: lwIP's pbufs are queued in to_host and written with
+ *     sendmsg; tcp_recved() reopens the guest's window only for bytes the
+ *     socket took, so a slow host closes the window.
+ *   host -> guest: read at most what tcp_sndbuf (and the segment queue)
+ *     can take, and only while the guest's rx ring has room; sent_cb and
+ *     the rx-room wake resume reading.
+ * Half-close: guest FIN -> shutdown(SHUT_WR) once to_host is written;
+ * host EOF -> tcp_shutdown(pcb, 0, 1).  Never tcp_close on a flow
+ * (FINDINGS §5: it RSTs late guest data and loses err_cb).
+ * RST: host error -> tcp_abort (guest RST); guest RST (err_cb ERR_RST) ->
+ * close with SO_LINGER {1,0} (host RST).
+ * A flow is released exactly once, when both its pcb and its fd are gone.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#include "lib/clock.h"
+#include "proto/dns_tcp.h"
+#include "proto/tcp/tcp_int.h"
+
+/* Host-side keepalive: a dead peer is noticed in ~2 minutes even when the
+ * guest holds an idle connection for hours. */
+#define KEEPIDLE_S 60
+#define KEEPINTVL_S 15
+#define KEEPCNT 4
+
+static void finish(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->state != FLOW_FREE && !f->pcb && f->fd < 0)
+        flow_release(t, f);
+}
+
+/* ---- host socket helpers ---------------------------------------------- */
+
+/* Arms or disarms a host-socket event, tracking the state so repeated
+ * calls cost nothing. */
+static void ev_set(struct event *ev, bool *armed, bool on)
+{
+    if (!ev || *armed == on)
+        return;
+    *armed = on;
+    if (on)
+        event_add(ev, NULL);
+    else
+        event_del(ev);
+}
+
+static void rd_set(struct tcp_flow *f, bool on)
+{
+    ev_set(f->rd, &f->rd_on, on);
+}
+
+static void wr_set(struct tcp_flow *f, bool on)
+{
+    ev_set(f->wr, &f->wr_on, on);
+}
+
+static void close_fd(struct msb_tcp *t, struct tcp_flow *f, bool reset)
+{
+    if (f->fd < 0)
+        return;
+    if (f->rd)
+        event_free(f->rd);
+    if (f->wr)
+        event_free(f->wr);
+    f->rd = f->wr = NULL;
+    f->rd_on = f->wr_on = false;
+    if (reset) {
+        /* An abortive close: the host peer sees ECONNRESET, as it would
+         * had the guest's RST reached it directly. */
+        const struct linger lg = {1, 0};
+        setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        msb_count(&t->m->resets_to_host, 1);
+    }
+    close(f->fd);
+    f->fd = -1;
+}
+
+static void set_sockopts(int fd)
+{
+    const int one = 1, idle = KEEPIDLE_S, intvl = KEEPINTVL_S, cnt = KEEPCNT;
+    /* The guest's own stack already coalesces; do not delay its segments. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+/* Where to dial: the guest's destination, or host loopback when the guest
+ * dialled an active gateway address (host.microsandbox.internal). */
+static socklen_t target_of(struct msb_tcp *t, const struct tcp_flow *f,
+                           struct sockaddr_storage *ss)
+{
+    return (socklen_t)msb_gateway_target(&t->net->gw, &f->d, f->dp, ss);
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+static void on_readable(evutil_socket_t fd, short what, void *arg);
+static void on_err(void *arg, err_t err);
+
+static void arm_timer(struct msb_tcp *t, struct tcp_flow *f, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    (void)t;
+    event_add(f->tmr, &tv);
+}
+
+static void connect_failed(struct msb_tcp *t, struct tcp_flow *f, int err)
+{
+    if (err == ECONNREFUSED)
+        msb_count(&t->m->connects_refused, 1);
+    else if (err == ETIMEDOUT)
+        msb_count(&t->m->connects_timeout, 1);
+    else
+        msb_count(&t->m->connects_error, 1);
+    struct msb_pkt p;
+    enum msb_drop_reason why;
+    if (msb_pkt_parse(f->syn, f->syn_len, &p, &why))
+        tcp_send_rst(t, &p);
+    close_fd(t, f, false);
+    flow_release(t, f);
+}
+
+/* The held SYN, rewritten, goes to lwIP now: its SYN-ACK is the guest's
+ * first sign that the destination accepted. */
+static void feed_syn(struct msb_tcp *t, struct tcp_flow *f)
+{
+    uint8_t pkt[FLOW_SYN_CAP];
+    size_t len = (size_t)f->syn_len - MSB_ETH_HLEN;
+    memcpy(pkt, f->syn + MSB_ETH_HLEN, len);
+    nat_to_lwip(t, f, pkt);
+    lw_input(t, pkt, len);
+    struct tcp_pcb *pcb = lw_find_pcb(t, f);
+    if (pcb) {
+        proxy_watch(f, pcb);
+        return;
+    }
+    /* lwIP made no connection of it (it answered RST itself, or had no
+     * memory): end the flow on both sides. */
+    struct msb_pkt p;
+    enum msb_drop_reason why;
+    if (msb_pkt_parse(f->syn, f->syn_len, &p, &why))
+        tcp_send_rst(t, &p);
+    proxy_abort(t, f, true);
+}
+
+static void connected(struct msb_tcp *t, struct tcp_flow *f)
+{
+    msb_count(&t->m->connects_ok, 1);
+    event_free(f->wr);
+    f->wr = event_new(t->s->base, f->fd, EV_WRITE | EV_PERSIST, on_writable, f);
+    f->rd = event_new(t->s->base, f->fd, EV_READ | EV_PERSIST, on_readable, f);
+    f->wr_on = f->rd_on = false;
+    if (!f->wr || !f->rd) {
+        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+        proxy_abort(t, f, true);
+        return;
+    }
+    set_sockopts(f->fd);
+    flow_set_state(t, f, FLOW_SYN_FED);
+    f->last_active_ms = msb_now_ms();
+    arm_timer(t, f, (uint64_t)t->net->cfg.tcp_idle_timeout_s * 1000u);
+    feed_syn(t, f);
+}
+
+static void on_connect(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct tcp_flow *f = arg;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EINTR) {
+        event_add(f->wr, NULL);
+        return;
+    }
+    if (err) {
+        connect_failed(f->t, f, err);
+        return;
+    }
+    event_del(f->tmr);
+    connected(f->t, f);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = target_of(t, f, &ss);
+    /* TCP/53 to any address is msbnet's own DNS server (dns_tcp.c): the
+     * "host socket" is a socketpair end, connected from the start. */
+    bool dns = f->dp == 53;
+    f->fd = dns ? msb_dns_tcp_open(t->s->dns, &f->g, f->gp, &f->d)
+                : socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (f->fd < 0) {
+        connect_failed(t, f, errno);
+        return;
+    }
+    f->tmr = evtimer_new(t->s->base, on_timer, f);
+    f->wr = event_new(t->s->base, f->fd, EV_WRITE, on_connect, f);
+    if (!f->tmr || !f->wr) {
+        connect_failed(t, f, ENOMEM);
+        return;
+    }
+    if (dns || connect(f->fd, (struct sockaddr *)&ss, sl) == 0) {
+        connected(t, f);
+        return;
+    }
+    if (errno != EINPROGRESS) {
+        connect_failed(t, f, errno);
+        return;
+    }
+    event_add(f->wr, NULL);
+    arm_timer(t, f, t->net->cfg.connect_timeout_ms);
+}
+
+bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
+{
+    f->fd = fd;
+    f->tmr = evtimer_new(t->s->base, on_timer, f);
+    f->rd = event_new(t->s->base, fd, EV_READ | EV_PERSIST, on_readable, f);
+    f->wr = event_new(t->s->base, fd, EV_WRITE | EV_PERSIST, on_writable, f);
+    f->rd_on = f->wr_on = false;
+    if (!f->tmr || !f->rd || !f->wr) {
+        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+        close_fd(t, f, true);
+        flow_release(t, f);
+        return false;
+    }
+    set_sockopts(fd);
+    f->last_active_ms = msb_now_ms();
+    /* The guest's handshake is bounded like a host connect. */
+    arm_timer(t, f, t->net->cfg.connect_timeout_ms);
+    return true;
+}
+
+void proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f)
+{
+    close_fd(t, f, false);
+    flow_release(t, f);
+}
+
+/* ---- guest -> host ------------------------------------------------------ */
+
+/* Drops n written bytes from the head of to_host and reopens the guest's
+ * window by as much. */
+static void consume(struct tcp_flow *f, size_t n)
+{
+    f->to_host_len -= (uint32_t)n;
+    while (n) {
+        u16_t c = (u16_t)(n > 0xffff ? 0xffff : n);
+        f->to_host = pbuf_free_header(f->to_host, c);
+        if (f->pcb)
+            tcp_recved(f->pcb, c);
+        n -= c;
+    }
+    if (!f->to_host)
+        f->to_host_tail = NULL;
+}
+
+static void close_if_done(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->fd >= 0 && f->host_shut_wr && f->host_eof)
+        close_fd(t, f, false);
+}
+
+static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->guest_fin && !f->to_host_len && !f->host_shut_wr && f->fd >= 0) {
+        shutdown(f->fd, SHUT_WR);
+        f->host_shut_wr = true;
+    }
+    close_if_done(t, f);
+}
+
+/* Writes as much of to_host as the socket takes.  -1 on a host error. */
+static int flush(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->sni_wait && f->to_host_len) {
+        enum sni_gate g = sni_gate(t, f);
+        if (g != SNI_PASS)
+            return g == SNI_HOLD ? 0 : -1;
+    }
+    while (f->to_host_len && f->fd >= 0) {
+        struct iovec iov[64];
+        int n = 0;
+        for (struct pbuf *q = f->to_host; q && n < 64; q = q->next)
+            iov[n++] = (struct iovec){q->payload, q->len};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(f->fd, &mh, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            wr_set(f, true);
+            return 0;
+        }
+        if (w < 0)
+            return -1;
+        consume(f, (size_t)w);
+        msb_count(&t->m->bytes_to_host, (uint64_t)w);
+        f->last_active_ms = msb_now_ms();
+    }
+    wr_set(f, false);
+    shut_if_drained(t, f);
+    return 0;
+}
+
+/* Chains p after what is queued.  The pbufs are linked by hand, not with
+ * pbuf_cat: only p->len is ever read, so the u16 tot_len never matters. */
+static void append(struct tcp_flow *f, struct pbuf *p)
+{
+    struct pbuf *last = p;
+    while (last->next)
+        last = last->next;
+    if (f->to_host_tail)
+        f->to_host_tail->next = p;
+    else
+        f->to_host = p;
+    f->to_host_tail = last;
+    f->to_host_len += p->tot_len;
+}
+
+static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
+{
+    f->guest_fin = true;
+    if (f->state != FLOW_CLOSING)
+        flow_set_state(t, f, FLOW_CLOSING);
+    /* TIME_WAIT already (we had sent our FIN): reap it after tcp_input has
+     * sent the ACK for this FIN, i.e. at batch end (FINDINGS §5). */
+    if (pcb->state == TIME_WAIT) {
+        f->want_reap = true;
+        flow_mark_batch(t, f);
+    }
+    shut_if_drained(t, f);
+    return ERR_OK;
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct tcp_flow *f = arg;
+    struct msb_tcp *t = f->t;
+    (void)err;
+    if (!p)
+        return guest_fin(t, f, pcb);
+    f->last_active_ms = msb_now_ms();
+    f->want_ack = true;
+    flow_mark_batch(t, f);
+    if (f->fd < 0 || f->host_shut_wr) {
+        /* No one to give it to (cannot happen after a FIN, but be safe). */
+        tcp_recved(pcb, p->tot_len);
+        pbuf_free(p);
+        return ERR_OK;
+    }
+    append(f, p);
+    if (flush(t, f) < 0) {
+        proxy_abort(t, f, false);
+        return ERR_ABRT;
+    }
+    return ERR_OK;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct tcp_flow *f = arg;
+    struct msb_tcp *t = f->t;
+    if (flush(t, f) < 0) {
+        proxy_abort(t, f, false);
+        return;
+    }
+    finish(t, f);
+}
+
+/* ---- host -> guest ------------------------------------------------------ */
+
+/* What tcp_write can take now without failing: the send buffer, and the
+ * segment queue (a guest announcing a tiny MSS would otherwise fill
+ * TCP_SND_QUEUELEN long before the buffer). */
+static size_t send_room(const struct tcp_pcb *pcb)
+{
+    size_t sb = tcp_sndbuf(pcb);
+    int segs = (int)TCP_SND_QUEUELEN - (int)tcp_sndqueuelen(pcb) - 2;
+    if (segs <= 0)
+        return 0;
+    size_t by_segs = (size_t)segs * pcb->mss;
+    return sb < by_segs ? sb : by_segs;
+}
+
+static void output(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (msb_stack_rx_room(t->s))
+        tcp_output(f->pcb);
+    else
+        flow_mark_room(t, f);
+}
+
+static void host_eof(struct msb_tcp *t, struct tcp_flow *f)
+{
+    f->host_eof = true;
+    rd_set(f, false);
+    if (f->state != FLOW_CLOSING)
+        flow_set_state(t, f, FLOW_CLOSING);
+    tcp_shutdown(f->pcb, 0, 1); /* FIN after the queued data */
+    close_if_done(t, f);
+}
+
+static void host_read(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (!f->pcb || f->host_eof || f->state < FLOW_OPEN) {
+        rd_set(f, false);
+        return;
+    }
+    if (!msb_stack_rx_room(t->s)) {
+        rd_set(f, false);
+        flow_mark_room(t, f);
+        return;
+    }
+    size_t cap = send_room(f->pcb);
+    if (!cap) {
+        rd_set(f, false); /* on_sent resumes */
+        return;
+    }
+    ssize_t n = recv(f->fd, t->buf, cap, 0);
+    if (n > 0) {
+        if (tcp_write(f->pcb, t->buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+            msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+            proxy_abort(t, f, true);
+            return;
+        }
+        msb_count(&t->m->bytes_to_guest, (uint64_t)n);
+        f->last_active_ms = msb_now_ms();
+        output(t, f);
+    } else if (n == 0) {
+        host_eof(t, f);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        proxy_abort(t, f, false); /* host reset: the guest gets RST */
+    }
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct tcp_flow *f = arg;
+    struct msb_tcp *t = f->t;
+    host_read(t, f);
+    gro_flush(t); /* what this read's tcp_output staged */
+    if (f->state != FLOW_FREE)
+        finish(t, f);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct tcp_flow *f = arg;
+    (void)pcb;
+    (void)len;
+    f->last_active_ms = msb_now_ms();
+    if (!f->host_eof && f->fd >= 0)
+        rd_set(f, true);
+    return ERR_OK;
+}
+
+/* ---- lwIP life cycle ---------------------------------------------------- */
+
+void proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb)
+{
+    f->pcb = pcb;
+    tcp_arg(pcb, f);
+    tcp_err(pcb, on_err);
+}
+
+bool proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
+{
+    if (f->pcb != pcb || f->state != FLOW_SYN_FED)
+        return false;
+    tcp_recv(pcb, on_recv);
+    tcp_sent(pcb, on_sent);
+    tcp_nagle_disable(pcb);
+    flow_set_state(t, f, FLOW_OPEN);
+    rd_set(f, true);
+    return true;
+}
+
+/* lwIP has freed the pcb already. */
+static void on_err(void *arg, err_t err)
+{
+    struct tcp_flow *f = arg;
+    if (!f)
+        return;
+    f->pcb = NULL;
+    if (f->aborting)
+        return; /* proxy_abort does the rest */
+    struct msb_tcp *t = f->t;
+    if (err == ERR_CLSD) {
+        /* Both FINs done and acknowledged: finish writing, then close. */
+        if (f->state != FLOW_CLOSING)
+            flow_set_state(t, f, FLOW_CLOSING);
+        shut_if_drained(t, f);
+    } else {
+        if (f->inbound && f->state == FLOW_SYN_FED && err == ERR_RST) /* guest port closed */
+            msb_count(&t->net->metrics.inbound.tcp_guest_refused, 1);
+        /* ERR_RST (guest reset) or ERR_ABRT (lwIP gave up: retransmissions,
+         * handshake timeout): the host gets a RST. */
+        close_fd(t, f, true);
+    }
+    finish(t, f);
+}
+
+void proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
+{
+    struct tcp_pcb *pcb = f->pcb;
+    if (pcb && f->guest_fin && f->host_eof && !lw_pcb_alive(pcb))
+        pcb = NULL; /* a TIME_WAIT pcb lwIP expired on its own */
+    if (pcb) {
+        if (pcb->state != TIME_WAIT)
+            msb_count(&t->m->resets_to_guest, 1);
+        f->aborting = true;
+        tcp_abort(pcb); /* RST, then on_err(ERR_ABRT), inside this call */
+        f->aborting = false;
+    } else if (f->state == FLOW_CONNECTING) {
+        struct msb_pkt p;
+        enum msb_drop_reason why;
+        if (msb_pkt_parse(f->syn, f->syn_len, &p, &why))
+            tcp_send_rst(t, &p);
+    }
+    f->pcb = NULL;
+    close_fd(t, f, reset_host);
+    flow_release(t, f);
+}
+
+void proxy_reap(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->pcb && lw_pcb_alive(f->pcb) && f->pcb->state == TIME_WAIT) {
+        tcp_abort(f->pcb); /* TIME_WAIT: freed silently, no RST, no err_cb */
+        f->pcb = NULL;
+    }
+    close_if_done(t, f);
+    finish(t, f);
+}
+
+void proxy_resume(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->pcb)
+        output(t, f);
+    if (f->state >= FLOW_OPEN && !f->host_eof && f->fd >= 0)
+        rd_set(f, true);
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct tcp_flow *f = arg;
+    struct msb_tcp *t = f->t;
+    if (f->state == FLOW_CONNECTING) {
+        connect_failed(t, f, ETIMEDOUT);
+        return;
+    }
+    if (f->inbound && f->state == FLOW_SYN_FED) { /* the guest never answered */
+        msb_count(&t->net->metrics.inbound.tcp_guest_timeout, 1);
+        proxy_abort(t, f, true);
+        return;
+    }
+    if (f->sni_wait && f->sni_timer) { /* the ClientHello did not complete in time */
+        f->sni_expired = true;
+        if (flush(t, f) < 0) {
+            proxy_abort(t, f, false);
+            return;
+        }
+        finish(t, f);
+        if (f->state == FLOW_FREE)
+            return;
+    }
+    uint64_t idle = (uint64_t)t->net->cfg.tcp_idle_timeout_s * 1000u;
+    uint64_t quiet = msb_now_ms() - f->last_active_ms;
+    if (quiet < idle) {
+        arm_timer(t, f, idle - quiet);
+        return;
+    }
+    msb_count(&t->m->idle_timeouts, 1);
+    proxy_abort(t, f, true);
+}

@@ -1,0 +1,76 @@
+/*
+ * The TLS SNI check on guest TCP flows (reference §3.6, with the original's
+ * hole closed: the SNI must match the domain rule, not just the address).
+ *
+ * A flow admitted while the policy has domain rules starts with sni_wait.
+ * The host connect has already happened and host bytes flow to the guest
+ * at once, so a server-speaks-first protocol is never delayed; only the
+ * guest's own first bytes wait, and only while they are a TLS record that
+ * does not yet hold the whole ClientHello (at most MSB_SNI_MAX_BYTES or
+ * SNI_WAIT_MS).  Then the flow is decided once more with the SNI as the
+ * hostname source: a name no rule allows resets the flow
+ * (policy.sni_mismatch).  Plain text and ClientHellos without SNI keep the
+ * decision made at SYN time; broken, oversized or late hellos are judged
+ * with an empty name, so only address rules can still allow them.
+ */
+#include <event2/event.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lwip/pbuf.h"
+
+#include "proto/enforce.h"
+#include "proto/tcp/tcp_int.h"
+#include "lib/tls_sni.h"
+
+/* Copies the head of to_host (at most cap bytes) into buf. */
+static size_t peek(const struct tcp_flow *f, uint8_t *buf, size_t cap)
+{
+    size_t n = 0;
+    for (const struct pbuf *q = f->to_host; q && n < cap; q = q->next) {
+        size_t k = q->len < cap - n ? q->len : cap - n;
+        memcpy(buf + n, q->payload, k);
+        n += k;
+    }
+    return n;
+}
+
+static void arm_wait(struct tcp_flow *f)
+{
+    if (f->sni_timer || !f->tmr)
+        return;
+    const struct timeval tv = {SNI_WAIT_MS / 1000, (SNI_WAIT_MS % 1000) * 1000};
+    event_add(f->tmr, &tv); /* on_timer ends the wait, then re-arms the idle timeout */
+    f->sni_timer = true;
+}
+
+/* The host peer sees a reset, as for any flow the policy ends. */
+static void reset_host_on_close(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (f->fd < 0)
+        return;
+    const struct linger lg = {1, 0};
+    setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    msb_count(&t->m->resets_to_host, 1);
+}
+
+enum sni_gate sni_gate(struct msb_tcp *t, struct tcp_flow *f)
+{
+    uint8_t buf[MSB_SNI_MAX_BYTES];
+    char name[MSB_SNI_NAME_MAX + 1];
+    size_t n = peek(f, buf, sizeof buf);
+    enum msb_sni_result r = msb_tls_sni(buf, n, name);
+    if (r == MSB_SNI_NEED_MORE && !f->sni_expired) {
+        arm_wait(f);
+        return SNI_HOLD;
+    }
+    f->sni_wait = false;
+    if (r == MSB_SNI_NOT_TLS || r == MSB_SNI_NO_SNI)
+        return SNI_PASS;
+    if (r != MSB_SNI_FOUND)
+        name[0] = '\0';
+    if (msb_policy_allow_sni(t->net, &f->d, f->dp, name))
+        return SNI_PASS;
+    reset_host_on_close(t, f);
+    return SNI_DENY;
+}

@@ -1,0 +1,35 @@
+/*
+ * Published UDP ports: a datagram to a host listener becomes a datagram
+ * from the gateway (or, with real_peer, from the peer's own address and
+ * port) to the guest's port; the guest's replies to that source go back to
+ * the peer through the same listener socket.  One session per (listener,
+ * peer), ended after udp_idle_timeout_s without traffic; at most
+ * max_inbound_flows sessions (beyond: dropped, counted).  The ingress
+ * policy decides every datagram (deny: dropped, counted).
+ */
+#ifndef MSB_UDP_INBOUND_H
+#define MSB_UDP_INBOUND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/pkt.h"
+
+struct msb_stack;
+struct msb_udp_in;
+struct msb_pub_listener;
+
+struct msb_udp_in *msb_udp_inbound_create(struct msb_stack *s, char *err, size_t errlen);
+void msb_udp_inbound_destroy(struct msb_udp_in *u);
+
+/* A listener's socket is readable: relay what waits (bounded per call). */
+void msb_udp_inbound_readable(struct msb_udp_in *u, struct msb_pub_listener *l);
+
+/* A guest datagram: true when it answers an inbound session (sent to the
+ * peer or dropped, counted), false when it is the egress relay's. */
+bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p);
+
+/* The listener is going away: end its sessions. */
+void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_pub_listener *l);
+
+#endif

@@ -1,0 +1,396 @@
+#include "proto/udp_relay.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/csum.h"
+#include "proto/icmp_err.h"
+#include "api/instance.h"
+#include "proto/enforce.h"
+#include "lib/siphash.h"
+#include "stack/stack.h"
+#include "proto/udp_reply.h"
+
+#define NONE UINT32_MAX
+/* What an ICMP error needs to quote: the IP header (v6: 40, v4 without
+ * options: 20) and the UDP header, with room for some payload. */
+#define QUOTE_CAP 128
+/* Datagrams read per readiness event, so one busy peer cannot starve the
+ * other sessions or the guest's frames. */
+#define READ_BUDGET 64
+
+struct udp_sess {
+    struct msb_udp *u;
+    bool used;
+    struct msb_ip g, d; /* guest and destination, as the guest sees them */
+    uint16_t gp, dp;
+    int fd;
+    struct event *rd, *tmr;
+    uint64_t last_ms;
+    uint32_t hnext, older, newer; /* hash chain; activity list (oldest first) */
+    uint8_t quote[QUOTE_CAP];     /* the start of the last datagram sent */
+    uint16_t quote_len;
+};
+
+struct msb_udp {
+    struct msb_stack *s;
+    struct msbnet *net;
+    struct msb_udp_metrics *m;
+    uint32_t max;
+    uint64_t idle_ms;
+    struct udp_sess *sess;
+    uint32_t *buckets, mask;
+    uint32_t *free_q, nfree;
+    uint32_t oldest, newest;
+    struct msb_sipkey key;
+    uint8_t buf[65536]; /* host reads (one thread): any datagram fits whole */
+};
+
+/* ---- the table ------------------------------------------------------------ */
+
+static uint32_t hash_of(const struct msb_udp *u, const struct msb_ip *g, uint16_t gp,
+                        const struct msb_ip *d, uint16_t dp)
+{
+    uint8_t k[1 + 16 + 16 + 4];
+    k[0] = g->family;
+    memcpy(k + 1, g->b, 16);
+    memcpy(k + 17, d->b, 16);
+    msb_put16(k + 33, gp);
+    msb_put16(k + 35, dp);
+    return (uint32_t)msb_siphash(&u->key, k, sizeof k) & u->mask;
+}
+
+static uint32_t idx(const struct msb_udp *u, const struct udp_sess *x)
+{
+    return (uint32_t)(x - u->sess);
+}
+
+static struct udp_sess *lookup(struct msb_udp *u, const struct msb_pkt *p)
+{
+    for (uint32_t i = u->buckets[hash_of(u, &p->src, p->sport, &p->dst, p->dport)]; i != NONE;
+         i = u->sess[i].hnext) {
+        struct udp_sess *x = &u->sess[i];
+        if (x->gp == p->sport && x->dp == p->dport && msb_ip_equal(&x->g, &p->src) &&
+            msb_ip_equal(&x->d, &p->dst))
+            return x;
+    }
+    return NULL;
+}
+
+static void unlink_hash(struct msb_udp *u, struct udp_sess *x)
+{
+    uint32_t *at = &u->buckets[hash_of(u, &x->g, x->gp, &x->d, x->dp)];
+    while (*at != NONE && *at != idx(u, x))
+        at = &u->sess[*at].hnext;
+    if (*at != NONE)
+        *at = x->hnext;
+}
+
+static void unlink_age(struct msb_udp *u, struct udp_sess *x)
+{
+    if (x->older != NONE)
+        u->sess[x->older].newer = x->newer;
+    else
+        u->oldest = x->newer;
+    if (x->newer != NONE)
+        u->sess[x->newer].older = x->older;
+    else
+        u->newest = x->older;
+    x->older = x->newer = NONE;
+}
+
+static void link_newest(struct msb_udp *u, struct udp_sess *x)
+{
+    x->older = u->newest;
+    x->newer = NONE;
+    if (u->newest != NONE)
+        u->sess[u->newest].newer = idx(u, x);
+    else
+        u->oldest = idx(u, x);
+    u->newest = idx(u, x);
+}
+
+/* Traffic either way keeps a session alive and makes it the last one to
+ * be recycled. */
+static void touch(struct msb_udp *u, struct udp_sess *x)
+{
+    x->last_ms = msb_now_ms();
+    if (u->newest != idx(u, x)) {
+        unlink_age(u, x);
+        link_newest(u, x);
+    }
+}
+
+static void sess_close(struct msb_udp *u, struct udp_sess *x)
+{
+    if (x->rd)
+        event_free(x->rd);
+    if (x->tmr)
+        event_free(x->tmr);
+    if (x->fd >= 0)
+        close(x->fd);
+    unlink_hash(u, x);
+    unlink_age(u, x);
+    memset(x, 0, sizeof *x);
+    x->fd = -1;
+    u->free_q[u->nfree++] = idx(u, x);
+    msb_count(&u->m->sessions, (uint64_t)-1);
+}
+
+/* ---- host side -------------------------------------------------------------- */
+
+static void arm_idle(struct udp_sess *x, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    event_add(x->tmr, &tv);
+}
+
+/* The timer runs once per idle period, not per datagram: traffic only
+ * moves last_ms, and the timer re-arms for what is left. */
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct udp_sess *x = arg;
+    struct msb_udp *u = x->u;
+    uint64_t now = msb_now_ms(), due = x->last_ms + u->idle_ms;
+    if (now < due) {
+        arm_idle(x, due - now);
+        return;
+    }
+    msb_count(&u->m->idle_timeouts, 1);
+    sess_close(u, x);
+}
+
+static void port_unreachable(struct msb_udp *u, struct udp_sess *x, const uint8_t *orig,
+                             size_t len)
+{
+    if (len == 0)
+        return;
+    msb_count(&u->m->port_unreachable, 1);
+    msb_icmp_err_send(u->s, MSB_ICMP_PORT_UNREACH, &x->d, orig, len);
+}
+
+static void deliver(struct msb_udp *u, struct udp_sess *x, size_t n)
+{
+    touch(u, x);
+    struct msb_udp_reply r = {.src = &x->d, .dst = &x->g, .sport = x->dp, .dport = x->gp,
+                              .payload = u->buf, .len = n};
+    if (msb_udp_reply_send(u->s, &r)) {
+        msb_count(&u->m->datagrams_to_guest, 1);
+        msb_count(&u->m->bytes_to_guest, n);
+    }
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct udp_sess *x = arg;
+    struct msb_udp *u = x->u;
+    for (int i = 0; i < READ_BUDGET; i++) {
+        ssize_t n = recv(fd, u->buf, sizeof u->buf, 0);
+        if (n >= 0) {
+            deliver(u, x, (size_t)n);
+            continue;
+        }
+        /* The peer's port unreachable, reported on the connected socket:
+         * tell the guest at once so its client fails fast. */
+        if (errno == ECONNREFUSED)
+            port_unreachable(u, x, x->quote, x->quote_len);
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            msb_drop(&u->net->metrics, MSB_DROP_UDP_SEND_ERROR);
+        return;
+    }
+}
+
+static int open_socket(struct msb_udp *u, struct udp_sess *x)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = (socklen_t)msb_gateway_target(&u->net->gw, &x->d, x->dp, &ss);
+    x->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (x->fd < 0)
+        return -1;
+    if (connect(x->fd, (struct sockaddr *)&ss, sl) != 0)
+        return -1;
+    x->rd = event_new(u->s->base, x->fd, EV_READ | EV_PERSIST, on_readable, x);
+    x->tmr = evtimer_new(u->s->base, on_idle, x);
+    if (!x->rd || !x->tmr || event_add(x->rd, NULL) != 0)
+        return -1;
+    arm_idle(x, u->idle_ms);
+    return 0;
+}
+
+/* The oldest session makes room for a new one: UDP has no close, so the
+ * least recently active session is the best guess at one that is over. */
+static void recycle_oldest(struct msb_udp *u)
+{
+    msb_count(&u->m->sessions_recycled, 1);
+    sess_close(u, &u->sess[u->oldest]);
+}
+
+static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
+{
+    if (u->nfree == 0)
+        recycle_oldest(u);
+    struct udp_sess *x = &u->sess[u->free_q[--u->nfree]];
+    *x = (struct udp_sess){.u = u, .used = true, .g = p->src, .d = p->dst, .gp = p->sport,
+                           .dp = p->dport, .fd = -1, .older = NONE, .newer = NONE};
+    uint32_t h = hash_of(u, &x->g, x->gp, &x->d, x->dp);
+    x->hnext = u->buckets[h];
+    u->buckets[h] = idx(u, x);
+    link_newest(u, x);
+    x->last_ms = msb_now_ms();
+    msb_count(&u->m->sessions, 1);
+    if (open_socket(u, x) != 0) {
+        msb_drop(&u->net->metrics, MSB_DROP_UDP_NO_SOCKET);
+        sess_close(u, x);
+        return NULL;
+    }
+    msb_count(&u->m->sessions_opened, 1);
+    return x;
+}
+
+/* ---- guest side ------------------------------------------------------------- */
+
+/* DoQ, mDNS, LLMNR, NetBIOS name service: name lookups that would bypass
+ * DNS interception (and its policy) once it exists, or local-link
+ * discovery that has no business leaving the sandbox. */
+static bool blocked_port(uint16_t port)
+{
+    return port == 853 || port == 5353 || port == 5355 || port == 137;
+}
+
+static bool allowed(struct msb_udp *u, const struct msb_pkt *p)
+{
+    if (msb_ip_is_loopback(&p->dst))
+        return false;
+    return msb_policy_allow(u->net, MSB_IPPROTO_UDP, &p->dst, p->dport);
+}
+
+/* Denied: the guest hears "administratively prohibited" from its gateway
+ * (the router that refused), so a client fails at once. */
+static void deny(struct msb_udp *u, const struct msb_pkt *p)
+{
+    struct msb_ip from;
+    if (!msb_gateway_get(&u->net->gw, (enum msb_family)p->dst.family, &from))
+        from = p->dst;
+    msb_drop(&u->net->metrics, MSB_DROP_UDP_DENIED);
+    msb_count(&u->m->admin_prohibited, 1);
+    msb_icmp_err_send(u->s, MSB_ICMP_ADMIN_PROHIB, &from, p->l3, p->l3_len);
+}
+
+static void remember(struct udp_sess *x, const struct msb_pkt *p)
+{
+    size_t n = p->l3_len < QUOTE_CAP ? p->l3_len : QUOTE_CAP;
+    memcpy(x->quote, p->l3, n);
+    x->quote_len = (uint16_t)n;
+}
+
+static void forward(struct msb_udp *u, struct udp_sess *x, const struct msb_pkt *p)
+{
+    size_t n = p->l4_len - p->l4_hdr_len;
+    remember(x, p);
+    touch(u, x);
+    if (send(x->fd, p->l4 + p->l4_hdr_len, n, 0) >= 0) {
+        msb_count(&u->m->datagrams_to_host, 1);
+        msb_count(&u->m->bytes_to_host, n);
+        return;
+    }
+    if (errno == ECONNREFUSED)
+        port_unreachable(u, x, p->l3, p->l3_len);
+    else
+        msb_drop(&u->net->metrics, MSB_DROP_UDP_SEND_ERROR);
+}
+
+void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p)
+{
+    if (blocked_port(p->dport)) {
+        msb_drop(&u->net->metrics, MSB_DROP_UDP_BLOCKED_PORT);
+        return;
+    }
+    /* Asked per datagram: a rule change applies to live sessions too. */
+    if (!allowed(u, p)) {
+        deny(u, p);
+        return;
+    }
+    struct udp_sess *x = lookup(u, p);
+    if (!x)
+        x = sess_open(u, p);
+    if (x)
+        forward(u, x, p);
+}
+
+uint32_t msb_udp_policy_recheck(struct msb_udp *u)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < u->max; i++) {
+        struct udp_sess *x = &u->sess[i];
+        if (x->used && !msb_policy_still_allowed(u->net, MSB_IPPROTO_UDP, &x->d, x->dp)) {
+            sess_close(u, x);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t b = 1;
+    while (b < n)
+        b <<= 1;
+    return b;
+}
+
+struct msb_udp *msb_udp_create(struct msb_stack *s, char *err, size_t errlen)
+{
+    struct msb_udp *u = calloc(1, sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    u->s = s;
+    u->net = s->net;
+    u->m = &s->net->metrics.udp;
+    u->max = s->net->cfg.max_udp_sessions;
+    u->idle_ms = (uint64_t)s->net->cfg.udp_idle_timeout_s * 1000u;
+    u->mask = pow2_at_least(u->max) - 1;
+    u->sess = calloc(u->max, sizeof *u->sess);
+    u->buckets = malloc((size_t)(u->mask + 1) * sizeof *u->buckets);
+    u->free_q = malloc((size_t)u->max * sizeof *u->free_q);
+    if (!u->sess || !u->buckets || !u->free_q) {
+        msb_udp_destroy(u);
+        snprintf(err, errlen, "out of memory for %u UDP sessions", s->net->cfg.max_udp_sessions);
+        return NULL;
+    }
+    memset(u->buckets, 0xff, (size_t)(u->mask + 1) * sizeof *u->buckets);
+    /* Lowest slots first (LIFO stack popped from the end). */
+    for (uint32_t i = 0; i < u->max; i++) {
+        u->sess[i].fd = -1;
+        u->free_q[i] = u->max - 1 - i;
+    }
+    u->nfree = u->max;
+    u->oldest = u->newest = NONE;
+    msb_sipkey_random(&u->key);
+    return u;
+}
+
+void msb_udp_destroy(struct msb_udp *u)
+{
+    if (!u)
+        return;
+    for (uint32_t i = 0; u->sess && i < u->max; i++)
+        if (u->sess[i].used)
+            sess_close(u, &u->sess[i]);
+    free(u->sess);
+    free(u->buckets);
+    free(u->free_q);
+    free(u);
+}

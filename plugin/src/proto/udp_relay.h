@@ -1,0 +1,38 @@
+/*
+ * Guest UDP relayed through host sockets: one connected, non-blocking
+ * socket per (guest source, guest destination) session on the stack's
+ * event base.  Connecting filters replies to the dialled peer, so nothing
+ * else on the host can inject datagrams into a session.
+ *
+ * Sessions end after udp_idle_timeout_s without traffic either way; beyond
+ * max_udp_sessions the least recently active one is recycled (counted).
+ * Replies come from the address the guest dialled, with a computed
+ * checksum; IPv4 replies over the guest MTU are fragmented, IPv6 ones are
+ * dropped (counted), as a router would.  Port unreachable on the host
+ * socket becomes ICMP port unreachable to the guest; a policy denial
+ * becomes administratively prohibited.  UDP/53 is relayed like any other
+ * port until DNS interception takes it over.
+ */
+#ifndef MSB_UDP_RELAY_H
+#define MSB_UDP_RELAY_H
+
+#include <stddef.h>
+
+#include "lib/pkt.h"
+
+struct msb_stack;
+struct msb_udp;
+
+struct msb_udp *msb_udp_create(struct msb_stack *s, char *err, size_t errlen);
+
+/* Closes every session and frees everything.  NULL ignored. */
+void msb_udp_destroy(struct msb_udp *u);
+
+/* One guest UDP datagram: parsed, from the guest, checksum verified. */
+void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p);
+
+/* After a policy swap: closes the sessions the new policy denies, so no
+ * more replies reach the guest.  Returns how many. */
+uint32_t msb_udp_policy_recheck(struct msb_udp *u);
+
+#endif

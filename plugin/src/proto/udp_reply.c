@@ -1,0 +1,115 @@
+#include "proto/udp_reply.h"
+
+#include <string.h>
+
+#include "lib/csum.h"
+#include "api/instance.h"
+#include "lib/pkt.h"
+#include "lib/pkt_build.h"
+#include "stack/stack.h"
+
+#define V4_HLEN 20
+#define V6_HLEN 40
+#define UDP_HLEN 8
+#define HOP_LIMIT 64
+#define IP_DF 0x4000
+#define IP_MF 0x2000
+
+static void udp_header(uint8_t *h, const struct msb_udp_reply *r)
+{
+    msb_put16(h, r->sport);
+    msb_put16(h + 2, r->dport);
+    msb_put16(h + 4, (uint16_t)(UDP_HLEN + r->len));
+    msb_put16(h + 6, 0);
+    uint32_t sum = msb_csum_pseudo(r->src, r->dst, MSB_IPPROTO_UDP, UDP_HLEN + r->len);
+    sum = msb_csum_add(msb_csum_add(sum, h, UDP_HLEN), r->payload, r->len);
+    uint16_t ck = msb_csum_finish(sum);
+    msb_put16(h + 6, ck ? ck : 0xffff); /* 0 would mean "no checksum" */
+}
+
+static void ip4_header(uint8_t *ip, const struct msb_udp_reply *r, size_t len, uint16_t id,
+                       uint16_t frag)
+{
+    msb_ip4_write(ip, len, id, frag, HOP_LIMIT, MSB_IPPROTO_UDP, r->src->b, r->dst->b);
+}
+
+/* Bytes [off, off+n) of the datagram as sent: UDP header, then payload. */
+static void copy_span(uint8_t *out, const uint8_t *hdr, const uint8_t *payload, size_t off,
+                      size_t n)
+{
+    while (n && off < UDP_HLEN) {
+        *out++ = hdr[off++];
+        n--;
+    }
+    memcpy(out, payload + (off - UDP_HLEN), n);
+}
+
+static bool room_for(struct msb_stack *s, size_t frames)
+{
+    struct msb_ring *rx = &s->net->rx;
+    /* Only the reader takes frames out, so room seen here only grows. */
+    return msb_ring_capacity(rx) - msb_ring_count(rx) >= frames;
+}
+
+static bool send_fragment(struct msb_stack *s, const struct msb_udp_reply *r, const uint8_t *hdr,
+                          size_t off, size_t n, uint16_t flags, uint16_t id)
+{
+    struct msb_frame *f = msb_stack_ip_frame(s, 4, V4_HLEN + n);
+    if (!f)
+        return false;
+    uint8_t *ip = f->data + MSB_ETH_HLEN;
+    ip4_header(ip, r, V4_HLEN + n, id, (uint16_t)(flags | (off / 8)));
+    copy_span(ip + V4_HLEN, hdr, r->payload, off, n);
+    return msb_stack_emit(s, f);
+}
+
+static bool send_v4(struct msb_stack *s, const struct msb_udp_reply *r)
+{
+    static uint16_t next_id; /* the stack thread is the only writer */
+    uint8_t hdr[UDP_HLEN];
+    size_t dlen = UDP_HLEN + r->len, mtu = s->net->cfg.mtu;
+    if (V4_HLEN + dlen > 65535) {
+        msb_drop(&s->net->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
+        return false;
+    }
+    udp_header(hdr, r);
+    if (V4_HLEN + dlen <= mtu)
+        return send_fragment(s, r, hdr, 0, dlen, IP_DF, next_id++);
+    /* Every fragment but the last carries a multiple of 8 bytes. */
+    size_t chunk = (mtu - V4_HLEN) & ~(size_t)7;
+    size_t frames = (dlen + chunk - 1) / chunk;
+    if (!room_for(s, frames)) {
+        msb_drop(&s->net->metrics, MSB_DROP_RX_RING_FULL);
+        return false;
+    }
+    uint16_t id = next_id++;
+    for (size_t off = 0; off < dlen; off += chunk) {
+        size_t n = dlen - off < chunk ? dlen - off : chunk;
+        if (!send_fragment(s, r, hdr, off, n, off + n < dlen ? IP_MF : 0, id))
+            return false;
+    }
+    msb_count(&s->net->metrics.udp.fragmented_replies, 1);
+    return true;
+}
+
+static bool send_v6(struct msb_stack *s, const struct msb_udp_reply *r)
+{
+    size_t plen = UDP_HLEN + r->len;
+    if (V6_HLEN + plen > s->net->cfg.mtu || plen > 65535) {
+        msb_drop(&s->net->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
+        return false;
+    }
+    struct msb_frame *f = msb_stack_ip_frame(s, 6, V6_HLEN + plen);
+    if (!f)
+        return false;
+    uint8_t *ip = f->data + MSB_ETH_HLEN;
+    msb_ip6_write(ip, plen, HOP_LIMIT, MSB_IPPROTO_UDP, r->src->b, r->dst->b);
+    udp_header(ip + V6_HLEN, r);
+    memcpy(ip + V6_HLEN + UDP_HLEN, r->payload, r->len);
+    return msb_stack_emit(s, f);
+}
+
+bool msb_udp_reply_send(struct msb_stack *s, const struct msb_udp_reply *r)
+{
+    return r->src->family == MSB_FAMILY_V4 ? send_v4(s, r) : send_v6(s, r);
+}

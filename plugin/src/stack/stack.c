@@ -1,0 +1,458 @@
+#include "stack/stack.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/clock.h"
+#include "proto/dhcp4.h"
+#include "proto/dns_forward.h"
+#include "api/frame_fds.h"
+#include "lib/ip_reasm.h"
+#include "proto/l2.h"
+#include "lib/pkt_build.h"
+#include "api/policy_replace.h"
+#include "proto/icmp_echo.h"
+#include "proto/tcp/tcp.h"
+#include "api/publish.h"
+#include "proto/udp_inbound.h"
+#include "proto/ndp_ra.h"
+#include "proto/udp_relay.h"
+#include "lib/vnet_hdr.h"
+
+/* Frames handled per tx wake before yielding to host-socket events, so a
+ * guest flooding frames cannot starve the relays. */
+#define TX_BUDGET 256
+
+/* lwIP is a process-wide singleton: one running stack per process. */
+static atomic_bool stack_in_use;
+
+/* ---- anti-spoofing ---------------------------------------------------- */
+
+static bool is_link_local6(const struct msb_ip *ip)
+{
+    return ip->family == MSB_FAMILY_V6 && ip->b[0] == 0xfe && (ip->b[1] & 0xc0) == 0x80;
+}
+
+static bool is_unspecified(const struct msb_ip *ip)
+{
+    static const uint8_t zero[16];
+    return memcmp(ip->b, zero, 16) == 0;
+}
+
+/* The guest's /64 is its own: with router advertisements it forms its
+ * address there by SLAAC (EUI-64, stable-privacy or temporary), which
+ * msbnet cannot predict. */
+static bool in_guest_prefix6(const struct msb_stack *s, const struct msb_ip *ip)
+{
+    unsigned bits = s->addrs.prefix6;
+    const uint8_t *a = ip->b, *g = s->addrs.guest6.b;
+    if (ip->family != MSB_FAMILY_V6 || bits > 128 || memcmp(a, g, bits / 8) != 0)
+        return false;
+    uint8_t mask = (uint8_t)(0xff00u >> (bits % 8));
+    return bits % 8 == 0 || ((a[bits / 8] ^ g[bits / 8]) & mask) == 0;
+}
+
+/* The source address a guest frame may carry: its own, plus link-local and
+ * unspecified sources for neighbour discovery. */
+static bool src_ip_ok(const struct msb_stack *s, const struct msb_pkt *p)
+{
+    if (p->ip_version == 4)
+        return msb_ip_equal(&p->src, &s->addrs.guest4);
+    if (msb_ip_equal(&p->src, &s->addrs.guest6) || in_guest_prefix6(s, &p->src))
+        return true;
+    return p->l4_proto == MSB_IPPROTO_ICMPV6 && (is_link_local6(&p->src) || is_unspecified(&p->src));
+}
+
+/* The guest's own IP as carried by p (ARP sender or IP source), if it is. */
+static bool from_guest_ip(const struct msb_stack *s, const struct msb_pkt *p)
+{
+    if (p->ethertype == MSB_ETHERTYPE_ARP) {
+        struct msb_ip sender;
+        msb_ip_from_v4(&sender, p->l3 + 14);
+        return msb_ip_equal(&sender, &s->addrs.guest4);
+    }
+    return msb_ip_equal(&p->src, p->ip_version == 4 ? &s->addrs.guest4 : &s->addrs.guest6);
+}
+
+/* Frames must come from the guest's MAC.  A VMM may give the guest another
+ * MAC than the derived one: the first frame that carries the guest's own IP
+ * teaches it, and from then on the MAC is enforced. */
+static bool src_mac_ok(struct msb_stack *s, const struct msb_pkt *p)
+{
+    if (memcmp(p->src_mac, s->addrs.guest_mac, 6) == 0) {
+        s->guest_mac_learned = true;
+        return true;
+    }
+    if (s->guest_mac_learned || !from_guest_ip(s, p) || (p->src_mac[0] & 1))
+        return false;
+    memcpy(s->addrs.guest_mac, p->src_mac, 6);
+    s->guest_mac_learned = true;
+    return true;
+}
+
+static bool dst_ok(const struct msb_pkt *p)
+{
+    if (p->ip_version == 4) {
+        uint8_t first = p->dst.b[0];
+        bool bcast = memcmp(p->dst.b, "\xff\xff\xff\xff", 4) == 0;
+        return !bcast && (first & 0xf0) != 0xe0 && first != 0;
+    }
+    return p->dst.b[0] != 0xff && !is_unspecified(&p->dst);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static void drop(struct msb_stack *s, enum msb_drop_reason why)
+{
+    msb_drop(&s->net->metrics, why);
+}
+
+static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemble);
+
+/* A fragment: only the guest's MAC may hold reassembly memory; the whole
+ * datagram then takes the normal path (once: it cannot be a fragment). */
+static void reassemble(struct msb_stack *s, struct msb_frame *f)
+{
+    if (!s->reasm)
+        return drop(s, MSB_DROP_IP_FRAGMENT);
+    if (memcmp(f->data + 6, s->addrs.guest_mac, 6) != 0)
+        return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+    struct msb_frame *whole = msb_reasm_input(s->reasm, f->data, f->len, msb_now_ms());
+    if (whole) {
+        dispatch(s, whole, false);
+        msb_frame_free(whole);
+    }
+}
+
+static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemble)
+{
+    struct msb_pkt p;
+    enum msb_drop_reason why;
+    if (!msb_pkt_parse(f->data, f->len, &p, &why)) {
+        if (may_reassemble && msb_reasm_is_fragment(f->data, f->len, why))
+            return reassemble(s, f);
+        return drop(s, why);
+    }
+    /* Before the address checks: a client without a lease sends from
+     * 0.0.0.0 to the broadcast address; DHCP checks its own client. */
+    if (msb_dhcp4_wants(&p))
+        return msb_dhcp4_input(s, &p);
+    if (!src_mac_ok(s, &p))
+        return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+    if (p.ethertype == MSB_ETHERTYPE_ARP) {
+        msb_l2_handle(s, &p);
+        return;
+    }
+    if (!src_ip_ok(s, &p))
+        return drop(s, MSB_DROP_IP_SPOOFED_SRC);
+    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(s, &p))
+        return;
+    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_ra_handle(s, &p, msb_now_ms()))
+        return;
+    if (!dst_ok(&p))
+        return drop(s, MSB_DROP_IP_BAD_DST);
+    if (!msb_pkt_l4_checksum_ok(&p))
+        return drop(s, MSB_DROP_L4_BAD_CHECKSUM);
+    if (p.l4_proto == MSB_IPPROTO_TCP)
+        return msb_tcp_input(s->tcp, &p);
+    /* UDP/53 to any address is DNS interception's, never the relay's. */
+    if (p.l4_proto == MSB_IPPROTO_UDP && p.dport == 53)
+        return msb_dns_udp_input(s->dns, &p);
+    /* Replies to a published UDP port's peers are that session's. */
+    if (p.l4_proto == MSB_IPPROTO_UDP && msb_udp_inbound_input(s->udpin, &p))
+        return;
+    if (p.l4_proto == MSB_IPPROTO_UDP)
+        return msb_udp_input(s->udp, &p);
+    if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6)
+        return msb_icmp_input(s->icmp, &p);
+    drop(s, MSB_DROP_L4_UNSUPPORTED);
+}
+
+/* A policy set through the ABI takes effect between two frames, so every
+ * frame read after set_policy returned is judged by it. */
+static void take_policy(struct msb_stack *s)
+{
+    if (msb_policy_take_pending(s->net))
+        msb_stack_policy_changed(s);
+}
+
+/* A virtio-net GSO super-frame reaches the stack as one big TCP segment
+ * ("vnet_gso": "whole") or as the segments a NIC would have put on the
+ * wire (vnet_hdr.h). */
+static void dispatch_segment(void *ctx, struct msb_frame *seg)
+{
+    struct msb_stack *s = ctx;
+    msb_count(&s->net->metrics.vnet.gso_segments, 1);
+    dispatch(s, seg, true);
+}
+
+static void dispatch_frame(struct msb_stack *s, struct msb_frame *f)
+{
+    enum msb_drop_reason why;
+    if (!msb_vnet_is_gso(f)) {
+        dispatch(s, f, true);
+    } else if (s->net->cfg.vnet_gso == MSB_VNET_GSO_MODE_WHOLE && msb_vnet_whole(f)) {
+        msb_count(&s->net->metrics.vnet.gso_whole, 1);
+        dispatch(s, f, true);
+    } else if (!msb_vnet_segment(f, dispatch_segment, s, &why)) {
+        drop(s, why);
+    }
+}
+
+static void on_tx(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    /* Drain before popping: a frame pushed after the drain re-wakes us. */
+    msb_wake_drain(&s->net->tx_wake);
+    int n = 0;
+    struct msb_frame *f;
+    while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
+        msb_stack_input(s, f);
+        msb_frame_free(f);
+        n++;
+    }
+    msb_stack_batch_end(s);
+    /* Budget spent with frames left: the wake is already drained, so come
+     * back after the other ready events have had their turn. */
+    if (n == TX_BUDGET)
+        event_active(s->tx_ev, EV_READ, 0);
+}
+
+void msb_stack_input(struct msb_stack *s, struct msb_frame *f)
+{
+    s->activity++;
+    take_policy(s);
+    dispatch_frame(s, f);
+}
+
+void msb_stack_batch_end(struct msb_stack *s)
+{
+    msb_tcp_batch_end(s->tcp);
+}
+
+static void on_proxy(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    msb_wake_drain(&s->net->proxy_wake);
+    if (atomic_load(&s->stop)) {
+        event_base_loopbreak(s->base);
+        return;
+    }
+    take_policy(s);
+    msb_tcp_rx_room(s->tcp);
+    msb_publish_sync(s);
+}
+
+static void on_maintenance(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    uint64_t now = msb_now_ms();
+    msb_hidx_cleanup(&s->net->hidx, now);
+    msb_ra_tick(s, now);
+    if (s->reasm)
+        msb_reasm_expire(s->reasm, now);
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* "busy_poll_us": after each guest frame keep polling (epoll with no
+ * timeout) for that long before sleeping, so the next request, or the
+ * host's answer, is picked up without a wake-up and a context switch.
+ * Bounded by the last guest frame: a quiet guest costs no CPU at all. */
+static void run_busy_poll(struct msb_stack *s, unsigned window_us)
+{
+    while (!atomic_load(&s->stop)) {
+        event_base_loop(s->base, EVLOOP_ONCE); /* sleeps until something happens */
+        uint64_t seen = s->activity, until = now_us() + window_us;
+        while (!atomic_load(&s->stop) && now_us() < until) {
+            event_base_loop(s->base, EVLOOP_NONBLOCK);
+            if (s->activity != seen) {
+                seen = s->activity;
+                until = now_us() + window_us;
+            }
+        }
+    }
+}
+
+static void *run(void *arg)
+{
+    struct msb_stack *s = arg;
+    if (s->net->cfg.busy_poll_us)
+        run_busy_poll(s, s->net->cfg.busy_poll_us);
+    else
+        event_base_dispatch(s->base);
+    return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static void free_stack(struct msb_stack *s)
+{
+    msb_publish_detach(s);
+    msb_udp_inbound_destroy(s->udpin);
+    if (s->tcp)
+        msb_tcp_destroy(s->tcp);
+    msb_udp_destroy(s->udp);
+    msb_icmp_destroy(s->icmp);
+    msb_dns_destroy(s->dns);
+    msb_reasm_destroy(s->reasm);
+    /* After the modules: closing their flows still sends RSTs to the guest. */
+    msb_frame_fds_stop(s);
+    if (s->tx_ev)
+        event_free(s->tx_ev);
+    if (s->proxy_ev)
+        event_free(s->proxy_ev);
+    if (s->maint_ev)
+        event_free(s->maint_ev);
+    if (s->base)
+        event_base_free(s->base);
+    free(s);
+    atomic_store(&stack_in_use, false);
+}
+
+static int add_events(struct msb_stack *s)
+{
+    struct msbnet *net = s->net;
+    s->tx_ev = event_new(s->base, msb_wake_fd(&net->tx_wake), EV_READ | EV_PERSIST, on_tx, s);
+    s->proxy_ev =
+        event_new(s->base, msb_wake_fd(&net->proxy_wake), EV_READ | EV_PERSIST, on_proxy, s);
+    s->maint_ev = event_new(s->base, -1, EV_PERSIST, on_maintenance, s);
+    const struct timeval second = {1, 0};
+    if (!s->tx_ev || !s->proxy_ev || !s->maint_ev || event_add(s->tx_ev, NULL) ||
+        event_add(s->proxy_ev, NULL) || event_add(s->maint_ev, &second))
+        return -1;
+    /* Frames written before start are waiting with their wake consumed by
+     * nobody; look at the ring once at the first loop turn. */
+    event_active(s->tx_ev, EV_READ, 0);
+    return 0;
+}
+
+static int start_frame_fds(struct msb_stack *s, char *err, size_t errlen)
+{
+    if (msb_frame_fds_start(s) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot watch the frame descriptors: %s", strerror(errno));
+    return -1;
+}
+
+/* Reassembly is off (fragments dropped) when its datagram cap is 0. */
+static int create_reasm(struct msb_stack *s, char *err, size_t errlen)
+{
+    const struct msb_config *c = &s->net->cfg;
+    if (c->reasm_max_datagrams == 0)
+        return 0;
+    const struct msb_reasm_limits lim = {c->reasm_max_datagrams, c->reasm_max_bytes,
+                                         c->reasm_timeout_s * 1000u};
+    s->reasm = msb_reasm_create(&lim, &s->net->metrics);
+    if (!s->reasm)
+        snprintf(err, errlen, "out of memory");
+    return s->reasm ? 0 : -1;
+}
+
+struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
+{
+    if (atomic_exchange(&stack_in_use, true)) {
+        snprintf(err, errlen, "another msbnet instance is already started in this process "
+                              "(lwIP is a process-wide singleton)");
+        return NULL;
+    }
+    struct msb_stack *s = calloc(1, sizeof *s);
+    if (!s) {
+        atomic_store(&stack_in_use, false);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->net = net;
+    s->addrs = net->addrs;
+    atomic_init(&s->stop, false);
+    s->base = event_base_new();
+    if (!s->base || add_events(s)) {
+        snprintf(err, errlen, "cannot create the stack's event loop");
+        free_stack(s);
+        return NULL;
+    }
+    s->tcp = msb_tcp_create(s, err, errlen);
+    if (s->tcp)
+        s->udp = msb_udp_create(s, err, errlen);
+    if (s->udp)
+        s->icmp = msb_icmp_create(s, err, errlen);
+    if (s->icmp)
+        s->dns = msb_dns_create(s, err, errlen);
+    if (s->dns)
+        s->udpin = msb_udp_inbound_create(s, err, errlen);
+    if (!s->udpin || start_frame_fds(s, err, errlen) || create_reasm(s, err, errlen)) {
+        free_stack(s);
+        return NULL;
+    }
+    msb_publish_sync(s); /* listeners published before start */
+    if (pthread_create(&s->thread, NULL, run, s) != 0) {
+        snprintf(err, errlen, "cannot start the stack thread");
+        free_stack(s);
+        return NULL;
+    }
+    return s;
+}
+
+void msb_stack_stop(struct msb_stack *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    msb_wake_signal(&s->net->proxy_wake);
+    pthread_join(s->thread, NULL);
+    /* The thread is gone: tearing lwIP down from here touches nothing
+     * another thread uses. */
+    free_stack(s);
+}
+
+/* ---- policy replace ---------------------------------------------------- */
+
+void msb_stack_policy_changed(struct msb_stack *s)
+{
+    uint64_t n = msb_tcp_policy_recheck(s->tcp);
+    n += msb_udp_policy_recheck(s->udp);
+    n += msb_icmp_policy_recheck(s->icmp);
+    msb_count(&s->net->metrics.policy.flows_reset, n);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, size_t l3_len)
+{
+    struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + l3_len);
+    if (!f) {
+        drop(s, MSB_DROP_RX_NO_MEMORY);
+        return NULL;
+    }
+    msb_eth_write(f->data, s->addrs.guest_mac, s->addrs.gateway_mac,
+                  ip_version == 4 ? MSB_ETHERTYPE_IPV4 : MSB_ETHERTYPE_IPV6);
+    return f;
+}
+
+bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f)
+{
+    /* A staged TCP segment holds an rx slot: it goes first, so this frame
+     * cannot take that slot, and stays ahead of it. */
+    msb_tcp_flush(s->tcp);
+    return msb_instance_emit(s->net, f);
+}
+
+bool msb_stack_rx_room(struct msb_stack *s)
+{
+    return msb_instance_rx_has_room(s->net);
+}
