@@ -122,7 +122,7 @@ static void test_rx_full_wakes_stack_on_room(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(n);
     emit(n, 60, 1);
     emit(n, 60, 2);
-    CU_ASSERT_FALSE(msb_instance_rx_has_room(n));
+    CU_ASSERT_FALSE(msb_instance_rx_has_room(n, 1));
     struct msb_frame *f = msb_frame_alloc(60);
     CU_ASSERT_FALSE(msb_instance_emit(n, f)); /* freed and counted */
     CU_ASSERT_EQUAL(msb_read(&n->metrics.drops[MSB_DROP_RX_RING_FULL]), 1);
@@ -131,7 +131,7 @@ static void test_rx_full_wakes_stack_on_room(void)
     uint8_t buf[100];
     CU_ASSERT_EQUAL(api->read_frame(n, buf, sizeof buf, NULL), 60);
     CU_ASSERT(fd_readable(msb_wake_fd(&n->proxy_wake)));
-    CU_ASSERT(msb_instance_rx_has_room(n));
+    CU_ASSERT(msb_instance_rx_has_room(n, 1));
     api->destroy(n);
 }
 

@@ -1,6 +1,6 @@
 /* The DHCPv4 server: every reply parsed back field by field and option by
  * option; addressing (broadcast/unicast), the one-client binding, strict
- * parsing and the off-switches.  The stack's emit functions are doubles
+ * parsing and the off-switches.  The stack's calls (proto/env.h) are doubles
  * that capture frames. */
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "proto/dhcp4.h"
 #include "lib/pkt.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 static const uint8_t gw_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x01};
 static const uint8_t guest_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x02};
@@ -20,9 +20,9 @@ static const uint8_t gw4[4] = {100, 96, 0, 1}, guest4[4] = {100, 96, 0, 2};
 static const uint8_t any4[4] = {0}, bcast4[4] = {255, 255, 255, 255};
 static const uint8_t other4[4] = {100, 96, 0, 3};
 
-/* ---- stack doubles ----------------------------------------------------------- */
+/* ---- env doubles ------------------------------------------------------------- */
 
-#include "stack_doubles.h"
+#include "env_doubles.h"
 
 static void reset_with(bool gateway, bool learned)
 {
@@ -38,15 +38,15 @@ static void reset_with(bool gateway, bool learned)
     net.cfg.dhcp4 = true;
     net.cfg.dhcp_lease_s = 86400; /* the config default */
     CU_ASSERT_EQUAL_FATAL(msb_gateways_init(&net.gw), 0);
-    memset(&stack, 0, sizeof stack);
-    stack.net = &net;
-    memcpy(stack.addrs.gateway_mac, gw_mac, 6);
-    memcpy(stack.addrs.guest_mac, guest_mac, 6);
-    msb_ip_from_v4(&stack.addrs.gateway4, gw4);
-    msb_ip_from_v4(&stack.addrs.guest4, guest4);
-    stack.addrs.prefix4 = 30;
-    stack.addrs.mtu = 1500;
-    stack.guest_mac_learned = learned;
+    memset(&env, 0, sizeof env);
+    env_bind();
+    memcpy(env.addrs.gateway_mac, gw_mac, 6);
+    memcpy(env.addrs.guest_mac, guest_mac, 6);
+    msb_ip_from_v4(&env.addrs.gateway4, gw4);
+    msb_ip_from_v4(&env.addrs.guest4, guest4);
+    env.addrs.prefix4 = 30;
+    env.addrs.mtu = 1500;
+    env.guest_mac_learned = learned;
     if (gateway) {
         struct msb_ip v4;
         msb_ip_from_v4(&v4, gw4);
@@ -142,7 +142,7 @@ static void send_msg(const struct msg *m)
 {
     struct frame f;
     build(&f, m, false);
-    msb_dhcp4_input(&stack, &f.p);
+    msb_dhcp4_input(&env, &f.p);
 }
 
 /* ---- replies ----------------------------------------------------------------- */
@@ -414,8 +414,8 @@ static void test_lease_config(void)
 {
     reset();
     net.cfg.dhcp_lease_s = 3600;
-    stack.addrs.prefix4 = 24;
-    stack.addrs.mtu = 9000;
+    env.addrs.prefix4 = 24;
+    env.addrs.mtu = 9000;
     struct msg m = message(1);
     send_msg(&m);
     CU_ASSERT_EQUAL_FATAL(nout, 1);
@@ -459,7 +459,7 @@ static void test_malformed_dropped(void)
         }
         struct frame f;
         build(&f, &m, bad_csum);
-        msb_dhcp4_input(&stack, &f.p);
+        msb_dhcp4_input(&env, &f.p);
         CU_ASSERT_EQUAL(nout, 0);
         CU_ASSERT_EQUAL(drops(bad_csum ? MSB_DROP_L4_BAD_CHECKSUM : MSB_DROP_DHCP_MALFORMED), 1);
         CU_ASSERT_EQUAL(total_drops(), 1);
@@ -487,13 +487,13 @@ static void test_short_and_spoofed(void)
     msb_put16(udp + 6, msb_csum_l4(&s, &t, MSB_IPPROTO_UDP, udp, 208));
     enum msb_drop_reason why;
     CU_ASSERT_FATAL(msb_pkt_parse(f.b, MSB_ETH_HLEN + 228, &f.p, &why));
-    msb_dhcp4_input(&stack, &f.p);
+    msb_dhcp4_input(&env, &f.p);
     CU_ASSERT_EQUAL(drops(MSB_DROP_DHCP_MALFORMED), 1);
 
     reset();
     build(&f, &m, false);
     f.b[6 + 5] ^= 1; /* Ethernet source no longer chaddr */
-    msb_dhcp4_input(&stack, &f.p);
+    msb_dhcp4_input(&env, &f.p);
     CU_ASSERT_EQUAL(drops(MSB_DROP_DHCP_MALFORMED), 1);
 
     reset();
@@ -519,8 +519,8 @@ static void test_one_client(void)
     CU_ASSERT_EQUAL_FATAL(nout, 1);
     struct reply r = reply_at(0);
     CU_ASSERT_EQUAL(memcmp(r.p.dst_mac, other_mac, 6), 0);
-    CU_ASSERT(stack.guest_mac_learned);
-    CU_ASSERT_EQUAL(memcmp(stack.addrs.guest_mac, other_mac, 6), 0);
+    CU_ASSERT(env.guest_mac_learned);
+    CU_ASSERT_EQUAL(memcmp(env.addrs.guest_mac, other_mac, 6), 0);
     m.mac = guest_mac; /* the derived MAC is now someone else */
     send_msg(&m);
     CU_ASSERT_EQUAL(nout, 1);

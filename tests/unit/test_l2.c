@@ -1,6 +1,6 @@
 /* The gateway's link layer: ARP replies and NDP advertisements, checked
  * field by field and parsed back; everything it must not answer. The
- * stack's emit functions are doubles that capture frames. */
+ * stack's calls (proto/env.h) are doubles that capture frames. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +9,7 @@
 #include "proto/l2.h"
 #include "lib/pkt.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 static const uint8_t gw_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x01};
 static const uint8_t guest_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x02};
@@ -24,9 +24,9 @@ static const uint8_t unspec[16] = {0};
 /* ff02::1:ff00:1, the solicited-node group of ...::1 */
 static const uint8_t snm[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 1};
 
-/* ---- stack doubles ----------------------------------------------------------- */
+/* ---- env doubles ------------------------------------------------------------- */
 
-#include "stack_doubles.h"
+#include "env_doubles.h"
 
 static void reset(bool with_gateways)
 {
@@ -39,14 +39,14 @@ static void reset(bool with_gateways)
     inited = true;
     msb_metrics_init(&net.metrics);
     CU_ASSERT_EQUAL_FATAL(msb_gateways_init(&net.gw), 0);
-    memset(&stack, 0, sizeof stack);
-    stack.net = &net;
-    memcpy(stack.addrs.gateway_mac, gw_mac, 6);
-    memcpy(stack.addrs.guest_mac, guest_mac, 6);
-    msb_ip_from_v4(&stack.addrs.gateway4, gw4);
-    msb_ip_from_v4(&stack.addrs.guest4, guest4);
-    msb_ip_from_v6(&stack.addrs.gateway6, gw6);
-    msb_ip_from_v6(&stack.addrs.guest6, guest6);
+    memset(&env, 0, sizeof env);
+    env_bind();
+    memcpy(env.addrs.gateway_mac, gw_mac, 6);
+    memcpy(env.addrs.guest_mac, guest_mac, 6);
+    msb_ip_from_v4(&env.addrs.gateway4, gw4);
+    msb_ip_from_v4(&env.addrs.guest4, guest4);
+    msb_ip_from_v6(&env.addrs.gateway6, gw6);
+    msb_ip_from_v6(&env.addrs.guest6, guest6);
     if (with_gateways) {
         struct msb_ip v4, v6;
         msb_ip_from_v4(&v4, gw4);
@@ -128,7 +128,7 @@ static void test_arp_request_answered(void)
     reset(true);
     struct frame f;
     arp_frame(&f, 1, guest4, gw4);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL_FATAL(nout, 1);
     const uint8_t *r = out[0]->data;
     CU_ASSERT_EQUAL(out[0]->len, 42);
@@ -170,7 +170,7 @@ static void test_arp_ignored(void)
         reset(true);
         struct frame f;
         arp_frame(&f, cases[i].op, cases[i].spa, cases[i].tpa);
-        CU_ASSERT(msb_l2_handle(&stack, &f.p));
+        CU_ASSERT(msb_l2_handle(&env, &f.p));
         CU_ASSERT_EQUAL(nout, 0);
         CU_ASSERT_EQUAL(drops(MSB_DROP_ARP_IGNORED), 1);
         CU_ASSERT_EQUAL(total_drops(), 1);
@@ -182,13 +182,13 @@ static void test_inactive_gateway(void)
     reset(false);
     struct frame f;
     arp_frame(&f, 1, guest4, gw4);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 0);
     CU_ASSERT_EQUAL(drops(MSB_DROP_ARP_IGNORED), 1);
     ns_frame(&f, guest6, gw6, 255);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     ns_frame(&f, guest_ll, gw_ll, 255);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 0);
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_IGNORED), 2);
 
@@ -196,10 +196,10 @@ static void test_inactive_gateway(void)
     struct msb_ip v4;
     msb_ip_from_v4(&v4, gw4);
     CU_ASSERT_EQUAL_FATAL(msb_gateways_set(&net.gw, &v4, NULL), 0);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 0);
     arp_frame(&f, 1, guest4, gw4);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 1);
 }
 
@@ -234,7 +234,7 @@ static void test_ns_global(void)
     reset(true);
     struct frame f;
     ns_frame(&f, guest6, gw6, 255);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL_FATAL(nout, 1);
     check_na(out[0], gw6, guest6);
     CU_ASSERT_EQUAL(total_drops(), 0);
@@ -249,12 +249,12 @@ static void test_ns_link_local(void)
     CU_ASSERT_EQUAL(memcmp(ll.b, gw_ll, 16), 0);
     struct frame f;
     ns_frame(&f, guest_ll, gw_ll, 255);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL_FATAL(nout, 1);
     check_na(out[0], gw_ll, guest_ll);
     /* the guest asks by its global address about our link-local one too */
     ns_frame(&f, guest6, gw_ll, 255);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL_FATAL(nout, 2);
     check_na(out[1], gw_ll, guest6);
 }
@@ -267,7 +267,7 @@ static void test_ns_dad_unanswered(void)
     const uint8_t *targets[] = {guest6, guest_ll, gw6, gw_ll};
     for (size_t i = 0; i < 4; i++) {
         ns_frame(&f, unspec, targets[i], 255);
-        CU_ASSERT(msb_l2_handle(&stack, &f.p));
+        CU_ASSERT(msb_l2_handle(&env, &f.p));
     }
     CU_ASSERT_EQUAL(nout, 0);
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_IGNORED), 4);
@@ -279,9 +279,9 @@ static void test_ns_not_for_us(void)
     struct frame f;
     static const uint8_t other[16] = {0xfd, 0x42, 0x6d, 0x73, 0, 0x62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
     ns_frame(&f, guest6, other, 255);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     ns_frame(&f, guest6, guest6, 255); /* never claim the guest's own address */
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 0);
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_IGNORED), 2);
 }
@@ -293,38 +293,38 @@ static void test_ns_invalid(void)
     reset(true);
     ns_frame(&f, guest6, gw6, 255);
     f.p.l4[2] ^= 0x5a;
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(drops(MSB_DROP_L4_BAD_CHECKSUM), 1);
 
     /* hop limit is not in the checksum: a routed NS is forged */
     static const uint8_t hops[] = {64, 254, 1, 0};
     for (size_t i = 0; i < sizeof hops; i++) {
         ns_frame(&f, guest6, gw6, hops[i]);
-        CU_ASSERT(msb_l2_handle(&stack, &f.p));
+        CU_ASSERT(msb_l2_handle(&env, &f.p));
     }
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_MALFORMED), 4);
 
     uint8_t m[40] = {135, 1};
     memcpy(m + 8, gw6, 16);
     icmp6_frame(&f, guest6, snm, 255, m, 24); /* code 1 */
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     m[1] = 0;
     icmp6_frame(&f, guest6, snm, 255, m, 16); /* too short for a target */
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     m[24] = 1; /* option of length 0 */
     icmp6_frame(&f, guest6, snm, 255, m, 32);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     m[25] = 2; /* option running past the message */
     icmp6_frame(&f, guest6, snm, 255, m, 32);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     icmp6_frame(&f, guest6, snm, 255, m, 25); /* half an option header */
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     m[25] = 1; /* a source link-layer option from :: */
     icmp6_frame(&f, unspec, snm, 255, m, 32);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     memcpy(m + 8, snm, 16); /* multicast target */
     icmp6_frame(&f, guest6, snm, 255, m, 32);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_MALFORMED), 4 + 7);
     CU_ASSERT_EQUAL(nout, 0);
 
@@ -336,7 +336,7 @@ static void test_ns_invalid(void)
     m[32] = 99;
     m[33] = 1;
     icmp6_frame(&f, guest6, snm, 255, m, 40);
-    CU_ASSERT(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 1);
 }
 
@@ -349,7 +349,7 @@ static void test_other_traffic_passes(void)
         uint8_t m[24] = {types[i]};
         memcpy(m + 8, gw6, 16);
         icmp6_frame(&f, guest6, gw6, 255, m, sizeof m);
-        CU_ASSERT_FALSE(msb_l2_handle(&stack, &f.p));
+        CU_ASSERT_FALSE(msb_l2_handle(&env, &f.p));
     }
     /* an IPv4 TCP segment */
     memset(&f, 0, sizeof f);
@@ -366,7 +366,7 @@ static void test_other_traffic_passes(void)
     f.len = 54;
     enum msb_drop_reason why;
     CU_ASSERT_FATAL(msb_pkt_parse(f.b, f.len, &f.p, &why));
-    CU_ASSERT_FALSE(msb_l2_handle(&stack, &f.p));
+    CU_ASSERT_FALSE(msb_l2_handle(&env, &f.p));
     CU_ASSERT_EQUAL(nout, 0);
     CU_ASSERT_EQUAL(total_drops(), 0);
 }

@@ -1,7 +1,7 @@
 /* Router advertisements: the RA parsed back field by field and option by
  * option; answers to solicitations (unicast / all-nodes), rate limit,
  * malformed solicitations, the unsolicited schedule and the switches.  The
- * stack's emit functions are doubles that capture frames. */
+ * stack's calls (proto/env.h) are doubles that capture frames. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +10,7 @@
 #include "proto/ndp_ra.h"
 #include "lib/pkt.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 static const uint8_t gw_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x01};
 static const uint8_t guest_mac[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x02};
@@ -24,10 +24,10 @@ static const uint8_t all_routers[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 static const uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
 
-/* ---- stack doubles ----------------------------------------------------------- */
+/* ---- env doubles ------------------------------------------------------------- */
 
-#define STACK_DOUBLES_MAX_OUT 16
-#include "stack_doubles.h"
+#define ENV_DOUBLES_MAX_OUT 16
+#include "env_doubles.h"
 
 static void clear_out(void)
 {
@@ -54,14 +54,14 @@ static void reset_with(bool gateway)
     memset(&net.cfg, 0, sizeof net.cfg);
     net.cfg.ra = true;
     CU_ASSERT_EQUAL_FATAL(msb_gateways_init(&net.gw), 0);
-    memset(&stack, 0, sizeof stack);
-    stack.net = &net;
-    memcpy(stack.addrs.gateway_mac, gw_mac, 6);
-    memcpy(stack.addrs.guest_mac, guest_mac, 6);
-    msb_ip_from_v6(&stack.addrs.gateway6, gw6);
-    msb_ip_from_v6(&stack.addrs.guest6, guest6);
-    stack.addrs.prefix6 = 64;
-    stack.addrs.mtu = 1500;
+    memset(&env, 0, sizeof env);
+    env_bind();
+    memcpy(env.addrs.gateway_mac, gw_mac, 6);
+    memcpy(env.addrs.guest_mac, guest_mac, 6);
+    msb_ip_from_v6(&env.addrs.gateway6, gw6);
+    msb_ip_from_v6(&env.addrs.guest6, guest6);
+    env.addrs.prefix6 = 64;
+    env.addrs.mtu = 1500;
     if (gateway)
         activate();
 }
@@ -118,7 +118,7 @@ static bool solicit(const uint8_t src[16], uint64_t now)
 {
     struct frame f;
     rs_frame(&f, src);
-    return msb_ra_handle(&stack, &f.p, now);
+    return msb_ra_handle(&env, &f.p, now);
 }
 
 /* ---- the advertisement ------------------------------------------------------- */
@@ -168,7 +168,7 @@ static struct msb_pkt check_ra(size_t i, const uint8_t dst[16], const uint8_t ds
     o = find_opt(&r, 5);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     CU_ASSERT_EQUAL(o[1], 1);
-    CU_ASSERT_EQUAL(msb_get32(o + 4), stack.addrs.mtu);
+    CU_ASSERT_EQUAL(msb_get32(o + 4), env.addrs.mtu);
     o = find_opt(&r, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     CU_ASSERT_EQUAL(o[1], 4);
@@ -240,12 +240,12 @@ static void test_malformed_rs(void)
         memcpy(m + 10, guest_mac, 6);
         struct frame f;
         icmp6_frame(&f, cases[i].src, all_routers, cases[i].hop, m, 16, cases[i].bad_csum);
-        CU_ASSERT(msb_ra_handle(&stack, &f.p, 1000));
+        CU_ASSERT(msb_ra_handle(&env, &f.p, 1000));
         CU_ASSERT_EQUAL(nout, 0);
         CU_ASSERT_EQUAL(drops(cases[i].why), 1);
         CU_ASSERT_EQUAL(total_drops(), 1);
         /* a refused solicitation does not turn unsolicited RAs on */
-        msb_ra_tick(&stack, 2000);
+        msb_ra_tick(&env, 2000);
         CU_ASSERT_EQUAL(nout, 0);
     }
 }
@@ -257,7 +257,7 @@ static void test_not_rs(void)
     memcpy(ns + 8, gw6, 16);
     struct frame f;
     icmp6_frame(&f, guest_ll, all_nodes, 255, ns, sizeof ns, false);
-    CU_ASSERT_FALSE(msb_ra_handle(&stack, &f.p, 1000));
+    CU_ASSERT_FALSE(msb_ra_handle(&env, &f.p, 1000));
     CU_ASSERT_EQUAL(nout, 0);
     CU_ASSERT_EQUAL(total_drops(), 0);
 }
@@ -270,10 +270,10 @@ static void test_switches(void)
     reset();
     net.cfg.ra = false;
     CU_ASSERT(solicit(guest_ll, 1000));
-    msb_ra_tick(&stack, 5000);
+    msb_ra_tick(&env, 5000);
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_IGNORED), 1);
     reset();
-    stack.addrs.mtu = 1279; /* no IPv6 on such a link */
+    env.addrs.mtu = 1279; /* no IPv6 on such a link */
     CU_ASSERT(solicit(guest_ll, 1000));
     CU_ASSERT_EQUAL(drops(MSB_DROP_NDP_IGNORED), 1);
     CU_ASSERT_EQUAL(nout, 0);
@@ -282,7 +282,7 @@ static void test_switches(void)
 static size_t periodic_at(uint64_t now)
 {
     size_t before = nout;
-    msb_ra_tick(&stack, now);
+    msb_ra_tick(&env, now);
     return nout - before;
 }
 
@@ -325,7 +325,7 @@ static void test_burst_on_activation(void)
 static void test_prefix_not_64(void)
 {
     reset();
-    stack.addrs.prefix6 = 56;
+    env.addrs.prefix6 = 56;
     CU_ASSERT(solicit(guest_ll, 1000));
     CU_ASSERT_EQUAL_FATAL(nout, 1);
     struct msb_pkt r;

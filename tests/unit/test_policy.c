@@ -23,6 +23,23 @@
 #include "api/instance.h"
 #include "proto/enforce.h"
 #include "model/policy_engine.h"
+#include "proto/env.h"
+
+/* The protocols' view of an instance (what the stack builds at start), so
+ * the enforcement entry points run without a stack thread. */
+static struct msb_env *env_of(struct msbnet *net)
+{
+    static struct msb_env e;
+    e = (struct msb_env){.cfg = &net->cfg,
+                         .addrs = net->addrs,
+                         .metrics = &net->metrics,
+                         .gw = &net->gw,
+                         .hidx = &net->hidx,
+                         .hook = &net->hook,
+                         .terminated = &net->terminated,
+                         .policy = &net->policy};
+    return &e;
+}
 
 static struct msb_gateways gw;
 static struct msb_hidx hidx;
@@ -679,9 +696,9 @@ static void test_config_policy(void)
     int calls = 0;
     msb_hook_set(&net->hook, hook_fn, &calls);
     struct msb_ip meta = ip("169.254.169.254"), pub = ip("8.8.8.8");
-    CU_ASSERT(!msb_policy_allow(net, 6, &meta, 80));
-    CU_ASSERT(!msb_policy_allow(net, 6, &meta, 443));
-    CU_ASSERT(msb_policy_allow(net, 6, &pub, 443));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &meta, 80));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &meta, 443));
+    CU_ASSERT(msb_policy_allow(env_of(net), 6, &pub, 443));
     CU_ASSERT_EQUAL(calls, 1); /* once per instance */
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.terminated), 2);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.allowed), 1);
@@ -703,16 +720,16 @@ static void test_config_policy(void)
     CU_ASSERT_EQUAL(msb_config_parse("{\"egress\":\"deny\"}", &c, err, sizeof err), 0);
     net = msb_instance_create(&c, err, sizeof err);
     CU_ASSERT_FATAL(net != NULL);
-    CU_ASSERT(!msb_policy_allow(net, 6, &pub, 443));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &pub, 443));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 1);
     msb_instance_destroy(net);
     CU_ASSERT_EQUAL(msb_config_parse("{}", &c, err, sizeof err), 0);
     net = msb_instance_create(&c, err, sizeof err);
     CU_ASSERT_FATAL(net != NULL);
-    CU_ASSERT(msb_policy_allow(net, 6, &pub, 443));
+    CU_ASSERT(msb_policy_allow(env_of(net), 6, &pub, 443));
     struct msb_ip priv;
     msb_ip_parse("10.1.2.3", &priv);
-    CU_ASSERT(!msb_policy_allow(net, 6, &priv, 443));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &priv, 443));
     msb_instance_destroy(net);
 }
 
@@ -839,19 +856,19 @@ static void test_by_rule(void)
     snprintf(cfg, sizeof cfg, "{\"policy\":\"%s\"}", list);
     struct msbnet *net = instance(cfg);
     struct msb_ip a = ip("10.0.0.9"), b = ip("10.0.5.1"), pub = ip("8.8.8.8"), other = ip("10.9.9.9");
-    CU_ASSERT(!msb_policy_allow(net, 6, &a, 80));
-    CU_ASSERT(!msb_policy_allow(net, 17, &a, 53));
-    CU_ASSERT(!msb_policy_allow(net, 6, &b, 80));
-    CU_ASSERT(msb_policy_allow(net, 6, &pub, 443));
-    CU_ASSERT(!msb_policy_allow(net, 6, &other, 443));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &a, 80));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 17, &a, 53));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &b, 80));
+    CU_ASSERT(msb_policy_allow(env_of(net), 6, &pub, 443));
+    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &other, 443));
     CU_ASSERT_EQUAL(bucket(net, 0), 2);
     CU_ASSERT_EQUAL(bucket(net, 5), 1);
     CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_LATER), 1);
     CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_DEFAULT), 1);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 4);
     /* A re-check after a swap counts nothing. */
-    CU_ASSERT_FALSE(msb_policy_still_allowed(net, 6, &a, 80));
-    CU_ASSERT_TRUE(msb_policy_still_allowed(net, 6, &pub, 80));
+    CU_ASSERT_FALSE(msb_policy_still_allowed(env_of(net), 6, &a, 80));
+    CU_ASSERT_TRUE(msb_policy_still_allowed(env_of(net), 6, &pub, 80));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 4);
     CU_ASSERT_EQUAL(bucket(net, 0), 2);
     msb_instance_destroy(net);
@@ -864,10 +881,10 @@ static void test_sni_decision_counted(void)
     struct msb_ip a = ip("203.0.113.70");
     CU_ASSERT_EQUAL(msb_hidx_insert(&net->hidx, "pypi.org", MSB_FAMILY_V4, &a, 1, 60000,
                                     msb_now_ms()), 0);
-    CU_ASSERT_TRUE(msb_policy_wants_sni(net));
-    CU_ASSERT_TRUE(msb_policy_allow(net, 6, &a, 443));
-    CU_ASSERT_TRUE(msb_policy_allow_sni(net, &a, 443, "pypi.org"));
-    CU_ASSERT_FALSE(msb_policy_allow_sni(net, &a, 443, "evil.com"));
+    CU_ASSERT_TRUE(msb_policy_wants_sni(env_of(net)));
+    CU_ASSERT_TRUE(msb_policy_allow(env_of(net), 6, &a, 443));
+    CU_ASSERT_TRUE(msb_policy_allow_sni(env_of(net), &a, 443, "pypi.org"));
+    CU_ASSERT_FALSE(msb_policy_allow_sni(env_of(net), &a, 443, "evil.com"));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.allowed), 1);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 1);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.sni_mismatch), 1);
@@ -899,8 +916,8 @@ static const char *capture_stderr(void (*fn)(struct msbnet *), struct msbnet *ne
 static void two_decisions(struct msbnet *net)
 {
     struct msb_ip a = ip("10.1.2.3"), v6 = ip("2001:db8::5");
-    msb_policy_allow(net, 6, &a, 8080);
-    msb_policy_allow(net, 58, &v6, 0);
+    msb_policy_allow(env_of(net), 6, &a, 8080);
+    msb_policy_allow(env_of(net), 58, &v6, 0);
 }
 
 static void test_debug_log(void)

@@ -20,6 +20,7 @@
 #define FDS_TX_BUDGET 256
 
 struct msb_frame_fds {
+    struct msbnet *net;
     struct msb_stack *s;
     struct event *tx_ev; /* tx_fd readable */
     struct event *rx_ev; /* rx_fd writable, armed while frames wait in rx */
@@ -85,7 +86,7 @@ static void on_rx_writable(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct msb_frame_fds *d = arg;
-    struct msbnet *net = d->s->net;
+    struct msbnet *net = d->net;
     struct msb_frame *f;
     while ((f = msb_ring_peek(&net->rx)) != NULL) {
         if (!send_one(d, net, f))
@@ -135,7 +136,7 @@ static void on_tx_readable(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct msb_frame_fds *d = arg;
-    struct msbnet *net = d->s->net;
+    struct msbnet *net = d->net;
     for (int i = 0; i < FDS_TX_BUDGET; i++) {
         ssize_t n = read(fd, d->buf, d->cap);
         if (n < 0 && errno == EINTR)
@@ -161,20 +162,20 @@ static void on_tx_readable(evutil_socket_t fd, short what, void *arg)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-int msb_frame_fds_start(struct msb_stack *s)
+int msb_frame_fds_start(struct msbnet *net, struct msb_stack *s)
 {
-    struct msbnet *net = s->net;
     if (net->tx_fd < 0 && net->rx_fd < 0)
         return 0;
     size_t cap = (net->cfg.vnet_hdr ? MSBNET_MAX_VNET_FRAME : MSBNET_MAX_FRAME) + 1;
     struct msb_frame_fds *d = calloc(1, sizeof *d + (net->tx_fd >= 0 ? cap : 0));
     if (!d)
         return -1;
+    d->net = net;
     d->s = s;
     d->cap = cap;
     net->frame_fds = d;
     if (net->tx_fd >= 0) {
-        d->tx_ev = event_new(s->base, net->tx_fd, EV_READ | EV_PERSIST, on_tx_readable, d);
+        d->tx_ev = event_new(s->env.base, net->tx_fd, EV_READ | EV_PERSIST, on_tx_readable, d);
         if (!d->tx_ev || set_nonblock(net->tx_fd) || event_add(d->tx_ev, NULL))
             return -1;
         int type = 0;
@@ -183,7 +184,7 @@ int msb_frame_fds_start(struct msb_stack *s)
                       type == SOCK_DGRAM;
     }
     if (net->rx_fd >= 0) {
-        d->rx_ev = event_new(s->base, net->rx_fd, EV_WRITE | EV_PERSIST, on_rx_writable, d);
+        d->rx_ev = event_new(s->env.base, net->rx_fd, EV_WRITE | EV_PERSIST, on_rx_writable, d);
         struct stat st;
         if (!d->rx_ev || set_nonblock(net->rx_fd) || fstat(net->rx_fd, &st))
             return -1;
@@ -195,9 +196,9 @@ int msb_frame_fds_start(struct msb_stack *s)
     return 0;
 }
 
-void msb_frame_fds_stop(struct msb_stack *s)
+void msb_frame_fds_stop(struct msbnet *net)
 {
-    struct msb_frame_fds *d = s->net->frame_fds;
+    struct msb_frame_fds *d = net->frame_fds;
     if (!d)
         return;
     if (d->tx_ev)
@@ -205,5 +206,5 @@ void msb_frame_fds_stop(struct msb_stack *s)
     if (d->rx_ev)
         event_free(d->rx_ev);
     free(d);
-    s->net->frame_fds = NULL;
+    net->frame_fds = NULL;
 }

@@ -21,12 +21,12 @@
 struct msb_stack;
 struct msbnet;
 
-/* Stack start: arms the events for the fds set on s->net (none: nothing
+/* Stack start: arms the events on s for the fds set on net (none: nothing
  * to do).  0, or -1 when out of memory / events fail. */
-int msb_frame_fds_start(struct msb_stack *s);
+int msb_frame_fds_start(struct msbnet *net, struct msb_stack *s);
 
 /* Stack teardown (its thread is gone).  Frames still queued stay in rx. */
-void msb_frame_fds_stop(struct msb_stack *s);
+void msb_frame_fds_stop(struct msbnet *net);
 
 /* Stack thread, rx_fd set: hands f (owned) to the guest.  False when the
  * rx ring is full: f is freed, the drop counted, and proxy_wake fires once

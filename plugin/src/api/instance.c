@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/clock.h"
 #include "api/frame_fds.h"
-#include "msbnet/msbnet.h"
-#include "model/policy_model.h"
 #include "api/policy_replace.h"
-#include "stack/stack.h"
+#include "lib/clock.h"
 #include "lib/vnet_hdr.h"
+#include "model/policy_model.h"
+#include "msbnet/msbnet.h"
+#include "stack/stack.h"
 
 static void free_queued(struct msb_ring *r)
 {
@@ -139,6 +139,65 @@ void msb_instance_destroy(struct msbnet *net)
     free(net);
 }
 
+/* ---- the stack's owner (stack/stack.h) ------------------------------------ */
+
+static bool own_take_policy(void *ctx)
+{
+    return msb_policy_take_pending(ctx);
+}
+
+static int own_attach(void *ctx, struct msb_stack *s)
+{
+    if (msb_frame_fds_start(ctx, s))
+        return -1;
+    msb_publish_sync(ctx, s); /* listeners published before start */
+    return 0;
+}
+
+static void own_detach(void *ctx, struct msb_stack *s)
+{
+    (void)s;
+    msb_publish_detach(ctx);
+    msb_frame_fds_stop(ctx);
+}
+
+static void own_sync(void *ctx, struct msb_stack *s)
+{
+    msb_publish_sync(ctx, s);
+}
+
+static bool own_emit(void *ctx, struct msb_frame *f)
+{
+    return msb_instance_emit(ctx, f);
+}
+
+static bool own_rx_room(void *ctx, size_t frames)
+{
+    return msb_instance_rx_has_room(ctx, frames);
+}
+
+static struct msb_stack_owner owner_of(struct msbnet *net)
+{
+    return (struct msb_stack_owner){.ctx = net,
+                                    .cfg = &net->cfg,
+                                    .addrs = &net->addrs,
+                                    .metrics = &net->metrics,
+                                    .gw = &net->gw,
+                                    .hidx = &net->hidx,
+                                    .hook = &net->hook,
+                                    .terminated = &net->terminated,
+                                    .policy = &net->policy,
+                                    .tx = &net->tx,
+                                    .tx_wake = &net->tx_wake,
+                                    .proxy_wake = &net->proxy_wake,
+                                    .take_policy = own_take_policy,
+                                    .attach = own_attach,
+                                    .detach = own_detach,
+                                    .sync = own_sync,
+                                    .emit = own_emit,
+                                    .rx_room = own_rx_room};
+}
+
 int msb_instance_start(struct msbnet *net, char *err, size_t errlen)
 {
     pthread_mutex_lock(&net->life);
@@ -148,7 +207,8 @@ int msb_instance_start(struct msbnet *net, char *err, size_t errlen)
         rc = MSBNET_ESTATE;
     } else {
         msb_policy_set_stack_live(net, true);
-        if (!(net->stack = msb_stack_start(net, err, errlen))) {
+        struct msb_stack_owner own = owner_of(net);
+        if (!(net->stack = msb_stack_start(&own, err, errlen))) {
             msb_policy_set_stack_live(net, false);
             rc = MSBNET_ESTATE;
         }
@@ -294,19 +354,19 @@ long msb_instance_read_frame(struct msbnet *net, uint8_t *buf, size_t cap, size_
     return len;
 }
 
-static bool rx_room(struct msbnet *net)
+static bool rx_room(struct msbnet *net, size_t frames)
 {
-    return msb_ring_count(&net->rx) < msb_ring_capacity(&net->rx);
+    return msb_ring_count(&net->rx) + frames <= msb_ring_capacity(&net->rx);
 }
 
 /* Asks the reader for a proxy_wake when it frees room.  The flag is set
  * before looking again, so a pop racing with us either sees the flag or
  * leaves room that the second look finds: no wake is lost.  Returns true
  * when there is room after all (a spurious wake may follow; harmless). */
-static bool wait_for_room(struct msbnet *net)
+static bool wait_for_room(struct msbnet *net, size_t frames)
 {
     atomic_store(&net->rx_blocked, true);
-    return rx_room(net);
+    return rx_room(net, frames);
 }
 
 bool msb_instance_emit(struct msbnet *net, struct msb_frame *f)
@@ -319,12 +379,12 @@ bool msb_instance_emit(struct msbnet *net, struct msb_frame *f)
     }
     msb_frame_free(f);
     msb_drop(&net->metrics, MSB_DROP_RX_RING_FULL);
-    if (wait_for_room(net))
+    if (wait_for_room(net, 1))
         msb_wake_signal(&net->proxy_wake);
     return false;
 }
 
-bool msb_instance_rx_has_room(struct msbnet *net)
+bool msb_instance_rx_has_room(struct msbnet *net, size_t frames)
 {
-    return rx_room(net) || wait_for_room(net);
+    return rx_room(net, frames) || wait_for_room(net, frames);
 }

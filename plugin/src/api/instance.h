@@ -84,7 +84,8 @@ void msb_instance_count_rx(struct msbnet *net, const struct msb_frame *f);
  * freed, the drop counted, and proxy_wake fires once the reader frees room. */
 bool msb_instance_emit(struct msbnet *net, struct msb_frame *f);
 
-/* Stack side: true while rx has room for another frame. */
-bool msb_instance_rx_has_room(struct msbnet *net);
+/* Stack side: true while rx has room for `frames` more; when false, proxy_wake
+ * fires once the reader frees room. */
+bool msb_instance_rx_has_room(struct msbnet *net, size_t frames);
 
 #endif

@@ -230,7 +230,7 @@ static void on_accept(struct msb_stack *s, struct msb_pub_listener *l)
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
                 errno == ECONNABORTED)
                 return;
-            msb_count(&s->net->metrics.inbound.tcp_errors, 1);
+            msb_count(&s->env.metrics->inbound.tcp_errors, 1);
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 pause_accepting(l);
             return;
@@ -249,25 +249,25 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
     if (l->spec.proto == MSB_IPPROTO_TCP)
         on_accept(l->s, l);
     else
-        msb_udp_inbound_readable(l->s->udpin, l);
-    msb_tcp_flush(l->s->tcp);
+        msb_udp_inbound_readable(l->s->udpin, l->fd, &l->spec);
+    msb_stack_flush(l->s);
 }
 
 static void attach(struct msb_stack *s, struct msb_pub_listener *l)
 {
     l->s = s;
-    l->ev = event_new(s->base, l->fd, EV_READ | EV_PERSIST, on_ready, l);
-    l->pause = evtimer_new(s->base, on_resume, l);
+    l->ev = event_new(s->env.base, l->fd, EV_READ | EV_PERSIST, on_ready, l);
+    l->pause = evtimer_new(s->env.base, on_resume, l);
     if (!l->ev || !l->pause || event_add(l->ev, NULL)) {
         /* Stays registered but deaf; counted so the failure is visible. */
-        msb_count(&s->net->metrics.inbound.tcp_errors, 1);
+        msb_count(&s->env.metrics->inbound.tcp_errors, 1);
         drop_events(l);
     }
 }
 
-void msb_publish_sync(struct msb_stack *s)
+void msb_publish_sync(struct msbnet *net, struct msb_stack *s)
 {
-    struct msb_publish *p = &s->net->pub;
+    struct msb_publish *p = &net->pub;
     if (!atomic_exchange(&p->dirty, false))
         return;
     pthread_mutex_lock(&p->mu);
@@ -277,7 +277,7 @@ void msb_publish_sync(struct msb_stack *s)
         if (atomic_load(&l->removed)) {
             *link = l->next;
             if (l->spec.proto == MSB_IPPROTO_UDP)
-                msb_udp_inbound_forget(s->udpin, l);
+                msb_udp_inbound_forget(s->udpin, &l->spec);
             free_listener(l);
             continue;
         }
@@ -288,9 +288,9 @@ void msb_publish_sync(struct msb_stack *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-void msb_publish_detach(struct msb_stack *s)
+void msb_publish_detach(struct msbnet *net)
 {
-    struct msb_publish *p = &s->net->pub;
+    struct msb_publish *p = &net->pub;
     pthread_mutex_lock(&p->mu);
     struct msb_pub_listener **link = &p->head;
     while (*link) {

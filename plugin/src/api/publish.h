@@ -56,9 +56,9 @@ int msb_publish_close(struct msbnet *net, const struct msb_publish_spec *spec, c
                       size_t errlen);
 
 /* Stack thread: watch new listeners, free removed ones. */
-void msb_publish_sync(struct msb_stack *s);
+void msb_publish_sync(struct msbnet *net, struct msb_stack *s);
 
 /* The stack is stopping (its thread joined): drop every event. */
-void msb_publish_detach(struct msb_stack *s);
+void msb_publish_detach(struct msbnet *net);
 
 #endif

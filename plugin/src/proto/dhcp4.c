@@ -4,7 +4,7 @@
 
 #include "lib/csum.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 #define UDP_HLEN 8
 #define BOOTP_CHADDR 28
@@ -151,23 +151,23 @@ static uint32_t netmask(uint8_t prefix)
 }
 
 /* The options of a reply; returns their length (END included). */
-static size_t reply_options(struct msb_stack *s, const struct reply *rep, const uint8_t gw[4],
+static size_t reply_options(struct msb_env *e, const struct reply *rep, const uint8_t gw[4],
                             uint8_t *o)
 {
     size_t at = put_opt(o, 0, OPT_MSG_TYPE, &rep->type, 1);
     at = put_opt(o, at, OPT_SERVER_ID, gw, 4);
     if (rep->type != DHCP_NAK) {
-        uint32_t lease = s->net->cfg.dhcp_lease_s;
+        uint32_t lease = e->cfg->dhcp_lease_s;
         if (rep->with_lease) {
             at = put_opt32(o, at, OPT_LEASE_TIME, lease);
             at = put_opt32(o, at, OPT_T1, lease / 2);
             at = put_opt32(o, at, OPT_T2, (uint32_t)((uint64_t)lease * 7 / 8));
         }
-        at = put_opt32(o, at, OPT_SUBNET_MASK, netmask(s->addrs.prefix4));
+        at = put_opt32(o, at, OPT_SUBNET_MASK, netmask(e->addrs.prefix4));
         at = put_opt(o, at, OPT_ROUTER, gw, 4);
         at = put_opt(o, at, OPT_DNS, gw, 4);
         uint8_t mtu[2];
-        msb_put16(mtu, (uint16_t)s->addrs.mtu);
+        msb_put16(mtu, (uint16_t)e->addrs.mtu);
         at = put_opt(o, at, OPT_MTU, mtu, 2);
     }
     o[at++] = OPT_END;
@@ -193,11 +193,11 @@ static void reply_dst(const struct dhcp_req *r, const struct reply *rep, uint8_t
 
 /* The BOOTREPLY body: the request's xid, flags, ciaddr, giaddr and chaddr,
  * our yiaddr, the options, zero padding up to the BOOTP minimum. */
-static size_t write_bootp(struct msb_stack *s, const struct dhcp_req *r, const struct reply *rep,
+static size_t write_bootp(struct msb_env *e, const struct dhcp_req *r, const struct reply *rep,
                           const uint8_t gw[4], uint8_t *b)
 {
     uint8_t opts[REPLY_OPTIONS_MAX];
-    size_t olen = reply_options(s, rep, gw, opts);
+    size_t olen = reply_options(e, rep, gw, opts);
     size_t len = BOOTP_OPTIONS + olen < BOOTP_MIN_LEN ? BOOTP_MIN_LEN : BOOTP_OPTIONS + olen;
     memset(b, 0, len);
     b[0] = OP_REPLY;
@@ -215,12 +215,12 @@ static size_t write_bootp(struct msb_stack *s, const struct dhcp_req *r, const s
     return len;
 }
 
-static void send_reply(struct msb_stack *s, const struct dhcp_req *r, const struct reply *rep,
+static void send_reply(struct msb_env *e, const struct dhcp_req *r, const struct reply *rep,
                        const uint8_t gw[4])
 {
     uint8_t body[BOOTP_OPTIONS + REPLY_OPTIONS_MAX + BOOTP_MIN_LEN];
-    size_t blen = write_bootp(s, r, rep, gw, body);
-    struct msb_frame *f = msb_stack_ip_frame(s, 4, 20 + UDP_HLEN + blen);
+    size_t blen = write_bootp(e, r, rep, gw, body);
+    struct msb_frame *f = msb_env_ip_frame(e, 4, 20 + UDP_HLEN + blen);
     if (!f)
         return;
     uint8_t dst[4];
@@ -238,66 +238,66 @@ static void send_reply(struct msb_stack *s, const struct dhcp_req *r, const stru
     msb_ip_from_v4(&src_ip, gw);
     msb_ip_from_v4(&dst_ip, dst);
     msb_put16(udp + 6, msb_csum_l4(&src_ip, &dst_ip, MSB_IPPROTO_UDP, udp, UDP_HLEN + blen));
-    struct msb_dhcp_metrics *m = &s->net->metrics.dhcp;
+    struct msb_dhcp_metrics *m = &e->metrics->dhcp;
     msb_count(rep->type == DHCP_OFFER ? &m->offers : rep->type == DHCP_ACK ? &m->acks : &m->naks,
               1);
-    msb_stack_emit(s, f);
+    msb_env_emit(e, f);
 }
 
 /* ---- the server --------------------------------------------------------- */
 
 /* The one client: the guest's MAC, or the first client's while the stack
  * has not seen the guest yet (a VMM may give the guest any MAC). */
-static bool client_ok(struct msb_stack *s, const uint8_t *mac)
+static bool client_ok(struct msb_env *e, const uint8_t *mac)
 {
-    if (memcmp(mac, s->addrs.guest_mac, 6) == 0) {
-        s->guest_mac_learned = true;
+    if (memcmp(mac, e->addrs.guest_mac, 6) == 0) {
+        e->guest_mac_learned = true;
         return true;
     }
-    if (s->guest_mac_learned)
+    if (e->guest_mac_learned)
         return false;
-    memcpy(s->addrs.guest_mac, mac, 6);
-    s->guest_mac_learned = true;
+    memcpy(e->addrs.guest_mac, mac, 6);
+    e->guest_mac_learned = true;
     return true;
 }
 
 /* A REQUEST names the lease it wants by option 50 (SELECTING, INIT-REBOOT)
  * or by ciaddr (RENEWING, REBINDING); anything but the guest address is
  * NAKed so the client starts over with a DISCOVER. */
-static void on_request(struct msb_stack *s, const struct dhcp_req *r, const uint8_t gw[4])
+static void on_request(struct msb_env *e, const struct dhcp_req *r, const uint8_t gw[4])
 {
-    msb_count(&s->net->metrics.dhcp.requests, 1);
+    msb_count(&e->metrics->dhcp.requests, 1);
     /* RFC 2131 §4.3.2: a REQUEST naming another server tells us our offer
      * was declined; it is not ours to answer. */
     if (r->has_server && memcmp(r->server, gw, 4) != 0) {
-        msb_drop(&s->net->metrics, MSB_DROP_DHCP_IGNORED);
+        msb_drop(e->metrics, MSB_DROP_DHCP_IGNORED);
         return;
     }
     const uint8_t *want = r->has_requested ? r->requested : r->msg + 12;
-    bool ours = memcmp(want, s->addrs.guest4.b, 4) == 0;
+    bool ours = memcmp(want, e->addrs.guest4.b, 4) == 0;
     struct reply rep = {.type = ours ? DHCP_ACK : DHCP_NAK, .with_lease = ours};
     if (ours)
-        memcpy(rep.yiaddr, s->addrs.guest4.b, 4);
-    send_reply(s, r, &rep, gw);
+        memcpy(rep.yiaddr, e->addrs.guest4.b, 4);
+    send_reply(e, r, &rep, gw);
 }
 
-static void serve(struct msb_stack *s, const struct dhcp_req *r, const uint8_t gw[4])
+static void serve(struct msb_env *e, const struct dhcp_req *r, const uint8_t gw[4])
 {
-    struct msb_dhcp_metrics *m = &s->net->metrics.dhcp;
+    struct msb_dhcp_metrics *m = &e->metrics->dhcp;
     struct reply rep = {.type = DHCP_OFFER, .with_lease = true};
     switch (r->type) {
     case DHCP_DISCOVER:
         msb_count(&m->discovers, 1);
-        memcpy(rep.yiaddr, s->addrs.guest4.b, 4);
-        return send_reply(s, r, &rep, gw);
+        memcpy(rep.yiaddr, e->addrs.guest4.b, 4);
+        return send_reply(e, r, &rep, gw);
     case DHCP_REQUEST:
-        return on_request(s, r, gw);
+        return on_request(e, r, gw);
     case DHCP_INFORM:
         /* RFC 2131 §3.4: the options only, no lease, no yiaddr. */
         msb_count(&m->informs, 1);
         rep.type = DHCP_ACK;
         rep.with_lease = false;
-        return send_reply(s, r, &rep, gw);
+        return send_reply(e, r, &rep, gw);
     case DHCP_DECLINE:
         /* The guest found its address in use: nobody else can hold it on
          * this link, and there is no other address to give. */
@@ -305,16 +305,16 @@ static void serve(struct msb_stack *s, const struct dhcp_req *r, const uint8_t g
     case DHCP_RELEASE:
         return msb_count(&m->releases, 1);
     default:
-        return msb_drop(&s->net->metrics, MSB_DROP_DHCP_IGNORED);
+        return msb_drop(e->metrics, MSB_DROP_DHCP_IGNORED);
     }
 }
 
 /* Addresses a client may use: from 0.0.0.0 (no lease yet) or the guest
  * address, to the broadcast address or the gateway (renewal). */
-static enum msb_drop_reason check_ip(struct msb_stack *s, const struct msb_pkt *p,
+static enum msb_drop_reason check_ip(struct msb_env *e, const struct msb_pkt *p,
                                      const uint8_t gw[4])
 {
-    if (memcmp(p->src.b, any4, 4) != 0 && !msb_ip_equal(&p->src, &s->addrs.guest4))
+    if (memcmp(p->src.b, any4, 4) != 0 && !msb_ip_equal(&p->src, &e->addrs.guest4))
         return MSB_DROP_IP_SPOOFED_SRC;
     if (memcmp(p->dst.b, bcast4, 4) != 0 && memcmp(p->dst.b, gw, 4) != 0)
         return MSB_DROP_DHCP_IGNORED;
@@ -323,19 +323,19 @@ static enum msb_drop_reason check_ip(struct msb_stack *s, const struct msb_pkt *
     return MSB_DROP__COUNT;
 }
 
-void msb_dhcp4_input(struct msb_stack *s, const struct msb_pkt *p)
+void msb_dhcp4_input(struct msb_env *e, const struct msb_pkt *p)
 {
-    struct msb_metrics *m = &s->net->metrics;
+    struct msb_metrics *m = e->metrics;
     struct msb_ip gw;
-    if (!s->net->cfg.dhcp4 || !msb_gateway_get(&s->net->gw, MSB_FAMILY_V4, &gw))
+    if (!e->cfg->dhcp4 || !msb_gateway_get(e->gw, MSB_FAMILY_V4, &gw))
         return msb_drop(m, MSB_DROP_DHCP_IGNORED);
-    enum msb_drop_reason why = check_ip(s, p, gw.b);
+    enum msb_drop_reason why = check_ip(e, p, gw.b);
     if (why != MSB_DROP__COUNT)
         return msb_drop(m, why);
     struct dhcp_req r;
     if (!parse(p, &r))
         return msb_drop(m, MSB_DROP_DHCP_MALFORMED);
-    if (!client_ok(s, p->src_mac))
+    if (!client_ok(e, p->src_mac))
         return msb_drop(m, MSB_DROP_DHCP_OTHER_CLIENT);
-    serve(s, &r, gw.b);
+    serve(e, &r, gw.b);
 }

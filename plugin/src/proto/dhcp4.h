@@ -18,7 +18,7 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 
 #define MSB_DHCP_SERVER_PORT 67
 #define MSB_DHCP_CLIENT_PORT 68
@@ -29,6 +29,6 @@ struct msb_stack;
 bool msb_dhcp4_wants(const struct msb_pkt *p);
 
 /* Answers (or drops, counted) one DHCP client message. */
-void msb_dhcp4_input(struct msb_stack *s, const struct msb_pkt *p);
+void msb_dhcp4_input(struct msb_env *e, const struct msb_pkt *p);
 
 #endif

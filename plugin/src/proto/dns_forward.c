@@ -13,11 +13,10 @@
 #include "lib/dns_msg.h"
 #include "proto/dns_tcp.h"
 #include "model/dns_upstreams.h"
-#include "api/instance.h"
 #include "proto/enforce.h"
 #include "model/policy_engine.h"
 #include "lib/siphash.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 #include "proto/udp_reply.h"
 
 #define MAX_IN_FLIGHT 256
@@ -57,8 +56,7 @@ struct dns_q {
 };
 
 struct msb_dns {
-    struct msb_stack *s;
-    struct msbnet *net;
+    struct msb_env *env;
     struct msb_dns_metrics *m;
     struct msb_ip up[MSB_DNS_MAX_UPSTREAMS];
     size_t nup;
@@ -90,7 +88,7 @@ static void send_guest(struct msb_dns *d, const struct msb_ip *from, const struc
 {
     struct msb_udp_reply r = {.src = from, .dst = to, .sport = DNS_PORT, .dport = port,
                               .payload = b, .len = n};
-    msb_udp_reply_send(d->s, &r);
+    msb_udp_reply_send(d->env, &r);
 }
 
 /* The answer to a query from src (n == 0: none, which a TCP connection
@@ -185,9 +183,9 @@ static void feed_index(struct msb_dns *d, const struct dns_q *x, const struct ms
     uint64_t now = msb_now_ms();
     if (a->naddrs) {
         uint64_t ttl_s = a->min_ttl ? a->min_ttl : 1; /* 0 would be dead on arrival */
-        msb_hidx_insert(&d->net->hidx, x->q.name, fam, a->addrs, a->naddrs, ttl_s * 1000u, now);
+        msb_hidx_insert(d->env->hidx, x->q.name, fam, a->addrs, a->naddrs, ttl_s * 1000u, now);
     } else if (a->rcode == MSB_DNS_NXDOMAIN || a->rcode == MSB_DNS_NOERROR) {
-        msb_hidx_remove(&d->net->hidx, x->q.name, fam, now);
+        msb_hidx_remove(d->env->hidx, x->q.name, fam, now);
     }
 }
 
@@ -230,7 +228,7 @@ static void on_answer(struct dns_q *x, uint8_t *ans, size_t n)
     struct msb_dns *d = x->d;
     struct msb_dns_answer a;
     if (msb_dns_parse_answer(ans, n, x->msg, &x->q, family_of(x->q.qtype), &a) != 0) {
-        msb_drop(&d->net->metrics, MSB_DROP_DNS_BAD_ANSWER);
+        msb_drop(d->env->metrics, MSB_DROP_DNS_BAD_ANSWER);
         return;
     }
     record_latency(d, msb_now_ms() - x->sent_ms);
@@ -290,13 +288,13 @@ static int open_upstream(struct dns_q *x, uint64_t budget_ms, int type, event_ca
 {
     struct msb_dns *d = x->d;
     struct sockaddr_storage ss;
-    socklen_t sl = (socklen_t)msb_gateway_target(&d->net->gw, upstream_of(x), DNS_PORT, &ss);
+    socklen_t sl = (socklen_t)msb_gateway_target(d->env->gw, upstream_of(x), DNS_PORT, &ss);
     x->fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (x->fd < 0 ||
         (connect(x->fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS))
         return -1;
-    x->rd = event_new(d->s->base, x->fd, EV_READ | EV_PERSIST, rd, x);
-    x->tmr = evtimer_new(d->s->base, on_timeout, x);
+    x->rd = event_new(d->env->base, x->fd, EV_READ | EV_PERSIST, rd, x);
+    x->tmr = evtimer_new(d->env->base, on_timeout, x);
     struct timeval tv = {(time_t)(budget_ms / 1000), (suseconds_t)(budget_ms % 1000) * 1000};
     if (!x->rd || !x->tmr || event_add(x->rd, NULL) != 0 || event_add(x->tmr, &tv) != 0)
         return -1;
@@ -370,9 +368,9 @@ static void q_tcp_start(struct dns_q *x)
     if (!x->tbuf)
         x->tbuf = malloc(TCP_ANSWER_CAP);
     if (!x->tbuf || open_upstream(x, x->deadline_ms - now, SOCK_STREAM, on_tcp_readable) != 0 ||
-        !(x->wr = event_new(d->s->base, x->fd, EV_WRITE | EV_PERSIST, on_tcp_writable, x)) ||
+        !(x->wr = event_new(d->env->base, x->fd, EV_WRITE | EV_PERSIST, on_tcp_writable, x)) ||
         event_add(x->wr, NULL) != 0) {
-        msb_drop(&d->net->metrics, MSB_DROP_DNS_NO_SOCKET);
+        msb_drop(d->env->metrics, MSB_DROP_DNS_NO_SOCKET);
         q_next(x);
         return;
     }
@@ -397,7 +395,7 @@ static void q_try(struct dns_q *x)
     x->q.h.id = random_id(d);
     msb_put16(x->msg, x->q.h.id);
     if (open_upstream(x, budget < MIN_TRY_MS ? MIN_TRY_MS : budget, SOCK_DGRAM, on_readable) != 0) {
-        msb_drop(&d->net->metrics, MSB_DROP_DNS_NO_SOCKET);
+        msb_drop(d->env->metrics, MSB_DROP_DNS_NO_SOCKET);
         q_next(x);
         return;
     }
@@ -446,7 +444,7 @@ static void answer_alias(struct msb_dns *d, const struct dns_src *src, const uin
     enum msb_family fam = family_of(q->qtype);
     struct msb_ip gw;
     size_t n = 0;
-    if (fam != MSB_FAMILY_NONE && msb_gateway_get(&d->net->gw, fam, &gw))
+    if (fam != MSB_FAMILY_NONE && msb_gateway_get(d->env->gw, fam, &gw))
         n = msb_dns_build_alias(m, q, &gw, d->out, sizeof d->out);
     else
         n = msb_dns_build_status(m, q, MSB_DNS_NOERROR, MSB_DNS_F_AA, d->out, sizeof d->out);
@@ -466,15 +464,15 @@ static bool resolver_allowed(struct msb_dns *d, const struct dns_src *src, bool 
         return true;
     if (!configured && msb_ip_is_loopback(&src->dialled))
         return false;
-    return msb_policy_allow(d->net, MSB_IPPROTO_UDP, &src->dialled, DNS_PORT);
+    return msb_policy_allow(d->env, MSB_IPPROTO_UDP, &src->dialled, DNS_PORT);
 }
 
 /* Domain and suffix rules on the query name; terminate also stops the
  * sandbox, once, naming the rule and the name. */
 static bool name_allowed(struct msb_dns *d, const struct msb_dns_query *q)
 {
-    struct msb_pol_verdict v = msb_policy_dns_name(d->net->policy, q->name);
-    struct msb_policy_metrics *pm = &d->net->metrics.policy;
+    struct msb_pol_verdict v = msb_policy_dns_name(*d->env->policy, q->name);
+    struct msb_policy_metrics *pm = &d->env->metrics->policy;
     if (v.action == MSB_POL_ALLOW) {
         if (v.rule >= 0)
             msb_count(&pm->allowed, 1);
@@ -486,13 +484,13 @@ static bool name_allowed(struct msb_dns *d, const struct msb_dns_query *q)
         return false;
     }
     msb_count(&pm->terminated, 1);
-    if (!atomic_exchange(&d->net->terminated, true)) {
+    if (!atomic_exchange(d->env->terminated, true)) {
         char reason[MSB_DNS_NAME_TEXT_MAX + 128];
         snprintf(reason, sizeof reason,
                  "{\"reason\":\"policy_terminate\",\"rule\":%ld,\"direction\":\"egress\","
                  "\"protocol\":\"dns\",\"name\":\"%.253s\",\"port\":53}",
                  v.rule, q->name);
-        msb_hook_trigger(&d->net->hook, reason);
+        msb_hook_trigger(d->env->hook, reason);
     }
     return false;
 }
@@ -500,7 +498,7 @@ static bool name_allowed(struct msb_dns *d, const struct msb_dns_query *q)
 static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m, size_t n,
                   const struct msb_dns_query *q)
 {
-    bool configured = msb_gateway_is(&d->net->gw, &src->dialled);
+    bool configured = msb_gateway_is(d->env->gw, &src->dialled);
     /* A denied resolver answers REFUSED at once: silence would cost the
      * guest's stub resolver its full timeout and retries for every name. */
     if (!resolver_allowed(d, src, configured)) {
@@ -534,7 +532,7 @@ static void query_input(struct msb_dns *d, const struct dns_src *src, const uint
     struct msb_dns_query q;
     enum msb_dns_parse r = msb_dns_parse_query(m, n, &q);
     if (r == MSB_DNS_NO_HEADER) {
-        msb_drop(&d->net->metrics, MSB_DROP_DNS_NO_HEADER);
+        msb_drop(d->env->metrics, MSB_DROP_DNS_NO_HEADER);
         reply_to(d, src, NULL, 0);
         return;
     }
@@ -575,7 +573,7 @@ struct msb_dns_tcp *msb_dns_tcp_of(struct msb_dns *d)
 
 /* ---- life cycle ----------------------------------------------------------------- */
 
-struct msb_dns *msb_dns_create(struct msb_stack *s, char *err, size_t errlen)
+struct msb_dns *msb_dns_create(struct msb_env *env, char *err, size_t errlen)
 {
     struct msb_dns *d = calloc(1, sizeof *d);
     if (d)
@@ -585,10 +583,9 @@ struct msb_dns *msb_dns_create(struct msb_stack *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for DNS interception");
         return NULL;
     }
-    const struct msb_config *c = &s->net->cfg;
-    d->s = s;
-    d->net = s->net;
-    d->m = &s->net->metrics.dns;
+    const struct msb_config *c = env->cfg;
+    d->env = env;
+    d->m = &env->metrics->dns;
     d->timeout_ms = c->dns_query_timeout_ms;
     d->rebind = c->dns_rebind_protection;
     d->nup = c->n_dns_upstreams;
@@ -598,7 +595,7 @@ struct msb_dns *msb_dns_create(struct msb_stack *s, char *err, size_t errlen)
     msb_sipkey_random(&d->key);
     for (size_t i = 0; i < MAX_IN_FLIGHT; i++)
         d->qs[i].fd = -1;
-    d->tcp = msb_dns_tcp_create(d, s->base, d->m);
+    d->tcp = msb_dns_tcp_create(d, env->base, d->m);
     if (!d->tcp) {
         free(d->qs);
         free(d);

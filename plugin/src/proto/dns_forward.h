@@ -31,11 +31,11 @@
 #include "lib/addr.h"
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 struct msb_dns;
 struct msb_dns_conn;
 
-struct msb_dns *msb_dns_create(struct msb_stack *s, char *err, size_t errlen);
+struct msb_dns *msb_dns_create(struct msb_env *env, char *err, size_t errlen);
 
 /* Abandons queries in flight, closes TCP/53 connections, frees all.
  * NULL ignored. */

@@ -11,9 +11,8 @@
 
 #include "lib/csum.h"
 #include "lib/pkt_build.h"
-#include "api/instance.h"
 #include "proto/enforce.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 #define ECHO_TIMEOUT_S 5
 #define ICMP_HLEN 8
@@ -38,8 +37,7 @@ struct echo {
 };
 
 struct msb_icmp {
-    struct msb_stack *s;
-    struct msbnet *net;
+    struct msb_env *env;
     struct msb_icmp_metrics *m;
     uint32_t max;
     struct echo *e;
@@ -59,11 +57,11 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
 {
     bool v4 = from->family == MSB_FAMILY_V4;
     size_t hl = v4 ? V4_HLEN : V6_HLEN, l4 = ICMP_HLEN + n;
-    if (hl + l4 > ic->net->cfg.mtu || l4 > 65535 - hl) {
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_REPLY_TOO_BIG);
+    if (hl + l4 > ic->env->cfg->mtu || l4 > 65535 - hl) {
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_REPLY_TOO_BIG);
         return;
     }
-    struct msb_frame *f = msb_stack_ip_frame(ic->s, v4 ? 4 : 6, hl + l4);
+    struct msb_frame *f = msb_env_ip_frame(ic->env, v4 ? 4 : 6, hl + l4);
     if (!f)
         return;
     uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + hl;
@@ -80,7 +78,7 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
     uint16_t ck = v4 ? msb_csum_finish(msb_csum_add(0, icmp, l4))
                      : msb_csum_l4(from, to, MSB_IPPROTO_ICMPV6, icmp, l4);
     msb_put16(icmp + 2, ck);
-    msb_stack_emit(ic->s, f);
+    msb_env_emit(ic->env, f);
 }
 
 /* ---- outstanding echoes ----------------------------------------------------------- */
@@ -197,8 +195,8 @@ static int echo_open(struct msb_icmp *ic, struct echo *e, enum echo_mode mode)
     e->fd = open_echo_socket((enum msb_family)e->d.family, mode);
     if (e->fd < 0 || connect_to(e->fd, &e->d) != 0)
         return -1;
-    e->rd = event_new(ic->s->base, e->fd, EV_READ | EV_PERSIST, on_readable, e);
-    e->tmr = evtimer_new(ic->s->base, on_timeout, e);
+    e->rd = event_new(ic->env->base, e->fd, EV_READ | EV_PERSIST, on_readable, e);
+    e->tmr = evtimer_new(ic->env->base, on_timeout, e);
     const struct timeval tv = {ECHO_TIMEOUT_S, 0};
     if (!e->rd || !e->tmr || event_add(e->rd, NULL) != 0 || event_add(e->tmr, &tv) != 0)
         return -1;
@@ -208,7 +206,7 @@ static int echo_open(struct msb_icmp *ic, struct echo *e, enum echo_mode mode)
 static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode mode)
 {
     if (ic->nfree == 0) {
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_ECHO_CAP);
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_ECHO_CAP);
         return;
     }
     struct echo *e = &ic->e[ic->free_q[--ic->nfree]];
@@ -217,14 +215,14 @@ static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode m
                        .raw_ident = ic->next_raw_ident++};
     msb_count(&ic->m->echoes_outstanding, 1);
     if (echo_open(ic, e, mode) != 0) {
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_NO_SOCKET);
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_NO_SOCKET);
         echo_close(ic, e);
         return;
     }
     if (send_request(ic, e, p) < 0) {
         /* Unreachable from here (no route, ICMP error pending): the guest
          * sees the same silence a lost echo gives it. */
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_NO_SOCKET);
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_NO_SOCKET);
         echo_close(ic, e);
         return;
     }
@@ -245,25 +243,25 @@ static bool is_echo_request(const struct msb_pkt *p)
 void msb_icmp_input(struct msb_icmp *ic, const struct msb_pkt *p)
 {
     if (!is_echo_request(p)) {
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_UNSUPPORTED);
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_UNSUPPORTED);
         return;
     }
     const uint8_t *h = p->l4;
     /* The gateway is msbnet itself: always answered, no policy. */
-    if (msb_gateway_is(&ic->net->gw, &p->dst)) {
+    if (msb_gateway_is(ic->env->gw, &p->dst)) {
         msb_count(&ic->m->echo_local, 1);
         reply(ic, &p->dst, &p->src, msb_get16(h + 4), msb_get16(h + 6), h + ICMP_HLEN,
               p->l4_len - ICMP_HLEN);
         return;
     }
     uint8_t proto = p->ip_version == 4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
-    if (msb_ip_is_loopback(&p->dst) || !msb_policy_allow(ic->net, proto, &p->dst, 0)) {
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_DENIED);
+    if (msb_ip_is_loopback(&p->dst) || !msb_policy_allow(ic->env, proto, &p->dst, 0)) {
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_DENIED);
         return;
     }
     enum echo_mode mode = p->ip_version == 4 ? ic->mode4 : ic->mode6;
     if (mode == MODE_NONE) {
-        msb_drop(&ic->net->metrics, MSB_DROP_ICMP_NO_SOCKET);
+        msb_drop(ic->env->metrics, MSB_DROP_ICMP_NO_SOCKET);
         return;
     }
     relay(ic, p, mode);
@@ -285,22 +283,21 @@ static enum echo_mode probe(enum msb_family fam)
     return MODE_NONE;
 }
 
-struct msb_icmp *msb_icmp_create(struct msb_stack *s, char *err, size_t errlen)
+struct msb_icmp *msb_icmp_create(struct msb_env *env, char *err, size_t errlen)
 {
     struct msb_icmp *ic = calloc(1, sizeof *ic);
     if (!ic) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    ic->s = s;
-    ic->net = s->net;
-    ic->m = &s->net->metrics.icmp;
-    ic->max = s->net->cfg.max_icmp_echoes;
+    ic->env = env;
+    ic->m = &env->metrics->icmp;
+    ic->max = env->cfg->max_icmp_echoes;
     ic->e = calloc(ic->max, sizeof *ic->e);
     ic->free_q = malloc((size_t)ic->max * sizeof *ic->free_q);
     if (!ic->e || !ic->free_q) {
         msb_icmp_destroy(ic);
-        snprintf(err, errlen, "out of memory for %u ICMP echoes", s->net->cfg.max_icmp_echoes);
+        snprintf(err, errlen, "out of memory for %u ICMP echoes", env->cfg->max_icmp_echoes);
         return NULL;
     }
     for (uint32_t i = 0; i < ic->max; i++) {
@@ -320,7 +317,7 @@ uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
     for (uint32_t i = 0; i < ic->max; i++) {
         struct echo *e = &ic->e[i];
         uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
-        if (e->used && !msb_policy_still_allowed(ic->net, proto, &e->d, 0)) {
+        if (e->used && !msb_policy_still_allowed(ic->env, proto, &e->d, 0)) {
             echo_close(ic, e);
             n++;
         }

@@ -15,10 +15,10 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 struct msb_icmp;
 
-struct msb_icmp *msb_icmp_create(struct msb_stack *s, char *err, size_t errlen);
+struct msb_icmp *msb_icmp_create(struct msb_env *env, char *err, size_t errlen);
 
 /* Closes every outstanding echo and frees everything.  NULL ignored. */
 void msb_icmp_destroy(struct msb_icmp *ic);

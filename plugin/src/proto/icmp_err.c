@@ -5,7 +5,7 @@
 #include "lib/csum.h"
 #include "lib/pkt.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 #define V4_HLEN 20
 #define V6_HLEN 40
@@ -26,12 +26,12 @@ static void ip6_header(uint8_t *ip, size_t payload, const struct msb_ip *src, co
     msb_ip6_write(ip, payload, HOP_LIMIT, MSB_IPPROTO_ICMPV6, src->b, dst);
 }
 
-static bool send_v4(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+static bool send_v4(struct msb_env *e, enum msb_icmp_err kind, const struct msb_ip *from,
                     const uint8_t *orig, size_t orig_len)
 {
     size_t quote = orig_len < V4_MAX - V4_HLEN - ICMP_HLEN ? orig_len : V4_MAX - V4_HLEN - ICMP_HLEN;
     size_t len = V4_HLEN + ICMP_HLEN + quote;
-    struct msb_frame *f = msb_stack_ip_frame(s, 4, len);
+    struct msb_frame *f = msb_env_ip_frame(e, 4, len);
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + V4_HLEN;
@@ -41,15 +41,15 @@ static bool send_v4(struct msb_stack *s, enum msb_icmp_err kind, const struct ms
     icmp[1] = kind == MSB_ICMP_PORT_UNREACH ? 3 : 13;
     memcpy(icmp + ICMP_HLEN, orig, quote);
     msb_put16(icmp + 2, msb_csum_finish(msb_csum_add(0, icmp, ICMP_HLEN + quote)));
-    return msb_stack_emit(s, f);
+    return msb_env_emit(e, f);
 }
 
-static bool send_v6(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+static bool send_v6(struct msb_env *e, enum msb_icmp_err kind, const struct msb_ip *from,
                     const uint8_t *orig, size_t orig_len)
 {
     size_t quote = orig_len < V6_MAX - V6_HLEN - ICMP_HLEN ? orig_len : V6_MAX - V6_HLEN - ICMP_HLEN;
     size_t payload = ICMP_HLEN + quote;
-    struct msb_frame *f = msb_stack_ip_frame(s, 6, V6_HLEN + payload);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, V6_HLEN + payload);
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + V6_HLEN;
@@ -61,17 +61,17 @@ static bool send_v6(struct msb_stack *s, enum msb_icmp_err kind, const struct ms
     struct msb_ip to;
     msb_ip_from_v6(&to, orig + 8);
     msb_put16(icmp + 2, msb_csum_l4(from, &to, MSB_IPPROTO_ICMPV6, icmp, payload));
-    return msb_stack_emit(s, f);
+    return msb_env_emit(e, f);
 }
 
-bool msb_icmp_err_send(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+bool msb_icmp_err_send(struct msb_env *e, enum msb_icmp_err kind, const struct msb_ip *from,
                        const uint8_t *orig, size_t orig_len)
 {
     /* The caller passes a parsed guest packet; the length check only
      * guards the address reads below. */
     if (from->family == MSB_FAMILY_V4 && orig_len >= V4_HLEN)
-        return send_v4(s, kind, from, orig, orig_len);
+        return send_v4(e, kind, from, orig, orig_len);
     if (from->family == MSB_FAMILY_V6 && orig_len >= V6_HLEN)
-        return send_v6(s, kind, from, orig, orig_len);
+        return send_v6(e, kind, from, orig, orig_len);
     return false;
 }

@@ -11,7 +11,7 @@
 
 #include "lib/addr.h"
 
-struct msb_stack;
+struct msb_env;
 
 enum msb_icmp_err {
     MSB_ICMP_PORT_UNREACH, /* v4 3/3, v6 1/4 */
@@ -22,7 +22,7 @@ enum msb_icmp_err {
  * source is the guest) from address `from`.  The quote is cut so the error
  * fits the minimum MTU of its family (576 / 1280).  Returns true when the
  * frame went to the guest. */
-bool msb_icmp_err_send(struct msb_stack *s, enum msb_icmp_err kind, const struct msb_ip *from,
+bool msb_icmp_err_send(struct msb_env *e, enum msb_icmp_err kind, const struct msb_ip *from,
                        const uint8_t *orig, size_t orig_len);
 
 #endif

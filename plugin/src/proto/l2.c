@@ -4,7 +4,7 @@
 
 #include "lib/csum.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 #define ARP_OP_REQUEST 1
 #define ARP_OP_REPLY 2
@@ -27,45 +27,45 @@ static bool is_zero(const uint8_t *b, size_t n)
     return true;
 }
 
-static void arp_reply(struct msb_stack *s, const struct msb_pkt *p, const struct msb_ip *gw)
+static void arp_reply(struct msb_env *e, const struct msb_pkt *p, const struct msb_ip *gw)
 {
     const uint8_t *req = p->l3;
     struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + ARP_LEN);
     if (!f) {
         /* The guest's request is what gets lost; it will ask again. */
-        msb_drop(&s->net->metrics, MSB_DROP_RX_NO_MEMORY);
+        msb_drop(e->metrics, MSB_DROP_RX_NO_MEMORY);
         return;
     }
     /* Ethernet dst is the frame's source, which the stack has verified to
      * be the guest; the ARP body answers the sender it names. */
-    msb_eth_write(f->data, p->src_mac, s->addrs.gateway_mac, MSB_ETHERTYPE_ARP);
+    msb_eth_write(f->data, p->src_mac, e->addrs.gateway_mac, MSB_ETHERTYPE_ARP);
     uint8_t *a = f->data + MSB_ETH_HLEN;
     msb_put16(a, 1);
     msb_put16(a + 2, MSB_ETHERTYPE_IPV4);
     a[4] = 6;
     a[5] = 4;
     msb_put16(a + 6, ARP_OP_REPLY);
-    memcpy(a + 8, s->addrs.gateway_mac, 6);
+    memcpy(a + 8, e->addrs.gateway_mac, 6);
     memcpy(a + 14, gw->b, 4);
     memcpy(a + 18, req + 8, 6);
     memcpy(a + 24, req + 14, 4);
-    msb_stack_emit(s, f);
+    msb_env_emit(e, f);
 }
 
 /* Answers only a real question about the gateway: not replies, not
  * announcements (gratuitous: sender = target) nor probes (sender 0.0.0.0),
  * whose answers would tell the guest its own address is taken. */
-static void arp_handle(struct msb_stack *s, const struct msb_pkt *p)
+static void arp_handle(struct msb_env *e, const struct msb_pkt *p)
 {
     const uint8_t *a = p->l3;
     const uint8_t *spa = a + 14, *tpa = a + 24;
     struct msb_ip gw;
-    if (msb_get16(a + 6) != ARP_OP_REQUEST || !msb_gateway_get(&s->net->gw, MSB_FAMILY_V4, &gw) ||
+    if (msb_get16(a + 6) != ARP_OP_REQUEST || !msb_gateway_get(e->gw, MSB_FAMILY_V4, &gw) ||
         is_zero(spa, 4) || memcmp(spa, tpa, 4) == 0 || memcmp(tpa, gw.b, 4) != 0) {
-        msb_drop(&s->net->metrics, MSB_DROP_ARP_IGNORED);
+        msb_drop(e->metrics, MSB_DROP_ARP_IGNORED);
         return;
     }
-    arp_reply(s, p, &gw);
+    arp_reply(e, p, &gw);
 }
 
 /* ---- NDP -------------------------------------------------------------- */
@@ -109,18 +109,18 @@ static bool ns_valid(const struct msb_pkt *p, bool from_unspecified)
            p->l4[8] != 0xff /* target multicast */ && msb_nd_options_ok(p, ND_NS_MIN_LEN, from_unspecified);
 }
 
-static bool ns_for_gateway(struct msb_stack *s, const uint8_t *target)
+static bool ns_for_gateway(struct msb_env *e, const uint8_t *target)
 {
     struct msb_ip gw, ll;
-    if (!msb_gateway_get(&s->net->gw, MSB_FAMILY_V6, &gw))
+    if (!msb_gateway_get(e->gw, MSB_FAMILY_V6, &gw))
         return false;
-    msb_ipv6_link_local(s->addrs.gateway_mac, &ll);
+    msb_ipv6_link_local(e->addrs.gateway_mac, &ll);
     return memcmp(target, gw.b, 16) == 0 || memcmp(target, ll.b, 16) == 0;
 }
 
-static void na_send(struct msb_stack *s, const struct msb_pkt *p, const uint8_t *target)
+static void na_send(struct msb_env *e, const struct msb_pkt *p, const uint8_t *target)
 {
-    struct msb_frame *f = msb_stack_ip_frame(s, 6, 40 + NA_LEN);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, 40 + NA_LEN);
     if (!f)
         return;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
@@ -133,17 +133,17 @@ static void na_send(struct msb_stack *s, const struct msb_pkt *p, const uint8_t 
     memcpy(na + 8, target, 16);
     na[24] = ND_OPT_TLLA;
     na[25] = 1;
-    memcpy(na + 26, s->addrs.gateway_mac, 6);
+    memcpy(na + 26, e->addrs.gateway_mac, 6);
     struct msb_ip src, dst;
     msb_ip_from_v6(&src, target);
     msb_ip_from_v6(&dst, p->src.b);
     msb_put16(na + 2, msb_csum_l4(&src, &dst, MSB_IPPROTO_ICMPV6, na, NA_LEN));
-    msb_stack_emit(s, f);
+    msb_env_emit(e, f);
 }
 
-static void ns_handle(struct msb_stack *s, const struct msb_pkt *p)
+static void ns_handle(struct msb_env *e, const struct msb_pkt *p)
 {
-    struct msb_metrics *m = &s->net->metrics;
+    struct msb_metrics *m = e->metrics;
     bool from_unspecified = is_zero(p->src.b, 16);
     if (!ns_valid(p, from_unspecified)) {
         msb_drop(m, MSB_DROP_NDP_MALFORMED);
@@ -155,11 +155,11 @@ static void ns_handle(struct msb_stack *s, const struct msb_pkt *p)
     }
     /* From ::, the guest is checking its own tentative address (DAD): any
      * answer would make it give the address up. */
-    if (from_unspecified || !ns_for_gateway(s, p->l4 + 8)) {
+    if (from_unspecified || !ns_for_gateway(e, p->l4 + 8)) {
         msb_drop(m, MSB_DROP_NDP_IGNORED);
         return;
     }
-    na_send(s, p, p->l4 + 8);
+    na_send(e, p, p->l4 + 8);
 }
 
 static bool is_ns(const struct msb_pkt *p)
@@ -168,14 +168,14 @@ static bool is_ns(const struct msb_pkt *p)
            p->l4[0] == ND_NS;
 }
 
-bool msb_l2_handle(struct msb_stack *s, const struct msb_pkt *p)
+bool msb_l2_handle(struct msb_env *e, const struct msb_pkt *p)
 {
     if (p->ethertype == MSB_ETHERTYPE_ARP && p->l3 && p->l3_len >= ARP_LEN) {
-        arp_handle(s, p);
+        arp_handle(e, p);
         return true;
     }
     if (is_ns(p)) {
-        ns_handle(s, p);
+        ns_handle(e, p);
         return true;
     }
     return false;

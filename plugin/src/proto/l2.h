@@ -8,7 +8,7 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 
 /*
  * Consumes ARP frames and ICMPv6 neighbour solicitations: returns true when
@@ -18,7 +18,7 @@ struct msb_stack;
  * probes (source ::), and only to the guest (source MAC checked by the
  * stack before this is called).
  */
-bool msb_l2_handle(struct msb_stack *s, const struct msb_pkt *p);
+bool msb_l2_handle(struct msb_env *e, const struct msb_pkt *p);
 
 /* fe80::/64 + the modified EUI-64 of mac (RFC 4291 App. A): the gateway's
  * link-local address, which NDP answers for and RAs will come from. */

@@ -5,7 +5,7 @@
 #include "lib/csum.h"
 #include "proto/l2.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 #define ND_RS 133
 #define ND_RA 134
@@ -48,10 +48,10 @@ static bool is_unspecified(const uint8_t *a)
 
 /* RAs go out while the switch is on, the IPv6 gateway is set, and the
  * link carries IPv6 at all. */
-static bool active(struct msb_stack *s, struct msb_ip *gw)
+static bool active(struct msb_env *e, struct msb_ip *gw)
 {
-    return s->net->cfg.ra && s->addrs.mtu >= IPV6_MIN_MTU &&
-           msb_gateway_get(&s->net->gw, MSB_FAMILY_V6, gw);
+    return e->cfg->ra && e->addrs.mtu >= IPV6_MIN_MTU &&
+           msb_gateway_get(e->gw, MSB_FAMILY_V6, gw);
 }
 
 /* ---- the advertisement -------------------------------------------------- */
@@ -70,34 +70,34 @@ static uint8_t *put_header(uint8_t *o, uint8_t type, uint8_t len8)
     return o + 2;
 }
 
-static void write_options(struct msb_stack *s, const struct msb_ip *gw, uint8_t *o)
+static void write_options(struct msb_env *e, const struct msb_ip *gw, uint8_t *o)
 {
-    memcpy(put_header(o, OPT_SLLA, 1), s->addrs.gateway_mac, 6);
+    memcpy(put_header(o, OPT_SLLA, 1), e->addrs.gateway_mac, 6);
     o += 8;
-    msb_put32(put_header(o, OPT_MTU, 1) + 2, s->addrs.mtu);
+    msb_put32(put_header(o, OPT_MTU, 1) + 2, e->addrs.mtu);
     o += 8;
     uint8_t *v = put_header(o, OPT_PREFIX, 4);
-    v[0] = s->addrs.prefix6;
+    v[0] = e->addrs.prefix6;
     /* SLAAC needs exactly a /64 (RFC 4862 §5.5.3). */
-    v[1] = PIO_ON_LINK | (s->addrs.prefix6 == 64 ? PIO_AUTONOMOUS : 0);
+    v[1] = PIO_ON_LINK | (e->addrs.prefix6 == 64 ? PIO_AUTONOMOUS : 0);
     msb_put32(v + 2, PREFIX_VALID_S);
     msb_put32(v + 6, PREFIX_PREFERRED_S);
-    prefix_of(&s->addrs.guest6, s->addrs.prefix6, v + 14);
+    prefix_of(&e->addrs.guest6, e->addrs.prefix6, v + 14);
     o += 32;
     v = put_header(o, OPT_RDNSS, 3);
     msb_put32(v + 2, RDNSS_LIFETIME_S);
     memcpy(v + 6, gw->b, 16);
 }
 
-static void send_ra(struct msb_stack *s, const struct msb_ip *gw, const uint8_t dst[16],
+static void send_ra(struct msb_env *e, const struct msb_ip *gw, const uint8_t dst[16],
                     const uint8_t dst_mac[6])
 {
-    struct msb_frame *f = msb_stack_ip_frame(s, 6, 40 + RA_LEN);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, 40 + RA_LEN);
     if (!f)
         return;
     memcpy(f->data, dst_mac, 6);
     struct msb_ip src, to;
-    msb_ipv6_link_local(s->addrs.gateway_mac, &src);
+    msb_ipv6_link_local(e->addrs.gateway_mac, &src);
     msb_ip_from_v6(&to, dst);
     uint8_t *ip = f->data + MSB_ETH_HLEN, *ra = ip + 40;
     /* RFC 4861 §6.1.2: hosts take RAs only from a link-local source with
@@ -108,9 +108,9 @@ static void send_ra(struct msb_stack *s, const struct msb_ip *gw, const uint8_t 
     ra[4] = CUR_HOP_LIMIT;
     ra[5] = 0; /* M=0 O=0: addresses by SLAAC, DNS by RDNSS */
     msb_put16(ra + 6, ROUTER_LIFETIME_S);
-    write_options(s, gw, ra + RA_HDR_LEN);
+    write_options(e, gw, ra + RA_HDR_LEN);
     msb_put16(ra + 2, msb_csum_l4(&src, &to, MSB_IPPROTO_ICMPV6, ra, RA_LEN));
-    msb_stack_emit(s, f);
+    msb_env_emit(e, f);
 }
 
 /* ---- solicitations ------------------------------------------------------ */
@@ -130,13 +130,13 @@ static bool is_rs(const struct msb_pkt *p)
            p->l4[0] == ND_RS;
 }
 
-static void answer(struct msb_stack *s, const struct msb_pkt *p, bool from_unspecified,
+static void answer(struct msb_env *e, const struct msb_pkt *p, bool from_unspecified,
                    uint64_t now_ms)
 {
-    struct msb_metrics *m = &s->net->metrics;
-    struct msb_ra_state *st = &s->ra;
+    struct msb_metrics *m = e->metrics;
+    struct msb_ra_state *st = &e->ra;
     struct msb_ip gw;
-    if (!active(s, &gw))
+    if (!active(e, &gw))
         return msb_drop(m, MSB_DROP_NDP_IGNORED);
     if (st->answered_once && now_ms - st->last_solicited_ms < RS_MIN_GAP_MS)
         return msb_drop(m, MSB_DROP_RA_RATE_LIMITED);
@@ -144,17 +144,17 @@ static void answer(struct msb_stack *s, const struct msb_pkt *p, bool from_unspe
     st->last_solicited_ms = now_ms;
     /* Unicast to the solicitor; from :: it has no address yet. */
     if (from_unspecified)
-        send_ra(s, &gw, all_nodes, all_nodes_mac);
+        send_ra(e, &gw, all_nodes, all_nodes_mac);
     else
-        send_ra(s, &gw, p->src.b, s->addrs.guest_mac);
+        send_ra(e, &gw, p->src.b, e->addrs.guest_mac);
     msb_count(&m->ra.sent_solicited, 1);
 }
 
-bool msb_ra_handle(struct msb_stack *s, const struct msb_pkt *p, uint64_t now_ms)
+bool msb_ra_handle(struct msb_env *e, const struct msb_pkt *p, uint64_t now_ms)
 {
     if (!is_rs(p))
         return false;
-    struct msb_metrics *m = &s->net->metrics;
+    struct msb_metrics *m = e->metrics;
     bool from_unspecified = is_unspecified(p->src.b);
     if (!rs_valid(p, from_unspecified)) {
         msb_drop(m, MSB_DROP_NDP_MALFORMED);
@@ -164,8 +164,8 @@ bool msb_ra_handle(struct msb_stack *s, const struct msb_pkt *p, uint64_t now_ms
         msb_count(&m->ra.solicitations, 1);
         /* A guest that asks wants RAs: from now on it gets them unasked
          * too (and a burst as soon as the gateway becomes active). */
-        s->ra.solicited = true;
-        answer(s, p, from_unspecified, now_ms);
+        e->ra.solicited = true;
+        answer(e, p, from_unspecified, now_ms);
     }
     return true;
 }
@@ -179,11 +179,11 @@ static uint64_t next_interval(uint64_t now_ms)
     return MIN_INTERVAL_MS + (uint64_t)((now_ms * 2654435761u) >> 7) % JITTER_MS;
 }
 
-void msb_ra_tick(struct msb_stack *s, uint64_t now_ms)
+void msb_ra_tick(struct msb_env *e, uint64_t now_ms)
 {
-    struct msb_ra_state *st = &s->ra;
+    struct msb_ra_state *st = &e->ra;
     struct msb_ip gw;
-    if (!st->solicited || !active(s, &gw))
+    if (!st->solicited || !active(e, &gw))
         return;
     /* The burst starts when the gateway becomes active, which may be long
      * after start (a controller's SetGateways). */
@@ -194,8 +194,8 @@ void msb_ra_tick(struct msb_stack *s, uint64_t now_ms)
     }
     if (now_ms < st->next_ms)
         return;
-    send_ra(s, &gw, all_nodes, all_nodes_mac);
-    msb_count(&s->net->metrics.ra.sent_periodic, 1);
+    send_ra(e, &gw, all_nodes, all_nodes_mac);
+    msb_count(&e->metrics->ra.sent_periodic, 1);
     if (st->initial_left > 0)
         st->initial_left--;
     st->next_ms = now_ms + (st->initial_left ? INITIAL_INTERVAL_MS : next_interval(now_ms));

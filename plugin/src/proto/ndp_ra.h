@@ -21,9 +21,9 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 
-/* Lives in struct msb_stack; all zero = nothing sent yet. */
+/* Lives in struct msb_env; all zero = nothing sent yet. */
 struct msb_ra_state {
     uint64_t next_ms;        /* next unsolicited RA (0 = as soon as active) */
     uint64_t last_solicited_ms;
@@ -35,10 +35,10 @@ struct msb_ra_state {
 
 /* Consumes router solicitations (true: answered or dropped, counted);
  * false for anything else. */
-bool msb_ra_handle(struct msb_stack *s, const struct msb_pkt *p, uint64_t now_ms);
+bool msb_ra_handle(struct msb_env *e, const struct msb_pkt *p, uint64_t now_ms);
 
 /* Called about once a second on the stack thread: sends the unsolicited
  * RA that is due, if any. */
-void msb_ra_tick(struct msb_stack *s, uint64_t now_ms);
+void msb_ra_tick(struct msb_env *e, uint64_t now_ms);
 
 #endif

@@ -9,10 +9,9 @@
 #include <sys/socket.h>
 
 #include "lib/clock.h"
-#include "api/instance.h"
+#include "model/publish_spec.h"
 #include "proto/enforce.h"
-#include "api/publish.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 #include "proto/udp_reply.h"
 
 /* Datagrams read per readiness event: one busy peer cannot starve the rest. */
@@ -22,7 +21,8 @@
 
 struct in_sess {
     bool used;
-    const struct msb_pub_listener *l;
+    const struct msb_publish_spec *l; /* the listener's: identifies it */
+    int fd;                           /* the listener's socket */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     struct msb_ip peer_ip;
@@ -33,7 +33,7 @@ struct in_sess {
 };
 
 struct msb_udp_in {
-    struct msb_stack *s;
+    struct msb_env *env;
     struct msb_inbound_metrics *m;
     uint32_t cap, n;
     uint64_t idle_ms;
@@ -45,19 +45,19 @@ struct msb_udp_in {
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg);
 
-struct msb_udp_in *msb_udp_inbound_create(struct msb_stack *s, char *err, size_t errlen)
+struct msb_udp_in *msb_udp_inbound_create(struct msb_env *env, char *err, size_t errlen)
 {
     struct msb_udp_in *u = calloc(1, sizeof *u);
     if (u) {
-        u->s = s;
-        u->m = &s->net->metrics.inbound;
+        u->env = env;
+        u->m = &env->metrics->inbound;
         /* Session indexes become gateway source ports: stay below 65536. */
-        u->cap = s->net->cfg.max_inbound_flows;
+        u->cap = env->cfg->max_inbound_flows;
         if (u->cap > 65536u - GW_PORT_BASE)
             u->cap = 65536u - GW_PORT_BASE;
-        u->idle_ms = (uint64_t)s->net->cfg.udp_idle_timeout_s * 1000u;
+        u->idle_ms = (uint64_t)env->cfg->udp_idle_timeout_s * 1000u;
         u->sess = calloc(u->cap, sizeof *u->sess);
-        u->sweep = event_new(s->base, -1, EV_PERSIST, on_sweep, u);
+        u->sweep = event_new(env->base, -1, EV_PERSIST, on_sweep, u);
     }
     if (!u || !u->sess || !u->sweep) {
         msb_udp_inbound_destroy(u);
@@ -116,7 +116,7 @@ static void sweep_on(struct msb_udp_in *u)
     u->sweep_on = event_add(u->sweep, &second) == 0;
 }
 
-static struct in_sess *by_peer(struct msb_udp_in *u, const struct msb_pub_listener *l,
+static struct in_sess *by_peer(struct msb_udp_in *u, const struct msb_publish_spec *l,
                                const struct msb_ip *ip, uint16_t port)
 {
     for (uint32_t i = 0; i < u->cap; i++) {
@@ -127,7 +127,7 @@ static struct in_sess *by_peer(struct msb_udp_in *u, const struct msb_pub_listen
     return NULL;
 }
 
-static struct in_sess *open_sess(struct msb_udp_in *u, const struct msb_pub_listener *l,
+static struct in_sess *open_sess(struct msb_udp_in *u, int fd, const struct msb_publish_spec *l,
                                  const struct sockaddr_storage *ss, socklen_t sl,
                                  const struct msb_ip *ip, uint16_t port)
 {
@@ -137,19 +137,20 @@ static struct in_sess *open_sess(struct msb_udp_in *u, const struct msb_pub_list
     while (u->sess[i].used)
         i++;
     struct in_sess *x = &u->sess[i];
-    const struct msb_addrs *a = &u->s->addrs;
+    const struct msb_addrs *a = &u->env->addrs;
     bool v4 = ip->family == MSB_FAMILY_V4;
     memset(x, 0, sizeof *x);
     x->used = true;
     x->l = l;
+    x->fd = fd;
     memcpy(&x->peer, ss, sl);
     x->peer_len = sl;
     x->peer_ip = *ip;
     x->peer_port = port;
     x->g = v4 ? a->guest4 : a->guest6;
-    x->gp = l->spec.guest_port;
-    x->src = l->spec.real_peer ? *ip : v4 ? a->gateway4 : a->gateway6;
-    x->sport = l->spec.real_peer ? port : (uint16_t)(GW_PORT_BASE + i);
+    x->gp = l->guest_port;
+    x->src = l->real_peer ? *ip : v4 ? a->gateway4 : a->gateway6;
+    x->sport = l->real_peer ? port : (uint16_t)(GW_PORT_BASE + i);
     u->n++;
     msb_count(&u->m->udp_sessions, 1);
     msb_count(&u->m->udp_sessions_opened, 1);
@@ -159,36 +160,36 @@ static struct in_sess *open_sess(struct msb_udp_in *u, const struct msb_pub_list
 
 /* ---- peer -> guest ------------------------------------------------------ */
 
-static void to_guest(struct msb_udp_in *u, struct msb_pub_listener *l,
+static void to_guest(struct msb_udp_in *u, int fd, const struct msb_publish_spec *l,
                      const struct sockaddr_storage *ss, socklen_t sl, size_t n)
 {
     struct msb_ip ip;
     uint16_t port;
     msb_ip_from_sockaddr(ss, &ip, &port);
-    if (!msb_policy_allow_ingress(u->s->net, MSB_IPPROTO_UDP, &ip, l->spec.guest_port)) {
+    if (!msb_policy_allow_ingress(u->env, MSB_IPPROTO_UDP, &ip, l->guest_port)) {
         msb_count(&u->m->udp_denied, 1);
         return;
     }
     struct in_sess *x = by_peer(u, l, &ip, port);
-    if (!x && !(x = open_sess(u, l, ss, sl, &ip, port))) {
+    if (!x && !(x = open_sess(u, fd, l, ss, sl, &ip, port))) {
         msb_count(&u->m->udp_cap, 1);
         return;
     }
     x->last_ms = msb_now_ms();
     struct msb_udp_reply r = {.src = &x->src, .dst = &x->g, .sport = x->sport, .dport = x->gp,
                               .payload = u->buf, .len = n};
-    if (msb_udp_reply_send(u->s, &r)) {
+    if (msb_udp_reply_send(u->env, &r)) {
         msb_count(&u->m->udp_datagrams_to_guest, 1);
         msb_count(&u->m->udp_bytes_to_guest, n);
     }
 }
 
-void msb_udp_inbound_readable(struct msb_udp_in *u, struct msb_pub_listener *l)
+void msb_udp_inbound_readable(struct msb_udp_in *u, int fd, const struct msb_publish_spec *spec)
 {
     for (int i = 0; i < READ_BUDGET; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        ssize_t n = recvfrom(l->fd, u->buf, sizeof u->buf, MSG_TRUNC, (struct sockaddr *)&ss, &sl);
+        ssize_t n = recvfrom(fd, u->buf, sizeof u->buf, MSG_TRUNC, (struct sockaddr *)&ss, &sl);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 msb_count(&u->m->udp_errors, 1);
@@ -198,7 +199,7 @@ void msb_udp_inbound_readable(struct msb_udp_in *u, struct msb_pub_listener *l)
             msb_count(&u->m->udp_errors, 1); /* cannot happen for UDP; be safe */
             continue;
         }
-        to_guest(u, l, &ss, sl, (size_t)n);
+        to_guest(u, fd, spec, &ss, sl, (size_t)n);
     }
 }
 
@@ -233,7 +234,7 @@ bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
     const uint8_t *payload = p->l4 + 8;
     size_t len = p->l4_len - 8;
     x->last_ms = msb_now_ms();
-    if (sendto(x->l->fd, payload, len, MSG_DONTWAIT, (const struct sockaddr *)&x->peer,
+    if (sendto(x->fd, payload, len, MSG_DONTWAIT, (const struct sockaddr *)&x->peer,
                x->peer_len) < 0) {
         msb_count(&u->m->udp_errors, 1);
         return true;
@@ -243,7 +244,7 @@ bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
     return true;
 }
 
-void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_pub_listener *l)
+void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *l)
 {
     for (uint32_t i = 0; u && i < u->cap; i++)
         if (u->sess[i].used && u->sess[i].l == l)

@@ -15,21 +15,23 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 struct msb_udp_in;
-struct msb_pub_listener;
+struct msb_publish_spec;
 
-struct msb_udp_in *msb_udp_inbound_create(struct msb_stack *s, char *err, size_t errlen);
+struct msb_udp_in *msb_udp_inbound_create(struct msb_env *env, char *err, size_t errlen);
 void msb_udp_inbound_destroy(struct msb_udp_in *u);
 
-/* A listener's socket is readable: relay what waits (bounded per call). */
-void msb_udp_inbound_readable(struct msb_udp_in *u, struct msb_pub_listener *l);
+/* A published port's socket fd is readable: relay what waits (bounded per
+ * call).  spec is the listener's own (its address names the listener until
+ * msb_udp_inbound_forget). */
+void msb_udp_inbound_readable(struct msb_udp_in *u, int fd, const struct msb_publish_spec *spec);
 
 /* A guest datagram: true when it answers an inbound session (sent to the
  * peer or dropped, counted), false when it is the egress relay's. */
 bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p);
 
 /* The listener is going away: end its sessions. */
-void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_pub_listener *l);
+void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *spec);
 
 #endif

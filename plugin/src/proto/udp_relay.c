@@ -11,10 +11,9 @@
 #include "lib/clock.h"
 #include "lib/csum.h"
 #include "proto/icmp_err.h"
-#include "api/instance.h"
 #include "proto/enforce.h"
 #include "lib/siphash.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 #include "proto/udp_reply.h"
 
 #define NONE UINT32_MAX
@@ -39,8 +38,7 @@ struct udp_sess {
 };
 
 struct msb_udp {
-    struct msb_stack *s;
-    struct msbnet *net;
+    struct msb_env *env;
     struct msb_udp_metrics *m;
     uint32_t max;
     uint64_t idle_ms;
@@ -174,7 +172,7 @@ static void port_unreachable(struct msb_udp *u, struct udp_sess *x, const uint8_
     if (len == 0)
         return;
     msb_count(&u->m->port_unreachable, 1);
-    msb_icmp_err_send(u->s, MSB_ICMP_PORT_UNREACH, &x->d, orig, len);
+    msb_icmp_err_send(u->env, MSB_ICMP_PORT_UNREACH, &x->d, orig, len);
 }
 
 static void deliver(struct msb_udp *u, struct udp_sess *x, size_t n)
@@ -182,7 +180,7 @@ static void deliver(struct msb_udp *u, struct udp_sess *x, size_t n)
     touch(u, x);
     struct msb_udp_reply r = {.src = &x->d, .dst = &x->g, .sport = x->dp, .dport = x->gp,
                               .payload = u->buf, .len = n};
-    if (msb_udp_reply_send(u->s, &r)) {
+    if (msb_udp_reply_send(u->env, &r)) {
         msb_count(&u->m->datagrams_to_guest, 1);
         msb_count(&u->m->bytes_to_guest, n);
     }
@@ -204,7 +202,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         if (errno == ECONNREFUSED)
             port_unreachable(u, x, x->quote, x->quote_len);
         else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            msb_drop(&u->net->metrics, MSB_DROP_UDP_SEND_ERROR);
+            msb_drop(u->env->metrics, MSB_DROP_UDP_SEND_ERROR);
         return;
     }
 }
@@ -212,14 +210,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 static int open_socket(struct msb_udp *u, struct udp_sess *x)
 {
     struct sockaddr_storage ss;
-    socklen_t sl = (socklen_t)msb_gateway_target(&u->net->gw, &x->d, x->dp, &ss);
+    socklen_t sl = (socklen_t)msb_gateway_target(u->env->gw, &x->d, x->dp, &ss);
     x->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (x->fd < 0)
         return -1;
     if (connect(x->fd, (struct sockaddr *)&ss, sl) != 0)
         return -1;
-    x->rd = event_new(u->s->base, x->fd, EV_READ | EV_PERSIST, on_readable, x);
-    x->tmr = evtimer_new(u->s->base, on_idle, x);
+    x->rd = event_new(u->env->base, x->fd, EV_READ | EV_PERSIST, on_readable, x);
+    x->tmr = evtimer_new(u->env->base, on_idle, x);
     if (!x->rd || !x->tmr || event_add(x->rd, NULL) != 0)
         return -1;
     arm_idle(x, u->idle_ms);
@@ -248,7 +246,7 @@ static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
     x->last_ms = msb_now_ms();
     msb_count(&u->m->sessions, 1);
     if (open_socket(u, x) != 0) {
-        msb_drop(&u->net->metrics, MSB_DROP_UDP_NO_SOCKET);
+        msb_drop(u->env->metrics, MSB_DROP_UDP_NO_SOCKET);
         sess_close(u, x);
         return NULL;
     }
@@ -270,7 +268,7 @@ static bool allowed(struct msb_udp *u, const struct msb_pkt *p)
 {
     if (msb_ip_is_loopback(&p->dst))
         return false;
-    return msb_policy_allow(u->net, MSB_IPPROTO_UDP, &p->dst, p->dport);
+    return msb_policy_allow(u->env, MSB_IPPROTO_UDP, &p->dst, p->dport);
 }
 
 /* Denied: the guest hears "administratively prohibited" from its gateway
@@ -278,11 +276,11 @@ static bool allowed(struct msb_udp *u, const struct msb_pkt *p)
 static void deny(struct msb_udp *u, const struct msb_pkt *p)
 {
     struct msb_ip from;
-    if (!msb_gateway_get(&u->net->gw, (enum msb_family)p->dst.family, &from))
+    if (!msb_gateway_get(u->env->gw, (enum msb_family)p->dst.family, &from))
         from = p->dst;
-    msb_drop(&u->net->metrics, MSB_DROP_UDP_DENIED);
+    msb_drop(u->env->metrics, MSB_DROP_UDP_DENIED);
     msb_count(&u->m->admin_prohibited, 1);
-    msb_icmp_err_send(u->s, MSB_ICMP_ADMIN_PROHIB, &from, p->l3, p->l3_len);
+    msb_icmp_err_send(u->env, MSB_ICMP_ADMIN_PROHIB, &from, p->l3, p->l3_len);
 }
 
 static void remember(struct udp_sess *x, const struct msb_pkt *p)
@@ -305,13 +303,13 @@ static void forward(struct msb_udp *u, struct udp_sess *x, const struct msb_pkt 
     if (errno == ECONNREFUSED)
         port_unreachable(u, x, p->l3, p->l3_len);
     else
-        msb_drop(&u->net->metrics, MSB_DROP_UDP_SEND_ERROR);
+        msb_drop(u->env->metrics, MSB_DROP_UDP_SEND_ERROR);
 }
 
 void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p)
 {
     if (blocked_port(p->dport)) {
-        msb_drop(&u->net->metrics, MSB_DROP_UDP_BLOCKED_PORT);
+        msb_drop(u->env->metrics, MSB_DROP_UDP_BLOCKED_PORT);
         return;
     }
     /* Asked per datagram: a rule change applies to live sessions too. */
@@ -331,7 +329,7 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
     uint32_t n = 0;
     for (uint32_t i = 0; i < u->max; i++) {
         struct udp_sess *x = &u->sess[i];
-        if (x->used && !msb_policy_still_allowed(u->net, MSB_IPPROTO_UDP, &x->d, x->dp)) {
+        if (x->used && !msb_policy_still_allowed(u->env, MSB_IPPROTO_UDP, &x->d, x->dp)) {
             sess_close(u, x);
             n++;
         }
@@ -349,25 +347,24 @@ static uint32_t pow2_at_least(uint32_t n)
     return b;
 }
 
-struct msb_udp *msb_udp_create(struct msb_stack *s, char *err, size_t errlen)
+struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen)
 {
     struct msb_udp *u = calloc(1, sizeof *u);
     if (!u) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    u->s = s;
-    u->net = s->net;
-    u->m = &s->net->metrics.udp;
-    u->max = s->net->cfg.max_udp_sessions;
-    u->idle_ms = (uint64_t)s->net->cfg.udp_idle_timeout_s * 1000u;
+    u->env = env;
+    u->m = &env->metrics->udp;
+    u->max = env->cfg->max_udp_sessions;
+    u->idle_ms = (uint64_t)env->cfg->udp_idle_timeout_s * 1000u;
     u->mask = pow2_at_least(u->max) - 1;
     u->sess = calloc(u->max, sizeof *u->sess);
     u->buckets = malloc((size_t)(u->mask + 1) * sizeof *u->buckets);
     u->free_q = malloc((size_t)u->max * sizeof *u->free_q);
     if (!u->sess || !u->buckets || !u->free_q) {
         msb_udp_destroy(u);
-        snprintf(err, errlen, "out of memory for %u UDP sessions", s->net->cfg.max_udp_sessions);
+        snprintf(err, errlen, "out of memory for %u UDP sessions", env->cfg->max_udp_sessions);
         return NULL;
     }
     memset(u->buckets, 0xff, (size_t)(u->mask + 1) * sizeof *u->buckets);

@@ -20,10 +20,10 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
 struct msb_udp;
 
-struct msb_udp *msb_udp_create(struct msb_stack *s, char *err, size_t errlen);
+struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen);
 
 /* Closes every session and frees everything.  NULL ignored. */
 void msb_udp_destroy(struct msb_udp *u);

@@ -3,10 +3,9 @@
 #include <string.h>
 
 #include "lib/csum.h"
-#include "api/instance.h"
 #include "lib/pkt.h"
 #include "lib/pkt_build.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 
 #define V4_HLEN 20
 #define V6_HLEN 40
@@ -44,72 +43,65 @@ static void copy_span(uint8_t *out, const uint8_t *hdr, const uint8_t *payload, 
     memcpy(out, payload + (off - UDP_HLEN), n);
 }
 
-static bool room_for(struct msb_stack *s, size_t frames)
-{
-    struct msb_ring *rx = &s->net->rx;
-    /* Only the reader takes frames out, so room seen here only grows. */
-    return msb_ring_capacity(rx) - msb_ring_count(rx) >= frames;
-}
-
-static bool send_fragment(struct msb_stack *s, const struct msb_udp_reply *r, const uint8_t *hdr,
+static bool send_fragment(struct msb_env *e, const struct msb_udp_reply *r, const uint8_t *hdr,
                           size_t off, size_t n, uint16_t flags, uint16_t id)
 {
-    struct msb_frame *f = msb_stack_ip_frame(s, 4, V4_HLEN + n);
+    struct msb_frame *f = msb_env_ip_frame(e, 4, V4_HLEN + n);
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
     ip4_header(ip, r, V4_HLEN + n, id, (uint16_t)(flags | (off / 8)));
     copy_span(ip + V4_HLEN, hdr, r->payload, off, n);
-    return msb_stack_emit(s, f);
+    return msb_env_emit(e, f);
 }
 
-static bool send_v4(struct msb_stack *s, const struct msb_udp_reply *r)
+static bool send_v4(struct msb_env *e, const struct msb_udp_reply *r)
 {
     static uint16_t next_id; /* the stack thread is the only writer */
     uint8_t hdr[UDP_HLEN];
-    size_t dlen = UDP_HLEN + r->len, mtu = s->net->cfg.mtu;
+    size_t dlen = UDP_HLEN + r->len, mtu = e->cfg->mtu;
     if (V4_HLEN + dlen > 65535) {
-        msb_drop(&s->net->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
+        msb_drop(e->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
         return false;
     }
     udp_header(hdr, r);
     if (V4_HLEN + dlen <= mtu)
-        return send_fragment(s, r, hdr, 0, dlen, IP_DF, next_id++);
+        return send_fragment(e, r, hdr, 0, dlen, IP_DF, next_id++);
     /* Every fragment but the last carries a multiple of 8 bytes. */
     size_t chunk = (mtu - V4_HLEN) & ~(size_t)7;
     size_t frames = (dlen + chunk - 1) / chunk;
-    if (!room_for(s, frames)) {
-        msb_drop(&s->net->metrics, MSB_DROP_RX_RING_FULL);
+    if (!msb_env_rx_room(e, frames)) {
+        msb_drop(e->metrics, MSB_DROP_RX_RING_FULL);
         return false;
     }
     uint16_t id = next_id++;
     for (size_t off = 0; off < dlen; off += chunk) {
         size_t n = dlen - off < chunk ? dlen - off : chunk;
-        if (!send_fragment(s, r, hdr, off, n, off + n < dlen ? IP_MF : 0, id))
+        if (!send_fragment(e, r, hdr, off, n, off + n < dlen ? IP_MF : 0, id))
             return false;
     }
-    msb_count(&s->net->metrics.udp.fragmented_replies, 1);
+    msb_count(&e->metrics->udp.fragmented_replies, 1);
     return true;
 }
 
-static bool send_v6(struct msb_stack *s, const struct msb_udp_reply *r)
+static bool send_v6(struct msb_env *e, const struct msb_udp_reply *r)
 {
     size_t plen = UDP_HLEN + r->len;
-    if (V6_HLEN + plen > s->net->cfg.mtu || plen > 65535) {
-        msb_drop(&s->net->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
+    if (V6_HLEN + plen > e->cfg->mtu || plen > 65535) {
+        msb_drop(e->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
         return false;
     }
-    struct msb_frame *f = msb_stack_ip_frame(s, 6, V6_HLEN + plen);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, V6_HLEN + plen);
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
     msb_ip6_write(ip, plen, HOP_LIMIT, MSB_IPPROTO_UDP, r->src->b, r->dst->b);
     udp_header(ip + V6_HLEN, r);
     memcpy(ip + V6_HLEN + UDP_HLEN, r->payload, r->len);
-    return msb_stack_emit(s, f);
+    return msb_env_emit(e, f);
 }
 
-bool msb_udp_reply_send(struct msb_stack *s, const struct msb_udp_reply *r)
+bool msb_udp_reply_send(struct msb_env *e, const struct msb_udp_reply *r)
 {
-    return r->src->family == MSB_FAMILY_V4 ? send_v4(s, r) : send_v6(s, r);
+    return r->src->family == MSB_FAMILY_V4 ? send_v4(e, r) : send_v6(e, r);
 }

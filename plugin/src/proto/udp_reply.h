@@ -11,7 +11,7 @@
 
 #include "lib/addr.h"
 
-struct msb_stack;
+struct msb_env;
 
 struct msb_udp_reply {
     const struct msb_ip *src, *dst; /* src: the address the guest dialled */
@@ -24,6 +24,6 @@ struct msb_udp_reply {
  * all or none (the rx ring must have room for every one); an IPv6 one over
  * the MTU is dropped (udp_reply_too_big).  Drops are counted; true when
  * the datagram went out. */
-bool msb_udp_reply_send(struct msb_stack *s, const struct msb_udp_reply *r);
+bool msb_udp_reply_send(struct msb_env *e, const struct msb_udp_reply *r);
 
 #endif

@@ -1,3 +1,5 @@
+/* The stack thread: guest frame dispatch, the protocols' life cycle, and
+ * the msb_env calls (proto/env.h) the protocols send frames through. */
 #include "stack/stack.h"
 
 #include <errno.h>
@@ -8,20 +10,17 @@
 #include <time.h>
 
 #include "lib/clock.h"
+#include "lib/ip_reasm.h"
+#include "lib/pkt_build.h"
+#include "lib/vnet_hdr.h"
 #include "proto/dhcp4.h"
 #include "proto/dns_forward.h"
-#include "api/frame_fds.h"
-#include "lib/ip_reasm.h"
-#include "proto/l2.h"
-#include "lib/pkt_build.h"
-#include "api/policy_replace.h"
 #include "proto/icmp_echo.h"
-#include "proto/tcp/tcp.h"
-#include "api/publish.h"
-#include "proto/udp_inbound.h"
+#include "proto/l2.h"
 #include "proto/ndp_ra.h"
+#include "proto/tcp/tcp.h"
+#include "proto/udp_inbound.h"
 #include "proto/udp_relay.h"
-#include "lib/vnet_hdr.h"
 
 /* Frames handled per tx wake before yielding to host-socket events, so a
  * guest flooding frames cannot starve the relays. */
@@ -48,8 +47,8 @@ static bool is_unspecified(const struct msb_ip *ip)
  * msbnet cannot predict. */
 static bool in_guest_prefix6(const struct msb_stack *s, const struct msb_ip *ip)
 {
-    unsigned bits = s->addrs.prefix6;
-    const uint8_t *a = ip->b, *g = s->addrs.guest6.b;
+    unsigned bits = s->env.addrs.prefix6;
+    const uint8_t *a = ip->b, *g = s->env.addrs.guest6.b;
     if (ip->family != MSB_FAMILY_V6 || bits > 128 || memcmp(a, g, bits / 8) != 0)
         return false;
     uint8_t mask = (uint8_t)(0xff00u >> (bits % 8));
@@ -61,8 +60,8 @@ static bool in_guest_prefix6(const struct msb_stack *s, const struct msb_ip *ip)
 static bool src_ip_ok(const struct msb_stack *s, const struct msb_pkt *p)
 {
     if (p->ip_version == 4)
-        return msb_ip_equal(&p->src, &s->addrs.guest4);
-    if (msb_ip_equal(&p->src, &s->addrs.guest6) || in_guest_prefix6(s, &p->src))
+        return msb_ip_equal(&p->src, &s->env.addrs.guest4);
+    if (msb_ip_equal(&p->src, &s->env.addrs.guest6) || in_guest_prefix6(s, &p->src))
         return true;
     return p->l4_proto == MSB_IPPROTO_ICMPV6 && (is_link_local6(&p->src) || is_unspecified(&p->src));
 }
@@ -73,9 +72,9 @@ static bool from_guest_ip(const struct msb_stack *s, const struct msb_pkt *p)
     if (p->ethertype == MSB_ETHERTYPE_ARP) {
         struct msb_ip sender;
         msb_ip_from_v4(&sender, p->l3 + 14);
-        return msb_ip_equal(&sender, &s->addrs.guest4);
+        return msb_ip_equal(&sender, &s->env.addrs.guest4);
     }
-    return msb_ip_equal(&p->src, p->ip_version == 4 ? &s->addrs.guest4 : &s->addrs.guest6);
+    return msb_ip_equal(&p->src, p->ip_version == 4 ? &s->env.addrs.guest4 : &s->env.addrs.guest6);
 }
 
 /* Frames must come from the guest's MAC.  A VMM may give the guest another
@@ -83,14 +82,14 @@ static bool from_guest_ip(const struct msb_stack *s, const struct msb_pkt *p)
  * teaches it, and from then on the MAC is enforced. */
 static bool src_mac_ok(struct msb_stack *s, const struct msb_pkt *p)
 {
-    if (memcmp(p->src_mac, s->addrs.guest_mac, 6) == 0) {
-        s->guest_mac_learned = true;
+    if (memcmp(p->src_mac, s->env.addrs.guest_mac, 6) == 0) {
+        s->env.guest_mac_learned = true;
         return true;
     }
-    if (s->guest_mac_learned || !from_guest_ip(s, p) || (p->src_mac[0] & 1))
+    if (s->env.guest_mac_learned || !from_guest_ip(s, p) || (p->src_mac[0] & 1))
         return false;
-    memcpy(s->addrs.guest_mac, p->src_mac, 6);
-    s->guest_mac_learned = true;
+    memcpy(s->env.addrs.guest_mac, p->src_mac, 6);
+    s->env.guest_mac_learned = true;
     return true;
 }
 
@@ -108,7 +107,7 @@ static bool dst_ok(const struct msb_pkt *p)
 
 static void drop(struct msb_stack *s, enum msb_drop_reason why)
 {
-    msb_drop(&s->net->metrics, why);
+    msb_drop(s->env.metrics, why);
 }
 
 static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemble);
@@ -119,7 +118,7 @@ static void reassemble(struct msb_stack *s, struct msb_frame *f)
 {
     if (!s->reasm)
         return drop(s, MSB_DROP_IP_FRAGMENT);
-    if (memcmp(f->data + 6, s->addrs.guest_mac, 6) != 0)
+    if (memcmp(f->data + 6, s->env.addrs.guest_mac, 6) != 0)
         return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
     struct msb_frame *whole = msb_reasm_input(s->reasm, f->data, f->len, msb_now_ms());
     if (whole) {
@@ -140,18 +139,18 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemb
     /* Before the address checks: a client without a lease sends from
      * 0.0.0.0 to the broadcast address; DHCP checks its own client. */
     if (msb_dhcp4_wants(&p))
-        return msb_dhcp4_input(s, &p);
+        return msb_dhcp4_input(&s->env, &p);
     if (!src_mac_ok(s, &p))
         return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
     if (p.ethertype == MSB_ETHERTYPE_ARP) {
-        msb_l2_handle(s, &p);
+        msb_l2_handle(&s->env, &p);
         return;
     }
     if (!src_ip_ok(s, &p))
         return drop(s, MSB_DROP_IP_SPOOFED_SRC);
-    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(s, &p))
+    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(&s->env, &p))
         return;
-    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_ra_handle(s, &p, msb_now_ms()))
+    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_ra_handle(&s->env, &p, msb_now_ms()))
         return;
     if (!dst_ok(&p))
         return drop(s, MSB_DROP_IP_BAD_DST);
@@ -172,12 +171,22 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemb
     drop(s, MSB_DROP_L4_UNSUPPORTED);
 }
 
+/* After a policy swap every module re-evaluates its open flows and resets
+ * those the new policy denies (counted as flows_reset). */
+static void policy_changed(struct msb_stack *s)
+{
+    uint64_t n = msb_tcp_policy_recheck(s->tcp);
+    n += msb_udp_policy_recheck(s->udp);
+    n += msb_icmp_policy_recheck(s->icmp);
+    msb_count(&s->env.metrics->policy.flows_reset, n);
+}
+
 /* A policy set through the ABI takes effect between two frames, so every
  * frame read after set_policy returned is judged by it. */
 static void take_policy(struct msb_stack *s)
 {
-    if (msb_policy_take_pending(s->net))
-        msb_stack_policy_changed(s);
+    if (s->own.take_policy(s->own.ctx))
+        policy_changed(s);
 }
 
 /* A virtio-net GSO super-frame reaches the stack as one big TCP segment
@@ -186,7 +195,7 @@ static void take_policy(struct msb_stack *s)
 static void dispatch_segment(void *ctx, struct msb_frame *seg)
 {
     struct msb_stack *s = ctx;
-    msb_count(&s->net->metrics.vnet.gso_segments, 1);
+    msb_count(&s->env.metrics->vnet.gso_segments, 1);
     dispatch(s, seg, true);
 }
 
@@ -195,8 +204,8 @@ static void dispatch_frame(struct msb_stack *s, struct msb_frame *f)
     enum msb_drop_reason why;
     if (!msb_vnet_is_gso(f)) {
         dispatch(s, f, true);
-    } else if (s->net->cfg.vnet_gso == MSB_VNET_GSO_MODE_WHOLE && msb_vnet_whole(f)) {
-        msb_count(&s->net->metrics.vnet.gso_whole, 1);
+    } else if (s->env.cfg->vnet_gso == MSB_VNET_GSO_MODE_WHOLE && msb_vnet_whole(f)) {
+        msb_count(&s->env.metrics->vnet.gso_whole, 1);
         dispatch(s, f, true);
     } else if (!msb_vnet_segment(f, dispatch_segment, s, &why)) {
         drop(s, why);
@@ -209,10 +218,10 @@ static void on_tx(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct msb_stack *s = arg;
     /* Drain before popping: a frame pushed after the drain re-wakes us. */
-    msb_wake_drain(&s->net->tx_wake);
+    msb_wake_drain(s->own.tx_wake);
     int n = 0;
     struct msb_frame *f;
-    while (n < TX_BUDGET && (f = msb_ring_pop(&s->net->tx)) != NULL) {
+    while (n < TX_BUDGET && (f = msb_ring_pop(s->own.tx)) != NULL) {
         msb_stack_input(s, f);
         msb_frame_free(f);
         n++;
@@ -241,14 +250,14 @@ static void on_proxy(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct msb_stack *s = arg;
-    msb_wake_drain(&s->net->proxy_wake);
+    msb_wake_drain(s->own.proxy_wake);
     if (atomic_load(&s->stop)) {
-        event_base_loopbreak(s->base);
+        event_base_loopbreak(s->env.base);
         return;
     }
     take_policy(s);
     msb_tcp_rx_room(s->tcp);
-    msb_publish_sync(s);
+    s->own.sync(s->own.ctx, s);
 }
 
 static void on_maintenance(evutil_socket_t fd, short what, void *arg)
@@ -257,8 +266,8 @@ static void on_maintenance(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct msb_stack *s = arg;
     uint64_t now = msb_now_ms();
-    msb_hidx_cleanup(&s->net->hidx, now);
-    msb_ra_tick(s, now);
+    msb_hidx_cleanup(s->env.hidx, now);
+    msb_ra_tick(&s->env, now);
     if (s->reasm)
         msb_reasm_expire(s->reasm, now);
 }
@@ -277,10 +286,10 @@ static uint64_t now_us(void)
 static void run_busy_poll(struct msb_stack *s, unsigned window_us)
 {
     while (!atomic_load(&s->stop)) {
-        event_base_loop(s->base, EVLOOP_ONCE); /* sleeps until something happens */
+        event_base_loop(s->env.base, EVLOOP_ONCE); /* sleeps until something happens */
         uint64_t seen = s->activity, until = now_us() + window_us;
         while (!atomic_load(&s->stop) && now_us() < until) {
-            event_base_loop(s->base, EVLOOP_NONBLOCK);
+            event_base_loop(s->env.base, EVLOOP_NONBLOCK);
             if (s->activity != seen) {
                 seen = s->activity;
                 until = now_us() + window_us;
@@ -292,10 +301,10 @@ static void run_busy_poll(struct msb_stack *s, unsigned window_us)
 static void *run(void *arg)
 {
     struct msb_stack *s = arg;
-    if (s->net->cfg.busy_poll_us)
-        run_busy_poll(s, s->net->cfg.busy_poll_us);
+    if (s->env.cfg->busy_poll_us)
+        run_busy_poll(s, s->env.cfg->busy_poll_us);
     else
-        event_base_dispatch(s->base);
+        event_base_dispatch(s->env.base);
     return NULL;
 }
 
@@ -303,35 +312,35 @@ static void *run(void *arg)
 
 static void free_stack(struct msb_stack *s)
 {
-    msb_publish_detach(s);
     msb_udp_inbound_destroy(s->udpin);
-    if (s->tcp)
-        msb_tcp_destroy(s->tcp);
+    msb_tcp_destroy(s->tcp);
+    s->tcp = NULL; /* later emitters have nothing staged to flush */
     msb_udp_destroy(s->udp);
     msb_icmp_destroy(s->icmp);
     msb_dns_destroy(s->dns);
     msb_reasm_destroy(s->reasm);
-    /* After the modules: closing their flows still sends RSTs to the guest. */
-    msb_frame_fds_stop(s);
+    /* After the modules: closing their flows still sends RSTs to the guest
+     * through the owner's frame descriptors. */
+    if (s->attached)
+        s->own.detach(s->own.ctx, s);
     if (s->tx_ev)
         event_free(s->tx_ev);
     if (s->proxy_ev)
         event_free(s->proxy_ev);
     if (s->maint_ev)
         event_free(s->maint_ev);
-    if (s->base)
-        event_base_free(s->base);
+    if (s->env.base)
+        event_base_free(s->env.base);
     free(s);
     atomic_store(&stack_in_use, false);
 }
 
 static int add_events(struct msb_stack *s)
 {
-    struct msbnet *net = s->net;
-    s->tx_ev = event_new(s->base, msb_wake_fd(&net->tx_wake), EV_READ | EV_PERSIST, on_tx, s);
+    s->tx_ev = event_new(s->env.base, msb_wake_fd(s->own.tx_wake), EV_READ | EV_PERSIST, on_tx, s);
     s->proxy_ev =
-        event_new(s->base, msb_wake_fd(&net->proxy_wake), EV_READ | EV_PERSIST, on_proxy, s);
-    s->maint_ev = event_new(s->base, -1, EV_PERSIST, on_maintenance, s);
+        event_new(s->env.base, msb_wake_fd(s->own.proxy_wake), EV_READ | EV_PERSIST, on_proxy, s);
+    s->maint_ev = event_new(s->env.base, -1, EV_PERSIST, on_maintenance, s);
     const struct timeval second = {1, 0};
     if (!s->tx_ev || !s->proxy_ev || !s->maint_ev || event_add(s->tx_ev, NULL) ||
         event_add(s->proxy_ev, NULL) || event_add(s->maint_ev, &second))
@@ -342,10 +351,13 @@ static int add_events(struct msb_stack *s)
     return 0;
 }
 
-static int start_frame_fds(struct msb_stack *s, char *err, size_t errlen)
+static int attach_owner(struct msb_stack *s, char *err, size_t errlen)
 {
-    if (msb_frame_fds_start(s) == 0)
+    if (s->own.attach(s->own.ctx, s) == 0) {
+        s->attached = true;
         return 0;
+    }
+    s->attached = true; /* a partial attach is undone by detach */
     snprintf(err, errlen, "cannot watch the frame descriptors: %s", strerror(errno));
     return -1;
 }
@@ -353,18 +365,47 @@ static int start_frame_fds(struct msb_stack *s, char *err, size_t errlen)
 /* Reassembly is off (fragments dropped) when its datagram cap is 0. */
 static int create_reasm(struct msb_stack *s, char *err, size_t errlen)
 {
-    const struct msb_config *c = &s->net->cfg;
+    const struct msb_config *c = s->env.cfg;
     if (c->reasm_max_datagrams == 0)
         return 0;
     const struct msb_reasm_limits lim = {c->reasm_max_datagrams, c->reasm_max_bytes,
                                          c->reasm_timeout_s * 1000u};
-    s->reasm = msb_reasm_create(&lim, &s->net->metrics);
+    s->reasm = msb_reasm_create(&lim, s->env.metrics);
     if (!s->reasm)
         snprintf(err, errlen, "out of memory");
     return s->reasm ? 0 : -1;
 }
 
-struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
+/* The protocols' view of the stack: everything borrowed from the owner. */
+static void init_env(struct msb_stack *s)
+{
+    const struct msb_stack_owner *o = &s->own;
+    s->env = (struct msb_env){.cfg = o->cfg,
+                              .addrs = *o->addrs,
+                              .metrics = o->metrics,
+                              .gw = o->gw,
+                              .hidx = o->hidx,
+                              .hook = o->hook,
+                              .terminated = o->terminated,
+                              .policy = o->policy};
+}
+
+static int create_protocols(struct msb_stack *s, char *err, size_t errlen)
+{
+    struct msb_env *e = &s->env;
+    s->dns = msb_dns_create(e, err, errlen);
+    if (s->dns)
+        s->tcp = msb_tcp_create(e, s->dns, err, errlen);
+    if (s->tcp)
+        s->udp = msb_udp_create(e, err, errlen);
+    if (s->udp)
+        s->icmp = msb_icmp_create(e, err, errlen);
+    if (s->icmp)
+        s->udpin = msb_udp_inbound_create(e, err, errlen);
+    return s->udpin ? 0 : -1;
+}
+
+struct msb_stack *msb_stack_start(const struct msb_stack_owner *own, char *err, size_t errlen)
 {
     if (atomic_exchange(&stack_in_use, true)) {
         snprintf(err, errlen, "another msbnet instance is already started in this process "
@@ -377,29 +418,20 @@ struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->net = net;
-    s->addrs = net->addrs;
+    s->own = *own;
+    init_env(s);
     atomic_init(&s->stop, false);
-    s->base = event_base_new();
-    if (!s->base || add_events(s)) {
+    s->env.base = event_base_new();
+    if (!s->env.base || add_events(s)) {
         snprintf(err, errlen, "cannot create the stack's event loop");
         free_stack(s);
         return NULL;
     }
-    s->tcp = msb_tcp_create(s, err, errlen);
-    if (s->tcp)
-        s->udp = msb_udp_create(s, err, errlen);
-    if (s->udp)
-        s->icmp = msb_icmp_create(s, err, errlen);
-    if (s->icmp)
-        s->dns = msb_dns_create(s, err, errlen);
-    if (s->dns)
-        s->udpin = msb_udp_inbound_create(s, err, errlen);
-    if (!s->udpin || start_frame_fds(s, err, errlen) || create_reasm(s, err, errlen)) {
+    if (create_protocols(s, err, errlen) || attach_owner(s, err, errlen) ||
+        create_reasm(s, err, errlen)) {
         free_stack(s);
         return NULL;
     }
-    msb_publish_sync(s); /* listeners published before start */
     if (pthread_create(&s->thread, NULL, run, s) != 0) {
         snprintf(err, errlen, "cannot start the stack thread");
         free_stack(s);
@@ -413,46 +445,48 @@ void msb_stack_stop(struct msb_stack *s)
     if (!s)
         return;
     atomic_store(&s->stop, true);
-    msb_wake_signal(&s->net->proxy_wake);
+    msb_wake_signal(s->own.proxy_wake);
     pthread_join(s->thread, NULL);
     /* The thread is gone: tearing lwIP down from here touches nothing
      * another thread uses. */
     free_stack(s);
 }
 
-/* ---- policy replace ---------------------------------------------------- */
+/* ---- output: the msb_env calls ------------------------------------------ */
 
-void msb_stack_policy_changed(struct msb_stack *s)
+static struct msb_stack *stack_of(struct msb_env *e)
 {
-    uint64_t n = msb_tcp_policy_recheck(s->tcp);
-    n += msb_udp_policy_recheck(s->udp);
-    n += msb_icmp_policy_recheck(s->icmp);
-    msb_count(&s->net->metrics.policy.flows_reset, n);
+    return (struct msb_stack *)((char *)e - offsetof(struct msb_stack, env));
 }
 
-/* ---- output ----------------------------------------------------------- */
-
-struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, size_t l3_len)
+struct msb_frame *msb_env_ip_frame(struct msb_env *e, uint8_t ip_version, size_t l3_len)
 {
     struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + l3_len);
     if (!f) {
-        drop(s, MSB_DROP_RX_NO_MEMORY);
+        msb_drop(e->metrics, MSB_DROP_RX_NO_MEMORY);
         return NULL;
     }
-    msb_eth_write(f->data, s->addrs.guest_mac, s->addrs.gateway_mac,
+    msb_eth_write(f->data, e->addrs.guest_mac, e->addrs.gateway_mac,
                   ip_version == 4 ? MSB_ETHERTYPE_IPV4 : MSB_ETHERTYPE_IPV6);
     return f;
 }
 
-bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f)
+bool msb_env_emit(struct msb_env *e, struct msb_frame *f)
 {
+    struct msb_stack *s = stack_of(e);
     /* A staged TCP segment holds an rx slot: it goes first, so this frame
      * cannot take that slot, and stays ahead of it. */
     msb_tcp_flush(s->tcp);
-    return msb_instance_emit(s->net, f);
+    return s->own.emit(s->own.ctx, f);
 }
 
-bool msb_stack_rx_room(struct msb_stack *s)
+bool msb_env_rx_room(struct msb_env *e, size_t frames)
 {
-    return msb_instance_rx_has_room(s->net);
+    struct msb_stack *s = stack_of(e);
+    return s->own.rx_room(s->own.ctx, frames);
+}
+
+void msb_stack_flush(struct msb_stack *s)
+{
+    msb_tcp_flush(s->tcp);
 }

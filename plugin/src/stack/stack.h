@@ -2,7 +2,12 @@
  * The stack thread: one libevent loop per instance that drains guest
  * frames, answers the link layer, hands TCP to lwIP and runs every proxy
  * task.  Everything in here is touched only from that thread, except
- * `stop` and what msbnet (instance.h) already makes thread-safe.
+ * `stop` and what the owner (api/instance.c) already makes thread-safe.
+ *
+ * The stack sits between the protocols (proto/, below it) and the instance
+ * that owns it (api/, above it).  Protocols see it through struct msb_env,
+ * which the stack embeds; the stack reaches its owner only through the
+ * struct msb_stack_owner the owner fills in at start.
  */
 #ifndef MSB_STACK_H
 #define MSB_STACK_H
@@ -11,14 +16,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "model/addressing.h"
 #include "lib/frame.h"
-#include "api/instance.h"
-#include "proto/ndp_ra.h"
-#include "lib/pkt.h"
+#include "lib/ring.h"
+#include "lib/wake.h"
+#include "proto/env.h"
 
-struct event_base;
 struct event;
+struct msb_stack;
 struct msb_tcp;
 struct msb_udp;
 struct msb_icmp;
@@ -26,50 +30,65 @@ struct msb_dns;
 struct msb_udp_in;
 struct msb_reasm;
 
+/* What the stack borrows from its owner, and the owner's part of the work.
+ * Every callback runs on the stack thread with ctx as its first argument. */
+struct msb_stack_owner {
+    void *ctx;
+    const struct msb_config *cfg;
+    const struct msb_addrs *addrs;
+    struct msb_metrics *metrics;
+    struct msb_gateways *gw;
+    struct msb_hidx *hidx;
+    struct msb_hook *hook;
+    atomic_bool *terminated;
+    struct msb_policy *const *policy;
+    struct msb_ring *tx;             /* guest frames pushed by the VMM */
+    struct msb_wake *tx_wake;        /* "tx has frames" */
+    struct msb_wake *proxy_wake;     /* commands, rx room, stop */
+    /* A policy parked by another thread is swapped in; true when it was
+     * (the stack then re-checks its open flows). */
+    bool (*take_policy)(void *ctx);
+    /* Start (before the thread runs) and stop (after it is joined): the
+     * owner's frame descriptors and published ports join or leave s. */
+    int (*attach)(void *ctx, struct msb_stack *s);
+    void (*detach)(void *ctx, struct msb_stack *s);
+    /* Every proxy wake: published ports added or removed. */
+    void (*sync)(void *ctx, struct msb_stack *s);
+    /* msb_env_emit and msb_env_rx_room, past the TCP coalescer. */
+    bool (*emit)(void *ctx, struct msb_frame *f);
+    bool (*rx_room)(void *ctx, size_t frames);
+};
+
 struct msb_stack {
-    struct msbnet *net;
-    struct msb_addrs addrs;
-    bool guest_mac_learned;
-    struct event_base *base;
+    struct msb_env env;              /* the protocols' view (proto/env.h) */
+    struct msb_stack_owner own;
     struct event *tx_ev, *proxy_ev, *maint_ev;
     pthread_t thread;
     atomic_bool stop;
+    bool attached;                   /* own.attach ran: own.detach undoes it */
     struct msb_tcp *tcp;
     struct msb_udp *udp;
     struct msb_icmp *icmp;
     struct msb_dns *dns;
-    struct msb_udp_in *udpin; /* published UDP ports' sessions */
-    struct msb_ra_state ra;     /* router advertisements (ndp_ra.h) */
-    struct msb_reasm *reasm;    /* guest fragments; NULL when reassembly is off */
-    uint64_t activity;          /* guest frames handled: the busy-poll window restarts on each */
+    struct msb_udp_in *udpin;        /* published UDP ports' sessions */
+    struct msb_reasm *reasm;         /* guest fragments; NULL when reassembly is off */
+    uint64_t activity;               /* guest frames handled: the busy-poll window restarts on each */
 };
 
 /* Creates the stack (lwIP included) and starts its thread.  One per
  * process: lwIP is a singleton.  NULL with a reason in err on failure. */
-struct msb_stack *msb_stack_start(struct msbnet *net, char *err, size_t errlen);
+struct msb_stack *msb_stack_start(const struct msb_stack_owner *own, char *err, size_t errlen);
 
 /* Stops the thread, closes every flow, frees everything.  NULL ignored. */
 void msb_stack_stop(struct msb_stack *s);
-
-/* Stack thread, after a policy swap: every module re-evaluates its open
- * flows and resets those the new policy denies (counted as flows_reset). */
-void msb_stack_policy_changed(struct msb_stack *s);
-
-/* A frame for the guest carrying an IP packet of l3_len bytes: the
- * Ethernet header (gateway -> guest) is written, the packet goes at
- * frame->data + MSB_ETH_HLEN.  NULL when out of memory (counted). */
-struct msb_frame *msb_stack_ip_frame(struct msb_stack *s, uint8_t ip_version, size_t l3_len);
-
-/* Hands f to the guest.  False when rx is full: f is freed, the drop is
- * counted, and the proxy wake fires once the reader frees room. */
-bool msb_stack_emit(struct msb_stack *s, struct msb_frame *f);
-
-/* True while rx has room; when false, a later proxy wake announces room. */
-bool msb_stack_rx_room(struct msb_stack *s);
 
 /* Stack thread: one guest frame (still the caller's), as if popped from
  * tx; then msb_stack_batch_end once the batch is done (flushes TCP). */
 void msb_stack_input(struct msb_stack *s, struct msb_frame *f);
 void msb_stack_batch_end(struct msb_stack *s);
+
+/* Stack thread: the TCP segment being coalesced goes out now (before a
+ * frame of another origin, e.g. a published port's event handler). */
+void msb_stack_flush(struct msb_stack *s);
 
 #endif

@@ -67,7 +67,7 @@ void flow_release(struct msb_tcp *t, struct tcp_flow *f)
     f->to_host_len = 0;
     f->want_ack = f->want_reap = f->want_room = false;
     if (f->inbound)
-        atomic_fetch_sub_explicit(&t->net->metrics.inbound.tcp_open, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&t->env->metrics->inbound.tcp_open, 1, memory_order_relaxed);
     f->inbound = false;
     flow_set_state(t, f, FLOW_FREE);
     nat_release(t, f);
@@ -102,12 +102,12 @@ void tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p)
     size_t n = msb_build_tcp_rst(p, buf, sizeof buf);
     if (!n)
         return; /* p was a RST: never answer one */
-    struct msb_frame *fr = msb_stack_ip_frame(t->s, p->ip_version, n);
+    struct msb_frame *fr = msb_env_ip_frame(t->env, p->ip_version, n);
     if (!fr)
         return;
     memcpy(fr->data + MSB_ETH_HLEN, buf, n);
     msb_count(&t->m->resets_to_guest, 1);
-    msb_stack_emit(t->s, fr);
+    msb_env_emit(t->env, fr);
 }
 
 /* ---- admission ------------------------------------------------------------ */
@@ -134,20 +134,20 @@ static void hold_syn(struct tcp_flow *f, const struct msb_pkt *p)
 static void admit(struct msb_tcp *t, const struct msb_pkt *p)
 {
     if (msb_ip_is_loopback(&p->dst) ||
-        !msb_policy_allow(t->net, MSB_IPPROTO_TCP, &p->dst, p->dport)) {
+        !msb_policy_allow(t->env, MSB_IPPROTO_TCP, &p->dst, p->dport)) {
         msb_count(&t->m->denied, 1);
         tcp_send_rst(t, p);
         return;
     }
     if ((size_t)(p->l3 - p->frame) + p->l3_len > FLOW_SYN_CAP) {
         /* A SYN carrying data (TFO): not supported, refuse it cleanly. */
-        msb_drop(&t->net->metrics, MSB_DROP_L4_UNSUPPORTED);
+        msb_drop(t->env->metrics, MSB_DROP_L4_UNSUPPORTED);
         tcp_send_rst(t, p);
         return;
     }
     struct tcp_flow *f = nat_alloc(t, p);
     if (!f) {
-        msb_drop(&t->net->metrics, MSB_DROP_TCP_FLOW_CAP);
+        msb_drop(t->env->metrics, MSB_DROP_TCP_FLOW_CAP);
         tcp_send_rst(t, p);
         return;
     }
@@ -157,7 +157,7 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     f->rd_on = f->wr_on = false;
     f->guest_fin = f->host_shut_wr = f->host_eof = f->aborting = false;
     /* Only a policy with domain rules can change its mind on an SNI. */
-    f->sni_wait = msb_policy_wants_sni(t->net);
+    f->sni_wait = msb_policy_wants_sni(t->env);
     f->sni_expired = f->sni_timer = false;
     f->last_active_ms = msb_now_ms();
     hold_syn(f, p);
@@ -171,7 +171,7 @@ static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
         admit(t, p);
         return;
     }
-    msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_FLOW);
+    msb_drop(t->env->metrics, MSB_DROP_TCP_NO_FLOW);
     tcp_send_rst(t, p);
 }
 
@@ -189,7 +189,7 @@ static void while_connecting(struct msb_tcp *t, struct tcp_flow *f, const struct
 void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
 {
     if (p->l3_len > 0xffff) { /* lwIP's pbufs are u16-sized */
-        msb_drop(&t->net->metrics, MSB_DROP_L4_UNSUPPORTED);
+        msb_drop(t->env->metrics, MSB_DROP_L4_UNSUPPORTED);
         return;
     }
     struct tcp_flow *f = nat_lookup(t, p);
@@ -204,7 +204,7 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
         return no_flow(t, p);
     }
     if (!f->pcb) { /* lwIP is done with it; only the host side drains */
-        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_FLOW);
+        msb_drop(t->env->metrics, MSB_DROP_TCP_NO_FLOW);
         tcp_send_rst(t, p);
         return;
     }
@@ -223,7 +223,7 @@ static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
     if (f->want_ack && f->pcb && (f->pcb->flags & TF_ACK_DELAY)) {
         /* One ACK per flow per batch instead of lwIP's delayed ACK, which
          * would stall a guest's small writes for up to 250 ms. */
-        if (msb_stack_rx_room(t->s)) {
+        if (msb_env_rx_room(t->env, 1)) {
             tcp_ack_now(f->pcb);
             tcp_output(f->pcb);
         } else {
@@ -257,7 +257,7 @@ void msb_tcp_flush(struct msb_tcp *t)
 
 void msb_tcp_rx_room(struct msb_tcp *t)
 {
-    while (t->room_head != FLOW_NONE && msb_stack_rx_room(t->s)) {
+    while (t->room_head != FLOW_NONE && msb_env_rx_room(t->env, 1)) {
         struct tcp_flow *f = &t->flows[t->room_head];
         t->room_head = f->room_next;
         f->room_linked = false;
@@ -275,7 +275,7 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
     for (uint32_t i = 0; i < t->max_flows; i++) {
         struct tcp_flow *f = &t->flows[i];
         if (f->state != FLOW_FREE &&
-            !msb_policy_still_allowed(t->net, MSB_IPPROTO_TCP, &f->d, f->dp)) {
+            !msb_policy_still_allowed(t->env, MSB_IPPROTO_TCP, &f->d, f->dp)) {
             proxy_abort(t, f, true);
             n++;
         }
@@ -293,20 +293,21 @@ static void free_tcp(struct msb_tcp *t)
     free(t);
 }
 
-struct msb_tcp *msb_tcp_create(struct msb_stack *s, char *err, size_t errlen)
+struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *err,
+                               size_t errlen)
 {
     struct msb_tcp *t = calloc(1, sizeof *t);
     if (!t) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    t->s = s;
-    t->net = s->net;
-    t->m = &s->net->metrics.tcp;
-    t->max_flows = s->net->cfg.max_flows;
+    t->env = env;
+    t->dns = dns;
+    t->m = &env->metrics->tcp;
+    t->max_flows = env->cfg->max_flows;
     t->batch_head = t->room_head = FLOW_NONE;
     if (nat_init(t) || gro_init(t)) {
-        snprintf(err, errlen, "out of memory for %u TCP flows", s->net->cfg.max_flows);
+        snprintf(err, errlen, "out of memory for %u TCP flows", env->cfg->max_flows);
         free_tcp(t);
         return NULL;
     }

@@ -15,11 +15,14 @@
 
 #include "lib/pkt.h"
 
-struct msb_stack;
+struct msb_env;
+struct msb_dns;
 struct msb_tcp;
 
-/* Initialises lwIP (once per process), its netif and listener. */
-struct msb_tcp *msb_tcp_create(struct msb_stack *s, char *err, size_t errlen);
+/* Initialises lwIP (once per process), its netif and listener.  TCP/53
+ * flows are served by dns (dns_tcp.h). */
+struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *err,
+                               size_t errlen);
 
 /* Aborts every flow (RST to the guest, close to the host), frees all. */
 void msb_tcp_destroy(struct msb_tcp *t);

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "lib/csum.h"
-#include "api/instance.h"
 #include "lib/vnet_hdr.h"
 #include "proto/tcp/tcp_int.h"
 
@@ -55,12 +54,12 @@ static bool parse(const uint8_t *l3, size_t len, struct seg *s)
 
 static bool guest_tso(const struct msb_tcp *t)
 {
-    return t->net->cfg.vnet_guest_tso;
+    return t->env->cfg->vnet_guest_tso;
 }
 
 bool gro_enabled(const struct msb_tcp *t)
 {
-    return t->s->addrs.mtu > 1500 || guest_tso(t);
+    return t->env->addrs.mtu > 1500 || guest_tso(t);
 }
 
 static uint8_t *staged_l3(const struct msb_tcp *t)
@@ -89,12 +88,12 @@ static void finalize(struct msb_tcp *t)
     struct tcp_gro *g = &t->gro;
     uint8_t *ip = staged_l3(t), *th = ip + g->hl;
     finalize_ip(t);
-    if (g->l3_len > t->s->addrs.mtu && guest_tso(t)) {
+    if (g->l3_len > t->env->addrs.mtu && guest_tso(t)) {
         /* Above the MTU only as a super-frame: its TCP checksum is the
          * guest kernel's to complete (vnet_hdr.h). */
         g->fr->len = (uint32_t)(MSB_ETH_HLEN + g->l3_len);
         msb_vnet_mark_tso(g->fr, (uint16_t)g->mss);
-        msb_count(&t->net->metrics.vnet.rx_tso_frames, 1);
+        msb_count(&t->env->metrics->vnet.rx_tso_frames, 1);
         return;
     }
     struct msb_ip src, dst;
@@ -122,7 +121,7 @@ void gro_flush(struct msb_tcp *t)
     g->fr = NULL;
     /* Give back the unused tail: frames wait in the ring at their size. */
     struct msb_frame *small = msb_frame_shrink(fr, MSB_ETH_HLEN + g->l3_len);
-    msb_instance_emit(t->net, small);
+    msb_env_emit(t->env, small);
 }
 
 /* Pure in-order data: ACK, optionally PSH, nothing else. */
@@ -174,12 +173,12 @@ bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t 
     if (g->fr || !gro_enabled(t) || !parse(l3, len, &s) || !plain_data(&s) ||
         (s.flags & MSB_TCP_PSH))
         return false;
-    size_t cap = guest_tso(t) ? 0xffff : t->s->addrs.mtu;
+    size_t cap = guest_tso(t) ? 0xffff : t->env->addrs.mtu;
     if (cap > 0xffff)
         cap = 0xffff; /* IPv4 total length / IPv6 payload length */
     if (len >= cap)
         return false;
-    g->fr = msb_stack_ip_frame(t->s, s.v, cap);
+    g->fr = msb_env_ip_frame(t->env, s.v, cap);
     if (!g->fr)
         return false;
     uint8_t *st = staged_l3(t);
@@ -209,7 +208,7 @@ static void on_gro(evutil_socket_t fd, short what, void *arg)
 
 int gro_init(struct msb_tcp *t)
 {
-    t->gro_ev = event_new(t->s->base, -1, 0, on_gro, t);
+    t->gro_ev = event_new(t->env->base, -1, 0, on_gro, t);
     return t->gro_ev ? 0 : -1;
 }
 

@@ -64,9 +64,9 @@ static struct tcp_flow *new_flow(struct msb_tcp *t, const struct msb_publish_spe
                                  const struct msb_ip *peer, uint16_t pport, uint16_t lw_port)
 {
     bool v4 = peer->family == MSB_FAMILY_V4;
-    const struct msb_ip *g = v4 ? &t->s->addrs.guest4 : &t->s->addrs.guest6;
-    const struct msb_ip *src = sp->real_peer ? peer : v4 ? &t->s->addrs.gateway4
-                                                         : &t->s->addrs.gateway6;
+    const struct msb_ip *g = v4 ? &t->env->addrs.guest4 : &t->env->addrs.guest6;
+    const struct msb_ip *src = sp->real_peer ? peer : v4 ? &t->env->addrs.gateway4
+                                                         : &t->env->addrs.gateway6;
     uint16_t sport = sp->real_peer ? pport : lw_port;
     /* The guest already has a connection with this exact tuple (its own
      * flow to that address and port, from the published port): refuse
@@ -111,7 +111,7 @@ static void open_towards_guest(struct msb_tcp *t, struct tcp_flow *f, struct tcp
     fake_ip(t, f, &dst);
     proxy_watch(f, pcb);
     if (tcp_connect(pcb, &dst, f->gp, on_connected) != ERR_OK) {
-        msb_count(&t->net->metrics.inbound.tcp_errors, 1);
+        msb_count(&t->env->metrics->inbound.tcp_errors, 1);
         proxy_abort(t, f, true);
         return;
     }
@@ -121,16 +121,16 @@ static void open_towards_guest(struct msb_tcp *t, struct tcp_flow *f, struct tcp
 void msb_tcp_inbound(struct msb_tcp *t, int fd, const struct sockaddr_storage *ss,
                      const struct msb_publish_spec *sp)
 {
-    struct msb_inbound_metrics *m = &t->net->metrics.inbound;
+    struct msb_inbound_metrics *m = &t->env->metrics->inbound;
     struct msb_ip peer;
     uint16_t pport;
     msb_ip_from_sockaddr(ss, &peer, &pport);
-    if (!msb_policy_allow_ingress(t->net, MSB_IPPROTO_TCP, &peer, sp->guest_port)) {
+    if (!msb_policy_allow_ingress(t->env, MSB_IPPROTO_TCP, &peer, sp->guest_port)) {
         msb_count(&m->tcp_denied, 1);
         reset_close(fd);
         return;
     }
-    if (msb_read(&m->tcp_open) >= t->net->cfg.max_inbound_flows) {
+    if (msb_read(&m->tcp_open) >= t->env->cfg->max_inbound_flows) {
         msb_count(&m->tcp_cap, 1);
         reset_close(fd);
         return;

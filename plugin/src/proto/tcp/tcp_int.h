@@ -13,9 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "api/instance.h"
 #include "lib/siphash.h"
-#include "stack/stack.h"
+#include "proto/env.h"
 #include "proto/tcp/tcp.h"
 
 struct tcp_pcb;
@@ -87,8 +86,8 @@ struct tcp_gro {
 };
 
 struct msb_tcp {
-    struct msb_stack *s;
-    struct msbnet *net;
+    struct msb_env *env;
+    struct msb_dns *dns;    /* serves the guest's TCP/53 flows */
     struct msb_tcp_metrics *m;
     uint32_t max_flows;
     struct tcp_flow *flows;

@@ -46,7 +46,7 @@ static err_t output(struct pbuf *p)
         return ERR_OK;
     struct tcp_flow *f = nat_from_lwip(t, v, h + (v == 4 ? 16 : 24), msb_get16(h + hl + 2));
     if (!f) {
-        msb_drop(&t->net->metrics, MSB_DROP_TCP_NAT_MISS);
+        msb_drop(t->env->metrics, MSB_DROP_TCP_NAT_MISS);
         return ERR_OK;
     }
     if (gro_merge(t, f, h, p->len))
@@ -54,18 +54,18 @@ static err_t output(struct pbuf *p)
     /* Whatever is staged goes first, into the slot it reserved: the room
      * check below is then about this segment alone. */
     gro_flush(t);
-    if (!msb_stack_rx_room(t->s)) {
+    if (!msb_env_rx_room(t->env, 1)) {
         flow_mark_room(t, f);
         return ERR_MEM;
     }
     if (gro_stage(t, f, h, p->len))
         return ERR_OK;
-    struct msb_frame *fr = msb_stack_ip_frame(t->s, v, p->len);
+    struct msb_frame *fr = msb_env_ip_frame(t->env, v, p->len);
     if (!fr)
         return ERR_MEM;
     memcpy(fr->data + MSB_ETH_HLEN, p->payload, p->len);
     nat_to_guest(f, fr->data + MSB_ETH_HLEN);
-    msb_stack_emit(t->s, fr);
+    msb_env_emit(t->env, fr);
     return ERR_OK;
 }
 
@@ -101,7 +101,7 @@ void lw_input(struct msb_tcp *t, const uint8_t *l3, size_t len)
 {
     struct pbuf *p = len <= 0xffff ? pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM) : NULL;
     if (!p) {
-        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+        msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
         return;
     }
     memcpy(p->payload, l3, len);
@@ -221,7 +221,7 @@ int lw_setup(struct msb_tcp *t, char *err, size_t errlen)
         }
         lwip_ready = true;
     }
-    t->tmr_ev = evtimer_new(t->s->base, on_tick, t);
+    t->tmr_ev = evtimer_new(t->env->base, on_tick, t);
     if (!t->tmr_ev) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -229,7 +229,7 @@ int lw_setup(struct msb_tcp *t, char *err, size_t errlen)
     /* lwIP derives its MSS from the netif MTU (1460 / 1440 at 1500): a
      * smaller guest MTU must shrink it too.  Larger ones keep 1500, since
      * lwIP's TCP_MSS caps segments at 1460 anyway. */
-    uint32_t mtu = t->s->addrs.mtu;
+    uint32_t mtu = t->env->addrs.mtu;
     nif.mtu = (u16_t)(mtu && mtu < 1500 ? mtu : 1500);
     cur = t;
     return 0;

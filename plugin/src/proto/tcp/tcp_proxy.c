@@ -108,7 +108,7 @@ static void set_sockopts(int fd)
 static socklen_t target_of(struct msb_tcp *t, const struct tcp_flow *f,
                            struct sockaddr_storage *ss)
 {
-    return (socklen_t)msb_gateway_target(&t->net->gw, &f->d, f->dp, ss);
+    return (socklen_t)msb_gateway_target(t->env->gw, &f->d, f->dp, ss);
 }
 
 /* ---- connect ------------------------------------------------------------ */
@@ -167,18 +167,18 @@ static void connected(struct msb_tcp *t, struct tcp_flow *f)
 {
     msb_count(&t->m->connects_ok, 1);
     event_free(f->wr);
-    f->wr = event_new(t->s->base, f->fd, EV_WRITE | EV_PERSIST, on_writable, f);
-    f->rd = event_new(t->s->base, f->fd, EV_READ | EV_PERSIST, on_readable, f);
+    f->wr = event_new(t->env->base, f->fd, EV_WRITE | EV_PERSIST, on_writable, f);
+    f->rd = event_new(t->env->base, f->fd, EV_READ | EV_PERSIST, on_readable, f);
     f->wr_on = f->rd_on = false;
     if (!f->wr || !f->rd) {
-        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+        msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
         proxy_abort(t, f, true);
         return;
     }
     set_sockopts(f->fd);
     flow_set_state(t, f, FLOW_SYN_FED);
     f->last_active_ms = msb_now_ms();
-    arm_timer(t, f, (uint64_t)t->net->cfg.tcp_idle_timeout_s * 1000u);
+    arm_timer(t, f, (uint64_t)t->env->cfg->tcp_idle_timeout_s * 1000u);
     feed_syn(t, f);
 }
 
@@ -211,14 +211,14 @@ void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
     /* TCP/53 to any address is msbnet's own DNS server (dns_tcp.c): the
      * "host socket" is a socketpair end, connected from the start. */
     bool dns = f->dp == 53;
-    f->fd = dns ? msb_dns_tcp_open(t->s->dns, &f->g, f->gp, &f->d)
+    f->fd = dns ? msb_dns_tcp_open(t->dns, &f->g, f->gp, &f->d)
                 : socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (f->fd < 0) {
         connect_failed(t, f, errno);
         return;
     }
-    f->tmr = evtimer_new(t->s->base, on_timer, f);
-    f->wr = event_new(t->s->base, f->fd, EV_WRITE, on_connect, f);
+    f->tmr = evtimer_new(t->env->base, on_timer, f);
+    f->wr = event_new(t->env->base, f->fd, EV_WRITE, on_connect, f);
     if (!f->tmr || !f->wr) {
         connect_failed(t, f, ENOMEM);
         return;
@@ -232,18 +232,18 @@ void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
         return;
     }
     event_add(f->wr, NULL);
-    arm_timer(t, f, t->net->cfg.connect_timeout_ms);
+    arm_timer(t, f, t->env->cfg->connect_timeout_ms);
 }
 
 bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
 {
     f->fd = fd;
-    f->tmr = evtimer_new(t->s->base, on_timer, f);
-    f->rd = event_new(t->s->base, fd, EV_READ | EV_PERSIST, on_readable, f);
-    f->wr = event_new(t->s->base, fd, EV_WRITE | EV_PERSIST, on_writable, f);
+    f->tmr = evtimer_new(t->env->base, on_timer, f);
+    f->rd = event_new(t->env->base, fd, EV_READ | EV_PERSIST, on_readable, f);
+    f->wr = event_new(t->env->base, fd, EV_WRITE | EV_PERSIST, on_writable, f);
     f->rd_on = f->wr_on = false;
     if (!f->tmr || !f->rd || !f->wr) {
-        msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+        msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
         close_fd(t, f, true);
         flow_release(t, f);
         return false;
@@ -251,7 +251,7 @@ bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
     set_sockopts(fd);
     f->last_active_ms = msb_now_ms();
     /* The guest's handshake is bounded like a host connect. */
-    arm_timer(t, f, t->net->cfg.connect_timeout_ms);
+    arm_timer(t, f, t->env->cfg->connect_timeout_ms);
     return true;
 }
 
@@ -410,7 +410,7 @@ static size_t send_room(const struct tcp_pcb *pcb)
 
 static void output(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (msb_stack_rx_room(t->s))
+    if (msb_env_rx_room(t->env, 1))
         tcp_output(f->pcb);
     else
         flow_mark_room(t, f);
@@ -432,7 +432,7 @@ static void host_read(struct msb_tcp *t, struct tcp_flow *f)
         rd_set(f, false);
         return;
     }
-    if (!msb_stack_rx_room(t->s)) {
+    if (!msb_env_rx_room(t->env, 1)) {
         rd_set(f, false);
         flow_mark_room(t, f);
         return;
@@ -445,7 +445,7 @@ static void host_read(struct msb_tcp *t, struct tcp_flow *f)
     ssize_t n = recv(f->fd, t->buf, cap, 0);
     if (n > 0) {
         if (tcp_write(f->pcb, t->buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
-            msb_drop(&t->net->metrics, MSB_DROP_TCP_NO_MEMORY);
+            msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
             proxy_abort(t, f, true);
             return;
         }
@@ -520,7 +520,7 @@ static void on_err(void *arg, err_t err)
         shut_if_drained(t, f);
     } else {
         if (f->inbound && f->state == FLOW_SYN_FED && err == ERR_RST) /* guest port closed */
-            msb_count(&t->net->metrics.inbound.tcp_guest_refused, 1);
+            msb_count(&t->env->metrics->inbound.tcp_guest_refused, 1);
         /* ERR_RST (guest reset) or ERR_ABRT (lwIP gave up: retransmissions,
          * handshake timeout): the host gets a RST. */
         close_fd(t, f, true);
@@ -581,7 +581,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (f->inbound && f->state == FLOW_SYN_FED) { /* the guest never answered */
-        msb_count(&t->net->metrics.inbound.tcp_guest_timeout, 1);
+        msb_count(&t->env->metrics->inbound.tcp_guest_timeout, 1);
         proxy_abort(t, f, true);
         return;
     }
@@ -595,7 +595,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         if (f->state == FLOW_FREE)
             return;
     }
-    uint64_t idle = (uint64_t)t->net->cfg.tcp_idle_timeout_s * 1000u;
+    uint64_t idle = (uint64_t)t->env->cfg->tcp_idle_timeout_s * 1000u;
     uint64_t quiet = msb_now_ms() - f->last_active_ms;
     if (quiet < idle) {
         arm_timer(t, f, idle - quiet);

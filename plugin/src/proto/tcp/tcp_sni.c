@@ -69,7 +69,7 @@ enum sni_gate sni_gate(struct msb_tcp *t, struct tcp_flow *f)
         return SNI_PASS;
     if (r != MSB_SNI_FOUND)
         name[0] = '\0';
-    if (msb_policy_allow_sni(t->net, &f->d, f->dp, name))
+    if (msb_policy_allow_sni(t->env, &f->d, f->dp, name))
         return SNI_PASS;
     reset_host_on_close(t, f);
     return SNI_DENY;
