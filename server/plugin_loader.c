@@ -22,7 +22,11 @@ static int try_open(struct msbd_plugin *p, const char *path, char *err, size_t e
         return -1;
     }
     snprintf(p->path, sizeof p->path, "%s", path);
-    msbnet_get_api_fn get = (msbnet_get_api_fn)dlsym(p->handle, MSBNET_ENTRY_POINT);
+    /* ISO C has no object-to-function pointer cast; POSIX guarantees the
+     * representations match, so copy the bits. */
+    msbnet_get_api_fn get;
+    void *sym = dlsym(p->handle, MSBNET_ENTRY_POINT);
+    memcpy(&get, &sym, sizeof get);
     if (!get) {
         snprintf(err, errlen, "%s has no %s entry point", path, MSBNET_ENTRY_POINT);
         msbd_plugin_unload(p);

@@ -402,7 +402,11 @@ static const struct msbnet_api_v1 *load_plugin(const char *path, void **so)
         fprintf(stderr, "msbnet-example-vmm: %s\n", dlerror());
         return NULL;
     }
-    msbnet_get_api_fn get = (msbnet_get_api_fn)dlsym(*so, MSBNET_ENTRY_POINT);
+    /* ISO C has no object-to-function pointer cast; POSIX guarantees the
+     * representations match, so copy the bits. */
+    msbnet_get_api_fn get;
+    void *sym = dlsym(*so, MSBNET_ENTRY_POINT);
+    memcpy(&get, &sym, sizeof get);
     char err[256] = "";
     const struct msbnet_api_v1 *api = get ? get(MSBNET_ABI_VERSION, err, sizeof err) : NULL;
     if (!api)

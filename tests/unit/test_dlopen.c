@@ -16,7 +16,11 @@ static void test_load_and_negotiate(void)
 {
     so = dlopen(MSBNET_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(so);
-    msbnet_get_api_fn get = (msbnet_get_api_fn)dlsym(so, MSBNET_ENTRY_POINT);
+    /* ISO C has no object-to-function pointer cast; POSIX guarantees the
+     * representations match, so copy the bits. */
+    msbnet_get_api_fn get;
+    void *sym = dlsym(so, MSBNET_ENTRY_POINT);
+    memcpy(&get, &sym, sizeof get);
     CU_ASSERT_PTR_NOT_NULL_FATAL(get);
     char err[256] = "";
     CU_ASSERT_PTR_NULL(get(99, err, sizeof err));

@@ -289,23 +289,29 @@ static void serve(struct msb_env *e, const struct dhcp_req *r, const uint8_t gw[
     case DHCP_DISCOVER:
         msb_count(&m->discovers, 1);
         memcpy(rep.yiaddr, e->addrs.guest4.b, 4);
-        return send_reply(e, r, &rep, gw);
+        send_reply(e, r, &rep, gw);
+        return;
     case DHCP_REQUEST:
-        return on_request(e, r, gw);
+        on_request(e, r, gw);
+        return;
     case DHCP_INFORM:
         /* RFC 2131 §3.4: the options only, no lease, no yiaddr. */
         msb_count(&m->informs, 1);
         rep.type = DHCP_ACK;
         rep.with_lease = false;
-        return send_reply(e, r, &rep, gw);
+        send_reply(e, r, &rep, gw);
+        return;
     case DHCP_DECLINE:
         /* The guest found its address in use: nobody else can hold it on
          * this link, and there is no other address to give. */
-        return msb_count(&m->declines, 1);
+        msb_count(&m->declines, 1);
+        return;
     case DHCP_RELEASE:
-        return msb_count(&m->releases, 1);
+        msb_count(&m->releases, 1);
+        return;
     default:
-        return msb_drop(e->metrics, MSB_DROP_DHCP_IGNORED);
+        msb_drop(e->metrics, MSB_DROP_DHCP_IGNORED);
+        return;
     }
 }
 
@@ -327,15 +333,23 @@ void msb_dhcp4_input(struct msb_env *e, const struct msb_pkt *p)
 {
     struct msb_metrics *m = e->metrics;
     struct msb_ip gw;
-    if (!e->cfg->dhcp4 || !msb_gateway_get(e->gw, MSB_FAMILY_V4, &gw))
-        return msb_drop(m, MSB_DROP_DHCP_IGNORED);
+    if (!e->cfg->dhcp4 || !msb_gateway_get(e->gw, MSB_FAMILY_V4, &gw)) {
+        msb_drop(m, MSB_DROP_DHCP_IGNORED);
+        return;
+    }
     enum msb_drop_reason why = check_ip(e, p, gw.b);
-    if (why != MSB_DROP__COUNT)
-        return msb_drop(m, why);
+    if (why != MSB_DROP__COUNT) {
+        msb_drop(m, why);
+        return;
+    }
     struct dhcp_req r;
-    if (!parse(p, &r))
-        return msb_drop(m, MSB_DROP_DHCP_MALFORMED);
-    if (!client_ok(e, p->src_mac))
-        return msb_drop(m, MSB_DROP_DHCP_OTHER_CLIENT);
+    if (!parse(p, &r)) {
+        msb_drop(m, MSB_DROP_DHCP_MALFORMED);
+        return;
+    }
+    if (!client_ok(e, p->src_mac)) {
+        msb_drop(m, MSB_DROP_DHCP_OTHER_CLIENT);
+        return;
+    }
     serve(e, &r, gw.b);
 }

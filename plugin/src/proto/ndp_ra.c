@@ -136,10 +136,14 @@ static void answer(struct msb_env *e, const struct msb_pkt *p, bool from_unspeci
     struct msb_metrics *m = e->metrics;
     struct msb_ra_state *st = &e->ra;
     struct msb_ip gw;
-    if (!active(e, &gw))
-        return msb_drop(m, MSB_DROP_NDP_IGNORED);
-    if (st->answered_once && now_ms - st->last_solicited_ms < RS_MIN_GAP_MS)
-        return msb_drop(m, MSB_DROP_RA_RATE_LIMITED);
+    if (!active(e, &gw)) {
+        msb_drop(m, MSB_DROP_NDP_IGNORED);
+        return;
+    }
+    if (st->answered_once && now_ms - st->last_solicited_ms < RS_MIN_GAP_MS) {
+        msb_drop(m, MSB_DROP_RA_RATE_LIMITED);
+        return;
+    }
     st->answered_once = true;
     st->last_solicited_ms = now_ms;
     /* Unicast to the solicitor; from :: it has no address yet. */

@@ -116,10 +116,14 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemb
  * datagram then takes the normal path (once: it cannot be a fragment). */
 static void reassemble(struct msb_stack *s, struct msb_frame *f)
 {
-    if (!s->reasm)
-        return drop(s, MSB_DROP_IP_FRAGMENT);
-    if (memcmp(f->data + 6, s->env.addrs.guest_mac, 6) != 0)
-        return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+    if (!s->reasm) {
+        drop(s, MSB_DROP_IP_FRAGMENT);
+        return;
+    }
+    if (memcmp(f->data + 6, s->env.addrs.guest_mac, 6) != 0) {
+        drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+        return;
+    }
     struct msb_frame *whole = msb_reasm_input(s->reasm, f->data, f->len, msb_now_ms());
     if (whole) {
         dispatch(s, whole, false);
@@ -132,42 +136,63 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemb
     struct msb_pkt p;
     enum msb_drop_reason why;
     if (!msb_pkt_parse(f->data, f->len, &p, &why)) {
-        if (may_reassemble && msb_reasm_is_fragment(f->data, f->len, why))
-            return reassemble(s, f);
-        return drop(s, why);
+        if (may_reassemble && msb_reasm_is_fragment(f->data, f->len, why)) {
+            reassemble(s, f);
+            return;
+        }
+        drop(s, why);
+        return;
     }
     /* Before the address checks: a client without a lease sends from
      * 0.0.0.0 to the broadcast address; DHCP checks its own client. */
-    if (msb_dhcp4_wants(&p))
-        return msb_dhcp4_input(&s->env, &p);
-    if (!src_mac_ok(s, &p))
-        return drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+    if (msb_dhcp4_wants(&p)) {
+        msb_dhcp4_input(&s->env, &p);
+        return;
+    }
+    if (!src_mac_ok(s, &p)) {
+        drop(s, MSB_DROP_ETH_SPOOFED_MAC);
+        return;
+    }
     if (p.ethertype == MSB_ETHERTYPE_ARP) {
         msb_l2_handle(&s->env, &p);
         return;
     }
-    if (!src_ip_ok(s, &p))
-        return drop(s, MSB_DROP_IP_SPOOFED_SRC);
+    if (!src_ip_ok(s, &p)) {
+        drop(s, MSB_DROP_IP_SPOOFED_SRC);
+        return;
+    }
     if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(&s->env, &p))
         return;
     if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_ra_handle(&s->env, &p, msb_now_ms()))
         return;
-    if (!dst_ok(&p))
-        return drop(s, MSB_DROP_IP_BAD_DST);
-    if (!msb_pkt_l4_checksum_ok(&p))
-        return drop(s, MSB_DROP_L4_BAD_CHECKSUM);
-    if (p.l4_proto == MSB_IPPROTO_TCP)
-        return msb_tcp_input(s->tcp, &p);
+    if (!dst_ok(&p)) {
+        drop(s, MSB_DROP_IP_BAD_DST);
+        return;
+    }
+    if (!msb_pkt_l4_checksum_ok(&p)) {
+        drop(s, MSB_DROP_L4_BAD_CHECKSUM);
+        return;
+    }
+    if (p.l4_proto == MSB_IPPROTO_TCP) {
+        msb_tcp_input(s->tcp, &p);
+        return;
+    }
     /* UDP/53 to any address is DNS interception's, never the relay's. */
-    if (p.l4_proto == MSB_IPPROTO_UDP && p.dport == 53)
-        return msb_dns_udp_input(s->dns, &p);
+    if (p.l4_proto == MSB_IPPROTO_UDP && p.dport == 53) {
+        msb_dns_udp_input(s->dns, &p);
+        return;
+    }
     /* Replies to a published UDP port's peers are that session's. */
     if (p.l4_proto == MSB_IPPROTO_UDP && msb_udp_inbound_input(s->udpin, &p))
         return;
-    if (p.l4_proto == MSB_IPPROTO_UDP)
-        return msb_udp_input(s->udp, &p);
-    if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6)
-        return msb_icmp_input(s->icmp, &p);
+    if (p.l4_proto == MSB_IPPROTO_UDP) {
+        msb_udp_input(s->udp, &p);
+        return;
+    }
+    if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6) {
+        msb_icmp_input(s->icmp, &p);
+        return;
+    }
     drop(s, MSB_DROP_L4_UNSUPPORTED);
 }
 

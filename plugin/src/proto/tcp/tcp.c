@@ -39,7 +39,7 @@ static atomic_uint_fast64_t *gauge(struct msb_tcp *t, uint8_t st)
 }
 
 /* Every state change goes through here, so the gauges cannot drift. */
-void flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st)
+void msb_tcp_flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st)
 {
     atomic_uint_fast64_t *old = gauge(t, f->state), *new = gauge(t, (uint8_t)st);
     if (old)
@@ -54,7 +54,7 @@ void flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st)
 }
 
 /* Called once per flow, when its pcb and its fd are both gone. */
-void flow_release(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->state == FLOW_FREE)
         return;
@@ -69,34 +69,34 @@ void flow_release(struct msb_tcp *t, struct tcp_flow *f)
     if (f->inbound)
         atomic_fetch_sub_explicit(&t->env->metrics->inbound.tcp_open, 1, memory_order_relaxed);
     f->inbound = false;
-    flow_set_state(t, f, FLOW_FREE);
-    nat_release(t, f);
+    msb_tcp_flow_set_state(t, f, FLOW_FREE);
+    msb_tcp_nat_release(t, f);
 }
 
 /* ---- work lists (intrusive, by slot) ------------------------------------ */
 
-void flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->batch_linked)
         return;
     f->batch_linked = true;
     f->batch_next = t->batch_head;
-    t->batch_head = nat_slot(t, f);
+    t->batch_head = msb_tcp_nat_slot(t, f);
 }
 
-void flow_mark_room(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_flow_mark_room(struct msb_tcp *t, struct tcp_flow *f)
 {
     f->want_room = true;
     if (f->room_linked)
         return;
     f->room_linked = true;
     f->room_next = t->room_head;
-    t->room_head = nat_slot(t, f);
+    t->room_head = msb_tcp_nat_slot(t, f);
 }
 
 /* ---- RST of our own ----------------------------------------------------- */
 
-void tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p)
+void msb_tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p)
 {
     uint8_t buf[128];
     size_t n = msb_build_tcp_rst(p, buf, sizeof buf);
@@ -136,19 +136,19 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     if (msb_ip_is_loopback(&p->dst) ||
         !msb_policy_allow(t->env, MSB_IPPROTO_TCP, &p->dst, p->dport)) {
         msb_count(&t->m->denied, 1);
-        tcp_send_rst(t, p);
+        msb_tcp_send_rst(t, p);
         return;
     }
     if ((size_t)(p->l3 - p->frame) + p->l3_len > FLOW_SYN_CAP) {
         /* A SYN carrying data (TFO): not supported, refuse it cleanly. */
         msb_drop(t->env->metrics, MSB_DROP_L4_UNSUPPORTED);
-        tcp_send_rst(t, p);
+        msb_tcp_send_rst(t, p);
         return;
     }
-    struct tcp_flow *f = nat_alloc(t, p);
+    struct tcp_flow *f = msb_tcp_nat_alloc(t, p);
     if (!f) {
         msb_drop(t->env->metrics, MSB_DROP_TCP_FLOW_CAP);
-        tcp_send_rst(t, p);
+        msb_tcp_send_rst(t, p);
         return;
     }
     f->pcb = NULL;
@@ -161,8 +161,8 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     f->sni_expired = f->sni_timer = false;
     f->last_active_ms = msb_now_ms();
     hold_syn(f, p);
-    flow_set_state(t, f, FLOW_CONNECTING);
-    proxy_start(t, f);
+    msb_tcp_flow_set_state(t, f, FLOW_CONNECTING);
+    msb_tcp_proxy_start(t, f);
 }
 
 static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
@@ -172,7 +172,7 @@ static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
         return;
     }
     msb_drop(t->env->metrics, MSB_DROP_TCP_NO_FLOW);
-    tcp_send_rst(t, p);
+    msb_tcp_send_rst(t, p);
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
@@ -180,7 +180,7 @@ static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
 static void while_connecting(struct msb_tcp *t, struct tcp_flow *f, const struct msb_pkt *p)
 {
     if (p->tcp_flags & MSB_TCP_RST)
-        proxy_cancel_connect(t, f);
+        msb_tcp_proxy_cancel_connect(t, f);
     else if (is_syn(p) && (size_t)(p->l3 - p->frame) + p->l3_len <= FLOW_SYN_CAP)
         hold_syn(f, p); /* a retransmission: absorbed, the copy refreshed */
     /* anything else is premature: the guest has no SYN-ACK yet */
@@ -192,30 +192,35 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
         msb_drop(t->env->metrics, MSB_DROP_L4_UNSUPPORTED);
         return;
     }
-    struct tcp_flow *f = nat_lookup(t, p);
-    if (!f)
-        return no_flow(t, p);
-    if (f->state == FLOW_CONNECTING)
-        return while_connecting(t, f, p);
+    struct tcp_flow *f = msb_tcp_nat_lookup(t, p);
+    if (!f) {
+        no_flow(t, p);
+        return;
+    }
+    if (f->state == FLOW_CONNECTING) {
+        while_connecting(t, f, p);
+        return;
+    }
     if (is_syn(p) && f->state != FLOW_SYN_FED && seq_of(p) != f->isn) {
         /* The guest reuses the tuple for a new connection: the old one is
          * finished for it. */
-        proxy_abort(t, f, true);
-        return no_flow(t, p);
+        msb_tcp_proxy_abort(t, f, true);
+        no_flow(t, p);
+        return;
     }
     if (!f->pcb) { /* lwIP is done with it; only the host side drains */
         msb_drop(t->env->metrics, MSB_DROP_TCP_NO_FLOW);
-        tcp_send_rst(t, p);
+        msb_tcp_send_rst(t, p);
         return;
     }
     uint32_t gen = f->gen;
     f->last_active_ms = msb_now_ms();
-    nat_to_lwip(t, f, p->l3);
-    lw_input(t, p->l3, p->l3_len);
+    msb_tcp_nat_to_lwip(t, f, p->l3);
+    msb_tcp_lw_input(t, p->l3, p->l3_len);
     /* Simultaneous close reaches TIME_WAIT without a callback: look at
      * every flow that has seen both FINs once the batch is done. */
     if (f->gen == gen && f->pcb && f->guest_fin && f->host_eof)
-        flow_mark_batch(t, f);
+        msb_tcp_flow_mark_batch(t, f);
 }
 
 static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
@@ -227,13 +232,13 @@ static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
             tcp_ack_now(f->pcb);
             tcp_output(f->pcb);
         } else {
-            flow_mark_room(t, f);
+            msb_tcp_flow_mark_room(t, f);
         }
     }
     f->want_ack = false;
     if (f->want_reap || (f->pcb && f->guest_fin && f->host_eof)) {
         f->want_reap = false;
-        proxy_reap(t, f);
+        msb_tcp_proxy_reap(t, f);
     }
 }
 
@@ -246,13 +251,13 @@ void msb_tcp_batch_end(struct msb_tcp *t)
         if (f->state != FLOW_FREE)
             batch_one(t, f);
     }
-    gro_flush(t);
+    msb_tcp_gro_flush(t);
 }
 
 void msb_tcp_flush(struct msb_tcp *t)
 {
     if (t)
-        gro_flush(t);
+        msb_tcp_gro_flush(t);
 }
 
 void msb_tcp_rx_room(struct msb_tcp *t)
@@ -263,10 +268,10 @@ void msb_tcp_rx_room(struct msb_tcp *t)
         f->room_linked = false;
         if (f->state != FLOW_FREE && f->want_room) {
             f->want_room = false;
-            proxy_resume(t, f);
+            msb_tcp_proxy_resume(t, f);
         }
     }
-    gro_flush(t);
+    msb_tcp_gro_flush(t);
 }
 
 uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
@@ -276,11 +281,11 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
         struct tcp_flow *f = &t->flows[i];
         if (f->state != FLOW_FREE &&
             !msb_policy_still_allowed(t->env, MSB_IPPROTO_TCP, &f->d, f->dp)) {
-            proxy_abort(t, f, true);
+            msb_tcp_proxy_abort(t, f, true);
             n++;
         }
     }
-    gro_flush(t);
+    msb_tcp_gro_flush(t);
     return n;
 }
 
@@ -288,8 +293,8 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
 
 static void free_tcp(struct msb_tcp *t)
 {
-    gro_free(t);
-    nat_free(t);
+    msb_tcp_gro_free(t);
+    msb_tcp_nat_free(t);
     free(t);
 }
 
@@ -306,12 +311,12 @@ struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *e
     t->m = &env->metrics->tcp;
     t->max_flows = env->cfg->max_flows;
     t->batch_head = t->room_head = FLOW_NONE;
-    if (nat_init(t) || gro_init(t)) {
+    if (msb_tcp_nat_init(t) || msb_tcp_gro_init(t)) {
         snprintf(err, errlen, "out of memory for %u TCP flows", env->cfg->max_flows);
         free_tcp(t);
         return NULL;
     }
-    if (lw_setup(t, err, errlen)) {
+    if (msb_tcp_lw_setup(t, err, errlen)) {
         free_tcp(t);
         return NULL;
     }
@@ -324,8 +329,8 @@ void msb_tcp_destroy(struct msb_tcp *t)
         return;
     for (uint32_t i = 0; i < t->max_flows; i++)
         if (t->flows[i].state != FLOW_FREE)
-            proxy_abort(t, &t->flows[i], true);
-    gro_flush(t); /* what the aborts staged (none: a RST flushes first) */
-    lw_teardown(t);
+            msb_tcp_proxy_abort(t, &t->flows[i], true);
+    msb_tcp_gro_flush(t); /* what the aborts staged (none: a RST flushes first) */
+    msb_tcp_lw_teardown(t);
     free_tcp(t);
 }

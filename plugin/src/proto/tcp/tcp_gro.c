@@ -57,7 +57,7 @@ static bool guest_tso(const struct msb_tcp *t)
     return t->env->cfg->vnet_guest_tso;
 }
 
-bool gro_enabled(const struct msb_tcp *t)
+bool msb_tcp_gro_enabled(const struct msb_tcp *t)
 {
     return t->env->addrs.mtu > 1500 || guest_tso(t);
 }
@@ -82,7 +82,7 @@ static void finalize_ip(struct msb_tcp *t)
 }
 
 /* The staged segment's length fields and checksums, recomputed once for
- * all merged segments (a single segment is still as nat_to_guest left it). */
+ * all merged segments (a single segment is still as msb_tcp_nat_to_guest left it). */
 static void finalize(struct msb_tcp *t)
 {
     struct tcp_gro *g = &t->gro;
@@ -108,7 +108,7 @@ static void finalize(struct msb_tcp *t)
     msb_put16(th + 16, msb_csum_l4(&src, &dst, MSB_IPPROTO_TCP, th, g->l3_len - g->hl));
 }
 
-void gro_flush(struct msb_tcp *t)
+void msb_tcp_gro_flush(struct msb_tcp *t)
 {
     struct tcp_gro *g = &t->gro;
     struct msb_frame *fr = g->fr;
@@ -143,7 +143,7 @@ static bool fits(const struct msb_tcp *t, const struct tcp_flow *f, const uint8_
            memcmp(sth + 20, th + 20, s->thl - 20) == 0; /* options byte-identical */
 }
 
-bool gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len)
+bool msb_tcp_gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len)
 {
     struct tcp_gro *g = &t->gro;
     struct seg s;
@@ -161,16 +161,16 @@ bool gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t 
         g->mss = s.dlen;
     /* PSH ends a write: nothing follows soon.  Full: the next would not fit. */
     if ((s.flags & MSB_TCP_PSH) || g->cap - g->l3_len < s.dlen)
-        gro_flush(t);
+        msb_tcp_gro_flush(t);
     return true;
 }
 
-bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len)
+bool msb_tcp_gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len)
 {
     struct tcp_gro *g = &t->gro;
     struct seg s;
     /* With PSH already, nothing would be merged into it. */
-    if (g->fr || !gro_enabled(t) || !parse(l3, len, &s) || !plain_data(&s) ||
+    if (g->fr || !msb_tcp_gro_enabled(t) || !parse(l3, len, &s) || !plain_data(&s) ||
         (s.flags & MSB_TCP_PSH))
         return false;
     size_t cap = guest_tso(t) ? 0xffff : t->env->addrs.mtu;
@@ -183,7 +183,7 @@ bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t 
         return false;
     uint8_t *st = staged_l3(t);
     memcpy(st, l3, len);
-    nat_to_guest(f, st);
+    msb_tcp_nat_to_guest(f, st);
     g->f = f;
     g->gen = f->gen;
     g->v = s.v;
@@ -203,16 +203,16 @@ static void on_gro(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    gro_flush(arg);
+    msb_tcp_gro_flush(arg);
 }
 
-int gro_init(struct msb_tcp *t)
+int msb_tcp_gro_init(struct msb_tcp *t)
 {
     t->gro_ev = event_new(t->env->base, -1, 0, on_gro, t);
     return t->gro_ev ? 0 : -1;
 }
 
-void gro_free(struct msb_tcp *t)
+void msb_tcp_gro_free(struct msb_tcp *t)
 {
     if (t->gro.fr)
         msb_frame_free(t->gro.fr);

@@ -36,9 +36,9 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct tcp_flow *f = arg;
     (void)err; /* always ERR_OK: failures arrive through the err callback */
-    if (!f || !proxy_accepted(f->t, f, pcb)) {
+    if (!f || !msb_tcp_proxy_accepted(f->t, f, pcb)) {
         if (f)
-            proxy_abort(f->t, f, true);
+            msb_tcp_proxy_abort(f->t, f, true);
         else
             tcp_abort(pcb);
         return ERR_ABRT;
@@ -71,9 +71,9 @@ static struct tcp_flow *new_flow(struct msb_tcp *t, const struct msb_publish_spe
     /* The guest already has a connection with this exact tuple (its own
      * flow to that address and port, from the published port): refuse
      * rather than mix the two. */
-    if (nat_find(t, g, sp->guest_port, src, sport))
+    if (msb_tcp_nat_find(t, g, sp->guest_port, src, sport))
         return NULL;
-    struct tcp_flow *f = nat_alloc_tuple(t, g, sp->guest_port, src, sport);
+    struct tcp_flow *f = msb_tcp_nat_alloc_tuple(t, g, sp->guest_port, src, sport);
     if (!f)
         return NULL;
     f->pcb = NULL;
@@ -92,7 +92,7 @@ static struct tcp_flow *new_flow(struct msb_tcp *t, const struct msb_publish_spe
 static void fake_ip(struct msb_tcp *t, const struct tcp_flow *f, ip_addr_t *out)
 {
     uint8_t a[16];
-    nat_fake_addr(f->g.family, nat_slot(t, f), a);
+    msb_tcp_nat_fake_addr(f->g.family, msb_tcp_nat_slot(t, f), a);
     memset(out, 0, sizeof *out);
     if (f->g.family == MSB_FAMILY_V4) {
         IP_SET_TYPE_VAL(*out, IPADDR_TYPE_V4);
@@ -109,13 +109,13 @@ static void open_towards_guest(struct msb_tcp *t, struct tcp_flow *f, struct tcp
 {
     ip_addr_t dst;
     fake_ip(t, f, &dst);
-    proxy_watch(f, pcb);
+    msb_tcp_proxy_watch(f, pcb);
     if (tcp_connect(pcb, &dst, f->gp, on_connected) != ERR_OK) {
         msb_count(&t->env->metrics->inbound.tcp_errors, 1);
-        proxy_abort(t, f, true);
+        msb_tcp_proxy_abort(t, f, true);
         return;
     }
-    lw_timer_arm(t);
+    msb_tcp_lw_timer_arm(t);
 }
 
 void msb_tcp_inbound(struct msb_tcp *t, int fd, const struct sockaddr_storage *ss,
@@ -144,10 +144,10 @@ void msb_tcp_inbound(struct msb_tcp *t, int fd, const struct sockaddr_storage *s
         reset_close(fd);
         return;
     }
-    flow_set_state(t, f, FLOW_SYN_FED);
+    msb_tcp_flow_set_state(t, f, FLOW_SYN_FED);
     msb_count(&m->tcp_open, 1);
     msb_count(&m->tcp_accepted, 1);
-    if (proxy_adopt(t, f, fd))
+    if (msb_tcp_proxy_adopt(t, f, fd))
         open_towards_guest(t, f, pcb);
     else
         tcp_close(pcb);

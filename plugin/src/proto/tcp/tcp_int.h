@@ -107,91 +107,91 @@ struct msb_tcp {
 };
 
 /* ---- tcp_nat.c ---- */
-int nat_init(struct msb_tcp *t);
-void nat_free(struct msb_tcp *t);
-uint32_t nat_slot(const struct msb_tcp *t, const struct tcp_flow *f);
-struct tcp_flow *nat_lookup(struct msb_tcp *t, const struct msb_pkt *p);
+int msb_tcp_nat_init(struct msb_tcp *t);
+void msb_tcp_nat_free(struct msb_tcp *t);
+uint32_t msb_tcp_nat_slot(const struct msb_tcp *t, const struct tcp_flow *f);
+struct tcp_flow *msb_tcp_nat_lookup(struct msb_tcp *t, const struct msb_pkt *p);
 /* A new flow for p's tuple, or NULL when every slot is in use. */
-struct tcp_flow *nat_alloc(struct msb_tcp *t, const struct msb_pkt *p);
-void nat_release(struct msb_tcp *t, struct tcp_flow *f);
+struct tcp_flow *msb_tcp_nat_alloc(struct msb_tcp *t, const struct msb_pkt *p);
+void msb_tcp_nat_release(struct msb_tcp *t, struct tcp_flow *f);
 /* The same by explicit tuple (published ports: the guest is g:gp). */
-struct tcp_flow *nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+struct tcp_flow *msb_tcp_nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                           const struct msb_ip *d, uint16_t dp);
-struct tcp_flow *nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+struct tcp_flow *msb_tcp_nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                                  const struct msb_ip *d, uint16_t dp);
 /* The flow behind an lwIP-side remote (fake address, guest port). */
-struct tcp_flow *nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
+struct tcp_flow *msb_tcp_nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
                                uint16_t port);
-void nat_fake_addr(uint8_t ip_version, uint32_t slot, uint8_t out[16]);
+void msb_tcp_nat_fake_addr(uint8_t ip_version, uint32_t slot, uint8_t out[16]);
 /* In-place rewrites of a whole IP packet (checksums updated incrementally). */
-void nat_to_lwip(struct msb_tcp *t, const struct tcp_flow *f, uint8_t *l3);
-void nat_to_guest(const struct tcp_flow *f, uint8_t *l3);
+void msb_tcp_nat_to_lwip(struct msb_tcp *t, const struct tcp_flow *f, uint8_t *l3);
+void msb_tcp_nat_to_guest(const struct tcp_flow *f, uint8_t *l3);
 
 /* ---- tcp_lwip.c ---- */
 #define LW_PORT 10000
-extern const uint8_t lw_addr4[4], lw_addr6[16];
-int lw_setup(struct msb_tcp *t, char *err, size_t errlen);
-void lw_teardown(struct msb_tcp *t);
+extern const uint8_t msb_tcp_lw_addr4[4], msb_tcp_lw_addr6[16];
+int msb_tcp_lw_setup(struct msb_tcp *t, char *err, size_t errlen);
+void msb_tcp_lw_teardown(struct msb_tcp *t);
 /* Gives one IP packet to lwIP (may call every callback synchronously). */
-void lw_input(struct msb_tcp *t, const uint8_t *l3, size_t len);
+void msb_tcp_lw_input(struct msb_tcp *t, const uint8_t *l3, size_t len);
 /* The SYN_RCVD pcb lwIP made for f's held SYN. */
-struct tcp_pcb *lw_find_pcb(struct msb_tcp *t, const struct tcp_flow *f);
-void lw_timer_arm(struct msb_tcp *t);
+struct tcp_pcb *msb_tcp_lw_find_pcb(struct msb_tcp *t, const struct tcp_flow *f);
+void msb_tcp_lw_timer_arm(struct msb_tcp *t);
 /* True while pcb is on one of lwIP's lists (a TIME_WAIT pcb may expire on
  * its own, silently). */
-bool lw_pcb_alive(const struct tcp_pcb *pcb);
+bool msb_tcp_lw_pcb_alive(const struct tcp_pcb *pcb);
 
 /* ---- tcp_gro.c ---- */
-int gro_init(struct msb_tcp *t);
-void gro_free(struct msb_tcp *t);
+int msb_tcp_gro_init(struct msb_tcp *t);
+void msb_tcp_gro_free(struct msb_tcp *t);
 /* True when the guest MTU leaves room to merge anything. */
-bool gro_enabled(const struct msb_tcp *t);
+bool msb_tcp_gro_enabled(const struct msb_tcp *t);
 /* Appends lwIP packet l3 (not yet rewritten) to f's staged segment when it
  * continues it; false when it does not (nothing done). */
-bool gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len);
+bool msb_tcp_gro_merge(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len);
 /* Starts a staged segment with l3 (rewritten for the guest); false when l3
  * cannot start one.  The caller has checked rx room, and nothing is staged. */
-bool gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len);
+bool msb_tcp_gro_stage(struct msb_tcp *t, struct tcp_flow *f, const uint8_t *l3, size_t len);
 /* Emits the staged segment, if any, into the slot reserved for it. */
-void gro_flush(struct msb_tcp *t);
+void msb_tcp_gro_flush(struct msb_tcp *t);
 
 /* ---- tcp_proxy.c ---- */
 /* Starts the host connect for a flow in FLOW_CONNECTING; may end the flow. */
-void proxy_start(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_proxy_start(struct msb_tcp *t, struct tcp_flow *f);
 /* Ends the flow now: RST to the guest (if lwIP has it) and to the host. */
-void proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host);
+void msb_tcp_proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host);
 /* Guest RST while the host connect is pending. */
-void proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f);
 /* The pcb reached TIME_WAIT: free it without a RST, finish the host side. */
-void proxy_reap(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_proxy_reap(struct msb_tcp *t, struct tcp_flow *f);
 /* Rx room came back: send what lwIP holds, read the host again. */
-void proxy_resume(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_proxy_resume(struct msb_tcp *t, struct tcp_flow *f);
 /* lwIP made pcb for f's held SYN: watch it for errors before accept. */
-void proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb);
+void msb_tcp_proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb);
 /* lwIP finished the guest handshake on f->pcb: start relaying.  False
  * when the pcb is not f's (the caller aborts it). */
-bool proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb);
+bool msb_tcp_proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb);
 /* A published port's accepted host socket becomes f's (f in FLOW_SYN_FED,
  * lwIP's connect towards the guest about to start); false when it could
  * not (the socket is reset, f released). */
-bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd);
+bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd);
 
 /* ---- tcp_sni.c ---- */
 /* How long guest bytes wait for the rest of a ClientHello. */
 #define SNI_WAIT_MS 2000
-enum sni_gate { SNI_PASS, SNI_HOLD, SNI_DENY };
+enum msb_tcp_sni_gate { SNI_PASS, SNI_HOLD, SNI_DENY };
 /* Called before guest bytes go to the host while f->sni_wait: PASS (the
  * check is over, write), HOLD (wait for more bytes; the flow's timer is
  * armed to end the wait), DENY (the SNI misses the policy: the host socket
  * is set to reset on close and the caller aborts the flow). */
-enum sni_gate sni_gate(struct msb_tcp *t, struct tcp_flow *f);
+enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f);
 
 /* ---- tcp.c ---- */
-void flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st);
-void flow_release(struct msb_tcp *t, struct tcp_flow *f);
-void flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f);
-void flow_mark_room(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st);
+void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_flow_mark_room(struct msb_tcp *t, struct tcp_flow *f);
 /* RST answering guest segment p (our own, lwIP never saw p). */
-void tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p);
+void msb_tcp_send_rst(struct msb_tcp *t, const struct msb_pkt *p);
 
 #endif

@@ -22,8 +22,8 @@
 
 #include "proto/tcp/tcp_int.h"
 
-const uint8_t lw_addr4[4] = {10, 0, 0, 1};
-const uint8_t lw_addr6[16] = {0xfd, 0x00, 0x6d, 0x73, [15] = 1};
+const uint8_t msb_tcp_lw_addr4[4] = {10, 0, 0, 1};
+const uint8_t msb_tcp_lw_addr6[16] = {0xfd, 0x00, 0x6d, 0x73, [15] = 1};
 
 static struct netif nif;
 static struct tcp_pcb *listener;
@@ -44,27 +44,27 @@ static err_t output(struct pbuf *p)
      * else must not be mistaken for a flow's segment. */
     if (!t || p->len != p->tot_len || p->len < hl + 20 || h[v == 4 ? 9 : 6] != 6)
         return ERR_OK;
-    struct tcp_flow *f = nat_from_lwip(t, v, h + (v == 4 ? 16 : 24), msb_get16(h + hl + 2));
+    struct tcp_flow *f = msb_tcp_nat_from_lwip(t, v, h + (v == 4 ? 16 : 24), msb_get16(h + hl + 2));
     if (!f) {
         msb_drop(t->env->metrics, MSB_DROP_TCP_NAT_MISS);
         return ERR_OK;
     }
-    if (gro_merge(t, f, h, p->len))
+    if (msb_tcp_gro_merge(t, f, h, p->len))
         return ERR_OK;
     /* Whatever is staged goes first, into the slot it reserved: the room
      * check below is then about this segment alone. */
-    gro_flush(t);
+    msb_tcp_gro_flush(t);
     if (!msb_env_rx_room(t->env, 1)) {
-        flow_mark_room(t, f);
+        msb_tcp_flow_mark_room(t, f);
         return ERR_MEM;
     }
-    if (gro_stage(t, f, h, p->len))
+    if (msb_tcp_gro_stage(t, f, h, p->len))
         return ERR_OK;
     struct msb_frame *fr = msb_env_ip_frame(t->env, v, p->len);
     if (!fr)
         return ERR_MEM;
     memcpy(fr->data + MSB_ETH_HLEN, p->payload, p->len);
-    nat_to_guest(f, fr->data + MSB_ETH_HLEN);
+    msb_tcp_nat_to_guest(f, fr->data + MSB_ETH_HLEN);
     msb_env_emit(t->env, fr);
     return ERR_OK;
 }
@@ -97,7 +97,7 @@ static err_t nif_init(struct netif *n)
 
 /* ---- input: guest -> lwIP --------------------------------------------- */
 
-void lw_input(struct msb_tcp *t, const uint8_t *l3, size_t len)
+void msb_tcp_lw_input(struct msb_tcp *t, const uint8_t *l3, size_t len)
 {
     struct pbuf *p = len <= 0xffff ? pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM) : NULL;
     if (!p) {
@@ -107,15 +107,15 @@ void lw_input(struct msb_tcp *t, const uint8_t *l3, size_t len)
     memcpy(p->payload, l3, len);
     if (nif.input(p, &nif) != ERR_OK)
         pbuf_free(p);
-    lw_timer_arm(t);
+    msb_tcp_lw_timer_arm(t);
 }
 
 /* lwIP registers a new pcb at the head of tcp_active_pcbs, so this is one
  * comparison in practice. */
-struct tcp_pcb *lw_find_pcb(struct msb_tcp *t, const struct tcp_flow *f)
+struct tcp_pcb *msb_tcp_lw_find_pcb(struct msb_tcp *t, const struct tcp_flow *f)
 {
     uint8_t v = f->g.family, fake[16];
-    nat_fake_addr(v, nat_slot(t, f), fake);
+    msb_tcp_nat_fake_addr(v, msb_tcp_nat_slot(t, f), fake);
     for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
         if (pcb->state != SYN_RCVD || pcb->remote_port != f->gp)
             continue;
@@ -129,7 +129,7 @@ struct tcp_pcb *lw_find_pcb(struct msb_tcp *t, const struct tcp_flow *f)
     return NULL;
 }
 
-bool lw_pcb_alive(const struct tcp_pcb *pcb)
+bool msb_tcp_lw_pcb_alive(const struct tcp_pcb *pcb)
 {
     for (const struct tcp_pcb *q = tcp_active_pcbs; q; q = q->next)
         if (q == pcb)
@@ -150,7 +150,7 @@ static struct tcp_flow *flow_of_pcb(struct msb_tcp *t, const struct tcp_pcb *pcb
         memcpy(a, &ip_2_ip4(&pcb->remote_ip)->addr, 4);
     else
         memcpy(a, ip_2_ip6(&pcb->remote_ip)->addr, 16);
-    return nat_from_lwip(t, v, a, pcb->remote_port);
+    return msb_tcp_nat_from_lwip(t, v, a, pcb->remote_port);
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
@@ -160,7 +160,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
     if (err != ERR_OK || !npcb)
         return ERR_VAL;
     struct tcp_flow *f = t ? flow_of_pcb(t, npcb) : NULL;
-    if (!f || !proxy_accepted(t, f, npcb)) {
+    if (!f || !msb_tcp_proxy_accepted(t, f, npcb)) {
         tcp_abort(npcb);
         return ERR_ABRT;
     }
@@ -172,14 +172,14 @@ static err_t on_accept(void *arg, struct tcp_pcb *npcb, err_t err)
 static int add_netif(void)
 {
     ip4_addr_t a, m, g;
-    IP4_ADDR(&a, lw_addr4[0], lw_addr4[1], lw_addr4[2], lw_addr4[3]);
+    IP4_ADDR(&a, msb_tcp_lw_addr4[0], msb_tcp_lw_addr4[1], msb_tcp_lw_addr4[2], msb_tcp_lw_addr4[3]);
     IP4_ADDR(&m, 255, 0, 0, 0);
     ip4_addr_set_zero(&g);
     if (!netif_add(&nif, &a, &m, &g, NULL, nif_init, ip_input))
         return -1;
     ip6_addr_t a6;
     memset(&a6, 0, sizeof a6);
-    memcpy(a6.addr, lw_addr6, 16);
+    memcpy(a6.addr, msb_tcp_lw_addr6, 16);
     s8_t idx = -1;
     if (netif_add_ip6_address(&nif, &a6, &idx) != ERR_OK || idx < 0)
         return -1;
@@ -211,7 +211,7 @@ static int add_listener(void)
 
 static void on_tick(evutil_socket_t fd, short what, void *arg);
 
-int lw_setup(struct msb_tcp *t, char *err, size_t errlen)
+int msb_tcp_lw_setup(struct msb_tcp *t, char *err, size_t errlen)
 {
     if (!lwip_ready) {
         lwip_init();
@@ -248,7 +248,7 @@ static void abort_list(struct tcp_pcb *list)
     }
 }
 
-void lw_teardown(struct msb_tcp *t)
+void msb_tcp_lw_teardown(struct msb_tcp *t)
 {
     cur = NULL; /* no output for a stack that is going away */
     abort_list(tcp_active_pcbs);
@@ -265,7 +265,7 @@ static bool pcbs_exist(void)
     return tcp_active_pcbs != NULL || tcp_tw_pcbs != NULL;
 }
 
-void lw_timer_arm(struct msb_tcp *t)
+void msb_tcp_lw_timer_arm(struct msb_tcp *t)
 {
     if (t->tmr_armed || !pcbs_exist())
         return;
@@ -281,6 +281,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     struct msb_tcp *t = arg;
     t->tmr_armed = false;
     tcp_tmr();
-    gro_flush(t);
-    lw_timer_arm(t);
+    msb_tcp_gro_flush(t);
+    msb_tcp_lw_timer_arm(t);
 }

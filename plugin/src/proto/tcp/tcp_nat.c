@@ -18,7 +18,7 @@
 
 /* FAKE4(i) = 10.128.0.0 + i (10.128.0.0/9: 8 M slots, never a broadcast
  * address on a netif without broadcast flags); FAKE6(i) = fd00:6d73:0:1::i. */
-void nat_fake_addr(uint8_t ip_version, uint32_t slot, uint8_t out[16])
+void msb_tcp_nat_fake_addr(uint8_t ip_version, uint32_t slot, uint8_t out[16])
 {
     memset(out, 0, 16);
     if (ip_version == 4) {
@@ -43,11 +43,11 @@ static bool fake_slot(uint8_t ip_version, const uint8_t *a, uint32_t *slot)
         return true;
     }
     *slot = msb_get32(a + 12);
-    nat_fake_addr(6, *slot, want);
+    msb_tcp_nat_fake_addr(6, *slot, want);
     return memcmp(a, want, 16) == 0;
 }
 
-uint32_t nat_slot(const struct msb_tcp *t, const struct tcp_flow *f)
+uint32_t msb_tcp_nat_slot(const struct msb_tcp *t, const struct tcp_flow *f)
 {
     return (uint32_t)(f - t->flows);
 }
@@ -62,7 +62,7 @@ static uint32_t pow2_at_least(uint32_t n)
     return p;
 }
 
-int nat_init(struct msb_tcp *t)
+int msb_tcp_nat_init(struct msb_tcp *t)
 {
     uint32_t nb = pow2_at_least(t->max_flows * 2);
     t->flows = calloc(t->max_flows, sizeof *t->flows);
@@ -85,7 +85,7 @@ int nat_init(struct msb_tcp *t)
     return 0;
 }
 
-void nat_free(struct msb_tcp *t)
+void msb_tcp_nat_free(struct msb_tcp *t)
 {
     free(t->flows);
     free(t->buckets);
@@ -111,7 +111,7 @@ static uint32_t bucket_of(const struct msb_tcp *t, const struct msb_ip *g, uint1
     return (uint32_t)msb_siphash(&t->key, &k, sizeof k) & t->bucket_mask;
 }
 
-struct tcp_flow *nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+struct tcp_flow *msb_tcp_nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                           const struct msb_ip *d, uint16_t dp)
 {
     uint32_t i = t->buckets[bucket_of(t, g, gp, d, dp)];
@@ -124,17 +124,17 @@ struct tcp_flow *nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp
     return NULL;
 }
 
-struct tcp_flow *nat_lookup(struct msb_tcp *t, const struct msb_pkt *p)
+struct tcp_flow *msb_tcp_nat_lookup(struct msb_tcp *t, const struct msb_pkt *p)
 {
-    return nat_find(t, &p->src, p->sport, &p->dst, p->dport);
+    return msb_tcp_nat_find(t, &p->src, p->sport, &p->dst, p->dport);
 }
 
-struct tcp_flow *nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
+struct tcp_flow *msb_tcp_nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
 {
-    return nat_alloc_tuple(t, &p->src, p->sport, &p->dst, p->dport);
+    return msb_tcp_nat_alloc_tuple(t, &p->src, p->sport, &p->dst, p->dport);
 }
 
-struct tcp_flow *nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
+struct tcp_flow *msb_tcp_nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                                  const struct msb_ip *d, uint16_t dp)
 {
     if (!t->free_count)
@@ -155,9 +155,9 @@ struct tcp_flow *nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint
     return f;
 }
 
-void nat_release(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_nat_release(struct msb_tcp *t, struct tcp_flow *f)
 {
-    uint32_t slot = nat_slot(t, f);
+    uint32_t slot = msb_tcp_nat_slot(t, f);
     uint32_t *link = &t->buckets[bucket_of(t, &f->g, f->gp, &f->d, f->dp)];
     while (*link != FLOW_NONE && *link != slot)
         link = &t->flows[*link].hnext;
@@ -169,7 +169,7 @@ void nat_release(struct msb_tcp *t, struct tcp_flow *f)
     t->free_count++;
 }
 
-struct tcp_flow *nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
+struct tcp_flow *msb_tcp_nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
                                uint16_t port)
 {
     uint32_t slot;
@@ -215,14 +215,14 @@ static void rewrite(uint8_t *l3, const uint8_t *src, const uint8_t *dst, uint16_
     put_port(tcp + 2, dport, ck);
 }
 
-void nat_to_lwip(struct msb_tcp *t, const struct tcp_flow *f, uint8_t *l3)
+void msb_tcp_nat_to_lwip(struct msb_tcp *t, const struct tcp_flow *f, uint8_t *l3)
 {
     uint8_t v = (uint8_t)(l3[0] >> 4), fake[16];
-    nat_fake_addr(v, nat_slot(t, f), fake);
-    rewrite(l3, fake, v == 4 ? lw_addr4 : lw_addr6, f->gp, f->lw_port);
+    msb_tcp_nat_fake_addr(v, msb_tcp_nat_slot(t, f), fake);
+    rewrite(l3, fake, v == 4 ? msb_tcp_lw_addr4 : msb_tcp_lw_addr6, f->gp, f->lw_port);
 }
 
-void nat_to_guest(const struct tcp_flow *f, uint8_t *l3)
+void msb_tcp_nat_to_guest(const struct tcp_flow *f, uint8_t *l3)
 {
     rewrite(l3, f->d.b, f->g.b, f->dp, f->gp);
 }

@@ -43,7 +43,7 @@
 static void finish(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->state != FLOW_FREE && !f->pcb && f->fd < 0)
-        flow_release(t, f);
+        msb_tcp_flow_release(t, f);
 }
 
 /* ---- host socket helpers ---------------------------------------------- */
@@ -135,9 +135,9 @@ static void connect_failed(struct msb_tcp *t, struct tcp_flow *f, int err)
     struct msb_pkt p;
     enum msb_drop_reason why;
     if (msb_pkt_parse(f->syn, f->syn_len, &p, &why))
-        tcp_send_rst(t, &p);
+        msb_tcp_send_rst(t, &p);
     close_fd(t, f, false);
-    flow_release(t, f);
+    msb_tcp_flow_release(t, f);
 }
 
 /* The held SYN, rewritten, goes to lwIP now: its SYN-ACK is the guest's
@@ -147,11 +147,11 @@ static void feed_syn(struct msb_tcp *t, struct tcp_flow *f)
     uint8_t pkt[FLOW_SYN_CAP];
     size_t len = (size_t)f->syn_len - MSB_ETH_HLEN;
     memcpy(pkt, f->syn + MSB_ETH_HLEN, len);
-    nat_to_lwip(t, f, pkt);
-    lw_input(t, pkt, len);
-    struct tcp_pcb *pcb = lw_find_pcb(t, f);
+    msb_tcp_nat_to_lwip(t, f, pkt);
+    msb_tcp_lw_input(t, pkt, len);
+    struct tcp_pcb *pcb = msb_tcp_lw_find_pcb(t, f);
     if (pcb) {
-        proxy_watch(f, pcb);
+        msb_tcp_proxy_watch(f, pcb);
         return;
     }
     /* lwIP made no connection of it (it answered RST itself, or had no
@@ -159,8 +159,8 @@ static void feed_syn(struct msb_tcp *t, struct tcp_flow *f)
     struct msb_pkt p;
     enum msb_drop_reason why;
     if (msb_pkt_parse(f->syn, f->syn_len, &p, &why))
-        tcp_send_rst(t, &p);
-    proxy_abort(t, f, true);
+        msb_tcp_send_rst(t, &p);
+    msb_tcp_proxy_abort(t, f, true);
 }
 
 static void connected(struct msb_tcp *t, struct tcp_flow *f)
@@ -172,11 +172,11 @@ static void connected(struct msb_tcp *t, struct tcp_flow *f)
     f->wr_on = f->rd_on = false;
     if (!f->wr || !f->rd) {
         msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
-        proxy_abort(t, f, true);
+        msb_tcp_proxy_abort(t, f, true);
         return;
     }
     set_sockopts(f->fd);
-    flow_set_state(t, f, FLOW_SYN_FED);
+    msb_tcp_flow_set_state(t, f, FLOW_SYN_FED);
     f->last_active_ms = msb_now_ms();
     arm_timer(t, f, (uint64_t)t->env->cfg->tcp_idle_timeout_s * 1000u);
     feed_syn(t, f);
@@ -204,7 +204,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
-void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_proxy_start(struct msb_tcp *t, struct tcp_flow *f)
 {
     struct sockaddr_storage ss;
     socklen_t sl = target_of(t, f, &ss);
@@ -235,7 +235,7 @@ void proxy_start(struct msb_tcp *t, struct tcp_flow *f)
     arm_timer(t, f, t->env->cfg->connect_timeout_ms);
 }
 
-bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
+bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
 {
     f->fd = fd;
     f->tmr = evtimer_new(t->env->base, on_timer, f);
@@ -245,7 +245,7 @@ bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
     if (!f->tmr || !f->rd || !f->wr) {
         msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
         close_fd(t, f, true);
-        flow_release(t, f);
+        msb_tcp_flow_release(t, f);
         return false;
     }
     set_sockopts(fd);
@@ -255,10 +255,10 @@ bool proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
     return true;
 }
 
-void proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f)
 {
     close_fd(t, f, false);
-    flow_release(t, f);
+    msb_tcp_flow_release(t, f);
 }
 
 /* ---- guest -> host ------------------------------------------------------ */
@@ -298,7 +298,7 @@ static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
 static int flush(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->sni_wait && f->to_host_len) {
-        enum sni_gate g = sni_gate(t, f);
+        enum msb_tcp_sni_gate g = msb_tcp_sni_gate(t, f);
         if (g != SNI_PASS)
             return g == SNI_HOLD ? 0 : -1;
     }
@@ -345,12 +345,12 @@ static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pc
 {
     f->guest_fin = true;
     if (f->state != FLOW_CLOSING)
-        flow_set_state(t, f, FLOW_CLOSING);
+        msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
     /* TIME_WAIT already (we had sent our FIN): reap it after tcp_input has
      * sent the ACK for this FIN, i.e. at batch end (FINDINGS §5). */
     if (pcb->state == TIME_WAIT) {
         f->want_reap = true;
-        flow_mark_batch(t, f);
+        msb_tcp_flow_mark_batch(t, f);
     }
     shut_if_drained(t, f);
     return ERR_OK;
@@ -365,7 +365,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         return guest_fin(t, f, pcb);
     f->last_active_ms = msb_now_ms();
     f->want_ack = true;
-    flow_mark_batch(t, f);
+    msb_tcp_flow_mark_batch(t, f);
     if (f->fd < 0 || f->host_shut_wr) {
         /* No one to give it to (cannot happen after a FIN, but be safe). */
         tcp_recved(pcb, p->tot_len);
@@ -374,7 +374,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     }
     append(f, p);
     if (flush(t, f) < 0) {
-        proxy_abort(t, f, false);
+        msb_tcp_proxy_abort(t, f, false);
         return ERR_ABRT;
     }
     return ERR_OK;
@@ -387,7 +387,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     struct tcp_flow *f = arg;
     struct msb_tcp *t = f->t;
     if (flush(t, f) < 0) {
-        proxy_abort(t, f, false);
+        msb_tcp_proxy_abort(t, f, false);
         return;
     }
     finish(t, f);
@@ -413,7 +413,7 @@ static void output(struct msb_tcp *t, struct tcp_flow *f)
     if (msb_env_rx_room(t->env, 1))
         tcp_output(f->pcb);
     else
-        flow_mark_room(t, f);
+        msb_tcp_flow_mark_room(t, f);
 }
 
 static void host_eof(struct msb_tcp *t, struct tcp_flow *f)
@@ -421,7 +421,7 @@ static void host_eof(struct msb_tcp *t, struct tcp_flow *f)
     f->host_eof = true;
     rd_set(f, false);
     if (f->state != FLOW_CLOSING)
-        flow_set_state(t, f, FLOW_CLOSING);
+        msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
     tcp_shutdown(f->pcb, 0, 1); /* FIN after the queued data */
     close_if_done(t, f);
 }
@@ -434,7 +434,7 @@ static void host_read(struct msb_tcp *t, struct tcp_flow *f)
     }
     if (!msb_env_rx_room(t->env, 1)) {
         rd_set(f, false);
-        flow_mark_room(t, f);
+        msb_tcp_flow_mark_room(t, f);
         return;
     }
     size_t cap = send_room(f->pcb);
@@ -446,7 +446,7 @@ static void host_read(struct msb_tcp *t, struct tcp_flow *f)
     if (n > 0) {
         if (tcp_write(f->pcb, t->buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
             msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
-            proxy_abort(t, f, true);
+            msb_tcp_proxy_abort(t, f, true);
             return;
         }
         msb_count(&t->m->bytes_to_guest, (uint64_t)n);
@@ -455,7 +455,7 @@ static void host_read(struct msb_tcp *t, struct tcp_flow *f)
     } else if (n == 0) {
         host_eof(t, f);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        proxy_abort(t, f, false); /* host reset: the guest gets RST */
+        msb_tcp_proxy_abort(t, f, false); /* host reset: the guest gets RST */
     }
 }
 
@@ -466,7 +466,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     struct tcp_flow *f = arg;
     struct msb_tcp *t = f->t;
     host_read(t, f);
-    gro_flush(t); /* what this read's tcp_output staged */
+    msb_tcp_gro_flush(t); /* what this read's tcp_output staged */
     if (f->state != FLOW_FREE)
         finish(t, f);
 }
@@ -484,21 +484,21 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 
 /* ---- lwIP life cycle ---------------------------------------------------- */
 
-void proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb)
+void msb_tcp_proxy_watch(struct tcp_flow *f, struct tcp_pcb *pcb)
 {
     f->pcb = pcb;
     tcp_arg(pcb, f);
     tcp_err(pcb, on_err);
 }
 
-bool proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
+bool msb_tcp_proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
 {
     if (f->pcb != pcb || f->state != FLOW_SYN_FED)
         return false;
     tcp_recv(pcb, on_recv);
     tcp_sent(pcb, on_sent);
     tcp_nagle_disable(pcb);
-    flow_set_state(t, f, FLOW_OPEN);
+    msb_tcp_flow_set_state(t, f, FLOW_OPEN);
     rd_set(f, true);
     return true;
 }
@@ -511,12 +511,12 @@ static void on_err(void *arg, err_t err)
         return;
     f->pcb = NULL;
     if (f->aborting)
-        return; /* proxy_abort does the rest */
+        return; /* msb_tcp_proxy_abort does the rest */
     struct msb_tcp *t = f->t;
     if (err == ERR_CLSD) {
         /* Both FINs done and acknowledged: finish writing, then close. */
         if (f->state != FLOW_CLOSING)
-            flow_set_state(t, f, FLOW_CLOSING);
+            msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
         shut_if_drained(t, f);
     } else {
         if (f->inbound && f->state == FLOW_SYN_FED && err == ERR_RST) /* guest port closed */
@@ -528,10 +528,10 @@ static void on_err(void *arg, err_t err)
     finish(t, f);
 }
 
-void proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
+void msb_tcp_proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
 {
     struct tcp_pcb *pcb = f->pcb;
-    if (pcb && f->guest_fin && f->host_eof && !lw_pcb_alive(pcb))
+    if (pcb && f->guest_fin && f->host_eof && !msb_tcp_lw_pcb_alive(pcb))
         pcb = NULL; /* a TIME_WAIT pcb lwIP expired on its own */
     if (pcb) {
         if (pcb->state != TIME_WAIT)
@@ -543,16 +543,16 @@ void proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
         struct msb_pkt p;
         enum msb_drop_reason why;
         if (msb_pkt_parse(f->syn, f->syn_len, &p, &why))
-            tcp_send_rst(t, &p);
+            msb_tcp_send_rst(t, &p);
     }
     f->pcb = NULL;
     close_fd(t, f, reset_host);
-    flow_release(t, f);
+    msb_tcp_flow_release(t, f);
 }
 
-void proxy_reap(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_proxy_reap(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->pcb && lw_pcb_alive(f->pcb) && f->pcb->state == TIME_WAIT) {
+    if (f->pcb && msb_tcp_lw_pcb_alive(f->pcb) && f->pcb->state == TIME_WAIT) {
         tcp_abort(f->pcb); /* TIME_WAIT: freed silently, no RST, no err_cb */
         f->pcb = NULL;
     }
@@ -560,7 +560,7 @@ void proxy_reap(struct msb_tcp *t, struct tcp_flow *f)
     finish(t, f);
 }
 
-void proxy_resume(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_proxy_resume(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->pcb)
         output(t, f);
@@ -582,13 +582,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (f->inbound && f->state == FLOW_SYN_FED) { /* the guest never answered */
         msb_count(&t->env->metrics->inbound.tcp_guest_timeout, 1);
-        proxy_abort(t, f, true);
+        msb_tcp_proxy_abort(t, f, true);
         return;
     }
     if (f->sni_wait && f->sni_timer) { /* the ClientHello did not complete in time */
         f->sni_expired = true;
         if (flush(t, f) < 0) {
-            proxy_abort(t, f, false);
+            msb_tcp_proxy_abort(t, f, false);
             return;
         }
         finish(t, f);
@@ -602,5 +602,5 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     msb_count(&t->m->idle_timeouts, 1);
-    proxy_abort(t, f, true);
+    msb_tcp_proxy_abort(t, f, true);
 }

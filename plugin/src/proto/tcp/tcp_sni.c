@@ -54,7 +54,7 @@ static void reset_host_on_close(struct msb_tcp *t, struct tcp_flow *f)
     msb_count(&t->m->resets_to_host, 1);
 }
 
-enum sni_gate sni_gate(struct msb_tcp *t, struct tcp_flow *f)
+enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f)
 {
     uint8_t buf[MSB_SNI_MAX_BYTES];
     char name[MSB_SNI_NAME_MAX + 1];
