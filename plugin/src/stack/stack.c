@@ -131,16 +131,59 @@ static void reassemble(struct msb_stack *s, struct msb_frame *f)
     }
 }
 
+/* A valid IP packet from the guest, past the address checks: the
+ * transport decides who takes it. */
+static void deliver(struct msb_stack *s, struct msb_pkt *p)
+{
+    if (p->l4_proto == MSB_IPPROTO_TCP)
+        msb_tcp_input(s->tcp, p);
+    else if (p->l4_proto == MSB_IPPROTO_UDP && p->dport == 53)
+        msb_dns_udp_input(s->dns, p); /* UDP/53 to any address is DNS interception's */
+    else if (p->l4_proto == MSB_IPPROTO_UDP && msb_udp_inbound_input(s->udpin, p))
+        ; /* a reply to a published UDP port's peer: that session's */
+    else if (p->l4_proto == MSB_IPPROTO_UDP)
+        msb_udp_input(s->udp, p);
+    else if (p->l4_proto == MSB_IPPROTO_ICMP || p->l4_proto == MSB_IPPROTO_ICMPV6)
+        msb_icmp_input(s->icmp, p);
+    else
+        drop(s, MSB_DROP_L4_UNSUPPORTED);
+}
+
+/* The link layer and the address checks: true when p goes on to
+ * deliver(); false when it was answered here or dropped (counted). */
+static bool link_checks(struct msb_stack *s, struct msb_pkt *p)
+{
+    enum msb_drop_reason why;
+    if (!src_mac_ok(s, p)) {
+        why = MSB_DROP_ETH_SPOOFED_MAC;
+    } else if (p->ethertype == MSB_ETHERTYPE_ARP) {
+        msb_l2_handle(&s->env, p);
+        return false;
+    } else if (!src_ip_ok(s, p)) {
+        why = MSB_DROP_IP_SPOOFED_SRC;
+    } else if (p->l4_proto == MSB_IPPROTO_ICMPV6 &&
+               (msb_l2_handle(&s->env, p) || msb_ra_handle(&s->env, p, msb_now_ms()))) {
+        return false;
+    } else if (!dst_ok(p)) {
+        why = MSB_DROP_IP_BAD_DST;
+    } else if (!msb_pkt_l4_checksum_ok(p)) {
+        why = MSB_DROP_L4_BAD_CHECKSUM;
+    } else {
+        return true;
+    }
+    drop(s, why);
+    return false;
+}
+
 static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemble)
 {
     struct msb_pkt p;
     enum msb_drop_reason why;
     if (!msb_pkt_parse(f->data, f->len, &p, &why)) {
-        if (may_reassemble && msb_reasm_is_fragment(f->data, f->len, why)) {
+        if (may_reassemble && msb_reasm_is_fragment(f->data, f->len, why))
             reassemble(s, f);
-            return;
-        }
-        drop(s, why);
+        else
+            drop(s, why);
         return;
     }
     /* Before the address checks: a client without a lease sends from
@@ -149,51 +192,8 @@ static void dispatch(struct msb_stack *s, struct msb_frame *f, bool may_reassemb
         msb_dhcp4_input(&s->env, &p);
         return;
     }
-    if (!src_mac_ok(s, &p)) {
-        drop(s, MSB_DROP_ETH_SPOOFED_MAC);
-        return;
-    }
-    if (p.ethertype == MSB_ETHERTYPE_ARP) {
-        msb_l2_handle(&s->env, &p);
-        return;
-    }
-    if (!src_ip_ok(s, &p)) {
-        drop(s, MSB_DROP_IP_SPOOFED_SRC);
-        return;
-    }
-    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_l2_handle(&s->env, &p))
-        return;
-    if (p.l4_proto == MSB_IPPROTO_ICMPV6 && msb_ra_handle(&s->env, &p, msb_now_ms()))
-        return;
-    if (!dst_ok(&p)) {
-        drop(s, MSB_DROP_IP_BAD_DST);
-        return;
-    }
-    if (!msb_pkt_l4_checksum_ok(&p)) {
-        drop(s, MSB_DROP_L4_BAD_CHECKSUM);
-        return;
-    }
-    if (p.l4_proto == MSB_IPPROTO_TCP) {
-        msb_tcp_input(s->tcp, &p);
-        return;
-    }
-    /* UDP/53 to any address is DNS interception's, never the relay's. */
-    if (p.l4_proto == MSB_IPPROTO_UDP && p.dport == 53) {
-        msb_dns_udp_input(s->dns, &p);
-        return;
-    }
-    /* Replies to a published UDP port's peers are that session's. */
-    if (p.l4_proto == MSB_IPPROTO_UDP && msb_udp_inbound_input(s->udpin, &p))
-        return;
-    if (p.l4_proto == MSB_IPPROTO_UDP) {
-        msb_udp_input(s->udp, &p);
-        return;
-    }
-    if (p.l4_proto == MSB_IPPROTO_ICMP || p.l4_proto == MSB_IPPROTO_ICMPV6) {
-        msb_icmp_input(s->icmp, &p);
-        return;
-    }
-    drop(s, MSB_DROP_L4_UNSUPPORTED);
+    if (link_checks(s, &p))
+        deliver(s, &p);
 }
 
 /* After a policy swap every module re-evaluates its open flows and resets
