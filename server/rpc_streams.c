@@ -95,12 +95,12 @@ static struct msbd_term_event *parse_event(const char *reason_json, int64_t ms)
         return NULL;
     json_t *o = json_loads(reason_json, JSON_DECODE_ANY, NULL);
     e->unix_time_ms = ms;
-    /* The plugin's object names rule and flow; "reason" is optional, and a
-     * reason that is not an object is passed on verbatim. */
-    e->reason = json_is_object(o) ? member_text(o, "reason", "policy terminate")
+    /* The plugin's object (msbnet.h: MSBNET_REASON_*) names rule and flow;
+     * a reason that is not an object is passed on verbatim. */
+    e->reason = json_is_object(o) ? member_text(o, MSBNET_REASON_KIND, "policy terminate")
                                   : strdup(reason_json);
-    e->rule = member_text(json_is_object(o) ? o : NULL, "rule", "");
-    e->flow = member_text(json_is_object(o) ? o : NULL, "flow", "");
+    e->rule = member_text(json_is_object(o) ? o : NULL, MSBNET_REASON_RULE, "");
+    e->flow = member_text(json_is_object(o) ? o : NULL, MSBNET_REASON_FLOW, "");
     json_decref(o);
     if (!e->reason || !e->rule || !e->flow) {
         msbd_term_event_free(e);

@@ -47,7 +47,7 @@ static void exercise(const struct msb_policy *p)
     msb_pol_warnings_free(w, n);
     struct msb_ip a;
     msb_ip_parse("::ffff:10.0.0.1", &a);
-    struct msb_pol_env env = {NULL, NULL, 0};
+    struct msb_pol_env env = {NULL, NULL, 0, NULL};
     struct msb_pol_flow f = {MSB_POL_EGRESS, MSB_PROTO_TCP, &a, 443};
     struct msb_pol_verdict v = msb_policy_eval(p, &env, &f);
     check(v.rule >= -1 && v.rule < (long)p->nrules, "verdict rule index");

@@ -110,7 +110,7 @@ expect_metric ping_denial_counted drops.icmp_denied 1
 out=$(sandbox -- $py "$here/syn_probe.py" tap0 $G4 $G6 $GW4 \
     127.0.0.1:8081 127.1.2.3:8081 "[::ffff:127.0.0.1]:8081" "[::127.0.0.1]:8081" \
     "[::ffff:169.254.169.254]:80" "[::ffff:10.0.0.1]:80" "[::ffff:100.96.0.1]:8081" \
-    $GW4:8081 "[$GW6]:8081" "[::1]:8081" 0.0.0.0:8081)
+    $GW4:8081 "[$GW6]:8081" "[::1]:8081" 0.0.0.0:8081 0.1.2.3:8081 "[::ffff:0.0.0.0]:8081" "[::]:8081")
 for t in 127.0.0.1 127.1.2.3 ::ffff:127.0.0.1 ::127.0.0.1 ::ffff:169.254.169.254 ::ffff:10.0.0.1 \
     ::ffff:100.96.0.1 $GW4 $GW6 ::1; do
     line=$(grep -m1 "^$t " <<<"$out")
@@ -118,15 +118,54 @@ for t in 127.0.0.1 127.1.2.3 ::ffff:127.0.0.1 ::127.0.0.1 ::ffff:169.254.169.254
     if [[ $line == *" rst "* && ${ms:-9999} -lt 1000 ]]; then ok "crafted_syn_reset_fast $t"
     else bad "crafted_syn_reset_fast $t" "${line:-no line: $out}"; fi
 done
-# 0.0.0.0 is not an address a packet can go to: dropped before any policy
-# (drops.ip_bad_dst), never dialled.  At least once: under load the guest
-# kernel's own traffic can add to the same counter.
-expect crafted_syn_to_0.0.0.0_dropped "0.0.0.0 8081 silent" "$out"
-expect_metric crafted_0.0.0.0_counted drops.ip_bad_dst ">=1"
-expect_metric crafted_all_reset tcp.denied 10
+# The unspecified address is the host itself to Linux: refused at once
+# like loopback, in every spelling, before any rule (refused_loopback).
+for t in 0.0.0.0 0.1.2.3 ::ffff:0.0.0.0 ::; do
+    line=$(grep -m1 "^$t " <<<"$out")
+    if [[ $line == *" rst "* && ${line##* rst } -lt 1000 ]]; then ok "crafted_syn_reset_fast $t"
+    else bad "crafted_syn_reset_fast $t" "${line:-no line: $out}"; fi
+done
+expect_metric crafted_all_reset tcp.denied 14
+expect_metric crafted_loopback_refused_before_rules policy.refused_loopback 9
 expect_metric crafted_nothing_dialled tcp.connects_ok 0
 if grep -q 'GET' "$hlog" 2>/dev/null; then bad h_loopback_never_reached "$(grep GET "$hlog")"
 else ok h_loopback_never_reached; fi
+
+# --- the host's own addresses are the host, not the internet ------------------------
+# H listens on all its addresses (0.0.0.0 and ::, as SSH or a database
+# would).  H's interface addresses (198.18.0.2, fd42::2), their mapped and
+# NAT64/6to4 spellings, and H's subnet broadcast are what H's kernel
+# delivers to itself: the host group, refused at once under the default
+# policy, counted as host_local, and nothing reaches the listener.
+topo_bg H http-h-any "$TOPO_PYTHON" "$TOPO_DIR/httpd.py" 8082 "$TOPO_WWW" ::
+topo_wait_port H 127.0.0.1 8082 10 || exit 1
+anylog=$TOPO_DIR/logs/http-h-any.log
+own=(http://$TOPO_H4:8082/hello.txt "http://[$TOPO_H6]:8082/hello.txt"
+    "http://[64:ff9b::c612:2]:8082/hello.txt" "http://[2002:c612:2::1]:8082/hello.txt")
+out=$(sandbox -- sh -c "$try_all" _ "${own[@]}")
+for t in "${own[@]}"; do
+    line=$(grep -F "$t curl=" <<<"$out")
+    if [[ $line == *" curl=7 "* && ${line##*ms=} -lt 1000 ]]; then ok "own_address_refused_fast $t"
+    else bad "own_address_refused_fast $t" "${line:-$out}"; fi
+done
+expect_metric own_addresses_are_host_local policy.host_local 4
+expect_metric own_addresses_nothing_dialled tcp.connects_ok 0
+out=$(sandbox -- sh -c "$py -c '$udp_try' $TOPO_H4 198.18.0.255; ping -c1 -W1 $TOPO_H4 >/dev/null; echo ping=\$?")
+for t in $TOPO_H4 198.18.0.255; do
+    line=$(grep "^udp $t " <<<"$out")
+    if [[ $line == *" errno=113 "* && ${line##*ms=} -lt 1000 ]]; then ok "own_address_udp_refused $t"
+    else bad "own_address_udp_refused $t" "${line:-$out}"; fi
+done
+expect own_address_ping_dropped "ping=1" "$out"
+expect_metric own_address_udp_icmp_host_local policy.host_local 3
+# Even allow-all never dials the host's loopback through an unspecified
+# address; the crafted SYNs cover TCP, this covers the relay's UDP.
+out=$(sandbox --egress allow -- $py "$here/syn_probe.py" tap0 $G4 $G6 $GW4 0.0.0.0:8082 "[::ffff:0.0.0.0]:8082" "[::]:8082")
+[[ $(grep -c ' rst ' <<<"$out") -eq 3 ]] && ok allow_all_still_refuses_unspecified \
+    || bad allow_all_still_refuses_unspecified "$out"
+expect_metric allow_all_unspecified_counted policy.refused_loopback 3
+if grep -q 'GET' "$anylog" 2>/dev/null; then bad h_own_addresses_never_reached "$(grep GET "$anylog")"
+else ok h_own_addresses_never_reached; fi
 
 # --- allow@host opens the gateway -> H's loopback ---------------------------------------
 cfg=$(config host '{"policy": "allow@host"}')

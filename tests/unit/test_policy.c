@@ -41,6 +41,33 @@ static struct msb_env *env_of(struct msbnet *net)
     return &e;
 }
 
+/* One egress flow from the guest (100.96.0.2:40000) as the data paths ask. */
+static struct msb_flow_ref egress_ref(uint8_t proto, const struct msb_ip *dst, uint16_t port)
+{
+    static struct msb_ip guest = {MSB_FAMILY_V4, {100, 96, 0, 2}};
+    return (struct msb_flow_ref){proto, false, &guest, 40000, dst, port};
+}
+
+static bool allow(struct msbnet *net, uint8_t proto, const struct msb_ip *dst, uint16_t port)
+{
+    struct msb_flow_ref r = egress_ref(proto, dst, port);
+    return msb_policy_allow(env_of(net), &r);
+}
+
+static bool still_allowed(struct msbnet *net, uint8_t proto, const struct msb_ip *dst,
+                          uint16_t port)
+{
+    struct msb_flow_ref r = egress_ref(proto, dst, port);
+    return msb_policy_still_allowed(env_of(net), &r);
+}
+
+static bool allow_sni(struct msbnet *net, const struct msb_ip *dst, uint16_t port,
+                      const char *sni)
+{
+    struct msb_flow_ref r = egress_ref(MSB_IPPROTO_TCP, dst, port);
+    return msb_policy_allow_sni(env_of(net), &r, sni);
+}
+
 static struct msb_gateways gw;
 static struct msb_hidx hidx;
 static const uint64_t NOW = 1000000;
@@ -101,7 +128,7 @@ static struct msb_pol_verdict flow(const struct msb_policy *p, enum msb_pol_dir 
                                    const char *addr, int port)
 {
     struct msb_ip a = ip(addr);
-    struct msb_pol_env env = {&hidx, &gw, NOW};
+    struct msb_pol_env env = {&hidx, &gw, NOW, NULL};
     struct msb_pol_flow f = {d, proto, &a, port};
     return msb_policy_eval(p, &env, &f);
 }
@@ -227,7 +254,7 @@ static void test_groups(void)
 static enum msb_pol_group cls(const char *s)
 {
     struct msb_ip a = ip(s);
-    return msb_pol_classify(&a, &gw);
+    return msb_pol_classify(&a, &gw, NULL);
 }
 
 static void test_classify(void)
@@ -245,18 +272,35 @@ static void test_classify(void)
     CU_ASSERT_EQUAL(cls("::1"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("198.18.0.1"), MSB_GRP_PUBLIC);
     CU_ASSERT_EQUAL(cls("2001:db8::1"), MSB_GRP_PUBLIC);
-    CU_ASSERT_EQUAL(cls("64:ff9b::1"), MSB_GRP_PUBLIC);
-    /* Row 54 documents the original's "public"; these are the fixes (§9.2). */
-    CU_ASSERT_EQUAL(cls("0.0.0.0"), MSB_GRP_RESERVED);
-    CU_ASSERT_EQUAL(cls("0.1.2.3"), MSB_GRP_RESERVED);
-    CU_ASSERT_EQUAL(cls("255.255.255.255"), MSB_GRP_RESERVED);
+    /* Row 54 documents the original's "public"; these are the fixes (§9.2):
+     * Linux connects the unspecified address to the host itself. */
+    CU_ASSERT_EQUAL(cls("0.0.0.0"), MSB_GRP_LOOPBACK);
+    CU_ASSERT_EQUAL(cls("0.1.2.3"), MSB_GRP_LOOPBACK);
+    CU_ASSERT_EQUAL(cls("255.255.255.255"), MSB_GRP_HOST); /* delivered locally */
     CU_ASSERT_EQUAL(cls("240.0.0.1"), MSB_GRP_RESERVED);
-    CU_ASSERT_EQUAL(cls("::"), MSB_GRP_RESERVED);
+    CU_ASSERT_EQUAL(cls("::"), MSB_GRP_LOOPBACK);
+    /* Azure's wire server is metadata too. */
+    CU_ASSERT_EQUAL(cls("168.63.129.16"), MSB_GRP_METADATA);
+    /* IPv6 that carries IPv4: NAT64 (well-known and local-use), 6to4,
+     * Teredo (client address inverted) are what they carry. */
+    CU_ASSERT_EQUAL(cls("64:ff9b::808:808"), MSB_GRP_PUBLIC);
+    CU_ASSERT_EQUAL(cls("64:ff9b::7f00:1"), MSB_GRP_LOOPBACK);
+    CU_ASSERT_EQUAL(cls("64:ff9b::a00:1"), MSB_GRP_PRIVATE);
+    CU_ASSERT_EQUAL(cls("64:ff9b::1"), MSB_GRP_LOOPBACK); /* 0.0.0.1 */
+    CU_ASSERT_EQUAL(cls("64:ff9b:1::a9fe:a9fe"), MSB_GRP_METADATA);
+    CU_ASSERT_EQUAL(cls("64:ff9b::6440:1"), MSB_GRP_PRIVATE); /* CGNAT */
+    CU_ASSERT_EQUAL(cls("2002:7f00:1::1"), MSB_GRP_LOOPBACK);
+    CU_ASSERT_EQUAL(cls("2002:a00:1::"), MSB_GRP_PRIVATE);
+    CU_ASSERT_EQUAL(cls("2002:6460:1::1"), MSB_GRP_HOST); /* 6to4 of the gateway */
+    CU_ASSERT_EQUAL(cls("2002:808:808::1"), MSB_GRP_PUBLIC);
+    CU_ASSERT_EQUAL(cls("2001:0:4136:e378:8000:63bf:80ff:fffe"), MSB_GRP_LOOPBACK);
+    CU_ASSERT_EQUAL(cls("2001:0:4136:e378:8000:63bf:3fff:fdd2"), MSB_GRP_PUBLIC);
+    CU_ASSERT_EQUAL(cls("2001:db8::7f00:1"), MSB_GRP_PUBLIC); /* not Teredo */
     CU_ASSERT_EQUAL(cls("::ffff:127.0.0.1"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("::ffff:169.254.169.254"), MSB_GRP_METADATA);
     CU_ASSERT_EQUAL(cls("::ffff:10.1.2.3"), MSB_GRP_PRIVATE);
     CU_ASSERT_EQUAL(cls("::ffff:100.96.0.1"), MSB_GRP_HOST);
-    CU_ASSERT_EQUAL(cls("::ffff:0.0.0.0"), MSB_GRP_RESERVED);
+    CU_ASSERT_EQUAL(cls("::ffff:0.0.0.0"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("::127.0.0.1"), MSB_GRP_LOOPBACK); /* IPv4-compatible */
     CU_ASSERT_EQUAL(cls("::ffff:8.8.8.8"), MSB_GRP_PUBLIC);
     CU_ASSERT_EQUAL(cls("fd00:ec2::254"), MSB_GRP_METADATA); /* §9.18 */
@@ -696,9 +740,9 @@ static void test_config_policy(void)
     int calls = 0;
     msb_hook_set(&net->hook, hook_fn, &calls);
     struct msb_ip meta = ip("169.254.169.254"), pub = ip("8.8.8.8");
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &meta, 80));
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &meta, 443));
-    CU_ASSERT(msb_policy_allow(env_of(net), 6, &pub, 443));
+    CU_ASSERT(!allow(net, 6, &meta, 80));
+    CU_ASSERT(!allow(net, 6, &meta, 443));
+    CU_ASSERT(allow(net, 6, &pub, 443));
     CU_ASSERT_EQUAL(calls, 1); /* once per instance */
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.terminated), 2);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.allowed), 1);
@@ -720,16 +764,16 @@ static void test_config_policy(void)
     CU_ASSERT_EQUAL(msb_config_parse("{\"egress\":\"deny\"}", &c, err, sizeof err), 0);
     net = msb_instance_create(&c, err, sizeof err);
     CU_ASSERT_FATAL(net != NULL);
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &pub, 443));
+    CU_ASSERT(!allow(net, 6, &pub, 443));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 1);
     msb_instance_destroy(net);
     CU_ASSERT_EQUAL(msb_config_parse("{}", &c, err, sizeof err), 0);
     net = msb_instance_create(&c, err, sizeof err);
     CU_ASSERT_FATAL(net != NULL);
-    CU_ASSERT(msb_policy_allow(env_of(net), 6, &pub, 443));
+    CU_ASSERT(allow(net, 6, &pub, 443));
     struct msb_ip priv;
     msb_ip_parse("10.1.2.3", &priv);
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &priv, 443));
+    CU_ASSERT(!allow(net, 6, &priv, 443));
     msb_instance_destroy(net);
 }
 
@@ -739,7 +783,7 @@ static enum msb_pol_action sni(const struct msb_policy *p, const char *addr, int
                                const char *name)
 {
     struct msb_ip a = ip(addr);
-    struct msb_pol_env env = {&hidx, &gw, NOW};
+    struct msb_pol_env env = {&hidx, &gw, NOW, NULL};
     struct msb_pol_flow f = {MSB_POL_EGRESS, TCP, &a, port};
     return msb_policy_eval_sni(p, &env, &f, name).action;
 }
@@ -856,19 +900,19 @@ static void test_by_rule(void)
     snprintf(cfg, sizeof cfg, "{\"policy\":\"%s\"}", list);
     struct msbnet *net = instance(cfg);
     struct msb_ip a = ip("10.0.0.9"), b = ip("10.0.5.1"), pub = ip("8.8.8.8"), other = ip("10.9.9.9");
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &a, 80));
-    CU_ASSERT(!msb_policy_allow(env_of(net), 17, &a, 53));
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &b, 80));
-    CU_ASSERT(msb_policy_allow(env_of(net), 6, &pub, 443));
-    CU_ASSERT(!msb_policy_allow(env_of(net), 6, &other, 443));
+    CU_ASSERT(!allow(net, 6, &a, 80));
+    CU_ASSERT(!allow(net, 17, &a, 53));
+    CU_ASSERT(!allow(net, 6, &b, 80));
+    CU_ASSERT(allow(net, 6, &pub, 443));
+    CU_ASSERT(!allow(net, 6, &other, 443));
     CU_ASSERT_EQUAL(bucket(net, 0), 2);
     CU_ASSERT_EQUAL(bucket(net, 5), 1);
     CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_LATER), 1);
     CU_ASSERT_EQUAL(bucket(net, MSB_POLICY_BUCKET_DEFAULT), 1);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 4);
     /* A re-check after a swap counts nothing. */
-    CU_ASSERT_FALSE(msb_policy_still_allowed(env_of(net), 6, &a, 80));
-    CU_ASSERT_TRUE(msb_policy_still_allowed(env_of(net), 6, &pub, 80));
+    CU_ASSERT_FALSE(still_allowed(net, 6, &a, 80));
+    CU_ASSERT_TRUE(still_allowed(net, 6, &pub, 80));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 4);
     CU_ASSERT_EQUAL(bucket(net, 0), 2);
     msb_instance_destroy(net);
@@ -882,9 +926,9 @@ static void test_sni_decision_counted(void)
     CU_ASSERT_EQUAL(msb_hidx_insert(&net->hidx, "pypi.org", MSB_FAMILY_V4, &a, 1, 60000,
                                     msb_now_ms()), 0);
     CU_ASSERT_TRUE(msb_policy_wants_sni(env_of(net)));
-    CU_ASSERT_TRUE(msb_policy_allow(env_of(net), 6, &a, 443));
-    CU_ASSERT_TRUE(msb_policy_allow_sni(env_of(net), &a, 443, "pypi.org"));
-    CU_ASSERT_FALSE(msb_policy_allow_sni(env_of(net), &a, 443, "evil.com"));
+    CU_ASSERT_TRUE(allow(net, 6, &a, 443));
+    CU_ASSERT_TRUE(allow_sni(net, &a, 443, "pypi.org"));
+    CU_ASSERT_FALSE(allow_sni(net, &a, 443, "evil.com"));
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.allowed), 1);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.denied), 1);
     CU_ASSERT_EQUAL(msb_read(&net->metrics.policy.sni_mismatch), 1);
@@ -916,8 +960,8 @@ static const char *capture_stderr(void (*fn)(struct msbnet *), struct msbnet *ne
 static void two_decisions(struct msbnet *net)
 {
     struct msb_ip a = ip("10.1.2.3"), v6 = ip("2001:db8::5");
-    msb_policy_allow(env_of(net), 6, &a, 8080);
-    msb_policy_allow(env_of(net), 58, &v6, 0);
+    allow(net, 6, &a, 8080);
+    allow(net, 58, &v6, 0);
 }
 
 static void test_debug_log(void)

@@ -171,11 +171,19 @@ typedef struct msbnet msbnet_t;
 
 /*
  * Termination hook: called when a fatal policy violation asks for the
- * sandbox to be stopped.  `reason` is a JSON object (rule, flow, time) valid
- * only during the call.  It runs on whichever thread detected the violation,
- * outside every plugin lock, so it may call back into the API; it must not
- * block for long.
+ * sandbox to be stopped.  `reason` is a JSON object valid only during the
+ * call, with the members below.  It runs on whichever thread detected the
+ * violation, outside every plugin lock, so it may call back into the API;
+ * it must not block for long.
  */
+#define MSBNET_REASON_KIND "reason"          /* "policy_terminate" */
+#define MSBNET_REASON_RULE "rule"            /* index of the rule (a number) */
+#define MSBNET_REASON_DIRECTION "direction"  /* "egress" or "ingress" */
+#define MSBNET_REASON_PROTOCOL "protocol"    /* "tcp", "udp", "icmpv4", "icmpv6", "dns" */
+/* From the first sender to the receiver: "tcp 100.96.0.2:40000 -> 198.18.0.1:443"
+ * ("[v6]:port" for IPv6, no ports for ICMP; for DNS the query's flow). */
+#define MSBNET_REASON_FLOW "flow"
+#define MSBNET_REASON_NAME "name"            /* DNS: the query name (only then) */
 typedef void (*msbnet_termination_fn)(void *user, const char *reason);
 
 /* What query_hostnames() selects. */

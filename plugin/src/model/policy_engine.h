@@ -12,17 +12,23 @@
 
 #include "lib/gateway.h"
 #include "lib/hostindex.h"
+#include "lib/localnet.h"
 #include "model/policy_model.h"
 
 /* ---- policy_groups.c ---------------------------------------------------- */
 
-/* Unwraps IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d,
- * except :: and ::1) addresses to the IPv4 they carry; others are copied. */
+/* Unwraps an IPv6 address that carries an IPv4 one to that IPv4: mapped
+ * (::ffff:a.b.c.d), compatible (::a.b.c.d, except :: and ::1), NAT64
+ * (64:ff9b::/96, 64:ff9b:1::/48), 6to4 (2002::/16), Teredo (2001::/32, the
+ * client's address); others are copied. */
 void msb_pol_unwrap(const struct msb_ip *in, struct msb_ip *out);
 
-/* The original's order (host, metadata, loopback, private, link-local,
- * multicast, public) with RESERVED ahead of public.  gw may be NULL. */
-enum msb_pol_group msb_pol_classify(const struct msb_ip *ip, const struct msb_gateways *gw);
+/* The group of a destination, in this order: host (a gateway), loopback
+ * (127/8, ::1 and the unspecified 0/8 and ::), metadata, host again (what
+ * the kernel delivers locally: `local`, may be NULL), private, link-local,
+ * multicast, reserved (240/4, unknown families), public.  gw may be NULL. */
+enum msb_pol_group msb_pol_classify(const struct msb_ip *ip, const struct msb_gateways *gw,
+                                    struct msb_localnet *local);
 
 /* ---- policy_eval.c ------------------------------------------------------ */
 
@@ -30,6 +36,7 @@ struct msb_pol_env {
     struct msb_hidx *hidx;          /* NULL: domain rules never match */
     const struct msb_gateways *gw;  /* NULL: the host group never matches */
     uint64_t now_ms;
+    struct msb_localnet *local;     /* NULL: only the gateways are the host */
 };
 
 struct msb_pol_flow {

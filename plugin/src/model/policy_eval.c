@@ -54,7 +54,7 @@ static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env 
     case MSB_DEST_ANY:
         return true;
     case MSB_DEST_GROUP:
-        return msb_pol_classify(ip, env->gw) == r->group;
+        return msb_pol_classify(ip, env->gw, env->local) == r->group;
     case MSB_DEST_CIDR:
         return cidr_matches(r, ip);
     case MSB_DEST_DOMAIN:

@@ -458,40 +458,25 @@ static void answer_alias(struct msb_dns *d, const struct dns_src *src, const uin
  * the same check for TCP/53 already): `deny` refuses both, public_only's
  * explicit allow of port 53 to the host group allows both.  A resolver the
  * guest picked itself is never the host's loopback behind a raw address. */
-static bool resolver_allowed(struct msb_dns *d, const struct dns_src *src, bool configured)
+static bool resolver_allowed(struct msb_dns *d, const struct dns_src *src)
 {
     if (src->conn)
         return true;
-    if (!configured && msb_ip_is_loopback(&src->dialled))
-        return false;
-    return msb_policy_allow(d->env, MSB_IPPROTO_UDP, &src->dialled, DNS_PORT);
+    const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &src->guest, src->gport,
+                                     &src->dialled, DNS_PORT};
+    return msb_policy_allow(d->env, &ref);
 }
 
 /* Domain and suffix rules on the query name; terminate also stops the
  * sandbox, once, naming the rule and the name. */
-static bool name_allowed(struct msb_dns *d, const struct msb_dns_query *q)
+static bool name_allowed(struct msb_dns *d, const struct dns_src *src,
+                         const struct msb_dns_query *q)
 {
-    struct msb_pol_verdict v = msb_policy_dns_name(*d->env->policy, q->name);
-    struct msb_policy_metrics *pm = &d->env->metrics->policy;
-    if (v.action == MSB_POL_ALLOW) {
-        if (v.rule >= 0)
-            msb_count(&pm->allowed, 1);
+    const struct msb_flow_ref ref = {src->conn ? MSB_IPPROTO_TCP : MSB_IPPROTO_UDP, false,
+                                     &src->guest, src->gport, &src->dialled, DNS_PORT};
+    if (msb_policy_allow_name(d->env, &ref, q->name))
         return true;
-    }
     msb_count(&d->m->name_denied, 1);
-    if (v.action == MSB_POL_DENY) {
-        msb_count(&pm->denied, 1);
-        return false;
-    }
-    msb_count(&pm->terminated, 1);
-    if (!atomic_exchange(d->env->terminated, true)) {
-        char reason[MSB_DNS_NAME_TEXT_MAX + 128];
-        snprintf(reason, sizeof reason,
-                 "{\"reason\":\"policy_terminate\",\"rule\":%ld,\"direction\":\"egress\","
-                 "\"protocol\":\"dns\",\"name\":\"%.253s\",\"port\":53}",
-                 v.rule, q->name);
-        msb_hook_trigger(d->env->hook, reason);
-    }
     return false;
 }
 
@@ -501,13 +486,13 @@ static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m
     bool configured = msb_gateway_is(d->env->gw, &src->dialled);
     /* A denied resolver answers REFUSED at once: silence would cost the
      * guest's stub resolver its full timeout and retries for every name. */
-    if (!resolver_allowed(d, src, configured)) {
+    if (!resolver_allowed(d, src)) {
         msb_count(&d->m->resolver_denied, 1);
         OUTCOME(d, src, refused);
         reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
         return;
     }
-    if (!name_allowed(d, q)) {
+    if (!name_allowed(d, src, q)) {
         OUTCOME(d, src, refused);
         reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
         return;

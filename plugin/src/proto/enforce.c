@@ -1,10 +1,13 @@
+/* Policy enforcement for every data path (enforce.h). */
 #include "proto/enforce.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "lib/clock.h"
-#include "proto/env.h"
 #include "model/policy_engine.h"
+#include "msbnet/msbnet.h"
+#include "proto/env.h"
 
 static unsigned proto_bit(uint8_t proto)
 {
@@ -22,19 +25,64 @@ static unsigned proto_bit(uint8_t proto)
     }
 }
 
+static const char *proto_name(uint8_t proto)
+{
+    unsigned bit = proto_bit(proto);
+    return bit ? msb_pol_proto_name(bit) : "other";
+}
+
+static bool has_ports(uint8_t proto)
+{
+    return proto == MSB_IPPROTO_TCP || proto == MSB_IPPROTO_UDP;
+}
+
+/* "tcp 100.96.0.2:40000 -> 198.18.0.1:443" in the guest's direction
+ * ("[v6]:port" for IPv6; no ports for ICMP).  The reason's "flow". */
+static void endpoint(const struct msb_ip *ip, uint16_t port, bool ports, char *out, size_t len)
+{
+    char a[MSB_IP_STRLEN];
+    msb_ip_format(ip, a, sizeof a);
+    if (!ports)
+        snprintf(out, len, "%s", a);
+    else if (ip->family == MSB_FAMILY_V6)
+        snprintf(out, len, "[%s]:%u", a, port);
+    else
+        snprintf(out, len, "%s:%u", a, port);
+}
+
+static void flow_text(const struct msb_flow_ref *f, char *out, size_t len)
+{
+    char g[MSB_IP_STRLEN + 8], p[MSB_IP_STRLEN + 8];
+    bool ports = has_ports(f->proto);
+    endpoint(f->guest, f->guest_port, ports, g, sizeof g);
+    endpoint(f->peer, f->peer_port, ports, p, sizeof p);
+    if (f->ingress)
+        snprintf(out, len, "%s %s -> %s", proto_name(f->proto), p, g);
+    else
+        snprintf(out, len, "%s %s -> %s", proto_name(f->proto), g, p);
+}
+
 /* The reason names the rule and the flow so the control plane can report
- * why the sandbox was stopped; fired once, however many flows follow. */
-static void terminate_once(struct msb_env *env, const struct msb_pol_flow *f, long rule)
+ * why the sandbox was stopped; fired once, however many flows follow.
+ * Built with jansson: a hostile name cannot inject members. */
+static void terminate_once(struct msb_env *env, const struct msb_flow_ref *f, long rule,
+                           const char *name)
 {
     if (atomic_exchange(env->terminated, true))
         return;
-    char ip[MSB_IP_STRLEN], reason[256];
-    snprintf(reason, sizeof reason,
-             "{\"reason\":\"policy_terminate\",\"rule\":%ld,\"direction\":\"%s\","
-             "\"protocol\":\"%s\",\"destination\":\"%s\",\"port\":%d}",
-             rule, msb_pol_dir_name(f->dir), f->proto ? msb_pol_proto_name(f->proto) : "other",
-             msb_ip_format(f->addr, ip, sizeof ip), f->port);
-    msb_hook_trigger(env->hook, reason);
+    char flow[2 * MSB_IP_STRLEN + 40];
+    flow_text(f, flow, sizeof flow);
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s}", MSBNET_REASON_KIND, "policy_terminate",
+                          MSBNET_REASON_RULE, (json_int_t)rule, MSBNET_REASON_DIRECTION,
+                          f->ingress ? "ingress" : "egress", MSBNET_REASON_PROTOCOL,
+                          name ? "dns" : proto_name(f->proto), MSBNET_REASON_FLOW, flow);
+    if (o && name)
+        json_object_set_new(o, MSBNET_REASON_NAME, json_string(name));
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    /* Out of memory: the hook still fires, with a reason that says so. */
+    msb_hook_trigger(env->hook, text ? text : "{\"reason\":\"policy_terminate\"}");
+    free(text);
+    json_decref(o);
 }
 
 static void count_rule(struct msb_policy_metrics *m, long rule)
@@ -68,13 +116,13 @@ static void log_decision(struct msb_env *env, const struct msb_pol_flow *f,
 static struct msb_pol_verdict evaluate(struct msb_env *env, const struct msb_pol_flow *f,
                                        const char *sni)
 {
-    struct msb_pol_env pe = {env->hidx, env->gw, msb_now_ms()};
+    struct msb_pol_env pe = {env->hidx, env->gw, msb_now_ms(), env->local};
     return msb_policy_eval_sni(*env->policy, &pe, f, sni);
 }
 
 /* Counts and acts on one verdict; true when the flow may proceed. */
-static bool apply(struct msb_env *env, const struct msb_pol_flow *f, struct msb_pol_verdict v,
-                  const char *sni)
+static bool apply(struct msb_env *env, const struct msb_flow_ref *ref,
+                  const struct msb_pol_flow *f, struct msb_pol_verdict v, const char *sni)
 {
     struct msb_policy_metrics *m = &env->metrics->policy;
     count_rule(m, v.rule);
@@ -85,7 +133,7 @@ static bool apply(struct msb_env *env, const struct msb_pol_flow *f, struct msb_
         return true;
     case MSB_POL_TERMINATE:
         msb_count(&m->terminated, 1);
-        terminate_once(env, f, v.rule);
+        terminate_once(env, ref, v.rule, NULL);
         return false;
     default:
         msb_count(&m->denied, 1);
@@ -93,29 +141,42 @@ static bool apply(struct msb_env *env, const struct msb_pol_flow *f, struct msb_
     }
 }
 
-static struct msb_pol_flow flow_of(enum msb_pol_dir dir, uint8_t proto, const struct msb_ip *addr,
-                                   uint16_t port)
+/* The rule engine's view: egress judges the destination and its port,
+ * ingress the peer and the guest port it was forwarded to. */
+static struct msb_pol_flow pol_flow(const struct msb_flow_ref *r)
 {
-    unsigned bit = proto_bit(proto);
-    return (struct msb_pol_flow){dir, bit, addr, (bit & MSB_PROTO_ICMP) ? -1 : port};
+    unsigned bit = proto_bit(r->proto);
+    int port = (bit & MSB_PROTO_ICMP) ? -1 : r->ingress ? r->guest_port : r->peer_port;
+    return (struct msb_pol_flow){r->ingress ? MSB_POL_INGRESS : MSB_POL_EGRESS, bit, r->peer,
+                                 port};
 }
 
-static struct msb_pol_flow egress(uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+/* Before any rule: a destination that is the host's loopback (or the
+ * unspecified address, which Linux connects to it) is never dialled; the
+ * guest reaches the host's loopback only through the gateway address. */
+static bool never_dialled(struct msb_env *env, const struct msb_flow_ref *r, bool count)
 {
-    return flow_of(MSB_POL_EGRESS, proto, dst, dport);
+    if (r->ingress)
+        return false;
+    enum msb_pol_group g = msb_pol_classify(r->peer, env->gw, env->local);
+    if (g == MSB_GRP_LOOPBACK) {
+        if (count)
+            msb_count(&env->metrics->policy.refused_loopback, 1);
+        return true;
+    }
+    struct msb_ip ip;
+    msb_pol_unwrap(r->peer, &ip);
+    if (count && g == MSB_GRP_HOST && !msb_gateway_is(env->gw, &ip))
+        msb_count(&env->metrics->policy.host_local, 1);
+    return false;
 }
 
-bool msb_policy_allow(struct msb_env *env, uint8_t proto, const struct msb_ip *dst, uint16_t dport)
+bool msb_policy_allow(struct msb_env *env, const struct msb_flow_ref *r)
 {
-    struct msb_pol_flow f = egress(proto, dst, dport);
-    return apply(env, &f, evaluate(env, &f, NULL), NULL);
-}
-
-bool msb_policy_allow_ingress(struct msb_env *env, uint8_t proto, const struct msb_ip *peer,
-                              uint16_t guest_port)
-{
-    struct msb_pol_flow f = flow_of(MSB_POL_INGRESS, proto, peer, guest_port);
-    return apply(env, &f, evaluate(env, &f, NULL), NULL);
+    if (never_dialled(env, r, true))
+        return false;
+    struct msb_pol_flow f = pol_flow(r);
+    return apply(env, r, &f, evaluate(env, &f, NULL), NULL);
 }
 
 bool msb_policy_wants_sni(struct msb_env *env)
@@ -123,22 +184,40 @@ bool msb_policy_wants_sni(struct msb_env *env)
     return msb_policy_has_domain_rules(*env->policy);
 }
 
-bool msb_policy_allow_sni(struct msb_env *env, const struct msb_ip *dst, uint16_t dport,
-                          const char *sni)
+bool msb_policy_allow_sni(struct msb_env *env, const struct msb_flow_ref *r, const char *sni)
 {
-    struct msb_pol_flow f = egress(MSB_IPPROTO_TCP, dst, dport);
+    struct msb_pol_flow f = pol_flow(r);
     struct msb_pol_verdict v = evaluate(env, &f, sni);
     if (v.action == MSB_POL_ALLOW) {
         log_decision(env, &f, v, sni); /* already counted at SYN time */
         return true;
     }
     msb_count(&env->metrics->policy.sni_mismatch, 1);
-    return apply(env, &f, v, sni);
+    return apply(env, r, &f, v, sni);
 }
 
-bool msb_policy_still_allowed(struct msb_env *env, uint8_t proto, const struct msb_ip *dst,
-                              uint16_t dport)
+bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *r, const char *name)
 {
-    struct msb_pol_flow f = egress(proto, dst, dport);
+    struct msb_pol_verdict v = msb_policy_dns_name(*env->policy, name);
+    struct msb_policy_metrics *m = &env->metrics->policy;
+    if (v.action == MSB_POL_ALLOW) {
+        if (v.rule >= 0)
+            msb_count(&m->allowed, 1);
+        return true;
+    }
+    if (v.action == MSB_POL_DENY) {
+        msb_count(&m->denied, 1);
+        return false;
+    }
+    msb_count(&m->terminated, 1);
+    terminate_once(env, r, v.rule, name);
+    return false;
+}
+
+bool msb_policy_still_allowed(struct msb_env *env, const struct msb_flow_ref *r)
+{
+    if (never_dialled(env, r, false))
+        return false;
+    struct msb_pol_flow f = pol_flow(r);
     return evaluate(env, &f, NULL).action == MSB_POL_ALLOW;
 }

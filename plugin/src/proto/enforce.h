@@ -1,12 +1,16 @@
 /*
  * The enforcement entry points every data path asks: one decision per new
- * flow (TCP SYN, each UDP datagram, ICMP echo, a guest-chosen resolver).
- * They evaluate the instance's policy (policy_engine.h), count the decision
- * by action and by rule, log it at log_level debug, and for `terminate` fire
- * the termination hook once per instance.  Stack thread only.
+ * flow (TCP SYN, each UDP datagram, ICMP echo, a guest-chosen resolver, a
+ * DNS query name, a published port's peer).  Before any rule, a destination
+ * that is the host's loopback or unspecified is refused (never dialled,
+ * whatever the policy says), and one the kernel delivers locally is judged
+ * as the host group (policy_groups.c).  Decisions are counted by action and
+ * by rule, logged at log_level debug, and `terminate` fires the termination
+ * hook once per instance with a reason naming the rule and the flow
+ * (msbnet.h: MSBNET_REASON_*).  Stack thread only.
  */
-#ifndef MSB_POLICY_H
-#define MSB_POLICY_H
+#ifndef MSB_ENFORCE_H
+#define MSB_ENFORCE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,27 +20,38 @@
 
 struct msb_env;
 
-/* proto is an IP protocol number (MSB_IPPROTO_*); dport is ignored for
- * ICMP.  True when the flow may proceed. */
-bool msb_policy_allow(struct msb_env *env, uint8_t proto, const struct msb_ip *dst, uint16_t dport);
+/* A flow as the policy sees it.  Egress: the guest opened it towards
+ * peer:peer_port.  Ingress: peer (a published port's host-side client) sent
+ * it to the guest's guest_port. */
+struct msb_flow_ref {
+    uint8_t proto; /* MSB_IPPROTO_*; ports are ignored for ICMP */
+    bool ingress;
+    const struct msb_ip *guest;
+    uint16_t guest_port;
+    const struct msb_ip *peer;
+    uint16_t peer_port;
+};
+
+/* A new flow: true when it may proceed. */
+bool msb_policy_allow(struct msb_env *env, const struct msb_flow_ref *f);
 
 /* True when the policy has domain rules, so a TCP flow's TLS SNI may
  * change its decision (and is worth waiting for). */
 bool msb_policy_wants_sni(struct msb_env *env);
 
 /* The second decision for a TCP flow whose first guest bytes were a TLS
- * ClientHello naming `sni` (canonical): domain rules must match the SNI as
- * well as the index.  A deny is counted (denied, sni_mismatch, by rule). */
-bool msb_policy_allow_sni(struct msb_env *env, const struct msb_ip *dst, uint16_t dport,
-                          const char *sni);
+ * ClientHello naming `sni` (canonical).  Allow rules naming a domain must
+ * match the SNI and the index; deny and terminate rules match the SNI
+ * alone.  A refusal is counted (denied, sni_mismatch, by rule). */
+bool msb_policy_allow_sni(struct msb_env *env, const struct msb_flow_ref *f, const char *sni);
+
+/* A DNS query for name (presentation form) from the guest's f: domain and
+ * suffix rules decide (policy_dns.c); a refusal is counted, terminate fires
+ * the hook naming the rule, the flow and the name. */
+bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *f, const char *name);
 
 /* After a policy swap: would the current policy still let this open flow
- * through?  Nothing counted, no hook (the guest started nothing new). */
-bool msb_policy_still_allowed(struct msb_env *env, uint8_t proto, const struct msb_ip *dst,
-                              uint16_t dport);
-/* A published port's new connection or datagram: peer is the host-side
- * client, guest_port the port it is forwarded to (the rule's port). */
-bool msb_policy_allow_ingress(struct msb_env *env, uint8_t proto, const struct msb_ip *peer,
-                              uint16_t guest_port);
+ * through (in its own direction)?  Nothing counted, no hook. */
+bool msb_policy_still_allowed(struct msb_env *env, const struct msb_flow_ref *f);
 
 #endif

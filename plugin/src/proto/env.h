@@ -19,6 +19,7 @@
 #include "lib/gateway.h"
 #include "lib/hook.h"
 #include "lib/hostindex.h"
+#include "lib/localnet.h"
 #include "lib/metrics.h"
 #include "model/addressing.h"
 #include "model/config.h"
@@ -35,6 +36,7 @@ struct msb_env {
     struct msb_metrics *metrics;
     struct msb_gateways *gw;
     struct msb_hidx *hidx;
+    struct msb_localnet *local;     /* what this namespace's kernel delivers to itself */
     struct msb_hook *hook;
     atomic_bool *terminated;        /* the termination hook fired (once per instance) */
     /* The policy in force.  Swapped only on this thread, between frames,

@@ -255,7 +255,8 @@ void msb_icmp_input(struct msb_icmp *ic, const struct msb_pkt *p)
         return;
     }
     uint8_t proto = p->ip_version == 4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
-    if (msb_ip_is_loopback(&p->dst) || !msb_policy_allow(ic->env, proto, &p->dst, 0)) {
+    const struct msb_flow_ref ref = {proto, false, &p->src, 0, &p->dst, 0};
+    if (!msb_policy_allow(ic->env, &ref)) {
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_DENIED);
         return;
     }
@@ -317,7 +318,8 @@ uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
     for (uint32_t i = 0; i < ic->max; i++) {
         struct echo *e = &ic->e[i];
         uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
-        if (e->used && !msb_policy_still_allowed(ic->env, proto, &e->d, 0)) {
+        const struct msb_flow_ref ref = {proto, false, &e->g, 0, &e->d, 0};
+        if (e->used && !msb_policy_still_allowed(ic->env, &ref)) {
             echo_close(ic, e);
             n++;
         }

@@ -166,7 +166,10 @@ static void to_guest(struct msb_udp_in *u, int fd, const struct msb_publish_spec
     struct msb_ip ip;
     uint16_t port;
     msb_ip_from_sockaddr(ss, &ip, &port);
-    if (!msb_policy_allow_ingress(u->env, MSB_IPPROTO_UDP, &ip, l->guest_port)) {
+    const struct msb_ip *guest = ip.family == MSB_FAMILY_V4 ? &u->env->addrs.guest4
+                                                            : &u->env->addrs.guest6;
+    const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, true, guest, l->guest_port, &ip, port};
+    if (!msb_policy_allow(u->env, &ref)) {
         msb_count(&u->m->udp_denied, 1);
         return;
     }

@@ -266,9 +266,8 @@ static bool blocked_port(uint16_t port)
 
 static bool allowed(struct msb_udp *u, const struct msb_pkt *p)
 {
-    if (msb_ip_is_loopback(&p->dst))
-        return false;
-    return msb_policy_allow(u->env, MSB_IPPROTO_UDP, &p->dst, p->dport);
+    const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &p->src, p->sport, &p->dst, p->dport};
+    return msb_policy_allow(u->env, &ref);
 }
 
 /* Denied: the guest hears "administratively prohibited" from its gateway
@@ -329,7 +328,8 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
     uint32_t n = 0;
     for (uint32_t i = 0; i < u->max; i++) {
         struct udp_sess *x = &u->sess[i];
-        if (x->used && !msb_policy_still_allowed(u->env, MSB_IPPROTO_UDP, &x->d, x->dp)) {
+        const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &x->g, x->gp, &x->d, x->dp};
+        if (x->used && !msb_policy_still_allowed(u->env, &ref)) {
             sess_close(u, x);
             n++;
         }

@@ -93,14 +93,16 @@ static bool src_mac_ok(struct msb_stack *s, const struct msb_pkt *p)
     return true;
 }
 
+/* Broadcast and multicast are link-level traffic the gateway does not
+ * route.  Unspecified destinations pass: the transports refuse them at
+ * once (RST, ICMP unreachable), as they would any loopback address. */
 static bool dst_ok(const struct msb_pkt *p)
 {
     if (p->ip_version == 4) {
-        uint8_t first = p->dst.b[0];
         bool bcast = memcmp(p->dst.b, "\xff\xff\xff\xff", 4) == 0;
-        return !bcast && (first & 0xf0) != 0xe0 && first != 0;
+        return !bcast && (p->dst.b[0] & 0xf0) != 0xe0;
     }
-    return p->dst.b[0] != 0xff && !is_unspecified(&p->dst);
+    return p->dst.b[0] != 0xff;
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -354,6 +356,10 @@ static void free_stack(struct msb_stack *s)
         event_free(s->proxy_ev);
     if (s->maint_ev)
         event_free(s->maint_ev);
+    if (s->local_ev)
+        event_free(s->local_ev);
+    if (s->env.local)
+        msb_localnet_close(&s->local);
     if (s->env.base)
         event_base_free(s->env.base);
     free(s);
@@ -415,6 +421,32 @@ static void init_env(struct msb_stack *s)
                               .policy = o->policy};
 }
 
+static void on_local(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct msb_stack *s = arg;
+    msb_localnet_readable(&s->local);
+}
+
+/* The host's own addresses, kept current: a sandbox must not reach the
+ * host through them (policy_groups.c judges them as the host group). */
+static int watch_local(struct msb_stack *s, char *err, size_t errlen)
+{
+    if (msb_localnet_open(&s->local) < 0) {
+        snprintf(err, errlen, "cannot read this namespace's local routes: %s", strerror(errno));
+        return -1;
+    }
+    s->env.local = &s->local;
+    s->local_ev = event_new(s->env.base, msb_localnet_fd(&s->local), EV_READ | EV_PERSIST,
+                            on_local, s);
+    if (!s->local_ev || event_add(s->local_ev, NULL)) {
+        snprintf(err, errlen, "cannot watch this namespace's local routes");
+        return -1;
+    }
+    return 0;
+}
+
 static int create_protocols(struct msb_stack *s, char *err, size_t errlen)
 {
     struct msb_env *e = &s->env;
@@ -452,7 +484,8 @@ struct msb_stack *msb_stack_start(const struct msb_stack_owner *own, char *err, 
         free_stack(s);
         return NULL;
     }
-    if (create_protocols(s, err, errlen) || attach_owner(s, err, errlen) ||
+    if (watch_local(s, err, errlen) || create_protocols(s, err, errlen) ||
+        attach_owner(s, err, errlen) ||
         create_reasm(s, err, errlen)) {
         free_stack(s);
         return NULL;

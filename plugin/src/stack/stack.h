@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "lib/frame.h"
+#include "lib/localnet.h"
 #include "lib/ring.h"
 #include "lib/wake.h"
 #include "proto/env.h"
@@ -62,7 +63,8 @@ struct msb_stack_owner {
 struct msb_stack {
     struct msb_env env;              /* the protocols' view (proto/env.h) */
     struct msb_stack_owner own;
-    struct event *tx_ev, *proxy_ev, *maint_ev;
+    struct event *tx_ev, *proxy_ev, *maint_ev, *local_ev;
+    struct msb_localnet local;       /* what the kernel delivers locally (env.local) */
     pthread_t thread;
     atomic_bool stop;
     bool attached;                   /* own.attach ran: own.detach undoes it */

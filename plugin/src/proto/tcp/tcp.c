@@ -133,8 +133,8 @@ static void hold_syn(struct tcp_flow *f, const struct msb_pkt *p)
 
 static void admit(struct msb_tcp *t, const struct msb_pkt *p)
 {
-    if (msb_ip_is_loopback(&p->dst) ||
-        !msb_policy_allow(t->env, MSB_IPPROTO_TCP, &p->dst, p->dport)) {
+    const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, false, &p->src, p->sport, &p->dst, p->dport};
+    if (!msb_policy_allow(t->env, &ref)) {
         msb_count(&t->m->denied, 1);
         msb_tcp_send_rst(t, p);
         return;
@@ -279,8 +279,8 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->max_flows; i++) {
         struct tcp_flow *f = &t->flows[i];
-        if (f->state != FLOW_FREE &&
-            !msb_policy_still_allowed(t->env, MSB_IPPROTO_TCP, &f->d, f->dp)) {
+        const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, false, &f->g, f->gp, &f->d, f->dp};
+        if (f->state != FLOW_FREE && !msb_policy_still_allowed(t->env, &ref)) {
             msb_tcp_proxy_abort(t, f, true);
             n++;
         }

@@ -125,7 +125,10 @@ void msb_tcp_inbound(struct msb_tcp *t, int fd, const struct sockaddr_storage *s
     struct msb_ip peer;
     uint16_t pport;
     msb_ip_from_sockaddr(ss, &peer, &pport);
-    if (!msb_policy_allow_ingress(t->env, MSB_IPPROTO_TCP, &peer, sp->guest_port)) {
+    const struct msb_ip *guest = peer.family == MSB_FAMILY_V4 ? &t->env->addrs.guest4
+                                                              : &t->env->addrs.guest6;
+    const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, true, guest, sp->guest_port, &peer, pport};
+    if (!msb_policy_allow(t->env, &ref)) {
         msb_count(&m->tcp_denied, 1);
         reset_close(fd);
         return;

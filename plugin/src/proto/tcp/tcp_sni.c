@@ -69,7 +69,8 @@ enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f)
         return SNI_PASS;
     if (r != MSB_SNI_FOUND)
         name[0] = '\0';
-    if (msb_policy_allow_sni(t->env, &f->d, f->dp, name))
+    const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, false, &f->g, f->gp, &f->d, f->dp};
+    if (msb_policy_allow_sni(t->env, &ref, name))
         return SNI_PASS;
     reset_host_on_close(t, f);
     return SNI_DENY;
