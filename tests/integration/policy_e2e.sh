@@ -206,6 +206,20 @@ if grep -q "handshake sni=evil.test" "$TOPO_DIR/logs/tls.log"; then
     bad sni_mismatch_never_reached_server "$(cat "$TOPO_DIR/logs/tls.log")"
 else ok sni_mismatch_never_reached_server; fi
 
+# A deny or terminate rule naming a domain goes by the SNI alone: a
+# hard-coded address (never resolved through msbnet) with a ClientHello for
+# the blocked name is refused, and terminate fires.
+cfg=$(config sniterm '{"policy": "terminate@domain=evil.test, allow@public"}')
+out=$(sandbox --config "$cfg" -- sh -c "$py $here/tls_peer.py client 198.18.0.1 8443 good.test;
+    $py $here/tls_peer.py client 198.18.0.1 8443 evil.test")
+expect sni_other_name_by_address_passes "tls ok" "$out"
+expect sni_terminate_by_name_alone_resets "error:" "$out"
+expect_metric sni_terminate_fired termination.count 1
+expect_metric sni_terminate_counted policy.terminated 1
+if grep -q "handshake sni=evil.test" "$TOPO_DIR/logs/tls.log"; then
+    bad sni_terminate_never_reached_server "$(cat "$TOPO_DIR/logs/tls.log")"
+else ok sni_terminate_never_reached_server; fi
+
 # --- terminate: deny, and the hook fires once however often the guest tries -----------
 cfg=$(config term '{"policy": "allow@public, terminate@10.0.0.0/8"}')
 out=$(sandbox --config "$cfg" -- sh -c "$try_all" _ http://10.0.0.1/ http://10.9.9.9/ http://10.0.0.1:8080/ \

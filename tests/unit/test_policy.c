@@ -779,13 +779,19 @@ static void test_config_policy(void)
 
 /* ---- the SNI hostname source (rows 58-60, 79) ------------------------------- */
 
-static enum msb_pol_action sni(const struct msb_policy *p, const char *addr, int port,
-                               const char *name)
+static struct msb_pol_verdict sni_verdict(const struct msb_policy *p, const char *addr, int port,
+                                          const char *name)
 {
     struct msb_ip a = ip(addr);
     struct msb_pol_env env = {&hidx, &gw, NOW, NULL};
     struct msb_pol_flow f = {MSB_POL_EGRESS, TCP, &a, port};
-    return msb_policy_eval_sni(p, &env, &f, name).action;
+    return msb_policy_eval_sni(p, &env, &f, name);
+}
+
+static enum msb_pol_action sni(const struct msb_policy *p, const char *addr, int port,
+                               const char *name)
+{
+    return sni_verdict(p, addr, port, name).action;
 }
 
 static void test_sni_source(void)
@@ -819,6 +825,16 @@ static void test_sni_source(void)
     cache("ads.example.com", "203.0.113.64");
     CU_ASSERT_EQUAL(sni(p, "203.0.113.64", 443, "api.example.com"), ALLOW);
     CU_ASSERT_EQUAL(sni(p, "203.0.113.64", 443, "ads.example.com"), DENY);
+    /* A deny goes by the SNI alone: a hard-coded, never resolved address
+     * naming the blocked host is refused, and terminate fires. */
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.99", 443, "ads.example.com"), DENY);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.99", 443, "api.example.com"), ALLOW);
+    msb_policy_free(p);
+    p = rules("terminate@suffix=.evil.test", ALLOW);
+    struct msb_pol_verdict v = sni_verdict(p, "203.0.113.98", 443, "c2.evil.test");
+    CU_ASSERT_EQUAL(v.action, MSB_POL_TERMINATE);
+    CU_ASSERT_EQUAL(v.rule, 0);
+    CU_ASSERT_EQUAL(sni(p, "203.0.113.98", 443, "evil.test.example"), ALLOW);
     msb_policy_free(p);
 
     /* Address rules ignore the SNI: a wrong name on an allowed CIDR passes. */

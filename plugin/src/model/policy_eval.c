@@ -45,11 +45,26 @@ static bool cidr_matches(const struct msb_pol_rule *r, const struct msb_ip *ip)
            msb_pol_cidr_contains(&r->addr, r->prefix, &v4);
 }
 
-static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env *env,
-                         const struct msb_ip *ip, const char *sni)
+/* A domain or suffix rule.  Without an SNI the index decides (the address
+ * was resolved from a matching name).  With one, an allow rule needs both
+ * (a CDN address serves many names), while deny and terminate go by the
+ * SNI alone: a ClientHello naming a blocked host is refused whatever
+ * address it went to, so a hard-coded IP cannot slip past a deny. */
+static bool name_matches(const struct msb_pol_rule *r, const struct msb_pol_env *env,
+                         const struct msb_ip *ip, const char *sni,
+                         bool (*pred)(const char *, void *))
 {
     /* A cast away from const: the index's predicate context is void *. */
     void *ctx = (void *)(uintptr_t)r;
+    if (sni && r->action != MSB_POL_ALLOW)
+        return pred(sni, ctx);
+    bool indexed = env->hidx && msb_hidx_any(env->hidx, ip, env->now_ms, pred, ctx);
+    return indexed && (!sni || pred(sni, ctx));
+}
+
+static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env *env,
+                         const struct msb_ip *ip, const char *sni)
+{
     switch (r->dest) {
     case MSB_DEST_ANY:
         return true;
@@ -58,11 +73,9 @@ static bool dest_matches(const struct msb_pol_rule *r, const struct msb_pol_env 
     case MSB_DEST_CIDR:
         return cidr_matches(r, ip);
     case MSB_DEST_DOMAIN:
-        return (!sni || name_is(sni, ctx)) && env->hidx &&
-               msb_hidx_any(env->hidx, ip, env->now_ms, name_is, ctx);
+        return name_matches(r, env, ip, sni, name_is);
     case MSB_DEST_SUFFIX:
-        return (!sni || name_under(sni, ctx)) && env->hidx &&
-               msb_hidx_any(env->hidx, ip, env->now_ms, name_under, ctx);
+        return name_matches(r, env, ip, sni, name_under);
     default:
         return false;
     }
