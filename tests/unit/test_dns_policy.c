@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
+#include "lib/dns_msg.h"
 #include "model/policy_engine.h"
 
 static struct msb_policy *rules(const char *list, enum msb_pol_action def)
@@ -93,17 +94,48 @@ static void test_address_rules_never_match(void)
     msb_policy_free(p);
 }
 
-/* Names no rule could hold (too long, escaped bytes) match nothing; a
- * NULL policy denies nothing. */
+/* A name longer than any rule could hold is still under its suffix (the
+ * old behaviour let it through: a tunnel past the rule); escaped bytes are
+ * part of a label; a NULL policy denies nothing. */
 static void test_odd_names(void)
 {
     struct msb_policy *p = rules("deny@suffix=com", MSB_POL_ALLOW);
     char longname[400];
     memset(longname, 'a', sizeof longname - 5);
     strcpy(longname + sizeof longname - 5, ".com");
-    CU_ASSERT_EQUAL(name(p, longname), MSB_POL_ALLOW);
+    CU_ASSERT_EQUAL(name(p, longname), MSB_POL_DENY);
     CU_ASSERT_EQUAL(name(p, "x\\032y.com"), MSB_POL_DENY); /* still under com */
     CU_ASSERT_EQUAL(name(NULL, "evil.com"), MSB_POL_ALLOW);
+    msb_policy_free(p);
+}
+
+/* A query whose wire name carries binary labels: its text form (\DDD per
+ * byte) runs past 253 characters, and a suffix rule must still see the
+ * blocked domain at its end; a text that cannot be canonicalised is refused. */
+static void test_long_binary_names(void)
+{
+    uint8_t m[512] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+    size_t n = 12;
+    for (int l = 0; l < 2; l++) {
+        m[n++] = 63;
+        memset(m + n, 1, 63);
+        n += 63;
+    }
+    memcpy(m + n, "\4evil\3com\0\0\1\0\1", 14);
+    n += 14;
+    struct msb_dns_query q;
+    CU_ASSERT_EQUAL_FATAL(msb_dns_parse_query(m, n, &q), MSB_DNS_OK);
+    CU_ASSERT(strlen(q.name) > 500);
+    struct msb_policy *p = rules("deny@suffix=evil.com, terminate@suffix=c2.test", MSB_POL_ALLOW);
+    CU_ASSERT_EQUAL(name(p, q.name), MSB_POL_DENY);
+    CU_ASSERT_EQUAL(msb_policy_dns_name(p, q.name).rule, 0);
+    /* A label holding a dot ("x.evil" under com) is not under evil.com. */
+    CU_ASSERT_EQUAL(name(p, "x\\046evil.com"), MSB_POL_ALLOW);
+    char longest[MSB_DNS_NAME_TEXT_MAX + 8];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    CU_ASSERT_EQUAL(name(p, longest), MSB_POL_DENY); /* cannot be canonicalised */
+    CU_ASSERT_EQUAL(msb_policy_dns_name(p, longest).rule, -1);
     msb_policy_free(p);
 }
 
@@ -117,6 +149,7 @@ int main(void)
         {"directions", test_directions},
         {"address_rules_never_match", test_address_rules_never_match},
         {"odd_names", test_odd_names},
+        {"long_binary_names", test_long_binary_names},
         {NULL, NULL},
     };
     return cunit_run("dns_policy", tests);

@@ -8,15 +8,21 @@
 
 #include <string.h>
 
+#include "lib/dns_msg.h"
+
 /* Rules hold canonical names (lower case, no outer dots); a query name is
- * brought to that form.  False when it cannot be one (too long). */
-static bool canonical(const char *name, char out[MSB_POL_NAME_MAX + 1])
+ * brought to that form.  The query's text has every byte that is not a
+ * visible character escaped as \DDD (dns_msg.c), so it may be up to four
+ * times the 255-byte wire name: the buffer takes any of them, and a label
+ * separator in the text is always a real one, which keeps suffix matching
+ * exact.  False when the name cannot be brought to that form. */
+static bool canonical(const char *name, char out[MSB_DNS_NAME_TEXT_MAX])
 {
-    size_t n = strlen(name);
+    size_t n = strnlen(name, MSB_DNS_NAME_TEXT_MAX);
+    if (n == MSB_DNS_NAME_TEXT_MAX)
+        return false;
     while (n && name[n - 1] == '.')
         n--;
-    if (n > MSB_POL_NAME_MAX)
-        return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -36,14 +42,15 @@ static bool names_match(const struct msb_pol_rule *r, const char *name)
 
 struct msb_pol_verdict msb_policy_dns_name(const struct msb_policy *p, const char *name)
 {
-    char canon[MSB_POL_NAME_MAX + 1];
-    if (p && canonical(name, canon)) {
-        for (size_t i = 0; i < p->nrules; i++) {
-            const struct msb_pol_rule *r = &p->rules[i];
-            if (r->dir == MSB_POL_INGRESS || !names_match(r, canon))
-                continue;
-            return (struct msb_pol_verdict){(enum msb_pol_action)r->action, (long)i};
-        }
+    char canon[MSB_DNS_NAME_TEXT_MAX];
+    /* A name no rule could be checked against is refused, never waved on. */
+    if (!canonical(name, canon))
+        return (struct msb_pol_verdict){MSB_POL_DENY, -1};
+    for (size_t i = 0; p && i < p->nrules; i++) {
+        const struct msb_pol_rule *r = &p->rules[i];
+        if (r->dir == MSB_POL_INGRESS || !names_match(r, canon))
+            continue;
+        return (struct msb_pol_verdict){(enum msb_pol_action)r->action, (long)i};
     }
     return (struct msb_pol_verdict){MSB_POL_ALLOW, -1};
 }
