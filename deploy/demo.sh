@@ -71,7 +71,9 @@ cat >"$TOPO_DIR/names.json" <<'JSON'
 ]}}
 JSON
 cat "$TOPO_DIR/names.json"
-ctl="$TOPO_DIR/ctl.sock"
+# Control sockets in a directory of their own: msbnetd hides it from CMD.
+mkdir -p "$TOPO_DIR/ctl"
+ctl="$TOPO_DIR/ctl/ctl.sock"
 sandbox --config "$TOPO_DIR/names.json" --control-socket "$ctl" -- sh -c '
     for url in http://web.test:8080/hello.txt http://blocked.test:8080/hello.txt; do
         if body=$(curl -sS --max-time 5 "$url" 2>&1); then echo "ALLOWED $url: $body"
@@ -96,7 +98,7 @@ wait "$names_pid"
 # appears), once before and once after the policy is changed over gRPC.
 live="$TOPO_DIR/live"
 mkdir -p "$live"
-ctl2="$TOPO_DIR/ctl2.sock"
+ctl2="$TOPO_DIR/ctl/ctl2.sock"
 http=127.0.0.1:9464
 guest_script='www=$1 live=$2
 python3 -m http.server 8000 --bind 0.0.0.0 --directory "$www" >/dev/null 2>&1 & srv=$!

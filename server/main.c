@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "commands.h"
 #include "host.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "sandbox_init.h"
 
 #define EXIT_USAGE MSBD_EXIT_USAGE
 
@@ -156,6 +158,13 @@ static int data_plane(const char *cmd, const char *plugin_path, int argc, char *
 
 int main(int argc, char **argv)
 {
+    /* The init of a `run` sandbox's pid namespace (sandbox_init.c). */
+    const char *base = argc ? strrchr(argv[0], '/') : NULL;
+    if (argc && strcmp(base ? base + 1 : argv[0], MSBD_INIT_NAME) == 0)
+        return msbd_sandbox_init_main(argv + 1);
+    /* Same-uid processes (a sandboxed command among them) may not ptrace
+     * msbnetd, read its memory or take a core dump of it. */
+    prctl(PR_SET_DUMPABLE, 0);
     static const struct option opts[] = {
         {"plugin", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},

@@ -52,16 +52,38 @@ static int resolv_conf(const struct msbd_addrs *a, char *err, size_t errlen)
     return rc;
 }
 
-int msbd_mount_private_view(const struct msbd_addrs *a, char *err, size_t errlen)
+int msbd_mount_outer(const struct msbd_addrs *a, const char *const *hide, size_t nhide,
+                     char *err, size_t errlen)
 {
     /* Without this, a shared / would carry our mounts into the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
         return sys_fail(err, errlen, "making / private (mount --make-rprivate /)");
     if (resolv_conf(a, err, errlen))
         return -1;
+    /* An empty, read-only, mode-000 directory where msbnetd's sockets are:
+     * nothing of the control plane is left to connect to. */
+    for (size_t i = 0; i < nhide; i++) {
+        if (mount("msbnetd-hidden", hide[i], "tmpfs",
+                  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")) {
+            snprintf(err, errlen, "hiding %s from the sandbox: %s", hide[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int msbd_mount_sandbox(char *err, size_t errlen)
+{
     /* sysfs shows the network namespace of whoever mounted it; mount our
      * own on top so /sys/class/net lists tap0, not the host's devices. */
     if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
         return sys_fail(err, errlen, "mounting sysfs for the new network namespace");
+    return 0;
+}
+
+int msbd_mount_proc(char *err, size_t errlen)
+{
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+        return sys_fail(err, errlen, "mounting /proc for the new pid namespace");
     return 0;
 }

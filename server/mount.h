@@ -1,5 +1,7 @@
 /* The sandboxed command's private view of the filesystem: its own
- * /etc/resolv.conf and a /sys that shows its own network namespace. */
+ * /etc/resolv.conf, msbnetd's socket directories hidden, and /sys and
+ * /proc that show its own network and pid namespaces (netns.h has the
+ * order of the namespaces these run in). */
 #ifndef MSBD_MOUNT_H
 #define MSBD_MOUNT_H
 
@@ -7,11 +9,18 @@
 
 #include "addresses.h"
 
-/* Must run in a private mount namespace (after msbd_netns_unshare): makes
- * every mount private first so nothing propagates back to the host, then
- * bind-mounts a resolv.conf naming the gateways over /etc/resolv.conf and
- * mounts a fresh sysfs on /sys.  The host's files are never written.
+/* In step 1's mount namespace (msbd_ns_outer): makes every mount private
+ * first so nothing propagates back to the host, bind-mounts a resolv.conf
+ * naming the gateways over /etc/resolv.conf, and covers each directory in
+ * hide with an empty read-only tmpfs.  The host's files are never written.
  * Returns 0 or -1 with a reason in err. */
-int msbd_mount_private_view(const struct msbd_addrs *a, char *err, size_t errlen);
+int msbd_mount_outer(const struct msbd_addrs *a, const char *const *hide, size_t nhide,
+                     char *err, size_t errlen);
+
+/* In step 2's namespaces (msbd_ns_sandbox): a fresh sysfs on /sys. */
+int msbd_mount_sandbox(char *err, size_t errlen);
+
+/* By pid 1 of the new pid namespace: a fresh /proc that shows only it. */
+int msbd_mount_proc(char *err, size_t errlen);
 
 #endif

@@ -55,8 +55,11 @@ static int write_file(const char *path, const char *text, char *err, size_t errl
     return n == (ssize_t)strlen(text) ? 0 : sys_fail(err, errlen, "cannot write", path);
 }
 
-/* The only mapping an unprivileged process may write for itself: its own
- * ids, once, with setgroups denied first (user_namespaces(7)). */
+/* Maps root inside a fresh user namespace to `uid`/`gid` of the namespace
+ * above: the only mapping an unprivileged process may write for itself
+ * (its own ids, once, with setgroups denied first: user_namespaces(7)).
+ * One id only, so root inside owns nothing of the host but what that one
+ * id owns. */
 static int map_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
     char line[64];
@@ -69,14 +72,20 @@ static int map_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
     return write_file("/proc/self/gid_map", line, err, errlen);
 }
 
-int msbd_netns_unshare(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen)
+int msbd_ns_outer(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen)
 {
-    int flags = CLONE_NEWNET | CLONE_NEWNS;
+    int flags = CLONE_NEWNS;
     if (outer_uid != 0)
-        flags |= CLONE_NEWUSER; /* the new netns is then owned by our user ns */
+        flags |= CLONE_NEWUSER; /* to be allowed to mount at all */
     if (unshare(flags))
         return sys_fail(err, errlen, "unshare",
-                        outer_uid ? "(user, network, mount namespaces)"
-                                  : "(network, mount namespaces)");
+                        outer_uid ? "(user, mount namespaces)" : "(mount namespace)");
     return outer_uid ? map_ids(outer_uid, outer_gid, err, errlen) : 0;
+}
+
+int msbd_ns_sandbox(char *err, size_t errlen)
+{
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID))
+        return sys_fail(err, errlen, "unshare", "(user, network, mount, pid namespaces)");
+    return map_ids(0, 0, err, errlen);
 }

@@ -17,9 +17,21 @@ int msbd_netns_enter(const char *path, int *orig, char *err, size_t errlen);
  * the whole run on error. */
 int msbd_netns_leave(int orig, char *err, size_t errlen);
 
-/* New network + mount namespaces for the calling process.  When not root
- * (outer_uid != 0) a user namespace comes first, mapping outer_uid/gid to
- * root inside so the process may configure its network. */
-int msbd_netns_unshare(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen);
+/*
+ * `run` builds CMD's namespaces in two steps, so that what it must not see
+ * is hidden by mounts it cannot take away:
+ *   1. msbd_ns_outer: a mount namespace (with a user namespace mapping
+ *      outer_uid/gid to root when not root, to be allowed to mount), where
+ *      the caller hides msbnetd's sockets and fixes resolv.conf;
+ *   2. msbd_ns_sandbox: user, network, mount and pid namespaces, root
+ *      inside mapped to root of step 1 (the daemon's own uid outside).
+ *      Mounts made in step 1 are locked in step 2's mount namespace
+ *      (mount_namespaces(7)): CMD, root only of its own user namespace,
+ *      can cover them but never remove them, and holds no capability over
+ *      any namespace of the host.
+ * Each returns 0 or -1 with a reason in err.
+ */
+int msbd_ns_outer(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen);
+int msbd_ns_sandbox(char *err, size_t errlen);
 
 #endif

@@ -370,6 +370,32 @@ static int own_vnet_hdr(json_t *root, const struct msbd_opts *o)
     return 0;
 }
 
+/* msbnetd's own TCP listeners join the plugin's "protected_ports": the
+ * sandbox must never reach its own control plane, not even through the
+ * gateway under a policy that allows the host. */
+static void protect_own(json_t *root, const struct msbd_opts *o)
+{
+    json_t *list = json_object_get(root, "protected_ports");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(root, "protected_ports", list);
+    }
+    char ep[80];
+    bool v6;
+    if (o->http) {
+        v6 = strchr(o->http_host, ':') != NULL;
+        snprintf(ep, sizeof ep, v6 ? "[%s]:%u" : "%s:%u", o->http_host, o->http_port);
+        json_array_append_new(list, json_string(ep));
+    }
+    if (o->control_tcp) {
+        v6 = strchr(o->control_host, ':') != NULL;
+        snprintf(ep, sizeof ep, v6 ? "[%s]:%u" : "%s:%u", o->control_host, o->control_port);
+        json_array_append_new(list, json_string(ep));
+    }
+    if (json_array_size(list) == 0)
+        json_object_del(root, "protected_ports");
+}
+
 char *msbd_opts_config_json(const struct msbd_opts *o)
 {
     json_t *root = load_file(o->config_path);
@@ -389,6 +415,7 @@ char *msbd_opts_config_json(const struct msbd_opts *o)
     json_object_update(root, o->overrides);
     if (mine && json_is_array(theirs))
         json_object_set_new(root, "publish", theirs);
+    protect_own(root, o);
     char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return s;

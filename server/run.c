@@ -5,16 +5,23 @@
  *
  *   parent (host netns)                child
  *   create instance, read addresses
- *   fork ------------------------------> unshare net+mount (+user if not root)
- *                                        create + configure tap0, private
- *                                        resolv.conf and /sys
+ *   fork ------------------------------> mount ns (+user if not root):
+ *                                        private resolv.conf, msbnetd's
+ *                                        socket directories hidden;
+ *                                        then user+net+mount+pid ns,
+ *                                        create + configure tap0, /sys
  *   receive the tap fd <---------------- send the tap fd (SCM_RIGHTS)
  *   start(), control socket
- *   "go" -------------------------------> exec CMD
+ *   "go" -------------------------------> pid 1 of the new pid ns runs CMD
+ *                                        (sandbox_init.c)
  *   pump frames, serve gRPC
  *   SIGCHLD: stop, exit with CMD's status
  *
- * The namespaces die with CMD; tap0 dies with the parent's fd.
+ * CMD is root of its own user namespace only (mapped to msbnetd's uid,
+ * without CAP_SYS_ADMIN): it holds no capability over the host's
+ * namespaces, sees no host process, and finds nothing where msbnetd's
+ * sockets are (netns.h, mount.h).  The namespaces die with CMD; tap0 dies
+ * with the parent's fd.
  */
 #define _GNU_SOURCE
 #include "commands.h"
@@ -26,18 +33,20 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "fdpass.h"
+#include "grpc_listen.h"
 #include "grpc_server.h"
 #include "guestif.h"
 #include "mount.h"
 #include "netns.h"
+#include "sandbox_init.h"
 #include "tap.h"
 
 #define EXIT_CHILD_SETUP 125 /* like env(1)/chroot(1): our failure, not CMD's */
-#define EXIT_EXEC_FAILED 127
 
 struct run_state {
     pid_t child;
@@ -61,15 +70,59 @@ static void cloexec_all(void)
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
-static void child_reset_signals(const sigset_t *old_mask)
+/* What CMD must not find: directories where msbnetd sockets live. */
+struct hidden {
+    char dirs[3][256];
+    const char *list[3];
+    size_t n;
+};
+
+static void hide_dir(struct hidden *h, const char *dir)
 {
-    signal(SIGPIPE, SIG_DFL);
-    msbd_signals_restore(old_mask);
+    struct stat st;
+    if (!dir || !*dir || h->n == 3 || stat(dir, &st) || !S_ISDIR(st.st_mode))
+        return;
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->dirs[i], dir) == 0)
+            return;
+    snprintf(h->dirs[h->n], sizeof h->dirs[0], "%s", dir);
+    h->list[h->n] = h->dirs[h->n];
+    h->n++;
+}
+
+/* The control socket's own directory, every sandbox's default one, and the
+ * user's runtime directory (its other daemons' sockets too).  0, or -1 when
+ * the socket sits where it cannot be hidden. */
+static int hidden_dirs(const struct msbd_opts *o, unsigned slot, struct hidden *h)
+{
+    char path[256];
+    msbd_grpc_socket_path(path, sizeof path, o, slot);
+    char *slash = strrchr(path, '/');
+    if (!slash || slash == path) {
+        fprintf(stderr, "msbnetd run: the control socket %s must be in a directory of its own "
+                        "(it is hidden from the sandbox)\n", path);
+        return -1;
+    }
+    *slash = '\0';
+    memset(h, 0, sizeof *h);
+    hide_dir(h, path);
+    hide_dir(h, "/run/msbnet");
+    hide_dir(h, getenv("XDG_RUNTIME_DIR"));
+    return 0;
+}
+
+/* The namespaces and the filesystem view, in the order netns.h explains. */
+static void child_namespaces(const struct msbd_addrs *a, const struct hidden *h)
+{
+    char err[512];
+    if (msbd_ns_outer(geteuid(), getegid(), err, sizeof err) ||
+        msbd_mount_outer(a, h->list, h->n, err, sizeof err) || msbd_ns_sandbox(err, sizeof err))
+        child_fail(err);
 }
 
 /* Runs in the forked child; never returns. */
 static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, int sock,
-                       pid_t parent, const sigset_t *old_mask)
+                       pid_t parent, const struct hidden *h)
 {
     char err[512];
     /* Without msbnetd the sandbox has no network: take CMD down with it. */
@@ -77,8 +130,7 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
     if (getppid() != parent)
         _exit(EXIT_CHILD_SETUP);
     cloexec_all();
-    if (msbd_netns_unshare(geteuid(), getegid(), err, sizeof err))
-        child_fail(err);
+    child_namespaces(a, h);
     struct msbd_tap_mode mode;
     int fd = msbd_tap_open(MSBD_TAP_NAME, msbd_opts_vnet_hdr(o), &mode);
     if (fd >= 0)
@@ -91,7 +143,7 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
              ? msbd_guestif_link_only(MSBD_TAP_NAME, a, err, sizeof err)
              : msbd_guestif_configure(MSBD_TAP_NAME, a, o->prefix4, o->prefix6, o->verbose, err,
                                       sizeof err)) ||
-        msbd_mount_private_view(a, err, sizeof err))
+        msbd_mount_sandbox(err, sizeof err))
         child_fail(err);
     if (msbd_fd_send(sock, fd)) {
         snprintf(err, sizeof err, "cannot pass the tap fd: %s", strerror(errno));
@@ -104,10 +156,7 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
     if (read(sock, &go, 1) != 1)
         _exit(EXIT_CHILD_SETUP);
     close(sock);
-    child_reset_signals(old_mask);
-    execvp(o->cmd[0], o->cmd);
-    fprintf(stderr, "msbnetd run: cannot run %s: %s\n", o->cmd[0], strerror(errno));
-    _exit(EXIT_EXEC_FAILED);
+    msbd_sandbox_exec(o->cmd);
 }
 
 static int exit_code(int status)
@@ -121,9 +170,12 @@ static int exit_code(int status)
 
 /* Forks the child and waits for its tap fd.  Returns the fd, or -1 once the
  * child is reaped (its message is already on stderr). */
-static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, const sigset_t *old,
+static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, unsigned slot,
                  struct run_state *rs)
 {
+    struct hidden h;
+    if (hidden_dirs(o, slot, &h))
+        return -1;
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
         perror("msbnetd run: socketpair");
@@ -134,7 +186,7 @@ static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, const si
     rs->child = fork();
     if (rs->child == 0) {
         close(sp[0]);
-        child_main(o, a, sp[1], parent, old);
+        child_main(o, a, sp[1], parent, &h);
     }
     close(sp[1]);
     int fd = rs->child < 0 ? -1 : msbd_fd_recv(sp[0]);
@@ -258,7 +310,7 @@ int msbd_cmd_run(const struct msbd_opts *o)
     sigset_t old;
     msbd_signals_block(&old);
     struct run_state rs = {.verbose = o->verbose};
-    int fd = spawn(o, &h.addrs, &old, &rs);
+    int fd = spawn(o, &h.addrs, h.slot, &rs);
     if (fd < 0) {
         msbd_host_close(&h, NULL, false);
         msbd_signals_restore(&old);

@@ -27,7 +27,9 @@ topo_wait_port I 198.18.0.1 8080 10
 
 # H's loopback belongs to this test's namespace: no port clash with anything.
 http=127.0.0.1:9464
-sock=$TOPO_DIR/control.sock
+# In a directory of its own: msbnetd hides the socket's directory from CMD.
+mkdir -p "$TOPO_DIR/ctl"
+sock=$TOPO_DIR/ctl/control.sock
 h() { topo_exec_h "$@"; }
 get() { h curl -sS --max-time 5 "$@"; }
 

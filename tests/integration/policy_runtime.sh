@@ -21,7 +21,9 @@ source "$here/../lib/checks.sh"
 
 export RUNTIME_DIRECTORY=${RUNTIME_DIRECTORY:-$TOPO_DIR/run}
 mkdir -p "$RUNTIME_DIRECTORY"
-sock=$TOPO_DIR/control.sock
+# In a directory of its own: msbnetd hides the socket's directory from CMD.
+mkdir -p "$TOPO_DIR/ctl"
+sock=$TOPO_DIR/ctl/control.sock
 c=("$ctl" --socket "$sock")
 now_ns() { date +%s%N; }
 

@@ -94,11 +94,13 @@ struct msb_tcp_metrics {
  * sni_mismatch = TLS flows reset because their SNI missed the domain rule
  * that allowed them. */
 /* Policy decisions.  refused_loopback: destinations that are the host's
- * loopback or unspecified, refused before any rule; host_local: addresses
- * the kernel delivers locally, judged as the host group. */
+ * loopback or unspecified, refused before any rule; refused_protected: the
+ * host's own control plane ("protected_ports"), refused before any rule;
+ * host_local: addresses the kernel delivers locally, judged as the host
+ * group. */
 #define MSB_POLICY_METRICS(X)                                                                      \
     X(allowed) X(denied) X(terminated) X(replaced) X(flows_reset) X(sni_mismatch)                 \
-    X(refused_loopback) X(host_local)
+    X(refused_loopback) X(refused_protected) X(host_local)
 
 /* Decisions by rule index: the first MSB_POLICY_BY_RULE rules, then one
  * bucket for later rules and one for the direction's default. */

@@ -238,6 +238,49 @@ static int set_upstreams(json_t *v, struct msb_config *c, char *err, size_t errl
     return 0;
 }
 
+/* "ADDR:PORT" or "[V6]:PORT", port 1..65535. */
+static int parse_endpoint(const char *s, struct msb_endpoint *e)
+{
+    char host[MSB_IP_STRLEN + 2];
+    const char *colon = strrchr(s, ':');
+    size_t hl = colon ? (size_t)(colon - s) : 0;
+    if (!colon || hl == 0 || hl >= sizeof host)
+        return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *h = host;
+    if (h[0] == '[') {
+        if (hl < 3 || h[hl - 1] != ']')
+            return -1;
+        h[hl - 1] = '\0';
+        h++;
+    }
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || port == 0 || port > 65535 || msb_ip_parse(h, &e->addr))
+        return -1;
+    if ((host[0] == '[') != (e->addr.family == MSB_FAMILY_V6))
+        return -1; /* IPv6 only in brackets, IPv4 never */
+    e->port = (uint16_t)port;
+    return 0;
+}
+
+static int set_protected(json_t *v, struct msb_config *c, char *err, size_t errlen)
+{
+    if (!json_is_array(v) || json_array_size(v) > MSB_MAX_PROTECTED)
+        return msb_fail(err, errlen, "config: key \"protected_ports\" must be an array of at most "
+                                 "%d \"ADDR:PORT\" strings", MSB_MAX_PROTECTED);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || parse_endpoint(json_string_value(e), &c->protected_ports[i]))
+            return msb_fail(err, errlen, "config: key \"protected_ports\"[%zu] must be "
+                                     "\"ADDR:PORT\" or \"[IPV6]:PORT\"", i);
+    }
+    c->n_protected = (uint32_t)json_array_size(v);
+    return 0;
+}
+
 static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *c, char *err,
                    size_t errlen)
 {
@@ -245,6 +288,8 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return set_policy(root, v, c, err, errlen);
     if (strcmp(key, "dns_upstreams") == 0)
         return set_upstreams(v, c, err, errlen);
+    if (strcmp(key, "protected_ports") == 0)
+        return set_protected(v, c, err, errlen);
     if (strcmp(key, "publish") == 0)
         return msb_publish_list_from_json(v, &c->publish, &c->n_publish, err, errlen);
     const struct field *f = find_field(key);

@@ -21,6 +21,15 @@ enum msb_egress { MSB_EGRESS_ALLOW = 0, MSB_EGRESS_DENY = 1, MSB_EGRESS_PUBLIC_O
 enum msb_vnet_gso_mode { MSB_VNET_GSO_MODE_WHOLE = 0, MSB_VNET_GSO_MODE_SEGMENT = 1 };
 
 #define MSB_DNS_MAX_UPSTREAMS 8
+#define MSB_MAX_PROTECTED 16
+
+/* A host endpoint the guest may never reach, whatever the policy: the
+ * host's own control plane (msbnetd's gRPC and HTTP listeners).  An
+ * unspecified address (0.0.0.0, ::) stands for every host address. */
+struct msb_endpoint {
+    struct msb_ip addr;
+    uint16_t port;
+};
 
 /* "log_level": what the plugin writes to stderr. */
 enum msb_log_level { MSB_LOG_ERROR = 0, MSB_LOG_WARN = 1, MSB_LOG_INFO = 2, MSB_LOG_DEBUG = 3 };
@@ -51,6 +60,9 @@ struct msb_config {
     /* "dns_upstreams": port 53 each; none = the host's resolv.conf. */
     struct msb_ip dns_upstreams[MSB_DNS_MAX_UPSTREAMS];
     uint32_t n_dns_upstreams;
+    /* "protected_ports": ["ADDR:PORT", "[V6]:PORT", ...] (struct msb_endpoint). */
+    struct msb_endpoint protected_ports[MSB_MAX_PROTECTED];
+    uint32_t n_protected;
     uint32_t log_level;                  /* enum msb_log_level */
     /* Overrides of the slot-derived addressing; family NONE / has_* false
      * = derive (DESIGN §5). */

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/clock.h"
 #include "model/policy_engine.h"
@@ -151,23 +152,54 @@ static struct msb_pol_flow pol_flow(const struct msb_flow_ref *r)
                                  port};
 }
 
+/* A host destination on a protected endpoint: the gateway stands for the
+ * host's loopback (that is where it is dialled), an unspecified entry for
+ * every host address. */
+static bool is_protected(const struct msb_env *env, const struct msb_ip *ip, bool gateway,
+                         uint16_t port)
+{
+    static const uint8_t lo6[16] = {[15] = 1};
+    struct msb_ip dialled = *ip;
+    if (gateway && ip->family == MSB_FAMILY_V4)
+        msb_ip_from_v4(&dialled, (const uint8_t[4]){127, 0, 0, 1});
+    else if (gateway)
+        msb_ip_from_v6(&dialled, lo6);
+    static const uint8_t zero[16];
+    for (uint32_t i = 0; i < env->cfg->n_protected; i++) {
+        const struct msb_endpoint *e = &env->cfg->protected_ports[i];
+        if (e->port == port && (memcmp(e->addr.b, zero, 16) == 0 || msb_ip_equal(&e->addr, &dialled)))
+            return true;
+    }
+    return false;
+}
+
 /* Before any rule: a destination that is the host's loopback (or the
- * unspecified address, which Linux connects to it) is never dialled; the
- * guest reaches the host's loopback only through the gateway address. */
+ * unspecified address, which Linux connects to it) is never dialled, nor is
+ * the host's own control plane; the guest reaches the host's loopback only
+ * through the gateway address. */
 static bool never_dialled(struct msb_env *env, const struct msb_flow_ref *r, bool count)
 {
     if (r->ingress)
         return false;
+    struct msb_policy_metrics *m = &env->metrics->policy;
     enum msb_pol_group g = msb_pol_classify(r->peer, env->gw, env->local);
     if (g == MSB_GRP_LOOPBACK) {
         if (count)
-            msb_count(&env->metrics->policy.refused_loopback, 1);
+            msb_count(&m->refused_loopback, 1);
         return true;
     }
+    if (g != MSB_GRP_HOST)
+        return false;
     struct msb_ip ip;
     msb_pol_unwrap(r->peer, &ip);
-    if (count && g == MSB_GRP_HOST && !msb_gateway_is(env->gw, &ip))
-        msb_count(&env->metrics->policy.host_local, 1);
+    bool gateway = msb_gateway_is(env->gw, &ip);
+    if (has_ports(r->proto) && is_protected(env, &ip, gateway, r->peer_port)) {
+        if (count)
+            msb_count(&m->refused_protected, 1);
+        return true;
+    }
+    if (count && !gateway)
+        msb_count(&m->host_local, 1);
     return false;
 }
 

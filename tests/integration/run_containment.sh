@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `msbnetd run -- CMD` from the sandboxed command's side, as an attacker: it
+# must not reach msbnetd's control plane (the unix socket, the TCP gRPC and
+# HTTP listeners through the gateway even under allow@host), must hold no
+# capability over the host's namespaces, must see no host process, and must
+# not be able to take away what hides the host from it.
+#   usage: run_containment.sh PATH_TO_MSBNETD
+set -uo pipefail
+msbnetd=$(realpath "${1:?usage: run_containment.sh PATH_TO_MSBNETD}")
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+source "$here/../lib/topology.sh"
+topo_require curl $py timeout unshare nsenter
+topo_up || exit 1
+source "$here/../lib/checks.sh"
+
+GW4=100.96.0.1 GW6=fd42:6d73:62::1
+mkdir -p "$TOPO_DIR/ctl"
+sock=$TOPO_DIR/ctl/control.sock
+http_port=9475 grpc_port=9476
+printf '{"policy": "allow@host, allow@public"}\n' >"$TOPO_DIR/host.json"
+
+# Everything the attacker tries, one line each.
+attack='sock=$1 GW4=$2 GW6=$3 hp=$4 gp=$5 hns=$6
+echo "uid=$(id -u)"
+grep CapBnd /proc/self/status
+ls -A "$(dirname "$sock")" 2>&1 | sed "s/^/ls: /"
+python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1]); print(\"sock=CONNECTED\")
+except OSError as e:
+    print(\"sock=errno%d\" % e.errno)" "$sock"
+umount "$(dirname "$sock")" 2>/dev/null; echo "umount=$?"
+unshare -Urm sh -c "umount \"$(dirname "$sock")\"" 2>/dev/null; echo "nested_umount=$?"
+unshare -Urm sh -c "umount /proc" 2>/dev/null; echo "nested_umount_proc=$?"
+nsenter --net="$hns" true 2>/dev/null; echo "setns_host=$?"
+echo "pids=$(ls /proc | grep -c "^[0-9]")"
+pat="--print""-metrics"  # one of msbnetd'"'"'s own options, not in this script
+for p in /proc/[0-9]*; do
+    c=$(tr "\\0" " " <"$p/cmdline" 2>/dev/null)
+    case "$c" in *"$pat"*) echo "seen: $p $c" ;; esac
+done
+echo "init=$(tr "\\0" " " </proc/1/cmdline | cut -c1-12)"
+for u in "http://$GW4:$hp/healthz" "http://[$GW6]:$gp/"; do
+    curl -sS --max-time 3 -o /dev/null "$u" 2>/dev/null; echo "curl $u rc=$?"
+done
+curl -sS --max-time 5 -o /dev/null http://198.18.0.1:8080/hello.txt; echo "public rc=$?"'
+
+topo_start_http_i 8080 || exit 1
+out=$(timeout 120 ip netns exec "$TOPO_H" "$msbnetd" run --print-metrics --config "$TOPO_DIR/host.json" \
+    --control-socket "$sock" --http "127.0.0.1:$http_port" --control-addr "[::1]:$grpc_port" \
+    -- sh -c "$attack" _ "$sock" "$GW4" "$GW6" "$http_port" "$grpc_port" "/var/run/netns/$TOPO_H" 2>&1)
+status=$?
+echo "$out" | sed 's/{"schema".*//'
+metrics=$(grep -o '{"schema".*}' <<<"$out" | tail -1)
+
+[[ $status -eq 0 ]] && ok "msbnetd exits 0" || bad "msbnetd exits 0" "status $status"
+expect "CMD is root of its own user namespace" "uid=0" "$out"
+bnd=$(grep -o 'CapBnd:[[:space:]]*[0-9a-f]*' <<<"$out" | awk '{print $2}')
+if [[ -n $bnd ]] && (( (0x$bnd >> 21 & 1) == 0 )); then ok "CMD has no CAP_SYS_ADMIN"
+else bad "CMD has no CAP_SYS_ADMIN" "CapBnd $bnd"; fi
+grep -q '^ls: ' <<<"$out" && bad "the socket directory is empty to CMD" "$(grep '^ls: ' <<<"$out")" \
+    || ok "the socket directory is empty to CMD"
+if grep -q 'sock=errno' <<<"$out"; then ok "control socket unreachable"
+else bad "control socket unreachable" "$(grep 'sock=' <<<"$out")"; fi
+expect "cannot unmount what hides it" "umount=32" "$out"
+if grep -q 'nested_umount=0\|nested_umount_proc=0' <<<"$out"; then
+    bad "a nested user namespace cannot unmount either" "$(grep nested <<<"$out")"
+else ok "a nested user namespace cannot unmount either"; fi
+if grep -q 'setns_host=0' <<<"$out"; then bad "no setns into the host's netns"
+else ok "no setns into the host's netns"; fi
+pids=$(grep -o 'pids=[0-9]*' <<<"$out" | cut -d= -f2)
+if [[ -n $pids ]] && ((pids <= 8)); then ok "CMD sees only its own processes ($pids)"
+else bad "CMD sees only its own processes" "pids=$pids"; fi
+grep -q '^seen: ' <<<"$out" && bad "msbnetd and its options are invisible to CMD" "$(grep '^seen: ' <<<"$out")" \
+    || ok "msbnetd and its options are invisible to CMD"
+expect "pid 1 is a fresh msbnetd-init image" "init=msbnetd-init" "$out"
+for u in "http://$GW4:$http_port/healthz" "http://[$GW6]:$grpc_port/"; do
+    expect "own listener refused under allow@host: $u" "curl $u rc=7" "$out"
+done
+expect "allow@public still works" "public rc=0" "$out"
+refused=$($py -c 'import json,sys; print(json.loads(sys.argv[1])["policy"]["refused_protected"])' "$metrics" 2>&1)
+[[ $refused == 2 ]] && ok "refusals counted (policy.refused_protected)" \
+    || bad "refusals counted (policy.refused_protected)" "$refused"
+if grep -q Sanitizer <<<"$out"; then bad "no sanitizer report" "$(grep -A3 Sanitizer <<<"$out")"
+else ok "no sanitizer report"; fi
+
+checks_done
