@@ -15,9 +15,6 @@
 #include "proto/env.h"
 
 #define ECHO_TIMEOUT_S 5
-#define ICMP_HLEN 8
-#define V4_HLEN 20
-#define V6_HLEN 40
 #define HOP_LIMIT 64
 #define ECHO_REQ4 8
 #define ECHO_REP4 0
@@ -56,7 +53,7 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
                   uint16_t ident, uint16_t seq, const uint8_t *data, size_t n)
 {
     bool v4 = from->family == MSB_FAMILY_V4;
-    size_t hl = v4 ? V4_HLEN : V6_HLEN, l4 = ICMP_HLEN + n;
+    size_t hl = v4 ? MSB_IPV4_HLEN : MSB_IPV6_HLEN, l4 = MSB_ICMP_HLEN + n;
     if (hl + l4 > ic->env->cfg->mtu || l4 > 65535 - hl) {
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_REPLY_TOO_BIG);
         return;
@@ -74,7 +71,7 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
     msb_put16(icmp + 2, 0);
     msb_put16(icmp + 4, ident);
     msb_put16(icmp + 6, seq);
-    memcpy(icmp + ICMP_HLEN, data, n);
+    memcpy(icmp + MSB_ICMP_HLEN, data, n);
     uint16_t ck = v4 ? msb_csum_finish(msb_csum_add(0, icmp, l4))
                      : msb_csum_l4(from, to, MSB_IPPROTO_ICMPV6, icmp, l4);
     msb_put16(icmp + 2, ck);
@@ -111,13 +108,13 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 static const uint8_t *icmp_of(const struct echo *e, const uint8_t *b, size_t *n)
 {
     if (e->raw && e->d.family == MSB_FAMILY_V4) {
-        if (*n < V4_HLEN || (b[0] >> 4) != 4 || (size_t)(b[0] & 15) * 4 > *n)
+        if (*n < MSB_IPV4_HLEN || (b[0] >> 4) != 4 || (size_t)(b[0] & 15) * 4 > *n)
             return NULL;
         size_t hl = (size_t)(b[0] & 15) * 4;
         *n -= hl;
         b += hl;
     }
-    return *n >= ICMP_HLEN ? b : NULL;
+    return *n >= MSB_ICMP_HLEN ? b : NULL;
 }
 
 /* Ours: an echo reply with our sequence number (a raw socket also sees
@@ -144,7 +141,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         if (!icmp || !is_our_reply(e, icmp))
             continue;
         msb_count(&ic->m->echo_replies, 1);
-        reply(ic, &e->d, &e->g, e->ident, e->seq, icmp + ICMP_HLEN, n - ICMP_HLEN);
+        reply(ic, &e->d, &e->g, e->ident, e->seq, icmp + MSB_ICMP_HLEN, n - MSB_ICMP_HLEN);
         echo_close(ic, e);
         return;
     }
@@ -235,7 +232,7 @@ static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode m
 
 static bool is_echo_request(const struct msb_pkt *p)
 {
-    if (p->l4_hdr_len < ICMP_HLEN || p->l4[1] != 0)
+    if (p->l4_hdr_len < MSB_ICMP_HLEN || p->l4[1] != 0)
         return false;
     return p->l4[0] == (p->ip_version == 4 ? ECHO_REQ4 : ECHO_REQ6);
 }
@@ -250,8 +247,8 @@ void msb_icmp_input(struct msb_icmp *ic, const struct msb_pkt *p)
     /* The gateway is msbnet itself: always answered, no policy. */
     if (msb_gateway_is(ic->env->gw, &p->dst)) {
         msb_count(&ic->m->echo_local, 1);
-        reply(ic, &p->dst, &p->src, msb_get16(h + 4), msb_get16(h + 6), h + ICMP_HLEN,
-              p->l4_len - ICMP_HLEN);
+        reply(ic, &p->dst, &p->src, msb_get16(h + 4), msb_get16(h + 6), h + MSB_ICMP_HLEN,
+              p->l4_len - MSB_ICMP_HLEN);
         return;
     }
     uint8_t proto = p->ip_version == 4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;

@@ -207,7 +207,7 @@ static void rewrite(uint8_t *l3, const uint8_t *src, const uint8_t *dst, uint16_
                     uint16_t dport)
 {
     bool v4 = (l3[0] >> 4) == 4;
-    uint8_t *tcp = l3 + (v4 ? (size_t)(l3[0] & 15) * 4 : 40);
+    uint8_t *tcp = l3 + (v4 ? (size_t)(l3[0] & 15) * 4 : MSB_IPV6_HLEN);
     uint8_t *ck = tcp + 16;
     put_addr(l3, l3 + (v4 ? 12 : 8), src, ck);
     put_addr(l3, l3 + (v4 ? 16 : 24), dst, ck);
