@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/csum.h"
+#include "lib/flowtab.h"
 #include "lib/pkt_build.h"
 #include "proto/enforce.h"
 #include "proto/env.h"
@@ -25,7 +26,7 @@ enum echo_mode { MODE_NONE, MODE_PING, MODE_RAW };
 
 struct echo {
     struct msb_icmp *ic;
-    bool used, raw;
+    bool raw;
     int fd;
     struct event *rd, *tmr;
     struct msb_ip g, d;
@@ -38,7 +39,7 @@ struct msb_icmp {
     struct msb_icmp_metrics *m;
     uint32_t max;
     struct echo *e;
-    uint32_t *free_q, nfree;
+    struct msb_flowtab *ft; /* outstanding echoes: slots only, no keys */
     enum echo_mode mode4, mode6;
     uint16_t next_raw_ident;
     uint8_t buf[65536];
@@ -88,9 +89,9 @@ static void echo_close(struct msb_icmp *ic, struct echo *e)
         event_free(e->tmr);
     if (e->fd >= 0)
         close(e->fd);
+    msb_flowtab_release(ic->ft, (uint32_t)(e - ic->e));
     memset(e, 0, sizeof *e);
     e->fd = -1;
-    ic->free_q[ic->nfree++] = (uint32_t)(e - ic->e);
     msb_count(&ic->m->echoes_outstanding, (uint64_t)-1);
 }
 
@@ -202,12 +203,13 @@ static int echo_open(struct msb_icmp *ic, struct echo *e, enum echo_mode mode)
 
 static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode mode)
 {
-    if (ic->nfree == 0) {
+    uint32_t slot = msb_flowtab_alloc(ic->ft);
+    if (slot == MSB_FLOWTAB_NONE) {
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_ECHO_CAP);
         return;
     }
-    struct echo *e = &ic->e[ic->free_q[--ic->nfree]];
-    *e = (struct echo){.ic = ic, .used = true, .raw = mode == MODE_RAW, .fd = -1, .g = p->src,
+    struct echo *e = &ic->e[slot];
+    *e = (struct echo){.ic = ic, .raw = mode == MODE_RAW, .fd = -1, .g = p->src,
                        .d = p->dst, .ident = msb_get16(p->l4 + 4), .seq = msb_get16(p->l4 + 6),
                        .raw_ident = ic->next_raw_ident++};
     msb_count(&ic->m->echoes_outstanding, 1);
@@ -290,18 +292,16 @@ struct msb_icmp *msb_icmp_create(struct msb_env *env, char *err, size_t errlen)
     ic->env = env;
     ic->m = &env->metrics->icmp;
     ic->max = env->cfg->max_icmp_echoes;
+    const struct msb_flowtab_spec spec = {.cap = ic->max};
     ic->e = calloc(ic->max, sizeof *ic->e);
-    ic->free_q = malloc((size_t)ic->max * sizeof *ic->free_q);
-    if (!ic->e || !ic->free_q) {
+    ic->ft = msb_flowtab_new(&spec);
+    if (!ic->e || !ic->ft) {
         msb_icmp_destroy(ic);
         snprintf(err, errlen, "out of memory for %u ICMP echoes", env->cfg->max_icmp_echoes);
         return NULL;
     }
-    for (uint32_t i = 0; i < ic->max; i++) {
+    for (uint32_t i = 0; i < ic->max; i++)
         ic->e[i].fd = -1;
-        ic->free_q[i] = ic->max - 1 - i;
-    }
-    ic->nfree = ic->max;
     ic->mode4 = probe(MSB_FAMILY_V4);
     ic->mode6 = probe(MSB_FAMILY_V6);
     ic->next_raw_ident = (uint16_t)getpid();
@@ -314,7 +314,7 @@ uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
     for (uint32_t i = 0; i < ic->max; i++) {
         struct echo *e = &ic->e[i];
         uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
-        if (e->used && !msb_policy_still_allowed(ic->env, proto, &e->d, 0)) {
+        if (msb_flowtab_in_use(ic->ft, i) && !msb_policy_still_allowed(ic->env, proto, &e->d, 0)) {
             echo_close(ic, e);
             n++;
         }
@@ -326,10 +326,10 @@ void msb_icmp_destroy(struct msb_icmp *ic)
 {
     if (!ic)
         return;
-    for (uint32_t i = 0; ic->e && i < ic->max; i++)
-        if (ic->e[i].used)
+    for (uint32_t i = 0; ic->e && ic->ft && i < ic->max; i++)
+        if (msb_flowtab_in_use(ic->ft, i))
             echo_close(ic, &ic->e[i]);
     free(ic->e);
-    free(ic->free_q);
+    msb_flowtab_free(ic->ft);
     free(ic);
 }
