@@ -44,7 +44,8 @@ static void th_tick(evutil_socket_t fd, short what, void *arg)
     (void)arg;
 }
 
-__attribute__((unused)) static void th_set_policy(const char *rules)
+__attribute__((unused))
+static void th_set_policy(const char *rules)
 {
     char err[256];
     struct msb_policy *p = msb_policy_parse_text(rules, err, sizeof err);
@@ -82,7 +83,8 @@ static void th_up(const char *rules)
     CU_ASSERT_EQUAL_FATAL(event_add(th.tick, &tv), 0);
 }
 
-__attribute__((unused)) static void th_clear_out(void)
+__attribute__((unused))
+static void th_clear_out(void)
 {
     for (size_t i = 0; i < nout; i++)
         msb_frame_free(out[i]);
@@ -128,7 +130,8 @@ struct th_count {
     uint64_t want;
 };
 
-__attribute__((unused)) static bool th_counter_is(const void *arg)
+__attribute__((unused))
+static bool th_counter_is(const void *arg)
 {
     const struct th_count *w = arg;
     return msb_read(w->c) == w->want;
@@ -150,7 +153,8 @@ static struct msb_frame *th_take(void)
 }
 
 /* Waits up to ms for a frame and takes it. */
-__attribute__((unused)) static struct msb_frame *th_next(int ms)
+__attribute__((unused))
+static struct msb_frame *th_next(int ms)
 {
     size_t one = 1;
     run_until(th_frames_at_least, &one, ms);
@@ -170,7 +174,8 @@ static const struct msb_ip *th_guest(int ver)
     return ver == 4 ? &env.addrs.guest4 : &env.addrs.guest6;
 }
 
-__attribute__((unused)) static const struct msb_ip *th_gateway(int ver)
+__attribute__((unused))
+static const struct msb_ip *th_gateway(int ver)
 {
     return ver == 4 ? &env.addrs.gateway4 : &env.addrs.gateway6;
 }
@@ -204,7 +209,8 @@ static uint8_t *th_l4_start(struct guest_pkt *g, const struct msb_ip *dst)
     return g->b + MSB_ETH_HLEN + (dst->family == MSB_FAMILY_V4 ? MSB_IPV4_HLEN : MSB_IPV6_HLEN);
 }
 
-__attribute__((unused)) static void guest_udp(struct guest_pkt *g, const struct msb_ip *dst, uint16_t sport,
+__attribute__((unused))
+static void guest_udp(struct guest_pkt *g, const struct msb_ip *dst, uint16_t sport,
                       uint16_t dport, const void *data, size_t n)
 {
     uint8_t *u = th_l4_start(g, dst);
@@ -216,7 +222,8 @@ __attribute__((unused)) static void guest_udp(struct guest_pkt *g, const struct 
     th_finish(g, dst, MSB_IPPROTO_UDP, MSB_UDP_HLEN + n, 6);
 }
 
-__attribute__((unused)) static void guest_tcp(struct guest_pkt *g, const struct msb_ip *dst, uint16_t sport,
+__attribute__((unused))
+static void guest_tcp(struct guest_pkt *g, const struct msb_ip *dst, uint16_t sport,
                       uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
                       const void *data, size_t n)
 {
@@ -254,7 +261,8 @@ static uint16_t th_fold(uint32_t s)
 /* Parses a frame for the guest into *p and checks it end to end: Ethernet
  * gateway -> guest, IPv4 header checksum, L4 checksum over the pseudo-header
  * (ICMPv4: over the message alone).  False (with CUnit failures) if not. */
-__attribute__((unused)) static bool th_check_frame(struct msb_frame *f, struct msb_pkt *p)
+__attribute__((unused))
+static bool th_check_frame(struct msb_frame *f, struct msb_pkt *p)
 {
     enum msb_drop_reason why;
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
