@@ -6,13 +6,8 @@
 #include "lib/csum.h"
 #include "lib/pkt.h"
 
-#define IPV4_MIN_HLEN 20
-#define IPV6_HLEN 40
-#define FRAG_HLEN 8
-#define IPPROTO_FRAGMENT 44
-#define IP_MAX_LEN 65535u
 #define MAX_PIECES 256 /* 64 KiB in 256-byte fragments: more is an attack */
-#define HDR_MAX (MSB_ETH_HLEN + 60)
+#define HDR_MAX (MSB_ETH_HLEN + MSB_IPV4_MAX_HLEN)
 
 /* One fragment's data. */
 struct piece {
@@ -150,14 +145,14 @@ bool msb_reasm_is_fragment(const uint8_t *frame, size_t len, enum msb_drop_reaso
 {
     if (why == MSB_DROP_IP_FRAGMENT)
         return true;
-    return why == MSB_DROP_IPV6_EXT_HEADER && len >= MSB_ETH_HLEN + IPV6_HLEN &&
+    return why == MSB_DROP_IPV6_EXT_HEADER && len >= MSB_ETH_HLEN + MSB_IPV6_HLEN &&
            msb_get16(frame + 12) == MSB_ETHERTYPE_IPV6 &&
-           frame[MSB_ETH_HLEN + 6] == IPPROTO_FRAGMENT;
+           frame[MSB_ETH_HLEN + 6] == MSB_IPPROTO_FRAGMENT;
 }
 
 static bool parse_v4(const uint8_t *ip, size_t avail, struct frag *f)
 {
-    if (avail < IPV4_MIN_HLEN || ip[0] >> 4 != 4 || (ip[0] & 0x0f) < 5)
+    if (avail < MSB_IPV4_HLEN || ip[0] >> 4 != 4 || (ip[0] & 0x0f) < 5)
         return false;
     size_t hlen = (size_t)(ip[0] & 0x0f) * 4, total = msb_get16(ip + 2);
     uint16_t frag = msb_get16(ip + 6);
@@ -172,27 +167,28 @@ static bool parse_v4(const uint8_t *ip, size_t avail, struct frag *f)
     f->ip_hlen = (uint32_t)hlen;
     f->data = ip + hlen;
     f->len = (uint32_t)(total - hlen);
-    f->off = (uint32_t)(frag & 0x1fff) * 8;
-    f->more = frag & 0x2000;
+    f->off = (uint32_t)(frag & MSB_IPV4_OFFSET_MASK) * 8;
+    f->more = frag & MSB_IPV4_MF;
     return true;
 }
 
 static bool parse_v6(const uint8_t *ip, size_t avail, struct frag *f)
 {
-    if (avail < IPV6_HLEN + FRAG_HLEN || ip[0] >> 4 != 6 || ip[6] != IPPROTO_FRAGMENT)
+    if (avail < MSB_IPV6_HLEN + MSB_IPV6_FRAG_HLEN || ip[0] >> 4 != 6 ||
+        ip[6] != MSB_IPPROTO_FRAGMENT)
         return false;
-    size_t total = IPV6_HLEN + (size_t)msb_get16(ip + 4);
-    if (total > avail || total < IPV6_HLEN + FRAG_HLEN)
+    size_t total = MSB_IPV6_HLEN + (size_t)msb_get16(ip + 4);
+    if (total > avail || total < MSB_IPV6_HLEN + MSB_IPV6_FRAG_HLEN)
         return false;
-    const uint8_t *fh = ip + IPV6_HLEN;
+    const uint8_t *fh = ip + MSB_IPV6_HLEN;
     f->key.family = 6;
     f->key.id = msb_get32(fh + 4);
     memcpy(f->key.src, ip + 8, 16);
     memcpy(f->key.dst, ip + 24, 16);
     f->next_header = fh[0];
-    f->hdr_len = MSB_ETH_HLEN + IPV6_HLEN;
-    f->data = fh + FRAG_HLEN;
-    f->len = (uint32_t)(total - IPV6_HLEN - FRAG_HLEN);
+    f->hdr_len = MSB_ETH_HLEN + MSB_IPV6_HLEN;
+    f->data = fh + MSB_IPV6_FRAG_HLEN;
+    f->len = (uint32_t)(total - MSB_IPV6_HLEN - MSB_IPV6_FRAG_HLEN);
     f->off = msb_get16(fh + 2) & 0xfff8u;
     f->more = fh[3] & 1;
     return true;
@@ -212,7 +208,7 @@ static bool parse_frag(const uint8_t *frame, size_t len, struct frag *f)
               : type == MSB_ETHERTYPE_IPV6 ? parse_v6(ip, len - MSB_ETH_HLEN, f)
                                            : false;
     return ok && f->len > 0 && (!f->more || f->len % 8 == 0) &&
-           !(f->key.family == 6 && f->off == 0 && f->next_header == IPPROTO_FRAGMENT);
+           !(f->key.family == 6 && f->off == 0 && f->next_header == MSB_IPPROTO_FRAGMENT);
 }
 
 /* ---- assembly ----------------------------------------------------------- */
@@ -385,7 +381,8 @@ static struct msb_frame *take_fragment(struct msb_reasm *r, struct dgram *d, con
     /* Pieces never overlap and all lie below end: have == end means no
      * hole is left.  The first fragment's header may be longer than the
      * one the size was checked against. */
-    if (d->hdr_len - MSB_ETH_HLEN + (uint64_t)d->end > IP_MAX_LEN + (d->family == 6 ? 40u : 0u)) {
+    uint64_t limit = MSB_IP_MAX_LEN + (d->family == 6 ? MSB_IPV6_HLEN : 0u);
+    if (d->hdr_len - MSB_ETH_HLEN + (uint64_t)d->end > limit) {
         poison(r, d, MSB_DROP_REASM_TOO_BIG);
         return NULL;
     }
@@ -421,7 +418,7 @@ static struct msb_frame *atomic_fragment(struct msb_reasm *r, const struct frag 
 
 static bool too_big(const struct frag *f)
 {
-    return (uint64_t)f->off + f->len + f->ip_hlen > IP_MAX_LEN;
+    return (uint64_t)f->off + f->len + f->ip_hlen > MSB_IP_MAX_LEN;
 }
 
 struct msb_frame *msb_reasm_input(struct msb_reasm *r, const uint8_t *frame, size_t len,

@@ -4,12 +4,6 @@
 
 #include "lib/csum.h"
 
-#define ARP_BODY_LEN 28
-#define IPV4_MIN_HLEN 20
-#define IPV6_HLEN 40
-#define TCP_MIN_HLEN 20
-#define UDP_HLEN 8
-#define ICMP_MIN_LEN 8
 
 static bool fail(enum msb_drop_reason *why, enum msb_drop_reason r)
 {
@@ -19,10 +13,10 @@ static bool fail(enum msb_drop_reason *why, enum msb_drop_reason r)
 
 static bool parse_tcp(struct msb_pkt *p, enum msb_drop_reason *why)
 {
-    if (p->l4_len < TCP_MIN_HLEN)
+    if (p->l4_len < MSB_TCP_HLEN)
         return fail(why, MSB_DROP_L4_MALFORMED);
     size_t doff = (size_t)(p->l4[12] >> 4) * 4;
-    if (doff < TCP_MIN_HLEN || doff > p->l4_len)
+    if (doff < MSB_TCP_HLEN || doff > p->l4_len)
         return fail(why, MSB_DROP_L4_MALFORMED);
     p->l4_hdr_len = doff;
     p->sport = msb_get16(p->l4);
@@ -35,9 +29,9 @@ static bool parse_tcp(struct msb_pkt *p, enum msb_drop_reason *why)
  * claims less than the packet carries hides bytes nobody would check. */
 static bool parse_udp(struct msb_pkt *p, enum msb_drop_reason *why)
 {
-    if (p->l4_len < UDP_HLEN || msb_get16(p->l4 + 4) != p->l4_len)
+    if (p->l4_len < MSB_UDP_HLEN || msb_get16(p->l4 + 4) != p->l4_len)
         return fail(why, MSB_DROP_L4_MALFORMED);
-    p->l4_hdr_len = UDP_HLEN;
+    p->l4_hdr_len = MSB_UDP_HLEN;
     p->sport = msb_get16(p->l4);
     p->dport = msb_get16(p->l4 + 2);
     return true;
@@ -45,9 +39,9 @@ static bool parse_udp(struct msb_pkt *p, enum msb_drop_reason *why)
 
 static bool parse_icmp(struct msb_pkt *p, enum msb_drop_reason *why)
 {
-    if (p->l4_len < ICMP_MIN_LEN)
+    if (p->l4_len < MSB_ICMP_HLEN)
         return fail(why, MSB_DROP_L4_MALFORMED);
-    p->l4_hdr_len = ICMP_MIN_LEN;
+    p->l4_hdr_len = MSB_ICMP_HLEN;
     return true;
 }
 
@@ -74,14 +68,14 @@ static bool parse_l4(struct msb_pkt *p, enum msb_drop_reason *why)
 /* Only Ethernet/IPv4 ARP exists on this link; anything else is noise. */
 static bool parse_arp(struct msb_pkt *p, uint8_t *body, size_t avail, enum msb_drop_reason *why)
 {
-    if (avail < ARP_BODY_LEN)
+    if (avail < MSB_ARP_LEN)
         return fail(why, MSB_DROP_ARP_MALFORMED);
     if (msb_get16(body) != 1 || msb_get16(body + 2) != MSB_ETHERTYPE_IPV4 || body[4] != 6 ||
         body[5] != 4)
         return fail(why, MSB_DROP_ARP_MALFORMED);
     p->l3 = body;
-    p->l3_len = ARP_BODY_LEN;
-    p->l3_hdr_len = ARP_BODY_LEN;
+    p->l3_len = MSB_ARP_LEN;
+    p->l3_hdr_len = MSB_ARP_LEN;
     return true;
 }
 
@@ -100,7 +94,7 @@ static void set_l3(struct msb_pkt *p, uint8_t *ip, size_t total, size_t hlen, ui
 
 static bool parse_ipv4(struct msb_pkt *p, uint8_t *ip, size_t avail, enum msb_drop_reason *why)
 {
-    if (avail < IPV4_MIN_HLEN)
+    if (avail < MSB_IPV4_HLEN)
         return fail(why, MSB_DROP_ETH_SHORT);
     if (ip[0] >> 4 != 4 || (ip[0] & 0x0f) < 5)
         return fail(why, MSB_DROP_IP_MALFORMED);
@@ -130,18 +124,18 @@ static bool ipv6_next_ok(uint8_t nh)
 
 static bool parse_ipv6(struct msb_pkt *p, uint8_t *ip, size_t avail, enum msb_drop_reason *why)
 {
-    if (avail < IPV6_HLEN)
+    if (avail < MSB_IPV6_HLEN)
         return fail(why, MSB_DROP_ETH_SHORT);
     if (ip[0] >> 4 != 6)
         return fail(why, MSB_DROP_IP_MALFORMED);
-    size_t total = IPV6_HLEN + (size_t)msb_get16(ip + 4);
+    size_t total = MSB_IPV6_HLEN + (size_t)msb_get16(ip + 4);
     if (total > avail)
         return fail(why, MSB_DROP_ETH_SHORT);
     /* Extension headers (hop-by-hop, routing, fragment, ...) are refused
      * rather than walked: a guest needs none of them to talk to us. */
     if (!ipv6_next_ok(ip[6]))
         return fail(why, MSB_DROP_IPV6_EXT_HEADER);
-    set_l3(p, ip, total, IPV6_HLEN, 6, ip[6]);
+    set_l3(p, ip, total, MSB_IPV6_HLEN, 6, ip[6]);
     msb_ip_from_v6(&p->src, ip + 8);
     msb_ip_from_v6(&p->dst, ip + 24);
     return parse_l4(p, why);

@@ -13,22 +13,7 @@
 
 #include "lib/addr.h"
 #include "lib/metrics.h"
-
-#define MSB_ETH_HLEN 14
-#define MSB_ETHERTYPE_IPV4 0x0800
-#define MSB_ETHERTYPE_ARP 0x0806
-#define MSB_ETHERTYPE_IPV6 0x86dd
-
-#define MSB_IPPROTO_ICMP 1
-#define MSB_IPPROTO_TCP 6
-#define MSB_IPPROTO_UDP 17
-#define MSB_IPPROTO_ICMPV6 58
-
-#define MSB_TCP_FIN 0x01
-#define MSB_TCP_SYN 0x02
-#define MSB_TCP_RST 0x04
-#define MSB_TCP_PSH 0x08
-#define MSB_TCP_ACK 0x10
+#include "lib/wire.h"
 
 struct msb_pkt {
     uint8_t *frame; /* the whole frame; the stack owns it during dispatch */

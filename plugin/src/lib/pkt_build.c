@@ -5,7 +5,6 @@
 #include "lib/csum.h"
 
 #define TTL_DEFAULT 64
-#define TCP_HLEN 20
 
 void msb_eth_write(uint8_t *frame, const uint8_t dst[6], const uint8_t src[6], uint16_t type)
 {
@@ -17,7 +16,7 @@ void msb_eth_write(uint8_t *frame, const uint8_t dst[6], const uint8_t src[6], u
 void msb_ip4_write(uint8_t *ip, size_t total, uint16_t id, uint16_t frag, uint8_t ttl,
                    uint8_t proto, const uint8_t src[4], const uint8_t dst[4])
 {
-    memset(ip, 0, 20);
+    memset(ip, 0, MSB_IPV4_HLEN);
     ip[0] = 0x45;
     msb_put16(ip + 2, (uint16_t)total);
     msb_put16(ip + 4, id);
@@ -26,13 +25,13 @@ void msb_ip4_write(uint8_t *ip, size_t total, uint16_t id, uint16_t frag, uint8_
     ip[9] = proto;
     memcpy(ip + 12, src, 4);
     memcpy(ip + 16, dst, 4);
-    msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, 20)));
+    msb_put16(ip + 10, msb_csum_finish(msb_csum_add(0, ip, MSB_IPV4_HLEN)));
 }
 
 void msb_ip6_write(uint8_t *ip, size_t payload, uint8_t hop_limit, uint8_t next,
                    const uint8_t src[16], const uint8_t dst[16])
 {
-    memset(ip, 0, 40);
+    memset(ip, 0, MSB_IPV6_HLEN);
     ip[0] = 0x60;
     msb_put16(ip + 4, (uint16_t)payload);
     ip[6] = next;
@@ -44,7 +43,8 @@ void msb_ip6_write(uint8_t *ip, size_t payload, uint8_t hop_limit, uint8_t next,
 /* DF: a RST is never worth fragmenting. */
 static void write_ipv4(uint8_t *ip, const struct msb_pkt *p, size_t l4_len)
 {
-    msb_ip4_write(ip, 20 + l4_len, 0, 0x4000, TTL_DEFAULT, MSB_IPPROTO_TCP, p->dst.b, p->src.b);
+    msb_ip4_write(ip, MSB_IPV4_HLEN + l4_len, 0, MSB_IPV4_DF, TTL_DEFAULT, MSB_IPPROTO_TCP,
+                  p->dst.b, p->src.b);
 }
 
 static void write_ipv6(uint8_t *ip, const struct msb_pkt *p, size_t l4_len)
@@ -73,30 +73,30 @@ static void rst_numbers(const struct msb_pkt *p, uint32_t *seq, uint32_t *ack, u
 
 size_t msb_build_tcp_rst(const struct msb_pkt *p, uint8_t *buf, size_t cap)
 {
-    if (p->l4_proto != MSB_IPPROTO_TCP || p->l4_hdr_len < TCP_HLEN ||
+    if (p->l4_proto != MSB_IPPROTO_TCP || p->l4_hdr_len < MSB_TCP_HLEN ||
         (p->tcp_flags & MSB_TCP_RST))
         return 0;
     if (p->ip_version != 4 && p->ip_version != 6)
         return 0;
-    size_t iphl = p->ip_version == 4 ? 20 : 40;
-    if (cap < iphl + TCP_HLEN)
+    size_t iphl = p->ip_version == 4 ? MSB_IPV4_HLEN : MSB_IPV6_HLEN;
+    if (cap < iphl + MSB_TCP_HLEN)
         return 0;
     uint32_t seq, ack;
     uint8_t flags;
     rst_numbers(p, &seq, &ack, &flags);
     if (p->ip_version == 4)
-        write_ipv4(buf, p, TCP_HLEN);
+        write_ipv4(buf, p, MSB_TCP_HLEN);
     else
-        write_ipv6(buf, p, TCP_HLEN);
+        write_ipv6(buf, p, MSB_TCP_HLEN);
     uint8_t *tcp = buf + iphl;
-    memset(tcp, 0, TCP_HLEN);
+    memset(tcp, 0, MSB_TCP_HLEN);
     msb_put16(tcp, p->dport);
     msb_put16(tcp + 2, p->sport);
     msb_put32(tcp + 4, seq);
     msb_put32(tcp + 8, ack);
-    tcp[12] = (TCP_HLEN / 4) << 4;
+    tcp[12] = (MSB_TCP_HLEN / 4) << 4;
     tcp[13] = flags;
     /* window 0 and no urgent pointer: the memset left them zero */
-    msb_put16(tcp + 16, msb_csum_l4(&p->dst, &p->src, MSB_IPPROTO_TCP, tcp, TCP_HLEN));
-    return iphl + TCP_HLEN;
+    msb_put16(tcp + 16, msb_csum_l4(&p->dst, &p->src, MSB_IPPROTO_TCP, tcp, MSB_TCP_HLEN));
+    return iphl + MSB_TCP_HLEN;
 }

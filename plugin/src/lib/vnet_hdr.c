@@ -7,11 +7,6 @@
 #include "msbnet/msbnet.h"
 #include "lib/pkt.h"
 
-#define IPV4_MIN_HLEN 20
-#define IPV6_HLEN 40
-#define TCP_MIN_HLEN 20
-#define UDP_HLEN 8
-#define TCP_CWR 0x80
 
 static uint16_t get_le16(const uint8_t *b)
 {
@@ -88,7 +83,7 @@ static bool layout_ip(const uint8_t *fr, size_t flen, uint8_t base, struct gso_l
     const uint8_t *ip = fr + MSB_ETH_HLEN;
     size_t avail = flen - MSB_ETH_HLEN;
     if (type == MSB_ETHERTYPE_IPV4 && base != MSB_VNET_GSO_TCPV6) {
-        if (avail < IPV4_MIN_HLEN || ip[0] >> 4 != 4 || (ip[0] & 15) < 5)
+        if (avail < MSB_IPV4_HLEN || ip[0] >> 4 != 4 || (ip[0] & 15) < 5)
             return false;
         size_t hl = (size_t)(ip[0] & 15) * 4;
         if (hl > avail || ip[9] != g->proto || (msb_get16(ip + 6) & 0x3fff))
@@ -99,10 +94,10 @@ static bool layout_ip(const uint8_t *fr, size_t flen, uint8_t base, struct gso_l
     }
     if (type == MSB_ETHERTYPE_IPV6 && base != MSB_VNET_GSO_TCPV4) {
         /* No extension headers: the stack refuses them anyway. */
-        if (avail < IPV6_HLEN || ip[0] >> 4 != 6 || ip[6] != g->proto)
+        if (avail < MSB_IPV6_HLEN || ip[0] >> 4 != 6 || ip[6] != g->proto)
             return false;
         g->version = 6;
-        g->l4 = MSB_ETH_HLEN + IPV6_HLEN;
+        g->l4 = MSB_ETH_HLEN + MSB_IPV6_HLEN;
         return true;
     }
     return false;
@@ -113,13 +108,13 @@ static bool layout_ip(const uint8_t *fr, size_t flen, uint8_t base, struct gso_l
 static bool layout_l4(const uint8_t *fr, size_t flen, struct gso_layout *g)
 {
     if (g->proto == MSB_IPPROTO_UDP) {
-        g->hdrs = g->l4 + UDP_HLEN;
+        g->hdrs = g->l4 + MSB_UDP_HLEN;
         return g->hdrs <= flen;
     }
-    if (g->l4 + TCP_MIN_HLEN > flen)
+    if (g->l4 + MSB_TCP_HLEN > flen)
         return false;
     size_t doff = (size_t)(fr[g->l4 + 12] >> 4) * 4;
-    if (doff < TCP_MIN_HLEN || g->l4 + doff > flen)
+    if (doff < MSB_TCP_HLEN || g->l4 + doff > flen)
         return false;
     if (fr[g->l4 + 13] & (MSB_TCP_SYN | MSB_TCP_RST))
         return false;
@@ -151,7 +146,7 @@ static bool gso_layout(const uint8_t *fr, size_t flen, uint8_t gso_type, uint16_
         return false;
     /* Every segment's IP length must fit its 16-bit field. */
     size_t largest = g->hdrs + (g->payload < gso_size ? g->payload : gso_size);
-    size_t ip_len_field = largest - MSB_ETH_HLEN - (g->version == 6 ? IPV6_HLEN : 0);
+    size_t ip_len_field = largest - MSB_ETH_HLEN - (g->version == 6 ? MSB_IPV6_HLEN : 0);
     return ip_len_field <= 0xffff;
 }
 
@@ -216,7 +211,7 @@ struct msb_frame *msb_vnet_ingest(const uint8_t *buf, size_t len, struct msb_vne
 static void fix_ip(uint8_t *ip, const struct gso_layout *g, size_t l3_len, size_t i)
 {
     if (g->version == 6) {
-        msb_put16(ip + 4, (uint16_t)(l3_len - IPV6_HLEN));
+        msb_put16(ip + 4, (uint16_t)(l3_len - MSB_IPV6_HLEN));
         return;
     }
     size_t hl = (size_t)(ip[0] & 15) * 4;
@@ -232,7 +227,7 @@ static void fix_tcp(uint8_t *th, size_t off, bool first, bool last)
 {
     msb_put32(th + 4, msb_get32(th + 4) + (uint32_t)off);
     if (!first)
-        th[13] &= (uint8_t)~TCP_CWR;
+        th[13] &= (uint8_t)~MSB_TCP_CWR;
     if (!last)
         th[13] &= (uint8_t)~(MSB_TCP_FIN | MSB_TCP_PSH);
 }
@@ -303,7 +298,7 @@ bool msb_vnet_whole(struct msb_frame *f)
         g.proto != MSB_IPPROTO_TCP)
         return false;
     size_t l3_len = f->len - MSB_ETH_HLEN;
-    if (l3_len - (g.version == 6 ? IPV6_HLEN : 0) > 0xffff)
+    if (l3_len - (g.version == 6 ? MSB_IPV6_HLEN : 0) > 0xffff)
         return false;
     /* Segment 0 of 1: IP length and checksums for the whole payload, the
      * flags as the guest wrote them. */
@@ -320,21 +315,21 @@ bool msb_vnet_whole(struct msb_frame *f)
  * false when it is not IPv4/IPv6 + TCP with room for both headers. */
 static bool tcp_offsets(const struct msb_frame *f, size_t *l4, size_t *hdrs, uint8_t *v)
 {
-    if (f->len < MSB_ETH_HLEN + IPV4_MIN_HLEN + TCP_MIN_HLEN)
+    if (f->len < MSB_ETH_HLEN + MSB_IPV4_HLEN + MSB_TCP_HLEN)
         return false;
     const uint8_t *ip = f->data + MSB_ETH_HLEN;
     *v = ip[0] >> 4;
     if (*v == 4 && ip[9] == MSB_IPPROTO_TCP && (ip[0] & 15) >= 5)
         *l4 = MSB_ETH_HLEN + (size_t)(ip[0] & 15) * 4;
     else if (*v == 6 && ip[6] == MSB_IPPROTO_TCP)
-        *l4 = MSB_ETH_HLEN + IPV6_HLEN;
+        *l4 = MSB_ETH_HLEN + MSB_IPV6_HLEN;
     else
         return false;
-    if (*l4 + TCP_MIN_HLEN > f->len)
+    if (*l4 + MSB_TCP_HLEN > f->len)
         return false;
     size_t doff = (size_t)(f->data[*l4 + 12] >> 4) * 4;
     *hdrs = *l4 + doff;
-    return doff >= TCP_MIN_HLEN && *hdrs <= f->len;
+    return doff >= MSB_TCP_HLEN && *hdrs <= f->len;
 }
 
 bool msb_vnet_mark_tso(struct msb_frame *f, uint16_t mss)

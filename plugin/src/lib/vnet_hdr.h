@@ -37,8 +37,10 @@
 
 #include "lib/frame.h"
 #include "lib/metrics.h"
+#include "msbnet/msbnet.h"
 
-#define MSB_VNET_HDR_LEN 12
+/* The ABI fixes the header's size; this is its name inside the plugin. */
+#define MSB_VNET_HDR_LEN MSBNET_VNET_HDR_LEN
 
 /* virtio 1.x §5.1.6 values. */
 #define MSB_VNET_F_NEEDS_CSUM 1

@@ -6,7 +6,6 @@
 #include "lib/pkt_build.h"
 #include "proto/env.h"
 
-#define UDP_HLEN 8
 #define BOOTP_CHADDR 28
 #define BOOTP_COOKIE 236
 #define BOOTP_OPTIONS 240
@@ -59,7 +58,7 @@ struct dhcp_req {
 
 bool msb_dhcp4_wants(const struct msb_pkt *p)
 {
-    return p->ip_version == 4 && p->l4_proto == MSB_IPPROTO_UDP && p->l4_hdr_len == UDP_HLEN &&
+    return p->ip_version == 4 && p->l4_proto == MSB_IPPROTO_UDP && p->l4_hdr_len == MSB_UDP_HLEN &&
            p->sport == MSB_DHCP_CLIENT_PORT && p->dport == MSB_DHCP_SERVER_PORT;
 }
 
@@ -110,8 +109,8 @@ static bool parse_options(const uint8_t *o, size_t n, struct dhcp_req *r)
  * not the guest. */
 static bool parse(const struct msb_pkt *p, struct dhcp_req *r)
 {
-    const uint8_t *m = p->l4 + UDP_HLEN;
-    size_t n = p->l4_len - UDP_HLEN;
+    const uint8_t *m = p->l4 + MSB_UDP_HLEN;
+    size_t n = p->l4_len - MSB_UDP_HLEN;
     memset(r, 0, sizeof *r);
     if (n < BOOTP_OPTIONS || m[0] != OP_REQUEST || m[1] != HTYPE_ETHER || m[2] != 6 ||
         msb_get32(m + BOOTP_COOKIE) != DHCP_COOKIE)
@@ -220,24 +219,25 @@ static void send_reply(struct msb_env *e, const struct dhcp_req *r, const struct
 {
     uint8_t body[BOOTP_OPTIONS + REPLY_OPTIONS_MAX + BOOTP_MIN_LEN];
     size_t blen = write_bootp(e, r, rep, gw, body);
-    struct msb_frame *f = msb_env_ip_frame(e, 4, 20 + UDP_HLEN + blen);
+    struct msb_frame *f = msb_env_ip_frame(e, 4, MSB_IPV4_HLEN + MSB_UDP_HLEN + blen);
     if (!f)
         return;
     uint8_t dst[4];
     const uint8_t *dst_mac;
     reply_dst(r, rep, dst, &dst_mac);
     memcpy(f->data, dst_mac, 6);
-    uint8_t *ip = f->data + MSB_ETH_HLEN, *udp = ip + 20;
-    msb_ip4_write(ip, 20 + UDP_HLEN + blen, 0, 0, TTL_DEFAULT, MSB_IPPROTO_UDP, gw, dst);
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *udp = ip + MSB_IPV4_HLEN;
+    msb_ip4_write(ip, MSB_IPV4_HLEN + MSB_UDP_HLEN + blen, 0, 0, TTL_DEFAULT, MSB_IPPROTO_UDP, gw,
+                  dst);
     msb_put16(udp, MSB_DHCP_SERVER_PORT);
     msb_put16(udp + 2, MSB_DHCP_CLIENT_PORT);
-    msb_put16(udp + 4, (uint16_t)(UDP_HLEN + blen));
+    msb_put16(udp + 4, (uint16_t)(MSB_UDP_HLEN + blen));
     msb_put16(udp + 6, 0);
-    memcpy(udp + UDP_HLEN, body, blen);
+    memcpy(udp + MSB_UDP_HLEN, body, blen);
     struct msb_ip src_ip, dst_ip;
     msb_ip_from_v4(&src_ip, gw);
     msb_ip_from_v4(&dst_ip, dst);
-    msb_put16(udp + 6, msb_csum_l4(&src_ip, &dst_ip, MSB_IPPROTO_UDP, udp, UDP_HLEN + blen));
+    msb_put16(udp + 6, msb_csum_l4(&src_ip, &dst_ip, MSB_IPPROTO_UDP, udp, MSB_UDP_HLEN + blen));
     struct msb_dhcp_metrics *m = &e->metrics->dhcp;
     msb_count(rep->type == DHCP_OFFER ? &m->offers : rep->type == DHCP_ACK ? &m->acks : &m->naks,
               1);

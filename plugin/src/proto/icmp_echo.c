@@ -10,14 +10,12 @@
 #include <unistd.h>
 
 #include "lib/csum.h"
+#include "lib/flowtab.h"
 #include "lib/pkt_build.h"
 #include "proto/enforce.h"
 #include "proto/env.h"
 
 #define ECHO_TIMEOUT_S 5
-#define ICMP_HLEN 8
-#define V4_HLEN 20
-#define V6_HLEN 40
 #define HOP_LIMIT 64
 #define ECHO_REQ4 8
 #define ECHO_REP4 0
@@ -28,7 +26,7 @@ enum echo_mode { MODE_NONE, MODE_PING, MODE_RAW };
 
 struct echo {
     struct msb_icmp *ic;
-    bool used, raw;
+    bool raw;
     int fd;
     struct event *rd, *tmr;
     struct msb_ip g, d;
@@ -41,7 +39,7 @@ struct msb_icmp {
     struct msb_icmp_metrics *m;
     uint32_t max;
     struct echo *e;
-    uint32_t *free_q, nfree;
+    struct msb_flowtab *ft; /* outstanding echoes: slots only, no keys */
     enum echo_mode mode4, mode6;
     uint16_t next_raw_ident;
     uint8_t buf[65536];
@@ -56,7 +54,7 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
                   uint16_t ident, uint16_t seq, const uint8_t *data, size_t n)
 {
     bool v4 = from->family == MSB_FAMILY_V4;
-    size_t hl = v4 ? V4_HLEN : V6_HLEN, l4 = ICMP_HLEN + n;
+    size_t hl = v4 ? MSB_IPV4_HLEN : MSB_IPV6_HLEN, l4 = MSB_ICMP_HLEN + n;
     if (hl + l4 > ic->env->cfg->mtu || l4 > 65535 - hl) {
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_REPLY_TOO_BIG);
         return;
@@ -74,7 +72,7 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
     msb_put16(icmp + 2, 0);
     msb_put16(icmp + 4, ident);
     msb_put16(icmp + 6, seq);
-    memcpy(icmp + ICMP_HLEN, data, n);
+    memcpy(icmp + MSB_ICMP_HLEN, data, n);
     uint16_t ck = v4 ? msb_csum_finish(msb_csum_add(0, icmp, l4))
                      : msb_csum_l4(from, to, MSB_IPPROTO_ICMPV6, icmp, l4);
     msb_put16(icmp + 2, ck);
@@ -91,9 +89,9 @@ static void echo_close(struct msb_icmp *ic, struct echo *e)
         event_free(e->tmr);
     if (e->fd >= 0)
         close(e->fd);
+    msb_flowtab_release(ic->ft, (uint32_t)(e - ic->e));
     memset(e, 0, sizeof *e);
     e->fd = -1;
-    ic->free_q[ic->nfree++] = (uint32_t)(e - ic->e);
     msb_count(&ic->m->echoes_outstanding, (uint64_t)-1);
 }
 
@@ -111,13 +109,13 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 static const uint8_t *icmp_of(const struct echo *e, const uint8_t *b, size_t *n)
 {
     if (e->raw && e->d.family == MSB_FAMILY_V4) {
-        if (*n < V4_HLEN || (b[0] >> 4) != 4 || (size_t)(b[0] & 15) * 4 > *n)
+        if (*n < MSB_IPV4_HLEN || (b[0] >> 4) != 4 || (size_t)(b[0] & 15) * 4 > *n)
             return NULL;
         size_t hl = (size_t)(b[0] & 15) * 4;
         *n -= hl;
         b += hl;
     }
-    return *n >= ICMP_HLEN ? b : NULL;
+    return *n >= MSB_ICMP_HLEN ? b : NULL;
 }
 
 /* Ours: an echo reply with our sequence number (a raw socket also sees
@@ -144,7 +142,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         if (!icmp || !is_our_reply(e, icmp))
             continue;
         msb_count(&ic->m->echo_replies, 1);
-        reply(ic, &e->d, &e->g, e->ident, e->seq, icmp + ICMP_HLEN, n - ICMP_HLEN);
+        reply(ic, &e->d, &e->g, e->ident, e->seq, icmp + MSB_ICMP_HLEN, n - MSB_ICMP_HLEN);
         echo_close(ic, e);
         return;
     }
@@ -205,12 +203,13 @@ static int echo_open(struct msb_icmp *ic, struct echo *e, enum echo_mode mode)
 
 static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode mode)
 {
-    if (ic->nfree == 0) {
+    uint32_t slot = msb_flowtab_alloc(ic->ft);
+    if (slot == MSB_FLOWTAB_NONE) {
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_ECHO_CAP);
         return;
     }
-    struct echo *e = &ic->e[ic->free_q[--ic->nfree]];
-    *e = (struct echo){.ic = ic, .used = true, .raw = mode == MODE_RAW, .fd = -1, .g = p->src,
+    struct echo *e = &ic->e[slot];
+    *e = (struct echo){.ic = ic, .raw = mode == MODE_RAW, .fd = -1, .g = p->src,
                        .d = p->dst, .ident = msb_get16(p->l4 + 4), .seq = msb_get16(p->l4 + 6),
                        .raw_ident = ic->next_raw_ident++};
     msb_count(&ic->m->echoes_outstanding, 1);
@@ -235,7 +234,7 @@ static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode m
 
 static bool is_echo_request(const struct msb_pkt *p)
 {
-    if (p->l4_hdr_len < ICMP_HLEN || p->l4[1] != 0)
+    if (p->l4_hdr_len < MSB_ICMP_HLEN || p->l4[1] != 0)
         return false;
     return p->l4[0] == (p->ip_version == 4 ? ECHO_REQ4 : ECHO_REQ6);
 }
@@ -250,8 +249,8 @@ void msb_icmp_input(struct msb_icmp *ic, const struct msb_pkt *p)
     /* The gateway is msbnet itself: always answered, no policy. */
     if (msb_gateway_is(ic->env->gw, &p->dst)) {
         msb_count(&ic->m->echo_local, 1);
-        reply(ic, &p->dst, &p->src, msb_get16(h + 4), msb_get16(h + 6), h + ICMP_HLEN,
-              p->l4_len - ICMP_HLEN);
+        reply(ic, &p->dst, &p->src, msb_get16(h + 4), msb_get16(h + 6), h + MSB_ICMP_HLEN,
+              p->l4_len - MSB_ICMP_HLEN);
         return;
     }
     uint8_t proto = p->ip_version == 4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
@@ -294,18 +293,16 @@ struct msb_icmp *msb_icmp_create(struct msb_env *env, char *err, size_t errlen)
     ic->env = env;
     ic->m = &env->metrics->icmp;
     ic->max = env->cfg->max_icmp_echoes;
+    const struct msb_flowtab_spec spec = {.cap = ic->max};
     ic->e = calloc(ic->max, sizeof *ic->e);
-    ic->free_q = malloc((size_t)ic->max * sizeof *ic->free_q);
-    if (!ic->e || !ic->free_q) {
+    ic->ft = msb_flowtab_new(&spec);
+    if (!ic->e || !ic->ft) {
         msb_icmp_destroy(ic);
         snprintf(err, errlen, "out of memory for %u ICMP echoes", env->cfg->max_icmp_echoes);
         return NULL;
     }
-    for (uint32_t i = 0; i < ic->max; i++) {
+    for (uint32_t i = 0; i < ic->max; i++)
         ic->e[i].fd = -1;
-        ic->free_q[i] = ic->max - 1 - i;
-    }
-    ic->nfree = ic->max;
     ic->mode4 = probe(MSB_FAMILY_V4);
     ic->mode6 = probe(MSB_FAMILY_V6);
     ic->next_raw_ident = (uint16_t)getpid();
@@ -319,7 +316,7 @@ uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
         struct echo *e = &ic->e[i];
         uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
         const struct msb_flow_ref ref = {proto, false, &e->g, 0, &e->d, 0};
-        if (e->used && !msb_policy_still_allowed(ic->env, &ref)) {
+        if (msb_flowtab_in_use(ic->ft, i) && !msb_policy_still_allowed(ic->env, &ref)) {
             echo_close(ic, e);
             n++;
         }
@@ -331,10 +328,10 @@ void msb_icmp_destroy(struct msb_icmp *ic)
 {
     if (!ic)
         return;
-    for (uint32_t i = 0; ic->e && i < ic->max; i++)
-        if (ic->e[i].used)
+    for (uint32_t i = 0; ic->e && ic->ft && i < ic->max; i++)
+        if (msb_flowtab_in_use(ic->ft, i))
             echo_close(ic, &ic->e[i]);
     free(ic->e);
-    free(ic->free_q);
+    msb_flowtab_free(ic->ft);
     free(ic);
 }

@@ -7,9 +7,6 @@
 #include "lib/pkt_build.h"
 #include "proto/env.h"
 
-#define V4_HLEN 20
-#define V6_HLEN 40
-#define ICMP_HLEN 8
 /* RFC 1812 §4.3.2.3 / RFC 4443 §2.4(c): as much of the original as fits
  * the family's minimum MTU. */
 #define V4_MAX 576
@@ -29,35 +26,37 @@ static void ip6_header(uint8_t *ip, size_t payload, const struct msb_ip *src, co
 static bool send_v4(struct msb_env *e, enum msb_icmp_err kind, const struct msb_ip *from,
                     const uint8_t *orig, size_t orig_len)
 {
-    size_t quote = orig_len < V4_MAX - V4_HLEN - ICMP_HLEN ? orig_len : V4_MAX - V4_HLEN - ICMP_HLEN;
-    size_t len = V4_HLEN + ICMP_HLEN + quote;
+    size_t room = V4_MAX - MSB_IPV4_HLEN - MSB_ICMP_HLEN;
+    size_t quote = orig_len < room ? orig_len : room;
+    size_t len = MSB_IPV4_HLEN + MSB_ICMP_HLEN + quote;
     struct msb_frame *f = msb_env_ip_frame(e, 4, len);
     if (!f)
         return false;
-    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + V4_HLEN;
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + MSB_IPV4_HLEN;
     ip4_header(ip, len, from, orig + 12);
-    memset(icmp, 0, ICMP_HLEN);
+    memset(icmp, 0, MSB_ICMP_HLEN);
     icmp[0] = 3;
     icmp[1] = kind == MSB_ICMP_PORT_UNREACH ? 3 : 13;
-    memcpy(icmp + ICMP_HLEN, orig, quote);
-    msb_put16(icmp + 2, msb_csum_finish(msb_csum_add(0, icmp, ICMP_HLEN + quote)));
+    memcpy(icmp + MSB_ICMP_HLEN, orig, quote);
+    msb_put16(icmp + 2, msb_csum_finish(msb_csum_add(0, icmp, MSB_ICMP_HLEN + quote)));
     return msb_env_emit(e, f);
 }
 
 static bool send_v6(struct msb_env *e, enum msb_icmp_err kind, const struct msb_ip *from,
                     const uint8_t *orig, size_t orig_len)
 {
-    size_t quote = orig_len < V6_MAX - V6_HLEN - ICMP_HLEN ? orig_len : V6_MAX - V6_HLEN - ICMP_HLEN;
-    size_t payload = ICMP_HLEN + quote;
-    struct msb_frame *f = msb_env_ip_frame(e, 6, V6_HLEN + payload);
+    size_t room = V6_MAX - MSB_IPV6_HLEN - MSB_ICMP_HLEN;
+    size_t quote = orig_len < room ? orig_len : room;
+    size_t payload = MSB_ICMP_HLEN + quote;
+    struct msb_frame *f = msb_env_ip_frame(e, 6, MSB_IPV6_HLEN + payload);
     if (!f)
         return false;
-    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + V6_HLEN;
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *icmp = ip + MSB_IPV6_HLEN;
     ip6_header(ip, payload, from, orig + 8);
-    memset(icmp, 0, ICMP_HLEN);
+    memset(icmp, 0, MSB_ICMP_HLEN);
     icmp[0] = 1;
     icmp[1] = kind == MSB_ICMP_PORT_UNREACH ? 4 : 1;
-    memcpy(icmp + ICMP_HLEN, orig, quote);
+    memcpy(icmp + MSB_ICMP_HLEN, orig, quote);
     struct msb_ip to;
     msb_ip_from_v6(&to, orig + 8);
     msb_put16(icmp + 2, msb_csum_l4(from, &to, MSB_IPPROTO_ICMPV6, icmp, payload));
@@ -69,9 +68,9 @@ bool msb_icmp_err_send(struct msb_env *e, enum msb_icmp_err kind, const struct m
 {
     /* The caller passes a parsed guest packet; the length check only
      * guards the address reads below. */
-    if (from->family == MSB_FAMILY_V4 && orig_len >= V4_HLEN)
+    if (from->family == MSB_FAMILY_V4 && orig_len >= MSB_IPV4_HLEN)
         return send_v4(e, kind, from, orig, orig_len);
-    if (from->family == MSB_FAMILY_V6 && orig_len >= V6_HLEN)
+    if (from->family == MSB_FAMILY_V6 && orig_len >= MSB_IPV6_HLEN)
         return send_v6(e, kind, from, orig, orig_len);
     return false;
 }

@@ -8,7 +8,6 @@
 
 #define ARP_OP_REQUEST 1
 #define ARP_OP_REPLY 2
-#define ARP_LEN 28
 
 #define ND_NS 135
 #define ND_NA 136
@@ -30,7 +29,7 @@ static bool is_zero(const uint8_t *b, size_t n)
 static void arp_reply(struct msb_env *e, const struct msb_pkt *p, const struct msb_ip *gw)
 {
     const uint8_t *req = p->l3;
-    struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + ARP_LEN);
+    struct msb_frame *f = msb_frame_alloc(MSB_ETH_HLEN + MSB_ARP_LEN);
     if (!f) {
         /* The guest's request is what gets lost; it will ask again. */
         msb_drop(e->metrics, MSB_DROP_RX_NO_MEMORY);
@@ -120,13 +119,13 @@ static bool ns_for_gateway(struct msb_env *e, const uint8_t *target)
 
 static void na_send(struct msb_env *e, const struct msb_pkt *p, const uint8_t *target)
 {
-    struct msb_frame *f = msb_env_ip_frame(e, 6, 40 + NA_LEN);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, MSB_IPV6_HLEN + NA_LEN);
     if (!f)
         return;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
     /* RFC 4861: receivers drop NDP with any hop limit but 255. */
     msb_ip6_write(ip, NA_LEN, 255, MSB_IPPROTO_ICMPV6, target, p->src.b);
-    uint8_t *na = ip + 40;
+    uint8_t *na = ip + MSB_IPV6_HLEN;
     memset(na, 0, NA_LEN);
     na[0] = ND_NA;
     msb_put32(na + 4, ND_NA_FLAGS);
@@ -170,7 +169,7 @@ static bool is_ns(const struct msb_pkt *p)
 
 bool msb_l2_handle(struct msb_env *e, const struct msb_pkt *p)
 {
-    if (p->ethertype == MSB_ETHERTYPE_ARP && p->l3 && p->l3_len >= ARP_LEN) {
+    if (p->ethertype == MSB_ETHERTYPE_ARP && p->l3 && p->l3_len >= MSB_ARP_LEN) {
         arp_handle(e, p);
         return true;
     }

@@ -92,14 +92,14 @@ static void write_options(struct msb_env *e, const struct msb_ip *gw, uint8_t *o
 static void send_ra(struct msb_env *e, const struct msb_ip *gw, const uint8_t dst[16],
                     const uint8_t dst_mac[6])
 {
-    struct msb_frame *f = msb_env_ip_frame(e, 6, 40 + RA_LEN);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, MSB_IPV6_HLEN + RA_LEN);
     if (!f)
         return;
     memcpy(f->data, dst_mac, 6);
     struct msb_ip src, to;
     msb_ipv6_link_local(e->addrs.gateway_mac, &src);
     msb_ip_from_v6(&to, dst);
-    uint8_t *ip = f->data + MSB_ETH_HLEN, *ra = ip + 40;
+    uint8_t *ip = f->data + MSB_ETH_HLEN, *ra = ip + MSB_IPV6_HLEN;
     /* RFC 4861 §6.1.2: hosts take RAs only from a link-local source with
      * hop limit 255 (proof it was not forwarded). */
     msb_ip6_write(ip, RA_LEN, 255, MSB_IPPROTO_ICMPV6, src.b, dst);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "lib/clock.h"
+#include "lib/flowtab.h"
 #include "model/publish_spec.h"
 #include "proto/enforce.h"
 #include "proto/env.h"
@@ -19,8 +20,14 @@
 /* Gateway-sourced sessions use source port BASE + session index. */
 #define GW_PORT_BASE 49152u
 
+/* The two ways a session is found (flow table indexes and their keys):
+ * a peer's datagram by (listener, peer address, peer port), a guest reply
+ * by (guest, guest port, the source the guest sees, its port). */
+enum { BY_PEER, BY_GUEST };
+#define PEER_KEY_LEN (sizeof(uintptr_t) + 1 + 16 + 2)
+#define GUEST_KEY_LEN (1 + 16 + 2 + 16 + 2)
+
 struct in_sess {
-    bool used;
     const struct msb_publish_spec *l; /* the listener's: identifies it */
     int fd;                           /* the listener's socket */
     struct sockaddr_storage peer;
@@ -35,9 +42,10 @@ struct in_sess {
 struct msb_udp_in {
     struct msb_env *env;
     struct msb_inbound_metrics *m;
-    uint32_t cap, n;
+    uint32_t cap;
     uint64_t idle_ms;
     struct in_sess *sess;
+    struct msb_flowtab *ft; /* both indexes, in order of activity (idle sweep) */
     struct event *sweep;
     bool sweep_on;
     uint8_t buf[65536]; /* one thread; any datagram fits whole */
@@ -56,10 +64,13 @@ struct msb_udp_in *msb_udp_inbound_create(struct msb_env *env, char *err, size_t
         if (u->cap > 65536u - GW_PORT_BASE)
             u->cap = 65536u - GW_PORT_BASE;
         u->idle_ms = (uint64_t)env->cfg->udp_idle_timeout_s * 1000u;
+        const struct msb_flowtab_spec spec = {
+            .cap = u->cap, .key_len = {PEER_KEY_LEN, GUEST_KEY_LEN}, .lru = true};
         u->sess = calloc(u->cap, sizeof *u->sess);
+        u->ft = msb_flowtab_new(&spec);
         u->sweep = event_new(env->base, -1, EV_PERSIST, on_sweep, u);
     }
-    if (!u || !u->sess || !u->sweep) {
+    if (!u || !u->sess || !u->ft || !u->sweep) {
         msb_udp_inbound_destroy(u);
         snprintf(err, errlen, "out of memory for inbound UDP sessions");
         return NULL;
@@ -73,36 +84,68 @@ void msb_udp_inbound_destroy(struct msb_udp_in *u)
         return;
     if (u->sweep)
         event_free(u->sweep);
-    for (uint32_t i = 0; i < u->cap && u->sess; i++)
-        if (u->sess[i].used)
-            atomic_fetch_sub(&u->m->udp_sessions, 1);
+    if (u->ft)
+        atomic_fetch_sub(&u->m->udp_sessions, msb_flowtab_used(u->ft));
     free(u->sess);
+    msb_flowtab_free(u->ft);
     free(u);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
 
+static void peer_key(uint8_t k[PEER_KEY_LEN], const struct msb_publish_spec *l,
+                     const struct msb_ip *ip, uint16_t port)
+{
+    uintptr_t id = (uintptr_t)l;
+    memcpy(k, &id, sizeof id);
+    k[sizeof id] = ip->family;
+    memcpy(k + sizeof id + 1, ip->b, 16);
+    msb_put16(k + sizeof id + 17, port);
+}
+
+static void guest_key(uint8_t k[GUEST_KEY_LEN], const struct msb_ip *g, uint16_t gp,
+                      const struct msb_ip *src, uint16_t sport)
+{
+    k[0] = g->family;
+    memcpy(k + 1, g->b, 16);
+    msb_put16(k + 17, gp);
+    memcpy(k + 19, src->b, 16);
+    msb_put16(k + 35, sport);
+}
+
+static uint32_t slot_of(const struct msb_udp_in *u, const struct in_sess *x)
+{
+    return (uint32_t)(x - u->sess);
+}
+
 static void end(struct msb_udp_in *u, struct in_sess *x)
 {
-    x->used = false;
-    u->n--;
+    msb_flowtab_release(u->ft, slot_of(u, x));
     atomic_fetch_sub(&u->m->udp_sessions, 1);
 }
 
+/* Traffic either way keeps a session alive. */
+static void touch(struct msb_udp_in *u, struct in_sess *x)
+{
+    x->last_ms = msb_now_ms();
+    msb_flowtab_touch(u->ft, slot_of(u, x));
+}
+
+/* Sessions idle longest come first in the table's activity order, so the
+ * sweep stops at the first one still alive. */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct msb_udp_in *u = arg;
     uint64_t now = msb_now_ms();
-    for (uint32_t i = 0; i < u->cap && u->n; i++) {
-        struct in_sess *x = &u->sess[i];
-        if (x->used && now - x->last_ms >= u->idle_ms) {
-            end(u, x);
-            msb_count(&u->m->udp_idle_timeouts, 1);
-        }
+    uint32_t i;
+    while ((i = msb_flowtab_oldest(u->ft)) != MSB_FLOWTAB_NONE &&
+           now - u->sess[i].last_ms >= u->idle_ms) {
+        end(u, &u->sess[i]);
+        msb_count(&u->m->udp_idle_timeouts, 1);
     }
-    if (!u->n && u->sweep_on) {
+    if (!msb_flowtab_used(u->ft) && u->sweep_on) {
         event_del(u->sweep);
         u->sweep_on = false;
     }
@@ -119,28 +162,23 @@ static void sweep_on(struct msb_udp_in *u)
 static struct in_sess *by_peer(struct msb_udp_in *u, const struct msb_publish_spec *l,
                                const struct msb_ip *ip, uint16_t port)
 {
-    for (uint32_t i = 0; i < u->cap; i++) {
-        struct in_sess *x = &u->sess[i];
-        if (x->used && x->l == l && x->peer_port == port && msb_ip_equal(&x->peer_ip, ip))
-            return x;
-    }
-    return NULL;
+    uint8_t k[PEER_KEY_LEN];
+    peer_key(k, l, ip, port);
+    uint32_t i = msb_flowtab_find(u->ft, BY_PEER, k);
+    return i == MSB_FLOWTAB_NONE ? NULL : &u->sess[i];
 }
 
 static struct in_sess *open_sess(struct msb_udp_in *u, int fd, const struct msb_publish_spec *l,
                                  const struct sockaddr_storage *ss, socklen_t sl,
                                  const struct msb_ip *ip, uint16_t port)
 {
-    if (u->n >= u->cap)
+    uint32_t i = msb_flowtab_alloc(u->ft);
+    if (i == MSB_FLOWTAB_NONE)
         return NULL;
-    uint32_t i = 0;
-    while (u->sess[i].used)
-        i++;
     struct in_sess *x = &u->sess[i];
     const struct msb_addrs *a = &u->env->addrs;
     bool v4 = ip->family == MSB_FAMILY_V4;
     memset(x, 0, sizeof *x);
-    x->used = true;
     x->l = l;
     x->fd = fd;
     memcpy(&x->peer, ss, sl);
@@ -151,7 +189,11 @@ static struct in_sess *open_sess(struct msb_udp_in *u, int fd, const struct msb_
     x->gp = l->guest_port;
     x->src = l->real_peer ? *ip : v4 ? a->gateway4 : a->gateway6;
     x->sport = l->real_peer ? port : (uint16_t)(GW_PORT_BASE + i);
-    u->n++;
+    uint8_t pk[PEER_KEY_LEN], gk[GUEST_KEY_LEN];
+    peer_key(pk, l, ip, port);
+    guest_key(gk, &x->g, x->gp, &x->src, x->sport);
+    msb_flowtab_insert(u->ft, BY_PEER, i, pk);
+    msb_flowtab_insert(u->ft, BY_GUEST, i, gk);
     msb_count(&u->m->udp_sessions, 1);
     msb_count(&u->m->udp_sessions_opened, 1);
     sweep_on(u);
@@ -178,7 +220,7 @@ static void to_guest(struct msb_udp_in *u, int fd, const struct msb_publish_spec
         msb_count(&u->m->udp_cap, 1);
         return;
     }
-    x->last_ms = msb_now_ms();
+    touch(u, x);
     struct msb_udp_reply r = {.src = &x->src, .dst = &x->g, .sport = x->sport, .dport = x->gp,
                               .payload = u->buf, .len = n};
     if (msb_udp_reply_send(u->env, &r)) {
@@ -208,35 +250,26 @@ void msb_udp_inbound_readable(struct msb_udp_in *u, int fd, const struct msb_pub
 
 /* ---- guest -> peer ------------------------------------------------------ */
 
-static bool answers(const struct in_sess *x, const struct msb_pkt *p)
-{
-    return x->used && x->gp == p->sport && x->sport == p->dport && msb_ip_equal(&x->src, &p->dst) &&
-           msb_ip_equal(&x->g, &p->src);
-}
-
+/* A real peer's sessions are found by the peer's own address and port,
+ * a gateway-sourced one by the port that names it: one lookup either way. */
 static struct in_sess *by_guest(struct msb_udp_in *u, const struct msb_pkt *p)
 {
-    /* To the gateway: the port names the session.  To a real peer: a scan
-     * (at most max_inbound_flows, only while inbound sessions exist). */
-    uint32_t i = (uint32_t)p->dport - GW_PORT_BASE;
-    if (p->dport >= GW_PORT_BASE && i < u->cap && answers(&u->sess[i], p))
-        return &u->sess[i];
-    for (i = 0; i < u->cap; i++)
-        if (answers(&u->sess[i], p))
-            return &u->sess[i];
-    return NULL;
+    uint8_t k[GUEST_KEY_LEN];
+    guest_key(k, &p->src, p->sport, &p->dst, p->dport);
+    uint32_t i = msb_flowtab_find(u->ft, BY_GUEST, k);
+    return i == MSB_FLOWTAB_NONE ? NULL : &u->sess[i];
 }
 
 bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
 {
-    if (!u || !u->n)
+    if (!u || !msb_flowtab_used(u->ft))
         return false;
     struct in_sess *x = by_guest(u, p);
     if (!x)
         return false;
-    const uint8_t *payload = p->l4 + 8;
-    size_t len = p->l4_len - 8;
-    x->last_ms = msb_now_ms();
+    const uint8_t *payload = p->l4 + MSB_UDP_HLEN;
+    size_t len = p->l4_len - MSB_UDP_HLEN;
+    touch(u, x);
     if (sendto(x->fd, payload, len, MSG_DONTWAIT, (const struct sockaddr *)&x->peer,
                x->peer_len) < 0) {
         msb_count(&u->m->udp_errors, 1);
@@ -250,6 +283,6 @@ bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
 void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *l)
 {
     for (uint32_t i = 0; u && i < u->cap; i++)
-        if (u->sess[i].used && u->sess[i].l == l)
+        if (msb_flowtab_in_use(u->ft, i) && u->sess[i].l == l)
             end(u, &u->sess[i]);
 }

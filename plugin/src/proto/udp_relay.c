@@ -9,14 +9,12 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
-#include "lib/csum.h"
-#include "proto/icmp_err.h"
+#include "lib/flowtab.h"
 #include "proto/enforce.h"
-#include "lib/siphash.h"
 #include "proto/env.h"
+#include "proto/icmp_err.h"
 #include "proto/udp_reply.h"
 
-#define NONE UINT32_MAX
 /* What an ICMP error needs to quote: the IP header (v6: 40, v4 without
  * options: 20) and the UDP header, with room for some payload. */
 #define QUOTE_CAP 128
@@ -26,14 +24,12 @@
 
 struct udp_sess {
     struct msb_udp *u;
-    bool used;
     struct msb_ip g, d; /* guest and destination, as the guest sees them */
     uint16_t gp, dp;
     int fd;
     struct event *rd, *tmr;
     uint64_t last_ms;
-    uint32_t hnext, older, newer; /* hash chain; activity list (oldest first) */
-    uint8_t quote[QUOTE_CAP];     /* the start of the last datagram sent */
+    uint8_t quote[QUOTE_CAP]; /* the start of the last datagram sent */
     uint16_t quote_len;
 };
 
@@ -43,25 +39,24 @@ struct msb_udp {
     uint32_t max;
     uint64_t idle_ms;
     struct udp_sess *sess;
-    uint32_t *buckets, mask;
-    uint32_t *free_q, nfree;
-    uint32_t oldest, newest;
-    struct msb_sipkey key;
+    /* guest tuple -> slot, in order of activity (oldest recycled first) */
+    struct msb_flowtab *ft;
     uint8_t buf[65536]; /* host reads (one thread): any datagram fits whole */
 };
 
 /* ---- the table ------------------------------------------------------------ */
 
-static uint32_t hash_of(const struct msb_udp *u, const struct msb_ip *g, uint16_t gp,
-                        const struct msb_ip *d, uint16_t dp)
+/* The guest tuple as the table's key: family, guest, destination, ports. */
+#define TUPLE_LEN (1 + 16 + 16 + 2 + 2)
+
+static void tuple_key(uint8_t k[TUPLE_LEN], const struct msb_ip *g, uint16_t gp,
+                      const struct msb_ip *d, uint16_t dp)
 {
-    uint8_t k[1 + 16 + 16 + 4];
     k[0] = g->family;
     memcpy(k + 1, g->b, 16);
     memcpy(k + 17, d->b, 16);
     msb_put16(k + 33, gp);
     msb_put16(k + 35, dp);
-    return (uint32_t)msb_siphash(&u->key, k, sizeof k) & u->mask;
 }
 
 static uint32_t idx(const struct msb_udp *u, const struct udp_sess *x)
@@ -71,47 +66,10 @@ static uint32_t idx(const struct msb_udp *u, const struct udp_sess *x)
 
 static struct udp_sess *lookup(struct msb_udp *u, const struct msb_pkt *p)
 {
-    for (uint32_t i = u->buckets[hash_of(u, &p->src, p->sport, &p->dst, p->dport)]; i != NONE;
-         i = u->sess[i].hnext) {
-        struct udp_sess *x = &u->sess[i];
-        if (x->gp == p->sport && x->dp == p->dport && msb_ip_equal(&x->g, &p->src) &&
-            msb_ip_equal(&x->d, &p->dst))
-            return x;
-    }
-    return NULL;
-}
-
-static void unlink_hash(struct msb_udp *u, struct udp_sess *x)
-{
-    uint32_t *at = &u->buckets[hash_of(u, &x->g, x->gp, &x->d, x->dp)];
-    while (*at != NONE && *at != idx(u, x))
-        at = &u->sess[*at].hnext;
-    if (*at != NONE)
-        *at = x->hnext;
-}
-
-static void unlink_age(struct msb_udp *u, struct udp_sess *x)
-{
-    if (x->older != NONE)
-        u->sess[x->older].newer = x->newer;
-    else
-        u->oldest = x->newer;
-    if (x->newer != NONE)
-        u->sess[x->newer].older = x->older;
-    else
-        u->newest = x->older;
-    x->older = x->newer = NONE;
-}
-
-static void link_newest(struct msb_udp *u, struct udp_sess *x)
-{
-    x->older = u->newest;
-    x->newer = NONE;
-    if (u->newest != NONE)
-        u->sess[u->newest].newer = idx(u, x);
-    else
-        u->oldest = idx(u, x);
-    u->newest = idx(u, x);
+    uint8_t k[TUPLE_LEN];
+    tuple_key(k, &p->src, p->sport, &p->dst, p->dport);
+    uint32_t slot = msb_flowtab_find(u->ft, 0, k);
+    return slot == MSB_FLOWTAB_NONE ? NULL : &u->sess[slot];
 }
 
 /* Traffic either way keeps a session alive and makes it the last one to
@@ -119,10 +77,7 @@ static void link_newest(struct msb_udp *u, struct udp_sess *x)
 static void touch(struct msb_udp *u, struct udp_sess *x)
 {
     x->last_ms = msb_now_ms();
-    if (u->newest != idx(u, x)) {
-        unlink_age(u, x);
-        link_newest(u, x);
-    }
+    msb_flowtab_touch(u->ft, idx(u, x));
 }
 
 static void sess_close(struct msb_udp *u, struct udp_sess *x)
@@ -133,11 +88,9 @@ static void sess_close(struct msb_udp *u, struct udp_sess *x)
         event_free(x->tmr);
     if (x->fd >= 0)
         close(x->fd);
-    unlink_hash(u, x);
-    unlink_age(u, x);
+    msb_flowtab_release(u->ft, idx(u, x));
     memset(x, 0, sizeof *x);
     x->fd = -1;
-    u->free_q[u->nfree++] = idx(u, x);
     msb_count(&u->m->sessions, (uint64_t)-1);
 }
 
@@ -229,21 +182,21 @@ static int open_socket(struct msb_udp *u, struct udp_sess *x)
 static void recycle_oldest(struct msb_udp *u)
 {
     msb_count(&u->m->sessions_recycled, 1);
-    sess_close(u, &u->sess[u->oldest]);
+    sess_close(u, &u->sess[msb_flowtab_oldest(u->ft)]);
 }
 
 static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
 {
-    if (u->nfree == 0)
+    uint8_t k[TUPLE_LEN];
+    tuple_key(k, &p->src, p->sport, &p->dst, p->dport);
+    uint32_t slot = msb_flowtab_add(u->ft, k);
+    if (slot == MSB_FLOWTAB_NONE) {
         recycle_oldest(u);
-    struct udp_sess *x = &u->sess[u->free_q[--u->nfree]];
-    *x = (struct udp_sess){.u = u, .used = true, .g = p->src, .d = p->dst, .gp = p->sport,
-                           .dp = p->dport, .fd = -1, .older = NONE, .newer = NONE};
-    uint32_t h = hash_of(u, &x->g, x->gp, &x->d, x->dp);
-    x->hnext = u->buckets[h];
-    u->buckets[h] = idx(u, x);
-    link_newest(u, x);
-    x->last_ms = msb_now_ms();
+        slot = msb_flowtab_add(u->ft, k);
+    }
+    struct udp_sess *x = &u->sess[slot];
+    *x = (struct udp_sess){.u = u, .g = p->src, .d = p->dst, .gp = p->sport, .dp = p->dport,
+                           .fd = -1, .last_ms = msb_now_ms()};
     msb_count(&u->m->sessions, 1);
     if (open_socket(u, x) != 0) {
         msb_drop(u->env->metrics, MSB_DROP_UDP_NO_SOCKET);
@@ -329,7 +282,7 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
     for (uint32_t i = 0; i < u->max; i++) {
         struct udp_sess *x = &u->sess[i];
         const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &x->g, x->gp, &x->d, x->dp};
-        if (x->used && !msb_policy_still_allowed(u->env, &ref)) {
+        if (msb_flowtab_in_use(u->ft, i) && !msb_policy_still_allowed(u->env, &ref)) {
             sess_close(u, x);
             n++;
         }
@@ -338,14 +291,6 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
 }
 
 /* ---- life cycle ------------------------------------------------------------- */
-
-static uint32_t pow2_at_least(uint32_t n)
-{
-    uint32_t b = 1;
-    while (b < n)
-        b <<= 1;
-    return b;
-}
 
 struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen)
 {
@@ -358,24 +303,16 @@ struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen)
     u->m = &env->metrics->udp;
     u->max = env->cfg->max_udp_sessions;
     u->idle_ms = (uint64_t)env->cfg->udp_idle_timeout_s * 1000u;
-    u->mask = pow2_at_least(u->max) - 1;
+    const struct msb_flowtab_spec spec = {.cap = u->max, .key_len = {TUPLE_LEN, 0}, .lru = true};
     u->sess = calloc(u->max, sizeof *u->sess);
-    u->buckets = malloc((size_t)(u->mask + 1) * sizeof *u->buckets);
-    u->free_q = malloc((size_t)u->max * sizeof *u->free_q);
-    if (!u->sess || !u->buckets || !u->free_q) {
+    u->ft = msb_flowtab_new(&spec);
+    if (!u->sess || !u->ft) {
         msb_udp_destroy(u);
         snprintf(err, errlen, "out of memory for %u UDP sessions", env->cfg->max_udp_sessions);
         return NULL;
     }
-    memset(u->buckets, 0xff, (size_t)(u->mask + 1) * sizeof *u->buckets);
-    /* Lowest slots first (LIFO stack popped from the end). */
-    for (uint32_t i = 0; i < u->max; i++) {
+    for (uint32_t i = 0; i < u->max; i++)
         u->sess[i].fd = -1;
-        u->free_q[i] = u->max - 1 - i;
-    }
-    u->nfree = u->max;
-    u->oldest = u->newest = NONE;
-    msb_sipkey_random(&u->key);
     return u;
 }
 
@@ -383,11 +320,10 @@ void msb_udp_destroy(struct msb_udp *u)
 {
     if (!u)
         return;
-    for (uint32_t i = 0; u->sess && i < u->max; i++)
-        if (u->sess[i].used)
+    for (uint32_t i = 0; u->sess && u->ft && i < u->max; i++)
+        if (msb_flowtab_in_use(u->ft, i))
             sess_close(u, &u->sess[i]);
     free(u->sess);
-    free(u->buckets);
-    free(u->free_q);
+    msb_flowtab_free(u->ft);
     free(u);
 }

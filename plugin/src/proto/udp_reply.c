@@ -7,21 +7,16 @@
 #include "lib/pkt_build.h"
 #include "proto/env.h"
 
-#define V4_HLEN 20
-#define V6_HLEN 40
-#define UDP_HLEN 8
 #define HOP_LIMIT 64
-#define IP_DF 0x4000
-#define IP_MF 0x2000
 
 static void udp_header(uint8_t *h, const struct msb_udp_reply *r)
 {
     msb_put16(h, r->sport);
     msb_put16(h + 2, r->dport);
-    msb_put16(h + 4, (uint16_t)(UDP_HLEN + r->len));
+    msb_put16(h + 4, (uint16_t)(MSB_UDP_HLEN + r->len));
     msb_put16(h + 6, 0);
-    uint32_t sum = msb_csum_pseudo(r->src, r->dst, MSB_IPPROTO_UDP, UDP_HLEN + r->len);
-    sum = msb_csum_add(msb_csum_add(sum, h, UDP_HLEN), r->payload, r->len);
+    uint32_t sum = msb_csum_pseudo(r->src, r->dst, MSB_IPPROTO_UDP, MSB_UDP_HLEN + r->len);
+    sum = msb_csum_add(msb_csum_add(sum, h, MSB_UDP_HLEN), r->payload, r->len);
     uint16_t ck = msb_csum_finish(sum);
     msb_put16(h + 6, ck ? ck : 0xffff); /* 0 would mean "no checksum" */
 }
@@ -36,39 +31,39 @@ static void ip4_header(uint8_t *ip, const struct msb_udp_reply *r, size_t len, u
 static void copy_span(uint8_t *out, const uint8_t *hdr, const uint8_t *payload, size_t off,
                       size_t n)
 {
-    while (n && off < UDP_HLEN) {
+    while (n && off < MSB_UDP_HLEN) {
         *out++ = hdr[off++];
         n--;
     }
-    memcpy(out, payload + (off - UDP_HLEN), n);
+    memcpy(out, payload + (off - MSB_UDP_HLEN), n);
 }
 
 static bool send_fragment(struct msb_env *e, const struct msb_udp_reply *r, const uint8_t *hdr,
                           size_t off, size_t n, uint16_t flags, uint16_t id)
 {
-    struct msb_frame *f = msb_env_ip_frame(e, 4, V4_HLEN + n);
+    struct msb_frame *f = msb_env_ip_frame(e, 4, MSB_IPV4_HLEN + n);
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
-    ip4_header(ip, r, V4_HLEN + n, id, (uint16_t)(flags | (off / 8)));
-    copy_span(ip + V4_HLEN, hdr, r->payload, off, n);
+    ip4_header(ip, r, MSB_IPV4_HLEN + n, id, (uint16_t)(flags | (off / 8)));
+    copy_span(ip + MSB_IPV4_HLEN, hdr, r->payload, off, n);
     return msb_env_emit(e, f);
 }
 
 static bool send_v4(struct msb_env *e, const struct msb_udp_reply *r)
 {
     static uint16_t next_id; /* the stack thread is the only writer */
-    uint8_t hdr[UDP_HLEN];
-    size_t dlen = UDP_HLEN + r->len, mtu = e->cfg->mtu;
-    if (V4_HLEN + dlen > 65535) {
+    uint8_t hdr[MSB_UDP_HLEN];
+    size_t dlen = MSB_UDP_HLEN + r->len, mtu = e->cfg->mtu;
+    if (MSB_IPV4_HLEN + dlen > 65535) {
         msb_drop(e->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
         return false;
     }
     udp_header(hdr, r);
-    if (V4_HLEN + dlen <= mtu)
-        return send_fragment(e, r, hdr, 0, dlen, IP_DF, next_id++);
+    if (MSB_IPV4_HLEN + dlen <= mtu)
+        return send_fragment(e, r, hdr, 0, dlen, MSB_IPV4_DF, next_id++);
     /* Every fragment but the last carries a multiple of 8 bytes. */
-    size_t chunk = (mtu - V4_HLEN) & ~(size_t)7;
+    size_t chunk = (mtu - MSB_IPV4_HLEN) & ~(size_t)7;
     size_t frames = (dlen + chunk - 1) / chunk;
     if (!msb_env_rx_room(e, frames)) {
         msb_drop(e->metrics, MSB_DROP_RX_RING_FULL);
@@ -77,7 +72,7 @@ static bool send_v4(struct msb_env *e, const struct msb_udp_reply *r)
     uint16_t id = next_id++;
     for (size_t off = 0; off < dlen; off += chunk) {
         size_t n = dlen - off < chunk ? dlen - off : chunk;
-        if (!send_fragment(e, r, hdr, off, n, off + n < dlen ? IP_MF : 0, id))
+        if (!send_fragment(e, r, hdr, off, n, off + n < dlen ? MSB_IPV4_MF : 0, id))
             return false;
     }
     msb_count(&e->metrics->udp.fragmented_replies, 1);
@@ -86,18 +81,18 @@ static bool send_v4(struct msb_env *e, const struct msb_udp_reply *r)
 
 static bool send_v6(struct msb_env *e, const struct msb_udp_reply *r)
 {
-    size_t plen = UDP_HLEN + r->len;
-    if (V6_HLEN + plen > e->cfg->mtu || plen > 65535) {
+    size_t plen = MSB_UDP_HLEN + r->len;
+    if (MSB_IPV6_HLEN + plen > e->cfg->mtu || plen > 65535) {
         msb_drop(e->metrics, MSB_DROP_UDP_REPLY_TOO_BIG);
         return false;
     }
-    struct msb_frame *f = msb_env_ip_frame(e, 6, V6_HLEN + plen);
+    struct msb_frame *f = msb_env_ip_frame(e, 6, MSB_IPV6_HLEN + plen);
     if (!f)
         return false;
     uint8_t *ip = f->data + MSB_ETH_HLEN;
     msb_ip6_write(ip, plen, HOP_LIMIT, MSB_IPPROTO_UDP, r->src->b, r->dst->b);
-    udp_header(ip + V6_HLEN, r);
-    memcpy(ip + V6_HLEN + UDP_HLEN, r->payload, r->len);
+    udp_header(ip + MSB_IPV6_HLEN, r);
+    memcpy(ip + MSB_IPV6_HLEN + MSB_UDP_HLEN, r->payload, r->len);
     return msb_env_emit(e, f);
 }
 

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/siphash.h"
+#include "lib/flowtab.h"
 #include "proto/env.h"
 #include "proto/tcp/tcp.h"
 
@@ -65,7 +65,7 @@ struct tcp_flow {
     /* List links outlive a release: a slot still linked is unlinked only by
      * the walk, never by a new flow in the same slot. */
     bool batch_linked, room_linked;
-    uint32_t hnext, batch_next, room_next;
+    uint32_t batch_next, room_next;
     /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
      * guest; lw_port is lwIP's local port (LW_PORT for guest flows). */
     bool inbound;
@@ -91,13 +91,8 @@ struct msb_tcp {
     struct msb_tcp_metrics *m;
     uint32_t max_flows;
     struct tcp_flow *flows;
-    /* guest 5-tuple -> slot */
-    struct msb_sipkey key;
-    uint32_t *buckets;
-    uint32_t bucket_mask;
-    /* FIFO of free slots: a freed slot is reused as late as possible */
-    uint32_t *free_q;
-    uint32_t free_head, free_count;
+    /* guest 5-tuple -> slot; its FIFO reuses a freed slot as late as possible */
+    struct msb_flowtab *ft;
     uint32_t batch_head, room_head;
     struct event *tmr_ev; /* tcp_tmr, armed only while lwIP has pcbs */
     bool tmr_armed;

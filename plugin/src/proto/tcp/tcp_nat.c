@@ -5,10 +5,11 @@
  * remote (FAKE(i), guest port) talking to (lw_addr, LW_PORT), so the lwIP
  * 4-tuple is unique per slot and the reverse lookup (lwIP output -> flow)
  * is O(1): decode the slot from the destination address.  The forward
- * lookup (guest 5-tuple -> slot) is a chained hash keyed with SipHash, so
- * a guest choosing its ports cannot aim at one bucket.  Free slots leave a
- * FIFO: a slot just freed is reused last, which keeps a tuple's lwIP twin
- * from coming back while anything of the old flow could still be around.
+ * lookup (guest 5-tuple -> slot) is the flow table's (lib/flowtab.h),
+ * keyed with SipHash, so a guest choosing its ports cannot aim at one
+ * bucket.  Free slots leave its FIFO: a slot just freed is reused last,
+ * which keeps a tuple's lwIP twin from coming back while anything of the
+ * old flow could still be around.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,74 +55,46 @@ uint32_t msb_tcp_nat_slot(const struct msb_tcp *t, const struct tcp_flow *f)
 
 /* ---- table ------------------------------------------------------------ */
 
-static uint32_t pow2_at_least(uint32_t n)
+/* The guest tuple as the table's key: family, guest, destination, ports. */
+#define TUPLE_LEN (1 + 16 + 16 + 2 + 2)
+
+static void tuple_key(uint8_t k[TUPLE_LEN], const struct msb_ip *g, uint16_t gp,
+                      const struct msb_ip *d, uint16_t dp)
 {
-    uint32_t p = 1;
-    while (p < n)
-        p <<= 1;
-    return p;
+    k[0] = g->family;
+    memcpy(k + 1, g->b, 16);
+    memcpy(k + 17, d->b, 16);
+    msb_put16(k + 33, gp);
+    msb_put16(k + 35, dp);
 }
 
 int msb_tcp_nat_init(struct msb_tcp *t)
 {
-    uint32_t nb = pow2_at_least(t->max_flows * 2);
+    const struct msb_flowtab_spec spec = {.cap = t->max_flows, .key_len = {TUPLE_LEN, 0}};
     t->flows = calloc(t->max_flows, sizeof *t->flows);
-    t->buckets = malloc(nb * sizeof *t->buckets);
-    t->free_q = malloc(t->max_flows * sizeof *t->free_q);
-    if (!t->flows || !t->buckets || !t->free_q)
+    t->ft = msb_flowtab_new(&spec);
+    if (!t->flows || !t->ft)
         return -1;
-    t->bucket_mask = nb - 1;
-    for (uint32_t i = 0; i < nb; i++)
-        t->buckets[i] = FLOW_NONE;
     for (uint32_t i = 0; i < t->max_flows; i++) {
         t->flows[i].t = t;
         t->flows[i].fd = -1;
-        t->flows[i].hnext = FLOW_NONE;
-        t->free_q[i] = i;
     }
-    t->free_head = 0;
-    t->free_count = t->max_flows;
-    msb_sipkey_random(&t->key);
     return 0;
 }
 
 void msb_tcp_nat_free(struct msb_tcp *t)
 {
     free(t->flows);
-    free(t->buckets);
-    free(t->free_q);
-}
-
-struct tuple {
-    uint8_t family, pad;
-    uint16_t gp, dp;
-    uint8_t g[16], d[16];
-};
-
-static uint32_t bucket_of(const struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
-                          const struct msb_ip *d, uint16_t dp)
-{
-    struct tuple k;
-    memset(&k, 0, sizeof k);
-    k.family = g->family;
-    k.gp = gp;
-    k.dp = dp;
-    memcpy(k.g, g->b, 16);
-    memcpy(k.d, d->b, 16);
-    return (uint32_t)msb_siphash(&t->key, &k, sizeof k) & t->bucket_mask;
+    msb_flowtab_free(t->ft);
 }
 
 struct tcp_flow *msb_tcp_nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                           const struct msb_ip *d, uint16_t dp)
 {
-    uint32_t i = t->buckets[bucket_of(t, g, gp, d, dp)];
-    while (i != FLOW_NONE) {
-        struct tcp_flow *f = &t->flows[i];
-        if (f->gp == gp && f->dp == dp && msb_ip_equal(&f->g, g) && msb_ip_equal(&f->d, d))
-            return f;
-        i = f->hnext;
-    }
-    return NULL;
+    uint8_t k[TUPLE_LEN];
+    tuple_key(k, g, gp, d, dp);
+    uint32_t slot = msb_flowtab_find(t->ft, 0, k);
+    return slot == MSB_FLOWTAB_NONE ? NULL : &t->flows[slot];
 }
 
 struct tcp_flow *msb_tcp_nat_lookup(struct msb_tcp *t, const struct msb_pkt *p)
@@ -134,14 +107,17 @@ struct tcp_flow *msb_tcp_nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
     return msb_tcp_nat_alloc_tuple(t, &p->src, p->sport, &p->dst, p->dport);
 }
 
+/* The table hands out the slot free the longest, which keeps a tuple's
+ * lwIP twin from coming back while anything of the old flow could still
+ * be around. */
 struct tcp_flow *msb_tcp_nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                                  const struct msb_ip *d, uint16_t dp)
 {
-    if (!t->free_count)
+    uint8_t k[TUPLE_LEN];
+    tuple_key(k, g, gp, d, dp);
+    uint32_t slot = msb_flowtab_add(t->ft, k);
+    if (slot == MSB_FLOWTAB_NONE)
         return NULL;
-    uint32_t slot = t->free_q[t->free_head];
-    t->free_head = (t->free_head + 1) % t->max_flows;
-    t->free_count--;
     struct tcp_flow *f = &t->flows[slot];
     f->g = *g;
     f->d = *d;
@@ -149,24 +125,13 @@ struct tcp_flow *msb_tcp_nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip 
     f->dp = dp;
     f->inbound = false;
     f->lw_port = LW_PORT;
-    uint32_t b = bucket_of(t, &f->g, f->gp, &f->d, f->dp);
-    f->hnext = t->buckets[b];
-    t->buckets[b] = slot;
     return f;
 }
 
 void msb_tcp_nat_release(struct msb_tcp *t, struct tcp_flow *f)
 {
-    uint32_t slot = msb_tcp_nat_slot(t, f);
-    uint32_t *link = &t->buckets[bucket_of(t, &f->g, f->gp, &f->d, f->dp)];
-    while (*link != FLOW_NONE && *link != slot)
-        link = &t->flows[*link].hnext;
-    if (*link == slot)
-        *link = f->hnext;
-    f->hnext = FLOW_NONE;
+    msb_flowtab_release(t->ft, msb_tcp_nat_slot(t, f));
     f->gen++;
-    t->free_q[(t->free_head + t->free_count) % t->max_flows] = slot;
-    t->free_count++;
 }
 
 struct tcp_flow *msb_tcp_nat_from_lwip(struct msb_tcp *t, uint8_t ip_version, const uint8_t *addr,
@@ -207,7 +172,7 @@ static void rewrite(uint8_t *l3, const uint8_t *src, const uint8_t *dst, uint16_
                     uint16_t dport)
 {
     bool v4 = (l3[0] >> 4) == 4;
-    uint8_t *tcp = l3 + (v4 ? (size_t)(l3[0] & 15) * 4 : 40);
+    uint8_t *tcp = l3 + (v4 ? (size_t)(l3[0] & 15) * 4 : MSB_IPV6_HLEN);
     uint8_t *ck = tcp + 16;
     put_addr(l3, l3 + (v4 ? 12 : 8), src, ck);
     put_addr(l3, l3 + (v4 ? 16 : 24), dst, ck);
