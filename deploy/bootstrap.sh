@@ -17,7 +17,8 @@ build_pkgs=(gcc make cmake pkg-config
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
     python3 python3-grpcio python3-grpc-tools valgrind openssl prometheus jq
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
-    clang libclang-rt-14-dev)
+    clang libclang-rt-14-dev
+    man-db groff) # the manual-page check (ctest -L style): man --warnings
 # Benchmarks: the stacks msbnet is compared with.
 perf_pkgs=(slirp4netns passt)
 
