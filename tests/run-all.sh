@@ -2,7 +2,7 @@
 # Everything CI runs, from a fresh Debian machine to a verdict:
 #   1. install dependencies (deploy/bootstrap.sh),
 #   2. build and run every test (ctest: CUnit suites, ThreadSanitizer
-#      targets, valgrind runs, integration tests),
+#      targets, valgrind runs, integration tests, style checks),
 #   3. build again with AddressSanitizer + UndefinedBehaviorSanitizer and run
 #      the unit and integration tests there too,
 #   4. build the libFuzzer targets with clang and fuzz each parser for a
@@ -29,7 +29,7 @@ configure_build_test() { # dir, label filter, cmake args...
 }
 
 mkdir -p "$out"
-configure_build_test "$out/build" 'unit|integration|valgrind'
+configure_build_test "$out/build" 'unit|integration|valgrind|style'
 configure_build_test "$out/build-asan" 'unit|integration' \
     -DMSBNET_SANITIZE=ON -DMSBNET_TSAN_TESTS=OFF
 echo "== $out/build-fuzz: libFuzzer targets (clang)"
