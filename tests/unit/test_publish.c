@@ -231,8 +231,10 @@ static bool guest_data(struct seg *s)
     return false;
 }
 
+/* No flow, inbound or not, moved outside the TCP state table. */
 static void finish(void)
 {
+    CU_ASSERT_EQUAL(metric("tcp", "bad_transition"), 0);
     api->destroy(net);
     net = NULL;
 }
