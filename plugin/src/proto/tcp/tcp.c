@@ -29,7 +29,8 @@ void msb_tcp_flow_reset(struct tcp_flow *f)
     f->pcb = NULL;
     f->fd = -1;
     f->rd = f->wr = f->tmr = NULL;
-    /* The one place events are cleared: they belonged to the slot's last flow. */
+    /* The one place the sets are written past their changers: what they
+     * held was the slot's last flow's (its list places excepted). */
     f->events = 0;
     f->pending = 0;
     msb_tcp_flow_arm(f, ARM_RD | ARM_WR, false);
