@@ -62,7 +62,15 @@ transfer() { # name, bytes, seed, port, msbnetd options...: sets OUT (guest's ou
     if [[ $got == "$bytes "* && $got == "$saw" ]]; then ok "host_to_guest_${name}_sha256"
     else bad "host_to_guest_${name}_sha256" "got '$got' sent '$saw'"; fi
 }
+# Every move of every flow in the runs whose metrics are in $1 was in the
+# TCP state table (tcp.bad_transition stays 0).
+no_bad_transition() { # check name, metrics output
+    local n
+    n=$(metric tcp bad_transition "$2" | sort -u | tr '\n' ' ')
+    if [[ $n == "0 " ]]; then ok "$1"; else bad "$1" "tcp.bad_transition: ${n:-none}"; fi
+}
 transfer 1GiB $GiB 7 9001
+no_bad_transition no_bad_transition_1GiB "$OUT"
 # First run (guest->host): the guest's TSO super-frames and partial sums.
 gso=$(metric vnet gso_frames "$OUT" | head -1) csum=$(metric vnet csum_completed "$OUT" | head -1)
 if [[ ${gso:-0} -gt 0 && ${csum:-0} -gt 0 && $OUT == *'"vnet_hdr":"kernel"'* ]]; then
@@ -151,10 +159,12 @@ fds=$(grep -o 'fds [0-9]* [0-9]*' <<<"$out")
 read -r _ before after <<<"$fds"
 if [[ -n ${before:-} && $before -eq $after ]]; then ok no_fd_leak_after_churn; else bad no_fd_leak_after_churn "$fds"; fi
 if grep -q '"flows":0,' <<<"$out"; then ok flow_gauge_back_to_zero; else bad flow_gauge_back_to_zero "$(grep -o '"tcp":{[^}]*}' <<<"$out")"; fi
+no_bad_transition no_bad_transition_after_churn "$out"
 
 out=$(guest --max-flows 100 --print-metrics -- $peer concurrent 198.18.0.1 9006 101)
 expect flow_cap_101st_refused "open 100 (Connection refused)" "$out"
 if grep -q '"tcp_flow_cap":[1-9]' <<<"$out"; then ok flow_cap_counted; else bad flow_cap_counted "$(grep -o '"drops":{[^}]*}' <<<"$out")"; fi
+no_bad_transition no_bad_transition_at_flow_cap "$out"
 
 out=$(guest --egress deny --print-metrics -- sh -c 'curl -sS --max-time 10 http://198.18.0.1:8080/hello.txt; echo "curl=$?"')
 if [[ $out == *curl=7* ]] && grep -q '"denied":1' <<<"$out"; then ok egress_deny_refuses_and_counts; else bad egress_deny_refuses_and_counts "$out"; fi

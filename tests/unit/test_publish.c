@@ -231,8 +231,10 @@ static bool guest_data(struct seg *s)
     return false;
 }
 
+/* No flow, inbound or not, moved outside the TCP state table. */
 static void finish(void)
 {
+    CU_ASSERT_EQUAL(metric("tcp", "bad_transition"), 0);
     api->destroy(net);
     net = NULL;
 }
@@ -281,6 +283,47 @@ static void test_runtime_publish_tcp(void)
     close(h2);
     close(h);
     finish(); /* open flows are reset, listeners closed (ASan/valgrind see leaks) */
+}
+
+static void set_policy(const char *text)
+{
+    char err[256] = "";
+    int rc = api->set_policy(net, text, NULL, err, sizeof err);
+    if (rc != MSBNET_OK)
+        fprintf(stderr, "set_policy %s: %s\n", text, err);
+    CU_ASSERT_EQUAL_FATAL(rc, MSBNET_OK);
+}
+
+/* A published port's connection answers to the ingress rules when the
+ * policy changes: an unchanged policy (public_only, whose egress rules
+ * would deny the gateway-sourced flow) leaves it alone, an ingress deny
+ * resets it. */
+static void test_policy_replace_ingress(void)
+{
+    net = create("{}");
+    start();
+    uint16_t port = free_port(SOCK_STREAM);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(publish(true, "tcp", port, 8000, false, err, sizeof err), MSBNET_OK);
+    int h = host_connect(SOCK_STREAM, port);
+    CU_ASSERT_FATAL(h >= 0);
+    struct seg syn, s;
+    CU_ASSERT_FATAL(guest_accept(&syn, 8000));
+    char *same = api->policy_json(net);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(same);
+    set_policy(same);
+    api->free_string(same);
+    CU_ASSERT_EQUAL(metric_wait("policy", "replaced", 1), 1);
+    CU_ASSERT_EQUAL(send(h, "still", 5, 0), 5);
+    CU_ASSERT_FATAL(guest_data(&s));
+    CU_ASSERT(s.len == 5 && memcmp(s.data, "still", 5) == 0);
+    CU_ASSERT_EQUAL(metric("policy", "flows_reset"), 0);
+    set_policy("{\"default_egress\":\"allow\",\"default_ingress\":\"deny\"}");
+    CU_ASSERT_EQUAL(metric_wait("policy", "flows_reset", 1), 1);
+    char buf[8];
+    CU_ASSERT(host_recv(h, buf, sizeof buf, 3000) <= 0); /* reset, or closed */
+    close(h);
+    finish();
 }
 
 static void test_publish_errors(void)
@@ -606,6 +649,7 @@ int main(void)
     static const struct test_case tests[] = {
         {"runtime_publish_tcp", test_runtime_publish_tcp},
         {"publish_errors", test_publish_errors},
+        {"policy_replace_ingress", test_policy_replace_ingress},
         {"guest_refuses", test_guest_refuses},
         {"tcp_real_peer", test_tcp_real_peer},
         {"guest_silent", test_guest_silent},

@@ -371,6 +371,7 @@ static ssize_t host_recv(int h, void *buf, size_t n, int ms)
 
 /* ---- instance ---------------------------------------------------------------- */
 
+/* Every flow gone, and none of them ever moved outside the state table. */
 static void gauges_zero(int ms)
 {
     WAIT(metric("tcp", "flows") == 0, ms);
@@ -378,6 +379,7 @@ static void gauges_zero(int ms)
     CU_ASSERT_EQUAL(metric("tcp", "connecting"), 0);
     CU_ASSERT_EQUAL(metric("tcp", "established"), 0);
     CU_ASSERT_EQUAL(metric("tcp", "closing"), 0);
+    CU_ASSERT_EQUAL(metric("tcp", "bad_transition"), 0);
 }
 
 static void stop(void)
@@ -560,6 +562,8 @@ static void test_data_v4_and_guest_half_close(void)
     CU_ASSERT_TRUE(c->fin);
     CU_ASSERT_FALSE(c->rst);
     gauges_zero(1000);
+    /* connect, data, FIN both ways: every move was in the table */
+    CU_ASSERT_EQUAL(metric("tcp", "bad_transition"), 0);
     close(l);
     gconn_free(c);
 }
@@ -968,6 +972,81 @@ static void test_sni_must_match_domain_rule(void)
     stop();
 }
 
+/* ---- instance G: log_level debug ----------------------------------------------- */
+
+/* One connection's whole life: data, the guest's FIN, the host's close. */
+static bool one_life(uint16_t *sport, uint16_t *dport)
+{
+    int l, h;
+    struct gconn *c = open_flow(4, &l, &h);
+    if (!c)
+        return false;
+    *sport = c->sp;
+    *dport = c->dp;
+    gsend(c, F_ACK | F_PSH, (const uint8_t *)"ping", 4);
+    char buf[8];
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 1000), 4);
+    gsend(c, F_FIN | F_ACK, NULL, 0);
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 1000), 0);
+    close(h);
+    WAIT(c->fin, 1000);
+    CU_ASSERT_TRUE(c->fin);
+    gauges_zero(1000);
+    close(l);
+    gconn_free(c);
+    return true;
+}
+
+/* The flow's trace lines (tcp_state.c) in order, each with its cause. */
+static void check_trace(const char *log, const char *flow)
+{
+    const char *want[] = {"free -> connecting events=- ", "connecting -> syn_fed ",
+                          "syn_fed -> open ", "open -> closing events=guest_fin ",
+                          "closing -> closing events=guest_fin,host_eof", "closing -> free "};
+    if (getenv("TCP_TEST_DEBUG"))
+        fputs(log, stderr);
+    const char *at = log;
+    char line[160];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(line, sizeof line, "%s%s", flow, want[i]);
+        const char *hit = strstr(at, line);
+        CU_ASSERT_PTR_NOT_NULL(hit);
+        if (!hit) {
+            fprintf(stderr, "\n  no \"%s\" in order in:\n%s", line, log);
+            return;
+        }
+        at = hit + strlen(line);
+    }
+    CU_ASSERT_PTR_NULL(strstr(log, "illegal"));
+}
+
+/* At log level debug each state change of a flow is one stderr line:
+ * connect, data and a FIN each way give the expected moves, none illegal. */
+static void test_transitions_traced(void)
+{
+    FILE *tmp = tmpfile();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    start("{\"egress\": \"allow\", \"log_level\": \"debug\"}");
+    uint16_t sp = 0, dp = 0;
+    bool lived = one_life(&sp, &dp);
+    stop();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CU_ASSERT_TRUE_FATAL(lived);
+    static char log[1 << 16];
+    rewind(tmp);
+    log[fread(log, 1, sizeof log - 1, tmp)] = '\0';
+    fclose(tmp);
+    char g[MSB_IP_STRLEN], d[MSB_IP_STRLEN], flow[128];
+    snprintf(flow, sizeof flow, "tcp %s:%u -> %s:%u ", msb_ip_format(&g4, g, sizeof g), sp,
+             msb_ip_format(&gw4, d, sizeof d), dp);
+    check_trace(log, flow);
+}
+
 int main(void)
 {
     fds_at_start = count_fds();
@@ -989,6 +1068,7 @@ int main(void)
         {"MTU 65520, 8-frame rx ring: no loss", test_big_mtu_small_ring},
         {"set_policy resets the flows it denies", test_policy_replace_resets_denied_flows},
         {"TLS SNI must match the domain rule", test_sni_must_match_domain_rule},
+        {"log_level debug: a connection's transitions traced", test_transitions_traced},
         {"no fd leak", test_no_fd_leak},
         {NULL, NULL},
     };

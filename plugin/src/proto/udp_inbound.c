@@ -280,6 +280,21 @@ bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
     return true;
 }
 
+uint32_t msb_udp_inbound_policy_recheck(struct msb_udp_in *u)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; u && i < u->cap; i++) {
+        struct in_sess *x = &u->sess[i];
+        const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, true, &x->g, x->gp, &x->peer_ip,
+                                         x->peer_port};
+        if (msb_flowtab_in_use(u->ft, i) && !msb_policy_still_allowed(u->env, &ref)) {
+            end(u, x);
+            n++;
+        }
+    }
+    return n;
+}
+
 void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *l)
 {
     for (uint32_t i = 0; u && i < u->cap; i++)

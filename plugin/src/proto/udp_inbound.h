@@ -31,6 +31,10 @@ void msb_udp_inbound_readable(struct msb_udp_in *u, int fd, const struct msb_pub
  * peer or dropped, counted), false when it is the egress relay's. */
 bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p);
 
+/* After a policy swap: ends the sessions the new ingress rules deny (the
+ * peer's next datagram is judged afresh).  Returns how many. */
+uint32_t msb_udp_inbound_policy_recheck(struct msb_udp_in *u);
+
 /* The listener is going away: end its sessions. */
 void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *spec);
 

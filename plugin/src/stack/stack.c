@@ -205,6 +205,7 @@ static void policy_changed(struct msb_stack *s)
     uint64_t n = msb_tcp_policy_recheck(s->tcp);
     n += msb_udp_policy_recheck(s->udp);
     n += msb_icmp_policy_recheck(s->icmp);
+    n += msb_udp_inbound_policy_recheck(s->udpin);
     msb_count(&s->env.metrics->policy.flows_reset, n);
 }
 

@@ -1,6 +1,7 @@
 /*
  * Guest TCP segments in: admission of new flows at SYN time, dispatch to
- * lwIP, the end-of-batch work, and the flow life cycle (gauges, release).
+ * lwIP, the end-of-batch work, and the flow life cycle (start, release;
+ * its states are tcp_state.c's).
  *
  * A SYN for a new tuple: policy first (deny -> RST at once), then the flow
  * cap (-> RST), then the host connect starts and the SYN is held; lwIP
@@ -21,36 +22,21 @@
 #include "proto/enforce.h"
 #include "proto/tcp/tcp_int.h"
 
-/* ---- gauges and release ------------------------------------------------- */
+/* ---- start and release ---------------------------------------------------- */
 
-static atomic_uint_fast64_t *gauge(struct msb_tcp *t, uint8_t st)
+void msb_tcp_flow_reset(struct tcp_flow *f)
 {
-    switch (st) {
-    case FLOW_CONNECTING:
-        return &t->m->connecting;
-    case FLOW_SYN_FED:
-    case FLOW_OPEN:
-        return &t->m->established;
-    case FLOW_CLOSING:
-        return &t->m->closing;
-    default:
-        return NULL;
-    }
-}
-
-/* Every state change goes through here, so the gauges cannot drift. */
-void msb_tcp_flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st)
-{
-    atomic_uint_fast64_t *old = gauge(t, f->state), *new = gauge(t, (uint8_t)st);
-    if (old)
-        atomic_fetch_sub_explicit(old, 1, memory_order_relaxed);
-    if (new)
-        msb_count(new, 1);
-    if (f->state == FLOW_FREE)
-        msb_count(&t->m->flows, 1);
-    else if (st == FLOW_FREE)
-        atomic_fetch_sub_explicit(&t->m->flows, 1, memory_order_relaxed);
-    f->state = (uint8_t)st;
+    f->pcb = NULL;
+    f->fd = -1;
+    f->rd = f->wr = f->tmr = NULL;
+    /* The one place the sets are written past their changers: what they
+     * held was the slot's last flow's (its list places excepted). */
+    f->events = 0;
+    f->pending = 0;
+    msb_tcp_flow_arm(f, ARM_RD | ARM_WR, false);
+    f->syn_len = 0;
+    f->isn = 0;
+    f->last_active_ms = msb_now_ms();
 }
 
 /* Called once per flow, when its pcb and its fd are both gone. */
@@ -65,7 +51,8 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
         pbuf_free(f->to_host);
     f->to_host = f->to_host_tail = NULL;
     f->to_host_len = 0;
-    f->want_ack = f->want_reap = f->want_room = false;
+    /* Work for the flow dies with it; a walk meeting the slot skips it. */
+    msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI, false);
     if (f->inbound)
         atomic_fetch_sub_explicit(&t->env->metrics->inbound.tcp_open, 1, memory_order_relaxed);
     f->inbound = false;
@@ -77,19 +64,19 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
 
 void msb_tcp_flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->batch_linked)
+    if (msb_tcp_flow_armed(f, ARM_BATCH_LIST))
         return;
-    f->batch_linked = true;
+    msb_tcp_flow_arm(f, ARM_BATCH_LIST, true);
     f->batch_next = t->batch_head;
     t->batch_head = msb_tcp_nat_slot(t, f);
 }
 
 void msb_tcp_flow_mark_room(struct msb_tcp *t, struct tcp_flow *f)
 {
-    f->want_room = true;
-    if (f->room_linked)
+    msb_tcp_flow_pend(f, PEND_ROOM, true);
+    if (msb_tcp_flow_armed(f, ARM_ROOM_LIST))
         return;
-    f->room_linked = true;
+    msb_tcp_flow_arm(f, ARM_ROOM_LIST, true);
     f->room_next = t->room_head;
     t->room_head = msb_tcp_nat_slot(t, f);
 }
@@ -151,15 +138,9 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
         msb_tcp_send_rst(t, p);
         return;
     }
-    f->pcb = NULL;
-    f->fd = -1;
-    f->rd = f->wr = f->tmr = NULL;
-    f->rd_on = f->wr_on = false;
-    f->guest_fin = f->host_shut_wr = f->host_eof = f->aborting = false;
+    msb_tcp_flow_reset(f);
     /* Only a policy with domain rules can change its mind on an SNI. */
-    f->sni_wait = msb_policy_wants_sni(t->env);
-    f->sni_expired = f->sni_timer = false;
-    f->last_active_ms = msb_now_ms();
+    msb_tcp_flow_pend(f, PEND_SNI, msb_policy_wants_sni(t->env));
     hold_syn(f, p);
     msb_tcp_flow_set_state(t, f, FLOW_CONNECTING);
     msb_tcp_proxy_start(t, f);
@@ -219,13 +200,13 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
     msb_tcp_lw_input(t, p->l3, p->l3_len);
     /* Simultaneous close reaches TIME_WAIT without a callback: look at
      * every flow that has seen both FINs once the batch is done. */
-    if (f->gen == gen && f->pcb && f->guest_fin && f->host_eof)
+    if (f->gen == gen && f->pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))
         msb_tcp_flow_mark_batch(t, f);
 }
 
 static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->want_ack && f->pcb && (f->pcb->flags & TF_ACK_DELAY)) {
+    if (msb_tcp_flow_pending(f, PEND_ACK) && f->pcb && (f->pcb->flags & TF_ACK_DELAY)) {
         /* One ACK per flow per batch instead of lwIP's delayed ACK, which
          * would stall a guest's small writes for up to 250 ms. */
         if (msb_env_rx_room(t->env, 1)) {
@@ -235,9 +216,10 @@ static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
             msb_tcp_flow_mark_room(t, f);
         }
     }
-    f->want_ack = false;
-    if (f->want_reap || (f->pcb && f->guest_fin && f->host_eof)) {
-        f->want_reap = false;
+    msb_tcp_flow_pend(f, PEND_ACK, false);
+    if (msb_tcp_flow_pending(f, PEND_REAP) ||
+        (f->pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))) {
+        msb_tcp_flow_pend(f, PEND_REAP, false);
         msb_tcp_proxy_reap(t, f);
     }
 }
@@ -247,7 +229,7 @@ void msb_tcp_batch_end(struct msb_tcp *t)
     while (t->batch_head != FLOW_NONE) {
         struct tcp_flow *f = &t->flows[t->batch_head];
         t->batch_head = f->batch_next;
-        f->batch_linked = false;
+        msb_tcp_flow_arm(f, ARM_BATCH_LIST, false);
         if (f->state != FLOW_FREE)
             batch_one(t, f);
     }
@@ -265,9 +247,9 @@ void msb_tcp_rx_room(struct msb_tcp *t)
     while (t->room_head != FLOW_NONE && msb_env_rx_room(t->env, 1)) {
         struct tcp_flow *f = &t->flows[t->room_head];
         t->room_head = f->room_next;
-        f->room_linked = false;
-        if (f->state != FLOW_FREE && f->want_room) {
-            f->want_room = false;
+        msb_tcp_flow_arm(f, ARM_ROOM_LIST, false);
+        if (f->state != FLOW_FREE && msb_tcp_flow_pending(f, PEND_ROOM)) {
+            msb_tcp_flow_pend(f, PEND_ROOM, false);
             msb_tcp_proxy_resume(t, f);
         }
     }
@@ -279,7 +261,12 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->max_flows; i++) {
         struct tcp_flow *f = &t->flows[i];
-        const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, false, &f->g, f->gp, &f->d, f->dp};
+        /* Each flow in its own direction: a published port's connection
+         * answers to the ingress rules, for the client that opened it. */
+        const struct msb_flow_ref ref =
+            f->inbound ? (struct msb_flow_ref){MSB_IPPROTO_TCP, true, &f->g, f->gp, &f->peer,
+                                               f->peer_port}
+                       : (struct msb_flow_ref){MSB_IPPROTO_TCP, false, &f->g, f->gp, &f->d, f->dp};
         if (f->state != FLOW_FREE && !msb_policy_still_allowed(t->env, &ref)) {
             msb_tcp_proxy_abort(t, f, true);
             n++;

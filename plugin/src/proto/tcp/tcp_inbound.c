@@ -19,7 +19,6 @@
 #include "lwip/ip_addr.h"
 #include "lwip/tcp.h"
 
-#include "lib/clock.h"
 #include "proto/enforce.h"
 #include "model/publish_spec.h"
 #include "proto/tcp/tcp_int.h"
@@ -76,16 +75,11 @@ static struct tcp_flow *new_flow(struct msb_tcp *t, const struct msb_publish_spe
     struct tcp_flow *f = msb_tcp_nat_alloc_tuple(t, g, sp->guest_port, src, sport);
     if (!f)
         return NULL;
-    f->pcb = NULL;
-    f->fd = -1;
-    f->rd = f->wr = f->tmr = NULL;
-    f->rd_on = f->wr_on = false;
-    f->guest_fin = f->host_shut_wr = f->host_eof = f->aborting = false;
-    f->syn_len = 0;
-    f->isn = 0;
+    msb_tcp_flow_reset(f); /* no SNI check: the guest is the server here */
     f->inbound = true;
     f->lw_port = lw_port;
-    f->last_active_ms = msb_now_ms();
+    f->peer = *peer;
+    f->peer_port = pport;
     return f;
 }
 

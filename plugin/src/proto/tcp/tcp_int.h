@@ -5,6 +5,7 @@
  *   tcp_lwip.c  the lwIP singleton: netif, listener, input/output, tcp_tmr timer
  *   tcp_gro.c   coalescing of lwIP's segments toward the guest
  *   tcp_proxy.c host sockets, lwIP callbacks, relay, half-close, RST, timeouts
+ *   tcp_state.c the flow state machine: legal moves, gauges, debug trace
  * Everything runs on the stack thread (or after it has been joined).
  */
 #ifndef MSB_TCP_INT_H
@@ -26,24 +27,104 @@ struct event;
  * answer RST: 14 + 60 (IPv4 with options) + 60 (TCP with options). */
 #define FLOW_SYN_CAP 136
 
+/* A flow's states, in the order it goes through them, with their names
+ * for the trace.  The legal moves (the table in tcp_state.c, checked by
+ * msb_tcp_flow_set_state, the one place that changes f->state):
+ *   FREE       -> CONNECTING  guest SYN admitted
+ *              -> SYN_FED     published port accepted (lwIP dials the guest)
+ *   CONNECTING -> SYN_FED     host connected, SYN given to lwIP
+ *              -> FREE        refused, timed out, guest RST, aborted
+ *   SYN_FED    -> OPEN        lwIP finished the guest handshake
+ *              -> FREE        reset, handshake timeout, aborted
+ *   OPEN       -> CLOSING     a FIN one way (guest or host), or lwIP closed
+ *              -> FREE        reset either way, idle, policy, aborted
+ *   CLOSING    -> CLOSING     the other direction's FIN, or lwIP's close (err_cb
+ *                            ERR_CLSD): traced, gauges untouched
+ *              -> FREE        both sides done, or reset
+ * Half-closes are not states of their own: which FIN went where is in
+ * the events set below, and CLOSING covers every mix of them. */
+#define MSB_TCP_FLOW_STATES(X)                                                                     \
+    X(FREE, "free")             /* slot unused */                                                 \
+    X(CONNECTING, "connecting") /* host connect pending, guest SYN held: lwIP knows nothing */    \
+    X(SYN_FED, "syn_fed")       /* connected; SYN given to lwIP, guest handshake pending */       \
+    X(OPEN, "open")             /* accepted by lwIP, relaying both ways */                        \
+    X(CLOSING, "closing")       /* a FIN went one way, or the flow is draining */
+
 enum flow_state {
-    FLOW_FREE = 0,
-    FLOW_CONNECTING, /* host connect pending, guest SYN held: lwIP knows nothing */
-    FLOW_SYN_FED,    /* connected; SYN given to lwIP, guest handshake pending */
-    FLOW_OPEN,       /* accepted by lwIP, relaying both ways */
-    FLOW_CLOSING,    /* a FIN went one way, or the flow is draining */
+#define MSB_TCP_STATE_ENUM(id, name) FLOW_##id,
+    MSB_TCP_FLOW_STATES(MSB_TCP_STATE_ENUM)
+#undef MSB_TCP_STATE_ENUM
+    FLOW__COUNT
 };
+
+/* What else is known about a flow, in three bit sets.  They are grouped by
+ * how their bits change, because that is what a reader has to know to
+ * trust a test of one:
+ *   events   what has happened to the flow.  Only ever added while the
+ *            flow lives (a FIN cannot be unseen); cleared only when the
+ *            slot starts a new flow (msb_tcp_flow_reset).
+ *   pending  work the flow waits for: set by whoever finds it, cleared by
+ *            whoever does it (batch end, the rx-room walk, the SNI gate).
+ *   armed    what is registered right now: the host socket's events, and
+ *            the slot's places on the work lists.  List places belong to
+ *            the slot, not the flow: a released slot stays listed until the
+ *            walk unlinks it, and a new flow in it keeps them.
+ * Each set has one function that changes it (msb_tcp_flow_event, _pend,
+ * _arm, below): a watchpoint or a log line there sees every change.
+ * inbound is no bit: it is the flow's kind, fixed when the table hands out
+ * the slot (tcp_nat.c sets it with lw_port), not something that happens. */
+#define MSB_TCP_FLOW_EVENTS(X)                                                                     \
+    X(GUEST_FIN, "guest_fin")       /* recv_cb(NULL): the guest's FIN */                          \
+    X(HOST_EOF, "host_eof")         /* host read 0; tcp_shutdown(TX) done */                      \
+    X(HOST_SHUT_WR, "host_shut_wr") /* shutdown(SHUT_WR) done after the guest FIN */              \
+    X(ABORTED, "aborted")           /* our own tcp_abort: err_cb leaves the fd to us */           \
+    X(SNI_WAITED, "sni_waited")     /* the flow timer was armed for the rest of a ClientHello */  \
+    X(SNI_EXPIRED, "sni_expired")   /* ... and ran out: what arrived is judged as it is */
+
+#define MSB_TCP_FLOW_PENDING(X)                                                                    \
+    X(ACK, "ack")   /* got data this batch: flush a delayed ACK at batch end */                   \
+    X(REAP, "reap") /* pcb reached TIME_WAIT: abort it (silently) at batch end */                  \
+    X(ROOM, "room") /* stopped for lack of rx room: resume when it comes back */                  \
+    X(SNI, "sni")   /* TLS SNI check (tcp_sni.c) not done: guest bytes are held */
+
+#define MSB_TCP_FLOW_ARMED(X)                                                                      \
+    X(RD, "rd")                 /* host socket read event added */                                \
+    X(WR, "wr")                 /* host socket write event added */                               \
+    X(BATCH_LIST, "batch_list") /* slot on the batch-end list (t->batch_head) */                  \
+    X(ROOM_LIST, "room_list")   /* slot on the rx-room list (t->room_head) */
+
+/* Each set: bit indexes (for the name tables), then the bits. */
+#define MSB_TCP_EV_INDEX(id, name) EVT_##id##_I,
+#define MSB_TCP_PEND_INDEX(id, name) PEND_##id##_I,
+#define MSB_TCP_ARM_INDEX(id, name) ARM_##id##_I,
+#define MSB_TCP_EV_BIT(id, name) EVT_##id = 1u << EVT_##id##_I,
+#define MSB_TCP_PEND_BIT(id, name) PEND_##id = 1u << PEND_##id##_I,
+#define MSB_TCP_ARM_BIT(id, name) ARM_##id = 1u << ARM_##id##_I,
+enum { MSB_TCP_FLOW_EVENTS(MSB_TCP_EV_INDEX) EVT__COUNT };
+enum { MSB_TCP_FLOW_PENDING(MSB_TCP_PEND_INDEX) PEND__COUNT };
+enum { MSB_TCP_FLOW_ARMED(MSB_TCP_ARM_INDEX) ARM__COUNT };
+enum flow_event { MSB_TCP_FLOW_EVENTS(MSB_TCP_EV_BIT) };
+enum flow_pending { MSB_TCP_FLOW_PENDING(MSB_TCP_PEND_BIT) };
+enum flow_armed { MSB_TCP_FLOW_ARMED(MSB_TCP_ARM_BIT) };
+#undef MSB_TCP_EV_INDEX
+#undef MSB_TCP_PEND_INDEX
+#undef MSB_TCP_ARM_INDEX
+#undef MSB_TCP_EV_BIT
+#undef MSB_TCP_PEND_BIT
+#undef MSB_TCP_ARM_BIT
+_Static_assert(FLOW__COUNT <= 8 && EVT__COUNT <= 8 && PEND__COUNT <= 8 && ARM__COUNT <= 8,
+               "states and bit sets are kept in uint8_t");
 
 struct tcp_flow {
     struct msb_tcp *t;
     uint32_t gen; /* bumped on release: stale references are detectable */
-    uint8_t state;
+    uint8_t state;                  /* enum flow_state; FLOW_FREE (0) in a calloc'd table */
+    uint8_t events, pending, armed; /* bit sets (above), each changed by its one function */
     struct msb_ip g, d; /* guest and destination, as the guest sees them */
     uint16_t gp, dp;
     struct tcp_pcb *pcb; /* NULL once lwIP freed it (err_cb) or we aborted/reaped it */
     int fd;              /* host socket, -1 once closed */
     struct event *rd, *wr, *tmr;
-    bool rd_on, wr_on;
     uint64_t last_active_ms;
     /* Guest bytes lwIP gave us that the host socket has not taken yet: the
      * window is reopened (tcp_recved) only as they are written. */
@@ -52,25 +133,50 @@ struct tcp_flow {
     uint8_t syn[FLOW_SYN_CAP];
     uint8_t syn_len;
     uint32_t isn; /* of the held SYN: a SYN with another one is a new connection */
-    bool guest_fin;    /* recv_cb(NULL) seen */
-    bool host_shut_wr; /* shutdown(SHUT_WR) done after the guest FIN */
-    bool host_eof;     /* host read 0; tcp_shutdown(TX) done */
-    bool aborting;     /* our own tcp_abort is running: err_cb leaves the fd to us */
-    bool want_ack;     /* got data this batch: flush a delayed ACK at batch end */
-    bool want_reap;    /* pcb reached TIME_WAIT: abort it (silently) at batch end */
-    bool want_room;    /* stopped for lack of rx room */
-    /* TLS SNI check (tcp_sni.c): guest bytes are held until the first
-     * flight shows whether it is a ClientHello, and what name it claims. */
-    bool sni_wait, sni_expired, sni_timer;
     /* List links outlive a release: a slot still linked is unlinked only by
      * the walk, never by a new flow in the same slot. */
-    bool batch_linked, room_linked;
     uint32_t batch_next, room_next;
     /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
-     * guest; lw_port is lwIP's local port (LW_PORT for guest flows). */
+     * guest; lw_port is lwIP's local port (LW_PORT for guest flows); peer
+     * is the host-side client, which the ingress policy judges (d is only
+     * what the guest sees: the gateway unless real_peer). */
     bool inbound;
     uint16_t lw_port;
+    struct msb_ip peer;
+    uint16_t peer_port;
 };
+
+/* The bit sets' changers and tests.  A test is true when every bit asked
+ * for is set.  Events are only ever added. */
+static inline void msb_tcp_flow_event(struct tcp_flow *f, unsigned ev)
+{
+    f->events = (uint8_t)(f->events | ev);
+}
+
+static inline bool msb_tcp_flow_saw(const struct tcp_flow *f, unsigned ev)
+{
+    return (f->events & ev) == ev;
+}
+
+static inline void msb_tcp_flow_pend(struct tcp_flow *f, unsigned p, bool on)
+{
+    f->pending = (uint8_t)(on ? f->pending | p : f->pending & ~p);
+}
+
+static inline bool msb_tcp_flow_pending(const struct tcp_flow *f, unsigned p)
+{
+    return (f->pending & p) == p;
+}
+
+static inline void msb_tcp_flow_arm(struct tcp_flow *f, unsigned a, bool on)
+{
+    f->armed = (uint8_t)(on ? f->armed | a : f->armed & ~a);
+}
+
+static inline bool msb_tcp_flow_armed(const struct tcp_flow *f, unsigned a)
+{
+    return (f->armed & a) == a;
+}
 
 /* The one segment being grown toward the guest (tcp_gro.c). */
 struct tcp_gro {
@@ -175,14 +281,29 @@ bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd);
 /* How long guest bytes wait for the rest of a ClientHello. */
 #define SNI_WAIT_MS 2000
 enum msb_tcp_sni_gate { SNI_PASS, SNI_HOLD, SNI_DENY };
-/* Called before guest bytes go to the host while f->sni_wait: PASS (the
+/* Called before guest bytes go to the host while PEND_SNI: PASS (the
  * check is over, write), HOLD (wait for more bytes; the flow's timer is
  * armed to end the wait), DENY (the SNI misses the policy: the host socket
  * is set to reset on close and the caller aborts the flow). */
 enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f);
 
+/* ---- tcp_state.c ---- */
+/* Moves f to st: gauges, the legality check, the debug trace.  An illegal
+ * move is counted in tcp.bad_transition and still applied, except out of
+ * FREE (refused); true when st is f's state afterwards. */
+bool msb_tcp_flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st);
+/* The table itself, and names for traces and tests. */
+bool msb_tcp_flow_legal(enum flow_state from, enum flow_state to);
+const char *msb_tcp_flow_state_name(enum flow_state st);
+/* "a,b" for the bits of a set (events, pending, armed), "-" for none. */
+const char *msb_tcp_flow_event_names(unsigned events, char *buf, size_t cap);
+const char *msb_tcp_flow_pending_names(unsigned pending, char *buf, size_t cap);
+const char *msb_tcp_flow_armed_names(unsigned armed, char *buf, size_t cap);
+
 /* ---- tcp.c ---- */
-void msb_tcp_flow_set_state(struct msb_tcp *t, struct tcp_flow *f, enum flow_state st);
+/* A slot the table just handed out starts a flow: no pcb, no socket,
+ * nothing seen or pending, nothing armed but its list places. */
+void msb_tcp_flow_reset(struct tcp_flow *f);
 void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f);
 void msb_tcp_flow_mark_batch(struct msb_tcp *t, struct tcp_flow *f);
 void msb_tcp_flow_mark_room(struct msb_tcp *t, struct tcp_flow *f);

@@ -48,13 +48,13 @@ static void finish(struct msb_tcp *t, struct tcp_flow *f)
 
 /* ---- host socket helpers ---------------------------------------------- */
 
-/* Arms or disarms a host-socket event, tracking the state so repeated
- * calls cost nothing. */
-static void ev_set(struct event *ev, bool *armed, bool on)
+/* Arms or disarms a host-socket event, tracking it in f->armed so
+ * repeated calls cost nothing. */
+static void ev_set(struct tcp_flow *f, struct event *ev, unsigned bit, bool on)
 {
-    if (!ev || *armed == on)
+    if (!ev || msb_tcp_flow_armed(f, bit) == on)
         return;
-    *armed = on;
+    msb_tcp_flow_arm(f, bit, on);
     if (on)
         event_add(ev, NULL);
     else
@@ -63,12 +63,12 @@ static void ev_set(struct event *ev, bool *armed, bool on)
 
 static void rd_set(struct tcp_flow *f, bool on)
 {
-    ev_set(f->rd, &f->rd_on, on);
+    ev_set(f, f->rd, ARM_RD, on);
 }
 
 static void wr_set(struct tcp_flow *f, bool on)
 {
-    ev_set(f->wr, &f->wr_on, on);
+    ev_set(f, f->wr, ARM_WR, on);
 }
 
 static void close_fd(struct msb_tcp *t, struct tcp_flow *f, bool reset)
@@ -80,7 +80,7 @@ static void close_fd(struct msb_tcp *t, struct tcp_flow *f, bool reset)
     if (f->wr)
         event_free(f->wr);
     f->rd = f->wr = NULL;
-    f->rd_on = f->wr_on = false;
+    msb_tcp_flow_arm(f, ARM_RD | ARM_WR, false);
     if (reset) {
         /* An abortive close: the host peer sees ECONNRESET, as it would
          * had the guest's RST reached it directly. */
@@ -169,7 +169,7 @@ static void connected(struct msb_tcp *t, struct tcp_flow *f)
     event_free(f->wr);
     f->wr = event_new(t->env->base, f->fd, EV_WRITE | EV_PERSIST, on_writable, f);
     f->rd = event_new(t->env->base, f->fd, EV_READ | EV_PERSIST, on_readable, f);
-    f->wr_on = f->rd_on = false;
+    msb_tcp_flow_arm(f, ARM_RD | ARM_WR, false);
     if (!f->wr || !f->rd) {
         msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
         msb_tcp_proxy_abort(t, f, true);
@@ -241,7 +241,7 @@ bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
     f->tmr = evtimer_new(t->env->base, on_timer, f);
     f->rd = event_new(t->env->base, fd, EV_READ | EV_PERSIST, on_readable, f);
     f->wr = event_new(t->env->base, fd, EV_WRITE | EV_PERSIST, on_writable, f);
-    f->rd_on = f->wr_on = false;
+    msb_tcp_flow_arm(f, ARM_RD | ARM_WR, false);
     if (!f->tmr || !f->rd || !f->wr) {
         msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
         close_fd(t, f, true);
@@ -281,15 +281,16 @@ static void consume(struct tcp_flow *f, size_t n)
 
 static void close_if_done(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->fd >= 0 && f->host_shut_wr && f->host_eof)
+    if (f->fd >= 0 && msb_tcp_flow_saw(f, EVT_HOST_SHUT_WR | EVT_HOST_EOF))
         close_fd(t, f, false);
 }
 
 static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->guest_fin && !f->to_host_len && !f->host_shut_wr && f->fd >= 0) {
+    if (msb_tcp_flow_saw(f, EVT_GUEST_FIN) && !f->to_host_len &&
+        !msb_tcp_flow_saw(f, EVT_HOST_SHUT_WR) && f->fd >= 0) {
         shutdown(f->fd, SHUT_WR);
-        f->host_shut_wr = true;
+        msb_tcp_flow_event(f, EVT_HOST_SHUT_WR);
     }
     close_if_done(t, f);
 }
@@ -297,7 +298,7 @@ static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
 /* Writes as much of to_host as the socket takes.  -1 on a host error. */
 static int flush(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->sni_wait && f->to_host_len) {
+    if (msb_tcp_flow_pending(f, PEND_SNI) && f->to_host_len) {
         enum msb_tcp_sni_gate g = msb_tcp_sni_gate(t, f);
         if (g != SNI_PASS)
             return g == SNI_HOLD ? 0 : -1;
@@ -343,13 +344,12 @@ static void append(struct tcp_flow *f, struct pbuf *p)
 
 static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
 {
-    f->guest_fin = true;
-    if (f->state != FLOW_CLOSING)
-        msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
+    msb_tcp_flow_event(f, EVT_GUEST_FIN);
+    msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
     /* TIME_WAIT already (we had sent our FIN): reap it after tcp_input has
      * sent the ACK for this FIN, i.e. at batch end (FINDINGS §5). */
     if (pcb->state == TIME_WAIT) {
-        f->want_reap = true;
+        msb_tcp_flow_pend(f, PEND_REAP, true);
         msb_tcp_flow_mark_batch(t, f);
     }
     shut_if_drained(t, f);
@@ -364,9 +364,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     if (!p)
         return guest_fin(t, f, pcb);
     f->last_active_ms = msb_now_ms();
-    f->want_ack = true;
+    msb_tcp_flow_pend(f, PEND_ACK, true);
     msb_tcp_flow_mark_batch(t, f);
-    if (f->fd < 0 || f->host_shut_wr) {
+    if (f->fd < 0 || msb_tcp_flow_saw(f, EVT_HOST_SHUT_WR)) {
         /* No one to give it to (cannot happen after a FIN, but be safe). */
         tcp_recved(pcb, p->tot_len);
         pbuf_free(p);
@@ -418,17 +418,16 @@ static void output(struct msb_tcp *t, struct tcp_flow *f)
 
 static void host_eof(struct msb_tcp *t, struct tcp_flow *f)
 {
-    f->host_eof = true;
+    msb_tcp_flow_event(f, EVT_HOST_EOF);
     rd_set(f, false);
-    if (f->state != FLOW_CLOSING)
-        msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
+    msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
     tcp_shutdown(f->pcb, 0, 1); /* FIN after the queued data */
     close_if_done(t, f);
 }
 
 static void host_read(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (!f->pcb || f->host_eof || f->state < FLOW_OPEN) {
+    if (!f->pcb || msb_tcp_flow_saw(f, EVT_HOST_EOF) || f->state < FLOW_OPEN) {
         rd_set(f, false);
         return;
     }
@@ -477,7 +476,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     (void)pcb;
     (void)len;
     f->last_active_ms = msb_now_ms();
-    if (!f->host_eof && f->fd >= 0)
+    if (!msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
         rd_set(f, true);
     return ERR_OK;
 }
@@ -510,13 +509,12 @@ static void on_err(void *arg, err_t err)
     if (!f)
         return;
     f->pcb = NULL;
-    if (f->aborting)
+    if (msb_tcp_flow_saw(f, EVT_ABORTED))
         return; /* msb_tcp_proxy_abort does the rest */
     struct msb_tcp *t = f->t;
     if (err == ERR_CLSD) {
         /* Both FINs done and acknowledged: finish writing, then close. */
-        if (f->state != FLOW_CLOSING)
-            msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
+        msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
         shut_if_drained(t, f);
     } else {
         if (f->inbound && f->state == FLOW_SYN_FED && err == ERR_RST) /* guest port closed */
@@ -531,14 +529,15 @@ static void on_err(void *arg, err_t err)
 void msb_tcp_proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
 {
     struct tcp_pcb *pcb = f->pcb;
-    if (pcb && f->guest_fin && f->host_eof && !msb_tcp_lw_pcb_alive(pcb))
+    if (pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF) && !msb_tcp_lw_pcb_alive(pcb))
         pcb = NULL; /* a TIME_WAIT pcb lwIP expired on its own */
     if (pcb) {
         if (pcb->state != TIME_WAIT)
             msb_count(&t->m->resets_to_guest, 1);
-        f->aborting = true;
+        /* Never cleared: the flow is released below, before any other
+         * callback could see it. */
+        msb_tcp_flow_event(f, EVT_ABORTED);
         tcp_abort(pcb); /* RST, then on_err(ERR_ABRT), inside this call */
-        f->aborting = false;
     } else if (f->state == FLOW_CONNECTING) {
         struct msb_pkt p;
         enum msb_drop_reason why;
@@ -564,7 +563,7 @@ void msb_tcp_proxy_resume(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->pcb)
         output(t, f);
-    if (f->state >= FLOW_OPEN && !f->host_eof && f->fd >= 0)
+    if (f->state >= FLOW_OPEN && !msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
         rd_set(f, true);
 }
 
@@ -585,8 +584,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         msb_tcp_proxy_abort(t, f, true);
         return;
     }
-    if (f->sni_wait && f->sni_timer) { /* the ClientHello did not complete in time */
-        f->sni_expired = true;
+    if (msb_tcp_flow_pending(f, PEND_SNI) && msb_tcp_flow_saw(f, EVT_SNI_WAITED)) {
+        /* the ClientHello did not complete in time */
+        msb_tcp_flow_event(f, EVT_SNI_EXPIRED);
         if (flush(t, f) < 0) {
             msb_tcp_proxy_abort(t, f, false);
             return;

@@ -2,7 +2,7 @@
  * The TLS SNI check on guest TCP flows (reference §3.6, with the original's
  * hole closed: the SNI must match the domain rule, not just the address).
  *
- * A flow admitted while the policy has domain rules starts with sni_wait.
+ * A flow admitted while the policy has domain rules starts with PEND_SNI.
  * The host connect has already happened and host bytes flow to the guest
  * at once, so a server-speaks-first protocol is never delayed; only the
  * guest's own first bytes wait, and only while they are a TLS record that
@@ -37,11 +37,11 @@ static size_t peek(const struct tcp_flow *f, uint8_t *buf, size_t cap)
 
 static void arm_wait(struct tcp_flow *f)
 {
-    if (f->sni_timer || !f->tmr)
+    if (msb_tcp_flow_saw(f, EVT_SNI_WAITED) || !f->tmr)
         return;
     const struct timeval tv = {SNI_WAIT_MS / 1000, (SNI_WAIT_MS % 1000) * 1000};
     event_add(f->tmr, &tv); /* on_timer ends the wait, then re-arms the idle timeout */
-    f->sni_timer = true;
+    msb_tcp_flow_event(f, EVT_SNI_WAITED);
 }
 
 /* The host peer sees a reset, as for any flow the policy ends. */
@@ -60,11 +60,11 @@ enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f)
     char name[MSB_SNI_NAME_MAX + 1];
     size_t n = peek(f, buf, sizeof buf);
     enum msb_sni_result r = msb_tls_sni(buf, n, name);
-    if (r == MSB_SNI_NEED_MORE && !f->sni_expired) {
+    if (r == MSB_SNI_NEED_MORE && !msb_tcp_flow_saw(f, EVT_SNI_EXPIRED)) {
         arm_wait(f);
         return SNI_HOLD;
     }
-    f->sni_wait = false;
+    msb_tcp_flow_pend(f, PEND_SNI, false);
     if (r == MSB_SNI_NOT_TLS || r == MSB_SNI_NO_SNI)
         return SNI_PASS;
     if (r != MSB_SNI_FOUND)
