@@ -231,3 +231,21 @@ void msbd_signals_restore(const sigset_t *old)
 {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
+
+static struct rlimit nofile_at_start;
+static bool nofile_saved;
+
+void msbd_fd_limit_raise(void)
+{
+    if (getrlimit(RLIMIT_NOFILE, &nofile_at_start))
+        return;
+    nofile_saved = true;
+    struct rlimit raised = {nofile_at_start.rlim_max, nofile_at_start.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &raised);
+}
+
+void msbd_fd_limit_restore(void)
+{
+    if (nofile_saved)
+        setrlimit(RLIMIT_NOFILE, &nofile_at_start);
+}

@@ -68,4 +68,10 @@ void msbd_host_close(struct msbd_host *h, json_t *extra, bool print_metrics);
 void msbd_signals_block(sigset_t *old);
 void msbd_signals_restore(const sigset_t *old);
 
+/* Every guest flow holds a descriptor: msbnetd raises its soft
+ * RLIMIT_NOFILE to the hard limit at start, and `run` gives CMD the soft
+ * limit msbnetd was started with (programs using select() expect it). */
+void msbd_fd_limit_raise(void);
+void msbd_fd_limit_restore(void);
+
 #endif

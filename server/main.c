@@ -165,6 +165,7 @@ int main(int argc, char **argv)
     /* Same-uid processes (a sandboxed command among them) may not ptrace
      * msbnetd, read its memory or take a core dump of it. */
     prctl(PR_SET_DUMPABLE, 0);
+    msbd_fd_limit_raise();
     static const struct option opts[] = {
         {"plugin", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},

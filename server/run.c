@@ -156,6 +156,7 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
     if (read(sock, &go, 1) != 1)
         _exit(EXIT_CHILD_SETUP);
     close(sock);
+    msbd_fd_limit_restore();
     msbd_sandbox_exec(o->cmd);
 }
 

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "lib/clock.h"
@@ -139,6 +140,14 @@ static void test_gateways(void)
 {
     msbnet_t *n = make(NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    /* Nothing a guest cannot route through, in either family. */
+    const char *bad4[] = {"0.0.0.0", "0.1.2.3", "127.0.0.1", "255.255.255.255", "224.0.0.1",
+                          "240.0.0.1"};
+    for (size_t i = 0; i < sizeof bad4 / sizeof bad4[0]; i++)
+        CU_ASSERT_EQUAL(api->set_gateways(n, bad4[i], NULL), MSBNET_EINVAL);
+    const char *bad6[] = {"::", "::1", "ff02::1", "::ffff:100.96.0.1", "::100.96.0.1"};
+    for (size_t i = 0; i < sizeof bad6 / sizeof bad6[0]; i++)
+        CU_ASSERT_EQUAL(api->set_gateways(n, NULL, bad6[i]), MSBNET_EINVAL);
     CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.1", NULL), MSBNET_OK);
     CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.1", NULL), MSBNET_OK);
     CU_ASSERT_EQUAL(api->set_gateways(n, "100.96.0.5", NULL), MSBNET_EEXIST);
@@ -151,6 +160,32 @@ static void test_gateways(void)
     CU_ASSERT_EQUAL(api->set_gateways(n, NULL, "fd42:6d73:62::1"), MSBNET_OK);
     CU_ASSERT(msb_gateway_get(&n->gw, MSB_FAMILY_V6, &ip));
     CU_ASSERT_EQUAL(api->set_gateways(NULL, "1.2.3.4", NULL), MSBNET_EINVAL);
+    api->destroy(n);
+}
+
+/* A VMM at the common soft limit of 1024 descriptors: the default caps
+ * (16384 TCP flows alone) are scaled to fit, leaving room for the host. */
+static void test_caps_fit_descriptor_limit(void)
+{
+    struct rlimit saved, low;
+    CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = (struct rlimit){1024, saved.rlim_max};
+    CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &low), 0);
+    msbnet_t *n = make(NULL);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    const struct msb_config *c = &n->cfg;
+    uint64_t held = (uint64_t)c->max_flows + c->max_udp_sessions + c->max_icmp_echoes +
+                    2u * c->max_inbound_flows + 256 + 64;
+    CU_ASSERT(held <= 1024 - 64 - 1024 / 8 + 4); /* each cap rounded up */
+    CU_ASSERT(c->max_flows >= 100 && c->max_flows < 16384);
+    CU_ASSERT(c->max_udp_sessions >= 1 && c->max_icmp_echoes >= 1 && c->max_inbound_flows >= 1);
+    api->destroy(n);
+    /* With room enough, the configured caps stay as they are. */
+    n = make("{\"max_flows\": 100, \"max_udp_sessions\": 50, \"max_icmp_echoes\": 10}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_EQUAL(n->cfg.max_flows, 100);
+    CU_ASSERT_EQUAL(n->cfg.max_udp_sessions, 50);
     api->destroy(n);
 }
 
@@ -425,6 +460,7 @@ int main(void)
 {
     static const struct test_case tests[] = {
         {"version_negotiation", test_version_negotiation},
+        {"caps_fit_descriptor_limit", test_caps_fit_descriptor_limit},
         {"bad_config_names_key", test_bad_config_names_key},
         {"write_frame_backpressure", test_write_frame_backpressure},
         {"read_frame_contract", test_read_frame_contract},

@@ -5,8 +5,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/config.h"
+#include "model/policy_engine.h"
 #include "api/instance.h"
 #include "api/publish.h"
 #include "msbnet/msbnet.h"
@@ -66,6 +68,19 @@ static int api_rx_wake_fd(msbnet_t *net)
     return net ? msb_wake_fd(&net->rx_wake) : MSBNET_EINVAL;
 }
 
+/* A gateway is a unicast address of its own family that the guest can
+ * route through: not loopback or unspecified, multicast, broadcast or
+ * reserved, nor an IPv6 spelling of an IPv4 address. */
+static bool usable_gateway(const struct msb_ip *ip)
+{
+    struct msb_ip v4;
+    msb_pol_unwrap(ip, &v4);
+    enum msb_pol_group g = msb_pol_classify(ip, NULL, NULL);
+    bool bcast = ip->family == MSB_FAMILY_V4 && memcmp(ip->b, "\xff\xff\xff\xff", 4) == 0;
+    return v4.family == ip->family && !bcast && g != MSB_GRP_LOOPBACK &&
+           g != MSB_GRP_MULTICAST && g != MSB_GRP_RESERVED;
+}
+
 /* NULL = leave the family alone; otherwise it must parse as that family. */
 static int parse_family(const char *s, enum msb_family fam, struct msb_ip *out,
                         const struct msb_ip **ptr)
@@ -73,7 +88,7 @@ static int parse_family(const char *s, enum msb_family fam, struct msb_ip *out,
     *ptr = NULL;
     if (!s)
         return 0;
-    if (msb_ip_parse(s, out) || out->family != fam)
+    if (msb_ip_parse(s, out) || out->family != fam || !usable_gateway(out))
         return -1;
     *ptr = out;
     return 0;

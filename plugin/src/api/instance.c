@@ -1,6 +1,7 @@
 #include "api/instance.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@
 #include "lib/clock.h"
 #include "lib/vnet_hdr.h"
 #include "model/policy_model.h"
+#include "proto/dns_forward.h"
+#include "proto/dns_tcp.h"
 #include "msbnet/msbnet.h"
 #include "stack/stack.h"
 
@@ -58,6 +61,40 @@ static enum msb_pol_preset egress_preset(uint32_t egress)
     }
 }
 
+/* Every flow holds a host descriptor.  Caps that add up to more than the
+ * process may open would fail at the worst moment, and a guest could use
+ * up the descriptors of the VMM that loaded the plugin: the caps are scaled
+ * down to what RLIMIT_NOFILE leaves (an eighth and 64 more are kept for the
+ * host), and the new values are said once on stderr. */
+static void fit_descriptor_limit(struct msb_config *c)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    uint64_t keep = 64 + rl.rlim_cur / 8;
+    uint64_t avail = rl.rlim_cur > keep + 64 ? rl.rlim_cur - keep : 64;
+    uint64_t fixed = MSB_DNS_MAX_IN_FLIGHT + MSB_DNS_TCP_MAX_CONNS;
+    uint64_t want = (uint64_t)c->max_flows + c->max_udp_sessions + c->max_icmp_echoes +
+                    2u * c->max_inbound_flows + fixed;
+    if (want <= avail)
+        return;
+    uint64_t room = avail > fixed + 16 ? avail - fixed : 16;
+    uint32_t *caps[] = {&c->max_flows, &c->max_udp_sessions, &c->max_icmp_echoes,
+                        &c->max_inbound_flows};
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        /* Rounded up: a small cap set on purpose is not halved by a
+         * limit that barely binds. */
+        uint64_t v = ((uint64_t)*caps[i] * room + (want - fixed) - 1) / (want - fixed);
+        *caps[i] = v ? (uint32_t)v : 1;
+    }
+    fprintf(stderr,
+            "msbnet[%u]: RLIMIT_NOFILE %llu leaves room for fewer flows: max_flows %u, "
+            "max_udp_sessions %u, max_icmp_echoes %u, max_inbound_flows %u (raise the limit "
+            "to keep the configured caps)\n",
+            c->slot, (unsigned long long)rl.rlim_cur, c->max_flows, c->max_udp_sessions,
+            c->max_icmp_echoes, c->max_inbound_flows);
+}
+
 static struct msbnet *create(const struct msb_config *cfg, char *err, size_t errlen)
 {
     struct msbnet *net = calloc(1, sizeof *net);
@@ -68,6 +105,7 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
     }
     net->tx_fd = net->rx_fd = -1;
     net->cfg = *cfg;
+    fit_descriptor_limit(&net->cfg);
     net->cfg.policy = NULL;
     net->cfg.publish = NULL;
     net->cfg.n_publish = 0;

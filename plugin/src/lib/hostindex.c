@@ -407,59 +407,95 @@ void msb_hidx_stats(struct msb_hidx *h, struct msb_hidx_stats *out)
 
 /* ---- queries ---------------------------------------------------------- */
 
-static int cmp_entries(const void *a, const void *b)
+/* A query's view of one entry, copied out under the lock: the sort and the
+ * caller's visits then run without it, so a controller paging through a
+ * large index never holds up the stack thread's updates for longer than
+ * one copy of the matches. */
+struct hidx_copy {
+    const char *name;
+    const struct msb_ip *addrs;
+    uint64_t expires_ms;
+    uint8_t family;
+    uint16_t naddrs;
+};
+
+struct hidx_matches {
+    struct hidx_entry **v; /* under the lock only */
+    size_t n, cap;
+};
+
+static int cmp_copies(const void *a, const void *b)
 {
-    const struct hidx_entry *x = *(struct hidx_entry *const *)a;
-    const struct hidx_entry *y = *(struct hidx_entry *const *)b;
+    const struct hidx_copy *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     return c ? c : (int)x->family - (int)y->family;
 }
 
-/* Gathers the live matches of a query into *out (caller frees). */
-static long collect(struct msb_hidx *h, enum msb_hidx_select sel, const void *key,
-                    uint64_t now, struct hidx_entry ***out)
+static int add_match(struct hidx_matches *m, struct hidx_entry *e)
 {
-    size_t cap = sel == MSB_HIDX_ALL ? atomic_load_explicit(&h->count, memory_order_relaxed) : 2;
-    size_t n = 0;
-    struct hidx_entry **v = malloc((cap ? cap : 1) * sizeof *v);
-    if (!v)
-        return -1;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 8;
+        struct hidx_entry **nv = realloc(m->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        m->v = nv;
+        m->cap = cap;
+    }
+    m->v[m->n++] = e;
+    return 0;
+}
+
+/* The live matches of a query, as entry pointers (valid under the lock). */
+static int gather(struct msb_hidx *h, enum msb_hidx_select sel, const void *key, uint64_t now,
+                  struct hidx_matches *m)
+{
     if (sel == MSB_HIDX_ALL) {
-        for (size_t i = 0; i < cap; i++)
-            if (h->heap[i]->expires_ms > now)
-                v[n++] = h->heap[i];
+        size_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+        for (size_t i = 0; i < count; i++)
+            if (h->heap[i]->expires_ms > now && add_match(m, h->heap[i]))
+                return -1;
     } else if (sel == MSB_HIDX_BY_HOSTNAME) {
         char norm[MSB_HIDX_NAME_MAX + 1];
         int len = msb_hidx_normalize(key, strlen(key), norm);
-        if (len < 0) {
-            free(v);
+        if (len < 0)
             return -1;
-        }
         for (uint8_t fam = MSB_FAMILY_V4; fam <= MSB_FAMILY_V6; fam += 2) {
             struct hidx_entry *e = *find_slot(h, norm, (size_t)len, fam);
-            if (e && e->expires_ms > now)
-                v[n++] = e;
+            if (e && e->expires_ms > now && add_match(m, e))
+                return -1;
         }
     } else {
         const struct msb_ip *addr = key;
-        for (struct hidx_link *l = h->ab[addr_hash(h, addr) & h->amask]; l; l = l->next) {
-            if (l->entry->expires_ms <= now || !msb_ip_equal(&l->addr, addr))
-                continue;
-            if (n == cap) {
-                struct hidx_entry **nv = realloc(v, 2 * cap * sizeof *nv);
-                if (!nv) {
-                    free(v);
-                    return -1;
-                }
-                v = nv;
-                cap *= 2;
-            }
-            v[n++] = l->entry;
-        }
+        for (struct hidx_link *l = h->ab[addr_hash(h, addr) & h->amask]; l; l = l->next)
+            if (l->entry->expires_ms > now && msb_ip_equal(&l->addr, addr) &&
+                add_match(m, l->entry))
+                return -1;
     }
-    qsort(v, n, sizeof *v, cmp_entries);
-    *out = v;
-    return (long)n;
+    return 0;
+}
+
+/* Copies the matches into one block: the records, then names and
+ * addresses.  NULL when out of memory. */
+static struct hidx_copy *copy_out(const struct hidx_matches *m)
+{
+    size_t bytes = m->n * sizeof(struct hidx_copy);
+    for (size_t i = 0; i < m->n; i++)
+        bytes += m->v[i]->naddrs * sizeof(struct msb_ip) + m->v[i]->namelen + 1u;
+    struct hidx_copy *c = malloc(bytes ? bytes : 1);
+    if (!c)
+        return NULL;
+    char *at = (char *)(c + m->n);
+    for (size_t i = 0; i < m->n; i++) {
+        const struct hidx_entry *e = m->v[i];
+        struct msb_ip *addrs = (struct msb_ip *)(void *)at;
+        for (size_t a = 0; a < e->naddrs; a++)
+            addrs[a] = e->links[a].addr;
+        at += e->naddrs * sizeof(struct msb_ip);
+        memcpy(at, e->name, (size_t)e->namelen + 1);
+        c[i] = (struct hidx_copy){at, addrs, e->expires_ms, e->family, e->naddrs};
+        at += e->namelen + 1u;
+    }
+    return c;
 }
 
 long msb_hidx_query(struct msb_hidx *h, enum msb_hidx_select sel, const void *key,
@@ -468,24 +504,24 @@ long msb_hidx_query(struct msb_hidx *h, enum msb_hidx_select sel, const void *ke
 {
     if (sel != MSB_HIDX_ALL && !key)
         return -1;
-    struct hidx_entry **v = NULL;
+    struct hidx_matches m = {0};
     pthread_rwlock_rdlock(&h->lock);
-    long total = collect(h, sel, key, now_ms, &v);
-    for (size_t i = offset; total > 0 && i < (size_t)total && (limit == 0 || i - offset < limit);
-         i++) {
-        struct msb_ip addrs[MSB_HIDX_MAX_ADDRS];
-        for (size_t a = 0; a < v[i]->naddrs; a++)
-            addrs[a] = v[i]->links[a].addr;
+    struct hidx_copy *c = gather(h, sel, key, now_ms, &m) ? NULL : copy_out(&m);
+    pthread_rwlock_unlock(&h->lock);
+    free(m.v);
+    if (!c)
+        return -1;
+    qsort(c, m.n, sizeof *c, cmp_copies);
+    for (size_t i = offset; i < m.n && (limit == 0 || i - offset < limit); i++) {
         struct msb_hidx_view view = {
-            .hostname = v[i]->name,
-            .family = (enum msb_family)v[i]->family,
-            .addrs = addrs,
-            .naddrs = v[i]->naddrs,
-            .ttl_remaining_ms = v[i]->expires_ms - now_ms,
+            .hostname = c[i].name,
+            .family = (enum msb_family)c[i].family,
+            .addrs = c[i].addrs,
+            .naddrs = c[i].naddrs,
+            .ttl_remaining_ms = c[i].expires_ms - now_ms,
         };
         visit(&view, ctx);
     }
-    pthread_rwlock_unlock(&h->lock);
-    free(v);
-    return total;
+    free(c);
+    return (long)m.n;
 }

@@ -39,6 +39,7 @@ static const struct field fields[] = {
     CHOICE("wake", wake, wake_choices),
     NUM("connect_timeout_ms", F_UINT, connect_timeout_ms, 100, 600000),
     NUM("max_flows", F_UINT, max_flows, 1, 262144),
+    NUM("tcp_buffer_max_bytes", F_UINT, tcp_buffer_max_bytes, 1u << 20, 0xffffffffu),
     NUM("tcp_idle_timeout_s", F_UINT, tcp_idle_timeout_s, 1, 7u * 86400u),
     CHOICE("egress", egress, egress_choices),
     NUM("udp_idle_timeout_s", F_UINT, udp_idle_timeout_s, 1, 7u * 86400u),
@@ -82,6 +83,7 @@ void msb_config_defaults(struct msb_config *c)
     c->wake = MSB_WAKE_AUTO;
     c->connect_timeout_ms = 10000;
     c->max_flows = 16384;
+    c->tcp_buffer_max_bytes = 64u << 20;
     c->tcp_idle_timeout_s = 7200; /* passt's default */
     c->egress = MSB_EGRESS_PUBLIC_ONLY; /* the original's default policy */
     c->udp_idle_timeout_s = 180;

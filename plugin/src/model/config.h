@@ -46,6 +46,7 @@ struct msb_config {
     uint32_t wake;                       /* enum msb_wake_kind */
     uint32_t connect_timeout_ms;
     uint32_t max_flows;
+    uint32_t tcp_buffer_max_bytes;       /* guest bytes waiting for host peers, all flows */
     uint32_t tcp_idle_timeout_s;
     uint32_t egress;                     /* enum msb_egress */
     uint32_t udp_idle_timeout_s;

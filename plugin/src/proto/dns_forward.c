@@ -19,7 +19,7 @@
 #include "proto/env.h"
 #include "proto/udp_reply.h"
 
-#define MAX_IN_FLIGHT 256
+#define MAX_IN_FLIGHT MSB_DNS_MAX_IN_FLIGHT
 /* Queries are a name and a few records; the original read at most 4096. */
 #define MAX_QUERY 4096
 #define DNS_PORT 53

@@ -31,6 +31,9 @@
 #include "lib/addr.h"
 #include "lib/pkt.h"
 
+/* Guest queries waiting for an upstream at once (each holds a socket). */
+#define MSB_DNS_MAX_IN_FLIGHT 256
+
 struct msb_env;
 struct msb_dns;
 struct msb_dns_conn;

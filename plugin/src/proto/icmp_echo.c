@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/icmp.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "proto/env.h"
 
 #define ECHO_TIMEOUT_S 5
+#define READ_BUDGET 64
 #define HOP_LIMIT 64
 #define ECHO_REQ4 8
 #define ECHO_REP4 0
@@ -133,7 +136,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct echo *e = arg;
     struct msb_icmp *ic = e->ic;
-    for (;;) {
+    /* A raw socket sees ICMP from anyone: a flood of it must not hold the
+     * stack thread; what is left fires the (level-triggered) event again. */
+    for (int i = 0; i < READ_BUDGET; i++) {
         ssize_t got = recv(fd, ic->buf, sizeof ic->buf, 0);
         if (got < 0)
             return; /* EAGAIN, or an ICMP error for the echo: wait for the timeout */
@@ -150,12 +155,30 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sending ------------------------------------------------------------------------ */
 
+/* A raw socket gets a copy of every ICMP message the host receives: let
+ * the kernel keep only echo replies, the one type an echo waits for. */
+static void only_echo_replies(int fd, enum msb_family fam)
+{
+    if (fam == MSB_FAMILY_V4) {
+        struct icmp_filter f = {.data = ~(1u << ECHO_REP4)};
+        setsockopt(fd, SOL_RAW, ICMP_FILTER, &f, sizeof f);
+    } else {
+        struct icmp6_filter f;
+        ICMP6_FILTER_SETBLOCKALL(&f);
+        ICMP6_FILTER_SETPASS(ECHO_REP6, &f);
+        setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
+    }
+}
+
 static int open_echo_socket(enum msb_family fam, enum echo_mode mode)
 {
     int domain = fam == MSB_FAMILY_V4 ? AF_INET : AF_INET6;
     int proto = fam == MSB_FAMILY_V4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
     int type = mode == MODE_RAW ? SOCK_RAW : SOCK_DGRAM;
-    return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    if (fd >= 0 && mode == MODE_RAW)
+        only_echo_replies(fd, fam);
+    return fd;
 }
 
 static int connect_to(int fd, const struct msb_ip *d)

@@ -50,7 +50,9 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     if (f->to_host)
         pbuf_free(f->to_host);
     f->to_host = f->to_host_tail = NULL;
+    atomic_fetch_sub_explicit(&t->m->buffered_bytes, f->to_host_len, memory_order_relaxed);
     f->to_host_len = 0;
+    f->tail_room = 0;
     /* Work for the flow dies with it; a walk meeting the slot skips it. */
     msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI, false);
     if (f->inbound)
@@ -158,6 +160,22 @@ static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
+/* The guest's link never reorders: its out-of-order segments only follow
+ * a loss.  lwIP would queue them without a bound (each insert walks the
+ * queue), so a guest could park tens of thousands of one-byte segments per
+ * flow; past OOSEQ_MAX queued segments a new one is dropped, and the guest
+ * sends it again once the hole is filled. */
+static bool ooseq_full(const struct tcp_flow *f, const struct msb_pkt *p)
+{
+    if (p->l4_len == p->l4_hdr_len || !TCP_SEQ_GT(seq_of(p), f->pcb->rcv_nxt))
+        return false;
+    unsigned n = 0;
+    for (const struct tcp_seg *s = f->pcb->ooseq; s; s = s->next)
+        if (++n >= OOSEQ_MAX)
+            return true;
+    return false;
+}
+
 static void while_connecting(struct msb_tcp *t, struct tcp_flow *f, const struct msb_pkt *p)
 {
     if (p->tcp_flags & MSB_TCP_RST)
@@ -192,6 +210,10 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
     if (!f->pcb) { /* lwIP is done with it; only the host side drains */
         msb_drop(t->env->metrics, MSB_DROP_TCP_NO_FLOW);
         msb_tcp_send_rst(t, p);
+        return;
+    }
+    if (ooseq_full(f, p)) {
+        msb_count(&t->m->ooseq_dropped, 1);
         return;
     }
     uint32_t gen = f->gen;

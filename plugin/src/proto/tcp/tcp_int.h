@@ -23,6 +23,12 @@ struct pbuf;
 struct event;
 
 #define FLOW_NONE UINT32_MAX
+/* Out-of-order guest segments lwIP may hold per flow (tcp.c). */
+#define OOSEQ_MAX 64
+/* Guest segments up to MERGE_SMALL bytes are copied into MERGE_CAP-byte
+ * buffers while a host peer is slow (tcp_proxy.c). */
+#define MERGE_SMALL 512
+#define MERGE_CAP 4096
 /* A held guest SYN, Ethernet header included so it can be re-parsed to
  * answer RST: 14 + 60 (IPv4 with options) + 60 (TCP with options). */
 #define FLOW_SYN_CAP 136
@@ -130,6 +136,7 @@ struct tcp_flow {
      * window is reopened (tcp_recved) only as they are written. */
     struct pbuf *to_host, *to_host_tail;
     uint32_t to_host_len;
+    uint16_t tail_room; /* free bytes at the end of to_host_tail, when it is ours (merged) */
     uint8_t syn[FLOW_SYN_CAP];
     uint8_t syn_len;
     uint32_t isn; /* of the held SYN: a SYN with another one is a new connection */

@@ -265,9 +265,10 @@ void msb_tcp_proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f)
 
 /* Drops n written bytes from the head of to_host and reopens the guest's
  * window by as much. */
-static void consume(struct tcp_flow *f, size_t n)
+static void consume(struct msb_tcp *t, struct tcp_flow *f, size_t n)
 {
     f->to_host_len -= (uint32_t)n;
+    atomic_fetch_sub_explicit(&t->m->buffered_bytes, n, memory_order_relaxed);
     while (n) {
         u16_t c = (u16_t)(n > 0xffff ? 0xffff : n);
         f->to_host = pbuf_free_header(f->to_host, c);
@@ -275,8 +276,10 @@ static void consume(struct tcp_flow *f, size_t n)
             tcp_recved(f->pcb, c);
         n -= c;
     }
-    if (!f->to_host)
+    if (!f->to_host) {
         f->to_host_tail = NULL;
+        f->tail_room = 0;
+    }
 }
 
 static void close_if_done(struct msb_tcp *t, struct tcp_flow *f)
@@ -318,7 +321,7 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
         }
         if (w < 0)
             return -1;
-        consume(f, (size_t)w);
+        consume(t, f, (size_t)w);
         msb_count(&t->m->bytes_to_host, (uint64_t)w);
         f->last_active_ms = msb_now_ms();
     }
@@ -327,19 +330,63 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
     return 0;
 }
 
-/* Chains p after what is queued.  The pbufs are linked by hand, not with
- * pbuf_cat: only p->len is ever read, so the u16 tot_len never matters. */
-static void append(struct tcp_flow *f, struct pbuf *p)
+/* Links q (a chain) after what is queued.  The pbufs are linked by hand,
+ * not with pbuf_cat: only q->len is ever read, so the u16 tot_len never
+ * matters. */
+static void link_tail(struct tcp_flow *f, struct pbuf *q)
 {
-    struct pbuf *last = p;
+    struct pbuf *last = q;
     while (last->next)
         last = last->next;
     if (f->to_host_tail)
-        f->to_host_tail->next = p;
+        f->to_host_tail->next = q;
     else
-        f->to_host = p;
+        f->to_host = q;
     f->to_host_tail = last;
-    f->to_host_len += p->tot_len;
+}
+
+/* While a host peer is slow, small guest segments are copied together:
+ * a pbuf costs far more than one byte, and a guest sending one byte per
+ * segment into a full window would otherwise hold a pbuf per byte. */
+static bool merge_small(struct msb_tcp *t, struct tcp_flow *f, struct pbuf *p)
+{
+    if (!f->to_host || p->tot_len > MERGE_SMALL)
+        return false;
+    if (f->tail_room < p->tot_len) {
+        struct pbuf *m = pbuf_alloc(PBUF_RAW, MERGE_CAP, PBUF_RAM);
+        if (!m)
+            return false;
+        m->len = m->tot_len = 0;
+        link_tail(f, m);
+        f->tail_room = MERGE_CAP;
+    }
+    struct pbuf *tail = f->to_host_tail;
+    pbuf_copy_partial(p, (uint8_t *)tail->payload + tail->len, p->tot_len, 0);
+    tail->len = tail->tot_len = (u16_t)(tail->len + p->tot_len);
+    f->tail_room = (uint16_t)(f->tail_room - p->tot_len);
+    msb_count(&t->m->small_segments_merged, 1);
+    pbuf_free(p);
+    return true;
+}
+
+static void append(struct msb_tcp *t, struct tcp_flow *f, struct pbuf *p)
+{
+    u16_t n = p->tot_len;
+    if (!merge_small(t, f, p)) {
+        link_tail(f, p);
+        f->tail_room = 0;
+    }
+    f->to_host_len += n;
+    msb_count(&t->m->buffered_bytes, n);
+}
+
+/* Guest bytes waiting for host peers are bounded for all flows together:
+ * past tcp_buffer_max_bytes new data stays with lwIP (one refused segment
+ * per flow, which it offers again on its timer) and the guest's window
+ * stays closed, so thousands of flows cannot each fill a window. */
+static bool over_budget(struct msb_tcp *t)
+{
+    return msb_read(&t->m->buffered_bytes) >= t->env->cfg->tcp_buffer_max_bytes;
 }
 
 static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
@@ -363,6 +410,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     (void)err;
     if (!p)
         return guest_fin(t, f, pcb);
+    if (f->to_host_len && over_budget(t)) {
+        msb_count(&t->m->recv_deferred, 1);
+        return ERR_MEM; /* lwIP keeps p and offers it again */
+    }
     f->last_active_ms = msb_now_ms();
     msb_tcp_flow_pend(f, PEND_ACK, true);
     msb_tcp_flow_mark_batch(t, f);
@@ -372,7 +423,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         pbuf_free(p);
         return ERR_OK;
     }
-    append(f, p);
+    append(t, f, p);
     if (flush(t, f) < 0) {
         msb_tcp_proxy_abort(t, f, false);
         return ERR_ABRT;
