@@ -98,6 +98,7 @@ wait "$names_pid"
 # appears), once before and once after the policy is changed over gRPC.
 live="$TOPO_DIR/live"
 mkdir -p "$live"
+chmod 1777 "$live" # the sandboxed command (nobody on the host) leaves its marks here
 ctl2="$TOPO_DIR/ctl/ctl2.sock"
 http=127.0.0.1:9464
 guest_script='www=$1 live=$2

@@ -38,6 +38,14 @@ void msbd_loop_close(struct msbd_loop *l, struct msbd_host *h, bool print_metric
 
 /* Exit status: 0, 1 (runtime failure), 2 (usage); run: CMD's status. */
 int msbd_cmd_tap(const struct msbd_opts *o);
+
+/* Creates tap0 in the network namespace at path (as `tap --netns` and a
+ * root `run` do, from msbnetd's own user namespace) and configures it; the
+ * calling thread comes back to its namespace.  The fd, or -1 after saying
+ * why on stderr, prefixed "msbnetd WHO:". */
+struct msbd_addrs;
+int msbd_tap_in_netns(const struct msbd_opts *o, const struct msbd_addrs *a, const char *path,
+                      const char *who);
 int msbd_cmd_run(const struct msbd_opts *o);
 int msbd_cmd_stream(const struct msbd_opts *o);
 int msbd_cmd_dgram(const struct msbd_opts *o);

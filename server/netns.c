@@ -6,6 +6,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static int sys_fail(char *err, size_t errlen, const char *what, const char *arg)
@@ -83,9 +86,30 @@ int msbd_ns_outer(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen)
     return outer_uid ? map_ids(outer_uid, outer_gid, err, errlen) : 0;
 }
 
-int msbd_ns_sandbox(char *err, size_t errlen)
+/* Real root gives up its host identity before the sandbox's user namespace
+ * exists: root inside then maps to nobody outside.  Mapped to host root,
+ * CMD would pass every "uid 0" check of the host that asks for no
+ * capability (root-owned files, many sysctls).  The parent-death signal
+ * does not survive a change of credentials: it is set again. */
+static int become_nobody(char *err, size_t errlen)
 {
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID))
-        return sys_fail(err, errlen, "unshare", "(user, network, mount, pid namespaces)");
-    return map_ids(0, 0, err, errlen);
+    if (setgroups(0, NULL) || setresgid(MSBD_SANDBOX_GID, MSBD_SANDBOX_GID, MSBD_SANDBOX_GID) ||
+        setresuid(MSBD_SANDBOX_UID, MSBD_SANDBOX_UID, MSBD_SANDBOX_UID))
+        return sys_fail(err, errlen, "cannot become", "nobody for the sandbox");
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Writing our own id maps needs /proc/self owned by us again. */
+    prctl(PR_SET_DUMPABLE, 1);
+    return 0;
+}
+
+int msbd_ns_sandbox(bool as_root, char *err, size_t errlen)
+{
+    if (as_root && become_nobody(err, errlen))
+        return -1;
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+                CLONE_NEWIPC))
+        return sys_fail(err, errlen, "unshare", "(user, network, mount, pid, UTS, IPC namespaces)");
+    return map_ids(uid, gid, err, errlen);
 }

@@ -115,22 +115,18 @@ static int hidden_dirs(const struct msbd_opts *o, unsigned slot, struct hidden *
 static void child_namespaces(const struct msbd_addrs *a, const struct hidden *h)
 {
     char err[512];
+    bool root = geteuid() == 0;
     if (msbd_ns_outer(geteuid(), getegid(), err, sizeof err) ||
-        msbd_mount_outer(a, h->list, h->n, err, sizeof err) || msbd_ns_sandbox(err, sizeof err))
+        msbd_mount_outer(a, h->list, h->n, err, sizeof err) ||
+        msbd_ns_sandbox(root, err, sizeof err))
         child_fail(err);
 }
 
-/* Runs in the forked child; never returns. */
-static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, int sock,
-                       pid_t parent, const struct hidden *h)
+/* Not root: the child is root of its own user namespace and makes tap0
+ * itself, then passes its fd up. */
+static void child_tap(const struct msbd_opts *o, const struct msbd_addrs *a, int sock)
 {
     char err[512];
-    /* Without msbnetd the sandbox has no network: take CMD down with it. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(EXIT_CHILD_SETUP);
-    cloexec_all();
-    child_namespaces(a, h);
     struct msbd_tap_mode mode;
     int fd = msbd_tap_open(MSBD_TAP_NAME, msbd_opts_vnet_hdr(o), &mode);
     if (fd >= 0)
@@ -150,6 +146,29 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
         child_fail(err);
     }
     close(fd);
+}
+
+/* Runs in the forked child; never returns. */
+static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, int sock,
+                       pid_t parent, const struct hidden *h)
+{
+    char err[512];
+    /* Without msbnetd the sandbox has no network: take CMD down with it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(EXIT_CHILD_SETUP);
+    cloexec_all();
+    bool root = geteuid() == 0;
+    child_namespaces(a, h);
+    if (!root) {
+        child_tap(o, a, sock);
+    } else if (msbd_mount_sandbox(err, sizeof err)) {
+        child_fail(err);
+    } else if (write(sock, "n", 1) != 1) {
+        /* As nobody the child may not open /dev/net/tun: msbnetd makes
+         * tap0 in the new namespace from outside, as `tap --netns` does. */
+        _exit(EXIT_CHILD_SETUP);
+    }
     /* CMD starts only once the stack runs, so its first packet already has
      * a network (and what it sees of msbnetd is msbnetd fully started). */
     char go;
@@ -158,6 +177,22 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
     close(sock);
     msbd_fd_limit_restore();
     msbd_sandbox_exec(o->cmd);
+}
+
+/* Root: once the child says its namespaces exist, tap0 is made in its
+ * network namespace from here. */
+static int tap_from_outside(const struct msbd_opts *o, const struct msbd_addrs *a, int sock,
+                            pid_t child)
+{
+    char ready, path[64];
+    if (read(sock, &ready, 1) != 1) {
+        errno = 0; /* the child said why */
+        return -1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)child);
+    int fd = msbd_tap_in_netns(o, a, path, "run");
+    errno = 0;
+    return fd;
 }
 
 static int exit_code(int status)
@@ -190,7 +225,7 @@ static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, unsigned
         child_main(o, a, sp[1], parent, &h);
     }
     close(sp[1]);
-    int fd = rs->child < 0 ? -1 : msbd_fd_recv(sp[0]);
+    int fd = rs->child < 0 ? -1 : geteuid() ? msbd_fd_recv(sp[0]) : tap_from_outside(o, a, sp[0], rs->child);
     int e = errno;
     rs->go = sp[0];
     if (rs->child < 0) {

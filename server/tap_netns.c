@@ -17,12 +17,13 @@
 
 /* Only this thread visits the namespace, and only while no other thread
  * exists (start() comes later): host sockets are never opened in it. */
-static int tap_in_netns(const struct msbd_opts *o, const struct msbd_addrs *a)
+int msbd_tap_in_netns(const struct msbd_opts *o, const struct msbd_addrs *a, const char *path,
+                      const char *who)
 {
     char err[512];
     int orig;
-    if (msbd_netns_enter(o->netns_path, &orig, err, sizeof err)) {
-        fprintf(stderr, "msbnetd tap: %s\n", err);
+    if (msbd_netns_enter(path, &orig, err, sizeof err)) {
+        fprintf(stderr, "msbnetd %s: %s\n", who, err);
         return -1;
     }
     struct msbd_tap_mode mode;
@@ -37,11 +38,11 @@ static int tap_in_netns(const struct msbd_opts *o, const struct msbd_addrs *a)
         snprintf(err, sizeof err, "cannot create %s: %s", MSBD_TAP_NAME, strerror(-fd));
     char err2[256];
     if (msbd_netns_leave(orig, err2, sizeof err2)) {
-        fprintf(stderr, "msbnetd tap: %s\n", err2);
+        fprintf(stderr, "msbnetd %s: %s\n", who, err2);
         abort(); /* never carry on inside the guest's namespace */
     }
     if (rc) {
-        fprintf(stderr, "msbnetd tap: %s\n", err);
+        fprintf(stderr, "msbnetd %s: %s\n", who, err);
         if (fd >= 0)
             close(fd);
         return -1;
@@ -95,7 +96,7 @@ int msbd_cmd_tap(const struct msbd_opts *o)
     }
     sigset_t old;
     msbd_signals_block(&old);
-    int fd = tap_in_netns(o, &h.addrs);
+    int fd = msbd_tap_in_netns(o, &h.addrs, o->netns_path, "tap");
     if (fd >= 0)
         msbd_direct_attach(&h, fd, o);
     if (fd < 0 || msbd_host_start(&h)) {

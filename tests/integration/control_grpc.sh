@@ -28,6 +28,7 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "this test needs root (msbnetd run makes namespaces)"; echo "0 passed, 1 failed"; exit 1
 fi
 tmp=$(mktemp -d /tmp/msbnet-grpc.XXXXXX)
+chmod 755 "$tmp" # CMD under a root msbnetd runs as nobody
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done

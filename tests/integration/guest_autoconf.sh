@@ -47,7 +47,7 @@ chmod +x "$TOPO_DIR/udhcpc.sh"
 # read the transcript.
 cat >"$TOPO_DIR/guest.sh" <<'EOF'
 #!/bin/sh
-export LEASE_FILE=$TOPO_DIR/lease
+export LEASE_FILE=$(mktemp -u /tmp/msbnet-lease.XXXXXX) # CMD runs as nobody: not in TOPO_DIR
 echo "before: $(ip -4 -o addr show dev tap0 | wc -l) ipv4 addresses"
 sysctl -qw net.ipv6.conf.tap0.accept_ra=2
 busybox udhcpc -i tap0 -s "$TOPO_DIR/udhcpc.sh" -f -q -n -t 5 -T 2 >/dev/null 2>&1
@@ -132,7 +132,7 @@ expect tap_netns_curl_ipv6 "curl6: hello from the msbnet test topology" "$out"
 printf '{"dhcp4": false, "ra": false}\n' >"$TOPO_DIR/off.json"
 cat >"$TOPO_DIR/guest_off.sh" <<'EOF'
 #!/bin/sh
-export LEASE_FILE=$TOPO_DIR/lease_off
+export LEASE_FILE=$(mktemp -u /tmp/msbnet-lease-off.XXXXXX) # CMD runs as nobody: not in TOPO_DIR
 busybox udhcpc -i tap0 -s "$TOPO_DIR/udhcpc.sh" -f -q -n -t 2 -T 1 >/dev/null 2>&1
 cat "$LEASE_FILE" 2>/dev/null || echo "no lease"
 rdisc6 -1 -r 2 -w 1000 tap0 >/dev/null 2>&1 && echo "got an RA" || echo "no RA"

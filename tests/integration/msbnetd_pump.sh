@@ -7,6 +7,7 @@
 . "$(dirname "$0")/msbnetd_lib.sh"
 require_root
 tmp=$(mktemp -d)
+chmod 755 "$tmp" # CMD under a root msbnetd runs as nobody and reads its script here
 trap 'rm -rf "$tmp"' EXIT
 plugin=$echo_plugin
 m() { jq -r "$1" "$tmp/metrics"; }

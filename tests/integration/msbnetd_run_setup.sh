@@ -6,6 +6,7 @@
 require_root
 pick_plugin
 tmp=$(mktemp -d)
+chmod 755 "$tmp" # CMD under a root msbnetd runs as nobody and reads its script here
 trap 'rm -rf "$tmp"' EXIT
 resolv_before=$(sha256sum /etc/resolv.conf 2>/dev/null)
 host_links_before=$(ip -br link | awk '{print $1}' | sort)

@@ -19,10 +19,19 @@ mkdir -p "$TOPO_DIR/ctl"
 sock=$TOPO_DIR/ctl/control.sock
 http_port=9475 grpc_port=9476
 printf '{"policy": "allow@host, allow@public"}\n' >"$TOPO_DIR/host.json"
+# A root-owned file CMD may read but must not change, and the host's
+# domainname, which a sandbox sharing the host's UTS namespace as uid 0
+# could set.
+echo original >"$TOPO_DIR/rootfile"
+chmod 644 "$TOPO_DIR/rootfile"
+domain_before=$(cat /proc/sys/kernel/domainname)
 
 # Everything the attacker tries, one line each.
 attack='sock=$1 GW4=$2 GW6=$3 hp=$4 gp=$5 hns=$6
 echo "uid=$(id -u)"
+echo tampered >>"$7" 2>/dev/null; echo "rootfile_write=$?"
+echo evil >/proc/sys/kernel/domainname 2>/dev/null
+f=$(mktemp /tmp/msbnet-owner.XXXXXX) && echo "made=$f"
 grep CapBnd /proc/self/status
 ls -A "$(dirname "$sock")" 2>&1 | sed "s/^/ls: /"
 python3 -c "
@@ -51,18 +60,33 @@ curl -sS --max-time 5 -o /dev/null http://198.18.0.1:8080/hello.txt; echo "publi
 topo_start_http_i 8080 || exit 1
 out=$(timeout 120 ip netns exec "$TOPO_H" "$msbnetd" run --print-metrics --config "$TOPO_DIR/host.json" \
     --control-socket "$sock" --http "127.0.0.1:$http_port" --control-addr "[::1]:$grpc_port" \
-    -- sh -c "$attack" _ "$sock" "$GW4" "$GW6" "$http_port" "$grpc_port" "/var/run/netns/$TOPO_H" 2>&1)
+    -- sh -c "$attack" _ "$sock" "$GW4" "$GW6" "$http_port" "$grpc_port" "/var/run/netns/$TOPO_H" \
+    "$TOPO_DIR/rootfile" 2>&1)
 status=$?
 echo "$out" | sed 's/{"schema".*//'
 metrics=$(grep -o '{"schema".*}' <<<"$out" | tail -1)
 
 [[ $status -eq 0 ]] && ok "msbnetd exits 0" || bad "msbnetd exits 0" "status $status"
 expect "CMD is root of its own user namespace" "uid=0" "$out"
+# ...and nobody on the host: root's files and root's sysctls are not its.
+made=$(grep -o 'made=.*' <<<"$out" | cut -d= -f2)
+[[ -n $made && $(stat -c %U "$made") == nobody ]] && ok "CMD's files belong to nobody on the host" \
+    || bad "CMD's files belong to nobody on the host" "${made:-no file}: $(stat -c %U "$made" 2>&1)"
+rm -f "$made"
+if grep -q 'rootfile_write=[1-9]' <<<"$out"; then ok "CMD cannot change a root-owned file"
+else bad "CMD cannot change a root-owned file" "$(grep rootfile_write <<<"$out")"; fi
+[[ $(cat "$TOPO_DIR/rootfile") == original ]] && ok "the root-owned file is unchanged" \
+    || bad "the root-owned file is unchanged" "$(cat "$TOPO_DIR/rootfile")"
+[[ $(cat /proc/sys/kernel/domainname) == "$domain_before" ]] && ok "the host's domainname is unchanged" \
+    || { bad "the host's domainname is unchanged" "$(cat /proc/sys/kernel/domainname)"
+         echo "$domain_before" >/proc/sys/kernel/domainname; }
 bnd=$(grep -o 'CapBnd:[[:space:]]*[0-9a-f]*' <<<"$out" | awk '{print $2}')
 if [[ -n $bnd ]] && (( (0x$bnd >> 21 & 1) == 0 )); then ok "CMD has no CAP_SYS_ADMIN"
 else bad "CMD has no CAP_SYS_ADMIN" "CapBnd $bnd"; fi
-grep -q '^ls: ' <<<"$out" && bad "the socket directory is empty to CMD" "$(grep '^ls: ' <<<"$out")" \
-    || ok "the socket directory is empty to CMD"
+# Empty, or not even listable (mode 000): either way no socket in it.
+if grep '^ls: ' <<<"$out" | grep -qv 'Permission denied'; then
+    bad "the socket directory is empty to CMD" "$(grep '^ls: ' <<<"$out")"
+else ok "the socket directory is empty to CMD"; fi
 if grep -q 'sock=errno' <<<"$out"; then ok "control socket unreachable"
 else bad "control socket unreachable" "$(grep 'sock=' <<<"$out")"; fi
 expect "cannot unmount what hides it" "umount=32" "$out"

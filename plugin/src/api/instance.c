@@ -65,7 +65,7 @@ static enum msb_pol_preset egress_preset(uint32_t egress)
  * process may open would fail at the worst moment, and a guest could use
  * up the descriptors of the VMM that loaded the plugin: the caps are scaled
  * down to what RLIMIT_NOFILE leaves (an eighth and 64 more are kept for the
- * host), and the new values are said once on stderr. */
+ * host), and the new values are said on stderr. */
 static void fit_descriptor_limit(struct msb_config *c)
 {
     struct rlimit rl;
@@ -87,6 +87,10 @@ static void fit_descriptor_limit(struct msb_config *c)
         uint64_t v = ((uint64_t)*caps[i] * room + (want - fixed) - 1) / (want - fixed);
         *caps[i] = v ? (uint32_t)v : 1;
     }
+    /* Said at warn level when it bites (fewer than 1024 TCP flows, as in a
+     * VMM at the common soft limit of 1024), else at info level. */
+    if (c->log_level < MSB_LOG_INFO && c->max_flows >= 1024)
+        return;
     fprintf(stderr,
             "msbnet[%u]: RLIMIT_NOFILE %llu leaves room for fewer flows: max_flows %u, "
             "max_udp_sessions %u, max_icmp_echoes %u, max_inbound_flows %u (raise the limit "

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -31,14 +30,10 @@
 #include "lwip/tcp.h"
 
 #include "lib/clock.h"
+#include "lib/hostsock.h"
 #include "proto/dns_tcp.h"
 #include "proto/tcp/tcp_int.h"
 
-/* Host-side keepalive: a dead peer is noticed in ~2 minutes even when the
- * guest holds an idle connection for hours. */
-#define KEEPIDLE_S 60
-#define KEEPINTVL_S 15
-#define KEEPCNT 4
 
 static void finish(struct msb_tcp *t, struct tcp_flow *f)
 {
@@ -90,17 +85,6 @@ static void close_fd(struct msb_tcp *t, struct tcp_flow *f, bool reset)
     }
     close(f->fd);
     f->fd = -1;
-}
-
-static void set_sockopts(int fd)
-{
-    const int one = 1, idle = KEEPIDLE_S, intvl = KEEPINTVL_S, cnt = KEEPCNT;
-    /* The guest's own stack already coalesces; do not delay its segments. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
 /* Where to dial: the guest's destination, or host loopback when the guest
@@ -175,7 +159,7 @@ static void connected(struct msb_tcp *t, struct tcp_flow *f)
         msb_tcp_proxy_abort(t, f, true);
         return;
     }
-    set_sockopts(f->fd);
+    msb_host_tcp_options(f->fd);
     msb_tcp_flow_set_state(t, f, FLOW_SYN_FED);
     f->last_active_ms = msb_now_ms();
     arm_timer(t, f, (uint64_t)t->env->cfg->tcp_idle_timeout_s * 1000u);
@@ -248,7 +232,7 @@ bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd)
         msb_tcp_flow_release(t, f);
         return false;
     }
-    set_sockopts(fd);
+    msb_host_tcp_options(fd);
     f->last_active_ms = msb_now_ms();
     /* The guest's handshake is bounded like a host connect. */
     arm_timer(t, f, t->env->cfg->connect_timeout_ms);
