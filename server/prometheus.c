@@ -1,3 +1,5 @@
+/* The Prometheus renderer (prometheus.h): a curated table of families over
+ * the metrics JSON, and an untyped fallback so no field is left out. */
 #include "prometheus.h"
 
 #include <jansson.h>
