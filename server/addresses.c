@@ -1,3 +1,5 @@
+/* The plugin's addresses_json parsed into what interface setup needs
+ * (addresses.h); a missing or malformed field is named. */
 #include "addresses.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,5 @@
+/* The unix datagram transport (dgram.h): deciding who the VMM is (first
+ * sender, VFKT, or --peer), and retrying sends while its queue is full. */
 #include "dgram.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* One descriptor over a unix socket with SCM_RIGHTS (fdpass.h): how `run`'s
+ * child hands tap0 to msbnetd. */
 #include "fdpass.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* protobuf-c messages to and from gRPC byte buffers (grpc_wire.h), shared by
+ * msbnetd and msbnetctl. */
 #include "grpc_wire.h"
 
 #include <grpc/byte_buffer_reader.h>

@@ -1,3 +1,5 @@
+/* tap0's guest side, configured with rtnetlink inside its namespace
+ * (guestif.h); router adverts are refused where addresses are static. */
 #include "guestif.h"
 
 #include <errno.h>

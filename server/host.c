@@ -1,3 +1,5 @@
+/* The plugin instance msbnetd hosts (host.h): loaded, created, its gateways
+ * set, started and stopped, its metrics joined by msbnetd's own counters. */
 #include "host.h"
 
 #include <arpa/inet.h>

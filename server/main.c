@@ -52,7 +52,7 @@ static const char usage_options[] =
     "--config file):\n"
     "  --plugin PATH             libmsbnet.so to load (default: next to msbnetd,\n"
     "                            then the install library directory)\n"
-    "  --config FILE             plugin config (JSON object, keys as in the README)\n"
+    "  --config FILE             plugin config (JSON object; keys: plugin/README.md)\n"
     "  --slot N                  sandbox slot 0..65535 (derives MACs and addresses)\n"
     "  --mtu N                   576..65520 (IPv6 needs 1280 or more)\n"
     "  --ipv4 ADDR[/PREFIX]      guest IPv4 address (and interface prefix)\n"

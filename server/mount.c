@@ -1,3 +1,6 @@
+/* What `run`'s command sees of the filesystem (mount.h): a private
+ * resolv.conf, msbnetd's socket directories covered by empty tmpfs mounts,
+ * and its own /sys and /proc. */
 #define _GNU_SOURCE
 #include "mount.h"
 

@@ -1,3 +1,5 @@
+/* msbnetd's command line (options.h) and the plugin config assembled from
+ * it, msbnetd's own TCP listeners added to "protected_ports". */
 #include "options.h"
 #include "options_int.h"
 

@@ -1,3 +1,5 @@
+/* The Prometheus renderer (prometheus.h): a curated table of families over
+ * the metrics JSON, and an untyped fallback so no field is left out. */
 #include "prometheus.h"
 
 #include <jansson.h>
@@ -65,6 +67,9 @@ static const struct family families[] = {
     {"msbnet_tcp_segments_coalesced_total", C,
      "lwIP segments merged into larger frames toward the guest.",
      {{"tcp", "segments_coalesced", NULL}}},
+    {"msbnet_tcp_bad_transitions_total", C,
+     "TCP flow state changes outside the legal table (a bug in msbnet: stays 0).",
+     {{"tcp", "bad_transition", NULL}}},
     {"msbnet_udp_sessions_total", C, "UDP sessions opened, and recycled at the session cap.",
      {{"udp", "sessions_opened", "event=\"opened\""},
       {"udp", "sessions_recycled", "event=\"recycled\""}}},
@@ -122,6 +127,15 @@ static const struct family families[] = {
     {"msbnet_policy_sni_mismatch_total", C,
      "TLS connections whose SNI did not match the name the policy allowed.",
      {{"policy", "sni_mismatch", NULL}}},
+    {"msbnet_policy_refused_total", C,
+     "Destinations refused before any rule, by cause (loopback: the host's loopback or an "
+     "unspecified address; protected: a protected_ports endpoint).",
+     {{"policy", "refused_loopback", "cause=\"loopback\""},
+      {"policy", "refused_protected", "cause=\"protected\""}}},
+    {"msbnet_policy_host_local_total", C,
+     "Destinations the kernel delivers locally (host addresses other than the gateway), "
+     "judged as the host group.",
+     {{"policy", "host_local", NULL}}},
     {"msbnet_hostname_index_entries", G, "Entries in the resolved-hostname index.",
      {{"hostnames", "entries", NULL}}},
     {"msbnet_hostname_index_addresses", G, "Addresses held by the resolved-hostname index.",
@@ -209,7 +223,7 @@ struct map_family {
 
 static const struct map_family maps[] = {
     {"drops", NULL, "msbnet_drops_total",
-     "Things discarded, by reason (stable names, see the README).", "reason"},
+     "Things discarded, by reason (stable names, listed in plugin/README.md).", "reason"},
     {"policy", "by_rule", "msbnet_policy_rule_decisions_total",
      "Policy decisions by the rule that decided (index, later = beyond the 64th, default = "
      "no rule matched).", "rule"},
@@ -351,7 +365,7 @@ static void put_uncurated_in(FILE *f, const char *section, json_t *obj)
 }
 
 /* Fields of a newer plugin (or msbnetd transport) still reach Prometheus,
- * typed as untyped because only the README knows which are gauges. */
+ * typed as untyped: which are gauges is written only in plugin/README.md. */
 static void put_uncurated(FILE *f, json_t *root)
 {
     const char *section;

@@ -1,3 +1,5 @@
+/* The frame pump (pump.h): both directions bounded per wakeup, and a frame
+ * held rather than lost while the other side is full. */
 #include "pump.h"
 
 #include <errno.h>

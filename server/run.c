@@ -12,8 +12,9 @@
  *                                        create + configure tap0, /sys
  *   receive the tap fd <---------------- send the tap fd (SCM_RIGHTS)
  *   start(), control socket
- *   "go" -------------------------------> pid 1 of the new pid ns runs CMD
- *                                        (sandbox_init.c)
+ *   "go" -------------------------------> pid 1 of the new pid ns (a fresh
+ *                                        msbnetd-init image) runs CMD as
+ *                                        pid 2 (sandbox_init.c)
  *   pump frames, serve gRPC
  *   SIGCHLD: stop, exit with CMD's status
  *

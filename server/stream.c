@@ -1,3 +1,5 @@
+/* The unix stream transport (stream.h): 4-byte length framing through fixed
+ * buffers, one VMM at a time. */
 #include "stream.h"
 
 #include <arpa/inet.h>

@@ -52,7 +52,7 @@ pick_plugin() {
     fi
 }
 
-# slot -> expected addressing (DESIGN §5)
+# slot -> expected addressing (derived as in plugin/src/model/addressing.c)
 expected_addrs() {
     local s=$1 base=$((4 * $1))
     gw4="100.96.$((base / 256)).$((base % 256 + 1))"

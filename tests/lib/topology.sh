@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# topology.sh — the standard msbnet test topology (see shared TESTING.md), as a
+# topology.sh — the standard msbnet test topology (tests/README.md), as a
 # sourceable bash library. Safe under `set -euo pipefail`.
 #
 #   netns G ("guest")     netns H ("host")                     netns I ("internet")
@@ -46,8 +46,8 @@ if [[ -n ${_TOPO_SOURCED:-} ]]; then
 fi
 _TOPO_SOURCED=1
 
-# Debian's interpreter: the `python3` first on PATH may be a separate build
-# (TESTING.md), and the library only needs the standard library anyway.
+# Debian's interpreter: the `python3` first on PATH may be a separate build,
+# and the library only needs the standard library anyway.
 TOPO_PYTHON=${TOPO_PYTHON:-/usr/bin/python3}
 
 # Addresses of the topology, exported so tests do not hard-code them twice.
@@ -89,8 +89,8 @@ _topo_pkg_for() {
 }
 
 # topo_require CMD...: every CMD must be runnable, else print which package is
-# missing and exit non-zero. A missing tool is a failure, never a skip
-# (TESTING.md): CI must not turn green because a test quietly did nothing.
+# missing and exit non-zero. A missing tool is a failure, never a skip: CI
+# must not turn green because a test quietly did nothing.
 topo_require() {
     local c missing=()
     for c in "$@"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# topology_selftest.sh — proves tests/lib/topology.sh builds what TESTING.md
-# describes, that its servers answer with the right bytes, that nothing can
+# topology_selftest.sh — proves tests/lib/topology.sh builds the topology its
+# header draws, that its servers answer with the right bytes, that nothing can
 # leave the topology, and that teardown (explicit, on error, on SIGTERM)
 # leaves no namespace, process or file behind.
 #

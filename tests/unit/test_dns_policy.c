@@ -1,6 +1,7 @@
 /* The policy's verdict on DNS query names (policy_dns.c): domain and
  * suffix rules decide, first match wins, address rules never match a
- * name.  Row numbers refer to the reference table of the original. */
+ * name.  "Row N" labels number the original implementation's documented
+ * cases. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,16 +1,17 @@
 /*
- * The policy engine against the reference's test table (§8) and its holes
- * (§9).  Rows covered here: 10-14 (resolver egress checks, evaluated as
- * plain egress flows), 44-60, 62-64, 66-76 (66/67 as the JSON validations
- * that replace the builder's), 79 (the SNI source); 78 is in test_tls_sni
- * (the reader) and test_tcp (the peek on a live flow).  Skipped, and why:
- *   1-9, 28-43: DNS interception (test_dns_*, dataplane_dns);  15-27: DNS
- *   query-name evaluation (the DNS enforcement point's own suite);  61: the
- *   Deferred source does not exist here: a SYN is decided from the index at
- *   once (a domain rule for a never-resolved address denies), and the SNI
- *   can only take an allow back (rows 58-60, 79);  65: the deny_domains
- *   builder helper (no builder here; rule lists do the same);  77: the
- *   hostname index (test_hostindex);  80: secrets (not in msbnet).
+ * The policy engine against the original implementation's documented
+ * behaviour, case by case ("row N" labels number those cases), and against
+ * the holes this one fixes.  Covered here: resolver egress checks
+ * (evaluated as plain egress flows), domains, groups and classification,
+ * presets, the JSON format and its validations, names, the token grammar,
+ * shadows and the SNI hostname source.  Elsewhere: reading a ClientHello
+ * (test_tls_sni) and the peek on a live flow (test_tcp); DNS interception
+ * (test_dns_*, dataplane_dns); query-name evaluation (test_dns_policy); the
+ * hostname index (test_hostindex).  Not here: a deferred hostname source
+ * (a SYN is decided from the index at once: a domain rule for a
+ * never-resolved address denies, and the SNI can only take an allow back),
+ * the original's deny_domains builder helper (rule lists do the same), and
+ * secrets (not in msbnet).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -272,8 +273,8 @@ static void test_classify(void)
     CU_ASSERT_EQUAL(cls("::1"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("198.18.0.1"), MSB_GRP_PUBLIC);
     CU_ASSERT_EQUAL(cls("2001:db8::1"), MSB_GRP_PUBLIC);
-    /* Row 54 documents the original's "public"; these are the fixes (§9.2):
-     * Linux connects the unspecified address to the host itself. */
+    /* The original called these "public" (row 54).  Fixed: Linux connects
+     * the unspecified address to the host itself. */
     CU_ASSERT_EQUAL(cls("0.0.0.0"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("0.1.2.3"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("255.255.255.255"), MSB_GRP_HOST); /* delivered locally */
@@ -303,7 +304,7 @@ static void test_classify(void)
     CU_ASSERT_EQUAL(cls("::ffff:0.0.0.0"), MSB_GRP_LOOPBACK);
     CU_ASSERT_EQUAL(cls("::127.0.0.1"), MSB_GRP_LOOPBACK); /* IPv4-compatible */
     CU_ASSERT_EQUAL(cls("::ffff:8.8.8.8"), MSB_GRP_PUBLIC);
-    CU_ASSERT_EQUAL(cls("fd00:ec2::254"), MSB_GRP_METADATA); /* §9.18 */
+    CU_ASSERT_EQUAL(cls("fd00:ec2::254"), MSB_GRP_METADATA); /* AWS; the original missed it */
 }
 
 static void test_holes_enforced(void)

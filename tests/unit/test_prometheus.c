@@ -114,6 +114,23 @@ static void test_msbnetd_counters(void)
     free(t);
 }
 
+/* The TCP state checker and the refusals before any rule have curated
+ * counter families, not the untyped fallback. */
+static void test_policy_and_state_counters(void)
+{
+    char *t = render("{\"tcp\":{\"bad_transition\":0},\"policy\":{\"refused_loopback\":9,"
+                     "\"refused_protected\":2,\"host_local\":4}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    has(t, "# TYPE msbnet_tcp_bad_transitions_total counter\n");
+    has(t, "msbnet_tcp_bad_transitions_total 0\n");
+    has(t, "# TYPE msbnet_policy_refused_total counter\n");
+    has(t, "msbnet_policy_refused_total{cause=\"loopback\"} 9\n");
+    has(t, "msbnet_policy_refused_total{cause=\"protected\"} 2\n");
+    has(t, "# TYPE msbnet_policy_host_local_total counter\nmsbnet_policy_host_local_total 4\n");
+    CU_ASSERT_PTR_NULL(strstr(t, "untyped"));
+    free(t);
+}
+
 static void test_refuses_non_objects(void)
 {
     CU_ASSERT_PTR_NULL(render("[1,2]"));
@@ -129,6 +146,7 @@ int main(void)
         {"drop reasons from the plugin, escaped", test_drop_reasons_escaped},
         {"fields without a curated name: untyped", test_uncurated_fields_untyped},
         {"msbnetd's pump and transport counters", test_msbnetd_counters},
+        {"TCP state checker and policy refusals: counters", test_policy_and_state_counters},
         {"not a JSON object: NULL", test_refuses_non_objects},
         {NULL, NULL},
     };

@@ -209,8 +209,8 @@ struct msbnet_api_v1 {
 
     /*
      * Create an instance from a JSON object of settings (NULL or "" = all
-     * defaults; keys documented in the README).  On failure returns NULL and
-     * writes a one-line reason into err (always NUL-terminated when
+     * defaults; keys documented in plugin/README.md).  On failure returns
+     * NULL and writes a one-line reason into err (always NUL-terminated when
      * errlen > 0), naming the offending key for unknown keys, wrong types
      * and out-of-range values.
      */
@@ -281,8 +281,9 @@ struct msbnet_api_v1 {
     int (*query_hostnames)(msbnet_t *net, enum msbnet_query_kind kind, const char *key,
                            size_t offset, size_t limit, char **out);
 
-    /* A JSON snapshot of every counter and gauge (see README, "Metrics").
-     * Returns NULL on allocation failure.  Free with free_string. */
+    /* A JSON snapshot of every counter and gauge (plugin/README.md,
+     * "Metrics JSON").  Returns NULL on allocation failure.  Free with
+     * free_string. */
     char *(*metrics_json)(msbnet_t *net);
 
     /* Release a string returned by the plugin.  NULL is ignored. */
@@ -343,7 +344,7 @@ struct msbnet_api_v1 {
      * a list of the same objects at create.  spec_json is one object:
      *   {"protocol": "tcp", "host_address": "127.0.0.1", "host_port": 8080,
      *    "guest_port": 80, "real_peer": false}
-     * (protocol, host_address and real_peer optional; see README).  The
+     * (protocol, host_address and real_peer optional; plugin/README.md).  The
      * host socket is bound before the call returns: MSBNET_OK, MSBNET_EINVAL
      * (bad spec), MSBNET_EEXIST (that host port is published already) or
      * MSBNET_ESYS (bind/listen failed), with a reason in err.  Callable from

@@ -1,3 +1,6 @@
+/* One plugin instance (instance.h): create and destroy, start and stop as
+ * the stack's owner, and the guest frame path through the rings with rx
+ * backpressure. */
 #include "api/instance.h"
 
 #include <stdio.h>

@@ -1,3 +1,6 @@
+/* set_policy and policy_json (policy_replace.h): a new policy is parsed on
+ * the caller's thread, then parked for the stack thread or, while no stack
+ * runs, swapped in directly. */
 #include "api/policy_replace.h"
 
 #include <jansson.h>

@@ -1,3 +1,6 @@
+/* The published-port registry (publish.h): listeners are bound on the
+ * caller's thread, so a bind error is synchronous, and accepted and read
+ * on the stack thread. */
 #define _GNU_SOURCE /* accept4 */
 #include "api/publish.h"
 

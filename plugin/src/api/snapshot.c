@@ -1,3 +1,6 @@
+/* The JSON documents the plugin hands out (snapshot.h): the metrics
+ * snapshot (schema 1, names listed in plugin/README.md) and hostname
+ * query pages. */
 #include "api/snapshot.h"
 
 #include <jansson.h>

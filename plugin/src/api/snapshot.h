@@ -1,5 +1,5 @@
 /* JSON documents the plugin hands out: metrics snapshots and hostname
- * queries.  Field names are stable (documented in the README). */
+ * queries.  Field names are stable (listed in plugin/README.md). */
 #ifndef MSB_SNAPSHOT_H
 #define MSB_SNAPSHOT_H
 

@@ -1,3 +1,5 @@
+/* IP addresses of either family in one comparable form (addr.h), and its
+ * conversions from and to text and sockaddrs. */
 #include "lib/addr.h"
 
 #include <arpa/inet.h>

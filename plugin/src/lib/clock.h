@@ -1,3 +1,5 @@
+/* The plugin's one clock: monotonic milliseconds, so timeouts and expiries
+ * never jump with the wall clock. */
 #ifndef MSB_CLOCK_H
 #define MSB_CLOCK_H
 

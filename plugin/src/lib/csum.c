@@ -1,3 +1,5 @@
+/* Internet checksums (csum.h), summed 64 bits at a time in host byte order:
+ * every frame msbnet checks or writes pays for one. */
 #include "lib/csum.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* msb_fail (errmsg.h): the parsers' one way to refuse an input with a
+ * message. */
 #include "lib/errmsg.h"
 
 #include <stdarg.h>

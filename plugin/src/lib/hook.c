@@ -1,3 +1,6 @@
+/* The termination hook (hook.h): the callback runs outside the lock, and a
+ * setter waits for running calls but not for its own thread's, so a
+ * callback may replace the hook it runs from without deadlocking. */
 #include "lib/hook.h"
 
 /* The hook calls this thread is inside, innermost first (frames live on the

@@ -1,3 +1,5 @@
+/* The resolved-hostname index (hostindex.h): SipHash tables by name and by
+ * address over the same entries, an expiry min-heap, a reader-writer lock. */
 #include "lib/hostindex.h"
 
 #include <stdlib.h>

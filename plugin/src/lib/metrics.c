@@ -1,3 +1,5 @@
+/* The counters' initial state and the drop reasons' stable names
+ * (metrics.h). */
 #include "lib/metrics.h"
 
 static const char *const drop_names[MSB_DROP__COUNT] = {

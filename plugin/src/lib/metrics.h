@@ -25,7 +25,7 @@
     X(IP_BAD_CHECKSUM, "ip_bad_checksum")                                                          \
     X(IP_FRAGMENT, "ip_fragment")         /* fragment not reassembled (reassembly off) */ \
     X(IP_SPOOFED_SRC, "ip_spoofed_src")   /* source address is not the guest's */                 \
-    X(IP_BAD_DST, "ip_bad_dst")           /* broadcast, multicast, unspecified destination */     \
+    X(IP_BAD_DST, "ip_bad_dst")           /* 255.255.255.255 or multicast destination */          \
     X(IPV6_EXT_HEADER, "ipv6_ext_header") /* extension headers we do not walk */                  \
     X(L4_MALFORMED, "l4_malformed")       /* TCP/UDP/ICMP header short or inconsistent */         \
     X(L4_BAD_CHECKSUM, "l4_bad_checksum")                                                          \

@@ -1,3 +1,5 @@
+/* Packets msbnet writes itself (pkt_build.h): Ethernet and IP headers, and
+ * the RST that answers a guest segment (RFC 9293). */
 #include "lib/pkt_build.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* The lock-free frame ring (ring.h): per-cell sequence numbers say whose
+ * turn it is, so producers and consumers never wait on each other. */
 #include "lib/ring.h"
 
 #include <stdint.h>

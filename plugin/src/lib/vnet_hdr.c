@@ -1,3 +1,6 @@
+/* virtio-net headers (vnet_hdr.h): the guest's offloads completed or refused
+ * on the writer's thread, GSO super-frames resolved on the stack thread,
+ * and the headers of frames to the guest. */
 #include "lib/vnet_hdr.h"
 
 #include <stdlib.h>

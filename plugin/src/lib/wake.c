@@ -1,3 +1,5 @@
+/* Wake fds (wake.h): an eventfd or a non-blocking pipe, coalesced by a flag
+ * so a burst of signals costs one write. */
 #define _GNU_SOURCE
 #include "lib/wake.h"
 

@@ -1,3 +1,6 @@
+/* create()'s JSON config (config.h): one table of keys with their types and
+ * ranges, and the keys with parsers of their own (policy, dns_upstreams,
+ * protected_ports, publish). */
 #include "model/config.h"
 #include "lib/errmsg.h"
 

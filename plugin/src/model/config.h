@@ -66,11 +66,11 @@ struct msb_config {
     uint32_t n_protected;
     uint32_t log_level;                  /* enum msb_log_level */
     /* Overrides of the slot-derived addressing; family NONE / has_* false
-     * = derive (DESIGN §5). */
+     * = derive from the slot (addressing.h). */
     struct msb_ip guest_ipv4, gateway_ipv4, guest_ipv6, gateway_ipv6;
     uint8_t guest_mac[6], gateway_mac[6];
     bool has_guest_mac, has_gateway_mac;
-    /* "policy" (reference §3.1 wire format), NULL when absent.  Owned:
+    /* "policy" (the JSON format of policy_json.c), NULL when absent.  Owned:
      * msb_config_release frees it, msb_instance_create takes it over. */
     struct msb_policy *policy;
     /* "publish": host listeners forwarded to guest ports (publish_spec.h).

@@ -55,9 +55,10 @@ struct msb_pol_verdict msb_policy_eval(const struct msb_policy *p, const struct 
                                        const struct msb_pol_flow *f);
 
 /* The same walk for a flow that claimed TLS SNI `sni` (canonical: lower
- * case, no trailing dot; NULL = msb_policy_eval): a domain rule matches only
- * when the SNI is its name (suffix: under it) and the address is also bound
- * in the index to a name the rule matches (reference §3.5 "Sni" source). */
+ * case, no trailing dot; NULL = msb_policy_eval): an allow rule naming a
+ * domain matches only when the SNI is its name (suffix: under it) and the
+ * address is also bound in the index to a name the rule matches; deny and
+ * terminate rules match on the SNI alone. */
 struct msb_pol_verdict msb_policy_eval_sni(const struct msb_policy *p,
                                            const struct msb_pol_env *env,
                                            const struct msb_pol_flow *f, const char *sni);
@@ -92,7 +93,7 @@ struct msb_pol_verdict msb_policy_dns_name(const struct msb_policy *p, const cha
 
 #define MSB_POL_JSON_MAX_BYTES (4u << 20)
 
-/* Parses the original's wire format (reference §3.1) from a JSON object,
+/* Parses the original's JSON policy format from a JSON object,
  * strictly: unknown keys, wrong types, out-of-range values, inverted port
  * ranges and ICMP in ingress/any rules or with ports are errors naming the
  * rule index.  Returns the policy, or NULL with a one-line message. */
@@ -135,8 +136,9 @@ struct msb_pol_tok_error {
     char msg[3 * MSB_POL_TOKEN_MAX + 512];
 };
 
-/* `<action>[:<direction>]@<target>[:<proto>[:<ports>]]` (reference §3.8,
- * plus `terminate`).  Returns 0 with *r filled, or -1 with e set. */
+/* `<action>[:<direction>]@<target>[:<proto>[:<ports>]]` (the original
+ * CLI's grammar, plus `terminate`).  Returns 0 with *r filled, or -1 with e
+ * set. */
 int msb_pol_parse_token(const char *tok, size_t len, struct msb_pol_rule *r,
                         struct msb_pol_tok_error *e);
 
@@ -146,8 +148,8 @@ int msb_pol_parse_rule_list(const char *list, struct msb_policy *p, struct msb_p
 
 /* A policy from text: a JSON policy object when the first non-space
  * character is '{', else a comma list of rule tokens with default_egress
- * deny and default_ingress allow and no implicit rules (the original CLI's
- * assembly, reference §3.8).  NULL with the parser's message in err. */
+ * deny and default_ingress allow and no implicit rules (as the original
+ * CLI assembled a rule list).  NULL with the parser's message in err. */
 struct msb_policy *msb_policy_parse_text(const char *text, char *err, size_t errlen);
 
 /* Levenshtein distance, capped: returns cap + 1 when larger. */

@@ -1,6 +1,7 @@
 /*
- * Evaluation of one flow (reference §3.5, CacheOnly hostname source) and
- * shadow detection (§3.7, for every policy source, not just a builder).
+ * Evaluation of one flow (domain rules through the hostname index only:
+ * it is the one proof that the guest resolved a name) and shadow detection
+ * (for every policy source, not just a policy builder).
  */
 #include "model/policy_engine.h"
 

@@ -1,12 +1,12 @@
 /*
- * Address classification (reference §3.3) with the original's holes fixed
- * (§9.2, §9.18): an IPv6 address that carries an IPv4 one (mapped,
+ * Address classification, with the original classifier's holes fixed: an
+ * IPv6 address that carries an IPv4 one (mapped,
  * compatible, NAT64, 6to4, Teredo) is classified as that IPv4, because a
  * socket dialling it ends up there; unspecified addresses are loopback
  * (Linux connects 0.0.0.0 and :: to the host itself); whatever this
  * namespace's kernel delivers locally is the host (lib/localnet.h); 240/4
  * is RESERVED, never public; the metadata group has AWS's IPv6 address and
- * Azure's wire server.  The table is in proto/README.md.
+ * Azure's wire server.  The table is in plugin/src/proto/README.md.
  */
 #include "model/policy_engine.h"
 

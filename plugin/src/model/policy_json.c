@@ -1,5 +1,5 @@
 /*
- * The original's JSON policy format (reference §3.1), read strictly:
+ * The original's JSON policy format, read strictly:
  * serde accepted unknown keys, inverted port ranges and ICMP rules that can
  * never match; here each is an error naming the rule, so a typo cannot
  * silently widen or narrow a sandbox's network.
@@ -171,7 +171,8 @@ static int parse_ports(const json_t *a, long idx, struct msb_pol_rule *r, char *
     return 0;
 }
 
-/* The checks the original's JSON path lacked (§9.17). */
+/* The checks the original's JSON path lacked: ICMP rules that can never
+ * match (ingress or any direction, or with ports). */
 static int validate_rule(const struct msb_pol_rule *r, long idx, char *err, size_t errlen)
 {
     if (!(r->protos & MSB_PROTO_ICMP))

@@ -1,5 +1,5 @@
 /*
- * The network policy model (reference §3): ordered rules, first match wins,
+ * The network policy model: ordered rules, first match wins,
  * else the direction's default.  A policy is immutable once built, so the
  * stack thread reads it without locks; replacing one means building a new
  * one.  Every part is bounded: a hostile policy file or RPC can cost at
@@ -95,7 +95,7 @@ int msb_pol_action_lookup(const char *s);
 int msb_pol_group_lookup(const char *s); /* rule groups only */
 int msb_pol_proto_lookup(const char *s); /* returns the bit */
 
-/* Domain names (§3.4): all leading/trailing dots stripped, ASCII
+/* Domain names: all leading/trailing dots stripped, ASCII
  * lower-cased, labels 1..63 of [a-z0-9-_*], total <= 253.  Non-ASCII is
  * refused (the original stored it un-punycoded so it could never match).
  * Returns 0, or -1 with a reason ("domain name is empty", "invalid domain

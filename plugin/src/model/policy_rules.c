@@ -1,5 +1,5 @@
 /*
- * The CLI rule grammar (reference §3.8) with the original's error kinds,
+ * The CLI rule grammar with the original's error kinds,
  * messages and typo suggestions, plus `terminate` as a third action.
  * Tokens come from command lines and RPCs, so lengths are bounded and every
  * echoed piece of input is cut to the token limit.
@@ -433,7 +433,7 @@ struct msb_policy *msb_policy_parse_text(const char *text, char *err, size_t err
         return NULL;
     }
     /* The original CLI's assembly: egress deny, ingress allow, no implicit
-     * DNS or public rule (reference §3.8). */
+     * DNS or public rule. */
     p->default_egress = MSB_POL_DENY;
     p->default_ingress = MSB_POL_ALLOW;
     struct msb_pol_tok_error *e = malloc(sizeof *e);

@@ -1,3 +1,6 @@
+/* The stateless DHCPv4 server (dhcp4.h): the client's message parsed
+ * strictly, replies built from the fixed addressing and addressed as
+ * RFC 2131 says. */
 #include "proto/dhcp4.h"
 
 #include <string.h>

@@ -1,3 +1,6 @@
+/* DNS interception (dns_forward.h): per query the name policy, then the
+ * host alias or the upstream tries; answers are checked, feed the hostname
+ * index and go back to the guest. */
 #include "proto/dns_forward.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* The gateway's link layer (l2.h): ARP requests and neighbour solicitations
+ * answered only for the gateway addresses. */
 #include "proto/l2.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* Router advertisements (ndp_ra.h): rate-limited answers to solicitations,
+ * and the unsolicited ones that follow once the guest has asked. */
 #include "proto/ndp_ra.h"
 
 #include <string.h>

@@ -1,3 +1,5 @@
+/* Published UDP ports (udp_inbound.h): sessions sit in the flow table under
+ * two keys, so a peer's datagram and the guest's reply are one lookup each. */
 #include "proto/udp_inbound.h"
 
 #include <errno.h>

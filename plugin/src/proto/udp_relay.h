@@ -10,8 +10,8 @@
  * checksum; IPv4 replies over the guest MTU are fragmented, IPv6 ones are
  * dropped (counted), as a router would.  Port unreachable on the host
  * socket becomes ICMP port unreachable to the guest; a policy denial
- * becomes administratively prohibited.  UDP/53 is relayed like any other
- * port until DNS interception takes it over.
+ * becomes administratively prohibited.  UDP/53 never reaches the relay:
+ * the stack hands it to DNS interception (dns_forward.h).
  */
 #ifndef MSB_UDP_RELAY_H
 #define MSB_UDP_RELAY_H

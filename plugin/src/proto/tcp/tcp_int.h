@@ -1,7 +1,7 @@
 /*
  * Internals shared by the TCP files (tcp.h is the public side):
  *   tcp.c       guest segments in: SYN admission, dispatch, batch end, life cycle
- *   tcp_nat.c   flow table (slots, hash, FIFO free list) and the edge rewrite
+ *   tcp_nat.c   flow slots on lib/flowtab (tuple index, FIFO reuse), edge rewrite
  *   tcp_lwip.c  the lwIP singleton: netif, listener, input/output, tcp_tmr timer
  *   tcp_gro.c   coalescing of lwIP's segments toward the guest
  *   tcp_proxy.c host sockets, lwIP callbacks, relay, half-close, RST, timeouts

@@ -1,7 +1,8 @@
 /*
  * The lwIP singleton, driven from the stack thread with the raw API and no
- * lock (spike-lwip/FINDINGS §1): never tcpip_init(), sys_mark_tcpip_thread()
- * or LOCK_TCPIP_CORE(), never sys_check_timeouts().
+ * lock, as measured on Debian's liblwip 2.1.3 (plugin/README.md, "lwIP as
+ * Debian ships it"): never tcpip_init(), sys_mark_tcpip_thread() or
+ * LOCK_TCPIP_CORE(), never sys_check_timeouts().
  *
  * lwIP, its L3 netif and its one dual-stack listener are set up once per
  * process and kept across stop/start (lwip_init() twice is untested); the

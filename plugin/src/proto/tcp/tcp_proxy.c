@@ -11,8 +11,8 @@
  *     can take, and only while the guest's rx ring has room; sent_cb and
  *     the rx-room wake resume reading.
  * Half-close: guest FIN -> shutdown(SHUT_WR) once to_host is written;
- * host EOF -> tcp_shutdown(pcb, 0, 1).  Never tcp_close on a flow
- * (FINDINGS §5: it RSTs late guest data and loses err_cb).
+ * host EOF -> tcp_shutdown(pcb, 0, 1).  Never tcp_close on a flow (with
+ * Debian's lwIP 2.1.3 it RSTs late guest data and loses err_cb).
  * RST: host error -> tcp_abort (guest RST); guest RST (err_cb ERR_RST) ->
  * close with SO_LINGER {1,0} (host RST).
  * A flow is released exactly once, when both its pcb and its fd are gone.
@@ -378,7 +378,7 @@ static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pc
     msb_tcp_flow_event(f, EVT_GUEST_FIN);
     msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
     /* TIME_WAIT already (we had sent our FIN): reap it after tcp_input has
-     * sent the ACK for this FIN, i.e. at batch end (FINDINGS §5). */
+     * sent the ACK for this FIN, i.e. at batch end. */
     if (pcb->state == TIME_WAIT) {
         msb_tcp_flow_pend(f, PEND_REAP, true);
         msb_tcp_flow_mark_batch(t, f);

@@ -1,6 +1,7 @@
 /*
- * The TLS SNI check on guest TCP flows (reference §3.6, with the original's
- * hole closed: the SNI must match the domain rule, not just the address).
+ * The TLS SNI check on guest TCP flows, with the original's hole closed:
+ * an allow rule naming a domain needs the SNI to match it, not just the
+ * address; deny and terminate rules match on the SNI alone.
  *
  * A flow admitted while the policy has domain rules starts with PEND_SNI.
  * The host connect has already happened and host bytes flow to the guest
@@ -8,8 +9,8 @@
  * guest's own first bytes wait, and only while they are a TLS record that
  * does not yet hold the whole ClientHello (at most MSB_SNI_MAX_BYTES or
  * SNI_WAIT_MS).  Then the flow is decided once more with the SNI as the
- * hostname source: a name no rule allows resets the flow
- * (policy.sni_mismatch).  Plain text and ClientHellos without SNI keep the
+ * hostname source: a refusal resets the flow (policy.sni_mismatch), and a
+ * terminate rule also fires the hook.  Plain text and ClientHellos without SNI keep the
  * decision made at SYN time; broken, oversized or late hellos are judged
  * with an empty name, so only address rules can still allow them.
  */
