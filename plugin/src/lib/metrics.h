@@ -77,18 +77,21 @@ enum msb_drop_reason {
 /* TCP flows.  Gauges (current values): flows (slots in use), connecting
  * (host connect in progress), established (relaying), closing (half-closed
  * or draining), buffered_bytes (guest bytes waiting for slow host peers,
- * all flows).  Counters: the rest; bad_transition counts flow state
+ * all flows), unacked_bytes (host bytes given to lwIP and not yet
+ * acknowledged by the guest, all flows).  Counters: the rest; bad_transition counts flow state
  * changes outside the legal table (proto/tcp/tcp_state.c), a bug if ever
  * non-zero; ooseq_dropped: out-of-order guest segments beyond the per-flow
  * queue cap; small_segments_merged: guest segments copied together while
  * a host peer is slow; recv_deferred: guest data left with lwIP while
- * tcp_buffer_max_bytes was reached.  Names are the JSON/Prometheus names. */
+ * tcp_buffer_max_bytes was reached; send_deferred: host reads put off
+ * while unacked_bytes was at that limit.  Names are the JSON/Prometheus names. */
 #define MSB_TCP_METRICS(X)                                                                         \
     X(flows) X(connecting) X(established) X(closing)                                              \
     X(connects_ok) X(connects_refused) X(connects_timeout) X(connects_error)                     \
     X(denied) X(bytes_to_host) X(bytes_to_guest) X(resets_to_guest) X(resets_to_host)            \
     X(idle_timeouts) X(segments_coalesced) X(bad_transition) X(buffered_bytes)                  \
-    X(ooseq_dropped) X(small_segments_merged) X(recv_deferred)
+    X(ooseq_dropped) X(small_segments_merged) X(recv_deferred) X(unacked_bytes)                  \
+    X(send_deferred)
 
 struct msb_tcp_metrics {
 #define MSB_TCP_FIELD(name) atomic_uint_fast64_t name;

@@ -51,7 +51,9 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
         pbuf_free(f->to_host);
     f->to_host = f->to_host_tail = NULL;
     atomic_fetch_sub_explicit(&t->m->buffered_bytes, f->to_host_len, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&t->m->unacked_bytes, f->unacked, memory_order_relaxed);
     f->to_host_len = 0;
+    f->unacked = 0;
     f->tail_room = 0;
     /* Work for the flow dies with it; a walk meeting the slot skips it. */
     msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI, false);
@@ -248,6 +250,10 @@ static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
 
 void msb_tcp_batch_end(struct msb_tcp *t)
 {
+    if (t->send_budget_freed) {
+        t->send_budget_freed = false;
+        msb_tcp_rx_room(t); /* flows that waited for the budget read again */
+    }
     while (t->batch_head != FLOW_NONE) {
         struct tcp_flow *f = &t->flows[t->batch_head];
         t->batch_head = f->batch_next;

@@ -137,6 +137,8 @@ struct tcp_flow {
     struct pbuf *to_host, *to_host_tail;
     uint32_t to_host_len;
     uint16_t tail_room; /* free bytes at the end of to_host_tail, when it is ours (merged) */
+    /* Host bytes given to lwIP and not yet acknowledged by the guest. */
+    uint32_t unacked;
     uint8_t syn[FLOW_SYN_CAP];
     uint8_t syn_len;
     uint32_t isn; /* of the held SYN: a SYN with another one is a new connection */
@@ -210,6 +212,7 @@ struct msb_tcp {
     struct event *tmr_ev; /* tcp_tmr, armed only while lwIP has pcbs */
     bool tmr_armed;
     struct tcp_gro gro;
+    bool send_budget_freed; /* unacked_bytes fell below the limit: resume at batch end */
     struct event *gro_ev; /* flushes the staged segment at the end of a loop pass */
     uint8_t buf[65536]; /* host read buffer (one thread) */
 };

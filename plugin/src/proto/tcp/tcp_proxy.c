@@ -460,37 +460,70 @@ static void host_eof(struct msb_tcp *t, struct tcp_flow *f)
     close_if_done(t, f);
 }
 
+/* Host bytes waiting for the guest are bounded for all flows together, as
+ * guest bytes are the other way: a guest that stops acknowledging (a zero
+ * window) on thousands of flows cannot make each hold a send buffer. */
+static bool send_over_budget(const struct msb_tcp *t)
+{
+    return msb_read(&t->m->unacked_bytes) >= t->env->cfg->tcp_buffer_max_bytes;
+}
+
+/* Reads per readable event: a fast host peer fills lwIP's send buffer in
+ * one pass (each read is at most 64 KiB), others' events still get turns. */
+#define READS_PER_EVENT 16
+
+/* One read into lwIP: 1 when the read filled what lwIP could take (more
+ * may wait), 0 when nothing more is to be read now, -1 when the flow ended. */
+static int read_once(struct msb_tcp *t, struct tcp_flow *f)
+{
+    size_t cap = send_room(f->pcb);
+    if (!cap)
+        return 0; /* on_sent resumes */
+    ssize_t n = recv(f->fd, t->buf, cap, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    if (n < 0) {
+        msb_tcp_proxy_abort(t, f, false); /* host reset: the guest gets RST */
+        return -1;
+    }
+    if (n == 0) {
+        host_eof(t, f);
+        return 0;
+    }
+    if (tcp_write(f->pcb, t->buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
+        msb_tcp_proxy_abort(t, f, true);
+        return -1;
+    }
+    f->unacked += (uint32_t)n;
+    msb_count(&t->m->unacked_bytes, (uint64_t)n);
+    msb_count(&t->m->bytes_to_guest, (uint64_t)n);
+    f->last_active_ms = msb_now_ms();
+    return (size_t)n == cap ? 1 : 0;
+}
+
 static void host_read(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (!f->pcb || msb_tcp_flow_saw(f, EVT_HOST_EOF) || f->state < FLOW_OPEN) {
         rd_set(f, false);
         return;
     }
-    if (!msb_env_rx_room(t->env, 1)) {
+    bool budget = send_over_budget(t);
+    if (budget || !msb_env_rx_room(t->env, 1)) {
+        if (budget)
+            msb_count(&t->m->send_deferred, 1);
         rd_set(f, false);
         msb_tcp_flow_mark_room(t, f);
         return;
     }
-    size_t cap = send_room(f->pcb);
-    if (!cap) {
-        rd_set(f, false); /* on_sent resumes */
+    int r = 1;
+    for (int i = 0; i < READS_PER_EVENT && r > 0 && !send_over_budget(t); i++)
+        r = read_once(t, f);
+    if (r < 0)
         return;
-    }
-    ssize_t n = recv(f->fd, t->buf, cap, 0);
-    if (n > 0) {
-        if (tcp_write(f->pcb, t->buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
-            msb_drop(t->env->metrics, MSB_DROP_TCP_NO_MEMORY);
-            msb_tcp_proxy_abort(t, f, true);
-            return;
-        }
-        msb_count(&t->m->bytes_to_guest, (uint64_t)n);
-        f->last_active_ms = msb_now_ms();
-        output(t, f);
-    } else if (n == 0) {
-        host_eof(t, f);
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        msb_tcp_proxy_abort(t, f, false); /* host reset: the guest gets RST */
-    }
+    if (!send_room(f->pcb))
+        rd_set(f, false); /* on_sent resumes */
+    output(t, f); /* the data, and the FIN after it if the host ended */
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -508,8 +541,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct tcp_flow *f = arg;
+    struct msb_tcp *t = f->t;
     (void)pcb;
-    (void)len;
+    uint32_t acked = len < f->unacked ? len : f->unacked;
+    bool was_over = send_over_budget(t);
+    f->unacked -= acked;
+    atomic_fetch_sub_explicit(&t->m->unacked_bytes, acked, memory_order_relaxed);
+    if (was_over && !send_over_budget(t))
+        t->send_budget_freed = true;
     f->last_active_ms = msb_now_ms();
     if (!msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
         rd_set(f, true);
