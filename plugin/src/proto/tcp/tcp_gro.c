@@ -1,10 +1,13 @@
 /*
  * Receive-side coalescing of lwIP's segments toward the guest (like GRO).
  *
- * lwIP's TCP_MSS is fixed at 1460, so at a large guest MTU a 64 KiB window
- * still costs ~45 frames, each crossing the rx ring, the wake fds and the
+ * lwIP cuts segments at the MSS the guest announced, which may be smaller
+ * than the guest's MTU allows (a guest at MTU 65520 often announces less),
+ * and each segment costs a crossing of the rx ring, the wake fds and the
  * reader.  Consecutive in-order data segments of one flow are merged here
- * into one segment of up to the guest MTU before they reach the ring.
+ * into one segment of up to the guest MTU before they reach the ring
+ * (options must be byte-identical: segments with different timestamps
+ * never merge).
  * When the guest takes TSO super-frames ("vnet_guest_tso", vnet_hdr.h)
  * the limit is 64 KiB whatever the MTU: the merged frame goes out marked
  * with the largest merged segment as its gso_size (a size lwIP already
@@ -13,7 +16,7 @@
  * One staged frame at a time (bounded memory: one MTU-sized frame): the
  * bursts worth merging come from one tcp_output call for one flow.  The
  * staged frame already owns an rx slot: it is staged only when the ring
- * has room, and every other emitter flushes it first (msb_stack_emit,
+ * has room, and every other emitter flushes it first (msb_env_emit,
  * output() in tcp_lwip.c), so its flush cannot find the ring full.
  * Flushed: on a segment it cannot take, when full, on PSH, at the end of
  * each event-handler pass (explicitly, and by a deferred event as a

@@ -227,11 +227,10 @@ int msb_tcp_lw_setup(struct msb_tcp *t, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* lwIP derives its MSS from the netif MTU (1460 / 1440 at 1500): a
-     * smaller guest MTU must shrink it too.  Larger ones keep 1500, since
-     * lwIP's TCP_MSS caps segments at 1460 anyway. */
+    /* lwIP's MSS is min(TCP_MSS, netif MTU - headers): the guest's MTU
+     * gives 1460 at 1500 and 65000 (TCP_MSS) at 65520 (lwipopts.h). */
     uint32_t mtu = t->env->addrs.mtu;
-    nif.mtu = (u16_t)(mtu && mtu < 1500 ? mtu : 1500);
+    nif.mtu = (u16_t)(mtu ? mtu : 1500);
     cur = t;
     return 0;
 }
