@@ -20,6 +20,7 @@
 #include "lib/clock.h"
 
 #include "model/config.h"
+#include "capture_stderr.h"
 #include "cunit_main.h"
 #include "api/instance.h"
 #include "proto/enforce.h"
@@ -954,28 +955,9 @@ static void test_sni_decision_counted(void)
     msb_instance_destroy(net);
 }
 
-/* Runs fn with stderr captured; returns what it wrote (static buffer). */
-static const char *capture_stderr(void (*fn)(struct msbnet *), struct msbnet *net)
+static void two_decisions(void *arg)
 {
-    static char buf[4096];
-    FILE *t = tmpfile();
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fileno(t), 2);
-    fn(net);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(t);
-    size_t n = fread(buf, 1, sizeof buf - 1, t);
-    buf[n] = '\0';
-    fclose(t);
-    return buf;
-}
-
-static void two_decisions(struct msbnet *net)
-{
+    struct msbnet *net = arg;
     struct msb_ip a = ip("10.1.2.3"), v6 = ip("2001:db8::5");
     allow(net, 6, &a, 8080);
     allow(net, 58, &v6, 0);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture_stderr.h"
 #include "cunit_main.h"
 #include "lib/addr.h"
 #include "proto/tcp/tcp_int.h"
@@ -155,28 +156,9 @@ static void test_illegal_moves_counted_and_harmless(void)
 
 /* ---- the trace ------------------------------------------------------------- */
 
-/* Runs fn with stderr going to a file; returns what was written. */
-static char *capture(void (*fn)(void))
+static void guest_fin_then_host_eof(void *arg)
 {
-    static char out[4096];
-    FILE *tmp = tmpfile();
-    CU_ASSERT_PTR_NOT_NULL_FATAL(tmp);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
-    fn();
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(tmp);
-    size_t n = fread(out, 1, sizeof out - 1, tmp);
-    out[n] = '\0';
-    fclose(tmp);
-    return out;
-}
-
-static void guest_fin_then_host_eof(void)
-{
+    (void)arg;
     struct tcp_flow f = new_flow();
     walk_to(&f, FLOW_OPEN);
     msb_tcp_flow_pend(&f, PEND_ACK, true);
@@ -193,7 +175,7 @@ static void test_debug_trace(void)
 {
     setup();
     cfg.log_level = MSB_LOG_DEBUG;
-    const char *out = capture(guest_fin_then_host_eof);
+    const char *out = capture_stderr(guest_fin_then_host_eof, NULL);
     const char *want[] = {
         "msbnet[7]: tcp 100.96.0.2:40000 -> 198.18.0.1:443 free -> connecting events=- "
         "pending=- armed=-\n",
@@ -219,8 +201,9 @@ static void test_debug_trace(void)
     CU_ASSERT_EQUAL(lines, 7); /* 3 to OPEN, 3 after, the refused one */
 }
 
-static void warn_level_run(void)
+static void warn_level_run(void *arg)
 {
+    (void)arg;
     struct tcp_flow f = new_flow();
     walk_to(&f, FLOW_CLOSING); /* legal: silent */
     msb_tcp_flow_set_state(t, &f, FLOW_OPEN);
@@ -232,7 +215,7 @@ static void warn_level_run(void)
 static void test_warn_shows_first_illegal_only(void)
 {
     setup();
-    const char *out = capture(warn_level_run);
+    const char *out = capture_stderr(warn_level_run, NULL);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "closing -> open (illegal, applied)"));
     CU_ASSERT_PTR_NULL(strstr(out, "syn_fed"));
     CU_ASSERT_EQUAL(get(&mx.tcp.bad_transition), 2);

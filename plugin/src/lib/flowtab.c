@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
+#include "lib/pkt.h"
 #include "lib/siphash.h"
 
 /* In next[]: the slot is under no key in this index (NONE ends a chain). */
@@ -285,4 +287,14 @@ void msb_flowtab_release(struct msb_flowtab *t, uint32_t slot)
     t->used--;
     t->free_q[(t->free_head + t->free_count) % t->cap] = slot;
     t->free_count++;
+}
+
+void msb_flowtab_tuple_key(uint8_t k[MSB_FLOWTAB_TUPLE_LEN], const struct msb_ip *g, uint16_t gp,
+                           const struct msb_ip *d, uint16_t dp)
+{
+    k[0] = g->family;
+    memcpy(k + 1, g->b, 16);
+    memcpy(k + 17, d->b, 16);
+    msb_put16(k + 33, gp);
+    msb_put16(k + 35, dp);
 }

@@ -89,4 +89,11 @@ void msb_flowtab_touch(struct msb_flowtab *t, uint32_t slot);
 uint32_t msb_flowtab_oldest(const struct msb_flowtab *t);
 uint32_t msb_flowtab_newer(const struct msb_flowtab *t, uint32_t slot);
 
+/* The usual key: a flow's two ends (family, guest address, far address,
+ * guest port, far port), packed with no padding. */
+#define MSB_FLOWTAB_TUPLE_LEN (1 + 16 + 16 + 2 + 2)
+struct msb_ip;
+void msb_flowtab_tuple_key(uint8_t k[MSB_FLOWTAB_TUPLE_LEN], const struct msb_ip *g, uint16_t gp,
+                           const struct msb_ip *d, uint16_t dp);
+
 #endif

@@ -48,18 +48,6 @@ struct msb_udp {
 
 /* ---- the table ------------------------------------------------------------ */
 
-/* The guest tuple as the table's key: family, guest, destination, ports. */
-#define TUPLE_LEN (1 + 16 + 16 + 2 + 2)
-
-static void tuple_key(uint8_t k[TUPLE_LEN], const struct msb_ip *g, uint16_t gp,
-                      const struct msb_ip *d, uint16_t dp)
-{
-    k[0] = g->family;
-    memcpy(k + 1, g->b, 16);
-    memcpy(k + 17, d->b, 16);
-    msb_put16(k + 33, gp);
-    msb_put16(k + 35, dp);
-}
 
 static uint32_t idx(const struct msb_udp *u, const struct udp_sess *x)
 {
@@ -68,8 +56,8 @@ static uint32_t idx(const struct msb_udp *u, const struct udp_sess *x)
 
 static struct udp_sess *lookup(struct msb_udp *u, const struct msb_pkt *p)
 {
-    uint8_t k[TUPLE_LEN];
-    tuple_key(k, &p->src, p->sport, &p->dst, p->dport);
+    uint8_t k[MSB_FLOWTAB_TUPLE_LEN];
+    msb_flowtab_tuple_key(k, &p->src, p->sport, &p->dst, p->dport);
     uint32_t slot = msb_flowtab_find(u->ft, 0, k);
     return slot == MSB_FLOWTAB_NONE ? NULL : &u->sess[slot];
 }
@@ -189,8 +177,8 @@ static void recycle_oldest(struct msb_udp *u)
 
 static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
 {
-    uint8_t k[TUPLE_LEN];
-    tuple_key(k, &p->src, p->sport, &p->dst, p->dport);
+    uint8_t k[MSB_FLOWTAB_TUPLE_LEN];
+    msb_flowtab_tuple_key(k, &p->src, p->sport, &p->dst, p->dport);
     uint32_t slot = msb_flowtab_add(u->ft, k);
     if (slot == MSB_FLOWTAB_NONE) {
         recycle_oldest(u);
@@ -305,7 +293,7 @@ struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen)
     u->m = &env->metrics->udp;
     u->max = env->cfg->max_udp_sessions;
     u->idle_ms = (uint64_t)env->cfg->udp_idle_timeout_s * 1000u;
-    const struct msb_flowtab_spec spec = {.cap = u->max, .key_len = {TUPLE_LEN, 0}, .lru = true};
+    const struct msb_flowtab_spec spec = {.cap = u->max, .key_len = {MSB_FLOWTAB_TUPLE_LEN, 0}, .lru = true};
     u->sess = calloc(u->max, sizeof *u->sess);
     u->ft = msb_flowtab_new(&spec);
     if (!u->sess || !u->ft) {

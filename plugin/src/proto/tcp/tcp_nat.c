@@ -55,22 +55,10 @@ uint32_t msb_tcp_nat_slot(const struct msb_tcp *t, const struct tcp_flow *f)
 
 /* ---- table ------------------------------------------------------------ */
 
-/* The guest tuple as the table's key: family, guest, destination, ports. */
-#define TUPLE_LEN (1 + 16 + 16 + 2 + 2)
-
-static void tuple_key(uint8_t k[TUPLE_LEN], const struct msb_ip *g, uint16_t gp,
-                      const struct msb_ip *d, uint16_t dp)
-{
-    k[0] = g->family;
-    memcpy(k + 1, g->b, 16);
-    memcpy(k + 17, d->b, 16);
-    msb_put16(k + 33, gp);
-    msb_put16(k + 35, dp);
-}
 
 int msb_tcp_nat_init(struct msb_tcp *t)
 {
-    const struct msb_flowtab_spec spec = {.cap = t->max_flows, .key_len = {TUPLE_LEN, 0}};
+    const struct msb_flowtab_spec spec = {.cap = t->max_flows, .key_len = {MSB_FLOWTAB_TUPLE_LEN, 0}};
     t->flows = calloc(t->max_flows, sizeof *t->flows);
     t->ft = msb_flowtab_new(&spec);
     if (!t->flows || !t->ft)
@@ -91,8 +79,8 @@ void msb_tcp_nat_free(struct msb_tcp *t)
 struct tcp_flow *msb_tcp_nat_find(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                           const struct msb_ip *d, uint16_t dp)
 {
-    uint8_t k[TUPLE_LEN];
-    tuple_key(k, g, gp, d, dp);
+    uint8_t k[MSB_FLOWTAB_TUPLE_LEN];
+    msb_flowtab_tuple_key(k, g, gp, d, dp);
     uint32_t slot = msb_flowtab_find(t->ft, 0, k);
     return slot == MSB_FLOWTAB_NONE ? NULL : &t->flows[slot];
 }
@@ -113,8 +101,8 @@ struct tcp_flow *msb_tcp_nat_alloc(struct msb_tcp *t, const struct msb_pkt *p)
 struct tcp_flow *msb_tcp_nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip *g, uint16_t gp,
                                  const struct msb_ip *d, uint16_t dp)
 {
-    uint8_t k[TUPLE_LEN];
-    tuple_key(k, g, gp, d, dp);
+    uint8_t k[MSB_FLOWTAB_TUPLE_LEN];
+    msb_flowtab_tuple_key(k, g, gp, d, dp);
     uint32_t slot = msb_flowtab_add(t->ft, k);
     if (slot == MSB_FLOWTAB_NONE)
         return NULL;
