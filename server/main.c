@@ -206,9 +206,10 @@ int main(int argc, char **argv)
     }
     int rc;
     if (strcmp(cmd, "version") == 0) {
-        printf("msbnetd %s, plugin %s (%s), ABI %u, data plane %s\n", MSBNET_VERSION_STRING,
-               plugin.api->version(), plugin.path, plugin.api->abi_version,
-               msbd_api_has_data_plane(plugin.api) ? "yes" : "no");
+        printf("msbnetd %s, plugin %s (%s), ABI %u, data plane %s, built with lwIP from "
+               "Debian's lwip %s source package\n",
+               MSBNET_VERSION_STRING, plugin.api->version(), plugin.path, plugin.api->abi_version,
+               msbd_api_has_data_plane(plugin.api) ? "yes" : "no", MSBNET_LWIP_PACKAGE_VERSION);
         rc = 0;
     } else {
         rc = cmd_check_config(plugin.api, argc - optind - 1, argv + optind + 1);
