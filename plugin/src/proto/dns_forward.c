@@ -14,11 +14,11 @@
 
 #include "lib/clock.h"
 #include "lib/dns_msg.h"
+#include "proto/dns_pool.h"
 #include "proto/dns_tcp.h"
 #include "model/dns_upstreams.h"
 #include "proto/enforce.h"
 #include "model/policy_engine.h"
-#include "lib/siphash.h"
 #include "proto/env.h"
 #include "proto/udp_reply.h"
 
@@ -65,10 +65,9 @@ struct msb_dns {
     size_t nup;
     uint64_t timeout_ms;
     bool rebind;
-    struct msb_sipkey key;
-    uint64_t id_ctr;
     struct dns_q *qs;
     struct msb_dns_tcp *tcp;
+    struct msb_dns_pool *pool; /* UDP sockets to the upstreams */
     uint8_t buf[65536], out[MAX_QUERY + 64];
 };
 
@@ -114,8 +113,14 @@ static void reply_status(struct msb_dns *d, const struct dns_src *src, const uin
 
 /* ---- queries in flight -------------------------------------------------------- */
 
+static uint32_t q_index(const struct dns_q *x)
+{
+    return (uint32_t)(x - x->d->qs);
+}
+
 static void q_close_socket(struct dns_q *x)
 {
+    msb_dns_pool_cancel(x->d->pool, q_index(x));
     if (x->rd)
         event_free(x->rd);
     if (x->wr)
@@ -251,23 +256,27 @@ static void on_answer(struct dns_q *x, uint8_t *ans, size_t n)
     deliver(x, ans, n, a.rcode);
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/* The pool's calls: an answer for query q (NONE: no query waits for it),
+ * or the socket of q failing (port unreachable and the like). */
+static void pool_answer(void *ctx, uint32_t q, uint8_t *msg, size_t n)
 {
-    (void)what;
-    struct dns_q *x = arg;
-    for (int i = 0; i < READ_BUDGET && x->used && x->fd == fd && !x->via_tcp; i++) {
-        ssize_t n = recv(fd, x->d->buf, sizeof x->d->buf, 0);
-        if (n >= 0) {
-            on_answer(x, x->d->buf, (size_t)n);
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return;
-        /* Port unreachable and friends: this upstream is no use now. */
-        msb_count(&x->d->m->upstream_errors, 1);
-        q_next(x);
+    struct msb_dns *d = ctx;
+    if (q == MSB_DNS_POOL_NONE || !d->qs[q].used || d->qs[q].via_tcp) {
+        msb_drop(d->env->metrics, MSB_DROP_DNS_BAD_ANSWER);
         return;
     }
+    on_answer(&d->qs[q], msg, n);
+}
+
+static void q_next(struct dns_q *x);
+
+static void pool_failed(void *ctx, uint32_t q)
+{
+    struct msb_dns *d = ctx;
+    if (!d->qs[q].used)
+        return;
+    msb_count(&d->m->upstream_errors, 1);
+    q_next(&d->qs[q]);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -279,29 +288,36 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     q_next(x);
 }
 
-static uint16_t random_id(struct msb_dns *d)
+
+static void on_tcp_readable(evutil_socket_t fd, short what, void *arg);
+
+/* The try ends after budget_ms without an answer. */
+static int arm_try(struct dns_q *x, uint64_t budget_ms)
 {
-    d->id_ctr++;
-    return (uint16_t)msb_siphash(&d->key, &d->id_ctr, sizeof d->id_ctr);
+    x->tmr = evtimer_new(x->d->env->base, on_timeout, x);
+    struct timeval tv = {(time_t)(budget_ms / 1000), (suseconds_t)(budget_ms % 1000) * 1000};
+    return x->tmr && event_add(x->tmr, &tv) == 0 ? 0 : -1;
 }
 
-/* A socket to the current upstream (UDP connected; TCP connecting) with
- * its read event and the try's timer armed. */
-static int open_upstream(struct dns_q *x, uint64_t budget_ms, int type, event_callback_fn rd)
+static socklen_t upstream_addr(const struct dns_q *x, struct sockaddr_storage *ss)
 {
-    struct msb_dns *d = x->d;
+    return (socklen_t)msb_gateway_target(x->d->env->gw, upstream_of(x), DNS_PORT, ss);
+}
+
+/* A TCP connection (connecting) to the current upstream, with its read
+ * event and the try's timer armed. */
+static int open_upstream_tcp(struct dns_q *x, uint64_t budget_ms)
+{
     struct sockaddr_storage ss;
-    socklen_t sl = (socklen_t)msb_gateway_target(d->env->gw, upstream_of(x), DNS_PORT, &ss);
-    x->fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    socklen_t sl = upstream_addr(x, &ss);
+    x->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (x->fd < 0 ||
         (connect(x->fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS))
         return -1;
-    x->rd = event_new(d->env->base, x->fd, EV_READ | EV_PERSIST, rd, x);
-    x->tmr = evtimer_new(d->env->base, on_timeout, x);
-    struct timeval tv = {(time_t)(budget_ms / 1000), (suseconds_t)(budget_ms % 1000) * 1000};
-    if (!x->rd || !x->tmr || event_add(x->rd, NULL) != 0 || event_add(x->tmr, &tv) != 0)
+    x->rd = event_new(x->d->env->base, x->fd, EV_READ | EV_PERSIST, on_tcp_readable, x);
+    if (!x->rd || event_add(x->rd, NULL) != 0)
         return -1;
-    return 0;
+    return arm_try(x, budget_ms);
 }
 
 /* ---- the upstream over TCP (after TC=1) -------------------------------------- */
@@ -370,7 +386,7 @@ static void q_tcp_start(struct dns_q *x)
     }
     if (!x->tbuf)
         x->tbuf = malloc(TCP_ANSWER_CAP);
-    if (!x->tbuf || open_upstream(x, x->deadline_ms - now, SOCK_STREAM, on_tcp_readable) != 0 ||
+    if (!x->tbuf || open_upstream_tcp(x, x->deadline_ms - now) != 0 ||
         !(x->wr = event_new(d->env->base, x->fd, EV_WRITE | EV_PERSIST, on_tcp_writable, x)) ||
         event_add(x->wr, NULL) != 0) {
         msb_drop(d->env->metrics, MSB_DROP_DNS_NO_SOCKET);
@@ -395,15 +411,17 @@ static void q_try(struct dns_q *x)
     }
     uint64_t budget = (x->deadline_ms - now) / left;
     x->via_tcp = false;
-    x->q.h.id = random_id(d);
-    msb_put16(x->msg, x->q.h.id);
-    if (open_upstream(x, budget < MIN_TRY_MS ? MIN_TRY_MS : budget, SOCK_DGRAM, on_readable) != 0) {
+    struct sockaddr_storage ss;
+    socklen_t sl = upstream_addr(x, &ss);
+    /* The pool sets the query's ID: random, and unused on its socket. */
+    if (msb_dns_pool_send(d->pool, &ss, sl, q_index(x), x->msg, x->len) != 0) {
         msb_drop(d->env->metrics, MSB_DROP_DNS_NO_SOCKET);
         q_next(x);
         return;
     }
-    if (send(x->fd, x->msg, x->len, 0) < 0) {
-        msb_count(&d->m->upstream_errors, 1);
+    x->q.h.id = msb_get16(x->msg);
+    if (arm_try(x, budget < MIN_TRY_MS ? MIN_TRY_MS : budget) != 0) {
+        msb_drop(d->env->metrics, MSB_DROP_DNS_NO_SOCKET);
         q_next(x);
         return;
     }
@@ -580,11 +598,13 @@ struct msb_dns *msb_dns_create(struct msb_env *env, char *err, size_t errlen)
     memcpy(d->up, c->dns_upstreams, sizeof d->up);
     if (d->nup == 0)
         d->nup = msb_dns_read_resolv_conf("/etc/resolv.conf", d->up, MSB_DNS_MAX_UPSTREAMS);
-    msb_sipkey_random(&d->key);
     for (size_t i = 0; i < MAX_IN_FLIGHT; i++)
         d->qs[i].fd = -1;
     d->tcp = msb_dns_tcp_create(d, env->base, d->m);
-    if (!d->tcp) {
+    const struct msb_dns_pool_calls calls = {pool_answer, pool_failed, d};
+    d->pool = d->tcp ? msb_dns_pool_new(env->base, MAX_IN_FLIGHT, &calls) : NULL;
+    if (!d->pool) {
+        msb_dns_tcp_destroy(d->tcp);
         free(d->qs);
         free(d);
         snprintf(err, errlen, "out of memory for DNS interception");
@@ -601,6 +621,7 @@ void msb_dns_destroy(struct msb_dns *d)
     for (size_t i = 0; i < MAX_IN_FLIGHT; i++)
         if (d->qs[i].used)
             q_finish(&d->qs[i]);
+    msb_dns_pool_free(d->pool);
     free(d->qs);
     free(d);
 }
