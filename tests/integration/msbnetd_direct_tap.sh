@@ -7,6 +7,7 @@
 . "$(dirname "$0")/msbnetd_lib.sh"
 require_root
 tmp=$(mktemp -d)
+LOG_DIR=$tmp # msbnetd's stderr of each run (checks.sh's msbnetd_fg)
 srv=()
 cleanup() {
     ((${#srv[@]})) && kill "${srv[@]}" 2>/dev/null
@@ -51,12 +52,12 @@ print("udp", ok)'
 curl -sf --max-time 10 http://100.96.0.1:$HTTP_PORT/blob | sha256sum | cut -d' ' -f1
 EOF
 
-# Metrics are the last line of stderr.
+# Metrics are the last line of stderr; how msbnetd ended is judged.
 run_guest() {
-    "$msbnetd" --plugin "$real_plugin" run --egress allow --metrics-json "$@" \
-        -- sh "$tmp/guest.sh" 2>"$tmp/err" >"$tmp/out"
+    FG_STDOUT=pass msbnetd_fg run_guest cmd -- "$msbnetd" --plugin "$real_plugin" run \
+        --egress allow --metrics-json "$@" -- sh "$tmp/guest.sh" >"$tmp/out" 2>/dev/null
     local rc=$?
-    tail -n1 "$tmp/err" >"$tmp/metrics"
+    tail -n1 "$FG_LOG" >"$tmp/metrics"
     return $rc
 }
 
@@ -88,8 +89,10 @@ done
 # Idle: 3 s of a sleeping guest must cost msbnetd next to nothing (a busy
 # poll would burn about 3 s of CPU here).
 TIMEFORMAT='%U %S'
-cpu=$( { time "$msbnetd" --plugin "$real_plugin" run --egress allow -- sleep 3 >/dev/null 2>&1; } 2>&1)
-used_ms=$(awk '{printf "%d", ($1 + $2) * 1000}' <<<"$cpu")
+{ time "$msbnetd" --plugin "$real_plugin" run --egress allow -- sleep 3 >/dev/null \
+    2>"$tmp/idle.log"; } 2>"$tmp/idle.time" &
+msbnetd_done "idle run" $! 0 "$tmp/idle.log"
+used_ms=$(awk '{printf "%d", ($1 + $2) * 1000}' "$tmp/idle.time")
 if [[ $used_ms -lt 400 ]]; then ok "idle run used ${used_ms} ms of CPU in 3 s"
 else ko "idle run used ${used_ms} ms of CPU in 3 s"; fi
 finish
