@@ -68,7 +68,9 @@ msbnetd_done() {
     fi
     wait "$pid"
     rc=$?
-    if grep -qE 'Sanitizer|runtime error' "$log" 2>/dev/null; then
+    if [[ ! -f $log ]]; then
+        bad "$name: no log to check" "$log is missing (exit status $rc)"
+    elif grep -qE 'Sanitizer|runtime error' "$log"; then
         bad "$name: sanitizer report" "$(grep -E -m1 -A12 'Sanitizer|runtime error' "$log")"
     elif [[ $want == cmd ]]; then
         case $rc in
