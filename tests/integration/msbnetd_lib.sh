@@ -39,6 +39,15 @@ check() {
 
 finish() { checks_done; }
 
+# wait_file PATH [SECS]: until it exists (a guest and the test take turns),
+# 20 s at most.
+wait_file() {
+    local i
+    for ((i = 0; i < ${2:-20} * 20; i++)); do [[ -e $1 ]] && return 0; sleep 0.05; done
+    ko "$1 never appeared"
+    return 1
+}
+
 require_root() {
     if [[ $(id -u) -ne 0 ]]; then
         echo "this test needs root (network namespaces, TAP devices)"
