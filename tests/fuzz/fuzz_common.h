@@ -6,6 +6,9 @@
  *   rnd():   (replay) a seeded xorshift64*: the same inputs on every run.
  *   fuzz_mutate(): (replay) one byte-level mutation of a valid input, with
  *            the edge values that matter to the format being fuzzed.
+ *   fuzz_write_seed(): (replay) one seed file of the corpus that
+ *            `REPLAY --write-corpus DIR` writes for run_libfuzzer.sh; every
+ *            target has that option, and a failure to write is its status.
  */
 #ifndef MSB_FUZZ_COMMON_H
 #define MSB_FUZZ_COMMON_H
@@ -42,6 +45,22 @@ struct fuzz_edges {
     size_t n16;
     size_t max_append;
 };
+
+/* DIR/seedI holding PREFIX (NPREFIX bytes, e.g. a control byte) then B:
+ * 0, or 1 with the reason on stderr. */
+__attribute__((unused)) static int fuzz_write_seed(const char *dir, size_t i, const void *prefix,
+                                                   size_t nprefix, const void *b, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/seed%zu", dir, i);
+    FILE *fp = fopen(path, "wb");
+    int bad = !fp || fwrite(prefix, 1, nprefix, fp) != nprefix || fwrite(b, 1, n, fp) != n;
+    if (fp && fclose(fp))
+        bad = 1;
+    if (bad)
+        perror(path);
+    return bad;
+}
 
 __attribute__((unused)) static void fuzz_mutate(uint8_t *b, size_t *len, size_t cap,
                                                 const struct fuzz_edges *e)

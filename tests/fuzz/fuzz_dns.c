@@ -94,18 +94,8 @@ static const struct fuzz_edges edges = {edge8, sizeof edge8, edge16,
 
 static int write_corpus(const char *dir)
 {
-    const uint8_t *s[] = {seed_query, seed_answer};
-    size_t n[] = {sizeof seed_query, sizeof seed_answer};
-    for (int i = 0; i < 2; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/seed%d", dir, i);
-        FILE *fp = fopen(path, "wb");
-        if (!fp)
-            return 1;
-        fwrite(s[i], 1, n[i], fp);
-        fclose(fp);
-    }
-    return 0;
+    return fuzz_write_seed(dir, 0, "", 0, seed_query, sizeof seed_query) ||
+           fuzz_write_seed(dir, 1, "", 0, seed_answer, sizeof seed_answer);
 }
 
 int main(int argc, char **argv)

@@ -360,17 +360,10 @@ static const struct fuzz_edges edges = {edge8, sizeof edge8, edge16,
 
 static int write_corpus(const char *dir, const struct seed *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/seed%zu", dir, i);
-        FILE *fp = fopen(path, "wb");
-        if (!fp)
+    static const uint8_t ctl = 3;
+    for (size_t i = 0; i < n; i++)
+        if (fuzz_write_seed(dir, i, &ctl, 1, s[i].b, s[i].len))
             return 1;
-        const uint8_t ctl = 3;
-        fwrite(&ctl, 1, 1, fp);
-        fwrite(s[i].b, 1, s[i].len, fp);
-        fclose(fp);
-    }
     return 0;
 }
 

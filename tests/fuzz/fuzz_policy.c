@@ -9,7 +9,8 @@
  *
  * Built with -fsanitize=fuzzer under clang (fuzz_policy), and everywhere as
  * fuzz_policy_replay (-DMSBNET_FUZZ_REPLAY): a fixed-seed run over
- * mutations of valid inputs, registered with ctest.
+ * mutations of valid inputs, registered with ctest; `fuzz_policy_replay
+ * --write-corpus DIR` writes those valid inputs as libFuzzer's seeds.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -189,8 +190,19 @@ static size_t mutate(uint8_t *b, size_t len, size_t cap)
     return len;
 }
 
+/* The seeds as libFuzzer's starting corpus (control byte, then the text). */
+static int write_corpus(const char *dir)
+{
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+        if (fuzz_write_seed(dir, i, "", 0, seeds[i], 1 + strlen(seeds[i] + 1)))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+        return write_corpus(argv[2]);
     unsigned long iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
     uint8_t buf[2048];
     size_t nseeds = sizeof seeds / sizeof seeds[0];

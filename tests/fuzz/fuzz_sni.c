@@ -89,14 +89,7 @@ static const struct fuzz_edges edges = {edge8, sizeof edge8, edge16,
 
 static int write_corpus(const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed0", dir);
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return 1;
-    fwrite(seed, 1, sizeof seed, fp);
-    fclose(fp);
-    return 0;
+    return fuzz_write_seed(dir, 0, "", 0, seed, sizeof seed);
 }
 
 int main(int argc, char **argv)

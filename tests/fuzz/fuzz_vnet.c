@@ -215,15 +215,10 @@ static void mutate(uint8_t *b, size_t *len, size_t cap)
 static int write_corpus(const char *dir)
 {
     static uint8_t b[16384];
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 5; i++) {
         size_t n = any_seed(b);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/seed%d", dir, i);
-        FILE *fp = fopen(path, "wb");
-        if (!fp)
+        if (fuzz_write_seed(dir, i, "", 0, b, n))
             return 1;
-        fwrite(b, 1, n, fp);
-        fclose(fp);
     }
     return 0;
 }

@@ -4,8 +4,12 @@
   control_client.py STUBS_DIR SOCKET suite        every RPC's happy path and error statuses
   control_client.py STUBS_DIR SOCKET stream-end   open a metrics and a termination stream,
                                                   print "streaming", then how each ended
-  control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
-                                                  plugin test trigger), one after
+  control_client.py STUBS_DIR SOCKET termination GO RULE FLOW
+                                                  two callbacks installed, then the file GO
+                                                  made (the guest then breaks a `terminate`
+                                                  rule of the real plugin); each gets exactly
+                                                  one event naming RULE and FLOW; one more
+                                                  callback installed after it fired too
   control_client.py STUBS_DIR SOCKET growing      snapshots' byte counters grow (guest busy)
   control_client.py STUBS_DIR SOCKET churn        3 x 100 clients open streams and vanish
   control_client.py STUBS_DIR SOCKET churn-for SECS PAUSE_MS   the same for SECS (perf)
@@ -333,17 +337,25 @@ def collect(it, out):
         out["end"] = e.code().name
 
 
-def check_event(name, res):
+def check_event(name, res, rule, flow):
+    """Exactly one event, the real plugin's (MSBNET_REASON_*: reason
+    "policy_terminate", the rule's index, the flow from the guest's
+    address:port to the destination:port), then the stream ends OK."""
     evs = res.get("events", [])
-    good = (res.get("end") == "OK" and len(evs) == 1 and evs[0].unix_time_ms > 0
-            and evs[0].rule == "terminate@test" and "->" in evs[0].flow and evs[0].reason)
-    if good:
-        ok("%s: one event (%s, rule %s) then OK" % (name, evs[0].reason, evs[0].rule))
+    if res.get("end") != "OK" or len(evs) != 1:
+        ko(name, "end %s, %d events %r (want exactly one, then OK)"
+           % (res.get("end"), len(evs), evs))
+        return
+    e = evs[0]
+    if e.unix_time_ms > 0 and e.reason == "policy_terminate" and e.rule == rule and e.flow == flow:
+        ok("%s: exactly one event (%s, rule %s, flow %s) then OK" % (name, e.reason, e.rule, e.flow))
     else:
-        ko(name, "end %s, events %r" % (res.get("end"), evs))
+        ko(name, "event reason %r rule %r flow %r, want 'policy_terminate' rule %r flow %r"
+           % (e.reason, e.rule, e.flow, rule, flow))
 
 
 def termination():
+    go, rule, flow = sys.argv[4:7]
     channel = grpc.insecure_channel("unix:" + socket_path)
     stub = pbg.NetworkControlStub(channel)
     before = [{}, {}]
@@ -351,13 +363,18 @@ def termination():
     installed_ms = time.time() * 1000
     for i in range(2):
         it = stub.InstallTerminationCallback(
-            pb.InstallTerminationCallbackRequest(client="early%d" % i), timeout=15)
+            pb.InstallTerminationCallbackRequest(client="early%d" % i), timeout=30)
         threads.append(threading.Thread(target=collect, args=(it, before[i])))
         threads[-1].start()
+    # A call answered after the two on the same connection: the daemon has
+    # taken them; only now may the guest break the rule.
+    stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    with open(go, "w"):
+        pass
     for t in threads:
-        t.join(20)
+        t.join(40)
     for i in range(2):
-        check_event("callback %d installed before the hook fired" % i, before[i])
+        check_event("callback %d installed before the rule was broken" % i, before[i], rule, flow)
     fired_ms = before[0]["events"][0].unix_time_ms if before[0].get("events") else 0
     if fired_ms > installed_ms:
         ok("the hook fired %.0f ms after the early callbacks were installed"
@@ -369,7 +386,7 @@ def termination():
     collect(stub.InstallTerminationCallback(
         pb.InstallTerminationCallbackRequest(client="late"), timeout=5), after)
     check_event("callback installed after it fired (%.0f ms)" % ((time.monotonic() - t0) * 1000),
-                after)
+                after, rule, flow)
     m = json.loads(next(stub.StreamMetrics(pb.StreamMetricsRequest(interval_ms=100),
                                            timeout=5)).json)
     if m["termination"]["count"] == 1:

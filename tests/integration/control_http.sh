@@ -136,28 +136,25 @@ expect "scrape with 50 idle connections open" "200" "$(code "http://$http/metric
 # msbnetctl's stream over the same daemon, then the daemon ends with CMD.
 n=$("$ctl" --socket "$sock" --json metrics --follow --interval 200 --count 3 | wc -l)
 expect "msbnetctl metrics --follow --count 3" "3" "$n"
-kill -TERM "$daemon"
-wait "$daemon"
-rc=$?
-[[ $rc -eq 0 ]] && ok "every guest fetch succeeded; msbnetd exits 0 on SIGTERM" \
-    || bad "msbnetd exit $rc" "$(tail -5 "$TOPO_DIR/logs/daemon.log")"
+# Status 0 is CMD's: every guest fetch succeeded; and no sanitizer report.
+msbnetd_stop daemon "$daemon"
 expect "HTTP listener closed with msbnetd" "000" "$(code "http://$http/metrics")"
 
 # Bad values fail at start (2); a port in use fails to listen (1).
 for v in 127.0.0.1 localhost:9464 127.0.0.1:0 '[::1]' '::1:9464' 127.0.0.1:70000; do
-    out=$(h "$msbnetd" run --http "$v" -- true 2>&1)
-    rc=$?
-    [[ $rc -eq 2 && $out == *"--http"* ]] && ok "--http $v refused (2)" || bad "--http $v" "rc $rc: $out"
+    out=$(msbnetd_fg "http_refused" 2 -- h "$msbnetd" run --http "$v" -- true)
+    [[ $out == *"--http"* ]] && ok "--http $v refused, naming the option" || bad "--http $v" "$out"
 done
-out=$(h "$msbnetd" run --http 127.0.0.1:8081 --control-socket "$TOPO_DIR/c2.sock" -- true 2>&1)
-rc=$?
-[[ $rc -eq 1 && $out == *"cannot listen"* ]] && ok "--http on a port in use: exit 1" \
-    || bad "--http port in use" "rc $rc: $out"
+out=$(msbnetd_fg http_in_use 1 -- h "$msbnetd" run --http 127.0.0.1:8081 \
+    --control-socket "$TOPO_DIR/c2.sock" -- true)
+[[ $out == *"cannot listen"* ]] && ok "--http on a port in use: says so" \
+    || bad "--http port in use" "$out"
 [[ ! -e $TOPO_DIR/c2.sock ]] && ok "no control socket left behind" || bad "control socket left"
 # IPv6: the probe comes from H (CMD's ::1 is its own namespace's).
-h "$msbnetd" run --http '[::1]:9465' --control-socket "$TOPO_DIR/c3.sock" -- sleep 2 &
+h "$msbnetd" run --http '[::1]:9465' --control-socket "$TOPO_DIR/c3.sock" -- sleep 2 \
+    >"$TOPO_DIR/logs/six.log" 2>&1 &
 six=$!
 sleep 1
 expect "--http [::1]:PORT serves IPv6" "200" "$(code 'http://[::1]:9465/healthz')"
-wait "$six"
+msbnetd_done six "$six" # CMD's status 0, no sanitizer report
 checks_done

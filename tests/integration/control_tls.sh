@@ -40,11 +40,8 @@ start() { # NAME OPTIONS...: msbnetd run in H until stopped
     bad "$name did not start" "$(cat "$d/logs/$name.log")"
     return 1
 }
-stop() { # PID NAME
-    kill -TERM "$1"
-    wait "$1"
-    local rc=$?
-    [[ $rc -eq 0 ]] && ok "$2 exits 0 on SIGTERM" || bad "$2 exit $rc" "$(tail -3 "$d/logs/$2.log")"
+stop() { # PID NAME: SIGTERM; exit 0 and no sanitizer report (checks.sh)
+    msbnetd_stop "$2" "$1"
 }
 py() { # NS TARGET [TLS OPTIONS]
     local ns=$1
@@ -52,12 +49,12 @@ py() { # NS TARGET [TLS OPTIONS]
     ip netns exec "$(_topo_ns "$ns")" /usr/bin/python3 "$here/control_tls.py" "$d" "$@" 2>&1
 }
 refused() { # NAME WANT_TEXT OPTIONS...: msbnetd must refuse at start with status 2
-    local name=$1 want=$2 out rc
+    local name=$1 want=$2 out
     shift 2
-    out=$(topo_exec_h "$msbnetd" run --control-socket "$d/refused.sock" "$@" -- true 2>&1)
-    rc=$?
-    [[ $rc -eq 2 && $out == *"$want"* && ! -e $d/refused.sock ]] && ok "$name: refused (2)" \
-        || bad "$name" "rc $rc: $out"
+    out=$(msbnetd_fg refused 2 -- topo_exec_h "$msbnetd" run --control-socket "$d/refused.sock" \
+        "$@" -- true)
+    [[ $out == *"$want"* && ! -e $d/refused.sock ]] && ok "$name: refused, saying why" \
+        || bad "$name" "$out"
 }
 
 # --- refused at start --------------------------------------------------------
@@ -73,12 +70,11 @@ refused "--tls-client-ca alone" "needs --tls-cert" --control-addr 127.0.0.1:7443
 refused "unreadable --tls-key" "cannot read" --control-addr "$TOPO_H4:7443" \
     --tls-cert "$d/server.pem" --tls-key "$d/none.key"
 refused "host name instead of an address" "names are not resolved" --control-addr localhost:7443
-out=$(topo_exec_h "$msbnetd" run --control-socket "$d/garbage.sock" --control-addr "$TOPO_H4:7443" \
-    --tls-cert "$d/openssl.log" --tls-key "$d/openssl.log" -- true 2>&1)
-rc=$?
-[[ $rc -eq 1 && $out == *"cannot listen"* && ! -e $d/garbage.sock ]] \
-    && ok "garbage PEM: msbnetd exits 1, no socket left" \
-    || bad "garbage PEM" "rc $rc: $out"
+out=$(msbnetd_fg garbage_pem 1 -- topo_exec_h "$msbnetd" run --control-socket "$d/garbage.sock" \
+    --control-addr "$TOPO_H4:7443" --tls-cert "$d/openssl.log" --tls-key "$d/openssl.log" -- true)
+[[ $out == *"cannot listen"* && ! -e $d/garbage.sock ]] \
+    && ok "garbage PEM: msbnetd says it cannot listen, no socket left" \
+    || bad "garbage PEM" "$out"
 
 # --- plain TCP on loopback ---------------------------------------------------
 if start plain --control-addr 127.0.0.1:7000; then

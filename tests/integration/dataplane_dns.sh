@@ -62,20 +62,23 @@ out=$(guest --egress deny --dns 198.18.0.1 -- $DIG @198.18.0.1 example.test)
 expect direct_resolver_denied_refused "status: REFUSED" "$out"
 
 # --- upstream failures ------------------------------------------------------------
-# 198.18.0.99 is silent: on H's link, nobody answers for it.
+# 198.18.0.99 is silent: on H's link, nobody answers for it.  The time is
+# dig's own ("Query time"): the answer's, not msbnetd's start and exit,
+# which a sanitizer build makes seconds longer.
 ip -n "$TOPO_I" route add blackhole 198.18.0.99/32
-start=$(date +%s%N)
-out=$(guest --dns 198.18.0.99 --dns 198.18.0.1 --print-metrics -- $DIG @$GW4 example.test +short)
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
+query_ms() { sed -n 's/^;; Query time: \([0-9]*\) msec$/\1/p' <<<"$1"; }
+out=$(guest --dns 198.18.0.99 --dns 198.18.0.1 --print-metrics -- $DIG @$GW4 example.test)
+ms=$(query_ms "$out")
 expect first_upstream_dead_second_answers 198.18.0.5 "$out"
 expect first_upstream_timeout_counted '"upstream_timeouts":1' "$out"
-if [[ $ms -lt 7000 ]]; then ok "second_upstream_within_timeout"; else bad second_upstream_within_timeout "$ms ms"; fi
-start=$(date +%s%N)
+if [[ -n $ms && $ms -lt 7000 ]]; then ok "second_upstream_within_timeout ($ms ms)"
+else bad second_upstream_within_timeout "${ms:-no answer in} ms"; fi
 out=$(guest --dns 198.18.0.99 --print-metrics -- $DIG @$GW4 example.test)
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
+ms=$(query_ms "$out")
 expect all_upstreams_dead_servfail "status: SERVFAIL" "$out"
 expect servfail_counted '"servfail":1' "$out"
-if [[ $ms -lt 7500 ]]; then ok "servfail_within_timeout"; else bad servfail_within_timeout "$ms ms"; fi
+if [[ -n $ms && $ms -lt 7500 ]]; then ok "servfail_within_timeout ($ms ms)"
+else bad servfail_within_timeout "${ms:-no answer in} ms"; fi
 
 # --- malformed queries, metrics and the index ----------------------------------------
 out=$(guest --dns 198.18.0.1 --print-metrics -- bash -c \

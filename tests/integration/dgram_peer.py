@@ -13,7 +13,9 @@ a real TAP device standing in for the guest's virtio-net card.
   send OWN SOCKET SIZE           bind OWN and send one SIZE-byte datagram
   spawn TAP CMD...               a datagram socketpair: CMD gets one end ("{fd}"
                                  in CMD becomes its number), TAP is bridged to
-                                 the other; prints "child PID", "connected"
+                                 the other; prints "child PID", "connected",
+                                 and "child exited STATUS" when CMD exits
+                                 (negative: the signal that killed it)
 """
 import fcntl
 import os
@@ -105,6 +107,8 @@ def main(argv):
         child = subprocess.Popen(child_args, pass_fds=[theirs.fileno()])
         theirs.close()
         print("child %d" % child.pid, flush=True)
+        threading.Thread(target=lambda: print("child exited %d" % child.wait(), flush=True),
+                         daemon=True).start()
         bridge(args[0], None, None, ["novfkt"], ours)
     elif cmd == "send":
         bound(args[0]).sendto(b"\0" * int(args[2]), args[1])

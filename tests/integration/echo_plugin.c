@@ -7,11 +7,12 @@
  * stay out of the way.  It counts what crossed in the same metrics fields
  * as the real plugin (schema 1 subset).
  *
- * Termination: the real data plane has no trigger yet (policy `terminate` is
- * another issue), so this double fires its hook once, MSBNET_ECHO_TERMINATE_MS
- * after start() when that variable is set.  It lives only in this test
- * plugin: nothing in msbnetd or libmsbnet.so reads it, and no guest frame
- * can cause it.
+ * Kept only where no real path exists: msbnetd_pump.sh's frame accounting
+ * (every guest frame comes straight back, so exactly what crossed msbnetd's
+ * pump in each direction is known, and a 2-frame ring is filled on demand).
+ * It never fires its termination hook: termination is tested end to end
+ * with the real plugin, whose reason JSON (msbnet.h's MSBNET_REASON_*) a
+ * guest breaking a `terminate` rule produces (control_grpc.sh).
  */
 #include <poll.h>
 #include <pthread.h>
@@ -38,11 +39,6 @@ struct msbnet {
     bool started;
     atomic_bool stop;
     atomic_uint_fast64_t tx_frames, tx_ring_full, tx_bad_length, rx_frames, rx_ring_full;
-    pthread_mutex_t hook_lock; /* set_termination_hook waits out a running hook */
-    msbnet_termination_fn hook;
-    void *hook_user;
-    long terminate_ms; /* < 0: never */
-    atomic_uint_fast64_t terminations;
 };
 
 static atomic_bool one_started; /* like lwIP: one started instance per process */
@@ -72,7 +68,6 @@ static void echo_destroy(msbnet_t *net)
     drain_ring(&net->rx);
     msb_wake_close(&net->tx_wake);
     msb_wake_close(&net->rx_wake);
-    pthread_mutex_destroy(&net->hook_lock);
     free(net);
 }
 
@@ -84,9 +79,6 @@ static msbnet_t *echo_create(const char *json, char *err, size_t errlen)
         return NULL;
     }
     msb_addrs_derive(&net->cfg, &net->addrs);
-    pthread_mutex_init(&net->hook_lock, NULL);
-    const char *t = getenv("MSBNET_ECHO_TERMINATE_MS");
-    net->terminate_ms = t && *t ? atol(t) : -1;
     enum msb_wake_kind wk = (enum msb_wake_kind)net->cfg.wake;
     if (msb_ring_init(&net->tx, net->cfg.queue_capacity) ||
         msb_ring_init(&net->rx, net->cfg.queue_capacity) || msb_wake_init(&net->tx_wake, wk) ||
@@ -151,26 +143,11 @@ static int echo_set_gateways(msbnet_t *net, const char *v4, const char *v6)
     return net ? MSBNET_OK : MSBNET_EINVAL;
 }
 
+/* Accepted and never called: nothing here has a policy to break. */
 static int echo_set_hook(msbnet_t *net, msbnet_termination_fn fn, void *user)
 {
-    if (!net)
-        return MSBNET_EINVAL;
-    pthread_mutex_lock(&net->hook_lock);
-    net->hook = fn;
-    net->hook_user = user;
-    pthread_mutex_unlock(&net->hook_lock);
-    return MSBNET_OK;
-}
-
-static void echo_terminate(struct msbnet *net)
-{
-    atomic_fetch_add(&net->terminations, 1);
-    pthread_mutex_lock(&net->hook_lock);
-    if (net->hook)
-        net->hook(net->hook_user, "{\"reason\":\"echo plugin test trigger\","
-                                  "\"rule\":\"terminate@test\","
-                                  "\"flow\":\"tcp 100.96.0.2:1000 -> 198.18.0.1:80\"}");
-    pthread_mutex_unlock(&net->hook_lock);
+    (void)fn, (void)user;
+    return net ? MSBNET_OK : MSBNET_EINVAL;
 }
 
 static int echo_query(msbnet_t *net, enum msbnet_query_kind kind, const char *key, size_t offset,
@@ -191,8 +168,7 @@ static char *echo_metrics(msbnet_t *net)
         (json_int_t)atomic_load(&net->tx_bad_length), "rx_ring_full",
         (json_int_t)atomic_load(&net->rx_ring_full), "rings", "capacity",
         (int)net->cfg.queue_capacity, "tx_depth", (json_int_t)msb_ring_count(&net->tx),
-        "rx_depth", (json_int_t)msb_ring_count(&net->rx), "termination", "count",
-        (int)atomic_load(&net->terminations));
+        "rx_depth", (json_int_t)msb_ring_count(&net->rx), "termination", "count", 0);
     char *s = m ? json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(m);
     return s;
@@ -205,7 +181,8 @@ static void echo_free_string(char *s)
 
 static uint64_t echo_termination_count(msbnet_t *net)
 {
-    return net ? atomic_load(&net->terminations) : 0;
+    (void)net;
+    return 0;
 }
 
 /* The "stack": drain the wake before popping, so a frame pushed meanwhile
@@ -214,14 +191,8 @@ static void *echo_main(void *arg)
 {
     struct msbnet *net = arg;
     struct pollfd p = {.fd = msb_wake_fd(&net->tx_wake), .events = POLLIN};
-    long waited_ms = 0;
     while (!atomic_load(&net->stop)) {
         poll(&p, 1, 50);
-        waited_ms += 50; /* at least: enough for a test trigger */
-        if (net->terminate_ms >= 0 && waited_ms >= net->terminate_ms) {
-            net->terminate_ms = -1;
-            echo_terminate(net);
-        }
         msb_wake_drain(&net->tx_wake);
         struct msb_frame *f;
         while ((f = msb_ring_pop(&net->tx)) != NULL) {

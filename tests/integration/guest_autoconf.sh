@@ -107,6 +107,7 @@ else bad ra_counted "$(grep -o '"ra":{[^}]*}' <<<"$out")"; fi
 ip netns exec "$TOPO_G" sysctl -qw net.ipv6.conf.default.accept_ra=2
 topo_bg H msbnetd_tap "$msbnetd" tap --netns "/var/run/netns/$TOPO_G" --no-guest-config \
     --egress allow --dns 198.18.0.1 --control-socket "$TOPO_DIR/tap.sock"
+tap_pid=$TOPO_LAST_PID
 for _ in $(seq 50); do
     ip -n "$TOPO_G" link show tap0 >/dev/null 2>&1 && break
     sleep 0.1
@@ -127,6 +128,7 @@ expect tap_netns_accept_ra_2 "accept_ra=2" "$out"
 expect tap_netns_dhcp_lease "ip=$GUEST4 mask=30 router=$GW4 dns=$GW4" "$out"
 expect tap_netns_curl_ipv4 "curl4: hello from the msbnet test topology" "$out"
 expect tap_netns_curl_ipv6 "curl6: hello from the msbnet test topology" "$out"
+msbnetd_stop msbnetd_tap "$tap_pid" # SIGTERM: exit 0, no sanitizer report
 
 # The off-switches: no answer to DHCP, no RA; the guest keeps no address.
 printf '{"dhcp4": false, "ra": false}\n' >"$TOPO_DIR/off.json"

@@ -1,38 +1,51 @@
 # Shared by the msbnetd_* integration tests (sourced).  Usage of a test:
 #   TEST.sh MSBNETD REAL_PLUGIN ECHO_PLUGIN
-# The real plugin is used wherever it has a data plane (start/addresses_json);
-# until then the echo plugin (tests/integration/echo_plugin.c) stands in, and
-# the test says so.
+# The real plugin is required wherever a test asks for it: if it does not
+# load or has no data plane, require_real_plugin fails the test (never a
+# silent switch to the echo plugin).  The echo plugin
+# (tests/integration/echo_plugin.c) is used only where a test says so.
+# Verdicts, and the judgement of how each msbnetd ended (exit status, no
+# sanitizer report), come from tests/lib/checks.sh.
 set -u
 msbnetd=${1:?usage: $0 MSBNETD REAL_PLUGIN ECHO_PLUGIN}
 real_plugin=${2:?}
 echo_plugin=${3:?}
-pass=0 fail=0
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/checks.sh"
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
+ko() { bad "$1"; }
 
-# expect NAME GOT WANT: exact comparison with both values shown on failure.
+# expect NAME GOT WANT: exact comparison with both values shown on failure
+# (replaces checks.sh's substring expect in these scripts).
 expect() {
     if [[ "$2" == "$3" ]]; then ok "$1"; else ko "$1: got [$2], want [$3]"; fi
 }
 
-# check NAME WANT_RC WANT_TEXT CMD...: exit status and a substring of stdout+stderr.
+# check NAME WANT_RC WANT_TEXT CMD...: exit status and a substring of
+# stdout+stderr, which must hold no sanitizer report either (CMD may be
+# msbnetd itself, ended at once by a refusal).
 check() {
     local name=$1 want_rc=$2 want_text=$3 out rc
     shift 3
     out=$("$@" 2>&1)
     rc=$?
-    if [[ $rc -eq $want_rc && $out == *"$want_text"* ]]; then
+    if [[ $out =~ Sanitizer|runtime\ error ]]; then
+        ko "$name: sanitizer report: $out"
+    elif [[ $rc -eq $want_rc && $out == *"$want_text"* ]]; then
         ok "$name"
     else
         ko "$name: rc=$rc (want $want_rc), output: $out"
     fi
 }
 
-finish() {
-    echo "$pass passed, $fail failed"
-    [[ $fail -eq 0 ]]
+finish() { checks_done; }
+
+# wait_file PATH [SECS]: until it exists (a guest and the test take turns),
+# 20 s at most.
+wait_file() {
+    local i
+    for ((i = 0; i < ${2:-20} * 20; i++)); do [[ -e $1 ]] && return 0; sleep 0.05; done
+    ko "$1 never appeared"
+    return 1
 }
 
 require_root() {
@@ -43,13 +56,16 @@ require_root() {
     fi
 }
 
-pick_plugin() {
-    if "$msbnetd" --plugin "$real_plugin" version 2>/dev/null | grep -q "data plane yes"; then
-        plugin=$real_plugin
-    else
-        plugin=$echo_plugin
-        echo "note: $real_plugin has no data plane (or does not load); using the echo plugin"
+# The real plugin, loaded and with a data plane, or the test fails here.
+require_real_plugin() {
+    local v
+    v=$("$msbnetd" --plugin "$real_plugin" version 2>&1)
+    if [[ $v != *"data plane yes"* ]]; then
+        ko "the real plugin $real_plugin does not load or has no data plane: $v"
+        finish
+        exit 1
     fi
+    plugin=$real_plugin
 }
 
 # slot -> expected addressing (derived as in plugin/src/model/addressing.c)

@@ -21,15 +21,14 @@ export RUNTIME_DIRECTORY=${RUNTIME_DIRECTORY:-$TOPO_DIR/run}
 mkdir -p "$RUNTIME_DIRECTORY"
 metrics_file=$TOPO_DIR/metrics.json
 
-# sandbox [MSBNETD-OPTIONS] -- CMD...: like checks.sh's guest, but with no
-# --egress of its own, so the default policy (public_only) or a --config
-# policy applies.  Prints the command's output and msbnetd's stderr; the
-# metrics msbnetd prints at exit go to $metrics_file instead.
+# sandbox [MSBNETD-OPTIONS] -- CMD...: checks.sh's guest (which judges how
+# msbnetd ended), but with no --egress of its own, so the default policy
+# (public_only) or a --config policy applies.  Prints the command's output
+# and msbnetd's stderr; the metrics msbnetd prints at exit go to
+# $metrics_file instead.
 sandbox() {
-    local opts=() out
-    while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
-    shift
-    out=$(timeout 120 ip netns exec "$TOPO_H" "$msbnetd" run --print-metrics "${opts[@]}" -- "$@" 2>&1)
+    local out
+    out=$(GUEST_EGRESS='' GUEST_TIMEOUT=120 guest --print-metrics "$@")
     grep -o '{"schema".*}' <<<"$out" | tail -1 >"$metrics_file"
     sed 's/{"schema".*}//' <<<"$out"
 }

@@ -58,15 +58,16 @@ done
 curl -sS --max-time 5 -o /dev/null http://198.18.0.1:8080/hello.txt; echo "public rc=$?"'
 
 topo_start_http_i 8080 || exit 1
-out=$(timeout 120 ip netns exec "$TOPO_H" "$msbnetd" run --print-metrics --config "$TOPO_DIR/host.json" \
-    --control-socket "$sock" --http "127.0.0.1:$http_port" --control-addr "[::1]:$grpc_port" \
+# msbnetd_fg: msbnetd (and the attack script) must exit 0, with no
+# sanitizer report.
+out=$(msbnetd_fg msbnetd 0 -- timeout 120 ip netns exec "$TOPO_H" "$msbnetd" run --print-metrics \
+    --config "$TOPO_DIR/host.json" --control-socket "$sock" --http "127.0.0.1:$http_port" \
+    --control-addr "[::1]:$grpc_port" \
     -- sh -c "$attack" _ "$sock" "$GW4" "$GW6" "$http_port" "$grpc_port" "/var/run/netns/$TOPO_H" \
-    "$TOPO_DIR/rootfile" 2>&1)
-status=$?
+    "$TOPO_DIR/rootfile")
 echo "$out" | sed 's/{"schema".*//'
 metrics=$(grep -o '{"schema".*}' <<<"$out" | tail -1)
 
-[[ $status -eq 0 ]] && ok "msbnetd exits 0" || bad "msbnetd exits 0" "status $status"
 expect "CMD is root of its own user namespace" "uid=0" "$out"
 # ...and nobody on the host: root's files and root's sysctls are not its.
 made=$(grep -o 'made=.*' <<<"$out" | cut -d= -f2)
@@ -108,7 +109,5 @@ expect "allow@public still works" "public rc=0" "$out"
 refused=$($py -c 'import json,sys; print(json.loads(sys.argv[1])["policy"]["refused_protected"])' "$metrics" 2>&1)
 [[ $refused == 2 ]] && ok "refusals counted (policy.refused_protected)" \
     || bad "refusals counted (policy.refused_protected)" "$refused"
-if grep -q Sanitizer <<<"$out"; then bad "no sanitizer report" "$(grep -A3 Sanitizer <<<"$out")"
-else ok "no sanitizer report"; fi
 
 checks_done

@@ -19,10 +19,15 @@ guest's virtio-net card.
   spawn TAP CMD...         a socketpair: run CMD with one end (every "{fd}" in
                            CMD becomes its number, as libkrun/QEMU pass a
                            pre-connected socket), bridge TAP to the other end
-                           until killed; prints "child PID" and "connected"
+                           until SIGTERM; prints "child PID" and "connected".
+                           On SIGTERM the VMM goes away: its end is shut
+                           down and, once CMD has exited (20 s at most),
+                           "child exited STATUS" is printed (negative: the
+                           signal that killed it)
 """
 import fcntl
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -141,6 +146,16 @@ def main(argv):
         child = subprocess.Popen(child_args, pass_fds=[theirs.fileno()])
         theirs.close()
         print("child %d" % child.pid, flush=True)
+
+        def vmm_gone(*_):
+            ours.shutdown(socket.SHUT_RDWR)
+            try:
+                print("child exited %d" % child.wait(20), flush=True)
+            except subprocess.TimeoutExpired:
+                print("child still running 20 s after its VMM went away", flush=True)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, vmm_gone)
         bridge(args[0], None, None, ours)
     elif cmd == "probe":
         print(wait_closed(connect(args[0]), 2.0), flush=True)

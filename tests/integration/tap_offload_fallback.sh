@@ -19,12 +19,13 @@ TUNSETOFFLOAD=0x400454d0 TUNSETVNETHDRSZ=0x400454d8
 ALL_OFFLOADS=7 # TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6
 MiB256=$((256 << 20))
 
-# msbnetd run under the filter; prints CMD's output, msbnetd's notices and metrics.
+# msbnetd run under the filter; prints CMD's output, msbnetd's notices and
+# metrics; checks.sh's msbnetd_fg judges how msbnetd ended.
 guest_denied() { # deny rule, -- CMD...
-    local rule=$1
+    local rule=$1 FG_SECS=330
     shift 2
-    timeout 300 ip netns exec "$TOPO_H" $deny "$rule" -- "$msbnetd" run --egress allow \
-        --print-metrics -- "$@" 2>&1
+    msbnetd_fg guest_denied cmd -- timeout 300 ip netns exec "$TOPO_H" $deny "$rule" -- \
+        "$msbnetd" run --egress allow --print-metrics -- "$@"
 }
 # Both ways, 256 MiB each, under one deny rule: sets OUT (both runs' output).
 transfer() { # name, deny rule, port

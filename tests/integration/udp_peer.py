@@ -7,8 +7,12 @@ side can state exactly what came back.
   blast HOST PORT N [MAX]    N datagrams of mixed sizes (4..MAX, default 1472: what
                              fits an IPv4 MTU of 1500 unfragmented), at most 32 in
                              flight, each echoed back intact; resends a datagram
-                             unanswered for 1 s (at most 5 times); prints
-                             "ok <n> resent <r>" or "lost <k> ..."
+                             unanswered for 1 s (at most 5 tries), then waits (5 s
+                             at most) for the replies still due: the echo server
+                             answers every datagram, so every send, resends
+                             included, must come back once.  Prints
+                             "ok <n> sent <s> replies <r> resent <k>" when all n
+                             came back and r == s, else "lost ..." and exits 1
   big HOST PORT N            ask for an N-byte reply; prints "big <n> ok" or what differed
   refused HOST PORT          send to a closed port; prints "refused <ms>" when recv
                              raises ConnectionRefusedError, "error <errno> <ms>" for
@@ -56,20 +60,29 @@ def blast(host, port, n, biggest=1472):
     s.connect((host, int(port)))
     s.settimeout(0.05)
     pending = {}  # seq -> (sent_at, tries)
-    nxt = done = resent = 0
+    nxt = done = resent = sent = replies = 0
+
+    def receive():
+        nonlocal done, replies
+        data = s.recv(65535)
+        seq = struct.unpack("!I", data[:4])[0]
+        if seq >= nxt or data != payload(seq, biggest):
+            print(f"corrupt {seq}", flush=True)
+            return False
+        replies += 1  # a late reply to a resent datagram counts too
+        if seq in pending:
+            del pending[seq]
+            done += 1
+        return True
+
     while done < n:
         while nxt < n and len(pending) < 32:
             s.send(payload(nxt, biggest))
+            sent += 1
             pending[nxt] = (time.monotonic(), 1)
             nxt += 1
         try:
-            data = s.recv(65535)
-            seq = struct.unpack("!I", data[:4])[0]
-            if seq in pending and data == payload(seq, biggest):
-                del pending[seq]
-                done += 1
-            elif seq in pending:
-                print(f"corrupt {seq}", flush=True)
+            if not receive():
                 return 1
         except socket.timeout:
             pass
@@ -80,9 +93,20 @@ def blast(host, port, n, biggest=1472):
                     print(f"lost {seq} after {tries} tries, {done} done", flush=True)
                     return 1
                 s.send(payload(seq, biggest))
+                sent += 1
                 pending[seq] = (now, tries + 1)
                 resent += 1
-    print(f"ok {done} resent {resent}", flush=True)
+    deadline = time.monotonic() + 5
+    while replies < sent and time.monotonic() < deadline:
+        try:
+            if not receive():
+                return 1
+        except socket.timeout:
+            pass
+    if replies != sent:
+        print(f"lost: {replies} replies to {sent} sent ({resent} resent), {done} done", flush=True)
+        return 1
+    print(f"ok {done} sent {sent} replies {replies} resent {resent}", flush=True)
     return 0
 
 

@@ -101,15 +101,22 @@ iperf_ok() { # SERVER: a 1 s iperf3 run from H, throughput > 0
     ((bps > 0))
 }
 
-# A route lookup must fail: nothing routable from this namespace to ADDR.
-no_route() { ! ip netns exec "$(_topo_ns "$1")" ip route get "$2" >/dev/null 2>&1; }
+# A route lookup must fail: nothing routable from this namespace to ADDR
+# (in a namespace that exists: a failing `ip netns exec` proves nothing).
+no_route() {
+    local ns
+    ns=$(_topo_ns "$1")
+    ip netns exec "$ns" true || { echo "cannot enter namespace $ns"; return 1; }
+    ! ip netns exec "$ns" ip route get "$2" >/dev/null 2>&1
+}
 
 # Only loopback routes may exist in G's main tables (G is empty until a stack
-# under test adds tap0 and its default route).
+# under test adds tap0 and its default route).  A failing `ip` fails.
 g_has_no_route() {
     local r4 r6
-    r4=$(ip -n "$TOPO_G" -4 route show)
-    r6=$(ip -n "$TOPO_G" -6 route show | grep -v ' dev lo ' || true)
+    r4=$(ip -n "$TOPO_G" -4 route show) || { echo "ip -4 route show failed in $TOPO_G"; return 1; }
+    r6=$(ip -n "$TOPO_G" -6 route show) || { echo "ip -6 route show failed in $TOPO_G"; return 1; }
+    r6=$(awk '!/ dev lo /' <<<"$r6")
     [[ -z $r4 && -z $r6 ]] || { echo "routes in G: $r4 $r6"; return 1; }
     no_route G "$TOPO_I4" && no_route G "$TOPO_I6" && no_route G 192.0.2.1
 }

@@ -16,8 +16,9 @@
 #     does (checks.sh's guest).  It checks how it ended when it calls a
 #     reaper -- a function in the script or in tests/lib/*.sh or
 #     tests/integration/*_lib.sh whose body both waits ("wait") and greps
-#     for "Sanitizer" (transport_lib.sh's stop_msbnetd) -- or reaps inline:
-#     a "wait" line with a "Sanitizer" line within the next 5 lines.
+#     for "Sanitizer" (checks.sh's msbnetd_done), or that calls a reaper
+#     (checks.sh's msbnetd_stop and guest) -- or reaps inline: a "wait"
+#     line with a "Sanitizer" line within the next 5 lines.
 # (c) A CUnit test (static void test_*(void) in tests/unit/*.c, registered
 #     as {"name", test_x} or with CU_add_test) must call an assertion:
 #     CU_ASSERT*, CU_FAIL*, CU_PASS, CU_TEST*, or a function or macro of its
@@ -96,6 +97,12 @@ def check_msbnetd(root, scripts, libraries):
         lines = [code(line) for line in read(root, path).split("\n")]
         funcs = dict(lib_funcs, **shell_functions("\n".join(lines)))
         reapers = [n for n, b in funcs.items() if re.search(r"\bwait\b", b) and "Sanitizer" in b]
+        while True:  # a function that calls a reaper reaps too (checks.sh's guest)
+            more = [n for n, b in funcs.items() if n not in reapers
+                    and any(calls(line, reapers) for line in b.split("\n"))]
+            if not more:
+                break
+            reapers += more
         first = next((n for n, line in enumerate(lines, 1)
                       if START.search(line) or calls(line, starters)), None)
         if first is None:
@@ -104,7 +111,7 @@ def check_msbnetd(root, scripts, libraries):
                      for i, line in enumerate(lines))
         if not inline and not any(calls(line, reapers) for line in lines):
             yield (f"{path}:{first}: starts msbnetd but never checks how it ended "
-                   "(wait for it, assert its status and no 'Sanitizer' in its log: e.g. stop_msbnetd)")
+                   "(wait for it, assert its status and no 'Sanitizer' in its log: e.g. checks.sh's msbnetd_stop)")
 
 
 # ---- (c) CUnit tests that assert --------------------------------------------

@@ -2,6 +2,7 @@
  * anti-spoofing and malformed frames, observed through frames and counters
  * only (the thread runs asynchronously, so each check waits for its effect
  * with a deadline). */
+#include <dirent.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,20 @@ static msbnet_t *net;
 static const uint8_t GUEST_MAC[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x02};
 static const uint8_t GW_MAC[6] = {0x02, 0x6d, 0x73, 0x00, 0x00, 0x01};
 static const uint8_t GUEST4[4] = {100, 96, 0, 2}, GW4[4] = {100, 96, 0, 1};
+static int fds_at_start, threads_at_start; /* before the first instance */
+
+/* Entries of a /proc directory: open descriptors, or threads. */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
 
 static uint64_t drops(enum msb_drop_reason r)
 {
@@ -95,6 +110,8 @@ static size_t ip4_packet(uint8_t *f, const uint8_t smac[6], const uint8_t src[4]
 static void test_start_rules(void)
 {
     char err[256];
+    fds_at_start = count_entries("/proc/self/fd");
+    threads_at_start = count_entries("/proc/self/task");
     api = msbnet_get_api(MSBNET_ABI_VERSION, err, sizeof err);
     net = api->create("{\"egress\": \"deny\"}", err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
@@ -192,10 +209,23 @@ static void test_denied_syn_gets_rst(void)
     CU_ASSERT_EQUAL(msb_read(&net->metrics.tcp.denied), 1);
 }
 
+/* destroy() of a running instance stops its stack thread and closes
+ * every descriptor it opened, and frees the process's one started
+ * instance: a new one starts, and destroying it leaves nothing either. */
 static void test_destroy(void)
 {
+    char err[256];
     api->destroy(net);
     net = NULL;
+    CU_ASSERT_EQUAL(count_entries("/proc/self/task"), threads_at_start);
+    CU_ASSERT_EQUAL(count_entries("/proc/self/fd"), fds_at_start);
+    msbnet_t *again = api->create("{\"egress\": \"deny\"}", err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+    CU_ASSERT_EQUAL(api->start(again, err, sizeof err), MSBNET_OK);
+    CU_ASSERT(count_entries("/proc/self/task") > threads_at_start);
+    api->destroy(again);
+    CU_ASSERT_EQUAL(count_entries("/proc/self/task"), threads_at_start);
+    CU_ASSERT_EQUAL(count_entries("/proc/self/fd"), fds_at_start);
 }
 
 int main(void)
@@ -207,7 +237,7 @@ int main(void)
         {"spoofed source IP dropped", test_spoofed_ip_dropped},
         {"malformed frames dropped by reason", test_bad_frames_counted},
         {"denied SYN answered with RST", test_denied_syn_gets_rst},
-        {"destroy", test_destroy},
+        {"destroy: thread joined, descriptors closed, a new instance starts", test_destroy},
         {NULL, NULL},
     };
     return cunit_run("stack", tests);

@@ -107,12 +107,31 @@ static void apply(struct msb_localnet *l, const struct nlmsghdr *h)
     }
 }
 
+/* NLMSG_OK and NLMSG_NEXT on a size_t: the macros compare nlmsg_len (u32)
+ * with an int, which clang's -Wsign-compare refuses, and an unsigned
+ * length would wrap past a last message shorter than its alignment. */
+static bool nl_ok(const struct nlmsghdr *h, size_t left)
+{
+    return left >= sizeof *h && h->nlmsg_len >= sizeof *h && h->nlmsg_len <= left;
+}
+
+static const struct nlmsghdr *nl_next(const struct nlmsghdr *h, size_t *left)
+{
+    size_t step = NLMSG_ALIGN(h->nlmsg_len);
+    if (step >= *left) {
+        *left = 0;
+        return h;
+    }
+    *left -= step;
+    return (const struct nlmsghdr *)((const char *)h + step);
+}
+
 /* Applies every message in buf; 1 at NLMSG_DONE, -1 on an error reply. */
 static int apply_all(struct msb_localnet *l, const char *buf, size_t n)
 {
-    int left = (int)n;
-    for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, left);
-         h = NLMSG_NEXT(h, left)) {
+    size_t left = n;
+    for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; nl_ok(h, left);
+         h = nl_next(h, &left)) {
         if (h->nlmsg_type == NLMSG_DONE)
             return 1;
         if (h->nlmsg_type == NLMSG_ERROR)
@@ -230,7 +249,7 @@ static bool ask_kernel(struct msb_localnet *l, const struct msb_ip *ip)
     char buf[1024];
     ssize_t n = recv_wait(l->query_fd, buf, sizeof buf);
     const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-    if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct rtmsg)) || !NLMSG_OK(h, (int)n))
+    if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct rtmsg)) || !nl_ok(h, (size_t)n))
         return true;
     if (h->nlmsg_type == NLMSG_ERROR)
         return false; /* no route at all: nothing local either */
