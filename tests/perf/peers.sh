@@ -231,6 +231,23 @@ run_in_guest_pasta_root() {
     return "$rc"
 }
 
+# (kernel) no user-mode stack at all, for scale: a veth from G straight to I
+# (198.18.1.2 -> 198.18.1.1, G's default route), so the guest's packets reach
+# I's servers at 198.18.0.1 through the kernels alone. Removed after CMD, so
+# the next stack finds G without a default route.
+run_in_guest_kernel() {
+    local rc=0
+    ip -n "$TOPO_G" link add veth-k mtu "$MTU" type veth peer name veth-g netns "$TOPO_I" mtu "$MTU"
+    ip -n "$TOPO_G" addr add 198.18.1.2/24 dev veth-k
+    ip -n "$TOPO_I" addr add 198.18.1.1/24 dev veth-g
+    ip -n "$TOPO_G" link set veth-k up
+    ip -n "$TOPO_I" link set veth-g up
+    ip -n "$TOPO_G" route add default via 198.18.1.1
+    run_fg timeout "$GUEST_TIMEOUT" ip netns exec "$TOPO_G" "$@" || rc=$?
+    ip -n "$TOPO_G" link del veth-k
+    return "$rc"
+}
+
 # ------------------------------------------------------------------ guest-side programs
 
 # The TCP echo server (in I) and both clients (in the guest). Connections/s:
