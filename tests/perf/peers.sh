@@ -17,7 +17,9 @@
 #   MTUS="1500 65520"  SECS=5  CONNS=2000  RTTS=2000
 #   REPEAT=1           rounds; >1 prints the median and [min..max] per cell
 #                      (about 65 s per round with the three default stacks)
-#   OUT=file.json      also write the raw numbers there
+#   OUT=file.json      also write the raw numbers there (read by targets.sh)
+#   PEERS_TARGETS=0    leave out the targets table at the end (targets.sh
+#                      prints the whole one)
 #   TOPO_KEEP=1        keep the logs directory
 #
 # Adding a stack (e.g. msbnet) = defining one function and naming it in STACKS:
@@ -353,10 +355,11 @@ EOF
 # ------------------------------------------------------------------ table
 
 # Read "stack mtu metric value" lines; print one row per metric and MTU, one
-# column per stack, then each stack's ratio to BASE.
+# column per stack, then each stack's ratio to BASE; the raw numbers as JSON
+# to $1.
 print_table() {
     # shellcheck disable=SC2086 # STACKS is a list of words
-    "$TOPO_PYTHON" - "$RESULTS" "$BASE" "$OUT" $STACKS <<'EOF'
+    "$TOPO_PYTHON" - "$RESULTS" "$BASE" "$1" $STACKS <<'EOF'
 import json, sys
 results, base, out, stacks = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 METRICS = [  # key, label, higher is better
@@ -510,8 +513,14 @@ echo
 echo "msbnet peers benchmark: $(nproc) cores, kernel $(uname -r), iperf3 ${SECS}s, $CONNS connections, $RTTS round trips, $REPEAT round(s)"
 echo "versions: slirp4netns $(slirp4netns --version | awk 'NR==1{print $3}') (libslirp $(slirp4netns --version | awk '/libslirp/{print $2}')), passt $(dpkg-query -W -f='${Version}' passt 2>/dev/null || echo '?')"
 echo
-print_table
+json=${OUT:-$TOPO_DIR/peers.json}
+print_table "$json"
 echo
+if [[ ${PEERS_TARGETS:-1} != 0 ]]; then
+    echo "msbnet's targets (tests/perf/README.md; the best peer is the best of slirp4netns, pasta, pasta_root run here):"
+    "$TOPO_PYTHON" "$here/targets.py" peers="$json"
+    echo
+fi
 log "done in $((SECONDS - start)) s"
 if ((failures)); then
     log "$failures failure(s); see the messages above (TOPO_KEEP=1 keeps the logs)"
