@@ -46,11 +46,18 @@ start=$SECONDS
 bench_up
 GUEST_TIMEOUT=$((SECS + 60))
 install -m 0755 "$CONN_RATE_BIN" "$BENCH_DIR/conn_rate" # reachable by pasta's user too
-# In the guest: the same sysctls for every stack, then the client.
+# In the guest: the same sysctls for every stack, then the client, then where
+# a slow rate may come from: how many SYNs the guest's kernel sent again (a
+# stack dropping them) and how many of its sockets are in TIME_WAIT (ports the
+# guest can reuse only if the stack did TCP timestamps).
 cat >"$BENCH_DIR/conn_guest.sh" <<EOF
 #!/bin/sh
+synretrans() { awk '/^TcpExt:/ { if (c) print \$c; else for (i = 1; i <= NF; i++) if (\$i == "TCPSynRetrans") c = i }' /proc/net/netstat; }
 sysctl -qw ${SYSCTLS[0]} "${SYSCTLS[1]}" || { echo "guest sysctls refused" >&2; exit 1; }
-exec "$BENCH_DIR/conn_rate" client "$TOPO_I4" $PORT $WORKERS $SECS $WIN
+before=\$(synretrans)
+"$BENCH_DIR/conn_rate" client "$TOPO_I4" $PORT $WORKERS $SECS $WIN || exit 1
+echo "conn_synretrans \$((\$(synretrans) - before))"
+echo "conn_timewait \$(awk '\$1 == "TCP:" { for (i = 2; i < NF; i++) if (\$i == "tw") print \$(i + 1) }' /proc/net/sockstat)"
 EOF
 chmod 0755 "$BENCH_DIR/conn_guest.sh"
 ip netns exec "$TOPO_H" sysctl -qw "${SYSCTLS[@]}"
@@ -88,7 +95,9 @@ for key, label, ratio in (("total", "connections/s, all %d s" % secs, True),
                           ("last", "connections/s, last %d s" % win, True),
                           ("ratio", "last / first", False),
                           ("errors", "failed connects", False),
-                          ("timeouts", "no echo within 10 s", False)):
+                          ("timeouts", "no echo within 10 s", False),
+                          ("synretrans", "SYNs the guest sent again", False),
+                          ("timewait", "guest sockets in TIME_WAIT at the end", False)):
     v = {c: res.get((c, "conn_" + key)) for c in cols}
     r = [label] + ["-" if v[c] is None else "%.2f" % v[c] if key == "ratio" else "%.0f" % v[c]
                    for c in cols]
