@@ -26,8 +26,9 @@ test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
     clang libclang-rt-14-dev
     man-db groff) # the manual-page check (ctest -L style): man --warnings
-# Benchmarks: the stacks msbnet is compared with.
-perf_pkgs=(slirp4netns passt)
+# Benchmarks: the stacks msbnet is compared with, and gnuplot (without X)
+# for tests/perf/targets.sh's chart.
+perf_pkgs=(slirp4netns passt gnuplot-nox)
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "bootstrap: must run as root (it installs Debian packages)" >&2

@@ -3,15 +3,38 @@
 they print."""
 
 
-def load(path):
-    """The results as {(column, key): value}: the median of the rounds,
-    except "lost*" keys, which are summed."""
+def samples(path):
+    """{(column, key): [the value of each round]}: numbers where they parse,
+    else the text as printed (e.g. conn_rate.sh's per-second series)."""
     res = {}
     for line in open(path):
         col, key, v = line.split()
-        res.setdefault((col, key), []).append(float(v))
-    return {k: (sum(v) if k[1].startswith("lost") else sorted(v)[len(v) // 2])
-            for k, v in res.items()}
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+        res.setdefault((col, key), []).append(v)
+    return res
+
+
+def load(path):
+    """The results as {(column, key): value}: the median of the rounds,
+    except "lost*" keys, which are summed. Text values are left out."""
+    res = {}
+    for k, v in samples(path).items():
+        v = [x for x in v if isinstance(x, float)]
+        if v:
+            res[k] = sum(v) if k[1].startswith("lost") else sorted(v)[len(v) // 2]
+    return res
+
+
+def write_json(path, out):
+    """The results file as JSON for targets.py: {"column/key": {"median": m,
+    "samples": [...]}}, the median as load() computes it (None for text)."""
+    import json
+    med = load(path)
+    json.dump({"%s/%s" % k: {"median": med.get(k), "samples": v} for k, v in samples(path).items()},
+              open(out, "w"), indent=1, sort_keys=True)
 
 
 def print_table(head, rows):

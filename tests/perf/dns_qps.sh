@@ -15,6 +15,7 @@
 #   QPS_STACKS="msbnet slirp4netns"  WINDOWS="1 32"  SECS=5  MTU=1500
 #   MSBNETD=path (default build/bin/msbnetd)
 #   REPEAT=1   rounds, the columns interleaved; >1 prints the median per cell
+#   OUT=file.json   also write the raw numbers there (read by targets.sh)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -135,6 +136,8 @@ for w in wins:
     rows.append(r)
 print_table(head, rows)
 EOF
+[[ -z $OUT ]] || PYTHONPATH="$here" "$PY" -c \
+    'import sys, bench_table; bench_table.write_json(*sys.argv[1:])' "$results" "$OUT"
 echo
 log "done in $((SECONDS - start)) s"
 if ((failures)); then

@@ -17,7 +17,9 @@
 #   MTUS="1500 65520"  SECS=5  CONNS=2000  RTTS=2000
 #   REPEAT=1           rounds; >1 prints the median and [min..max] per cell
 #                      (about 65 s per round with the three default stacks)
-#   OUT=file.json      also write the raw numbers there
+#   OUT=file.json      also write the raw numbers there (read by targets.sh)
+#   PEERS_TARGETS=0    leave out the targets table at the end (targets.sh
+#                      prints the whole one)
 #   TOPO_KEEP=1        keep the logs directory
 #
 # Adding a stack (e.g. msbnet) = defining one function and naming it in STACKS:
@@ -231,6 +233,23 @@ run_in_guest_pasta_root() {
     return "$rc"
 }
 
+# (kernel) no user-mode stack at all, for scale: a veth from G straight to I
+# (198.18.1.2 -> 198.18.1.1, G's default route), so the guest's packets reach
+# I's servers at 198.18.0.1 through the kernels alone. Removed after CMD, so
+# the next stack finds G without a default route.
+run_in_guest_kernel() {
+    local rc=0
+    ip -n "$TOPO_G" link add veth-k mtu "$MTU" type veth peer name veth-g netns "$TOPO_I" mtu "$MTU"
+    ip -n "$TOPO_G" addr add 198.18.1.2/24 dev veth-k
+    ip -n "$TOPO_I" addr add 198.18.1.1/24 dev veth-g
+    ip -n "$TOPO_G" link set veth-k up
+    ip -n "$TOPO_I" link set veth-g up
+    ip -n "$TOPO_G" route add default via 198.18.1.1
+    run_fg timeout "$GUEST_TIMEOUT" ip netns exec "$TOPO_G" "$@" || rc=$?
+    ip -n "$TOPO_G" link del veth-k
+    return "$rc"
+}
+
 # ------------------------------------------------------------------ guest-side programs
 
 # The TCP echo server (in I) and both clients (in the guest). Connections/s:
@@ -336,10 +355,11 @@ EOF
 # ------------------------------------------------------------------ table
 
 # Read "stack mtu metric value" lines; print one row per metric and MTU, one
-# column per stack, then each stack's ratio to BASE.
+# column per stack, then each stack's ratio to BASE; the raw numbers as JSON
+# to $1.
 print_table() {
     # shellcheck disable=SC2086 # STACKS is a list of words
-    "$TOPO_PYTHON" - "$RESULTS" "$BASE" "$OUT" $STACKS <<'EOF'
+    "$TOPO_PYTHON" - "$RESULTS" "$BASE" "$1" $STACKS <<'EOF'
 import json, sys
 results, base, out, stacks = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 METRICS = [  # key, label, higher is better
@@ -493,8 +513,14 @@ echo
 echo "msbnet peers benchmark: $(nproc) cores, kernel $(uname -r), iperf3 ${SECS}s, $CONNS connections, $RTTS round trips, $REPEAT round(s)"
 echo "versions: slirp4netns $(slirp4netns --version | awk 'NR==1{print $3}') (libslirp $(slirp4netns --version | awk '/libslirp/{print $2}')), passt $(dpkg-query -W -f='${Version}' passt 2>/dev/null || echo '?')"
 echo
-print_table
+json=${OUT:-$TOPO_DIR/peers.json}
+print_table "$json"
 echo
+if [[ ${PEERS_TARGETS:-1} != 0 ]]; then
+    echo "msbnet's targets (tests/perf/README.md; the best peer is the best of slirp4netns, pasta, pasta_root run here):"
+    "$TOPO_PYTHON" "$here/targets.py" peers="$json"
+    echo
+fi
 log "done in $((SECONDS - start)) s"
 if ((failures)); then
     log "$failures failure(s); see the messages above (TOPO_KEEP=1 keeps the logs)"

@@ -12,6 +12,7 @@
 #   UDP_STACKS="msbnet slirp4netns pasta"  REF=msbnet  RRS=5000
 #   SIZES="64 1400"  MTU=1500  MSBNETD=path (default build/bin/msbnetd)
 #   REPEAT=1   rounds, the stacks interleaved; >1 prints the median per cell
+#   OUT=file.json   also write the raw numbers there (read by targets.sh)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -120,6 +121,8 @@ for key, label in (("rr", "round trips/s"), ("p50", "RTT p50 us (lower is better
         rows.append(r)
 print_table(head, rows)
 EOF
+[[ -z $OUT ]] || PYTHONPATH="$here" "$PY" -c \
+    'import sys, bench_table; bench_table.write_json(*sys.argv[1:])' "$results" "$OUT"
 echo
 log "done in $((SECONDS - start)) s"
 if ((failures)); then
