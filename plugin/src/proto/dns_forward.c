@@ -598,8 +598,7 @@ struct msb_dns *msb_dns_create(struct msb_env *env, char *err, size_t errlen)
     memcpy(d->up, c->dns_upstreams, sizeof d->up);
     if (d->nup == 0)
         d->nup = msb_dns_read_resolv_conf("/etc/resolv.conf", d->up, MSB_DNS_MAX_UPSTREAMS);
-    for (size_t i = 0; i < MAX_IN_FLIGHT; i++)
-        d->qs[i].fd = -1;
+    /* qs is zeroed, not walked (each is 4 KiB): q_start sets a query up. */
     d->tcp = msb_dns_tcp_create(d, env->base, d->m);
     const struct msb_dns_pool_calls calls = {pool_answer, pool_failed, d};
     d->pool = d->tcp ? msb_dns_pool_new(env->base, MAX_IN_FLIGHT, &calls) : NULL;

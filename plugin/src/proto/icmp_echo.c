@@ -326,8 +326,7 @@ struct msb_icmp *msb_icmp_create(struct msb_env *env, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for %u ICMP echoes", env->cfg->max_icmp_echoes);
         return NULL;
     }
-    for (uint32_t i = 0; i < ic->max; i++)
-        ic->e[i].fd = -1;
+    /* Slots are zeroed, not walked: unused pages stay untouched. */
     ic->mode4 = probe(MSB_FAMILY_V4);
     ic->mode6 = probe(MSB_FAMILY_V6);
     ic->next_raw_ident = (uint16_t)getpid();

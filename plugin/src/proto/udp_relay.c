@@ -301,9 +301,7 @@ struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for %u UDP sessions", env->cfg->max_udp_sessions);
         return NULL;
     }
-    for (uint32_t i = 0; i < u->max; i++)
-        u->sess[i].fd = -1;
-    return u;
+    return u; /* slots are zeroed, not walked: unused pages stay untouched */
 }
 
 void msb_udp_destroy(struct msb_udp *u)

@@ -59,15 +59,12 @@ uint32_t msb_tcp_nat_slot(const struct msb_tcp *t, const struct tcp_flow *f)
 int msb_tcp_nat_init(struct msb_tcp *t)
 {
     const struct msb_flowtab_spec spec = {.cap = t->max_flows, .key_len = {MSB_FLOWTAB_TUPLE_LEN, 0}};
+    /* Zeroed and never walked here: the pages of slots no flow has used
+     * stay untouched, so an idle stack does not hold the whole array (5 MiB
+     * at the default cap).  A slot is set up when a flow takes it. */
     t->flows = calloc(t->max_flows, sizeof *t->flows);
     t->ft = msb_flowtab_new(&spec);
-    if (!t->flows || !t->ft)
-        return -1;
-    for (uint32_t i = 0; i < t->max_flows; i++) {
-        t->flows[i].t = t;
-        t->flows[i].fd = -1;
-    }
-    return 0;
+    return t->flows && t->ft ? 0 : -1;
 }
 
 void msb_tcp_nat_free(struct msb_tcp *t)
@@ -107,6 +104,8 @@ struct tcp_flow *msb_tcp_nat_alloc_tuple(struct msb_tcp *t, const struct msb_ip 
     if (slot == MSB_FLOWTAB_NONE)
         return NULL;
     struct tcp_flow *f = &t->flows[slot];
+    f->t = t;
+    f->fd = -1; /* a slot's last flow closed its socket before it was freed */
     f->g = *g;
     f->d = *d;
     f->gp = gp;
