@@ -25,6 +25,7 @@
 #include "cunit_main.h"
 #include "api/instance.h"
 #include "instance_harness.h"
+#include "proto/tcp/tcp_int.h" /* SNI_WAIT_MS */
 #include "loopback_socket.h"
 #include "msbnet/msbnet.h"
 
@@ -382,6 +383,16 @@ static void gauges_zero(int ms)
     CU_ASSERT_EQUAL(metric("tcp", "bad_transition"), 0);
 }
 
+/* Instance A is shared by several tests, in order: a test counts what it
+ * caused as the change of a counter from its own start.  The stack thread
+ * may count just after the effect the test saw, so the change is waited
+ * for (pumping) rather than read once. */
+static long long delta(const char *section, const char *name, long long before, long long want)
+{
+    WAIT(metric(section, name) - before >= want, 1000);
+    return metric(section, name) - before;
+}
+
 static void stop(void)
 {
     api->destroy(net);
@@ -475,6 +486,7 @@ static void test_syn_held_until_host_accepts(void)
     uint16_t port;
     int l = listen_on(4, 0, &port), filler = fill_backlog(port);
     struct gconn *c = gconn_new(4, port);
+    long long ok0 = metric("tcp", "connects_ok"), rst0 = metric("tcp", "resets_to_host");
     gsend(c, F_SYN, NULL, 0);
     pump(400);
     CU_ASSERT_FALSE(c->synack || c->rst);
@@ -493,7 +505,7 @@ static void test_syn_held_until_host_accepts(void)
     CU_ASSERT(c->synack_ms >= freed);
     pump(100);
     CU_ASSERT_EQUAL(c->synacks, 1);
-    CU_ASSERT_EQUAL(metric("tcp", "connects_ok"), 1);
+    CU_ASSERT_EQUAL(delta("tcp", "connects_ok", ok0, 1), 1);
     gsend(c, F_ACK, NULL, 0);
     int h = accept_wait(l, 1000);
     CU_ASSERT_FATAL(h >= 0);
@@ -505,7 +517,7 @@ static void test_syn_held_until_host_accepts(void)
     ssize_t r = host_recv(h, buf, sizeof buf, 1000);
     CU_ASSERT_EQUAL(r, -1);
     CU_ASSERT_EQUAL(errno, ECONNRESET);
-    CU_ASSERT_EQUAL(metric("tcp", "resets_to_host"), 1);
+    CU_ASSERT_EQUAL(delta("tcp", "resets_to_host", rst0, 1), 1);
     close(h);
     close(filler);
     close(l);
@@ -600,7 +612,7 @@ static void test_host_rst_reaches_guest(void)
     close(h);
     WAIT(c->rst, 1000);
     CU_ASSERT_TRUE(c->rst);
-    CU_ASSERT_EQUAL(metric("tcp", "resets_to_guest"), before + 1);
+    CU_ASSERT_EQUAL(delta("tcp", "resets_to_guest", before, 1), 1);
     gauges_zero(1000);
     close(l);
     gconn_free(c);
@@ -611,15 +623,17 @@ static void test_closed_port_refused(void)
     uint16_t port;
     int b = host_socket(4, &port); /* bound, not listening: nobody else takes it */
     struct gconn *c = gconn_new(4, port);
+    long long before = metric("tcp", "connects_refused");
     uint64_t t0 = msb_now_ms();
     gsend(c, F_SYN, NULL, 0);
     WAIT(c->rst, 1000);
     CU_ASSERT_TRUE(c->rst);
-    CU_ASSERT(msb_now_ms() - t0 < 500);
+    /* at once, not after the 2 s connect timeout */
+    CU_ASSERT(msb_now_ms() - t0 < 1000);
     CU_ASSERT_EQUAL(c->rst_ack, c->isn + 1);
     CU_ASSERT_TRUE(c->rst_flags & F_ACK);
     CU_ASSERT_FALSE(c->synack);
-    CU_ASSERT_EQUAL(metric("tcp", "connects_refused"), 1);
+    CU_ASSERT_EQUAL(delta("tcp", "connects_refused", before, 1), 1);
     gauges_zero(500);
     close(b);
     gconn_free(c);
@@ -629,11 +643,12 @@ static void test_unknown_tuple_gets_rst(void)
 {
     struct gconn *c = gconn_new(4, 9);
     c->rcv_nxt = 777;
+    long long before = metric("drops", "tcp_no_flow");
     gsend(c, F_ACK, NULL, 0);
     WAIT(c->rst, 1000);
     CU_ASSERT_TRUE(c->rst);
     CU_ASSERT_EQUAL(c->rst_seq, 777); /* RFC 9293: seq = the segment's ack */
-    CU_ASSERT_EQUAL(metric("drops", "tcp_no_flow"), 1);
+    CU_ASSERT_EQUAL(delta("drops", "tcp_no_flow", before, 1), 1);
     CU_ASSERT_EQUAL(metric("tcp", "flows"), 0);
     gconn_free(c);
 }
@@ -643,6 +658,7 @@ static void test_connect_timeout(void)
     uint16_t port;
     int l = listen_on(4, 0, &port), filler = fill_backlog(port);
     struct gconn *c = gconn_new(4, port);
+    long long before = metric("tcp", "connects_timeout");
     uint64_t t0 = msb_now_ms();
     gsend(c, F_SYN, NULL, 0);
     WAIT(c->rst || c->synack, 4000);
@@ -650,7 +666,7 @@ static void test_connect_timeout(void)
     CU_ASSERT_TRUE(c->rst);
     CU_ASSERT_FALSE(c->synack);
     CU_ASSERT(took >= 1900 && took < 3000);
-    CU_ASSERT_EQUAL(metric("tcp", "connects_timeout"), 1);
+    CU_ASSERT_EQUAL(delta("tcp", "connects_timeout", before, 1), 1);
     gauges_zero(500);
     close(filler);
     close(l);
@@ -947,8 +963,11 @@ static void test_sni_must_match_domain_rule(void)
     struct gconn *plain = open_sni_flow(l, port, &h);
     gsend(plain, F_ACK | F_PSH, (const uint8_t *)"GET / HTTP/1.0\r\n", 16);
     uint64_t t0 = msb_now_ms();
-    CU_ASSERT_EQUAL(host_recv(h, got, sizeof got, 1000), 16);
-    CU_ASSERT(msb_now_ms() - t0 < 200);
+    CU_ASSERT_EQUAL(host_recv(h, got, sizeof got, SNI_WAIT_MS), 16);
+    /* Passed on at once: a held segment would wait out the ClientHello
+     * wait (SNI_WAIT_MS, the 2 s the slow case below takes); half of it
+     * tells the two apart however loaded the machine. */
+    CU_ASSERT(msb_now_ms() - t0 < SNI_WAIT_MS / 2);
     close(h);
 
     struct gconn *slow = open_sni_flow(l, port, &h);
