@@ -13,7 +13,8 @@ a real TAP device standing in for the guest's virtio-net card.
   send OWN SOCKET SIZE           bind OWN and send one SIZE-byte datagram
   spawn TAP CMD...               a datagram socketpair: CMD gets one end ("{fd}"
                                  in CMD becomes its number), TAP is bridged to
-                                 the other; prints "child PID", "connected"
+                                 the other; prints "child PID", "connected",
+                                 and "child exited STATUS" (then exits)
 """
 import fcntl
 import os
@@ -105,6 +106,16 @@ def main(argv):
         child = subprocess.Popen(child_args, pass_fds=[theirs.fileno()])
         theirs.close()
         print("child %d" % child.pid, flush=True)
+
+        # The child reaped as soon as it ends, its status said: a datagram
+        # socketpair has no end of file, so the bridge alone would notice
+        # only at the guest's next frame, and until then the child would
+        # stay a zombie that `kill -0` still finds.
+        def reap():
+            print("child exited %d" % child.wait(), flush=True)
+            os._exit(0)
+
+        threading.Thread(target=reap, daemon=True).start()
         bridge(args[0], None, None, ["novfkt"], ours)
     elif cmd == "send":
         bound(args[0]).sendto(b"\0" * int(args[2]), args[1])

@@ -102,8 +102,13 @@ expect fd_curl "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)"
 expect fd_curl_1MiB_sha256 "$want_blob" "$(gcurl http://$TOPO_I4:8080/1M.bin | sha256sum | cut -d' ' -f1)"
 child=$(awk '/^child/ {print $2}' "$TOPO_DIR/logs/fdvmm.log")
 kill -TERM "$child"
-for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
-if ! kill -0 "$child" 2>/dev/null; then ok fd_msbnetd_stops_on_sigterm; else bad fd_msbnetd_stops_on_sigterm; fi
+# The spawner reaps msbnetd and says its status (kill -0 would still find
+# an unreaped zombie, which made this check fail at random).
+if wait_log fdvmm '^child exited' 20; then
+    rc=$(awk '/^child exited/ {print $3}' "$TOPO_DIR/logs/fdvmm.log")
+    if [[ $rc == 0 ]]; then ok fd_msbnetd_stops_on_sigterm
+    else bad fd_msbnetd_stops_on_sigterm "exit status $rc"; fi
+else bad fd_msbnetd_stops_on_sigterm "still running 20 s after SIGTERM"; fi
 m=$(grep '^{' "$TOPO_DIR/logs/fdvmm.log" | tail -1)
 metric_is fd_peer_known "$m" .msbnetd.transport.peer_known true
 if grep -q Sanitizer "$TOPO_DIR/logs/fdvmm.log"; then bad fd_sanitizer_clean "$(grep -A5 Sanitizer "$TOPO_DIR/logs/fdvmm.log")"; fi
