@@ -98,6 +98,8 @@ struct gconn {
     uint32_t rst_seq, rst_ack;
     uint8_t rst_flags;
     uint64_t synack_ms;
+    bool synack_tfo;       /* the SYN-ACK carried a TCP Fast Open option (34) */
+    uint32_t synack_ack;
     uint8_t *rx;
     size_t rxlen, rxcap;
 };
@@ -137,11 +139,16 @@ static void gconn_free(struct gconn *c)
     free(c);
 }
 
+/* Options a SYN carries after its MSS (a multiple of 4 bytes; the TFO
+ * tests set them). */
+static const uint8_t *syn_opts;
+static size_t syn_opts_len;
+
 static size_t build(uint8_t *fr, const struct gconn *c, uint8_t flags, uint32_t seq, uint32_t ack,
                     const uint8_t *data, size_t dlen)
 {
     bool v4 = c->ver == 4;
-    size_t ihl = v4 ? 20 : 40, thl = (flags & F_SYN) ? 24 : 20, alen = v4 ? 4 : 16;
+    size_t ihl = v4 ? 20 : 40, thl = (flags & F_SYN) ? 24 + syn_opts_len : 20, alen = v4 ? 4 : 16;
     memcpy(fr, gw_mac, 6);
     memcpy(fr + 6, g_mac, 6);
     put16(fr + 12, v4 ? 0x0800 : 0x86dd);
@@ -175,6 +182,8 @@ static size_t build(uint8_t *fr, const struct gconn *c, uint8_t flags, uint32_t 
         t[20] = 2;
         t[21] = 4;
         put16(t + 22, v4 ? 1460 : 1440);
+        if (syn_opts_len)
+            memcpy(t + 24, syn_opts, syn_opts_len);
     }
     if (dlen)
         memcpy(t + thl, data, dlen);
@@ -193,7 +202,7 @@ static void write_all(const uint8_t *fr, size_t n)
 
 static void gsend(struct gconn *c, uint8_t flags, const uint8_t *data, size_t len)
 {
-    uint8_t fr[14 + 40 + 24 + SEG];
+    uint8_t fr[14 + 40 + 60 + SEG];
     size_t n = build(fr, c, flags, c->snd_nxt, (flags & F_ACK) ? c->rcv_nxt : 0, data, len);
     write_all(fr, n);
     c->snd_nxt += (uint32_t)len + ((flags & (F_SYN | F_FIN)) ? 1u : 0u);
@@ -228,6 +237,17 @@ static void segment_in(struct gconn *c, const uint8_t *t, size_t tlen)
         c->synack = true;
         c->synacks++;
         c->synack_ms = msb_now_ms();
+        c->synack_ack = ack;
+        for (size_t o = 20; o < thl && t[o] != 0;) { /* options: kind, length, ... */
+            if (t[o] == 1) {
+                o++;
+                continue;
+            }
+            if (o + 1 >= thl || t[o + 1] < 2)
+                break;
+            c->synack_tfo |= t[o] == 34;
+            o += t[o + 1];
+        }
         c->rcv_nxt = seq + 1;
         need_ack = c->synacks > 1;
     } else if (dlen || (fl & F_FIN)) {
@@ -673,6 +693,82 @@ static void test_connect_timeout(void)
     gconn_free(c);
 }
 
+/* TCP Fast Open is not offered: a SYN asking for a cookie (option 34,
+ * empty) is answered, once the host accepted, by a SYN-ACK without one, so
+ * the guest's kernel never earns a cookie and sends its data after the
+ * handshake. */
+static void test_tfo_cookie_not_granted(void)
+{
+    static const uint8_t cookie_request[4] = {34, 2, 1, 1}; /* TFO, then NOPs */
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    struct gconn *c = gconn_new(4, port);
+    syn_opts = cookie_request;
+    syn_opts_len = sizeof cookie_request;
+    bool up = gconnect(c);
+    syn_opts_len = 0;
+    CU_ASSERT_TRUE_FATAL(up);
+    CU_ASSERT_FALSE(c->synack_tfo);
+    CU_ASSERT_EQUAL(c->synack_ack, c->isn + 1);
+    int h = accept_wait(l, 1000);
+    CU_ASSERT(h >= 0);
+    gsend(c, F_ACK | F_PSH, (const uint8_t *)"after", 5);
+    char buf[8];
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 1000), 5);
+    gsend(c, F_RST | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    close(h);
+    close(l);
+    gconn_free(c);
+}
+
+/* A SYN that carries data with a cookie anyway (a guest told to send data
+ * without one) is reset at once when it does not fit the held copy of the
+ * SYN (FLOW_SYN_CAP bytes of frame), and nothing is dialled; data in a SYN
+ * that fits is not acknowledged, and the guest's TCP sends it again after
+ * the handshake: it reaches the host once. */
+static void test_tfo_syn_data(void)
+{
+    static const uint8_t cookie[12] = {34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1};
+    uint8_t big[200];
+    memset(big, 'd', sizeof big);
+    uint16_t port;
+    int l = listen_on(4, 16, &port);
+    long long before = metric("drops", "l4_unsupported");
+    struct gconn *c = gconn_new(4, port);
+    syn_opts = cookie;
+    syn_opts_len = sizeof cookie;
+    gsend(c, F_SYN, big, sizeof big);
+    WAIT(c->rst || c->synack, 1000);
+    CU_ASSERT_TRUE(c->rst);
+    CU_ASSERT_FALSE(c->synack);
+    CU_ASSERT_EQUAL(delta("drops", "l4_unsupported", before, 1), 1);
+    struct pollfd pfd = {l, POLLIN, 0};
+    CU_ASSERT_EQUAL(poll(&pfd, 1, 200), 0); /* nothing was dialled */
+    gconn_free(c);
+
+    struct gconn *s = gconn_new(4, port);
+    gsend(s, F_SYN, (const uint8_t *)"early", 5);
+    syn_opts_len = 0;
+    WAIT(s->rst || s->synack, 3000);
+    CU_ASSERT_TRUE_FATAL(s->synack);
+    CU_ASSERT_FALSE(s->synack_tfo);
+    CU_ASSERT_EQUAL(s->synack_ack, s->isn + 1); /* the SYN, not its data */
+    s->snd_nxt = s->snd_una = s->isn + 1;
+    gsend(s, F_ACK, NULL, 0);
+    int h = accept_wait(l, 1000);
+    CU_ASSERT_FATAL(h >= 0);
+    gsend(s, F_ACK | F_PSH, (const uint8_t *)"early", 5);
+    char buf[16];
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 1000), 5);
+    CU_ASSERT_EQUAL(host_recv(h, buf, sizeof buf, 200), -1); /* once, not twice */
+    gsend(s, F_RST | F_ACK, NULL, 0);
+    gauges_zero(1000);
+    close(h);
+    close(l);
+    gconn_free(s);
+}
+
 static void test_stop_a(void)
 {
     gauges_zero(1000);
@@ -1078,6 +1174,8 @@ int main(void)
         {"closed port: RST at once", test_closed_port_refused},
         {"unknown tuple: RST", test_unknown_tuple_gets_rst},
         {"connect timeout: RST", test_connect_timeout},
+        {"TFO: a cookie request gets no cookie", test_tfo_cookie_not_granted},
+        {"TFO: data in a SYN reset past the held copy, else sent again", test_tfo_syn_data},
         {"gauges back to 0, stop", test_stop_a},
         {"egress deny: RST", test_egress_deny},
         {"flow cap", test_flow_cap},
