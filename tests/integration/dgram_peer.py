@@ -10,7 +10,7 @@ a real TAP device standing in for the guest's virtio-net card.
                                  novfkt - no handshake; junk - right after the
                                  handshake send a 10-byte and a 70000-byte
                                  datagram (msbnetd must drop and count both)
-  send OWN SOCKET SIZE           bind OWN and send one SIZE-byte datagram
+  send OWN SOCKET SIZE [COUNT]   bind OWN and send COUNT (1) SIZE-byte datagrams
   spawn TAP CMD...               a datagram socketpair: CMD gets one end ("{fd}"
                                  in CMD becomes its number), TAP is bridged to
                                  the other; prints "child PID", "connected",
@@ -118,7 +118,9 @@ def main(argv):
         threading.Thread(target=reap, daemon=True).start()
         bridge(args[0], None, None, ["novfkt"], ours)
     elif cmd == "send":
-        bound(args[0]).sendto(b"\0" * int(args[2]), args[1])
+        s = bound(args[0])
+        for _ in range(int(args[3]) if len(args) > 3 else 1):
+            s.sendto(b"\0" * int(args[2]), args[1])
         print("sent", flush=True)
     else:
         sys.exit("unknown command " + cmd)

@@ -88,10 +88,18 @@ wait_socket "$sock"
 bridge "$vmm" novfkt
 expect peer_curl "$want_hello" "$(gcurl http://$TOPO_I4:8080/hello.txt)"
 expect peer_foreign_sent "sent" "$(ip netns exec "$TOPO_G" $dpeer send "$TOPO_DIR/intruder2.sock" "$sock" 60)"
+# 40 more: each drop is counted, but stderr says only the first eight and
+# then the powers of two (16, 32), so a hostile sender cannot flood the log.
+expect peer_foreign_flood_sent "sent" \
+    "$(ip netns exec "$TOPO_G" $dpeer send "$TOPO_DIR/intruder3.sock" "$sock" 60 40)"
 stop_job "$bpid"
 stop_msbnetd msbnetd2 "$mpid"
 m=$(final_metrics msbnetd2)
-metric_is peer_fixed_foreign_dropped "$m" .msbnetd.transport.foreign_drops 1
+metric_is peer_fixed_foreign_dropped "$m" .msbnetd.transport.foreign_drops 41
+said=$(grep -c 'not the VMM, dropped' "$TOPO_DIR/logs/msbnetd2.log")
+last=$(grep -o 'not the VMM, dropped ([0-9]* so far)' "$TOPO_DIR/logs/msbnetd2.log" | tail -1)
+if [[ $said == 10 && $last == *"(32 so far)" ]]; then ok foreign_drops_stderr_rate_limited
+else bad foreign_drops_stderr_rate_limited "$said lines for 41 drops (want 10), last '$last'"; fi
 metric_is peer_no_handshake_needed "$m" .msbnetd.transport.vfkit_handshakes 0
 
 # --- --fd: a connected datagram socketpair from the VMM (libkrun unixgram fd) ------------
