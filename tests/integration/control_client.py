@@ -4,8 +4,9 @@
   control_client.py STUBS_DIR SOCKET suite        every RPC's happy path and error statuses
   control_client.py STUBS_DIR SOCKET stream-end   open a metrics and a termination stream,
                                                   print "streaming", then how each ended
-  control_client.py STUBS_DIR SOCKET termination  two callbacks before the hook fires (echo
-                                                  plugin test trigger), one after
+  control_client.py STUBS_DIR SOCKET termination TRIGGER   two callbacks before the hook
+                                                  fires (the echo plugin fires once the file
+                                                  TRIGGER exists: created here), one after
   control_client.py STUBS_DIR SOCKET growing      snapshots' byte counters grow (guest busy)
   control_client.py STUBS_DIR SOCKET churn        3 x 100 clients open streams and vanish
   control_client.py STUBS_DIR SOCKET churn-for SECS PAUSE_MS   the same for SECS (perf)
@@ -354,6 +355,11 @@ def termination():
             pb.InstallTerminationCallbackRequest(client="early%d" % i), timeout=15)
         threads.append(threading.Thread(target=collect, args=(it, before[i])))
         threads[-1].start()
+    # The hook fires when this client says so, not on a timer its own start
+    # could outlast: after a round trip on the same connection, which the
+    # server's one loop thread answers after it took both installs.
+    stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    open(sys.argv[4], "w").close()
     for t in threads:
         t.join(20)
     for i in range(2):

@@ -3,7 +3,7 @@
 # a Python grpcio client (stubs generated from our .proto now) and msbnetctl.
 #   control_grpc.sh MSBNETD MSBNETCTL PLUGIN PROTO_DIR ECHO_PLUGIN
 # Termination events come from the echo test plugin's timed trigger
-# (MSBNET_ECHO_TERMINATE_MS, read only by that test double): the real data
+# (MSBNET_ECHO_TERMINATE_FILE, read only by that test double): the real data
 # plane has no trigger until policy `terminate` lands.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -196,9 +196,9 @@ sigfile=$tmp/vmm.signal
 sh -c "trap 'echo USR1 >$sigfile; exit 0' USR1; while :; do sleep 0.05; done" &
 vmm=$!
 pids+=("$vmm")
-export MSBNET_ECHO_TERMINATE_MS=2000
+export MSBNET_ECHO_TERMINATE_FILE=$tmp/terminate-now
 if use_plugin=$echo_plugin start_daemon "$sock3" --on-terminate-signal "$vmm:USR1"; then
-    if /usr/bin/python3 "$here/control_client.py" "$tmp" "$sock3" termination; then
+    if /usr/bin/python3 "$here/control_client.py" "$tmp" "$sock3" termination "$tmp/terminate-now"; then
         ok "python termination callbacks"
     else
         ko "python termination callbacks"
@@ -218,7 +218,7 @@ if use_plugin=$echo_plugin start_daemon "$sock3" --on-terminate-signal "$vmm:USR
     rc=$?
     [[ $rc -eq 0 ]] && ok "echo-plugin msbnetd exits 0" || ko "echo-plugin msbnetd exit $rc"
 fi
-unset MSBNET_ECHO_TERMINATE_MS
+unset MSBNET_ECHO_TERMINATE_FILE
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

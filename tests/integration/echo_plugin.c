@@ -9,9 +9,10 @@
  *
  * Termination: the real data plane has no trigger yet (policy `terminate` is
  * another issue), so this double fires its hook once, MSBNET_ECHO_TERMINATE_MS
- * after start() when that variable is set.  It lives only in this test
- * plugin: nothing in msbnetd or libmsbnet.so reads it, and no guest frame
- * can cause it.
+ * after start() when that variable is set, or once the file named by
+ * MSBNET_ECHO_TERMINATE_FILE exists (a test creates it when it is ready,
+ * instead of racing a timer).  Both live only in this test plugin: nothing
+ * in msbnetd or libmsbnet.so reads them, and no guest frame can cause it.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -41,7 +43,8 @@ struct msbnet {
     pthread_mutex_t hook_lock; /* set_termination_hook waits out a running hook */
     msbnet_termination_fn hook;
     void *hook_user;
-    long terminate_ms; /* < 0: never */
+    long terminate_ms;          /* < 0: never */
+    const char *terminate_file; /* NULL: none; fired once it exists */
     atomic_uint_fast64_t terminations;
 };
 
@@ -87,6 +90,8 @@ static msbnet_t *echo_create(const char *json, char *err, size_t errlen)
     pthread_mutex_init(&net->hook_lock, NULL);
     const char *t = getenv("MSBNET_ECHO_TERMINATE_MS");
     net->terminate_ms = t && *t ? atol(t) : -1;
+    const char *tf = getenv("MSBNET_ECHO_TERMINATE_FILE");
+    net->terminate_file = tf && *tf ? tf : NULL;
     enum msb_wake_kind wk = (enum msb_wake_kind)net->cfg.wake;
     if (msb_ring_init(&net->tx, net->cfg.queue_capacity) ||
         msb_ring_init(&net->rx, net->cfg.queue_capacity) || msb_wake_init(&net->tx_wake, wk) ||
@@ -218,8 +223,10 @@ static void *echo_main(void *arg)
     while (!atomic_load(&net->stop)) {
         poll(&p, 1, 50);
         waited_ms += 50; /* at least: enough for a test trigger */
-        if (net->terminate_ms >= 0 && waited_ms >= net->terminate_ms) {
+        if ((net->terminate_ms >= 0 && waited_ms >= net->terminate_ms) ||
+            (net->terminate_file && access(net->terminate_file, F_OK) == 0)) {
             net->terminate_ms = -1;
+            net->terminate_file = NULL;
             echo_terminate(net);
         }
         msb_wake_drain(&net->tx_wake);
