@@ -4,7 +4,8 @@
 # python grpc.aio client (grpc_limits.py): 128 concurrent streams per
 # connection, at most 512 live calls (then RESOURCE_EXHAUSTED), and on
 # SIGTERM a call stuck behind a reader that does not read is cancelled
-# after 500 ms (msbnetd exits 0 no sooner, and not much later).  msbnetd
+# after 500 ms (msbnetd exits 0 no sooner, and within 5 s: without the
+# cancel it would wait for the reader forever).  msbnetd
 # serves a datagram socket nobody uses: no namespace is needed.
 #   usage: control_grpc_limits.sh MSBNETD PLUGIN PROTO_DIR
 set -u
@@ -86,8 +87,8 @@ if start stuck; then
     for _ in $(seq 300); do grep -q '^stuck' "$tmp/stuck.client" && break; sleep 0.05; done
     if grep -q '^stuck' "$tmp/stuck.client"; then
         stop stuck 10
-        if ((MS >= 500 && MS < 3000)); then ok "stuck call cancelled after the 500 ms grace: msbnetd exited ${MS} ms after SIGTERM"
-        else ko "stuck call: msbnetd exited ${MS} ms after SIGTERM (want 500 <= ms < 3000)"; fi
+        if ((MS >= 500 && MS < 5000)); then ok "stuck call cancelled after the 500 ms grace: msbnetd exited ${MS} ms after SIGTERM"
+        else ko "stuck call: msbnetd exited ${MS} ms after SIGTERM (want 500 <= ms < 5000)"; fi
     else
         ko "the stuck reader never got going: $(cat "$tmp/stuck.client")"
         stop stuck 10
