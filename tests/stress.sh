@@ -59,7 +59,7 @@ done
 nhog=${#hogs[@]}
 echo "hog: $nhog busy processes (pids ${hogs[*]}); logs in $logdir"
 
-declare -A failed_count failed_logs
+declare -A failed_count=() failed_logs=()
 ctest_args=(--test-dir "$build" -L "$labels" -j "$jobs" --output-on-failure)
 [[ -n $regex ]] && ctest_args+=(-R "$regex")
 total_runs=0 total_failed=0
@@ -71,14 +71,14 @@ for ((r = 1; r <= rounds; r++)); do
     secs=$(($(date +%s) - start))
     # ctest's own list: "  12 - name (Failed)" lines after "tests FAILED:".
     names=$(sed -n '/The following tests FAILED:/,$p' "$log" |
-        sed -n 's/^[[:space:]]*[0-9]\{1,\} - \(.*\) (\(.*\))[[:space:]]*$/\1 (\2)/p')
+        sed -n 's/^[[:space:]]*[0-9]\{1,\} - \(.*\) (\(.*\))[[:space:]]*$/\1\t\2/p')
     ran=$(grep -o 'tests failed out of [0-9]*' "$log" | grep -o '[0-9]*$')
     nfail=0
-    while IFS= read -r t; do
+    while IFS=$'\t' read -r t how; do
         [[ -z $t ]] && continue
         nfail=$((nfail + 1))
         failed_count[$t]=$((${failed_count[$t]:-0} + 1))
-        failed_logs[$t]+=" $log"
+        failed_logs[$t]+=" $log ($how)"
     done <<<"$names"
     if [[ $rc -ne 0 && $nfail -eq 0 ]]; then # ctest itself failed (no test list)
         failed_count["(ctest exit $rc)"]=$((${failed_count["(ctest exit $rc)"]:-0} + 1))
@@ -95,7 +95,7 @@ echo "stress: $rounds rounds of ctest -L '$labels'${regex:+ -R '$regex'} -j $job
 if ((${#failed_count[@]} == 0)); then
     echo "no test failed"
 else
-    echo "tests that failed (times, round logs):"
+    echo "tests that failed (times; each round's log and ctest's verdict):"
     for t in "${!failed_count[@]}"; do
         echo "  $t: ${failed_count[$t]}x —${failed_logs[$t]}"
     done | sort
