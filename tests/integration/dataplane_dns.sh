@@ -19,7 +19,11 @@ GW4=100.96.0.1
 # answer (or SERVFAIL) is what the test sees.
 DIG="dig +time=8 +tries=1"
 
-topo_start_dnsmasq_i --address=/example.test/198.18.0.5 --address=/web.test/198.18.0.1 \
+# --local-ttl: dnsmasq answers its --address names with TTL 0 otherwise, and
+# msbnet keeps such an answer in its hostname index for 1 s only, so whether
+# the index still held it when msbnetd printed its metrics was a race.
+topo_start_dnsmasq_i --local-ttl=600 \
+    --address=/example.test/198.18.0.5 --address=/web.test/198.18.0.1 \
     --address=/private.test/10.0.0.5 --address=/mapped.test/::ffff:192.168.1.1 \
     --address=/nx.test/ || exit 1
 topo_start_http_i 8080 || exit 1
