@@ -184,6 +184,10 @@ static void call_free(struct msbd_call *c)
 static void on_new(struct msbd_call *c)
 {
     struct msbd_grpc *g = c->g;
+    /* Counted before the next request is armed: ncalls is then the live
+     * calls, this one included (after arming it holds one more, which made
+     * the limit 511). */
+    bool too_many = g->ncalls > MSBD_MAX_CALLS;
     if (!g->shutting_down)
         msbd_call_arm(g);
     grpc_op op;
@@ -197,7 +201,7 @@ static void on_new(struct msbd_call *c)
         msbd_call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "method not implemented by msbnetd");
         return;
     }
-    if (g->ncalls > MSBD_MAX_CALLS || g->shutting_down) {
+    if (too_many || g->shutting_down) {
         msbd_call_finish(c, g->shutting_down ? GRPC_STATUS_UNAVAILABLE
                                              : GRPC_STATUS_RESOURCE_EXHAUSTED,
                          g->shutting_down ? "msbnetd is shutting down" : "too many calls");

@@ -65,7 +65,7 @@ static int write_file(const char *path, const char *text, char *err, size_t errl
  * (its own ids, once, with setgroups denied first: user_namespaces(7)).
  * One id only, so root inside owns nothing of the host but what that one
  * id owns. */
-static int map_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
+static int write_maps(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
     char line[64];
     if (write_file("/proc/self/setgroups", "deny", err, errlen))
@@ -75,6 +75,19 @@ static int map_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
         return -1;
     snprintf(line, sizeof line, "0 %u 1\n", (unsigned)gid);
     return write_file("/proc/self/gid_map", line, err, errlen);
+}
+
+/* msbnetd is not dumpable (main.c), and a non-dumpable process's
+ * /proc/self files belong to the host's root: without root on the host it
+ * could not write its own maps (EACCES on setgroups).  Dumpable only while
+ * writing them: this is the setup child, before CMD exists. */
+static int map_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    int was = prctl(PR_GET_DUMPABLE);
+    prctl(PR_SET_DUMPABLE, 1);
+    int rc = write_maps(uid, gid, err, errlen);
+    prctl(PR_SET_DUMPABLE, was > 0 ? was : 0);
+    return rc;
 }
 
 int msbd_ns_outer(uid_t outer_uid, gid_t outer_gid, char *err, size_t errlen)

@@ -56,16 +56,25 @@ else
 fi
 
 # /metrics: valid exposition format, counters growing between two scrapes.
+# The second scrape is taken once both counters checked below have moved
+# (tried for up to 20 s), not after a fixed pause that a loaded machine
+# could outlast before the guest's next frame.
+val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+kb='msbnet_guest_bytes_total{direction="to_guest"}'
+kf='msbnet_msbnetd_frames_total{direction="to_guest"}'
 get -D "$TOPO_DIR/m1.hdr" "http://$http/metrics" >"$TOPO_DIR/m1.txt"
-sleep 1
-get "http://$http/metrics" >"$TOPO_DIR/m2.txt"
+for _ in $(seq 200); do
+    get "http://$http/metrics" >"$TOPO_DIR/m2.txt"
+    (($(val "$kb" "$TOPO_DIR/m2.txt") > $(val "$kb" "$TOPO_DIR/m1.txt") &&
+        $(val "$kf" "$TOPO_DIR/m2.txt") > $(val "$kf" "$TOPO_DIR/m1.txt"))) 2>/dev/null && break
+    sleep 0.1
+done
 if lint=$(promtool check metrics <"$TOPO_DIR/m2.txt" 2>&1) && [[ -z $lint ]]; then
     ok "promtool check metrics: clean ($(grep -c '^msbnet_' "$TOPO_DIR/m2.txt") samples)"
 else
     bad "promtool check metrics" "$lint"
 fi
 expect "/metrics content type" "text/plain; version=0.0.4" "$(cat "$TOPO_DIR/m1.hdr")"
-val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 k='msbnet_guest_bytes_total{direction="to_guest"}'
 b1=$(val "$k" "$TOPO_DIR/m1.txt") b2=$(val "$k" "$TOPO_DIR/m2.txt")
 if [[ -n $b1 && -n $b2 ]] && ((b2 > b1 && b1 > 0)); then ok "$k grows: $b1 -> $b2"
@@ -151,10 +160,21 @@ out=$(msbnetd_fg http_in_use 1 -- h "$msbnetd" run --http 127.0.0.1:8081 \
     || bad "--http port in use" "$out"
 [[ ! -e $TOPO_DIR/c2.sock ]] && ok "no control socket left behind" || bad "control socket left"
 # IPv6: the probe comes from H (CMD's ::1 is its own namespace's).
-h "$msbnetd" run --http '[::1]:9465' --control-socket "$TOPO_DIR/c3.sock" -- sleep 2 \
+# CMD runs until the probe is done (at most 30 s); the probe retries until
+# msbnetd listens.  The control socket has a directory of its own, which
+# msbnetd hides from CMD: $TOPO_DIR stays visible.
+mkdir -p "$TOPO_DIR/ctl3"
+h "$msbnetd" run --http '[::1]:9465' --control-socket "$TOPO_DIR/ctl3/c3.sock" -- \
+    sh -c "for i in \$(seq 600); do [ -e $TOPO_DIR/six-done ] && break; sleep 0.05; done" \
     >"$TOPO_DIR/logs/six.log" 2>&1 &
 six=$!
-sleep 1
-expect "--http [::1]:PORT serves IPv6" "200" "$(code 'http://[::1]:9465/healthz')"
+for _ in $(seq 200); do
+    c6=$(code 'http://[::1]:9465/healthz' 2>/dev/null)
+    [[ $c6 == 200 ]] && break
+    kill -0 "$six" 2>/dev/null || break
+    sleep 0.1
+done
+expect "--http [::1]:PORT serves IPv6" "200" "$c6"
+touch "$TOPO_DIR/six-done"
 msbnetd_done six "$six" # CMD's status 0, no sanitizer report
 checks_done

@@ -10,12 +10,11 @@ a real TAP device standing in for the guest's virtio-net card.
                                  novfkt - no handshake; junk - right after the
                                  handshake send a 10-byte and a 70000-byte
                                  datagram (msbnetd must drop and count both)
-  send OWN SOCKET SIZE           bind OWN and send one SIZE-byte datagram
+  send OWN SOCKET SIZE [COUNT]   bind OWN and send COUNT (1) SIZE-byte datagrams
   spawn TAP CMD...               a datagram socketpair: CMD gets one end ("{fd}"
                                  in CMD becomes its number), TAP is bridged to
                                  the other; prints "child PID", "connected",
-                                 and "child exited STATUS" when CMD exits
-                                 (negative: the signal that killed it)
+                                 and "child exited STATUS" (then exits)
 """
 import fcntl
 import os
@@ -107,11 +106,21 @@ def main(argv):
         child = subprocess.Popen(child_args, pass_fds=[theirs.fileno()])
         theirs.close()
         print("child %d" % child.pid, flush=True)
-        threading.Thread(target=lambda: print("child exited %d" % child.wait(), flush=True),
-                         daemon=True).start()
+
+        # The child reaped as soon as it ends, its status said: a datagram
+        # socketpair has no end of file, so the bridge alone would notice
+        # only at the guest's next frame, and until then the child would
+        # stay a zombie that `kill -0` still finds.
+        def reap():
+            print("child exited %d" % child.wait(), flush=True)
+            os._exit(0)
+
+        threading.Thread(target=reap, daemon=True).start()
         bridge(args[0], None, None, ["novfkt"], ours)
     elif cmd == "send":
-        bound(args[0]).sendto(b"\0" * int(args[2]), args[1])
+        s = bound(args[0])
+        for _ in range(int(args[3]) if len(args) > 3 else 1):
+            s.sendto(b"\0" * int(args[2]), args[1])
         print("sent", flush=True)
     else:
         sys.exit("unknown command " + cmd)

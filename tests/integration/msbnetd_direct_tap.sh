@@ -16,24 +16,35 @@ cleanup() {
 }
 trap cleanup EXIT
 PY=/usr/bin/python3
-UDP_PORT=$((20000 + RANDOM % 20000)) HTTP_PORT=$((40000 + RANDOM % 20000))
 m() { jq -r "$1" "$tmp/metrics"; }
 
 head -c 300000 /dev/urandom >"$tmp/blob"
 want_sum=$(sha256sum <"$tmp/blob" | cut -d' ' -f1)
-$PY -c 'import socket, sys
+# The peers bind port 0 and say the port the kernel gave them (this test
+# runs in the host's namespace, beside other tests: no port is guessed).
+$PY -c 'import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
 while True:
     d, peer = s.recvfrom(65535)
-    s.sendto(d, peer)' "$UDP_PORT" &
+    s.sendto(d, peer)' >"$tmp/udp.port" &
 srv+=("$!")
-$PY -m http.server -b 127.0.0.1 -d "$tmp" "$HTTP_PORT" >/dev/null 2>&1 &
+$PY -c 'import functools, http.server, sys
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+h.log_message = lambda *a: None
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+print(s.server_address[1], flush=True)
+s.serve_forever()' "$tmp" >"$tmp/http.port" 2>/dev/null &
 srv+=("$!")
-for _ in $(seq 50); do
-    ss -Hltn | grep -q ":$HTTP_PORT " && ss -Hlun | grep -q ":$UDP_PORT " && break
-    sleep 0.1
+UDP_PORT='' HTTP_PORT=''
+for _ in $(seq 100); do
+    read -r UDP_PORT <"$tmp/udp.port"
+    read -r HTTP_PORT <"$tmp/http.port"
+    [[ -n $UDP_PORT && -n $HTTP_PORT ]] && break
+    sleep 0.05
 done
+if [[ -z $UDP_PORT || -z $HTTP_PORT ]]; then ko "peers did not start"; finish; exit 1; fi
 
 cat >"$tmp/guest.sh" <<EOF
 ping -c3 -i0.2 -W1 100.96.0.1 >/dev/null && echo ping-ok

@@ -101,14 +101,18 @@ for _ in $(seq 40); do grep -qE "^(reset|eof)" "$TOPO_DIR/logs/sink.log" && brea
 expect "the server in I sees the reset too" "reset" "$(cat "$TOPO_DIR/logs/sink.log")"
 
 # New connections: every curl that started after the change fails at once
-# with "connection refused" (exit 7, msbnet's RST), none succeeds.
-sleep 1.2
-after=$(awk -v t="$t_set" '/^curl rc=/ { split($3, a, "="); if (a[2] > t) print }' "$glog")
+# with "connection refused" (exit 7, msbnet's RST), none succeeds.  Waited
+# for until three such curls have ended (20 s deadline), not for a fixed
+# 1.2 s a loaded machine fits two curls into.  "At once": under 2 s, where
+# a curl not refused would run into its --max-time 3 (exit 28).
+curls_after() { awk -v t="$t_set" '/^curl rc=/ { split($3, a, "="); if (a[2] > t) print }' "$glog"; }
+for _ in $(seq 400); do (($(curls_after | grep -c .) >= 3)) && break; sleep 0.05; done
+after=$(curls_after)
 n=$(grep -c . <<<"$after")
 nok=$(grep -c "rc=0 " <<<"$after")
-nref=$(awk '/rc=7 / { split($4, m, "="); if (m[2] < 1000) c++ } END { print c + 0 }' <<<"$after")
+nref=$(awk '/rc=7 / { split($4, m, "="); if (m[2] < 2000) c++ } END { print c + 0 }' <<<"$after")
 if ((n >= 3 && nok == 0 && nref == n)); then
-    ok "new connections refused at once after the change ($n curls, all exit 7 in < 1 s)"
+    ok "new connections refused at once after the change ($n curls, all exit 7 in < 2 s)"
 else
     bad "new connections after the change" "$after"
 fi

@@ -115,11 +115,22 @@ refused ingress_rule_denies 8082
 refused closed_guest_port_resets 8084
 
 # --- cap: one inbound flow, a second is reset -------------------------------
-topo_bg H holder $PY -c 'import socket, time
-s = socket.create_connection(("127.0.0.1", 8083)); print("held", flush=True); time.sleep(5)'
-for _ in $(seq 50); do grep -q held "$TOPO_DIR/logs/holder.log" 2>/dev/null && break; sleep 0.1; done
-sleep 0.3
+# The holder's flow is msbnet's one inbound flow once the guest's server
+# answers on it: it asks for the 64 MiB file and, with the first bytes of the
+# answer, says "held", then reads no more (the server blocks on a full
+# window, the flow stays open) until stop-holder appears.  H's kernel
+# completes a connect before msbnet accepts it, so connecting alone would
+# not say that the cap is taken.
+topo_bg H holder $PY -c 'import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", 8083))
+s.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+print("held" if s.recv(1) else "eof", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.1)' "$TOPO_DIR/stop-holder"
+for _ in $(seq 300); do grep -q 'held\|eof' "$TOPO_DIR/logs/holder.log" 2>/dev/null && break; sleep 0.1; done
+expect cap_holder_flow_answered held "$(cat "$TOPO_DIR/logs/holder.log")"
 refused cap_exceeded_resets 8083
+touch "$TOPO_DIR/stop-holder"
 
 # --- UDP round trip ------------------------------------------------------------
 udp_probe() { # host address, port
