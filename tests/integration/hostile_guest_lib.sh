@@ -76,10 +76,11 @@ hg_legit_start() {
     cat >"$TOPO_DIR/legit.sh" <<EOF
 while [ ! -e "$TOPO_DIR/legit.stop" ]; do
     s=\$(date +%s.%N)
-    curl -sS -g --max-time 60 --limit-rate 16M -o "$TOPO_DIR/legit.bin" "http://[$TOPO_I6]:8080/8M.bin"
+    curl -sS -g --max-time 60 --limit-rate 16M -o "$TOPO_DIR/legit.bin" "http://[$TOPO_I6]:8080/8M.bin" 2>>"$TOPO_DIR/legit.err"
     rc=\$?
     e=\$(date +%s.%N)
-    got=\$(sha256sum <"$TOPO_DIR/legit.bin" | cut -d' ' -f1)
+    got=none
+    [ -f "$TOPO_DIR/legit.bin" ] && got=\$(sha256sum <"$TOPO_DIR/legit.bin" | cut -d' ' -f1)
     rm -f "$TOPO_DIR/legit.bin"
     if [ \$rc -eq 0 ] && [ "\$got" = "$HG_WANT_SHA" ]; then echo "ok \$s \$e"
     elif [ \$rc -eq 7 ]; then echo "refused \$s \$e"; sleep 0.1
@@ -128,11 +129,19 @@ hg_peak() {
     "$HG_PY" "$here/hostile_monitor.py" summary "$TOPO_DIR/samples.jsonl" "$1" | awk -v k="$2" '$1 == k {print $2}'
 }
 
+# AddressSanitizer keeps freed memory in a quarantine (256 MiB by default)
+# and adds shadow memory: under it the bound is the baseline plus the
+# quarantine plus 8 times the phase's allowance, which still catches
+# unbounded growth; the plain build holds the tight bound.
+HG_ASAN=0
+if ldd "$msbnetd" 2>/dev/null | grep -q libasan; then HG_ASAN=1; fi
+
 # hg_check_phase PHASE RSS_ALLOWANCE_KB: the checks every attack gets: the
 # monitor sampled it, status never failed nor took over HG_STATUS_MAX_MS,
 # RSS stayed under baseline + allowance; msbnetd still alive.
 hg_check_phase() {
     local p=$1 allow=$2 n fails ms rss
+    ((HG_ASAN)) && allow=$((256 * 1024 + 8 * allow))
     n=$(hg_peak "$p" samples)
     hg_expect "${p}_sampled" "${n:-0}" -ge 1
     fails=$(hg_peak "$p" status_failures)
@@ -190,7 +199,8 @@ hg_legit_check() {
     wait "$HG_LEGIT_PID" 2>/dev/null
     local log=$TOPO_DIR/logs/legit.log n_ok n_bad n_ref
     n_ok=$(grep -c '^ok ' "$log") n_ref=$(grep -c '^refused ' "$log")
-    n_bad=$(grep -Evc '^(ok|refused) ' "$log")
+    n_bad=$(grep -c '^bad ' "$log")
+    [[ $n_bad -eq 0 ]] || sed 's/^/    legit: /' "$TOPO_DIR/legit.err" >&2
     hg_expect legit_transfers_completed "$n_ok" -ge 1
     hg_expect legit_transfers_all_intact "$n_bad" -eq 0
     # A refused connect is the guest's own flow cap, full only while a

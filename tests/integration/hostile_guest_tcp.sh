@@ -93,9 +93,11 @@ hg_row ooseq "ooseq_dropped+$d_oo (20 flows x 3000 segs), ack after fill 65 each
 
 # --- 3. small segments into a server that never reads ---------------------------
 # One flow of one-byte segments: merged into 4 KiB buffers, never more
-# than the window (64 KiB) held for it.
+# than the window (64 KiB) held for it.  The first 40 KB go in 1200-byte
+# segments: the host's socket buffers take that much before the server's
+# silence shows, and 40,000 one-byte frames more would test nothing new.
 hg_phase small1
-hg_frames trickle 198.18.0.1 9100 1 1 12
+hg_frames trickle 198.18.0.1 9100 1 1 15 40000
 hg_phase_end
 flows_settle small1
 d_merged=$(hg_delta small1 .tcp.small_segments_merged)
