@@ -298,10 +298,26 @@ def handshake(link, host, port, n):
 
 
 def close(link, conns):
-    """RST at the acknowledged edge: lwIP takes only an exact RST (RFC 5961)."""
+    """Resets every connection.  lwIP takes only a RST at exactly the next
+    byte it expects (RFC 5961) and answers any other in-window one with an
+    ACK saying where that is: RSTs go at both edges we know, then again at
+    what each challenge ACK names, until one lands (no more ACKs come)."""
     dispatch(link, conns, 0.1)
-    for c in conns:
-        c.seg(c.snd_una, 0x04)
+    for _ in range(6):
+        for c in conns:
+            c.seg(c.snd_una, 0x04)
+            if c.snd_nxt != c.snd_una:
+                c.seg(c.snd_nxt, 0x04)
+        before = [c.snd_una for c in conns]
+        acks = 0
+        by_port = {c.sport: c for c in conns}
+        for fr in link.frames(0.3):
+            t = tcp_of(fr)
+            if t and t[0] == conns[0].host and t[2] in by_port and t[5] & 0x10:
+                by_port[t[2]].snd_una = t[4]
+                acks += 1
+        if not acks and before == [c.snd_una for c in conns]:
+            return
 
 
 def cmd_synflood(link, n, *targets):

@@ -64,7 +64,7 @@ hg_expect udpflood_sessions_capped "$(hg_value udpflood .udp.sessions)" -le $MAX
 hg_expect udpflood_sessions_capped_peak "${peak_sess:-x}" -le $MAX_UDP
 hg_expect udpflood_sessions_recycled "$d_recy" -ge $((5000 - MAX_UDP))
 hg_expect udpflood_every_datagram_relayed "$n_i" -eq 5000
-hg_check_phase udpflood $((16 << 10))
+hg_check_phase udpflood $((4096 + MAX_UDP))
 hg_row udpflood "sessions<=$peak_sess (cap $MAX_UDP) opened+$d_open recycled+$d_recy, I got $n_i"
 
 # --- 5. DNS floods -----------------------------------------------------------------
@@ -91,7 +91,7 @@ hg_expect dnsdeny_name_denied_counted "$(hg_delta dnsdeny .dns.name_denied)" -eq
 hg_expect dnsdeny_nothing_forwarded "$(hg_delta dnsdeny .dns.forwarded)" -eq 0
 hg_expect dnsdeny_upstream_saw_none "$(grep -cE 'query\[[A-Z]+\] (.*\.)?blocked\.test ' "$dnslog")" -eq 0
 hg_expect dnsdeny_refused_within_1s "${slow_gw:-x}" -lt 1000
-hg_check_phase dnsdeny $((16 << 10))
+hg_check_phase dnsdeny 4096
 hg_row dnsdeny "name_denied+$(hg_delta dnsdeny .dns.name_denied) forwarded+$(hg_delta dnsdeny .dns.forwarded), names >= $chars chars, refused within ${slow_gw}/${slow_any} ms"
 
 # 1000 queries for an allowed name to a resolver that never answers: at
@@ -106,7 +106,7 @@ d_cap=$(hg_delta dnsinflight .dns.in_flight_cap)
 expect dnsinflight_all_answered_servfail "rcodes 2:1000" "rcodes $r_fl"
 hg_expect dnsinflight_capped "${peak_fl:-x}" -le 256
 hg_expect dnsinflight_cap_counted "$d_cap" -ge $((1000 - 256))
-hg_check_phase dnsinflight $((16 << 10))
+hg_check_phase dnsinflight $((4096 + 256 * 4))
 hg_row dnsinflight "in_flight<=$peak_fl in_flight_cap+$d_cap upstream_timeouts+$(hg_delta dnsinflight .dns.upstream_timeouts)"
 
 # --- 6. fragment flood --------------------------------------------------------------
@@ -131,7 +131,7 @@ hg_expect frags_timeouts_counted "$d_to" -ge 1
 for ((i = 0; i < 50; i++)); do grep -q WHOLE "$TOPO_DIR/logs/ilisten.log" && break; sleep 0.1; done
 hg_expect frags_honest_datagram_still_reassembled "$(grep -c WHOLE "$TOPO_DIR/logs/ilisten.log")" -eq 1
 hg_expect frags_nothing_else_delivered "$(grep -c "b'FFFF\|b'OOOO\|b'tiny" "$TOPO_DIR/logs/ilisten.log")" -eq 0
-hg_check_phase frags $((16 << 10))
+hg_check_phase frags $((4096 + 2 * REASM_BYTES / 1024))
 hg_row frags "pending<=$peak_pend bytes<=$peak_bytes reasm_cap+$d_cap overlap+$d_ovl malformed+$d_mal timeout+$d_to"
 
 hg_stop

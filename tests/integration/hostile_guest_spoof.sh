@@ -48,7 +48,7 @@ hg_expect spoof_arp_claims_ignored "$d_arp" -ge 400
 hg_expect spoof_no_udp_session_opened "$(hg_delta spoof .udp.sessions_opened)" -eq 0
 sleep 0.5 # what was relayed would have reached I by now (a 0-count check has no event to wait for)
 hg_expect spoof_nothing_reached_i "$(grep -cE 'SPOOF|^tcp ' "$TOPO_DIR/logs/ilisten.log")" -eq 0
-hg_check_phase spoof $((8 << 10))
+hg_check_phase spoof 4096
 hg_row spoof "eth_spoofed_mac+$d_mac ip_spoofed_src+$d_src arp_ignored+$d_arp ip_bad_dst+$d_bad, ARP replies $(out arp_replies)"
 
 # --- 8. the host's own addresses and loopback, every spelling ----------------------
@@ -93,7 +93,7 @@ d_lo=$(hg_delta local .policy.refused_loopback) d_hl=$(hg_delta local .policy.ho
 # loopback spellings again (the host group's DNS is allowed by the policy).
 hg_expect local_loopback_refused_before_rules "$d_lo" -ge $((${#loopback[@]} * 3))
 hg_expect local_host_addresses_host_local "$d_hl" -ge $((${#hostaddrs[@]} * 3))
-hg_check_phase local $((8 << 10))
+hg_check_phase local 4096
 hg_row local "refused_loopback+$d_lo host_local+$d_hl, refused within $slow_local ms (port 7777)"
 
 # Under allow@any the loopback spellings are still refused, before any rule.
@@ -103,7 +103,7 @@ probe allowany 7777 "${loopback[@]}"
 hg_phase_end
 d_lo=$(hg_delta allowany .policy.refused_loopback)
 hg_expect allowany_loopback_refused_before_rules "$d_lo" -eq $((${#loopback[@]} * 3))
-hg_check_phase allowany $((8 << 10))
+hg_check_phase allowany 4096
 hg_row allowany "refused_loopback+$d_lo under allow@any, refused within $SLOWEST ms"
 
 sleep 0.5 # as above: nothing to wait for when nothing may arrive

@@ -5,11 +5,11 @@
       every 100 ms: msbnetd's VmRSS (/proc/PID/status), the time msbnetd takes
       to answer GetStatus (the RPC behind `msbnetctl status`) on a channel
       kept open, as a VMM's controller would (grpcio, stubs generated into
-      STUBS), with the time the kernel kept the client or msbnetd's most
-      delayed thread waiting for a CPU meanwhile (schedstat run_delay: on a
-      shared 2-core machine other work can stall either; msbnetd's busiest
-      thread, the plugin's stack thread, is not counted), and the gauges of http://127.0.0.1:HTTP_PORT/metrics.json; once
-      a second also the wall time and exit status of a whole `msbnetctl
+      STUBS), with the time the kernel kept the client's and msbnetd's
+      threads waiting for a CPU meanwhile (schedstat run_delay: on a shared
+      2-core machine other work stalls either; msbnetd's busiest thread, the
+      plugin's stack thread, is not counted), and the gauges of http://127.0.0.1:HTTP_PORT/metrics.json; once
+      3 seconds also the wall time and exit status of a whole `msbnetctl
       --socket SOCKET status` (process start and channel setup included:
       reported, not held to the bound, since on a loaded 2-core machine the
       client's own start dominates it).  One JSON line per sample in OUT,
@@ -75,7 +75,7 @@ def watch(stubs, pid, sock, ctl, port, phase_file, out):
                 theirs = threads(pid)
             except OSError:
                 return
-            mine = ["/proc/thread-self/schedstat"]
+            mine = threads("self")
             w0, m0 = schedstat(theirs), schedstat(mine)
             s0 = time.monotonic()
             try:
@@ -84,17 +84,18 @@ def watch(stubs, pid, sock, ctl, port, phase_file, out):
             except grpc.RpcError:
                 status_ok = False
             status_ms = (time.monotonic() - s0) * 1000
-            # How long the kernel kept this client, or the most delayed of
-            # msbnetd's threads, runnable but off the CPU during the call.
-            # The busiest thread (most CPU time so far: the plugin's stack
-            # thread, which does not serve the call) is left out.
+            # How long the kernel kept the threads of this client and of
+            # msbnetd runnable but off a CPU during the call: the call passes
+            # through them one after another.  msbnetd's busiest thread (most
+            # CPU time so far: the plugin's stack thread, which does not
+            # serve the call) is left out.
             w1, m1 = schedstat(theirs), schedstat(mine)
             busiest = max(range(len(w1)), key=lambda i: w1[i][0]) if w1 else -1
-            waited = (m1[0][1] - m0[0][1]) + max(
-                [b[1] - a[1] for i, (a, b) in enumerate(zip(w0, w1)) if i != busiest] or [0])
+            waited = sum(b[1] - a[1] for a, b in zip(m0, m1)) + sum(
+                b[1] - a[1] for i, (a, b) in enumerate(zip(w0, w1)) if i != busiest)
             sample = {"t": round(t0, 3), "rss_kb": rss, "status_ms": round(status_ms, 1),
                       "cpu_wait_ms": round(waited, 1), "status_ok": status_ok}
-            if tick % 10 == 0:
+            if tick % 30 == 0:
                 s0 = time.monotonic()
                 r = subprocess.run([ctl, "--socket", sock, "--deadline", "5000", "status"],
                                    capture_output=True, text=True)
@@ -131,7 +132,7 @@ def summary(out, phase):
     print("status_net_ms", max(r["status_ms"] - r.get("cpu_wait_ms", 0) for r in rows))
     print("cpu_wait_ms", max(r.get("cpu_wait_ms", 0) for r in rows))
     print("status_failures", sum(not r["status_ok"] for r in rows))
-    print("ctl_ms", max([r["ctl_ms"] for r in rows if "ctl_ms" in r] or [0]))
+    print("ctl_ms", max([r["ctl_ms"] for r in rows if "ctl_ms" in r] or ["-"]))
     print("ctl_failures", sum(not r.get("ctl_ok", True) for r in rows))
     print("http_errors", sum("http_error" in r for r in rows))
     for sec, keys in GAUGES.items():
