@@ -161,6 +161,52 @@ static void test_spoofed_ip_dropped(void)
     CU_ASSERT(dropped(MSB_DROP_IP_SPOOFED_SRC, before));
 }
 
+/* A UDP datagram from src (IPv6, 16 bytes) to I's fd42::1, sums right. */
+static size_t ip6_udp(uint8_t *f, const uint8_t src[16])
+{
+    static const uint8_t dst[16] = {0xfd, 0x42, [15] = 1};
+    msb_eth_write(f, GW_MAC, GUEST_MAC, MSB_ETHERTYPE_IPV6);
+    uint8_t *ip = f + MSB_ETH_HLEN, *l4 = ip + MSB_IPV6_HLEN;
+    msb_ip6_write(ip, 8, 64, MSB_IPPROTO_UDP, src, dst);
+    memset(l4, 0, 8);
+    msb_put16(l4, 40000);
+    msb_put16(l4 + 2, 9);
+    msb_put16(l4 + 4, 8);
+    struct msb_ip s, d;
+    msb_ip_from_v6(&s, src);
+    msb_ip_from_v6(&d, dst);
+    msb_put16(l4 + 6, msb_csum_l4(&s, &d, MSB_IPPROTO_UDP, l4, 8));
+    return MSB_ETH_HLEN + MSB_IPV6_HLEN + 8;
+}
+
+/* The gateway's IPv6 addresses lie in the guest's /64 and in fe80::/10,
+ * which the guest may use, but are never its own; another address of
+ * the /64 (SLAAC) stays the guest's. */
+static void test_gateway_ipv6_source_dropped(void)
+{
+    static const uint8_t gw6[16] = {0xfd, 0x42, 0x6d, 0x73, 0, 0x62, [15] = 1};
+    static const uint8_t gw_ll[16] = {0xfe, 0x80, [8] = 0x00, 0x6d, 0x73, 0xff, 0xfe, 0, 0, 1};
+    static const uint8_t slaac[16] = {0xfd, 0x42, 0x6d, 0x73, 0, 0x62, [14] = 0x12, 0x34};
+    uint8_t f[128];
+    uint64_t before = drops(MSB_DROP_IP_SPOOFED_SRC);
+    api->write_frame(net, f, ip6_udp(f, gw6));
+    CU_ASSERT(dropped(MSB_DROP_IP_SPOOFED_SRC, before));
+    before = drops(MSB_DROP_IP_SPOOFED_SRC);
+    api->write_frame(net, f, ip6_udp(f, gw_ll));
+    CU_ASSERT(dropped(MSB_DROP_IP_SPOOFED_SRC, before));
+    /* egress deny: the SLAAC source passes the check and meets the policy */
+    before = drops(MSB_DROP_UDP_DENIED);
+    uint64_t spoofed = drops(MSB_DROP_IP_SPOOFED_SRC);
+    api->write_frame(net, f, ip6_udp(f, slaac));
+    CU_ASSERT(dropped(MSB_DROP_UDP_DENIED, before));
+    CU_ASSERT_EQUAL(drops(MSB_DROP_IP_SPOOFED_SRC), spoofed);
+    /* its "administratively prohibited", read so the next test's reply is next */
+    uint8_t r[256];
+    CU_ASSERT(read_reply(r, sizeof r) > MSB_ETH_HLEN + MSB_IPV6_HLEN);
+    CU_ASSERT_EQUAL(msb_get16(r + 12), MSB_ETHERTYPE_IPV6);
+    CU_ASSERT_EQUAL(r[MSB_ETH_HLEN + 6], MSB_IPPROTO_ICMPV6);
+}
+
 static void test_bad_frames_counted(void)
 {
     static const uint8_t bcast[4] = {255, 255, 255, 255};
@@ -235,6 +281,7 @@ int main(void)
         {"ARP for the gateway answered", test_arp_for_gateway},
         {"spoofed source MAC dropped", test_spoofed_mac_dropped},
         {"spoofed source IP dropped", test_spoofed_ip_dropped},
+        {"the gateway's IPv6 as source dropped", test_gateway_ipv6_source_dropped},
         {"malformed frames dropped by reason", test_bad_frames_counted},
         {"denied SYN answered with RST", test_denied_syn_gets_rst},
         {"destroy: thread joined, descriptors closed, a new instance starts", test_destroy},

@@ -42,7 +42,8 @@ struct dns_src {
 struct dns_q {
     struct msb_dns *d;
     bool used;
-    bool configured; /* addressed to a gateway: configured upstreams, feeds the index */
+    bool configured; /* addressed to the host (a gateway, or an address the host delivers to
+                      * itself): configured upstreams, feeds the index */
     bool via_tcp;    /* the current try asks over TCP (after a TC=1 answer) */
     struct dns_src src;
     uint16_t guest_id;
@@ -504,7 +505,12 @@ static bool name_allowed(struct msb_dns *d, const struct dns_src *src,
 static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m, size_t n,
                   const struct msb_dns_query *q)
 {
-    bool configured = msb_gateway_is(d->env->gw, &src->dialled);
+    /* The host's resolver is msbnet's: a query to the gateway, or to any
+     * address the host's kernel delivers to itself (its interfaces, their
+     * mapped spellings, its subnet broadcast: the host group, allowed DNS
+     * by public_only), goes to the configured upstreams.  Dialled, it
+     * would reach whatever listens on port 53 of the host itself. */
+    bool configured = msb_pol_classify(&src->dialled, d->env->gw, d->env->local) == MSB_GRP_HOST;
     /* A denied resolver answers REFUSED at once: silence would cost the
      * guest's stub resolver its full timeout and retries for every name. */
     if (!resolver_allowed(d, src)) {

@@ -55,12 +55,25 @@ static bool in_guest_prefix6(const struct msb_stack *s, const struct msb_ip *ip)
     return bits % 8 == 0 || ((a[bits / 8] ^ g[bits / 8]) & mask) == 0;
 }
 
+/* The gateway's IPv6 addresses sit inside the guest's /64 (and fe80::/10)
+ * but are never the guest's: a packet from them is the guest posing as
+ * the gateway, relayed as if msbnet had sent it. */
+static bool is_gateway6(const struct msb_stack *s, const struct msb_ip *ip)
+{
+    struct msb_ip ll;
+    msb_ipv6_link_local(s->env.addrs.gateway_mac, &ll);
+    return msb_ip_equal(ip, &s->env.addrs.gateway6) || msb_ip_equal(ip, &ll) ||
+           msb_gateway_is(s->env.gw, ip);
+}
+
 /* The source address a guest frame may carry: its own, plus link-local and
- * unspecified sources for neighbour discovery. */
+ * unspecified sources for neighbour discovery; never the gateway's. */
 static bool src_ip_ok(const struct msb_stack *s, const struct msb_pkt *p)
 {
     if (p->ip_version == 4)
         return msb_ip_equal(&p->src, &s->env.addrs.guest4);
+    if (is_gateway6(s, &p->src))
+        return false;
     if (msb_ip_equal(&p->src, &s->env.addrs.guest6) || in_guest_prefix6(s, &p->src))
         return true;
     return p->l4_proto == MSB_IPPROTO_ICMPV6 && (is_link_local6(&p->src) || is_unspecified(&p->src));
