@@ -8,7 +8,7 @@
 . "$(dirname "$0")/msbnetd_lib.sh"
 require_root
 tmp=$(mktemp -d)
-chmod 755 "$tmp" # CMD under a root msbnetd runs as nobody and reads its script here
+chmod 1777 "$tmp" # CMD under a root msbnetd runs as nobody: reads its script, leaves marks
 trap 'rm -rf "$tmp"' EXIT
 LOG_DIR=$tmp # msbnetd's stderr of each run (checks.sh's msbnetd_fg)
 plugin=$echo_plugin
