@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl's subcommands: option parsing, one RPC each, output. */
 #include <getopt.h>
 #include <jansson.h>

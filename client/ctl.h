@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl's shared options, exit codes and subcommands. */
 #ifndef MSBCTL_CTL_H
 #define MSBCTL_CTL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnetctl: the command-line client of msbnetd's NetworkControl service,
  * over the daemon's unix socket (or its TCP listener, TLS off loopback)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl policy get | set: the daemon's policy, read and replaced. */
 #include <getopt.h>
 #include <jansson.h>

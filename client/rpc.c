@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl's blocking gRPC calls (rpc.h): a channel to the unix socket or
  * to TCP (optionally TLS), unary calls and server streams, each batch
  * waited for on a pluck completion queue. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl's gRPC transport: blocking calls on the C core over a pluck
  * completion queue (one thread, one call at a time). */
 #ifndef MSBCTL_RPC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl's streaming subcommands: metrics and watch-termination. */
 #include <getopt.h>
 #include <jansson.h>

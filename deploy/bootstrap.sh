@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what msbnet's build and tests need on a fresh Debian bookworm
 # machine (run as root), and fetches the lwIP source package msbnet's build
 # compiles with its own options (plugin/lwip/README.md).  Idempotent:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job, end to end on this machine only: a sandboxed command whose
 # only network is msbnet, under a policy, talking to "internet" services in a
 # namespace of its own (198.18.0.1) and to services on the host's loopback

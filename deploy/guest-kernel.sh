@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Prepares what tests/integration/vmm_qemu.sh boots (run as root, once):
 # QEMU and a static busybox from Debian, and a Debian cloud kernel package
 # fetched with apt (no VM image is downloaded) from which only vmlinuz and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin's addresses_json parsed into what interface setup needs
  * (addresses.h); a missing or malformed field is named. */
 #include "addresses.h"

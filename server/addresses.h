@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The guest-facing addressing the plugin reports (addresses_json), parsed
  * into the forms the interface configuration needs. */
 #ifndef MSBD_ADDRESSES_H

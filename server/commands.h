@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetd's data-plane commands and the event loop they share. */
 #ifndef MSBD_COMMANDS_H
 #define MSBD_COMMANDS_H

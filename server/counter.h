@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnetd's own counters (the pump's and the transports'): bumped on the
  * loop thread that moves frames, read by whoever renders a metrics snapshot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The unix datagram transport (dgram.h): deciding who the VMM is (first
  * sender, VFKT, or --peer), and retrying sends while its queue is full. */
 #include "dgram.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The unix datagram transport: one frame per datagram, no prefix (vfkit
  * `virtio-net,unixSocketPath=`, libkrun unixgram, QEMU `-netdev dgram`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Direct TAP mode (direct.h): tap0 goes to the plugin's stack thread unless
  * --tap-pump is given, the plugin lacks set_frame_fds or msbnetd emulates
  * the TAP's virtio-net header (then the pump carries the frames). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Direct TAP mode: msbnetd hands the TAP fd to the plugin (set_frame_fds)
  * and its stack thread reads and writes tap0 itself.  A frame then crosses

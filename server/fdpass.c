@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One descriptor over a unix socket with SCM_RIGHTS (fdpass.h): how `run`'s
  * child hands tap0 to msbnetd. */
 #include "fdpass.h"

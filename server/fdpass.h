@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Passing a file descriptor (SCM_RIGHTS) between the `run` child, which
  * creates tap0 inside the sandbox's namespace, and msbnetd, which pumps it
  * from the host's namespace. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Call contexts: arming requests, batches and their completion, the final
  * status.  A context is freed when its last batch has completed, which is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internals shared by the gRPC server files: one context per call, the tags
  * handed through the completion queue, and the helpers handlers use to

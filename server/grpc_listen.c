@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where msbnetd's gRPC server listens: the unix socket (always; its file
  * mode is the access control) and the optional TCP listener, plain on

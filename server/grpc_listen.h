@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gRPC server's listeners (grpc_listen.c). */
 #ifndef MSBD_GRPC_LISTEN_H
 #define MSBD_GRPC_LISTEN_H

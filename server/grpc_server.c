@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The gRPC server's life: listeners (grpc_listen.c), completion-queue thread, the handoff
  * queue to the loop thread, and the shutdown order of grpc's own tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnetd's gRPC control server (service msbnet.v1.NetworkControl) on a
  * unix socket of mode 0600, optionally also on TCP (TLS off loopback); it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* protobuf-c messages to and from gRPC byte buffers (grpc_wire.h), shared by
  * msbnetd and msbnetctl. */
 #include "grpc_wire.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* protobuf-c messages <-> gRPC byte buffers (shared by msbnetd and msbnetctl). */
 #ifndef MSBD_GRPC_WIRE_H
 #define MSBD_GRPC_WIRE_H

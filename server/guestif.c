@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tap0's guest side, configured with rtnetlink inside its namespace
  * (guestif.h); router adverts are refused where addresses are static. */
 #include "guestif.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configures the guest's side inside its network namespace: lo up, tap0
  * with the guest MAC, MTU, addresses and default routes via the gateways. */
 #ifndef MSBD_GUESTIF_H

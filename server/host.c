@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin instance msbnetd hosts (host.h): loaded, created, its gateways
  * set, started and stopped, its metrics joined by msbnetd's own counters. */
 #include "host.h"

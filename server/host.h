@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The plugin instance msbnetd hosts, from options to teardown: load the
  * plugin, create the instance from the assembled config, read its

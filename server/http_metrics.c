@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetd's HTTP endpoint (http_metrics.h) on the loop thread.  A scrape is
  * one short GET, so a client may send little and hold a connection briefly. */
 #include "http_metrics.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnetd's HTTP endpoint on libevent's evhttp, on the loop thread:
  *   GET /metrics       Prometheus text format (prometheus.c)

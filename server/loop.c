@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The event loop msbnetd's data-plane commands share (commands.h): one event
  * base with the frame pump and a few signal events. */
 #include "commands.h"

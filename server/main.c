@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnetd: hosts libmsbnet.so for one sandbox.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What `run`'s command sees of the filesystem (mount.h): a private
  * resolv.conf, msbnetd's socket directories covered by empty tmpfs mounts,
  * and its own /sys and /proc. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The sandboxed command's private view of the filesystem: its own
  * /etc/resolv.conf, msbnetd's socket directories hidden, and /sys and
  * /proc that show its own network and pid namespaces (netns.h has the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A minimal rtnetlink client (netlink.h): link, address and route requests,
  * each waiting for the kernel's ACK so a failure names its cause. */
 #include "netlink.h"

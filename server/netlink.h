@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Minimal rtnetlink client: just enough to configure one interface in the
  * current network namespace (the socket belongs to the namespace it was

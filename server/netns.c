@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Namespaces (netns.h): entering a network namespace for a moment, and the
  * two steps of user, mount, network and pid namespaces `run` gives CMD. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Network (and user/mount) namespaces: entering an existing one for a
  * moment, and making fresh ones for `run`. */
 #ifndef MSBD_NETNS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetd's command line (options.h) and the plugin config assembled from
  * it, msbnetd's own TCP listeners added to "protected_ports". */
 #include "options.h"

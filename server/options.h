@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command-line options shared by `msbnetd tap` and `msbnetd run`, and the
  * plugin config JSON assembled from them (--config FILE, then each option

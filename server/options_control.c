@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Options of the control plane: listener endpoints, TLS files, the
  * termination signal action, and the rule that only loopback is plain. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the option parsers share (options.c, options_publish.c,
  * options_control.c); not for the rest of msbnetd.

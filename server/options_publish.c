@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* --publish: the passt/podman -p syntax, parsed into the plugin's "publish"
  * objects. */
 #include <arpa/inet.h>

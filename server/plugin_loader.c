@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding the plugin, dlopening it for good (RTLD_NODELETE) and asking it
  * for the ABI this build speaks (plugin_loader.h). */
 #define _GNU_SOURCE

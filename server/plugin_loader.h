@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finds libmsbnet.so, dlopens it and asks it for the ABI this build speaks. */
 #ifndef MSBD_PLUGIN_LOADER_H
 #define MSBD_PLUGIN_LOADER_H

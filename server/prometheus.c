@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Prometheus renderer (prometheus.h): a curated table of families over
  * the metrics JSON, and an untyped fallback so no field is left out. */
 #include "prometheus.h"

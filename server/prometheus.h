@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The plugin's metrics JSON rendered in the Prometheus text exposition
  * format (version 0.0.4): msbnet_* families with HELP and TYPE, labels for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The frame pump (pump.h): both directions bounded per wakeup, and a frame
  * held rather than lost while the other side is full. */
 #include "pump.h"

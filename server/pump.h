@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The frame pump: moves frames between a transport and the plugin on one
  * libevent base, without losing any.

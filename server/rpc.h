@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The NetworkControl handlers (rpc_unary.c, rpc_streams.c). */
 #ifndef MSBD_RPC_H
 #define MSBD_RPC_H

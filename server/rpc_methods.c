@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Method paths of msbnet.v1.NetworkControl (protoc-c generates messages
  * only, so the paths are written out here) and their handlers. */
 #include "rpc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * GetPolicy / SetPolicy, and the policy line of GetStatus, through the
  * plugin's policy_json / set_policy (appended to ABI v1 after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The server streams.  StreamMetrics: a timer per stream; a tick while the
  * previous snapshot is still in flight (slow reader) is dropped and counted,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The unary RPCs: SetGateways, QueryResolvedHostnames, GetStatus (the
  * policy calls are in rpc_policy.c). */
 #include "rpc.h"

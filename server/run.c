@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `msbnetd run [OPTIONS] -- CMD [ARGS]`: run one command in a network
  * namespace of its own whose only link, tap0, leads to the plugin (like

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The processes between msbnetd and CMD in `run`.  After msbd_ns_sandbox
  * the setup child is outside the new pid namespace; its first child is pid

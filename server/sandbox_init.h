@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The init of a `run` sandbox's pid namespace (sandbox_init.c). */
 #ifndef MSBD_SANDBOX_INIT_H
 #define MSBD_SANDBOX_INIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The unix stream transport (stream.h): 4-byte length framing through fixed
  * buffers, one VMM at a time. */
 #include "stream.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The unix stream transport: each frame preceded by its length as a 4-byte
  * big-endian integer (QEMU >= 7.2 `-netdev stream`, libkrun unixstream,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TAP devices (tap.h): opened with as many offloads as the kernel grants,
  * with a virtio-net header msbnetd emulates when the kernel refuses one. */
 #include "tap.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TAP devices: Ethernet frames in and out of a kernel interface, one frame
  * per read()/write(), each behind a virtio-net header when offloads are on. */
 #ifndef MSBD_TAP_H

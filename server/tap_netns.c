@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `msbnetd tap --netns PATH`: put tap0 into an existing network namespace
  * (one the caller made, e.g. `ip netns add G`), configure it there, and pump

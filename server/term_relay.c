@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The termination hook relayed to the loop thread (term_relay.h): copied on
  * the plugin's thread, delivered to gRPC streams on the loop. */
 #include "term_relay.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The plugin's termination hook, carried to the event loop.  The hook runs
  * on whichever plugin thread detected the violation and must not block, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A frame transport: where guest frames come from and go to.  The pump only
  * sees this interface, so TAP, unix stream (length-prefixed) and unix

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `msbnetd stream` and `msbnetd dgram`: serve a VMM's network device over a
  * unix socket (see stream.h, dgram.h) with the same plugin setup, control

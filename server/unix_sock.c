@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unix sockets for the VMM transports (unix_sock.h): bound with mode 0600,
  * replacing a stale socket file, refusing a live one or any other file. */
 #include "unix_sock.h"

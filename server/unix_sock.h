@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unix sockets for the VMM transports: a path msbnetd binds (mode 0600,
  * never stealing a live one) or a descriptor the VMM hands over. */
 #ifndef MSBD_UNIX_SOCK_H

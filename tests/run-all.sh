@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Everything CI runs, from a fresh Debian machine to a verdict:
 #   1. install dependencies (deploy/bootstrap.sh),
 #   2. build and run every test (ctest: CUnit suites, ThreadSanitizer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnet-example-vmm — the network worker of a VMM, minus the VMM.
  *

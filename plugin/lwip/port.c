@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What lwIP asks of its platform in msbnet's build: a millisecond clock
  * (TCP timestamps, RTT measurement). */
 #include <time.h>

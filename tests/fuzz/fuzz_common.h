@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What every fuzz target shares.  Define FUZZ_TARGET (its name, for
  * messages) and, for replay builds, FUZZ_SEED before including.

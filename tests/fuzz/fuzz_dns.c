@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for the DNS reader (dns_msg.c): every input is read as a
  * guest query and as an upstream answer to a fixed query.  Invariants are

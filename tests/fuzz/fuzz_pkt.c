@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for everything that reads a guest frame: msb_pkt_parse, the
  * L4 checksum check, the RST builder, the link layer (ARP/NDP), the DHCPv4

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for the policy parsers that read control-plane input: the
  * JSON loader and the CLI token list.  Input: one control byte (bit 0:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for the TLS ClientHello SNI reader (tls_sni.c): the first
  * bytes a guest sends on a TCP flow.  Invariants (abort() on failure): the

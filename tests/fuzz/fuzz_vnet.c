@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for the virtio-net header path (vnet_hdr.c): every input is
  * a write_frame() buffer in "vnet_hdr" mode.  Invariants, checked with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One bounded libFuzzer run: seed the corpus from the replay target (every
 # target writes its valid inputs with --write-corpus DIR; failing to, or
 # writing none, fails the run rather than fuzzing from nothing), fuzz for

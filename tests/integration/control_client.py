@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Python grpcio client of msbnetd's NetworkControl service, for control_grpc.sh.
 
   control_client.py STUBS_DIR SOCKET suite        every RPC's happy path and error statuses

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gRPC control plane end to end: msbnetd run (the real plugin) in netns
 # H with a control socket, a Python grpcio client (stubs generated from our
 # .proto now) and msbnetctl.  Termination is the real data plane's: a guest

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # msbnetd's HTTP metrics endpoint (--http) and gRPC metrics stream while the
 # guest moves traffic: `msbnetd run` in netns H sandboxes a rate-limited curl
 # loop fetching from netns I; /metrics is checked by promtool and read twice

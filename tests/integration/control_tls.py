@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """One GetStatus and one metrics snapshot from msbnetd's TCP listener with
 python grpcio, for control_tls.sh.
 

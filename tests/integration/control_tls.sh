@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # msbnetd's TCP control listener (--control-addr): plain on loopback only,
 # TLS anywhere else (refused at start without it), optional client
 # certificates.  Certificates are made now by openssl; msbnetd listens on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # DNS interception end to end: `msbnetd run` in netns H sandboxes real
 # clients (dig, getent, curl) whose resolv.conf names the gateway; dnsmasq
 # in netns I ("the internet") is the only upstream, always passed with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # DNS over TCP/53, truncation and the query-name policy, end to end, and the
 # egress policy on the gateway's resolver alike for UDP and TCP:
 # `msbnetd run` in netns H sandboxes real clients (dig, a python client);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Guest TCP end to end: `msbnetd run` in netns H sandboxes a command whose
 # only way out is msbnet; real servers in netns I ("the internet") and on
 # H's loopback (reached through the gateway address).

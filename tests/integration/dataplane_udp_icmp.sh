@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Guest UDP and ping end to end: `msbnetd run` in netns H sandboxes a
 # command whose only way out is msbnet; a UDP echo server in netns I ("the
 # internet"), ping sockets enabled in H by the topology (and later disabled,

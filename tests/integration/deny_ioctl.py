@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Run CMD with some ioctl requests refused (EINVAL), like a kernel or a
 seccomp policy that lacks them, to exercise msbnetd's TAP fallbacks.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The VMM side of msbnetd's datagram transport (vfkit, libkrun unixgram:
 one frame per datagram from a socket bound to its own path, optionally
 announced by a first datagram "VFKT"), played from the guest namespace with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A test double for msbnetd: a complete ABI v1 plugin whose "stack" hands
  * every guest frame straight back to the guest.  Config parsing, addressing,

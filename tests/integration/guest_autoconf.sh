@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Guest autoconfiguration end to end: `msbnetd run --no-guest-config` leaves
 # tap0 with only its MAC, MTU and link; a stock DHCP client (busybox
 # udhcpc) gets the IPv4 address, router, DNS, MTU and lease from msbnet, the

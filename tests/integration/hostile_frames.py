@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A hostile guest for the hostile_guest*.sh tests: writes crafted Ethernet
 frames on the guest's tap0 with an AF_PACKET socket (the guest kernel's
 IPv4 address is flushed, so it answers nothing of this) and reads what

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A hostile guest against msbnet's datagram paths: a UDP session flood from
 # thousands of source ports, a DNS flood of binary-label names under a
 # denied suffix (none may reach the upstream dnsmasq) and of names no

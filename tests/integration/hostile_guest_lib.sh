@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # hostile_guest_lib.sh — shared by the hostile_guest*.sh tests: msbnetd
 # `tap --netns` on netns G with its control socket and HTTP metrics, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A hostile guest that lies about who it is or where it goes: frames from
 # another source MAC, from addresses not its own (a neighbour, the gateway,
 # I), ARP and NDP claiming the gateway's address; then TCP, UDP and ICMP to

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A hostile guest against msbnet's TCP: a SYN flood over many ports (to I,
 # to a blackholed network in I, to H's own addresses), an out-of-order
 # flood on hand-made connections, and one-byte / small segments into a

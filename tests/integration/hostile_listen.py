@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Listeners that say what reached them, for the hostile_guest*.sh tests.
 
   hostile_listen.py count PORT...   TCP and UDP on 0.0.0.0 and :: (v6only) for

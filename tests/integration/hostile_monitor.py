@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Watches msbnetd while the hostile_guest*.sh attacks run (run in netns H).
 
   hostile_monitor.py watch STUBS PID SOCKET MSBNETCTL HTTP_PORT PHASE_FILE OUT

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What a VMM author gets from `cmake --install`: the plugin, the header,
 # msbnetd/msbnetctl, a relocatable msbnet.pc and the example's source.
 # Installs into a fresh prefix, then builds two programs only from what

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # msbnetd's command line on the real plugin: version, config validation,
 # and exit codes (0 ok, 2 bad usage or config, 1 cannot load the plugin).
 set -u

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Direct TAP mode (the default of `run` and `tap`): the plugin's stack thread
 # reads and writes tap0 itself (set_frame_fds) and msbnetd's pump carries
 # nothing; --tap-pump brings the pump back.  Real peers both ways: ping to the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the msbnetd_* integration tests (sourced).  Usage of a test:
 #   TEST.sh MSBNETD REAL_PLUGIN ECHO_PLUGIN
 # The real plugin is required wherever a test asks for it: if it does not

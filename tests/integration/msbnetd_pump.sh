@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The frame pump, on the echo plugin (every guest frame comes straight back):
 # frames flow both ways, and with a 2-frame ring the plugin's backpressure
 # holds frames instead of losing them — every frame read from tap0 is

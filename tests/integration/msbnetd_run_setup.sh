@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `msbnetd run -- CMD`: the command's namespace has exactly the configured
 # addresses, routes, resolv.conf, MAC and MTU; CMD's exit status comes back;
 # nothing is left behind on the host; bad options exit 2 with a message.

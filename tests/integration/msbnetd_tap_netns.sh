@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `msbnetd tap --netns PATH`: tap0 appears configured in a namespace the test
 # made while msbnetd itself stays in the host namespace; SIGTERM ends it with
 # exit 0 and tap0 disappears.  Always the real plugin: without it the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The egress policy end to end: `msbnetd run` in netns H sandboxes real
 # clients; real servers in netns I ("the internet", 198.18.0.1, public: the
 # classifier has no special case for 198.18/15) and on H's loopback

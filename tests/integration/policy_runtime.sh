@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runtime policy replace end to end: `msbnetd run --control-socket` in netns
 # H sandboxes a guest that holds a TCP upload open to netns I and curls I
 # every 200 ms.  `msbnetctl policy set --rules deny@any` must reset the open

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Published ports (ingress) end to end: `msbnetd run --publish ...` in netns
 # H forwards host listeners to servers the sandboxed command runs in the
 # guest; real clients (curl, python) connect from H's loopback and from I.

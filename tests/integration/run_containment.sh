@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `msbnetd run -- CMD` from the sandboxed command's side, as an attacker: it
 # must not reach msbnetd's control plane (the unix socket, the TCP gRPC and
 # HTTP listeners through the gateway even under allow@host), must hold no

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The VMM side of msbnetd's stream transport (QEMU -netdev stream, libkrun
 unixstream, passt's protocol: each frame after a 4-byte big-endian length),
 played from the guest namespace with a real TAP device standing in for the

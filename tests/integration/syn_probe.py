@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Send hand-built TCP SYNs out of the guest's interface, bypassing the
 guest kernel's routing, and report how msbnet answered each.
 

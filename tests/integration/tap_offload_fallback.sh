@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # msbnetd's TAP when the kernel refuses part of the offloads: a seccomp
 # filter (deny_ioctl.py) makes TUNSETOFFLOAD with every flag, or
 # TUNSETVNETHDRSZ, fail with EINVAL.  msbnetd must say so, carry on with

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """TCP peers for the data-plane tests: both ends of a check, so each side
 can state what it saw (bytes, SHA-256, errors) and the test compares them.
 

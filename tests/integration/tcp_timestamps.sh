@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What msbnet's TCP negotiates with the guest (timestamps, SACK, window
 # scaling, as a Linux peer answers), and what that buys: a guest that
 # closes first leaves its ports in TIME_WAIT, and its kernel reuses them

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A TLS peer for the SNI policy check.
 
   tls_peer.py server PORT CERT KEY   accept forever on [::]; after each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `msbnetd dgram`: a python VMM in netns G (tests/integration/dgram_peer.py)
 # binds its own socket, announces itself with "VFKT" as vfkit and libkrun
 # do, and bridges the guest's TAP to msbnetd one frame per datagram.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # transport_lib.sh — shared by transport_stream.sh and transport_dgram.sh:
 # the guest's TAP in netns G (what the VMM's virtio-net card would be),

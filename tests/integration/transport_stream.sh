@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `msbnetd stream`: a python VMM in netns G (tests/integration/stream_peer.py)
 # bridges the guest's TAP to msbnetd's unix socket with the 4-byte big-endian
 # length framing of QEMU -netdev stream / libkrun / passt.  Checks HTTP both

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Guest datagrams larger than the MTU: the guest's kernel fragments them
 # (path MTU discovery off), msbnet reassembles and relays them whole to a
 # UDP peer in netns I, which answers with the length and SHA-256 of what it

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """UDP peers for the data-plane tests: both ends of a check, so the guest
 side can state exactly what came back.
 

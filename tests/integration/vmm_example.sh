@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The dlopen path as a VMM uses it: msbnet-example-vmm runs in netns H,
 # dlopens libmsbnet.so, creates tap0 in netns G (the "guest") and pumps
 # frames between it and the plugin.  The guest side is configured from the

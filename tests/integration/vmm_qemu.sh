@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A real VMM on msbnetd's transports: QEMU (Debian's 7.2) boots a Debian
 # cloud kernel with a busybox initramfs built here, its virtio-net card on
 #   1. -netdev stream,server=off,addr.type=unix   -> msbnetd stream --listen

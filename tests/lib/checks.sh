@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # checks.sh — the shared vocabulary of the test scripts: count checks, say
 # each verdict on its own line, run one command sandboxed by msbnetd, and

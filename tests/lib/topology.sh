@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # topology.sh — the standard msbnet test topology (tests/README.md), as a
 # sourceable bash library. Safe under `set -euo pipefail`.

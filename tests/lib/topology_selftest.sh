@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # topology_selftest.sh — proves tests/lib/topology.sh builds the topology its
 # header draws, that its servers answer with the right bytes, that nothing can
 # leave the topology, and that teardown (explicit, on error, on SIGTERM)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the perf scripts' reports share: their results files (one
 "column key value" line per measurement and round) and the Markdown tables
 they print."""

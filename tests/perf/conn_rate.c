@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * conn_rate: the two ends of tests/perf/conn_rate.sh, a sustained TCP
  * connection-rate benchmark.  In C and single-threaded on epoll, so neither

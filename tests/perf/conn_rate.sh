@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # conn_rate.sh — sustained TCP connection rate from the guest, per stack:
 # WORKERS connections at a time for SECS seconds, each a new connection to one
 # port in I (connect, 1-byte echo, close by the guest first), so the guest

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # control_load.sh — does control-plane churn stall the data plane?  A guest
 # behind `msbnetd tap` runs iperf3 to netns I alone, then while rounds of 100
 # gRPC clients at once open a metrics and a termination stream each, read a

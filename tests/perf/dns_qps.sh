@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # dns_qps.sh — DNS queries per second through a stack's DNS forwarder, next
 # to the same client asking dnsmasq directly (from H, no stack in between),
 # in one run, printed as ratios to that direct baseline. A benchmark, not a

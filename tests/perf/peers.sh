@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # peers.sh — side-by-side benchmark of user-mode network stacks on the standard
 # test topology (tests/lib/topology.sh): the guest talks through the stack to
 # servers in I (198.18.0.1). A benchmark, not a test: numbers are not verdicts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Frame ring throughput against a mutex + condition-variable queue of the
  * same capacity, in the same run: N producers push owned frames, one

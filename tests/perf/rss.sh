@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # rss.sh — msbnetd's memory: resident set size idle, and while the guest holds
 # N TCP flows open to I (default 1000), next to slirp4netns holding the same
 # flows in the same topology.  A benchmark, not a test: it prints numbers (one

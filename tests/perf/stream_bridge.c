@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stream_bridge TAP SOCKET: the VMM side of msbnetd's stream transport in C,
  * for benchmarks where the python bridge (tests/integration/stream_peer.py)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """targets.py — msbnet's performance targets, judged from the benchmarks' JSON
 files (peers.sh, udp_rr.sh, dns_qps.sh, rss.sh, conn_rate.sh, each run with
 OUT=...): prints one row per target with msbnet's value, the best peer's, the

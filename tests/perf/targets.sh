@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # targets.sh — every benchmark behind msbnet's performance targets in one go,
 # with shared settings: peers.sh, udp_rr.sh, dns_qps.sh, rss.sh and
 # conn_rate.sh, each printing its own tables as usual; then their results

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # transport_iperf.sh — iperf3 through msbnetd's VMM transports, next to the
 # TAP msbnetd drives itself, on the standard test topology: the guest (a TAP
 # in netns G) reaches iperf3 in netns I through msbnetd in H.  A benchmark,

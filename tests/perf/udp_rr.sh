@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # udp_rr.sh — UDP request/response through user-mode stacks side by side
 # (msbnet, slirp4netns, pasta by default), in one run on the test topology:
 # a python client in the guest sends one datagram to a python echo server in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The manual pages render without a single groff or man warning:
 #   man_pages.sh PAGE...   (server/msbnetd.8, client/msbnetctl.1)
 # man --warnings turns groff's warnings on; they go to stderr, so any stderr

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a piece of code writes to stderr, for the suites that check the
  * plugin's log lines: fn(arg) runs with fd 2 going to a temporary file.

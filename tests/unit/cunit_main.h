@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared main() for the CUnit suites: each test file lists its tests in a
  * `struct test_case[]` and calls cunit_run(); the basic runner prints

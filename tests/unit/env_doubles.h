@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Doubles for the calls the packet-level modules make to their stack
  * (proto/env.h), so their suites run without a stack thread: frames are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One started plugin instance for the suites that drive the stack end to
  * end through the ABI with a scripted guest (test_tcp, test_udp): the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host-side peers for the stack tests: a socket bound to the loopback
  * address of one family on a kernel-chosen port. */
 #ifndef MSBNET_TEST_LOOPBACK_SOCKET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The version-1 function table as a VMM uses it: versioning, create/destroy,
  * frames in and out, gateways, hook, hostname queries, metrics. */
 #include <jansson.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Config JSON: defaults, every key, and clear refusals naming the key. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internet checksums: RFC 1071 vector, every length and alignment against a
  * byte-at-a-time reference, pseudo-headers against hand-computed sums, and
  * RFC 1624 incremental updates against full recomputation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The DHCPv4 server: every reply parsed back field by field and option by
  * option; addressing (broadcast/unicast), the one-client binding, strict
  * parsing and the off-switches.  The stack's calls (proto/env.h) are doubles

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The built libmsbnet.so as a VMM loads it: by path with dlopen, one entry
  * point found with dlsym, the table usable end to end, nothing else
  * exported. */

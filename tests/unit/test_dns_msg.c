@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The DNS message reader and builders, including hostile messages. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The policy's verdict on DNS query names (policy_dns.c): domain and
  * suffix rules decide, first match wins, address rules never match a
  * name.  "Row N" labels number the original implementation's documented

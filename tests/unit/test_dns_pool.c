@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The DNS upstream socket pool (proto/dns_pool.c) against loopback UDP
  * peers, on the test's own event loop: answers reach the query they

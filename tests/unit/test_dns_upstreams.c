@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resolv.conf reading: nameserver lines only, bounded, junk skipped. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The flow table alone (lib/flowtab.h): keyed insert/find/remove, the FIFO
  * reuse order TCP relies on, a full table, the activity order, two indexes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* set_frame_fds: the stack thread reads guest frames from a descriptor and
  * writes the guest's frames to one, with no read_frame/write_frame in
  * between.  A socketpair stands in for the TAP; the test is the guest. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Gateway addresses: set once per family, first write wins, a two-family
  * set is all-or-nothing, and racing setters agree on one winner that every
  * reader sees.  Built with TSan too, so it uses only gateway.c and addr.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Termination hook: counting, install / replace / remove, the promise that
  * msb_hook_set returns only once the old callback has stopped running on
  * other threads, and changing the hook from inside a call of it (alone, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Resolved-hostname index: normalisation, strict TTL expiry, replacement,
  * bounds (entries, addresses, TTL, addresses per key), queries, and a
  * reference-model comparison plus a threaded stress run.  Every timestamp is

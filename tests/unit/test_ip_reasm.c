@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Guest fragment reassembly: a UDP datagram cut into IPv4 and IPv6
  * fragments comes back byte for byte (and parses as a whole packet with
  * good checksums) in order, out of order and with duplicates; overlaps,

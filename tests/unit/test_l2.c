@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's link layer: ARP replies and NDP advertisements, checked
  * field by field and parsed back; everything it must not answer. The
  * stack's calls (proto/env.h) are doubles that capture frames. */

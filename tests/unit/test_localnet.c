@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib/localnet.c against the real kernel: the suite moves itself into a
  * network namespace of its own (root, as every CI test), then adds and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Router advertisements: the RA parsed back field by field and option by
  * option; answers to solicitations (unicast / all-nodes), rate limit,
  * malformed solicitations, the unsolicited schedule and the switches.  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Guest frame parsing (every drop reason, every truncation) and the RST
  * builder, parsed back and checksum-verified. */
 #include <stdlib.h>

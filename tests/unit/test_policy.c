@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy engine against the original implementation's documented
  * behaviour, case by case ("row N" labels number those cases), and against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetd's Prometheus renderer (server/prometheus.c): curated families with
  * HELP/TYPE, labels, drop reasons from whatever the plugin reports (escaped
  * even when hostile), fields without a curated name still exported, missing

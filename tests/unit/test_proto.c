@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The generated protobuf-c code for control.proto packs and unpacks what
  * the control plane will send, and refuses truncated input. */
 #include <stdlib.h>

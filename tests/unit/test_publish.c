@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Published ports through the ABI on a started stack: host peers are
  * loopback sockets, the guest is scripted frame by frame (IPv4). */
 #include <dirent.h>

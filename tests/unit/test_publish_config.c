@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Published ports: the config key "publish" and "max_inbound_flows", the
  * ABI's spec objects, and msbnetd's --publish syntax. */
 #include <jansson.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Frame ring: FIFO, full/empty, and no loss or duplication under several
  * producers and consumers. */
 #include <pthread.h>

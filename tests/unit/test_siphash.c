@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SipHash-2-4 against the reference vectors of its authors' paper
  * (key 00..0f, messages 00, 00 01, ... of growing length). */
 #include "cunit_main.h"

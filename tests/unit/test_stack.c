@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stack thread as a VMM drives it: start/stop rules, the link layer,
  * anti-spoofing and malformed frames, observed through frames and counters
  * only (the thread runs asynchronously, so each check waits for its effect

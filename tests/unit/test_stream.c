@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetd's stream transport (server/stream.c) over a socketpair: frames
  * survive any split of the byte stream in either direction, lengths out of
  * range and a peer leaving mid-frame end the link and are counted, and the

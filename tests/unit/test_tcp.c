@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest TCP end to end, in process, no namespaces: the test plays the guest
  * (hand-built Ethernet frames in through write_frame, frames out through

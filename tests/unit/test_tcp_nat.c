@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The TCP NAT (proto/tcp/tcp_nat.c) on the test's own thread, no instance
  * (threadless_env.h).  First the table and the rewrite alone: alloc /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The TCP flow state machine on its own (proto/tcp/tcp_state.c): its table
  * against an independent list of the legal moves, the setter on every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ClientHello SNI reader (tls_sni.c) on hand-built hellos: found names,
  * every truncation, records split anywhere, plain-text protocols decided at
  * the first byte, and malicious lengths and names refused.  Every input is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest UDP and ping end to end, in process, no namespaces: the test plays
  * the guest (hand-built frames in through write_frame, frames out through

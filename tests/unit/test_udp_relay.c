@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The UDP relay (proto/udp_relay.c) on the test's own thread: no instance,
  * no stack thread (threadless_env.h).  Guest datagrams to the gateway reach

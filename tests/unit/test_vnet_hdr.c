@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-net header mode: NEEDS_CSUM completion (TCP/UDP over IPv4/IPv6),
  * GSO super-frames cut into segments whose every field is checked against
  * an independent computation, malformed headers dropped by reason, and the

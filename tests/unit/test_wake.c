@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Wake pipes, eventfd and pipe flavours: coalescing, never blocking, never
  * losing a wake across threads. */
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A protocol module run on the test's own thread, with no instance and no
  * stack thread: the env (proto/env.h) is built here around an event_base

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnet.h — the C ABI of libmsbnet.so, the user-mode network stack for one
  * microVM sandbox.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msbnet's options for lwIP, compiled from Debian's lwip source package
  * (plugin/lwip/README.md says why each value).  lwIP here is only a TCP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The exported entry point and the version-1 function table.  Each wrapper
  * checks its arguments and turns them into calls on the instance; nothing

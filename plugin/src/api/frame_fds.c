@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Direct frame fds (frame_fds.h): the stack thread reads guest frames from
  * tx_fd and writes the guest's to rx_fd itself, in order, so a TAP host
  * needs no pump thread and no wake-up per frame. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Direct frame descriptors (set_frame_fds in msbnet.h): the stack thread
  * reads guest frames from tx_fd and writes the guest's frames to rx_fd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One plugin instance (instance.h): create and destroy, start and stop as
  * the stack's owner, and the guest frame path through the rings with rx
  * backpressure. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One plugin instance: the state shared by the VMM's threads, the stack
  * thread and the control plane.  Everything here is safe to touch from any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* set_policy and policy_json (policy_replace.h): a new policy is parsed on
  * the caller's thread, then parked for the stack thread or, while no stack
  * runs, swapped in directly. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Replacing an instance's policy at run time (the ABI's set_policy and
  * policy_json).  The stack thread reads net->policy without a lock on every

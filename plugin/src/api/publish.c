@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The published-port registry (publish.h): listeners are bound on the
  * caller's thread, so a bind error is synchronous, and accepted and read
  * on the stack thread. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registry of published ports: one host listener (TCP or UDP socket)
  * per spec, shared between the control plane and the stack thread.

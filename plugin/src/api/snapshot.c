@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The JSON documents the plugin hands out (snapshot.h): the metrics
  * snapshot (schema 1, names listed in plugin/README.md) and hostname
  * query pages. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON documents the plugin hands out: metrics snapshots and hostname
  * queries.  Field names are stable (listed in plugin/README.md). */
 #ifndef MSB_SNAPSHOT_H

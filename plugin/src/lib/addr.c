@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* IP addresses of either family in one comparable form (addr.h), and its
  * conversions from and to text and sockaddrs. */
 #include "lib/addr.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* IP addresses of either family, as the plugin stores and compares them. */
 #ifndef MSB_ADDR_H
 #define MSB_ADDR_H

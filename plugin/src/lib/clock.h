@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin's one clock: monotonic milliseconds, so timeouts and expiries
  * never jump with the wall clock. */
 #ifndef MSB_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internet checksums (csum.h), summed 64 bits at a time in host byte order:
  * every frame msbnet checks or writes pays for one. */
 #include "lib/csum.h"

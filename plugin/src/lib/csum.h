@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internet checksums: full computation and RFC 1624 incremental updates. */
 #ifndef MSB_CSUM_H
 #define MSB_CSUM_H

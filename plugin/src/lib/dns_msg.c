@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DNS messages on the wire (dns_msg.h).  Guests and upstreams are both
  * hostile, so every name walk and record skip is bounded by the message. */
 #include "lib/dns_msg.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DNS messages on the wire (RFC 1035), read and written with every length
  * checked: the guest's queries and the upstreams' answers are both hostile.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* msb_fail (errmsg.h): the parsers' one way to refuse an input with a
  * message. */
 #include "lib/errmsg.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one way the parsers (config, policy JSON, published-port specs)
  * report why they refused an input: a printf-style message into the

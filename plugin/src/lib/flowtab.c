@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The flow table (flowtab.h): per index, chained buckets whose links live
  * in per-slot arrays (no allocation after creation), each slot's key copy

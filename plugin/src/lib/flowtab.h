@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one flow table behind every module that tracks flows or sessions
  * (TCP NAT, UDP relay, ICMP echoes, published UDP sessions).

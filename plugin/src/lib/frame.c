@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Owned Ethernet frames (frame.h): header and bytes in one allocation, so a
  * frame crosses a ring as one pointer. */
 #include "lib/frame.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Owned Ethernet frames: the unit that travels through the rings. */
 #ifndef MSB_FRAME_H
 #define MSB_FRAME_H

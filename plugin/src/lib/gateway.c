@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway addresses (gateway.h): set once per family under a mutex,
  * read lock-free; a gateway destination is dialled on the host's loopback. */
 #include "lib/gateway.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sandbox's gateway addresses, one per family.  Each is written at most
  * once (first write wins) and read without locks on every packet that needs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The termination hook (hook.h): the callback runs outside the lock, and a
  * setter waits for running calls but not for its own thread's, so a
  * callback may replace the hook it runs from without deadlocking. */

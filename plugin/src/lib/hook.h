@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The termination hook: one callback the host installs so a fatal policy
  * violation can stop the sandbox.  Installed or replaced from any thread;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The resolved-hostname index (hostindex.h): SipHash tables by name and by
  * address over the same entries, an expiry min-heap, a reader-writer lock. */
 #include "lib/hostindex.h"

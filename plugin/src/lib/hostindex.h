@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Resolved-hostname index: which hostname each address was resolved from.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Socket options of the host side of a relayed TCP flow (hostsock.h). */
 #include "lib/hostsock.h"
 

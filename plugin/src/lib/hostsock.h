@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Socket options of the host side of a relayed TCP flow.  Kept apart from
  * the TCP code: the system's <netinet/tcp.h> and lwIP's options both
  * define TCP_MSS, with different meanings. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reassembly of the guest's IPv4 and IPv6 fragments (ip_reasm.h) in bounded
  * memory: an inconsistent fragment poisons its datagram, the caps evict the
  * oldest. */

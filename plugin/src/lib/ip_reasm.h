@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reassembly of the guest's IPv4 fragments and IPv6 fragments (a fragment
  * header right after the IPv6 header), so a datagram larger than the

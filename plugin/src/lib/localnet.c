@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The kernel's locally delivered destinations, from rtnetlink (localnet.h). */
 #include "lib/localnet.h"
 

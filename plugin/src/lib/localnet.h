@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The destinations this network namespace's kernel delivers to itself:
  * every route of type local, broadcast, anycast or multicast (the `local`

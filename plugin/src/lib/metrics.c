@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The counters' initial state and the drop reasons' stable names
  * (metrics.h). */
 #include "lib/metrics.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Counters at the guest boundary and drops by reason.  Relaxed atomics:
  * each counter is independent and only ever read as a snapshot.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Guest frame parsing (pkt.h): each header is checked against the bytes
  * present before it is read, and the first failure names the drop reason. */
 #include "lib/pkt.h"

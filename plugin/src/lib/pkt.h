@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest frames, parsed and validated: Ethernet, then ARP or IPv4/IPv6, then
  * the transport header.  Every length is checked against the bytes really

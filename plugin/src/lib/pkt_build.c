@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Packets msbnet writes itself (pkt_build.h): Ethernet and IP headers, and
  * the RST that answers a guest segment (RFC 9293). */
 #include "lib/pkt_build.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Packets msbnet writes itself: Ethernet headers and TCP resets. */
 #ifndef MSB_PKT_BUILD_H
 #define MSB_PKT_BUILD_H

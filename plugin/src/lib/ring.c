@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The lock-free frame ring (ring.h): per-cell sequence numbers say whose
  * turn it is, so producers and consumers never wait on each other. */
 #include "lib/ring.h"

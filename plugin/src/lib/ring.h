@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bounded lock-free queue of pointers (frames), safe for any number of
  * producers and consumers.  Each cell carries a sequence number that tells

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SipHash-2-4 and its random keys (siphash.h), so tuples and names a hostile
  * guest or DNS server chooses cannot be aimed at one bucket. */
 #include "lib/siphash.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SipHash-2-4: a keyed hash, so names and addresses chosen by a hostile
  * guest or DNS server cannot be aimed at one hash bucket. */
 #ifndef MSB_SIPHASH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ClientHello layout (RFC 8446 §4.1.2, §4.2; RFC 6066 §3):
  *   record:    type(1)=22 version(2)=3.x length(2) fragment

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The server name (SNI) a TLS ClientHello claims, read from the first bytes
  * a guest sends on a TCP flow.  Guest bytes are hostile: every length is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* virtio-net headers (vnet_hdr.h): the guest's offloads completed or refused
  * on the writer's thread, GSO super-frames resolved on the stack thread,
  * and the headers of frames to the guest. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Wake fds (wake.h): an eventfd or a non-blocking pipe, coalesced by a flag
  * so a burst of signals costs one write. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Wake pipes: a pollable fd that one side signals and the other drains.
  * An eventfd when the kernel has one, else a non-blocking pipe.  Wakes are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sizes and numbers fixed by the wire formats msbnet parses and writes
  * (Ethernet, ARP, IPv4, IPv6, TCP, UDP, ICMP/ICMPv6), defined once so every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The sandbox's addressing (addressing.h): MACs and addresses derived from
  * the slot, each overridable by the config, and their addresses_json form. */
 #include "model/addressing.h"

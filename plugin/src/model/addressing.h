@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The sandbox's addresses, derived from its slot s unless the config
  * overrides them: MACs 02:6d:73:SH:SL:01 (gateway) and :02 (guest),
  * 100.96.0.0 + 4s + 1 / + 2 in a /30, fd42:6d73:62:s::1 / ::2 in a /64. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* create()'s JSON config (config.h): one table of keys with their types and
  * ranges, and the keys with parsers of their own (policy, dns_upstreams,
  * protected_ports, publish). */

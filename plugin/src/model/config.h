@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Instance settings, parsed from the JSON object given to create().  Every
  * key is checked against a table: unknown keys, wrong types and values out

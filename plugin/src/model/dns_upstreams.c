@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host's resolvers, read from resolv.conf with bounded lines
  * (dns_upstreams.h), for when the config names no dns_upstreams. */
 #include "model/dns_upstreams.h"

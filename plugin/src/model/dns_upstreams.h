@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where queries addressed to the gateway go: the configured "dns_upstreams",
  * else the host's own resolvers from resolv.conf (a systemd-resolved stub

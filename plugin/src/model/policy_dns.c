@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy on DNS query names: "blocked domains" are deny (or terminate)
  * rules whose destination is a domain or a domain suffix.  The guest then

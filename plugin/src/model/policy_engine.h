@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy engine over the model (policy_model.h): address groups,
  * evaluation of one flow, shadow warnings, the JSON wire format and the CLI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Evaluation of one flow (domain rules through the hostname index only:
  * it is the one proof that the guest resolved a name) and shadow detection

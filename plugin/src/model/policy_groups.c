@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Address classification, with the original classifier's holes fixed: an
  * IPv6 address that carries an IPv4 one (mapped,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The original's JSON policy format, read strictly:
  * serde accepted unknown keys, inverted port ranges and ICMP rules that can

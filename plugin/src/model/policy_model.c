@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The policy model (policy_model.h): the names used on the JSON wire,
  * presets, domain-name and CIDR parsing, rule descriptions for messages. */
 #include "model/policy_model.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The network policy model: ordered rules, first match wins,
  * else the direction's default.  A policy is immutable once built, so the

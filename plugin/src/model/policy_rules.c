@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CLI rule grammar with the original's error kinds,
  * messages and typo suggestions, plus `terminate` as a third action.

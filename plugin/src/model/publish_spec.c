@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Published-port specs (publish_spec.h): one spec or the config's list,
  * every value checked, a duplicate named by both indexes. */
 #include "model/publish_spec.h"

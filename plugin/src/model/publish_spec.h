@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Published ports (ingress): what one host listener forwards to the guest,
  * as given in the config key "publish" or to publish_port()/unpublish_port():

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stateless DHCPv4 server (dhcp4.h): the client's message parsed
  * strictly, replies built from the fixed addressing and addressed as
  * RFC 2131 says. */

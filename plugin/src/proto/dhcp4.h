@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The DHCPv4 server for the sandbox's one guest (RFC 2131/2132): DISCOVER
  * gets an OFFER of the guest address, REQUEST an ACK (or a NAK when it asks

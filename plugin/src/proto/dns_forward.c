@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DNS interception (dns_forward.h): per query the name policy, then the
  * host alias or the upstream tries; answers are checked, feed the hostname
  * index and go back to the guest. */

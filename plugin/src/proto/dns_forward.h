@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DNS interception for guest UDP/53 and TCP/53 to any address: the stack
  * hands every such datagram here instead of to the UDP relay, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * UDP sockets to the DNS upstreams, shared by the queries in flight.
  *

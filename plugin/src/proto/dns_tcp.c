@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DNS over TCP/53 (dns_tcp.h): the DNS end of the socketpair the TCP proxy
  * relays, with length framing, bounded buffers and an idle timeout. */
 #include "proto/dns_tcp.h"

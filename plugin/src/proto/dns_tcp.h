@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DNS over TCP/53 (RFC 7766), served by msbnet itself.  Guest TCP to port
  * 53 on any address is ended in lwIP like all guest TCP; where the proxy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policy enforcement for every data path (enforce.h). */
 #include "proto/enforce.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The enforcement entry points every data path asks: one decision per new
  * flow (TCP SYN, each UDP datagram, ICMP echo, a guest-chosen resolver, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The one boundary between the protocol modules and the stack that runs
  * them: what a protocol may read (settings, addresses, counters, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Guest ping (icmp_echo.h): echoes to the gateway answered here, others
  * sent on one ping (or raw) socket per echo, each holding a flow-table slot. */
 #include "proto/icmp_echo.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest ping.  Echo requests to an active gateway address are answered
  * here; others go out through an unprivileged ping socket (one per echo,

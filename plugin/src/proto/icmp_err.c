@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ICMP errors to the guest (icmp_err.h), quoting as much of its packet as
  * the family's minimum MTU allows. */
 #include "proto/icmp_err.h"

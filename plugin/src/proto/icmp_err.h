@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ICMP errors msbnet sends the guest about its own packets (port
  * unreachable, administratively prohibited), quoting the offending packet

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's link layer (l2.h): ARP requests and neighbour solicitations
  * answered only for the gateway addresses. */
 #include "proto/l2.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's link layer: ARP replies for the gateway IPv4, neighbour
  * advertisements for the gateway IPv6 (global and link-local). */
 #ifndef MSB_L2_H

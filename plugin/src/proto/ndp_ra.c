@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Router advertisements (ndp_ra.h): rate-limited answers to solicitations,
  * and the unsolicited ones that follow once the guest has asked. */
 #include "proto/ndp_ra.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Router advertisements (RFC 4861 §6, RFC 4862, RFC 8106) so a stock guest
  * configures IPv6 with no agent: SLAAC from the guest's /64 (A=1, L=1), the

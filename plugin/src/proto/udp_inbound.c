@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Published UDP ports (udp_inbound.h): sessions sit in the flow table under
  * two keys, so a peer's datagram and the guest's reply are one lookup each. */
 #include "proto/udp_inbound.h"

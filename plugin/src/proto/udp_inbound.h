@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Published UDP ports: a datagram to a host listener becomes a datagram
  * from the gateway (or, with real_peer, from the peer's own address and

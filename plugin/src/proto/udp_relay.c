@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The guest UDP relay (udp_relay.h): sessions in the flow table by guest
  * tuple, kept in activity order for idle timeouts and recycling. */
 #include "proto/udp_relay.h"

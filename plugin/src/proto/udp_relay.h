@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest UDP relayed through host sockets: one connected, non-blocking
  * socket per (guest source, guest destination) session on the stack's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UDP datagrams to the guest (udp_reply.h): headers and checksums written
  * here, IPv4 fragmented to the MTU only when the rx ring has room for all. */
 #include "proto/udp_reply.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * UDP datagrams msbnet writes to the guest: IP + UDP headers with computed
  * checksums (IPv4 too: never 0), IPv4 fragmented to the guest MTU.

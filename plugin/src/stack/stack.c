@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stack thread: guest frame dispatch, the protocols' life cycle, and
  * the msb_env calls (proto/env.h) the protocols send frames through. */
 #include "stack/stack.h"

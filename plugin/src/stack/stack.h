@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The stack thread: one libevent loop per instance that drains guest
  * frames, answers the link layer, hands TCP to lwIP and runs every proxy

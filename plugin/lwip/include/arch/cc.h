@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lwIP's platform definitions for msbnet's build (Linux, glibc, C11). */
 #ifndef MSB_LWIP_ARCH_CC_H
 #define MSB_LWIP_ARCH_CC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest TCP segments in: admission of new flows at SYN time, dispatch to
  * lwIP, the end-of-batch work, and the flow life cycle (start, release;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Guest TCP, ended in lwIP and relayed to host sockets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Receive-side coalescing of lwIP's segments toward the guest (like GRO).
  *

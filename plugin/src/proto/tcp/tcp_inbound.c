@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Published TCP ports: a connection accepted on a host listener becomes a
  * connection from msbnet to the guest, opened by lwIP (tcp_connect) through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internals shared by the TCP files (tcp.h is the public side):
  *   tcp.c       guest segments in: SYN admission, dispatch, batch end, life cycle

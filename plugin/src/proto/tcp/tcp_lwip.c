@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The lwIP singleton, driven from the stack thread with the raw API and no
  * lock, as measured on Debian's liblwip 2.1.3 (plugin/README.md, "lwIP as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The flow table and the edge NAT between the guest and lwIP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Proxy tasks: one host socket per guest flow, on the stack's event base.
  *

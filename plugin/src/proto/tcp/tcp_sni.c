@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The TLS SNI check on guest TCP flows, with the original's hole closed:
  * an allow rule naming a domain needs the SNI to match it, not just the

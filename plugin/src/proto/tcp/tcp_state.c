@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The TCP flow state machine: the table of legal moves (tcp_int.h lists
  * them with their causes), the one setter every state change goes through,
