@@ -12,7 +12,7 @@ set -euo pipefail
 # from liblwip-dev, whose fixed options cap TCP: plugin/lwip/README.md).
 build_pkgs=(gcc make cmake pkg-config dpkg-dev
     libevent-dev libjansson-dev libgrpc-dev
-    libprotobuf-c-dev protobuf-c-compiler libcunit1-dev)
+    libprotobuf-c-dev protobuf-c-compiler libcunit1-dev libssl-dev)
 # The lwIP source package, pinned: CMake refuses any other version.
 lwip_version=2.1.3+dfsg1-2
 lwip_dir=${MSBNET_LWIP_CACHE:-/var/cache/msbnet}

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections import deque
 
-RANK = {"lib": 0, "model": 1, "proto": 2, "proto/tcp": 2, "stack": 3, "api": 4}
+RANK = {"lib": 0, "model": 1, "proto": 2, "proto/tcp": 2, "tls": 2, "stack": 3, "api": 4}
 SRC = "plugin/src/"
 INCLUDE = re.compile(r'^\s*#\s*include\s*(["<])([^">]+)[">]')
 
