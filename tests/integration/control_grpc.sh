@@ -41,15 +41,15 @@ $py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="
 # CMD ends with status 0 on SIGTERM (msbnetd forwards it), so msbnetd's own
 # exit status after SIGTERM is 0 when its shutdown is clean.  CMD's sleep is
 # killed too: an orphan would hold ctest's output pipe open for a minute.
-keep_running='sleep 60 & s=$!; trap "kill \$s; exit 0" TERM; wait'
 start_daemon() { # NAME SOCKET [OPTIONS...] [-- CMD...]: msbnetd run in H, pid in $daemon
-    local name=$1 sock=$2 opts=() cmd=(sh -c "$keep_running")
+    local name=$1 sock=$2 opts=() cmd=(sh -c "$(until_term "$TOPO_DIR/$1.up")")
     shift 2
     while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
     [[ $# -gt 0 ]] && { shift; cmd=("$@"); }
     topo_bg H "$name" "$msbnetd" --plugin "$plugin" run --slot 7 --control-socket "$sock" \
         "${opts[@]}" -- "${cmd[@]}"
     daemon=$TOPO_LAST_PID
+    [[ ${cmd[0]} == sh ]] && ! wait_mark "$TOPO_DIR/$name.up" && ko "$name: CMD never started"
     for _ in $(seq 100); do [[ -S $sock ]] && return 0; sleep 0.05; done
     ko "control socket $sock did not appear: $(cat "$TOPO_DIR/logs/$name.log")"
     return 1

@@ -16,6 +16,10 @@ topo_require openssl /usr/bin/python3 timeout
 topo_up || exit 1
 source "$here/../lib/checks.sh"
 d=$TOPO_DIR
+# Control sockets in a directory of their own: msbnetd hides it from CMD,
+# which leaves its readiness mark in $d.
+sd=$d/ctl
+mkdir -p "$sd"
 /usr/bin/python3 -m grpc_tools.protoc -I"$proto" --python_out="$d" --grpc_python_out="$d" \
     "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
 
@@ -32,12 +36,12 @@ mk x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateser
 mk req -x509 "${ec[@]}" -keyout "$d/other.key" -out "$d/other.pem" -subj /CN=other \
     -addext "subjectAltName=IP:$TOPO_H4"
 
-keep_running='sleep 60 & s=$!; trap "kill \$s; exit 0" TERM; wait'
 start() { # NAME OPTIONS...: msbnetd run in H until stopped
     local name=$1
     shift
-    topo_bg H "$name" "$msbnetd" run --control-socket "$d/$name.sock" "$@" -- sh -c "$keep_running"
-    for _ in $(seq 100); do [[ -S $d/$name.sock ]] && return 0; sleep 0.05; done
+    topo_bg H "$name" "$msbnetd" run --control-socket "$sd/$name.sock" "$@" -- \
+        sh -c "$(until_term "$d/$name.up")"
+    wait_mark "$d/$name.up" && for _ in $(seq 100); do [[ -S $sd/$name.sock ]] && return 0; sleep 0.05; done
     bad "$name did not start" "$(cat "$d/logs/$name.log")"
     return 1
 }
@@ -52,9 +56,9 @@ py() { # NS TARGET [TLS OPTIONS]
 refused() { # NAME WANT_TEXT OPTIONS...: msbnetd must refuse at start with status 2
     local name=$1 want=$2 out
     shift 2
-    out=$(msbnetd_fg refused 2 -- topo_exec_h "$msbnetd" run --control-socket "$d/refused.sock" \
+    out=$(msbnetd_fg refused 2 -- topo_exec_h "$msbnetd" run --control-socket "$sd/refused.sock" \
         "$@" -- true)
-    [[ $out == *"$want"* && ! -e $d/refused.sock ]] && ok "$name: refused, saying why" \
+    [[ $out == *"$want"* && ! -e $sd/refused.sock ]] && ok "$name: refused, saying why" \
         || bad "$name" "$out"
 }
 
@@ -71,9 +75,9 @@ refused "--tls-client-ca alone" "needs --tls-cert" --control-addr 127.0.0.1:7443
 refused "unreadable --tls-key" "cannot read" --control-addr "$TOPO_H4:7443" \
     --tls-cert "$d/server.pem" --tls-key "$d/none.key"
 refused "host name instead of an address" "names are not resolved" --control-addr localhost:7443
-out=$(msbnetd_fg garbage_pem 1 -- topo_exec_h "$msbnetd" run --control-socket "$d/garbage.sock" \
+out=$(msbnetd_fg garbage_pem 1 -- topo_exec_h "$msbnetd" run --control-socket "$sd/garbage.sock" \
     --control-addr "$TOPO_H4:7443" --tls-cert "$d/openssl.log" --tls-key "$d/openssl.log" -- true)
-[[ $out == *"cannot listen"* && ! -e $d/garbage.sock ]] \
+[[ $out == *"cannot listen"* && ! -e $sd/garbage.sock ]] \
     && ok "garbage PEM: msbnetd says it cannot listen, no socket left" \
     || bad "garbage PEM" "$out"
 
@@ -108,7 +112,7 @@ if start tls --control-addr "$TOPO_H4:7443" --tls-cert "$d/server.pem" --tls-key
     [[ $rc -eq 69 ]] && ok "msbnetctl without TLS to the TLS port: 69" || bad "plain msbnetctl" "rc $rc $out"
     expect "msbnetctl TLS flags need --addr" "need --addr" \
         "$("$ctl" --tls-ca "$d/server.pem" status 2>&1)"
-    expect "the unix socket still serves" "guest_ipv4" "$("$ctl" --socket "$d/tls.sock" status 2>&1)"
+    expect "the unix socket still serves" "guest_ipv4" "$("$ctl" --socket "$sd/tls.sock" status 2>&1)"
     stop "$pid" tls
 fi
 

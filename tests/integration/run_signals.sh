@@ -10,7 +10,7 @@
 . "$(dirname "$0")/msbnetd_lib.sh"
 require_root
 tmp=$(mktemp -d /tmp/msbnet-signals.XXXXXX)
-chmod 755 "$tmp"
+chmod 1777 "$tmp" # CMD (nobody under a root msbnetd) leaves its marks here
 # Control sockets in a directory of their own: msbnetd hides it from CMD,
 # which must still see $tmp (its "ready" files).
 mkdir -p "$tmp/ctl"

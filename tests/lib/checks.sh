@@ -88,6 +88,24 @@ msbnetd_done() {
 
 # msbnetd_stop NAME PID [WANT] [LOG]: SIGTERM, then msbnetd_done (WANT
 # default 0: a clean shutdown).
+# until_term MARK: a shell command line for `msbnetd run -- sh -c ...`
+# that installs its SIGTERM handler first, then makes MARK and waits;
+# SIGTERM (msbnetd forwards it) ends it with status 0.  A test that waits
+# for MARK (wait_mark) before it signals never races the handler: a shell
+# killed before its trap is set would make msbnetd exit 143.
+until_term() {
+    printf 'trap "kill \\$s 2>/dev/null; exit 0" TERM; sleep 600 & s=$!; : >%q; wait' "$1"
+}
+# wait_mark PATH [SECS]: until PATH exists (0) or SECS (default 30) pass (1).
+wait_mark() {
+    local i
+    for ((i = 0; i < ${2:-30} * 20; i++)); do
+        [[ -e $1 ]] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 msbnetd_stop() {
     kill -TERM "$2" 2>/dev/null
     msbnetd_done "$1" "$2" "${3:-0}" "${4:-}" 

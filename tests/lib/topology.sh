@@ -171,9 +171,10 @@ topo_up() {
     rnd=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
     export TOPO_G="msbt-G-$$-$rnd" TOPO_H="msbt-H-$$-$rnd" TOPO_I="msbt-I-$$-$rnd"
     TOPO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/msbt-$$-$rnd.XXXXXX")
-    # Readable by all: a command under `msbnetd run` started as root runs as
-    # nobody on the host, and reads the scripts and files kept here.
-    chmod 755 "$TOPO_DIR"
+    # Readable and writable by all (sticky): a command under `msbnetd run`
+    # started as root runs as nobody on the host; it reads the scripts kept
+    # here and leaves its marks (until_term, readiness files) here.
+    chmod 1777 "$TOPO_DIR"
     export TOPO_DIR
     export TOPO_WWW="$TOPO_DIR/www"
     mkdir -p "$TOPO_DIR/logs" "$TOPO_WWW"
