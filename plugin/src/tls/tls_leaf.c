@@ -35,7 +35,7 @@ static int check_labels(const char *s, size_t n, char *out, char *err, size_t er
             if (++label > 63)
                 return msb_fail(err, errlen, "server name: label at offset %zu is over 63 bytes",
                                 i + 1 - label);
-        } else if (c >= 0x21 && c < 0x7f) {
+        } else if (c >= 0x20 && c < 0x7f) {
             return msb_fail(err, errlen,
                             "server name: '%c' at offset %zu (only letters, digits, '-', '_' "
                             "and '.' are allowed)",
