@@ -60,8 +60,9 @@ struct msb_tls_ca *msb_tls_ca_generate(const struct msb_tls_ca_opts *opts, char 
 struct msb_tls_ca *msb_tls_ca_load(const char *cert_pem_path, const char *key_pem_path, char *err,
                                    size_t errlen);
 
-/* Frees the CA; OpenSSL's EVP_PKEY_free clears the private key material
- * (OPENSSL_clear_free of the key's bignums and buffers) before release. */
+/* Frees the CA; EVP_PKEY_free's key-type routines clear the private key
+ * material (BN_clear_free, OPENSSL_clear_free) before release, so no
+ * explicit zeroing is needed here. */
 void msb_tls_ca_free(struct msb_tls_ca *ca);
 
 /* The CA certificate (never its key) as PEM into buf, NUL-terminated;
@@ -99,7 +100,7 @@ struct msb_tls_cache_opts {
 
 /* Plain counters the caller copies into its metrics. */
 struct msb_tls_cache_stats {
-    uint64_t hits, misses; /* a miss is every get that mints or fails */
+    uint64_t hits, misses; /* a miss is a get that had to mint (or tried to) */
     uint64_t evictions;    /* least recently used entries dropped at capacity */
     uint64_t refreshes;    /* entries re-minted because their leaf was near its end */
     uint64_t mint_errors;  /* refused names and failed mints */
