@@ -276,7 +276,7 @@ static void test_too_large(void)
     msb_obuf_free(&r.out);
     /* Never ending: refused once past the bound, not buffered forever. */
     big[8193] = 'x';
-    run_cuts(0, ELIG, (uint8_t *)big, 8200, NULL, 0, 0, &r);
+    run_cuts(0, ELIG, (uint8_t *)big, 8197, NULL, 0, 0, &r);
     CU_ASSERT_EQUAL(r.st, MSB_SUBST_TOO_LARGE);
     msb_obuf_free(&r.out);
     size_t n = 70000;
@@ -349,7 +349,7 @@ static void binary_body(uint8_t *b, size_t n)
 
 static void test_binary_body(void)
 {
-    enum { BODY = 3000 };
+    enum { BODY = 1200 };
     char head[128];
     uint8_t *in = malloc(BODY + 200);
     setup();
