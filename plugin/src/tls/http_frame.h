@@ -19,7 +19,7 @@
 
 enum msb_subst_status {
     MSB_SUBST_OK,          /* all input consumed, nothing held back */
-    MSB_SUBST_NEED_MORE,   /* all input consumed, part of a message held */
+    MSB_SUBST_NEED_MORE,   /* all input consumed, a message not complete yet */
     MSB_SUBST_VIOLATION,   /* a non-eligible placeholder: reset the flow */
     MSB_SUBST_TOO_LARGE,   /* a bound above, or the output's max */
     MSB_SUBST_MALFORMED,   /* not HTTP/1.x as this parser accepts it */
