@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The response direction of http_subst.h: every real value echoed by the
+ * upstream is overwritten in place by a same-length redaction, with the
+ * bytes that may start a value held back until ruled out or the message
+ * ends.  In-place and same-length is what keeps Content-Length and chunk
+ * sizes true while streaming.
+ */
+#include "tls/http_subst.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HOLD_MAX MSB_SUBST_HEAD_MAX
+
+/* Byte K of secret S's redaction: its placeholder, cut or '*'-padded. */
+static uint8_t redaction(const struct msb_secret *s, size_t k)
+{
+    return k < s->plen ? s->placeholder[k] : '*';
+}
+
+/* Emits the N held bytes at the front (r->start). */
+static int emit(struct msb_redact *r, size_t n, struct msb_obuf *out)
+{
+    if (n == 0)
+        return 0;
+    if (msb_obuf_put(out, r->buf + r->start, n))
+        return -1;
+    for (size_t i = r->start; i < r->start + n; i++)
+        r->ndata -= r->isdata[i];
+    r->start += n;
+    if (r->start == r->len) {
+        r->start = r->len = 0;
+    } else if (r->start > HOLD_MAX / 2) {
+        /* Compacting only past half the buffer keeps this amortised O(1). */
+        memmove(r->buf, r->buf + r->start, r->len - r->start);
+        memmove(r->isdata, r->isdata + r->start, r->len - r->start);
+        r->len -= r->start;
+        r->start = 0;
+    }
+    return 0;
+}
+
+static int red_flush(struct msb_redact *r, struct msb_obuf *out)
+{
+    memset(r->st, 0, sizeof r->st);
+    return emit(r, r->len - r->start, out);
+}
+
+/* Secret S matched: overwrite its data bytes, the last vlen held. */
+static void overwrite(struct msb_redact *r, const struct msb_secret *s)
+{
+    size_t k = s->vlen, i = r->len;
+    while (k) {
+        i--;
+        if (r->isdata[i])
+            r->buf[i] = redaction(s, --k);
+    }
+    memset(r->st, 0, sizeof r->st);
+}
+
+/* One data byte into every value's matcher: the longest live prefix. */
+static size_t match_byte(struct msb_redact *r, const struct msb_secret_set *set, uint8_t c)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const struct msb_secret *s = &set->s[i];
+        uint16_t st = r->st[i];
+        while (st && s->value[st] != c)
+            st = s->vfail[st - 1];
+        if (s->value[st] == c)
+            st++;
+        if (st == s->vlen) {
+            overwrite(r, s);
+            return 0;
+        }
+        r->st[i] = st;
+        need = st > need ? st : need;
+    }
+    return need;
+}
+
+static size_t live(const struct msb_redact *r, size_t n)
+{
+    size_t need = 0;
+    for (size_t k = 0; k < n; k++)
+        need = r->st[k] > need ? r->st[k] : need;
+    return need;
+}
+
+/* Emits the held bytes before the first data byte of the longest live
+ * match: they can no longer be part of a value. */
+static int release(struct msb_redact *r, size_t need, struct msb_obuf *out)
+{
+    size_t drop = 0, at = r->start, nd = r->ndata;
+    if (need == 0)
+        return emit(r, r->len - r->start, out);
+    while (at < r->len && (nd > need || !r->isdata[at])) {
+        nd -= r->isdata[at++];
+        drop++;
+    }
+    return drop ? emit(r, drop, out) : 0;
+}
+
+static enum msb_subst_status red_alloc(struct msb_redact *r)
+{
+    if (r->buf)
+        return MSB_SUBST_OK;
+    r->buf = malloc(HOLD_MAX);
+    r->isdata = malloc(HOLD_MAX);
+    r->cap = HOLD_MAX;
+    return r->buf && r->isdata ? MSB_SUBST_OK : MSB_SUBST_TOO_LARGE;
+}
+
+/* N bytes that are all value data (ISDATA) or all framing. */
+static enum msb_subst_status red_feed(struct msb_subst *f, const uint8_t *in, size_t n,
+                                      int isdata, struct msb_obuf *out)
+{
+    struct msb_redact *r = &f->red;
+    if (red_alloc(r) != MSB_SUBST_OK)
+        return MSB_SUBST_TOO_LARGE;
+    for (size_t i = 0; i < n; i++) {
+        if (r->len == HOLD_MAX)
+            return MSB_SUBST_TOO_LARGE; /* a value spread over 64 KiB of framing */
+        r->buf[r->len] = in[i];
+        r->isdata[r->len++] = (uint8_t)isdata;
+        r->ndata += (size_t)isdata;
+        size_t need = isdata ? match_byte(r, f->set, in[i]) : live(r, f->set->n);
+        if (release(r, need, out))
+            return MSB_SUBST_TOO_LARGE;
+    }
+    return MSB_SUBST_OK;
+}
+
+/* HTTP/1.x SP 3DIGIT [SP reason]: the status code, or -1. */
+static int status_code(const uint8_t *h, size_t n)
+{
+    if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') || h[8] != ' ')
+        return -1;
+    int code = 0;
+    for (size_t i = 9; i < 12; i++) {
+        if (h[i] < '0' || h[i] > '9')
+            return -1;
+        code = code * 10 + (h[i] - '0');
+    }
+    return (n == 12 || h[12] == ' ') && code >= 100 ? code : -1;
+}
+
+/* Whether the oldest request in flight was HEAD (its response has no body
+ * whatever its headers say); 1xx answers do not complete a request. */
+static int pop_head(struct msb_subst *f, int code)
+{
+    if (code < 200 || f->pending == 0)
+        return 0;
+    int head = (int)(f->heads & 1);
+    f->heads >>= 1;
+    f->pending--;
+    return head;
+}
+
+static enum msb_subst_status framing(struct msb_subst *f, int code)
+{
+    struct msb_http_meta m;
+    struct msb_http_dir *d = &f->resp;
+    enum msb_subst_status s = msb_http_meta(d->head, d->head_len, &m);
+    if (s != MSB_SUBST_OK)
+        return s;
+    if (m.chunked && m.has_clen)
+        return MSB_SUBST_MALFORMED;
+    int head = pop_head(f, code);
+    memset(&d->ch, 0, sizeof d->ch);
+    d->left = m.clen;
+    if (head || code < 200 || code == 204 || code == 304)
+        d->state = H_HEAD;
+    else if (m.chunked == 1)
+        d->state = H_CHUNKED;
+    else if (m.chunked == 2 || !m.has_clen)
+        d->state = H_TO_EOF;
+    else
+        d->state = m.clen ? H_BODY : H_HEAD;
+    return MSB_SUBST_OK;
+}
+
+static enum msb_subst_status resp_head(struct msb_subst *f, const uint8_t *in, size_t n,
+                                       struct msb_obuf *out, size_t *used)
+{
+    struct msb_http_dir *d = &f->resp;
+    enum msb_subst_status s = msb_http_head_add(d, in, n, used);
+    if (s != MSB_SUBST_OK)
+        return s;
+    int code = status_code(d->head, d->eol - 1);
+    if (code < 0)
+        return MSB_SUBST_MALFORMED;
+    if (code == 101)
+        return MSB_SUBST_UNSUPPORTED;
+    if ((s = framing(f, code)) != MSB_SUBST_OK)
+        return s;
+    /* A head is all text: any byte of it may carry a value. */
+    s = red_feed(f, d->head, d->head_len, 1, out);
+    d->head_len = 0;
+    d->eol = 0;
+    if (s == MSB_SUBST_OK && d->state == H_HEAD && red_flush(&f->red, out))
+        s = MSB_SUBST_TOO_LARGE;
+    return s;
+}
+
+static enum msb_subst_status resp_chunked(struct msb_subst *f, const uint8_t *in, size_t n,
+                                          struct msb_obuf *out, size_t *used)
+{
+    struct msb_chunked *ch = &f->resp.ch;
+    size_t r = msb_chunked_data_run(ch, n);
+    if (r) {
+        msb_chunked_skip(ch, r);
+        *used = r;
+        return red_feed(f, in, r, 1, out);
+    }
+    *used = 1;
+    int c = msb_chunked_byte(ch, in[0]);
+    if (c < 0)
+        return c == CH_TOO_LARGE ? MSB_SUBST_TOO_LARGE : MSB_SUBST_MALFORMED;
+    enum msb_subst_status s = red_feed(f, in, 1, c == CH_DATA, out);
+    if (s == MSB_SUBST_OK && c == CH_END) {
+        f->resp.state = H_HEAD;
+        if (red_flush(&f->red, out))
+            s = MSB_SUBST_TOO_LARGE;
+    }
+    return s;
+}
+
+static enum msb_subst_status resp_step(struct msb_subst *f, const uint8_t *in, size_t n,
+                                       struct msb_obuf *out, size_t *used)
+{
+    struct msb_http_dir *d = &f->resp;
+    size_t k = d->left < n ? (size_t)d->left : n;
+    switch (d->state) {
+    case H_HEAD:
+        return resp_head(f, in, n, out, used);
+    case H_CHUNKED:
+        return resp_chunked(f, in, n, out, used);
+    case H_TO_EOF:
+        *used = n;
+        return red_feed(f, in, n, 1, out);
+    default: {
+        *used = k;
+        enum msb_subst_status s = red_feed(f, in, k, 1, out);
+        if (s == MSB_SUBST_OK && (d->left -= k) == 0) {
+            d->state = H_HEAD;
+            if (red_flush(&f->red, out))
+                s = MSB_SUBST_TOO_LARGE;
+        }
+        return s;
+    }
+    }
+}
+
+static enum msb_subst_status resp_stop(struct msb_subst *f, enum msb_subst_status s)
+{
+    f->resp.state = H_STOPPED;
+    f->resp.stop = s;
+    return s;
+}
+
+enum msb_subst_status msb_subst_response(struct msb_subst *f, const void *in, size_t n,
+                                         struct msb_obuf *out)
+{
+    const uint8_t *b = in;
+    if (f->resp.state == H_STOPPED)
+        return f->resp.stop;
+    enum msb_subst_status s = MSB_SUBST_OK;
+    for (size_t i = 0, used; s <= MSB_SUBST_NEED_MORE && i < n; i += used)
+        s = resp_step(f, b + i, n - i, out, &used);
+    if (s > MSB_SUBST_NEED_MORE)
+        return resp_stop(f, s);
+    int idle = f->resp.state == H_HEAD && f->resp.head_len == 0 && f->red.len == f->red.start;
+    return idle ? MSB_SUBST_OK : MSB_SUBST_NEED_MORE;
+}
+
+enum msb_subst_status msb_subst_response_eof(struct msb_subst *f, struct msb_obuf *out)
+{
+    struct msb_http_dir *d = &f->resp;
+    if (d->state == H_STOPPED)
+        return d->stop;
+    if (d->state != H_TO_EOF && !(d->state == H_HEAD && d->head_len == 0))
+        return resp_stop(f, MSB_SUBST_MALFORMED);
+    if (red_flush(&f->red, out))
+        return resp_stop(f, MSB_SUBST_TOO_LARGE);
+    d->state = H_HEAD;
+    return MSB_SUBST_OK;
+}
