@@ -90,7 +90,7 @@ static void check(int resp, uint64_t elig, const void *in, size_t n, const void 
                   size_t expn, enum msb_subst_status st, int eof)
 {
     struct run r;
-    size_t *cuts = malloc((n + 1) * sizeof *cuts);
+    size_t *cuts = calloc(n + 1, sizeof *cuts);
     int bad = 0;
     run_cuts(resp, elig, in, n, NULL, 0, eof, &r);
     CU_ASSERT(same(&r, st, exp, expn));

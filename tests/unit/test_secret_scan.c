@@ -50,7 +50,7 @@ static int scan_cuts(uint64_t watch, const char *s, size_t n, const size_t *cuts
 /* Whole, byte by byte and every 2-way split all give EXPECT. */
 static void expect_all_splits(const char *s, uint64_t watch, int expect)
 {
-    size_t n = strlen(s), *cuts = malloc((n + 1) * sizeof *cuts);
+    size_t n = strlen(s), *cuts = calloc(n + 1, sizeof *cuts);
     CU_ASSERT_EQUAL(scan_cuts(watch, s, n, NULL, 0), expect);
     for (size_t i = 0; i + 1 < n; i++)
         cuts[i] = i + 1;

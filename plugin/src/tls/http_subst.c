@@ -350,7 +350,7 @@ enum msb_subst_status msb_subst_request(struct msb_subst *f, const void *in, siz
         f->violation = hit;
         s = MSB_SUBST_VIOLATION;
     }
-    for (size_t i = 0, used; s <= MSB_SUBST_NEED_MORE && i < n; i += used)
+    for (size_t i = 0, used = 0; s <= MSB_SUBST_NEED_MORE && i < n; i += used)
         s = step(f, b + i, n - i, out, &used);
     if (s > MSB_SUBST_NEED_MORE) {
         f->req.state = H_STOPPED;

@@ -267,7 +267,7 @@ enum msb_subst_status msb_subst_response(struct msb_subst *f, const void *in, si
     if (f->resp.state == H_STOPPED)
         return f->resp.stop;
     enum msb_subst_status s = MSB_SUBST_OK;
-    for (size_t i = 0, used; s <= MSB_SUBST_NEED_MORE && i < n; i += used)
+    for (size_t i = 0, used = 0; s <= MSB_SUBST_NEED_MORE && i < n; i += used)
         s = resp_step(f, b + i, n - i, out, &used);
     if (s > MSB_SUBST_NEED_MORE)
         return resp_stop(f, s);
