@@ -79,11 +79,17 @@ expected_addrs() {
     mac=$(printf '02:6d:73:%02x:%02x:02' $((s >> 8)) $((s & 255)))
 }
 
-# Processes still in the network namespace with this inode (net:[N]).
-procs_in_netns() {
-    local want=$1 n=0 l
+# Processes left of one run: those whose environment holds TAG=VALUE (set
+# on msbnetd's command line; the sandbox's helper, its init and CMD inherit
+# it) and whose network namespace is NS (net:[N]).  An inode alone is no
+# proof: the kernel reuses a freed namespace's inode, and a test running
+# beside this one may own a namespace with the same number a moment later.
+procs_in_netns() { # NS TAG=VALUE
+    local want=$1 tag=$2 n=0 l p
     for l in /proc/[0-9]*/ns/net; do
-        [[ $(readlink "$l" 2>/dev/null) == "$want" ]] && n=$((n + 1))
+        [[ $(readlink "$l" 2>/dev/null) == "$want" ]] || continue
+        p=${l%/ns/net}
+        tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "$tag" && n=$((n + 1))
     done
     echo $n
 }

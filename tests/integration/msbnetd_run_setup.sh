@@ -16,7 +16,8 @@ resolv_before=$(sha256sum /etc/resolv.conf 2>/dev/null)
 host_links_before=$(ip -br link | awk '{print $1}' | sort)
 # msbnetd run: CMD's stdout as is, msbnetd's stderr after it ends; how
 # msbnetd ended is judged (no sanitizer report, no status of its own).
-run() { FG_STDOUT=pass msbnetd_fg run cmd -- "$msbnetd" --plugin "$plugin" run "$@"; }
+run_tag=MSBT_RUN_SETUP=$$.$RANDOM # marks the processes of this test's runs
+run() { FG_STDOUT=pass msbnetd_fg run cmd -- env "$run_tag" "$msbnetd" --plugin "$plugin" run "$@"; }
 
 # One run per configuration prints everything the checks need.
 setup_of() { # OPTIONS... -- prints sections separated by "=="
@@ -47,7 +48,7 @@ nameserver $gw6"
     expect "$label: MAC and MTU" "$(tr '\n' ' ' <<<"$link" | sed 's/^ *//; s/ *$//')" "$mac $mtu"
     expect "$label: only lo and tap0" "$(echo $links)" "lo tap0"
     ns=$(tr -d '\n ' <<<"$ns")
-    expect "$label: namespace gone after exit" "$(procs_in_netns "$ns")" "0"
+    expect "$label: namespace gone after exit" "$(procs_in_netns "$ns" "$run_tag")" "0"
 }
 
 check_setup "default" 0 1500

@@ -237,7 +237,8 @@ static void guest_tcp(struct guest_pkt *g, const struct msb_ip *dst, uint16_t sp
     t[12] = (MSB_TCP_HLEN / 4) << 4;
     t[13] = flags;
     msb_put16(t + 14, 65535);
-    memcpy(t + MSB_TCP_HLEN, data, n);
+    if (n) /* data may be NULL for a bare segment */
+        memcpy(t + MSB_TCP_HLEN, data, n);
     th_finish(g, dst, MSB_IPPROTO_TCP, MSB_TCP_HLEN + n, 16);
 }
 
