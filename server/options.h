@@ -47,6 +47,10 @@ struct msbd_opts {
     bool tap_pump; /* --tap-pump: TAP frames through msbnetd's loop, not the stack thread */
     enum msbd_command command; /* the command these options are for */
     bool no_offload;           /* run / tap --no-offload: plain frames on the TAP */
+    /* --on-secret-violation: for the secrets given as options (NULL = the
+     * plugin's default, block).  --tls-intercept, --tls-port and the
+     * --secret options live in overrides ("tls", "secrets"). */
+    const char *on_secret_violation;
 };
 
 /* True when the plugin gets "vnet_hdr": true: the TAP commands exchange
