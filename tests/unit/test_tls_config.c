@@ -276,6 +276,9 @@ static void test_cross_key_refusals(void)
     /* jansson quotes text near a syntax error: not when secrets may be there. */
     expect_error("{" TLS_ON ",\"secrets\":[{\"env\":\"K\",\"value\":\"" VALUE "\001\"}]}",
                  "config: invalid JSON at line 1");
+    /* jansson quotes at most 20 bytes: a short value would show in full. */
+    expect_error("{" TLS_ON ",\"secrets\":[{\"env\":\"K\",\"value\":\"sk-VaLuE-1\001\"}]}",
+                 "control character 0x1");
     expect_error("{" TLS_ON ",\"secrets\":[{\"env\":\"K\",\"value\":\"" VALUE "\" " VALUE "}]}",
                  "config: invalid JSON at line 1");
     /* An empty secrets list needs nothing. */
