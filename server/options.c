@@ -320,6 +320,7 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **a
 
 void msbd_opts_free(struct msbd_opts *o)
 {
+    msbd_wipe_values(json_object_get(o->overrides, "secrets"));
     json_decref(o->overrides);
     o->overrides = NULL;
 }
@@ -361,6 +362,7 @@ static json_t *load_file(const char *path)
     char *near = strstr(je.text, " near ");
     if (!root && near && strstr(text, "secrets"))
         *near = '\0';
+    msbd_wipe_text(text);
     free(text);
     if (!root || !json_is_object(root)) {
         fprintf(stderr, "msbnetd: %s: %s\n", path,
@@ -429,9 +431,9 @@ static void protect_own(json_t *root, const struct msbd_opts *o)
 
 /* The file's list KEY with the options' entries appended (a new
  * reference), or NULL when one of the two has none. */
-static json_t *merge_list(json_t *root, const struct msbd_opts *o, const char *key)
+static json_t *merge_list(json_t *root, json_t *ov, const char *key)
 {
-    json_t *mine = json_object_get(o->overrides, key);
+    json_t *mine = json_object_get(ov, key);
     json_t *theirs = json_object_get(root, key);
     if (!mine || !json_is_array(theirs))
         return NULL;
@@ -441,9 +443,9 @@ static json_t *merge_list(json_t *root, const struct msbd_opts *o, const char *k
 }
 
 /* The file's "tls" object with the options' members set on it. */
-static json_t *merge_tls(json_t *root, const struct msbd_opts *o)
+static json_t *merge_tls(json_t *root, json_t *ov)
 {
-    json_t *mine = json_object_get(o->overrides, "tls");
+    json_t *mine = json_object_get(ov, "tls");
     json_t *theirs = json_object_get(root, "tls");
     if (!mine || !json_is_object(theirs))
         return NULL;
@@ -462,11 +464,13 @@ char *msbd_opts_config_json(const struct msbd_opts *o)
         return NULL;
     }
     /* --publish and the --secret options add to the file's lists instead of
-     * replacing them; --tls-* set members of the file's "tls" object. */
-    msbd_opts_apply_violation(o, json_object_get(o->overrides, "secrets"));
-    json_t *merged[2] = {merge_list(root, o, "publish"), merge_list(root, o, "secrets")};
-    json_t *tls = merge_tls(root, o);
-    json_object_update(root, o->overrides);
+     * replacing them; --tls-* set members of the file's "tls" object.  A
+     * copy of the options, so every value in it can be wiped below. */
+    json_t *ov = json_deep_copy(o->overrides);
+    msbd_opts_apply_violation(o, json_object_get(ov, "secrets"));
+    json_t *merged[2] = {merge_list(root, ov, "publish"), merge_list(root, ov, "secrets")};
+    json_t *tls = merge_tls(root, ov);
+    json_object_update(root, ov);
     if (merged[0])
         json_object_set_new(root, "publish", merged[0]);
     if (merged[1])
@@ -475,6 +479,9 @@ char *msbd_opts_config_json(const struct msbd_opts *o)
         json_object_set_new(root, "tls", tls);
     protect_own(root, o);
     char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* Every entry, the file's and the options' copies, is in this list. */
+    msbd_wipe_values(json_object_get(root, "secrets"));
     json_decref(root);
+    json_decref(ov);
     return s;
 }

@@ -73,6 +73,9 @@ void *msbd_publish_arg(const char *arg, char *why, size_t whylen);
  * options' keys on top.  NULL (message printed) when the file is unusable. */
 char *msbd_opts_config_json(const struct msbd_opts *o);
 
+/* Zeroes a config text (it may hold secret values) before it is freed. */
+void msbd_wipe_text(char *s);
+
 /* Reads a whole config file ("-" = stdin) of at most 1 MiB; NULL with a
  * message printed on error.  Shared with check-config. */
 char *msbd_read_config(const char *path);

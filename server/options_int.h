@@ -38,6 +38,9 @@ int msbd_opts_on_violation(struct msbd_opts *o, const char *cmd, const char *val
  * --secret-env ENV@HOSTS. */
 int msbd_opts_add_secret(struct msbd_opts *o, const char *cmd, enum msbd_secret_kind kind,
                          char *val);
+/* Zeroes the "value" strings of a "secrets" list (a json_t array) in
+ * place, before it is freed. */
+void msbd_wipe_values(void *secrets_list);
 /* --on-secret-violation onto the options' own "secrets" entries. */
 void msbd_opts_apply_violation(const struct msbd_opts *o, void *secrets_list);
 

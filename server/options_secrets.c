@@ -4,6 +4,7 @@
  * into the plugin's "tls" and "secrets" keys.  No message here ever shows
  * a secret value: refusals name the ENV part only. */
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,11 +83,17 @@ static const char *const opt_forms[] = {"ENV=VALUE@HOST[,HOST]", "ENV=PATH@HOST[
                                         "ENV@HOST[,HOST]"};
 
 /* The ENV part of the argument (up to '=' or, for --secret-env, '@') for
- * messages: never what follows it. */
+ * messages: never what follows it, and nothing at all unless it looks like
+ * a variable name (a forgotten '=' must not print the value). */
 static void env_part(const char *val, enum msbd_secret_kind kind, char *out, size_t outlen)
 {
-    size_t n = strcspn(val, kind == MSBD_SECRET_ENV ? "@" : "=");
-    snprintf(out, outlen, "%.*s", (int)(n < 64 ? n : 64), val);
+    const char *stop = kind == MSBD_SECRET_ENV ? "@" : "=";
+    size_t n = strcspn(val, stop);
+    bool name = (val[n] != '\0' || kind == MSBD_SECRET_ENV) && n <= 63;
+    for (size_t i = 0; name && i < n; i++)
+        name = (val[i] >= 'A' && val[i] <= 'Z') || (val[i] >= 'a' && val[i] <= 'z') ||
+               (val[i] >= '0' && val[i] <= '9') || val[i] == '_';
+    snprintf(out, outlen, "%.*s", name ? (int)n : 1, name ? val : "?");
 }
 
 static int add_entry(struct msbd_opts *o, enum msbd_secret_kind kind, const char *env,
@@ -148,4 +155,22 @@ void msbd_opts_apply_violation(const struct msbd_opts *o, void *secrets_list)
         return;
     json_array_foreach(list, i, e)
         json_object_set_new(e, "on_violation", json_string(o->on_secret_violation));
+}
+
+void msbd_wipe_values(void *secrets_list)
+{
+    json_t *list = secrets_list;
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        json_t *v = json_object_get(e, "value");
+        if (json_is_string(v))
+            explicit_bzero((char *)json_string_value(v), json_string_length(v));
+    }
+}
+
+void msbd_wipe_text(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
 }
