@@ -316,7 +316,8 @@ static int release_cmd(struct run_state *rs)
     char *msg = malloc(len + 1);
     if (msg) {
         msg[0] = 'g';
-        memcpy(msg + 1, rs->ca_pem, len);
+        if (len)
+            memcpy(msg + 1, rs->ca_pem, len);
     }
     int rc = msg && len + 1 <= GO_MAX && write(rs->go, msg, len + 1) == (ssize_t)(len + 1) ? 0 : -1;
     free(msg);

@@ -117,9 +117,9 @@ static int copy_value(struct msb_secret_cfg *s, unsigned i, const char *v, char 
                       size_t errlen)
 {
     size_t n = strlen(v);
-    if (n > MSB_CFG_SECRET_VALUE_MAX)
+    if (n == 0 || n > MSB_CFG_SECRET_VALUE_MAX)
         return 0; /* refused by value_ok with the one message */
-    if (n && !(s->value = malloc(n)))
+    if (!(s->value = malloc(n)))
         return msb_fail(err, errlen, ENTRY "out of memory", i, s->env);
     memcpy(s->value, v, n);
     s->vlen = n;
