@@ -35,6 +35,8 @@ static void usage(FILE *out)
             "                                wait for the termination event\n"
             "  policy get | policy set (FILE | - | --rules TOKENS)\n"
             "                                the egress policy in force, or replace it\n"
+            "  ca                            the sandbox CA's certificate (PEM) for trust stores\n"
+            "  secrets                       secrets: names, hosts, counters (never values)\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
@@ -100,6 +102,8 @@ static const struct {
     {"metrics", ctl_metrics},
     {"watch-termination", ctl_watch_termination},
     {"policy", ctl_policy},
+    {"ca", ctl_ca},
+    {"secrets", ctl_secrets},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)

@@ -127,6 +127,7 @@ int msbd_host_open(struct msbd_host *h, const struct msbd_opts *o)
     int rc = create(h, o, json);
     if (!rc)
         read_slot(h, json);
+    msbd_wipe_text(json); /* it may hold secret values */
     free(json);
     return rc ? rc : read_addresses(h, !o->no_gateways);
 }

@@ -99,7 +99,23 @@ static const char usage_options[] =
     "  --no-offload              run/tap: plain frames on tap0 (default: virtio-net\n"
     "                            headers with checksum and TSO offloads)\n"
     "  -v, --verbose             say what is happening on stderr\n"
-    "  -h, --help                this text\n"
+    "  -h, --help                this text\n";
+
+/* TLS interception and secrets (issue 14; ISO C bounds one literal). */
+static const char usage_tls[] =
+    "\n"
+    "TLS interception and secrets:\n"
+    "  --tls-intercept           TLS interception on (config tls.intercept): the\n"
+    "                            plugin makes a sandbox CA; run puts it in CMD's\n"
+    "                            trust store (the data path is not wired yet)\n"
+    "  --tls-port N              an intercepted port (repeatable; default 443)\n"
+    "  --secret ENV=VALUE@HOST[,HOST]  CMD gets ENV=<placeholder>; VALUE may go to\n"
+    "                            HOST only (shows in ps until parsed: prefer the\n"
+    "                            two below)\n"
+    "  --secret-file ENV=PATH@HOST[,HOST]  the value read from PATH\n"
+    "  --secret-env ENV@HOST[,HOST]  the value from msbnetd's own $ENV\n"
+    "  --on-secret-violation block|block-and-log|block-and-terminate\n"
+    "                            for the secrets above (default block)\n"
     "\n"
     "exit status: 0 ok, 1 runtime failure, 2 bad usage or config; run: CMD's status\n";
 
@@ -107,6 +123,7 @@ static void usage(FILE *out)
 {
     fputs(usage_commands, out);
     fputs(usage_options, out);
+    fputs(usage_tls, out);
 }
 
 static int cmd_check_config(const struct msbnet_api_v1 *api, int argc, char **argv)

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/mount.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static int sys_fail(char *err, size_t errlen, const char *what)
@@ -74,6 +75,65 @@ int msbd_mount_outer(const struct msbd_addrs *a, const char *const *hide, size_t
         }
     }
     return 0;
+}
+
+#define BUNDLE_MAX (16u << 20)
+#define STAGED_BUNDLE STAGING_DIR "/ca-bundle.crt"
+
+/* The system bundle, then the PEM after a newline if the bundle lacks one. */
+static int write_bundle(const char *sys, size_t n, const char *pem, size_t len, char *err,
+                        size_t errlen)
+{
+    int fd = open(STAGED_BUNDLE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sys_fail(err, errlen, "creating the CA bundle");
+    bool nl = n > 0 && sys[n - 1] != '\n';
+    int rc = (write(fd, sys, n) == (ssize_t)n && (!nl || write(fd, "\n", 1) == 1) &&
+              write(fd, pem, len) == (ssize_t)len) ? 0 : -1;
+    if (rc)
+        sys_fail(err, errlen, "writing the CA bundle");
+    close(fd);
+    return rc;
+}
+
+static char *read_small(const char *path, size_t max, size_t *n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = fd < 0 ? NULL : malloc(max);
+    ssize_t got = 0, r = 0;
+    while (buf && (size_t)got < max && (r = read(fd, buf + got, max - (size_t)got)) > 0)
+        got += r;
+    if (fd >= 0)
+        close(fd);
+    if (buf && (r < 0 || (size_t)got == max)) {
+        free(buf);
+        buf = NULL;
+    }
+    *n = (size_t)got;
+    return buf;
+}
+
+int msbd_mount_ca_bundle(const char *pem, size_t len, char *err, size_t errlen)
+{
+    size_t n;
+    char *sys = read_small(MSBD_CA_BUNDLE, BUNDLE_MAX, &n);
+    if (!sys) {
+        snprintf(err, errlen, "--tls-intercept: cannot read %s (the system CA bundle the "
+                              "sandbox CA is added to): %s", MSBD_CA_BUNDLE, strerror(errno));
+        return -1;
+    }
+    if (mount("msbnetd", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=32m")) {
+        free(sys);
+        return sys_fail(err, errlen, "mounting a staging tmpfs on " STAGING_DIR);
+    }
+    int rc = write_bundle(sys, n, pem, len, err, errlen);
+    free(sys);
+    if (rc == 0 && (rc = mount(STAGED_BUNDLE, MSBD_CA_BUNDLE, NULL, MS_BIND, NULL)) != 0)
+        sys_fail(err, errlen, "bind-mounting the CA bundle over " MSBD_CA_BUNDLE);
+    /* The bind mount keeps the file; /tmp shows what it showed before. */
+    if (umount2(STAGING_DIR, MNT_DETACH) && rc == 0)
+        rc = sys_fail(err, errlen, "unmounting the staging tmpfs");
+    return rc;
 }
 
 int msbd_mount_sandbox(char *err, size_t errlen)

@@ -21,6 +21,16 @@ int msbd_mount_outer(const struct msbd_addrs *a, const char *const *hide, size_t
 /* In step 2's namespaces (msbd_ns_sandbox): a fresh sysfs on /sys. */
 int msbd_mount_sandbox(char *err, size_t errlen);
 
+/* Where CMD finds its trust store: the system bundle, which a bind mount
+ * replaces by the system's certificates plus the sandbox CA. */
+#define MSBD_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* In step 2's namespaces, before CMD starts: MSBD_CA_BUNDLE (which must
+ * exist) covered by a copy of itself with the PEM appended last, written
+ * on a staging tmpfs as resolv.conf is (the host's file is never
+ * changed).  Only a certificate ever comes here, never a key.  0 or -1. */
+int msbd_mount_ca_bundle(const char *pem, size_t len, char *err, size_t errlen);
+
 /* By pid 1 of the new pid namespace: a fresh /proc that shows only it. */
 int msbd_mount_proc(char *err, size_t errlen);
 

@@ -23,7 +23,8 @@ enum {
     OPT_NO_GATEWAYS, OPT_PUBLISH, OPT_NO_GUEST_CONFIG, OPT_HTTP, OPT_CONTROL_ADDR, OPT_TLS_CERT,
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
     OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
-    OPT_TAP_PUMP, OPT_BUSY_POLL,
+    OPT_TAP_PUMP, OPT_BUSY_POLL, OPT_TLS_INTERCEPT, OPT_TLS_PORT, OPT_SECRET, OPT_SECRET_FILE,
+    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +60,12 @@ static const struct option long_opts[] = {
     {"tap-pump", no_argument, NULL, OPT_TAP_PUMP},
     {"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+    {"tls-intercept", no_argument, NULL, OPT_TLS_INTERCEPT},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"secret", required_argument, NULL, OPT_SECRET},
+    {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
+    {"secret-env", required_argument, NULL, OPT_SECRET_ENV},
+    {"on-secret-violation", required_argument, NULL, OPT_ON_SECRET_VIOLATION},
     {NULL, 0, NULL, 0},
 };
 
@@ -182,8 +189,25 @@ static int set_transport_fd(struct msbd_opts *o, const char *cmd, const char *va
     return 0;
 }
 
-static int apply(struct msbd_opts *o, const char *cmd, int c, const char *arg)
+/* The TLS and secret options (options_secrets.c); 1 when c is none of them. */
+static int apply_tls(struct msbd_opts *o, const char *cmd, int c, char *arg)
 {
+    switch (c) {
+    case OPT_TLS_INTERCEPT: return msbd_opts_tls_intercept(o);
+    case OPT_TLS_PORT: return msbd_opts_tls_port(o, cmd, arg);
+    case OPT_SECRET: return msbd_opts_add_secret(o, cmd, MSBD_SECRET_VALUE, arg);
+    case OPT_SECRET_FILE: return msbd_opts_add_secret(o, cmd, MSBD_SECRET_FILE, arg);
+    case OPT_SECRET_ENV: return msbd_opts_add_secret(o, cmd, MSBD_SECRET_ENV, arg);
+    case OPT_ON_SECRET_VIOLATION: return msbd_opts_on_violation(o, cmd, arg);
+    default: return 1;
+    }
+}
+
+static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
+{
+    int tls = apply_tls(o, cmd, c, arg);
+    if (tls != 1)
+        return tls;
     switch (c) {
     case OPT_PLUGIN: o->plugin_path = arg; return 0;
     case OPT_CONFIG: o->config_path = arg; return 0;
@@ -296,6 +320,7 @@ int msbd_opts_parse(struct msbd_opts *o, enum msbd_command c, int argc, char **a
 
 void msbd_opts_free(struct msbd_opts *o)
 {
+    msbd_wipe_values(json_object_get(o->overrides, "secrets"));
     json_decref(o->overrides);
     o->overrides = NULL;
 }
@@ -333,6 +358,11 @@ static json_t *load_file(const char *path)
         return NULL;
     json_error_t je;
     json_t *root = json_loads(text, 0, &je);
+    /* jansson quotes the text near a syntax error: it could be a secret. */
+    char *near = strstr(je.text, " near ");
+    if (!root && near && strstr(text, "secrets"))
+        *near = '\0';
+    msbd_wipe_text(text);
     free(text);
     if (!root || !json_is_object(root)) {
         fprintf(stderr, "msbnetd: %s: %s\n", path,
@@ -399,6 +429,31 @@ static void protect_own(json_t *root, const struct msbd_opts *o)
         json_object_del(root, "protected_ports");
 }
 
+/* The file's list KEY with the options' entries appended (a new
+ * reference), or NULL when one of the two has none. */
+static json_t *merge_list(json_t *root, json_t *ov, const char *key)
+{
+    json_t *mine = json_object_get(ov, key);
+    json_t *theirs = json_object_get(root, key);
+    if (!mine || !json_is_array(theirs))
+        return NULL;
+    json_t *all = json_copy(theirs);
+    json_array_extend(all, mine);
+    return all;
+}
+
+/* The file's "tls" object with the options' members set on it. */
+static json_t *merge_tls(json_t *root, json_t *ov)
+{
+    json_t *mine = json_object_get(ov, "tls");
+    json_t *theirs = json_object_get(root, "tls");
+    if (!mine || !json_is_object(theirs))
+        return NULL;
+    json_t *all = json_copy(theirs);
+    json_object_update(all, mine);
+    return all;
+}
+
 char *msbd_opts_config_json(const struct msbd_opts *o)
 {
     json_t *root = load_file(o->config_path);
@@ -408,18 +463,25 @@ char *msbd_opts_config_json(const struct msbd_opts *o)
         json_decref(root);
         return NULL;
     }
-    /* --publish adds to the file's "publish" list instead of replacing it. */
-    json_t *mine = json_object_get(o->overrides, "publish");
-    json_t *theirs = json_object_get(root, "publish");
-    if (mine && json_is_array(theirs)) {
-        json_array_extend(theirs, mine);
-        json_incref(theirs);
-    }
-    json_object_update(root, o->overrides);
-    if (mine && json_is_array(theirs))
-        json_object_set_new(root, "publish", theirs);
+    /* --publish and the --secret options add to the file's lists instead of
+     * replacing them; --tls-* set members of the file's "tls" object.  A
+     * copy of the options, so every value in it can be wiped below. */
+    json_t *ov = json_deep_copy(o->overrides);
+    msbd_opts_apply_violation(o, json_object_get(ov, "secrets"));
+    json_t *merged[2] = {merge_list(root, ov, "publish"), merge_list(root, ov, "secrets")};
+    json_t *tls = merge_tls(root, ov);
+    json_object_update(root, ov);
+    if (merged[0])
+        json_object_set_new(root, "publish", merged[0]);
+    if (merged[1])
+        json_object_set_new(root, "secrets", merged[1]);
+    if (tls)
+        json_object_set_new(root, "tls", tls);
     protect_own(root, o);
     char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* Every entry, the file's and the options' copies, is in this list. */
+    msbd_wipe_values(json_object_get(root, "secrets"));
     json_decref(root);
+    json_decref(ov);
     return s;
 }

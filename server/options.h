@@ -47,6 +47,10 @@ struct msbd_opts {
     bool tap_pump; /* --tap-pump: TAP frames through msbnetd's loop, not the stack thread */
     enum msbd_command command; /* the command these options are for */
     bool no_offload;           /* run / tap --no-offload: plain frames on the TAP */
+    /* --on-secret-violation: for the secrets given as options (NULL = the
+     * plugin's default, block).  --tls-intercept, --tls-port and the
+     * --secret options live in overrides ("tls", "secrets"). */
+    const char *on_secret_violation;
 };
 
 /* True when the plugin gets "vnet_hdr": true: the TAP commands exchange
@@ -68,6 +72,9 @@ void *msbd_publish_arg(const char *arg, char *why, size_t whylen);
 /* The config JSON for create(): the --config file (if any) with the
  * options' keys on top.  NULL (message printed) when the file is unusable. */
 char *msbd_opts_config_json(const struct msbd_opts *o);
+
+/* Zeroes a config text (it may hold secret values) before it is freed. */
+void msbd_wipe_text(char *s);
 
 /* Reads a whole config file ("-" = stdin) of at most 1 MiB; NULL with a
  * message printed on error.  Shared with check-config. */

@@ -28,4 +28,20 @@ int msbd_opts_set_file(const char *cmd, const char *opt, const char *val, const 
 int msbd_opts_set_term_signal(struct msbd_opts *o, const char *cmd, const char *val);
 int msbd_opts_check_control_tls(const struct msbd_opts *o, const char *cmd);
 
+/* options_secrets.c */
+enum msbd_secret_kind { MSBD_SECRET_VALUE = 0, MSBD_SECRET_FILE = 1, MSBD_SECRET_ENV = 2 };
+int msbd_opts_tls_intercept(struct msbd_opts *o);
+int msbd_opts_tls_port(struct msbd_opts *o, const char *cmd, const char *val);
+int msbd_opts_on_violation(struct msbd_opts *o, const char *cmd, const char *val);
+/* --secret ENV=VALUE@HOSTS (the VALUE in val is overwritten with '*' once
+ * copied, so it leaves /proc/PID/cmdline), --secret-file ENV=PATH@HOSTS,
+ * --secret-env ENV@HOSTS. */
+int msbd_opts_add_secret(struct msbd_opts *o, const char *cmd, enum msbd_secret_kind kind,
+                         char *val);
+/* Zeroes the "value" strings of a "secrets" list (a json_t array) in
+ * place, before it is freed. */
+void msbd_wipe_values(void *secrets_list);
+/* --on-secret-violation onto the options' own "secrets" entries. */
+void msbd_opts_apply_violation(const struct msbd_opts *o, void *secrets_list);
+
 #endif

@@ -14,6 +14,9 @@ void msbd_rpc_set_policy(struct msbd_call *c, const ProtobufCMessage *req);
 /* "N rules, default egress X, default ingress Y" (free()), NULL when the
  * plugin cannot report its policy. */
 char *msbd_policy_summary(const struct msbd_host *h);
+/* rpc_tls.c */
+void msbd_rpc_get_ca_certificate(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_list_secrets(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_stream_metrics(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_metrics_sent(struct msbd_call *c, bool ok);
 void msbd_rpc_install_termination(struct msbd_call *c, const ProtobufCMessage *req);

@@ -18,6 +18,10 @@ static const struct msbd_method methods[] = {
      msbd_rpc_install_termination, msbd_rpc_termination_sent},
     {SVC "GetPolicy", &msbnet__v1__get_policy_request__descriptor, msbd_rpc_get_policy, NULL},
     {SVC "SetPolicy", &msbnet__v1__set_policy_request__descriptor, msbd_rpc_set_policy, NULL},
+    {SVC "GetCaCertificate", &msbnet__v1__get_ca_certificate_request__descriptor,
+     msbd_rpc_get_ca_certificate, NULL},
+    {SVC "ListSecrets", &msbnet__v1__list_secrets_request__descriptor, msbd_rpc_list_secrets,
+     NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

@@ -45,6 +45,7 @@
 #include "guestif.h"
 #include "mount.h"
 #include "netns.h"
+#include "sandbox_env.h"
 #include "sandbox_init.h"
 #include "tap.h"
 
@@ -56,8 +57,13 @@ struct run_state {
     bool exited;
     bool verbose;
     struct event_base *base;
-    int go; /* our end of the socketpair: one byte releases CMD */
+    int go; /* our end of the socketpair: one message releases CMD */
+    struct msbd_sandbox_env env; /* CMD's placeholders (sandbox_env.h) */
+    char *ca_pem;                /* the sandbox CA for CMD's trust store, or NULL */
 };
+
+/* "g", then the CA certificate's PEM when there is one: one message. */
+#define GO_MAX (64u * 1024u)
 
 static void child_fail(const char *what)
 {
@@ -150,9 +156,21 @@ static void child_tap(const struct msbd_opts *o, const struct msbd_addrs *a, int
     close(fd);
 }
 
+/* The go message, then CMD's placeholders and trust store. */
+static void child_await_go(int sock, const struct msbd_sandbox_env *env)
+{
+    char *go = malloc(GO_MAX), err[512];
+    ssize_t n = go ? read(sock, go, GO_MAX) : -1;
+    if (n < 1 || go[0] != 'g')
+        _exit(EXIT_CHILD_SETUP);
+    if (msbd_sandbox_env_apply(env, n > 1 ? go + 1 : NULL, (size_t)n - 1, err, sizeof err))
+        child_fail(err);
+    free(go);
+}
+
 /* Runs in the forked child; never returns. */
 static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, int sock,
-                       pid_t parent, const struct hidden *h)
+                       pid_t parent, const struct hidden *h, const struct msbd_sandbox_env *env)
 {
     char err[512];
     /* Without msbnetd the sandbox has no network: take CMD down with it. */
@@ -173,9 +191,7 @@ static void child_main(const struct msbd_opts *o, const struct msbd_addrs *a, in
     }
     /* CMD starts only once the stack runs, so its first packet already has
      * a network (and what it sees of msbnetd is msbnetd fully started). */
-    char go;
-    if (read(sock, &go, 1) != 1)
-        _exit(EXIT_CHILD_SETUP);
+    child_await_go(sock, env);
     close(sock);
     msbd_fd_limit_restore();
     msbd_sandbox_exec(o->cmd);
@@ -224,7 +240,7 @@ static int spawn(const struct msbd_opts *o, const struct msbd_addrs *a, unsigned
     rs->child = fork();
     if (rs->child == 0) {
         close(sp[0]);
-        child_main(o, a, sp[1], parent, &h);
+        child_main(o, a, sp[1], parent, &h, &rs->env);
     }
     close(sp[1]);
     int fd = rs->child < 0 ? -1 : geteuid() ? msbd_fd_recv(sp[0]) : tap_from_outside(o, a, sp[0], rs->child);
@@ -296,7 +312,15 @@ static int abort_child(struct run_state *rs)
  * first packet has a network and a controller can already reach msbnetd. */
 static int release_cmd(struct run_state *rs)
 {
-    int rc = write(rs->go, "g", 1) == 1 ? 0 : -1;
+    size_t len = rs->ca_pem ? strlen(rs->ca_pem) : 0;
+    char *msg = malloc(len + 1);
+    if (msg) {
+        msg[0] = 'g';
+        if (len)
+            memcpy(msg + 1, rs->ca_pem, len);
+    }
+    int rc = msg && len + 1 <= GO_MAX && write(rs->go, msg, len + 1) == (ssize_t)(len + 1) ? 0 : -1;
+    free(msg);
     close(rs->go);
     rs->go = -1;
     return rc;
@@ -336,31 +360,47 @@ static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *
     return rc;
 }
 
+/* Started, the CA (if any) is ready for CMD's trust store. */
+static int start(struct msbd_host *h, struct run_state *rs)
+{
+    return msbd_host_start(h) || msbd_sandbox_env_ca_pem(h, &rs->ca_pem) ? -1 : 0;
+}
+
+static int run(struct msbd_host *h, const struct msbd_opts *o, struct run_state *rs)
+{
+    sigset_t old;
+    msbd_signals_block(&old);
+    int fd = spawn(o, &h->addrs, h->slot, rs);
+    if (fd < 0) {
+        msbd_host_close(h, NULL, false);
+        msbd_signals_restore(&old);
+        return rs->exited && exit_code(rs->status) != EXIT_CHILD_SETUP ? exit_code(rs->status) : 1;
+    }
+    msbd_direct_attach(h, fd, o);
+    if (start(h, rs)) {
+        close(rs->go);
+        close(fd);
+        abort_child(rs);
+        msbd_host_close(h, NULL, false);
+        return 1;
+    }
+    return pump_until_exit(h, fd, o, &old, rs);
+}
+
 int msbd_cmd_run(const struct msbd_opts *o)
 {
     struct msbd_host h;
+    struct run_state rs = {.verbose = o->verbose};
     int rc = msbd_host_open(&h, o);
+    if (!rc)
+        rc = msbd_sandbox_env_prepare(&rs.env, &h, o);
     if (rc) {
         msbd_host_close(&h, NULL, false);
         return rc;
     }
     signal(SIGPIPE, SIG_IGN);
-    sigset_t old;
-    msbd_signals_block(&old);
-    struct run_state rs = {.verbose = o->verbose};
-    int fd = spawn(o, &h.addrs, h.slot, &rs);
-    if (fd < 0) {
-        msbd_host_close(&h, NULL, false);
-        msbd_signals_restore(&old);
-        return rs.exited && exit_code(rs.status) != EXIT_CHILD_SETUP ? exit_code(rs.status) : 1;
-    }
-    msbd_direct_attach(&h, fd, o);
-    if (msbd_host_start(&h)) {
-        close(rs.go);
-        close(fd);
-        abort_child(&rs);
-        msbd_host_close(&h, NULL, false);
-        return 1;
-    }
-    return pump_until_exit(&h, fd, o, &old, &rs);
+    rc = run(&h, o, &rs);
+    msbd_sandbox_env_free(&rs.env);
+    free(rs.ca_pem);
+    return rc;
 }

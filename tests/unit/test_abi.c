@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -457,6 +458,63 @@ static void test_set_frame_fds_appended(void)
     api->destroy(n);
 }
 
+/* ca_certificate and secrets_json were appended after set_frame_fds: the
+ * CA exists from the first start with interception on, is the same after
+ * stop/start, and neither call hands out a key or a secret value. */
+static void test_tls_calls_appended(void)
+{
+    CU_ASSERT(offsetof(struct msbnet_api_v1, ca_certificate) >
+              offsetof(struct msbnet_api_v1, set_frame_fds));
+    CU_ASSERT(offsetof(struct msbnet_api_v1, secrets_json) >
+              offsetof(struct msbnet_api_v1, ca_certificate));
+    CU_ASSERT(api->struct_size >=
+              offsetof(struct msbnet_api_v1, secrets_json) + sizeof api->secrets_json);
+    char *pem = (char *)"x", err[512];
+    msbnet_t *plain = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plain);
+    CU_ASSERT_EQUAL(api->ca_certificate(plain, &pem), MSBNET_ESTATE);
+    CU_ASSERT_PTR_NULL(pem);
+    CU_ASSERT_EQUAL(api->ca_certificate(NULL, &pem), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->ca_certificate(plain, NULL), MSBNET_EINVAL);
+    char *js = api->secrets_json(plain);
+    CU_ASSERT_STRING_EQUAL(js, "{\"intercept\":false,\"scan_plaintext\":false,\"secrets\":[]}");
+    api->free_string(js);
+    api->destroy(plain);
+
+    setenv("MSBNET_ABI_SECRET", "abi-secret-value-77", 1);
+    msbnet_t *n = make("{\"tls\":{\"intercept\":true},\"secrets\":[{\"env\":\"K\","
+                       "\"value_env\":\"MSBNET_ABI_SECRET\",\"hosts\":[\"*.example.com\"]}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_EQUAL(api->ca_certificate(n, &pem), MSBNET_ESTATE); /* not started yet */
+    js = api->secrets_json(n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"K\",\"hosts\":[\"*.example.com\"]"));
+    CU_ASSERT_PTR_NULL(strstr(js, "abi-secret-value-77"));
+    api->free_string(js);
+    CU_ASSERT_EQUAL_FATAL(api->start(n, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL_FATAL(api->ca_certificate(n, &pem), MSBNET_OK);
+    CU_ASSERT_EQUAL(strncmp(pem, "-----BEGIN CERTIFICATE-----", 27), 0);
+    CU_ASSERT_PTR_NULL(strstr(pem, "PRIVATE KEY"));
+    api->stop(n);
+    char *again = NULL;
+    CU_ASSERT_EQUAL(api->start(n, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL(api->ca_certificate(n, &again), MSBNET_OK);
+    CU_ASSERT_STRING_EQUAL(pem, again); /* one CA per instance */
+    api->free_string(pem);
+    api->free_string(again);
+    api->destroy(n);
+    unsetenv("MSBNET_ABI_SECRET");
+
+    /* A user CA that cannot be loaded fails start, naming the file. */
+    n = make("{\"tls\":{\"intercept\":true,\"ca_cert\":\"/nonexistent/ca.pem\","
+             "\"ca_key\":\"/nonexistent/ca.key\"}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_EQUAL(api->start(n, err, sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "tls: cannot load the sandbox CA"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/ca.pem"));
+    CU_ASSERT_EQUAL(api->ca_certificate(n, &pem), MSBNET_ESTATE);
+    api->destroy(n);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -474,6 +532,7 @@ int main(void)
         {"set_policy_running", test_set_policy_running},
         {"publish_port", test_publish_port},
         {"set_frame_fds appended", test_set_frame_fds_appended},
+        {"tls calls appended", test_tls_calls_appended},
         {NULL, NULL},
     };
     return cunit_run("abi", tests);

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Published ports: the config key "publish" and "max_inbound_flows", the
- * ABI's spec objects, and msbnetd's --publish syntax. */
+ * ABI's spec objects, and msbnetd's --publish syntax; msbnetd's --tls-*
+ * and --secret* options merged into a config file's keys. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "capture_stderr.h"
 
 #include "model/config.h"
 #include "cunit_main.h"
@@ -168,6 +173,108 @@ static void test_cli_syntax(void)
     msb_config_release(&cfg);
 }
 
+/* argv for msbd_opts_parse: writable strings, as a real argv. */
+struct argv_buf {
+    char *v[16];
+    int n;
+};
+
+static void argv_add(struct argv_buf *a, const char *s)
+{
+    a->v[a->n++] = strdup(s);
+    a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv_buf *a)
+{
+    for (int i = 0; i < a->n; i++)
+        free(a->v[i]);
+}
+
+#define SECRET_VALUE "cli-secret-value-77"
+
+/* The options land in the file's "tls" object and "secrets" list (added,
+ * not replacing); --on-secret-violation marks the options' entries only;
+ * --secret's value is overwritten in argv once copied. */
+static void test_secret_options(void)
+{
+    char path[] = "/tmp/msbnet-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    const char *file = "{\"tls\":{\"verify_upstream\":true},\"secrets\":[{\"env\":\"F\","
+                       "\"value_env\":\"HOME\",\"hosts\":[\"f.example\"]}]}";
+    CU_ASSERT_EQUAL(write(fd, file, strlen(file)), (ssize_t)strlen(file));
+    close(fd);
+    struct argv_buf a = {.n = 0};
+    const char *args[] = {"run", "--config", path, "--tls-intercept", "--tls-port", "8443",
+                          "--secret", "K=" SECRET_VALUE "@a.example,*.b.example", "--secret-env",
+                          "E@e.example", "--on-secret-violation", "block-and-terminate", "--",
+                          "true", NULL};
+    for (int i = 0; args[i]; i++)
+        argv_add(&a, args[i]);
+    struct msbd_opts o = {0};
+    CU_ASSERT_EQUAL_FATAL(msbd_opts_parse(&o, MSBD_CMD_RUN, a.n, a.v), 0);
+    CU_ASSERT_STRING_EQUAL(a.v[7], "K=*******************@a.example,*.b.example");
+    char *json = msbd_opts_config_json(&o);
+    char *again = msbd_opts_config_json(&o); /* the options stay usable */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(json);
+    CU_ASSERT_STRING_EQUAL(json, again);
+    json_t *root = json_loads(json, 0, NULL);
+    char *tls = json_dumps(json_object_get(root, "tls"), JSON_COMPACT | JSON_SORT_KEYS);
+    CU_ASSERT_STRING_EQUAL(tls, "{\"intercept\":true,\"ports\":[8443],\"verify_upstream\":true}");
+    char *sec = json_dumps(json_object_get(root, "secrets"), JSON_COMPACT | JSON_SORT_KEYS);
+    CU_ASSERT_STRING_EQUAL(sec,
+        "[{\"env\":\"F\",\"hosts\":[\"f.example\"],\"value_env\":\"HOME\"},"
+        "{\"env\":\"K\",\"hosts\":[\"a.example\",\"*.b.example\"],"
+        "\"on_violation\":\"block-and-terminate\",\"value\":\"" SECRET_VALUE "\"},"
+        "{\"env\":\"E\",\"hosts\":[\"e.example\"],\"on_violation\":\"block-and-terminate\","
+        "\"value_env\":\"E\"}]");
+    free(tls);
+    free(sec);
+    json_decref(root);
+    free(json);
+    free(again);
+    msbd_opts_free(&o);
+    argv_free(&a);
+    unlink(path);
+}
+
+static void parse_one_secret(void *arg)
+{
+    struct argv_buf a = {.n = 0};
+    argv_add(&a, "run");
+    argv_add(&a, ((const char **)arg)[0]);
+    argv_add(&a, ((const char **)arg)[1]);
+    argv_add(&a, "true");
+    struct msbd_opts o = {0};
+    CU_ASSERT_EQUAL(msbd_opts_parse(&o, MSBD_CMD_RUN, a.n, a.v), 2);
+    msbd_opts_free(&o);
+    argv_free(&a);
+}
+
+/* Malformed --secret forms exit 2 naming ENV, never the value. */
+static void test_secret_option_refusals(void)
+{
+    const char *cases[][3] = {
+        {"--secret", "K=" SECRET_VALUE, "--secret for \"K\": expected ENV=VALUE@HOST[,HOST]"},
+        {"--secret", "K=" SECRET_VALUE "@", "--secret for \"K\": expected"},
+        {"--secret", "K=" SECRET_VALUE "@a,,b", "--secret for \"K\": expected"},
+        {"--secret", "K=" SECRET_VALUE "@a,", "--secret for \"K\": expected"},
+        {"--secret", "=" SECRET_VALUE "@a", "--secret for \"\": expected"},
+        {"--secret", "K" SECRET_VALUE "@a", "--secret for \"?\": expected ENV=VALUE@HOST"},
+        {"--secret-env", "K", "--secret-env for \"K\": expected ENV@HOST[,HOST]"},
+        {"--secret-file", "K=/nonexistent/" "x@a", "--secret-file for \"K\": cannot read"},
+        {"--tls-port", "65536", "--tls-port: \"65536\" is not a port"},
+        {"--on-secret-violation", "log", "must be block, block-and-log or block-and-terminate"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *out = capture_stderr(parse_one_secret, (void *)cases[i]);
+        if (!strstr(out, cases[i][2]))
+            fprintf(stderr, "\n  %s %s: got %s", cases[i][0], cases[i][1], out);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, cases[i][2]));
+        CU_ASSERT_PTR_NULL(strstr(out, SECRET_VALUE));
+    }
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -176,6 +283,8 @@ int main(void)
         {"duplicates", test_duplicates},
         {"spec_text", test_spec_text},
         {"cli_syntax", test_cli_syntax},
+        {"secret_options", test_secret_options},
+        {"secret_option_refusals", test_secret_option_refusals},
         {NULL, NULL},
     };
     return cunit_run("publish_config", tests);

@@ -384,6 +384,31 @@ struct msbnet_api_v1 {
      * instance or a negative fd other than -1.
      */
     int (*set_frame_fds)(msbnet_t *net, int tx_fd, int rx_fd);
+
+    /*
+     * TLS interception (config key "tls"; check struct_size before use).
+     * The sandbox CA's certificate as PEM into *pem (free with
+     * free_string), for the VMM to install in the guest's trust store: the
+     * CA is generated (or the configured one loaded) by the first start()
+     * and kept until destroy().  Its key is never handed out.  MSBNET_OK;
+     * MSBNET_ESTATE when "tls" "intercept" is off or the instance has not
+     * been started yet; MSBNET_EINVAL for NULL arguments; MSBNET_ENOMEM.
+     * (Step 2 of issue 14: the data path does not intercept yet.)
+     */
+    int (*ca_certificate)(msbnet_t *net, char **pem);
+
+    /*
+     * The configured secrets as JSON (free with free_string), NULL on
+     * allocation failure; check struct_size before use:
+     *   {"intercept": true, "scan_plaintext": false, "secrets": [{"env":
+     *    "OPENAI_API_KEY", "hosts": ["api.openai.com"], "inject":
+     *    ["headers", "basic_auth"], "on_violation": "block", "placeholder":
+     *    "...", "placeholder_generated": true, "substitutions": 0,
+     *    "violations": 0}]}
+     * Never a value.  The placeholder is what the guest is given instead
+     * of the value (random per instance unless configured).
+     */
+    char *(*secrets_json)(msbnet_t *net);
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "msbnet/msbnet.h"
 #include "api/policy_replace.h"
 #include "api/snapshot.h"
+#include "api/tls_state.h"
 
 #ifndef MSBNET_VERSION_STRING
 #define MSBNET_VERSION_STRING "0.0.0-dev"
@@ -234,6 +235,20 @@ static int api_set_frame_fds(msbnet_t *net, int tx_fd, int rx_fd)
     return msb_instance_set_frame_fds(net, tx_fd, rx_fd);
 }
 
+static int api_ca_certificate(msbnet_t *net, char **pem)
+{
+    if (pem)
+        *pem = NULL;
+    if (!net || !pem)
+        return MSBNET_EINVAL;
+    return msb_tls_state_ca_pem(net->tls, pem);
+}
+
+static char *api_secrets_json(msbnet_t *net)
+{
+    return net ? msb_tls_state_secrets_json(net->tls) : NULL;
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -257,6 +272,8 @@ static const struct msbnet_api_v1 api_v1 = {
     .publish_port = api_publish_port,
     .unpublish_port = api_unpublish_port,
     .set_frame_fds = api_set_frame_fds,
+    .ca_certificate = api_ca_certificate,
+    .secrets_json = api_secrets_json,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

@@ -11,6 +11,7 @@
 
 #include "api/frame_fds.h"
 #include "api/policy_replace.h"
+#include "api/tls_state.h"
 #include "lib/clock.h"
 #include "lib/vnet_hdr.h"
 #include "model/policy_model.h"
@@ -115,6 +116,8 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
     net->cfg = *cfg;
     fit_descriptor_limit(&net->cfg);
     net->cfg.policy = NULL;
+    net->cfg.tls = NULL;
+    net->cfg.secrets = NULL;
     net->cfg.publish = NULL;
     net->cfg.n_publish = 0;
     msb_publish_init(&net->pub);
@@ -152,7 +155,15 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
 
 struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen)
 {
-    struct msbnet *net = create(cfg, err, errlen);
+    struct msb_tls_state *tls = msb_tls_state_new(cfg->tls, cfg->secrets, cfg->scan_plaintext,
+                                                  err, errlen);
+    struct msbnet *net = NULL;
+    if (!tls)
+        msb_policy_free(cfg->policy);
+    else if (!(net = create(cfg, err, errlen)))
+        msb_tls_state_free(tls);
+    else
+        net->tls = tls;
     for (uint32_t i = 0; net && i < cfg->n_publish; i++) {
         if (msb_publish_open(net, &cfg->publish[i], err, errlen) != MSBNET_OK) {
             msb_instance_destroy(net);
@@ -182,6 +193,7 @@ void msb_instance_destroy(struct msbnet *net)
     msb_policy_free(net->policy);
     msb_policy_free(net->policy_pending);
     msb_publish_destroy(&net->pub);
+    msb_tls_state_free(net->tls);
     free(net);
 }
 
@@ -251,6 +263,8 @@ int msb_instance_start(struct msbnet *net, char *err, size_t errlen)
     if (net->stack) {
         snprintf(err, errlen, "already started");
         rc = MSBNET_ESTATE;
+    } else if (msb_tls_state_start(net->tls, err, errlen)) {
+        rc = MSBNET_EINVAL; /* the user's CA files, or no CA could be made */
     } else {
         msb_policy_set_stack_live(net, true);
         struct msb_stack_owner own = owner_of(net);

@@ -23,6 +23,7 @@
 
 struct msb_stack;
 struct msb_frame_fds;
+struct msb_tls_state;
 
 struct msbnet {
     struct msb_config cfg;
@@ -54,9 +55,13 @@ struct msbnet {
      * only while stopped, so the stack thread reads them without a lock. */
     int tx_fd, rx_fd;
     struct msb_frame_fds *frame_fds; /* the stack thread's, while started with fds */
+    /* TLS interception and secrets (tls_state.h has the locking); never
+     * NULL once created.  cfg.tls and cfg.secrets are NULL: this owns them. */
+    struct msb_tls_state *tls;
 };
 
-/* Takes over cfg->policy and cfg->publish (also when it fails); without a
+/* Takes over cfg->policy, cfg->publish, cfg->tls and cfg->secrets (also
+ * when it fails); without a
  * policy, the "egress" switch picks the allow_all or none preset.  Every
  * published port is bound here: a bind error fails create. */
 struct msbnet *msb_instance_create(const struct msb_config *cfg, char *err, size_t errlen);

@@ -7,6 +7,7 @@
 
 #include "model/policy_engine.h"
 #include "model/publish_spec.h"
+#include "model/tls_config.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -70,6 +71,7 @@ static const struct field fields[] = {
     CHOICE("vnet_gso", vnet_gso, vnet_gso_choices),
     NUM("busy_poll_us", F_UINT, busy_poll_us, 0, 1000),
     TEXT("vnet_guest_tso", F_BOOL, vnet_guest_tso),
+    TEXT("scan_plaintext", F_BOOL, scan_plaintext),
 };
 #undef TEXT
 #undef CHOICE
@@ -208,6 +210,10 @@ void msb_config_release(struct msb_config *c)
     free(c->publish);
     c->publish = NULL;
     c->n_publish = 0;
+    msb_tls_settings_free(c->tls);
+    c->tls = NULL;
+    msb_secrets_cfg_free(c->secrets);
+    c->secrets = NULL;
 }
 
 /* "policy" is a whole object (or a string of rule tokens), not a table
@@ -298,9 +304,38 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return set_protected(v, c, err, errlen);
     if (strcmp(key, "publish") == 0)
         return msb_publish_list_from_json(v, &c->publish, &c->n_publish, err, errlen);
+    if (strcmp(key, "tls") == 0)
+        return msb_tls_settings_from_json(v, &c->tls, err, errlen);
+    if (strcmp(key, "secrets") == 0)
+        return msb_secrets_from_json(v, &c->secrets, err, errlen);
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
              : msb_fail(err, errlen, "config: unknown key \"%s\"", key);
+}
+
+/* jansson's message may quote the text near the error ("... near
+ * 'sk-12'"): in a config with secrets that text could be a value, so only
+ * the kind of error is kept. */
+static int json_error(const char *json, json_error_t *je, char *err, size_t errlen)
+{
+    char *near = strstr(je->text, " near ");
+    if (near && strstr(json, "secrets"))
+        *near = '\0';
+    return msb_fail(err, errlen, "config: invalid JSON at line %d column %d: %s", je->line,
+                    je->column, je->text);
+}
+
+/* The parse tree's copies of the values are wiped before it is freed
+ * (the caller's config text stays the caller's). */
+static void wipe_values(json_t *root)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(root, "secrets"), i, e) {
+        json_t *v = json_object_get(e, "value");
+        if (json_is_string(v))
+            memset((char *)json_string_value(v), 0, json_string_length(v));
+    }
 }
 
 int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen)
@@ -311,8 +346,7 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
     json_error_t je;
     json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return msb_fail(err, errlen, "config: invalid JSON at line %d column %d: %s", je.line,
-                    je.column, je.text);
+        return json_error(json, &je, err, errlen);
     int rc = 0;
     if (!json_is_object(root)) {
         rc = msb_fail(err, errlen, "config: expected a JSON object");
@@ -325,7 +359,11 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
                 break;
         }
     }
+    if (json_is_object(root))
+        wipe_values(root);
     json_decref(root);
+    if (!rc)
+        rc = msb_tls_config_check(c->tls, c->secrets, err, errlen);
     /* Super-frames to the guest exist only behind a virtio-net header. */
     if (!rc && c->vnet_guest_tso && !c->vnet_hdr)
         rc = msb_fail(err, errlen, "config: key \"vnet_guest_tso\" needs \"vnet_hdr\": true");

@@ -37,6 +37,8 @@ enum msb_log_level { MSB_LOG_ERROR = 0, MSB_LOG_WARN = 1, MSB_LOG_INFO = 2, MSB_
 
 struct msb_policy;
 struct msb_publish_spec;
+struct msb_tls_settings;
+struct msb_secrets_cfg;
 
 struct msb_config {
     uint32_t queue_capacity;             /* frames per ring, power of two */
@@ -88,6 +90,13 @@ struct msb_config {
     uint32_t reasm_max_datagrams;        /* 0 = guest fragments are dropped */
     uint32_t reasm_max_bytes;            /* fragment data held, all datagrams */
     uint32_t reasm_timeout_s;
+    /* "tls" and "secrets" (tls_config.h), NULL when absent.  Owned like
+     * policy: msb_config_release frees them (values wiped), and
+     * msb_instance_create takes them over.  "scan_plaintext": look for
+     * placeholders on connections that are not intercepted too. */
+    struct msb_tls_settings *tls;
+    struct msb_secrets_cfg *secrets;
+    bool scan_plaintext;
 };
 
 void msb_config_defaults(struct msb_config *c);
@@ -96,7 +105,8 @@ void msb_config_defaults(struct msb_config *c);
  * message in err. */
 int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t errlen);
 
-/* Frees what parse allocated (the policy); c stays usable with defaults. */
+/* Frees what parse allocated (policy, publish, tls, secrets); c stays
+ * usable with defaults. */
 void msb_config_release(struct msb_config *c);
 
 #endif
