@@ -25,6 +25,7 @@ lwip_dir=${MSBNET_LWIP_CACHE:-/var/cache/msbnet}
 test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
     python3 python3-grpcio python3-grpc-tools valgrind openssl prometheus jq
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
+    qemu-system-x86 # the VMM of vmm_qemu_short / vmm_qemu (guest: guest-kernel.sh below)
     clang libclang-rt-14-dev
     man-db groff) # the manual-page check (ctest -L style): man --warnings
 # Benchmarks: the stacks msbnet is compared with, and gnuplot (without X)
@@ -111,4 +112,9 @@ else
     echo "bootstrap: lwIP source $lwip_version in $lwip_tree"
 fi
 ln -sfn "$lwip_tree" "$lwip_dir/lwip"
+
+# ---- the QEMU tests' guest ----------------------------------------------------
+# A Debian cloud kernel and busybox-static, fetched with apt-get download and
+# unpacked into /var/cache/msbnet/guest (kept when already there).
+"$(dirname "$0")/guest-kernel.sh"
 echo "bootstrap: done"

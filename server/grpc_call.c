@@ -31,6 +31,7 @@ void msbd_call_arm(struct msbd_grpc *g)
     g->ncalls++;
     /* Unregistered calls: every method, known or not, arrives here, so an
      * unknown one is answered UNIMPLEMENTED instead of waiting in core. */
+    MSBD_TAG_GIVEN(&c->t_new);
     grpc_call_error e =
         grpc_server_request_call(g->server, &c->call, &c->details, &c->md, g->cq, g->cq, &c->t_new);
     if (e != GRPC_CALL_OK) {
@@ -46,6 +47,7 @@ void msbd_call_arm(struct msbd_grpc *g)
 
 static bool start(struct msbd_call *c, grpc_op *ops, size_t n, struct msbd_tag *t)
 {
+    MSBD_TAG_GIVEN(t);
     grpc_call_error e = grpc_call_start_batch(c->call, ops, n, t, NULL);
     if (e != GRPC_CALL_OK) {
         fprintf(stderr, "msbnetd: grpc_call_start_batch failed (%d)\n", (int)e);

@@ -52,6 +52,7 @@ static void *cq_thread(void *arg)
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         struct msbd_tag *t = ev.tag;
+        MSBD_TAG_RETURNED(t);
         t->success = ev.success;
         push(g, t);
     }
@@ -134,6 +135,7 @@ static int start_thread_and_wake(struct msbd_grpc *g)
  * destroyed.  No CQ thread runs yet, so wait for the tag here. */
 static void abandon_server(struct msbd_grpc *g)
 {
+    MSBD_TAG_GIVEN(&g->shutdown_tag);
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
@@ -238,6 +240,7 @@ void msbd_grpc_stop(struct msbd_grpc *g)
     g->shutting_down = true;
     msbd_http_stop(g->http); /* no scrape during teardown */
     g->http = NULL;
+    MSBD_TAG_GIVEN(&g->shutdown_tag);
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
     end_streams(g);
     int64_t cancel_at = now_ms() + SHUTDOWN_GRACE_MS;

@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 guest=${MSBNET_GUEST_DIR:-/var/cache/msbnet/guest}
 source "$here/../lib/topology.sh"
 topo_require qemu-system-x86_64 jq timeout gzip /usr/bin/python3
-for f in "$guest/vmlinuz" "$guest/modules/order" /bin/busybox; do
+for f in "$guest/vmlinuz" "$guest/modules/order" "$guest/busybox"; do
     if [[ ! -f $f ]]; then
         echo "vmm_qemu: missing $f: run deploy/guest-kernel.sh as root (qemu-system-x86," \
             "busybox-static, a Debian cloud kernel via apt)" >&2
@@ -41,7 +41,7 @@ topo_start_http_i 8080 || exit 1
 make_initrd() {
     local d=$TOPO_DIR/initrd
     mkdir -p "$d"/{bin,lib,proc,sys,dev}
-    cp /bin/busybox "$d/bin/"
+    cp "$guest/busybox" "$d/bin/"
     cp "$guest"/modules/*.ko "$d/lib/"
     cat >"$d/init" <<INIT
 #!/bin/busybox sh

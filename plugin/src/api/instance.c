@@ -317,11 +317,11 @@ static void count_vnet(struct msb_metrics *m, const struct msb_vnet_ingested *vn
 }
 
 /* Counted only once accepted: a retried frame is not counted twice.
- * Bytes are the Ethernet frame's, without a virtio-net header. */
-static void count_accepted(struct msbnet *net, const struct msb_frame *f,
-                           const struct msb_vnet_ingested *vn)
+ * Bytes are the Ethernet frame's (flen), without a virtio-net header; the
+ * length is taken before the push, as the frame is the stack's after it. */
+static void count_accepted(struct msbnet *net, size_t flen, const struct msb_vnet_ingested *vn)
 {
-    msb_count(&net->metrics.tx_bytes, f->len);
+    msb_count(&net->metrics.tx_bytes, flen);
     msb_count(&net->metrics.tx_frames, 1);
     if (net->cfg.vnet_hdr)
         count_vnet(&net->metrics, vn);
@@ -334,12 +334,13 @@ int msb_instance_write_frame(struct msbnet *net, const uint8_t *frame, size_t le
     struct msb_frame *f = take_frame(net, frame, len, &vn, &rc);
     if (!f)
         return rc;
+    size_t flen = f->len; /* the stack thread may free f once it is pushed */
     if (!msb_ring_push(&net->tx, f)) {
         msb_frame_free(f);
         msb_count(&net->metrics.tx_ring_full, 1);
         return MSBNET_NOTHING_WRITTEN;
     }
-    count_accepted(net, f, &vn);
+    count_accepted(net, flen, &vn);
     msb_wake_signal(&net->tx_wake);
     return MSBNET_WRITTEN;
 }
@@ -350,7 +351,7 @@ struct msb_frame *msb_instance_take_direct(struct msbnet *net, const uint8_t *fr
     int rc;
     struct msb_frame *f = take_frame(net, frame, len, &vn, &rc);
     if (f)
-        count_accepted(net, f, &vn);
+        count_accepted(net, f->len, &vn);
     return f;
 }
 
