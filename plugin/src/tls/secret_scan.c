@@ -97,28 +97,25 @@ static int clashes(const struct msb_secret_set *set, const char *name, const uin
     return 0;
 }
 
-static void kmp8(const uint8_t *pat, size_t n, uint8_t *fail)
+/* KMP failure function of PAT[0..N) into FAIL: uint8_t entries for the
+ * placeholders' patterns (WIDE 0), uint16_t for values up to 4096 bytes. */
+static void kmp(const uint8_t *pat, size_t n, void *fail, int wide)
 {
-    fail[0] = 0;
-    for (size_t i = 1, k = 0; i < n; i++) {
-        while (k && pat[i] != pat[k])
-            k = fail[k - 1];
-        if (pat[i] == pat[k])
+    uint8_t *f8 = fail;
+    uint16_t *f16 = fail;
+    size_t k = 0;
+#define KMP_AT(i) (wide ? (size_t)f16[i] : (size_t)f8[i])
+    for (size_t i = 0; i < n; i++) {
+        while (i && k && pat[i] != pat[k])
+            k = KMP_AT(k - 1);
+        if (i && pat[i] == pat[k])
             k++;
-        fail[i] = (uint8_t)k;
+        if (wide)
+            f16[i] = (uint16_t)k;
+        else
+            f8[i] = (uint8_t)k;
     }
-}
-
-static void kmp16(const uint8_t *pat, size_t n, uint16_t *fail)
-{
-    fail[0] = 0;
-    for (size_t i = 1, k = 0; i < n; i++) {
-        while (k && pat[i] != pat[k])
-            k = fail[k - 1];
-        if (pat[i] == pat[k])
-            k++;
-        fail[i] = (uint16_t)k;
-    }
+#undef KMP_AT
 }
 
 /* The base64 characters of P placed at byte offset ALIGN that do not
@@ -144,7 +141,7 @@ static void build_patterns(struct msb_secret *s)
     for (size_t a = 0; a < 3; a++)
         s->patlen[a + 1] = (uint8_t)b64_core(s->placeholder, s->plen, a, s->pat[a + 1]);
     for (size_t k = 0; k < MSB_SCAN_PATS; k++)
-        kmp8(s->pat[k], s->patlen[k], s->fail[k]);
+        kmp(s->pat[k], s->patlen[k], s->fail[k], 0);
 }
 
 void msb_secret_set_init(struct msb_secret_set *set)
@@ -181,7 +178,7 @@ enum msb_secret_add_result msb_secret_add(struct msb_secret_set *set, const char
     s->plen = plen;
     memcpy(s->value, value, vlen);
     s->vlen = vlen;
-    kmp16(s->value, vlen, s->vfail);
+    kmp(s->value, vlen, s->vfail, 1);
     build_patterns(s);
     set->n++;
     return MSB_SECRET_ADDED;
