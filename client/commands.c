@@ -57,7 +57,7 @@ int ctl_call(const struct ctl_opts *o, const char *cmd, const char *method,
     return code == GRPC_STATUS_OK ? 0 : ctl_report(cmd, &st);
 }
 
-static void print_json(json_t *j)
+void ctl_print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (s)
@@ -78,7 +78,7 @@ static void print_status(const struct ctl_opts *o, const Msbnet__V1__GetStatusRe
                           r->gateway_mac, "mtu", (int)r->mtu, "flows", (json_int_t)r->flows,
                           "policy_summary", r->policy_summary);
     if (o->json) {
-        print_json(j);
+        ctl_print_json(j);
         return;
     }
     const char *key;
@@ -147,7 +147,7 @@ int ctl_set_gateways(const struct ctl_opts *o, int argc, char **argv)
         return rc;
     protobuf_c_message_free_unpacked(resp, NULL);
     if (o->json)
-        print_json(json_object());
+        ctl_print_json(json_object());
     else
         printf("ok\n");
     return 0;
@@ -178,7 +178,7 @@ static void print_hostnames(const struct ctl_opts *o,
                                         (json_int_t)e->ttl_remaining_ms));
     }
     if (o->json)
-        print_json(json_pack("{s:I,s:o}", "total", (json_int_t)r->total, "entries", entries));
+        ctl_print_json(json_pack("{s:I,s:o}", "total", (json_int_t)r->total, "entries", entries));
     else {
         printf("total: %llu\n", (unsigned long long)r->total);
         json_decref(entries);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #include "rpc.h"
 
@@ -31,6 +32,8 @@ int ctl_secrets(const struct ctl_opts *o, int argc, char **argv); /* tls.c */
 
 /* One unary call with the global deadline (default 5 s); *resp is set only
  * on success (exit status 0). */
+/* Prints J as one compact line (keys in insertion order) and frees it. */
+void ctl_print_json(json_t *j);
 int ctl_call(const struct ctl_opts *o, const char *cmd, const char *method,
              const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
              ProtobufCMessage **resp);

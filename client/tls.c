@@ -12,7 +12,7 @@
 
 #define SVC "/msbnet.v1.NetworkControl/"
 
-/* Both commands take nothing but --help. */
+/* Both commands take nothing but --help: -1 to go on, else the exit status. */
 static int only_help(const char *name, const char *what, int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -40,11 +40,7 @@ int ctl_ca(const struct ctl_opts *o, int argc, char **argv)
         return rc;
     const Msbnet__V1__GetCaCertificateResponse *r = (const void *)resp;
     if (o->json) {
-        json_t *j = json_pack("{s:s}", "pem", r->pem);
-        char *s = json_dumps(j, JSON_COMPACT);
-        printf("%s\n", s ? s : "{}");
-        free(s);
-        json_decref(j);
+        ctl_print_json(json_pack("{s:s}", "pem", r->pem));
     } else {
         fputs(r->pem, stdout);
     }
@@ -106,11 +102,7 @@ int ctl_secrets(const struct ctl_opts *o, int argc, char **argv)
         return rc;
     const Msbnet__V1__ListSecretsResponse *r = (const void *)resp;
     if (o->json) {
-        json_t *j = secrets_doc(r);
-        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        printf("%s\n", s ? s : "{}");
-        free(s);
-        json_decref(j);
+        ctl_print_json(secrets_doc(r));
     } else {
         print_table(r);
     }
