@@ -47,6 +47,8 @@ import struct
 import sys
 import time
 
+from syn_probe import csum  # the Internet checksum, shared with the SYN probe
+
 ETH_P_ALL = 0x0003
 G4 = os.environ.get("G4", "100.96.0.2")
 G6 = os.environ.get("G6", "fd42:6d73:62::2")
@@ -54,15 +56,6 @@ GW4 = os.environ.get("GW4", "100.96.0.1")
 GW6 = os.environ.get("GW6", "fd42:6d73:62::1")
 BATCH = 128  # frames between two syncs: far below the TAP's 500, room for the guest's own
 OUTGOING = 4  # PACKET_OUTGOING: our own frames, seen again
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def v6(a):
