@@ -29,6 +29,7 @@ int ctl_watch_termination(const struct ctl_opts *o, int argc, char **argv);
 int ctl_policy(const struct ctl_opts *o, int argc, char **argv);
 int ctl_ca(const struct ctl_opts *o, int argc, char **argv);      /* tls.c */
 int ctl_secrets(const struct ctl_opts *o, int argc, char **argv); /* tls.c */
+int ctl_limits(const struct ctl_opts *o, int argc, char **argv);  /* limits.c */
 
 /* One unary call with the global deadline (default 5 s); *resp is set only
  * on success (exit status 0). */

@@ -37,6 +37,8 @@ static void usage(FILE *out)
             "                                the egress policy in force, or replace it\n"
             "  ca                            the sandbox CA's certificate (PEM) for trust stores\n"
             "  secrets                       secrets: names, hosts, counters (never values)\n"
+            "  limits [get | set KIND=RATE[/BURST]... | clear]\n"
+            "                                the rate limits in force, or replace them\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
@@ -104,6 +106,7 @@ static const struct {
     {"policy", ctl_policy},
     {"ca", ctl_ca},
     {"secrets", ctl_secrets},
+    {"limits", ctl_limits},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)

@@ -3,6 +3,7 @@
  * it, msbnetd's own TCP listeners added to "protected_ports". */
 #include "options.h"
 #include "options_int.h"
+#include "limit_spec.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,7 +25,7 @@ enum {
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
     OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
     OPT_TAP_PUMP, OPT_BUSY_POLL, OPT_TLS_INTERCEPT, OPT_TLS_PORT, OPT_SECRET, OPT_SECRET_FILE,
-    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION,
+    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION, OPT_LIMIT,
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +67,7 @@ static const struct option long_opts[] = {
     {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
     {"secret-env", required_argument, NULL, OPT_SECRET_ENV},
     {"on-secret-violation", required_argument, NULL, OPT_ON_SECRET_VIOLATION},
+    {"limit", required_argument, NULL, OPT_LIMIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -203,6 +205,20 @@ static int apply_tls(struct msbd_opts *o, const char *cmd, int c, char *arg)
     }
 }
 
+/* --limit KIND=RATE[/BURST], repeatable: one "limits" entry each. */
+static int add_limit(struct msbd_opts *o, const char *cmd, const char *arg)
+{
+    json_t *limits = json_object_get(o->overrides, "limits");
+    if (!limits) {
+        limits = json_object();
+        json_object_set_new(o->overrides, "limits", limits);
+    }
+    char err[256];
+    if (msbd_limit_spec_add(limits, arg, err, sizeof err))
+        return msbd_opt_bad(cmd, "--limit: %s", err);
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
 {
     int tls = apply_tls(o, cmd, c, arg);
@@ -228,6 +244,7 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
     case OPT_CONTROL_SOCKET: return set_control_socket(o, cmd, arg);
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return msbd_opts_add_publish(o, cmd, arg);
+    case OPT_LIMIT: return add_limit(o, cmd, arg);
     case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
     case OPT_TAP_PUMP: o->tap_pump = true; return 0;
     case OPT_HTTP:

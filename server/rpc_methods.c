@@ -22,6 +22,8 @@ static const struct msbd_method methods[] = {
      msbd_rpc_get_ca_certificate, NULL},
     {SVC "ListSecrets", &msbnet__v1__list_secrets_request__descriptor, msbd_rpc_list_secrets,
      NULL},
+    {SVC "GetLimits", &msbnet__v1__get_limits_request__descriptor, msbd_rpc_get_limits, NULL},
+    {SVC "SetLimits", &msbnet__v1__set_limits_request__descriptor, msbd_rpc_set_limits, NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

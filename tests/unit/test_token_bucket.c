@@ -122,6 +122,20 @@ static void test_clock_backwards(void)
 
 /* Random takes and gaps against an exact model: tokens x 1e9 as a plain
  * 64-bit sum, refilled by whole-nanosecond steps, capped at the burst. */
+/* Unused grants come back, never past the burst, and granted stays true. */
+static void test_refund(void)
+{
+    struct msb_tbucket b;
+    msb_tb_init(&b, 1000, 500, 0);
+    CU_ASSERT_EQUAL(msb_tb_grant(&b, 400, 0), 400);
+    msb_tb_refund(&b, 150); /* the socket took 250 of them */
+    CU_ASSERT_EQUAL(b.granted, 250);
+    CU_ASSERT_EQUAL(msb_tb_grant(&b, 1000, 0), 250);
+    msb_tb_refund(&b, 10000); /* more than was ever granted: clamped */
+    CU_ASSERT_EQUAL(b.granted, 0);
+    CU_ASSERT_EQUAL(msb_tb_grant(&b, 1000, 0), 500); /* the burst, no more */
+}
+
 static void test_random_vs_model(void)
 {
     srand(7);
@@ -158,6 +172,7 @@ int main(void)
         {"wait", test_wait},
         {"set_runtime", test_set_runtime},
         {"clock_backwards", test_clock_backwards},
+        {"refund", test_refund},
         {"random_vs_model", test_random_vs_model},
         {NULL, NULL},
     };

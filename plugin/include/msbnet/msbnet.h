@@ -409,6 +409,24 @@ struct msbnet_api_v1 {
      * of the value (random per instance unless configured).
      */
     char *(*secrets_json)(msbnet_t *net);
+
+    /*
+     * Rate limits (config key "limits"; check struct_size before use).
+     * set_limits replaces them all with limits_json, a "limits" object:
+     *   {"egress": {"rate": "50mbit", "burst": "256KiB"},
+     *    "ingress": {"rate": 6250000}, "connections": {"rate": 100},
+     *    "dns_queries": {"rate": 50}}
+     * (a kind left out is unlimited; "{}" lifts every limit).  They apply
+     * from the stack's next decision; tokens already held are kept.
+     * Callable from any thread, started or not.  MSBNET_OK, or
+     * MSBNET_EINVAL with the reason in err and nothing changed.
+     */
+    int (*set_limits)(msbnet_t *net, const char *limits_json, char *err, size_t errlen);
+
+    /* The limits in force as that object (rates and bursts in bytes or
+     * events, bursts as in force); free with free_string.  NULL on
+     * allocation failure. */
+    char *(*limits_json)(msbnet_t *net);
 };
 
 /*

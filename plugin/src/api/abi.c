@@ -13,6 +13,7 @@
 #include "api/instance.h"
 #include "api/publish.h"
 #include "msbnet/msbnet.h"
+#include "api/limits_replace.h"
 #include "api/policy_replace.h"
 #include "api/snapshot.h"
 #include "api/tls_state.h"
@@ -249,6 +250,22 @@ static char *api_secrets_json(msbnet_t *net)
     return net ? msb_tls_state_secrets_json(net->tls) : NULL;
 }
 
+static int api_set_limits(msbnet_t *net, const char *limits_json, char *err, size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    if (!net || !limits_json) {
+        snprintf(err, errlen, "%s", net ? "no limits" : "no instance");
+        return MSBNET_EINVAL;
+    }
+    return msb_limits_replace(net, limits_json, err, errlen);
+}
+
+static char *api_limits_json(msbnet_t *net)
+{
+    return net ? msb_limits_current_json(net) : NULL;
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -274,6 +291,8 @@ static const struct msbnet_api_v1 api_v1 = {
     .set_frame_fds = api_set_frame_fds,
     .ca_certificate = api_ca_certificate,
     .secrets_json = api_secrets_json,
+    .set_limits = api_set_limits,
+    .limits_json = api_limits_json,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

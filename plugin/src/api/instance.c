@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/frame_fds.h"
+#include "api/limits_replace.h"
 #include "api/policy_replace.h"
 #include "api/tls_state.h"
 #include "lib/clock.h"
@@ -138,8 +139,9 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
         return NULL;
     }
     atomic_init(&net->policy_has_pending, false);
+    atomic_init(&net->limits_has_pending, false);
     if (msb_gateways_init(&net->gw) || pthread_mutex_init(&net->life, NULL) ||
-        pthread_mutex_init(&net->policy_lock, NULL)) {
+        pthread_mutex_init(&net->policy_lock, NULL) || pthread_mutex_init(&net->limits_lock, NULL)) {
         snprintf(err, errlen, "cannot create the instance locks");
         msb_hook_destroy(&net->hook);
         msb_policy_free(net->policy);
@@ -190,6 +192,7 @@ void msb_instance_destroy(struct msbnet *net)
     msb_hook_destroy(&net->hook);
     pthread_mutex_destroy(&net->life);
     pthread_mutex_destroy(&net->policy_lock);
+    pthread_mutex_destroy(&net->limits_lock);
     msb_policy_free(net->policy);
     msb_policy_free(net->policy_pending);
     msb_publish_destroy(&net->pub);
@@ -202,6 +205,11 @@ void msb_instance_destroy(struct msbnet *net)
 static bool own_take_policy(void *ctx)
 {
     return msb_policy_take_pending(ctx);
+}
+
+static bool own_take_limits(void *ctx, struct msb_limits *out, bool always)
+{
+    return msb_limits_take(ctx, out, always);
 }
 
 static int own_attach(void *ctx, struct msb_stack *s)
@@ -249,6 +257,7 @@ static struct msb_stack_owner owner_of(struct msbnet *net)
                                     .tx_wake = &net->tx_wake,
                                     .proxy_wake = &net->proxy_wake,
                                     .take_policy = own_take_policy,
+                                    .take_limits = own_take_limits,
                                     .attach = own_attach,
                                     .detach = own_detach,
                                     .sync = own_sync,

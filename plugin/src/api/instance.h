@@ -58,6 +58,10 @@ struct msbnet {
     /* TLS interception and secrets (tls_state.h has the locking); never
      * NULL once created.  cfg.tls and cfg.secrets are NULL: this owns them. */
     struct msb_tls_state *tls;
+    /* Rate limits (limits_replace.h): cfg.limits is written under
+     * limits_lock; the flag tells the stack a new set waits. */
+    pthread_mutex_t limits_lock;
+    atomic_bool limits_has_pending;
 };
 
 /* Takes over cfg->policy, cfg->publish, cfg->tls and cfg->secrets (also

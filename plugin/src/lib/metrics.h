@@ -251,6 +251,21 @@ struct msb_vnet_metrics {
 #undef MSB_VNET_FIELD
 };
 
+/* Rate limits (config "limits", proto/limits.h).  Counters: new TCP flows
+ * refused (RST), new UDP sessions refused, DNS queries answered REFUSED,
+ * UDP datagrams dropped each way; TCP pauses each way (a flow found the
+ * byte bucket empty and waited) and the time, in ms, that some flow of the
+ * instance waited for each bucket. */
+#define MSB_LIMITS_METRICS(X)                                                                      \
+    X(tcp_refused) X(udp_refused) X(dns_refused) X(udp_egress_dropped) X(udp_ingress_dropped)     \
+    X(egress_paused) X(ingress_paused) X(egress_throttled_ms) X(ingress_throttled_ms)
+
+struct msb_limits_metrics {
+#define MSB_LIMITS_FIELD(name) atomic_uint_fast64_t name;
+    MSB_LIMITS_METRICS(MSB_LIMITS_FIELD)
+#undef MSB_LIMITS_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -270,6 +285,7 @@ struct msb_metrics {
     struct msb_ra_metrics ra;       /* likewise */
     struct msb_reasm_metrics reasm; /* likewise */
     struct msb_vnet_metrics vnet;
+    struct msb_limits_metrics limits; /* written by the stack thread only */
 };
 
 void msb_metrics_init(struct msb_metrics *m);

@@ -82,6 +82,16 @@ uint64_t msb_tb_grant(struct msb_tbucket *b, uint64_t want, uint64_t now_ns)
     return n;
 }
 
+void msb_tb_refund(struct msb_tbucket *b, uint64_t n)
+{
+    n = n < b->granted ? n : b->granted;
+    b->granted -= n;
+    if (b->rate == 0)
+        return;
+    uint64_t room = (cap_of(b) - b->nanotokens) / NANO;
+    b->nanotokens += (n < room ? n : room) * NANO;
+}
+
 uint64_t msb_tb_wait_ns(struct msb_tbucket *b, uint64_t n, uint64_t now_ns)
 {
     if (b->rate == 0)

@@ -47,6 +47,10 @@ bool msb_tb_take(struct msb_tbucket *b, uint64_t n, uint64_t now_ns);
  * that can send part now and the rest later. */
 uint64_t msb_tb_grant(struct msb_tbucket *b, uint64_t want, uint64_t now_ns);
 
+/* N tokens of an earlier grant the caller could not use (a socket took
+ * fewer bytes than granted) go back, up to the burst. */
+void msb_tb_refund(struct msb_tbucket *b, uint64_t n);
+
 /* Nanoseconds until N tokens (at most the burst) are there; 0 when they
  * are now or the bucket is unlimited.  For a paused reader's timer. */
 uint64_t msb_tb_wait_ns(struct msb_tbucket *b, uint64_t n, uint64_t now_ns);

@@ -308,6 +308,8 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return msb_tls_settings_from_json(v, &c->tls, err, errlen);
     if (strcmp(key, "secrets") == 0)
         return msb_secrets_from_json(v, &c->secrets, err, errlen);
+    if (strcmp(key, "limits") == 0)
+        return msb_limits_from_json(v, &c->limits, err, errlen);
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
              : msb_fail(err, errlen, "config: unknown key \"%s\"", key);

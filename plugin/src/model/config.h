@@ -13,6 +13,7 @@
 
 #include "lib/addr.h"
 #include "lib/wake.h"
+#include "model/limits_config.h"
 
 /* The coarse egress switch, kept for configs without "policy": allow =
  * the allow_all preset, deny = the none preset. */
@@ -97,6 +98,8 @@ struct msb_config {
     struct msb_tls_settings *tls;
     struct msb_secrets_cfg *secrets;
     bool scan_plaintext;
+    /* "limits" (limits_config.h): token-bucket rates; all zero = none. */
+    struct msb_limits limits;
 };
 
 void msb_config_defaults(struct msb_config *c);

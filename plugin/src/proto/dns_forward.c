@@ -512,6 +512,11 @@ static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m
      * by public_only), goes to the configured upstreams.  Dialled, it
      * would reach whatever listens on port 53 of the host itself. */
     bool configured = msb_pol_classify(&src->dialled, d->env->gw, d->env->local) == MSB_GRP_HOST;
+    if (!msb_limit_dns_query(d->env)) { /* over the queries rate */
+        OUTCOME(d, src, refused);
+        reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
+        return;
+    }
     /* A denied resolver answers REFUSED at once: silence would cost the
      * guest's stub resolver its full timeout and retries for every name. */
     if (!resolver_allowed(d, src)) {

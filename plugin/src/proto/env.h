@@ -24,6 +24,7 @@
 #include "lib/metrics.h"
 #include "model/addressing.h"
 #include "model/config.h"
+#include "proto/limits.h"
 #include "proto/ndp_ra.h"
 
 struct event_base;
@@ -44,6 +45,7 @@ struct msb_env {
      * so protocols read *policy without a lock. */
     struct msb_policy *const *policy;
     struct msb_ra_state ra;         /* router advertisements (ndp_ra.h) */
+    struct msb_limiter limiter;     /* rate limits (limits.h); zeroed: none */
 };
 
 /* A frame for the guest carrying an IP packet of l3_len bytes: the

@@ -121,6 +121,8 @@ static void port_unreachable(struct msb_udp *u, struct udp_sess *x, const uint8_
 
 static void deliver(struct msb_udp *u, struct udp_sess *x, size_t n)
 {
+    if (!msb_limit_datagram(u->env, MSB_LIMIT_INGRESS, n))
+        return;
     touch(u, x);
     struct msb_udp_reply r = {.src = &x->d, .dst = &x->g, .sport = x->dp, .dport = x->gp,
                               .payload = u->buf, .len = n};
@@ -261,9 +263,11 @@ void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p)
         return;
     }
     struct udp_sess *x = lookup(u, p);
+    if (!x && !msb_limit_new_flow(u->env, true))
+        return; /* over the connections rate: the datagram is dropped */
     if (!x)
         x = sess_open(u, p);
-    if (x)
+    if (x && msb_limit_datagram(u->env, MSB_LIMIT_EGRESS, p->l4_len - p->l4_hdr_len))
         forward(u, x, p);
 }
 

@@ -231,6 +231,17 @@ static void take_policy(struct msb_stack *s)
         policy_changed(s);
 }
 
+/* Limits set through the ABI: new rates from the next decision on, and
+ * flows paused by a byte bucket get a turn under them at once. */
+static void take_limits(struct msb_stack *s)
+{
+    struct msb_limits l;
+    if (!s->own.take_limits(s->own.ctx, &l, false))
+        return;
+    msb_limiter_set(&s->env.limiter, &l, msb_now_ns());
+    msb_tcp_limits_changed(s->tcp);
+}
+
 /* A virtio-net GSO super-frame reaches the stack as one big TCP segment
  * ("vnet_gso": "whole") or as the segments a NIC would have put on the
  * wire (vnet_hdr.h). */
@@ -298,6 +309,7 @@ static void on_proxy(evutil_socket_t fd, short what, void *arg)
         return;
     }
     take_policy(s);
+    take_limits(s);
     msb_tcp_rx_room(s->tcp);
     s->own.sync(s->own.ctx, s);
 }
@@ -434,6 +446,9 @@ static void init_env(struct msb_stack *s)
                               .hook = o->hook,
                               .terminated = o->terminated,
                               .policy = o->policy};
+    struct msb_limits l = {0};
+    o->take_limits(o->ctx, &l, true);
+    msb_limiter_init(&s->env.limiter, &l, msb_now_ns());
 }
 
 static void on_local(evutil_socket_t fd, short what, void *arg)

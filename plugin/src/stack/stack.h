@@ -50,6 +50,9 @@ struct msb_stack_owner {
     /* A policy parked by another thread is swapped in; true when it was
      * (the stack then re-checks its open flows). */
     bool (*take_policy)(void *ctx);
+    /* Rate limits set by another thread into *out (always at start); true
+     * when *out was written (the stack then refills its buckets' rates). */
+    bool (*take_limits)(void *ctx, struct msb_limits *out, bool always);
     /* Start (before the thread runs) and stop (after it is joined): the
      * owner's frame descriptors and published ports join or leave s. */
     int (*attach)(void *ctx, struct msb_stack *s);

@@ -4,8 +4,8 @@
  * lwIP, the end-of-batch work, and the flow life cycle (start, release;
  * its states are tcp_state.c's).
  *
- * A SYN for a new tuple: policy first (deny -> RST at once), then the flow
- * cap (-> RST), then the host connect starts and the SYN is held; lwIP
+ * A SYN for a new tuple: policy first (deny -> RST at once), then the
+ * connections rate limit and the flow cap (-> RST), then the host connect starts and the SYN is held; lwIP
  * sees nothing until the host accepted (tcp_proxy.c).  A non-SYN segment
  * for no flow is answered RST, like a closed port.
  */
@@ -57,7 +57,8 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     f->unacked = 0;
     f->tail_room = 0;
     /* Work for the flow dies with it; a walk meeting the slot skips it. */
-    msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI, false);
+    msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI | PEND_EGRESS | PEND_INGRESS,
+                      false);
     if (f->inbound)
         atomic_fetch_sub_explicit(&t->env->metrics->inbound.tcp_open, 1, memory_order_relaxed);
     f->inbound = false;
@@ -134,6 +135,10 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     if ((size_t)(p->l3 - p->frame) + p->l3_len > FLOW_SYN_CAP) {
         /* A SYN carrying data (TFO): not supported, refuse it cleanly. */
         msb_drop(t->env->metrics, MSB_DROP_L4_UNSUPPORTED);
+        msb_tcp_send_rst(t, p);
+        return;
+    }
+    if (!msb_limit_new_flow(t->env, false)) { /* over the connections rate: RST */
         msb_tcp_send_rst(t, p);
         return;
     }
@@ -309,6 +314,7 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
 
 static void free_tcp(struct msb_tcp *t)
 {
+    msb_tcp_thr_free(t);
     msb_tcp_gro_free(t);
     msb_tcp_nat_free(t);
     free(t);
@@ -327,7 +333,7 @@ struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *e
     t->m = &env->metrics->tcp;
     t->max_flows = env->cfg->max_flows;
     t->batch_head = t->room_head = FLOW_NONE;
-    if (msb_tcp_nat_init(t) || msb_tcp_gro_init(t)) {
+    if (msb_tcp_nat_init(t) || msb_tcp_gro_init(t) || msb_tcp_thr_init(t)) {
         snprintf(err, errlen, "out of memory for %u TCP flows", env->cfg->max_flows);
         free_tcp(t);
         return NULL;

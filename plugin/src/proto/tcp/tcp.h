@@ -50,6 +50,10 @@ void msb_tcp_rx_room(struct msb_tcp *t);
  * kind goes to the guest, and at the end of an event-handler pass. */
 void msb_tcp_flush(struct msb_tcp *t);
 
+/* New rate limits are in force (env->limiter): every flow paused by a
+ * byte bucket gets its turn now. */
+void msb_tcp_limits_changed(struct msb_tcp *t);
+
 /* After a policy swap: resets the flows the new policy denies (RST to the
  * guest, host socket closed with RST).  Returns how many. */
 uint32_t msb_tcp_policy_recheck(struct msb_tcp *t);

@@ -7,6 +7,7 @@
  *   tcp_gro.c   coalescing of lwIP's segments toward the guest
  *   tcp_proxy.c host sockets, lwIP callbacks, relay, half-close, RST, timeouts
  *   tcp_state.c the flow state machine: legal moves, gauges, debug trace
+ *   tcp_throttle.c  byte rate limits: paused flows and their resume timers
  * Everything runs on the stack thread (or after it has been joined).
  */
 #ifndef MSB_TCP_INT_H
@@ -92,13 +93,17 @@ enum flow_state {
     X(ACK, "ack")   /* got data this batch: flush a delayed ACK at batch end */                   \
     X(REAP, "reap") /* pcb reached TIME_WAIT: abort it (silently) at batch end */                  \
     X(ROOM, "room") /* stopped for lack of rx room: resume when it comes back */                  \
-    X(SNI, "sni")   /* TLS SNI check (tcp_sni.c) not done: guest bytes are held */
+    X(SNI, "sni")   /* TLS SNI check (tcp_sni.c) not done: guest bytes are held */             \
+    X(EGRESS, "egress")   /* paused for egress tokens: writes resume on the timer */          \
+    X(INGRESS, "ingress") /* paused for ingress tokens: reads resume on the timer */
 
 #define MSB_TCP_FLOW_ARMED(X)                                                                      \
     X(RD, "rd")                 /* host socket read event added */                                \
     X(WR, "wr")                 /* host socket write event added */                               \
     X(BATCH_LIST, "batch_list") /* slot on the batch-end list (t->batch_head) */                  \
-    X(ROOM_LIST, "room_list")   /* slot on the rx-room list (t->room_head) */
+    X(ROOM_LIST, "room_list")   /* slot on the rx-room list (t->room_head) */                     \
+    X(EGRESS_LIST, "egress_list")   /* slot on the egress throttle list */                        \
+    X(INGRESS_LIST, "ingress_list") /* slot on the ingress throttle list */
 
 /* Each set: bit indexes (for the name tables), then the bits. */
 #define MSB_TCP_EV_INDEX(id, name) EVT_##id##_I,
@@ -146,6 +151,7 @@ struct tcp_flow {
     /* List links outlive a release: a slot still linked is unlinked only by
      * the walk, never by a new flow in the same slot. */
     uint32_t batch_next, room_next;
+    uint32_t thr_next[2]; /* throttle lists: [0] egress, [1] ingress */
     /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
      * guest; lw_port is lwIP's local port (LW_PORT for guest flows); peer
      * is the host-side client, which the ingress policy judges (d is only
@@ -201,6 +207,14 @@ struct tcp_gro {
     size_t mss;           /* largest merged payload: a super-frame's gso_size */
 };
 
+/* Flows paused by one byte bucket (egress or ingress), and the timer that
+ * resumes them once it holds tokens again (tcp_throttle.c). */
+struct tcp_throttle {
+    uint32_t head;         /* slots, linked by thr_next[dir] */
+    struct event *ev;
+    uint64_t since_ns;     /* when the list last went from empty to not */
+};
+
 struct msb_tcp {
     struct msb_env *env;
     struct msb_dns *dns;    /* serves the guest's TCP/53 flows */
@@ -215,6 +229,7 @@ struct msb_tcp {
     struct tcp_gro gro;
     bool send_budget_freed; /* unacked_bytes fell below the limit: resume at batch end */
     struct event *gro_ev; /* flushes the staged segment at the end of a loop pass */
+    struct tcp_throttle thr[2]; /* [0] egress, [1] ingress */
     uint8_t buf[65536]; /* host read buffer (one thread) */
 };
 
@@ -287,6 +302,21 @@ bool msb_tcp_proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pc
  * lwIP's connect towards the guest about to start); false when it could
  * not (the socket is reset, f released). */
 bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd);
+
+/* Guest bytes may go on to the host (egress) or host bytes be read for
+ * the guest (ingress) while the send or receive path has tokens. */
+void msb_tcp_proxy_egress_resume(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_proxy_ingress_resume(struct msb_tcp *t, struct tcp_flow *f);
+
+/* ---- tcp_throttle.c ---- */
+enum tcp_dir { DIR_EGRESS = 0, DIR_INGRESS = 1 };
+int msb_tcp_thr_init(struct msb_tcp *t);
+void msb_tcp_thr_free(struct msb_tcp *t);
+/* Up to WANT bytes f may move in direction DIR now (WANT itself without a
+ * limit).  0: the bucket is empty, f is paused and will be resumed. */
+size_t msb_tcp_thr_grant(struct msb_tcp *t, struct tcp_flow *f, enum tcp_dir dir, size_t want);
+/* Bytes granted but not moved (the socket took fewer). */
+void msb_tcp_thr_refund(struct msb_tcp *t, enum tcp_dir dir, size_t n);
 
 /* ---- tcp_sni.c ---- */
 /* How long guest bytes wait for the rest of a ClientHello. */

@@ -283,7 +283,20 @@ static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
     close_if_done(t, f);
 }
 
-/* Writes as much of to_host as the socket takes.  -1 on a host error. */
+/* The head of to_host as at most 64 iovecs holding at most ALLOW bytes. */
+static int gather(const struct tcp_flow *f, struct iovec *iov, size_t allow)
+{
+    int n = 0;
+    for (struct pbuf *q = f->to_host; q && n < 64 && allow; q = q->next) {
+        size_t len = q->len < allow ? q->len : allow;
+        iov[n++] = (struct iovec){q->payload, len};
+        allow -= len;
+    }
+    return n;
+}
+
+/* Writes as much of to_host as the socket (and the egress limit) takes.
+ * -1 on a host error. */
 static int flush(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (msb_tcp_flow_pending(f, PEND_SNI) && f->to_host_len) {
@@ -292,12 +305,15 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
             return g == SNI_HOLD ? 0 : -1;
     }
     while (f->to_host_len && f->fd >= 0) {
+        size_t allow = msb_tcp_thr_grant(t, f, DIR_EGRESS, f->to_host_len);
+        if (!allow) { /* paused: the throttle timer resumes the writes */
+            wr_set(f, false);
+            return 0;
+        }
         struct iovec iov[64];
-        int n = 0;
-        for (struct pbuf *q = f->to_host; q && n < 64; q = q->next)
-            iov[n++] = (struct iovec){q->payload, q->len};
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)gather(f, iov, allow)};
         ssize_t w = sendmsg(f->fd, &mh, MSG_NOSIGNAL);
+        msb_tcp_thr_refund(t, DIR_EGRESS, allow - (w > 0 ? (size_t)w : 0));
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -477,10 +493,16 @@ static bool send_over_budget(const struct msb_tcp *t)
  * may wait), 0 when nothing more is to be read now, -1 when the flow ended. */
 static int read_once(struct msb_tcp *t, struct tcp_flow *f)
 {
-    size_t cap = send_room(f->pcb);
-    if (!cap)
+    size_t room = send_room(f->pcb);
+    if (!room)
         return 0; /* on_sent resumes */
+    size_t cap = msb_tcp_thr_grant(t, f, DIR_INGRESS, room < sizeof t->buf ? room : sizeof t->buf);
+    if (!cap) {
+        rd_set(f, false); /* paused: the throttle timer resumes the reads */
+        return 0;
+    }
     ssize_t n = recv(f->fd, t->buf, cap, 0);
+    msb_tcp_thr_refund(t, DIR_INGRESS, cap - (n > 0 ? (size_t)n : 0));
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return 0;
     if (n < 0) {
@@ -638,6 +660,22 @@ void msb_tcp_proxy_resume(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->pcb)
         output(t, f);
+    if (f->state >= FLOW_OPEN && !msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
+        rd_set(f, true);
+}
+
+void msb_tcp_proxy_egress_resume(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (flush(t, f) < 0) {
+        msb_tcp_proxy_abort(t, f, false);
+        return;
+    }
+    finish(t, f);
+}
+
+void msb_tcp_proxy_ingress_resume(struct msb_tcp *t, struct tcp_flow *f)
+{
+    (void)t;
     if (f->state >= FLOW_OPEN && !msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
         rd_set(f, true);
 }
