@@ -25,7 +25,7 @@ enum {
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
     OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
     OPT_TAP_PUMP, OPT_BUSY_POLL, OPT_TLS_INTERCEPT, OPT_TLS_PORT, OPT_SECRET, OPT_SECRET_FILE,
-    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION, OPT_LIMIT,
+    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION, OPT_LIMIT, OPT_PROFILE,
 };
 
 static const struct option long_opts[] = {
@@ -68,6 +68,7 @@ static const struct option long_opts[] = {
     {"secret-env", required_argument, NULL, OPT_SECRET_ENV},
     {"on-secret-violation", required_argument, NULL, OPT_ON_SECRET_VIOLATION},
     {"limit", required_argument, NULL, OPT_LIMIT},
+    {"profile", required_argument, NULL, OPT_PROFILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -245,6 +246,9 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return msbd_opts_add_publish(o, cmd, arg);
     case OPT_LIMIT: return add_limit(o, cmd, arg);
+    case OPT_PROFILE: /* the plugin checks the name, and what the profile forbids */
+        json_object_set_new(o->overrides, "profile", json_string(arg));
+        return 0;
     case OPT_NO_GUEST_CONFIG: o->no_guest_config = true; return 0;
     case OPT_TAP_PUMP: o->tap_pump = true; return 0;
     case OPT_HTTP:

@@ -13,7 +13,9 @@
 #              the rest are reset at once, and limits.tcp_refused counts
 #              exactly those;
 #   dns        300 queries at once under 50/s (burst 10): the rest answered
-#              REFUSED, none lost, limits.dns_refused counts them.
+#              REFUSED, none lost, limits.dns_refused counts them;
+#   profile    multi-tenant: a query to any resolver goes to the configured
+#              upstream; --publish is refused.
 #   usage: rate_limits.sh PATH_TO_MSBNETD PATH_TO_MSBNETCTL
 set -uo pipefail
 msbnetd=$(realpath "${1:?usage: rate_limits.sh PATH_TO_MSBNETD PATH_TO_MSBNETCTL}")
@@ -21,7 +23,7 @@ ctl=$(realpath "${2:?usage: rate_limits.sh PATH_TO_MSBNETD PATH_TO_MSBNETCTL}")
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 source "$here/../lib/topology.sh"
-topo_require iperf3 curl jq timeout dnsmasq sha256sum $py
+topo_require iperf3 curl dig jq timeout dnsmasq sha256sum $py
 topo_up || exit 1
 source "$here/../lib/checks.sh"
 GUEST_TIMEOUT=120
@@ -116,4 +118,13 @@ secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$line")
 within dns_answered "$noerr" 10 "$(awk -v s="$secs" 'BEGIN { printf "%d", 10 + 50 * s + 2 }')"
 within dns_none_lost "$((noerr + refused))" 300 300
 expect dns_refused_counted "\"dns_refused\":$refused," "$out"
+# --- the multi-tenant profile ----------------------------------------------------------
+# The guest cannot pick its resolver: a query to an address where nothing
+# listens is answered through the configured upstream.
+out=$(guest --profile multi-tenant --dns $TOPO_I4 -- dig +time=3 +tries=1 @198.18.0.99 flood.test +short)
+expect profile_resolver_forced 198.18.0.7 "$out"
+out=$(timeout 30 ip netns exec "$TOPO_H" "$msbnetd" run --profile multi-tenant --publish 8080:80 -- true 2>&1)
+rc=$?
+[[ $rc == 2 && $out == *"publishes no ports"* ]] && ok "profile refuses published ports" \
+    || bad "profile refuses published ports" "rc=$rc $out"
 checks_done

@@ -99,6 +99,41 @@ static void test_dns_keys(void)
     expect_error("{\"dns_query_timeout_ms\": 50}", "out of range 100..60000");
 }
 
+/* "profile": "multi-tenant" fills in caps and rates where the config is
+ * silent, keeps what it sets lower, and refuses what would undo it. */
+static void test_multi_tenant_profile(void)
+{
+    struct msb_config c;
+    CU_ASSERT_EQUAL(parse("{\"profile\": \"multi-tenant\", \"max_udp_sessions\": 8}", &c), 0);
+    CU_ASSERT_EQUAL(c.max_flows, 512);
+    CU_ASSERT_EQUAL(c.max_udp_sessions, 8);
+    CU_ASSERT_EQUAL(c.max_icmp_echoes, 16);
+    CU_ASSERT_TRUE(c.dns_rebind_protection);
+    CU_ASSERT_TRUE(c.dns_force_upstreams);
+    CU_ASSERT_TRUE(c.no_publish);
+    CU_ASSERT_EQUAL(c.limits.k[MSB_LIMIT_CONNECTIONS].rate, 50);
+    CU_ASSERT_EQUAL(c.limits.k[MSB_LIMIT_DNS].rate, 100);
+    CU_ASSERT_EQUAL(c.limits.k[MSB_LIMIT_EGRESS].rate, 0);
+    msb_config_release(&c);
+    /* The operator's own rate is kept; key order does not matter. */
+    CU_ASSERT_EQUAL(parse("{\"limits\": {\"connections\": {\"rate\": 7}},"
+                          " \"profile\": \"multi-tenant\"}", &c), 0);
+    CU_ASSERT_EQUAL(c.limits.k[MSB_LIMIT_CONNECTIONS].rate, 7);
+    msb_config_release(&c);
+    CU_ASSERT_EQUAL(parse("{\"profile\": \"standard\"}", &c), 0);
+    CU_ASSERT_EQUAL(c.max_flows, 16384); /* the default, untouched */
+    CU_ASSERT_FALSE(c.dns_force_upstreams);
+    CU_ASSERT_FALSE(c.no_publish);
+    expect_error("{\"profile\": \"multi-tenant\", \"max_flows\": 100000}",
+                 "key \"max_flows\" may be at most 512");
+    expect_error("{\"profile\": \"multi-tenant\", \"dns_rebind_protection\": false}",
+                 "keeps \"dns_rebind_protection\" on");
+    expect_error("{\"profile\": \"multi-tenant\", \"publish\": [{\"host_port\": 8080,"
+                 " \"guest_port\": 80}]}", "publishes no ports");
+    expect_error("{\"profile\": \"shared\"}", "key \"profile\" must be");
+    expect_error("{\"profile\": 1}", "key \"profile\" must be");
+}
+
 static void test_tiny_error_buffer(void)
 {
     struct msb_config c;
@@ -117,6 +152,7 @@ int main(void)
         {"refusals_name_the_key", test_refusals_name_the_key},
         {"tiny_error_buffer", test_tiny_error_buffer},
         {"dns_keys", test_dns_keys},
+        {"multi_tenant_profile", test_multi_tenant_profile},
         {NULL, NULL},
     };
     return cunit_run("config", tests);

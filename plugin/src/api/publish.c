@@ -138,7 +138,10 @@ int msb_publish_open(struct msbnet *net, const struct msb_publish_spec *spec, ch
     pthread_mutex_lock(&net->pub.mu);
     int rc = MSBNET_OK;
     struct msb_pub_listener *l = NULL;
-    if (find(&net->pub, spec)) {
+    if (net->cfg.no_publish) {
+        snprintf(err, errlen, "publish: profile \"multi-tenant\" publishes no ports");
+        rc = MSBNET_EINVAL;
+    } else if (find(&net->pub, spec)) {
         msb_publish_spec_describe(spec, what, sizeof what);
         snprintf(err, errlen, "publish %s: that host port is already published", what);
         rc = MSBNET_EEXIST;

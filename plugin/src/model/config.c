@@ -6,6 +6,7 @@
 #include "lib/errmsg.h"
 
 #include "model/policy_engine.h"
+#include "model/profile.h"
 #include "model/publish_spec.h"
 #include "model/tls_config.h"
 
@@ -310,6 +311,8 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return msb_secrets_from_json(v, &c->secrets, err, errlen);
     if (strcmp(key, "limits") == 0)
         return msb_limits_from_json(v, &c->limits, err, errlen);
+    if (strcmp(key, "profile") == 0)
+        return 0; /* applied once every key is in (profile.h) */
     const struct field *f = find_field(key);
     return f ? set_field(f, v, c, err, errlen)
              : msb_fail(err, errlen, "config: unknown key \"%s\"", key);
@@ -361,6 +364,8 @@ int msb_config_parse(const char *json, struct msb_config *c, char *err, size_t e
                 break;
         }
     }
+    if (!rc)
+        rc = msb_profile_apply(root, c, err, errlen);
     if (json_is_object(root))
         wipe_values(root);
     json_decref(root);

@@ -100,6 +100,12 @@ struct msb_config {
     bool scan_plaintext;
     /* "limits" (limits_config.h): token-bucket rates; all zero = none. */
     struct msb_limits limits;
+    /* "profile" (profile.h) and what it sets that no key of its own does:
+     * DNS to any address goes to the configured upstreams; no published
+     * ports, at create or at run time. */
+    uint32_t profile; /* enum msb_profile */
+    bool dns_force_upstreams;
+    bool no_publish;
 };
 
 void msb_config_defaults(struct msb_config *c);

@@ -511,7 +511,8 @@ static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m
      * mapped spellings, its subnet broadcast: the host group, allowed DNS
      * by public_only), goes to the configured upstreams.  Dialled, it
      * would reach whatever listens on port 53 of the host itself. */
-    bool configured = msb_pol_classify(&src->dialled, d->env->gw, d->env->local) == MSB_GRP_HOST;
+    bool configured = d->env->cfg->dns_force_upstreams ||
+                      msb_pol_classify(&src->dialled, d->env->gw, d->env->local) == MSB_GRP_HOST;
     if (!msb_limit_dns_query(d->env)) { /* over the queries rate */
         OUTCOME(d, src, refused);
         reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
