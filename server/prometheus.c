@@ -143,8 +143,8 @@ static const struct family families[] = {
      "TCP flows paused for byte tokens (never dropped), by direction.",
      {{"limits", "egress_paused", "direction=\"egress\""},
       {"limits", "ingress_paused", "direction=\"ingress\""}}},
-    {"msbnet_limit_throttled_milliseconds_total", C,
-     "Milliseconds some TCP flow waited for byte tokens, by direction.",
+    {"msbnet_limit_throttled_seconds_total", C,
+     "Time some TCP flow waited for byte tokens, by direction.",
      {{"limits", "egress_throttled_ms", "direction=\"egress\""},
       {"limits", "ingress_throttled_ms", "direction=\"ingress\""}}},
     {"msbnet_policy_decisions_total", C, "Policy decisions by action.",
@@ -302,6 +302,15 @@ static void header(FILE *f, const char *name, const char *type, const char *help
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A field counting milliseconds ("..._ms") behind a family in seconds
+ * (Prometheus' base unit) is written as seconds with three decimals. */
+static bool ms_as_seconds(const struct family *fam, const struct sample *s)
+{
+    size_t n = strlen(fam->name), k = strlen(s->key);
+    return n > 14 && strcmp(fam->name + n - 14, "_seconds_total") == 0 && k > 3 &&
+           strcmp(s->key + k - 3, "_ms") == 0;
+}
+
 /* A family is written only when the plugin reports at least one of its
  * fields (the echo test plugin, or an older plugin, has fewer sections). */
 static void put_family(FILE *f, json_t *root, const struct family *fam)
@@ -314,10 +323,15 @@ static void put_family(FILE *f, json_t *root, const struct family *fam)
         if (!any)
             header(f, fam->name, fam->type, fam->help);
         any = true;
-        if (fam->s[i].labels)
-            fprintf(f, "%s{%s} %lld\n", fam->name, fam->s[i].labels, (long long)v);
+        char num[32];
+        if (ms_as_seconds(fam, &fam->s[i]))
+            snprintf(num, sizeof num, "%lld.%03lld", (long long)v / 1000, (long long)v % 1000);
         else
-            fprintf(f, "%s %lld\n", fam->name, (long long)v);
+            snprintf(num, sizeof num, "%lld", (long long)v);
+        if (fam->s[i].labels)
+            fprintf(f, "%s{%s} %s\n", fam->name, fam->s[i].labels, num);
+        else
+            fprintf(f, "%s %s\n", fam->name, num);
     }
 }
 
