@@ -26,6 +26,7 @@ test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
     python3 python3-grpcio python3-grpc-tools valgrind openssl prometheus jq
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
     qemu-system-x86 # the VMM of vmm_qemu_short / vmm_qemu (guest: guest-kernel.sh below)
+    dante-server tinyproxy # upstream proxies (SOCKS5, HTTP CONNECT) for upstream_proxy
     clang libclang-rt-14-dev
     man-db groff) # the manual-page check (ctest -L style): man --warnings
 # Benchmarks: the stacks msbnet is compared with, and gnuplot (without X)

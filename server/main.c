@@ -76,12 +76,6 @@ static const char usage_options[] =
     "                            controller sets them with SetGateways\n"
     "  --publish [ADDR:]HOSTPORT[:GUESTPORT][/udp]  forward a host port (ADDR default\n"
     "                            127.0.0.1, IPv6 as [::1]) to the guest (repeatable)\n"
-    "  --limit KIND=RATE[/BURST] a rate limit (repeatable): egress or ingress\n"
-    "                            bytes/s (50mbit, 2MiB), connections or\n"
-    "                            dns_queries per second\n"
-    "  --profile multi-tenant    untrusted tenants: rebind protection, the guest\n"
-    "                            cannot pick its resolver, no published ports,\n"
-    "                            conservative caps and connection/DNS limits\n"
     "  --no-guest-config         tap0 gets MAC, MTU and link up only; the guest\n"
     "                            configures itself by DHCP and router adverts\n"
     "  --http ADDR:PORT          serve /metrics (Prometheus), /metrics.json and\n"
@@ -107,6 +101,21 @@ static const char usage_options[] =
     "  -v, --verbose             say what is happening on stderr\n"
     "  -h, --help                this text\n";
 
+/* Rate limits, upstream proxies and the multi-tenant profile (issue 16). */
+static const char usage_limits[] =
+    "\n"
+    "Limits, proxies, profiles:\n"
+    "  --limit KIND=RATE[/BURST] a rate limit (repeatable): egress or ingress\n"
+    "                            bytes/s (50mbit, 2MiB), connections or\n"
+    "                            dns_queries per second\n"
+    "  --proxy URL               dial allowed TCP through socks5://[USER:PASS@]IP:PORT\n"
+    "                            or http://[USER:PASS@]IP:PORT (CONNECT)\n"
+    "  --proxy-bypass NAME       a name (or *.suffix) dialled directly (repeatable)\n"
+    "  --profile multi-tenant    untrusted tenants: rebind protection, the guest\n"
+    "                            cannot pick its resolver, no published ports,\n"
+    "                            conservative caps and connection/DNS limits\n"
+;
+
 /* TLS interception and secrets (issue 14; ISO C bounds one literal). */
 static const char usage_tls[] =
     "\n"
@@ -129,6 +138,7 @@ static void usage(FILE *out)
 {
     fputs(usage_commands, out);
     fputs(usage_options, out);
+    fputs(usage_limits, out);
     fputs(usage_tls, out);
 }
 

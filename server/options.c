@@ -25,7 +25,7 @@ enum {
     OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_ON_TERM_SIGNAL,
     OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
     OPT_TAP_PUMP, OPT_BUSY_POLL, OPT_TLS_INTERCEPT, OPT_TLS_PORT, OPT_SECRET, OPT_SECRET_FILE,
-    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION, OPT_LIMIT, OPT_PROFILE,
+    OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION, OPT_LIMIT, OPT_PROFILE, OPT_PROXY, OPT_PROXY_BYPASS,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +69,8 @@ static const struct option long_opts[] = {
     {"on-secret-violation", required_argument, NULL, OPT_ON_SECRET_VIOLATION},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"profile", required_argument, NULL, OPT_PROFILE},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"proxy-bypass", required_argument, NULL, OPT_PROXY_BYPASS},
     {NULL, 0, NULL, 0},
 };
 
@@ -220,6 +222,39 @@ static int add_limit(struct msbd_opts *o, const char *cmd, const char *arg)
     return 0;
 }
 
+static json_t *proxy_object(struct msbd_opts *o)
+{
+    json_t *p = json_object_get(o->overrides, "proxy");
+    if (!p) {
+        p = json_object();
+        json_object_set_new(o->overrides, "proxy", p);
+    }
+    return p;
+}
+
+/* --proxy URL: the plugin checks it.  Credentials in it are overwritten
+ * in argv once copied, so they leave /proc/PID/cmdline. */
+static int set_proxy(struct msbd_opts *o, char *arg)
+{
+    json_object_set_new(proxy_object(o), "url", json_string(arg));
+    char *at = strchr(arg, '@'), *creds = strstr(arg, "://");
+    if (at && creds && creds + 3 < at)
+        memset(creds + 3, '*', (size_t)(at - creds - 3));
+    return 0;
+}
+
+/* --proxy-bypass NAME (repeatable): names dialled directly. */
+static int add_proxy_bypass(struct msbd_opts *o, const char *arg)
+{
+    json_t *p = proxy_object(o), *list = json_object_get(p, "bypass");
+    if (!list) {
+        list = json_array();
+        json_object_set_new(p, "bypass", list);
+    }
+    json_array_append_new(list, json_string(arg));
+    return 0;
+}
+
 static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
 {
     int tls = apply_tls(o, cmd, c, arg);
@@ -246,6 +281,8 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
     case OPT_NO_GATEWAYS: o->no_gateways = true; return 0;
     case OPT_PUBLISH: return msbd_opts_add_publish(o, cmd, arg);
     case OPT_LIMIT: return add_limit(o, cmd, arg);
+    case OPT_PROXY: return set_proxy(o, arg);
+    case OPT_PROXY_BYPASS: return add_proxy_bypass(o, arg);
     case OPT_PROFILE: /* the plugin checks the name, and what the profile forbids */
         json_object_set_new(o->overrides, "profile", json_string(arg));
         return 0;

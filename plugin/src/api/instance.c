@@ -11,6 +11,7 @@
 
 #include "api/frame_fds.h"
 #include "api/limits_replace.h"
+#include "model/proxy_config.h"
 #include "api/policy_replace.h"
 #include "api/tls_state.h"
 #include "lib/clock.h"
@@ -110,6 +111,7 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
     struct msbnet *net = calloc(1, sizeof *net);
     if (!net) {
         msb_policy_free(cfg->policy);
+        msb_proxy_cfg_free(cfg->proxy);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -135,6 +137,7 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
     if (msb_hook_init(&net->hook)) {
         snprintf(err, errlen, "cannot create the termination hook lock");
         msb_policy_free(net->policy);
+        msb_proxy_cfg_free(net->cfg.proxy);
         free(net);
         return NULL;
     }
@@ -145,6 +148,7 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
         snprintf(err, errlen, "cannot create the instance locks");
         msb_hook_destroy(&net->hook);
         msb_policy_free(net->policy);
+        msb_proxy_cfg_free(net->cfg.proxy);
         free(net);
         return NULL;
     }
@@ -197,6 +201,7 @@ void msb_instance_destroy(struct msbnet *net)
     msb_policy_free(net->policy_pending);
     msb_publish_destroy(&net->pub);
     msb_tls_state_free(net->tls);
+    msb_proxy_cfg_free(net->cfg.proxy);
     free(net);
 }
 

@@ -64,7 +64,7 @@ struct msbnet {
     atomic_bool limits_has_pending;
 };
 
-/* Takes over cfg->policy, cfg->publish, cfg->tls and cfg->secrets (also
+/* Takes over cfg->policy, cfg->publish, cfg->tls, cfg->secrets and cfg->proxy (also
  * when it fails); without a
  * policy, the "egress" switch picks the allow_all or none preset.  Every
  * published port is bound here: a bind error fails create. */

@@ -72,3 +72,20 @@ void msb_ip_from_sockaddr(const struct sockaddr_storage *ss, struct msb_ip *ip, 
         *port = ntohs(a->sin6_port);
     }
 }
+
+unsigned msb_ip_to_sockaddr(const struct msb_ip *ip, uint16_t port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (ip->family == MSB_FAMILY_V4) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        memcpy(&a->sin_addr, ip->b, 4);
+        return sizeof *a;
+    }
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    memcpy(&a->sin6_addr, ip->b, 16);
+    return sizeof *a;
+}

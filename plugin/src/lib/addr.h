@@ -40,4 +40,7 @@ struct sockaddr_storage;
  * accept() and recvfrom() report for a published port's peer). */
 void msb_ip_from_sockaddr(const struct sockaddr_storage *ss, struct msb_ip *ip, uint16_t *port);
 
+/* The reverse: ss zeroed and filled; returns the sockaddr's length. */
+unsigned msb_ip_to_sockaddr(const struct msb_ip *ip, uint16_t port, struct sockaddr_storage *ss);
+
 #endif

@@ -66,24 +66,12 @@ bool msb_gateway_is(const struct msb_gateways *g, const struct msb_ip *ip)
 unsigned msb_gateway_target(const struct msb_gateways *g, const struct msb_ip *dst, uint16_t port,
                             struct sockaddr_storage *ss)
 {
-    bool to_host = msb_gateway_is(g, dst);
-    memset(ss, 0, sizeof *ss);
-    if (dst->family == MSB_FAMILY_V4) {
-        struct sockaddr_in *a = (struct sockaddr_in *)ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons(port);
-        if (to_host)
-            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        else
-            memcpy(&a->sin_addr, dst->b, 4);
-        return sizeof *a;
-    }
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    if (to_host)
-        a->sin6_addr = in6addr_loopback;
+    unsigned len = msb_ip_to_sockaddr(dst, port, ss);
+    if (!msb_gateway_is(g, dst))
+        return len;
+    if (dst->family == MSB_FAMILY_V4)
+        ((struct sockaddr_in *)ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     else
-        memcpy(&a->sin6_addr, dst->b, 16);
-    return sizeof *a;
+        ((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
+    return len;
 }

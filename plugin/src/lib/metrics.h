@@ -266,6 +266,22 @@ struct msb_limits_metrics {
 #undef MSB_LIMITS_FIELD
 };
 
+/* Upstream proxy (config "proxy", proto/tcp/tcp_upproxy.c).  Counters:
+ * flows dialled through it, handshakes that succeeded, flows that went
+ * direct (bypass, the host itself, DNS), and failures by kind: the proxy
+ * unreachable, credentials refused, the destination refused by the proxy,
+ * a reply that does not parse; UDP refused because only TCP is proxied;
+ * guest flows to the proxy's own endpoint refused. */
+#define MSB_PROXY_METRICS(X)                                                                       \
+    X(dialled) X(established) X(direct) X(unreachable) X(auth_failed) X(rejected)                 \
+    X(bad_reply) X(udp_refused) X(endpoint_refused)
+
+struct msb_proxy_metrics {
+#define MSB_PROXY_FIELD(name) atomic_uint_fast64_t name;
+    MSB_PROXY_METRICS(MSB_PROXY_FIELD)
+#undef MSB_PROXY_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -286,6 +302,7 @@ struct msb_metrics {
     struct msb_reasm_metrics reasm; /* likewise */
     struct msb_vnet_metrics vnet;
     struct msb_limits_metrics limits; /* written by the stack thread only */
+    struct msb_proxy_metrics proxy;   /* likewise */
 };
 
 void msb_metrics_init(struct msb_metrics *m);

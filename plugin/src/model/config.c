@@ -7,6 +7,7 @@
 
 #include "model/policy_engine.h"
 #include "model/profile.h"
+#include "model/proxy_config.h"
 #include "model/publish_spec.h"
 #include "model/tls_config.h"
 
@@ -215,6 +216,8 @@ void msb_config_release(struct msb_config *c)
     c->tls = NULL;
     msb_secrets_cfg_free(c->secrets);
     c->secrets = NULL;
+    msb_proxy_cfg_free(c->proxy);
+    c->proxy = NULL;
 }
 
 /* "policy" is a whole object (or a string of rule tokens), not a table
@@ -311,6 +314,8 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
         return msb_secrets_from_json(v, &c->secrets, err, errlen);
     if (strcmp(key, "limits") == 0)
         return msb_limits_from_json(v, &c->limits, err, errlen);
+    if (strcmp(key, "proxy") == 0)
+        return msb_proxy_from_json(v, &c->proxy, err, errlen);
     if (strcmp(key, "profile") == 0)
         return 0; /* applied once every key is in (profile.h) */
     const struct field *f = find_field(key);
@@ -324,7 +329,7 @@ static int set_key(json_t *root, const char *key, json_t *v, struct msb_config *
 static int json_error(const char *json, json_error_t *je, char *err, size_t errlen)
 {
     char *near = strstr(je->text, " near ");
-    if (near && strstr(json, "secrets"))
+    if (near && (strstr(json, "secrets") || strstr(json, "proxy")))
         *near = '\0';
     return msb_fail(err, errlen, "config: invalid JSON at line %d column %d: %s", je->line,
                     je->column, je->text);
@@ -335,7 +340,9 @@ static int json_error(const char *json, json_error_t *je, char *err, size_t errl
 static void wipe_values(json_t *root)
 {
     size_t i;
-    json_t *e;
+    json_t *e, *url = json_object_get(json_object_get(root, "proxy"), "url");
+    if (json_is_string(url)) /* it may carry the proxy's credentials */
+        memset((char *)json_string_value(url), 0, json_string_length(url));
     json_array_foreach(json_object_get(root, "secrets"), i, e) {
         json_t *v = json_object_get(e, "value");
         if (json_is_string(v))

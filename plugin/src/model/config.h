@@ -40,6 +40,7 @@ struct msb_policy;
 struct msb_publish_spec;
 struct msb_tls_settings;
 struct msb_secrets_cfg;
+struct msb_proxy_cfg;
 
 struct msb_config {
     uint32_t queue_capacity;             /* frames per ring, power of two */
@@ -104,6 +105,10 @@ struct msb_config {
      * DNS to any address goes to the configured upstreams; no published
      * ports, at create or at run time. */
     uint32_t profile; /* enum msb_profile */
+    /* "proxy" (proxy_config.h), NULL when absent: allowed TCP flows dialled
+     * through an upstream proxy.  Owned: msb_config_release frees it,
+     * msb_instance_create takes it over. */
+    struct msb_proxy_cfg *proxy;
     bool dns_force_upstreams;
     bool no_publish;
 };

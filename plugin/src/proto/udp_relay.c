@@ -262,6 +262,11 @@ void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p)
         deny(u, p);
         return;
     }
+    if (u->env->cfg->proxy) { /* only TCP goes through the proxy; no way out direct */
+        msb_count(&u->env->metrics->proxy.udp_refused, 1);
+        deny(u, p);
+        return;
+    }
     struct udp_sess *x = lookup(u, p);
     if (!x && !msb_limit_new_flow(u->env, true))
         return; /* over the connections rate: the datagram is dropped */

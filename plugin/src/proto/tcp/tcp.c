@@ -48,6 +48,7 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     if (f->tmr)
         event_free(f->tmr);
     f->tmr = NULL;
+    msb_tcp_upproxy_free(f);
     if (f->to_host)
         pbuf_free(f->to_host);
     f->to_host = f->to_host_tail = NULL;
@@ -135,6 +136,11 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     if ((size_t)(p->l3 - p->frame) + p->l3_len > FLOW_SYN_CAP) {
         /* A SYN carrying data (TFO): not supported, refuse it cleanly. */
         msb_drop(t->env->metrics, MSB_DROP_L4_UNSUPPORTED);
+        msb_tcp_send_rst(t, p);
+        return;
+    }
+    if (msb_tcp_upproxy_is_endpoint(t, &p->dst, p->dport)) { /* only as the proxy */
+        msb_count(&t->env->metrics->proxy.endpoint_refused, 1);
         msb_tcp_send_rst(t, p);
         return;
     }

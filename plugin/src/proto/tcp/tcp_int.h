@@ -152,6 +152,7 @@ struct tcp_flow {
      * the walk, never by a new flow in the same slot. */
     uint32_t batch_next, room_next;
     uint32_t thr_next[2]; /* throttle lists: [0] egress, [1] ingress */
+    struct tcp_pxy *pxy;  /* upstream proxy handshake in progress (tcp_upproxy.c), else NULL */
     /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
      * guest; lw_port is lwIP's local port (LW_PORT for guest flows); peer
      * is the host-side client, which the ingress policy judges (d is only
@@ -307,6 +308,27 @@ bool msb_tcp_proxy_adopt(struct msb_tcp *t, struct tcp_flow *f, int fd);
  * the guest (ingress) while the send or receive path has tokens. */
 void msb_tcp_proxy_egress_resume(struct msb_tcp *t, struct tcp_flow *f);
 void msb_tcp_proxy_ingress_resume(struct msb_tcp *t, struct tcp_flow *f);
+
+/* The host socket is connected (to the destination, or through the
+ * proxy): the held SYN goes to lwIP.  Or it could not be: RST, release. */
+void msb_tcp_proxy_connected(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_proxy_connect_failed(struct msb_tcp *t, struct tcp_flow *f, int err);
+
+/* ---- tcp_upproxy.c ---- */
+struct sockaddr_storage;
+/* With a "proxy": 1 when f is dialled through it (ss, sl replaced by the
+ * proxy's address, f->pxy allocated), 0 when it goes direct (no proxy,
+ * the host itself, a bypassed name), -1 out of memory. */
+int msb_tcp_upproxy_route(struct msb_tcp *t, struct tcp_flow *f, struct sockaddr_storage *ss,
+                          unsigned *sl);
+/* The socket reached the proxy: run the handshake; it ends in
+ * msb_tcp_proxy_connected or msb_tcp_proxy_connect_failed. */
+void msb_tcp_upproxy_begin(struct msb_tcp *t, struct tcp_flow *f);
+/* The connect to the proxy itself failed (counted when f was proxied). */
+void msb_tcp_upproxy_unreachable(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_upproxy_free(struct tcp_flow *f);
+/* True for the proxy's own endpoint: guests reach it only as the proxy. */
+bool msb_tcp_upproxy_is_endpoint(const struct msb_tcp *t, const struct msb_ip *d, uint16_t dp);
 
 /* ---- tcp_throttle.c ---- */
 enum tcp_dir { DIR_EGRESS = 0, DIR_INGRESS = 1 };

@@ -109,7 +109,7 @@ static void arm_timer(struct msb_tcp *t, struct tcp_flow *f, uint64_t ms)
     event_add(f->tmr, &tv);
 }
 
-static void connect_failed(struct msb_tcp *t, struct tcp_flow *f, int err)
+void msb_tcp_proxy_connect_failed(struct msb_tcp *t, struct tcp_flow *f, int err)
 {
     if (err == ECONNREFUSED)
         msb_count(&t->m->connects_refused, 1);
@@ -148,7 +148,7 @@ static void feed_syn(struct msb_tcp *t, struct tcp_flow *f)
     msb_tcp_proxy_abort(t, f, true);
 }
 
-static void connected(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_proxy_connected(struct msb_tcp *t, struct tcp_flow *f)
 {
     msb_count(&t->m->connects_ok, 1);
     event_free(f->wr);
@@ -180,11 +180,16 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (err) {
-        connect_failed(f->t, f, err);
+        msb_tcp_upproxy_unreachable(f->t, f);
+        msb_tcp_proxy_connect_failed(f->t, f, err);
+        return;
+    }
+    if (f->pxy) { /* connected to the proxy: its handshake runs under the connect timer */
+        msb_tcp_upproxy_begin(f->t, f);
         return;
     }
     event_del(f->tmr);
-    connected(f->t, f);
+    msb_tcp_proxy_connected(f->t, f);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -192,28 +197,36 @@ static void on_timer(evutil_socket_t fd, short what, void *arg);
 void msb_tcp_proxy_start(struct msb_tcp *t, struct tcp_flow *f)
 {
     struct sockaddr_storage ss;
-    socklen_t sl = target_of(t, f, &ss);
+    unsigned sl = (unsigned)target_of(t, f, &ss);
     /* TCP/53 to any address is msbnet's own DNS server (dns_tcp.c): the
      * "host socket" is a socketpair end, connected from the start. */
     bool dns = f->dp == 53;
+    if (!dns && msb_tcp_upproxy_route(t, f, &ss, &sl) < 0) {
+        msb_tcp_proxy_connect_failed(t, f, ENOMEM);
+        return;
+    }
     f->fd = dns ? msb_dns_tcp_open(t->dns, &f->g, f->gp, &f->d)
                 : socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (f->fd < 0) {
-        connect_failed(t, f, errno);
+        msb_tcp_proxy_connect_failed(t, f, errno);
         return;
     }
     f->tmr = evtimer_new(t->env->base, on_timer, f);
     f->wr = event_new(t->env->base, f->fd, EV_WRITE, on_connect, f);
     if (!f->tmr || !f->wr) {
-        connect_failed(t, f, ENOMEM);
+        msb_tcp_proxy_connect_failed(t, f, ENOMEM);
         return;
     }
-    if (dns || connect(f->fd, (struct sockaddr *)&ss, sl) == 0) {
-        connected(t, f);
+    if (dns || connect(f->fd, (struct sockaddr *)&ss, (socklen_t)sl) == 0) {
+        if (f->pxy)
+            msb_tcp_upproxy_begin(t, f);
+        else
+            msb_tcp_proxy_connected(t, f);
         return;
     }
     if (errno != EINPROGRESS) {
-        connect_failed(t, f, errno);
+        msb_tcp_upproxy_unreachable(t, f);
+        msb_tcp_proxy_connect_failed(t, f, errno);
         return;
     }
     event_add(f->wr, NULL);
@@ -689,7 +702,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct tcp_flow *f = arg;
     struct msb_tcp *t = f->t;
     if (f->state == FLOW_CONNECTING) {
-        connect_failed(t, f, ETIMEDOUT);
+        msb_tcp_proxy_connect_failed(t, f, ETIMEDOUT);
         return;
     }
     if (f->inbound && f->state == FLOW_SYN_FED) { /* the guest never answered */
