@@ -344,6 +344,177 @@ static void test_http11_substitution(void)
     world_free(&w);
 }
 
+static void test_violation(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Other: " PB "\r\n\r\n";
+    peer_write(&w, w.g.ssl, req, strlen(req));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_VIOLATION);
+    CU_ASSERT_EQUAL(msb_tls_conn_violation(w.c), 1);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->violations[1], 1);
+    uint8_t buf[1024];
+    bool closed;
+    CU_ASSERT_EQUAL(peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed), 0);
+    CU_ASSERT(msb_tls_conn_guest_done(w.c) && msb_tls_conn_host_done(w.c));
+    world_free(&w);
+}
+
+static void test_upstream_wrong_name(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", "wrong.example.com", true);
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_FALSE(handshake(&w));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_FAILED);
+    const struct msb_tls_stats *st = msb_tls_ctx_stats(w.ctx);
+    CU_ASSERT_EQUAL(st->upstream_verify_failed, 1);
+    CU_ASSERT_EQUAL(st->handshakes_ok, 0);
+    /* The guest got an alert, not a certificate. */
+    CU_ASSERT_EQUAL(SSL_do_handshake(w.g.ssl), -1);
+    CU_ASSERT_EQUAL(SSL_get_error(w.g.ssl, -1), SSL_ERROR_SSL);
+    CU_ASSERT_PTR_NULL(SSL_get0_peer_certificate(w.g.ssl));
+    world_free(&w);
+}
+
+static void test_guest_distrusts_ca(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, false);
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_FALSE(handshake(&w));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_FAILED);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->guest_hs_failed, 1);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_verify_failed, 0);
+    world_free(&w);
+}
+
+/* Without SNI the leaf names the dialled address, and the upstream is
+ * verified against that address. */
+static void test_no_sni_ip_leaf(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.7", "192.0.2.7", true);
+    guest_setup(&w, NULL, "192.0.2.7", NULL);
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "");
+    CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
+    X509 *leaf = SSL_get0_peer_certificate(w.g.ssl);
+    CU_ASSERT_FATAL(leaf != NULL);
+    CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, "192.0.2.7", 0), 1);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_none, 1);
+    world_free(&w);
+}
+
+static void bad_sni_once(const char *sni)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, NULL, NULL, NULL);
+    SSL_set_tlsext_host_name(w.g.ssl, sni);
+    CU_ASSERT_FALSE(handshake(&w));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_FAILED);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->bad_sni, 1);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->guest_hs_failed, 0);
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_reason(w.c), "bad SNI");
+    world_free(&w);
+}
+
+static void test_bad_sni(void)
+{
+    bad_sni_once("*.example.com");
+    bad_sni_once("a..b");
+    bad_sni_once("caf\xc3\xa9.example");
+    bad_sni_once("x y.example");
+}
+
+static void test_h2_withheld_with_secrets(void)
+{
+    static const char *lists[] = {"\x02h2", "\x02h2\x08http/1.1"};
+    for (int i = 0; i < 2; i++) {
+        struct world w;
+        world_init(&w, true, "192.0.2.10", HOST, true);
+        guest_setup(&w, HOST, NULL, lists[i]);
+        CU_ASSERT_FATAL(handshake(&w));
+        CU_ASSERT_STRING_EQUAL(msb_tls_conn_alpn(w.c), "http/1.1");
+        const unsigned char *a;
+        unsigned alen;
+        SSL_get0_alpn_selected(w.u.ssl, &a, &alen);
+        CU_ASSERT(alen == 8 && memcmp(a, "http/1.1", 8) == 0);
+        SSL_get0_alpn_selected(w.g.ssl, &a, &alen);
+        CU_ASSERT_EQUAL(alen, i == 0 ? 0 : 8);
+        CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->h2_withheld, 1);
+        CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_h2, 0);
+        world_free(&w);
+    }
+}
+
+static void test_h2_passes_without_secrets(void)
+{
+    struct world w;
+    world_init(&w, false, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x02h2\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    const unsigned char *a;
+    unsigned alen;
+    SSL_get0_alpn_selected(w.g.ssl, &a, &alen);
+    CU_ASSERT(alen == 2 && memcmp(a, "h2", 2) == 0);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_h2, 1);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->h2_withheld, 0);
+    /* Raw bytes pass both ways untouched (an h2 preface here). */
+    const char *pre = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, pre, strlen(pre)));
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, strlen(pre), &closed);
+    CU_ASSERT(n == strlen(pre) && memcmp(buf, pre, n) == 0);
+    world_free(&w);
+}
+
+static void test_handshake_timeout(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_EQUAL(msb_tls_conn_deadline(w.c), 1000 + 10000);
+    SSL_do_handshake(w.g.ssl);
+    spin(&w); /* the ClientHello is in; the upstream never answers */
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
+    w.now = 1000 + 9999;
+    spin(&w);
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
+    w.now = 1000 + 10000;
+    CU_ASSERT_EQUAL(msb_tls_conn_pump(w.c, w.now), MSB_TLS_FAILED);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->handshake_timeouts, 1);
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_reason(w.c), "handshake timeout");
+    world_free(&w);
+}
+
+static void test_guest_garbage(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    const char *junk = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+    CU_ASSERT_EQUAL(msb_tls_conn_guest_in(w.c, junk, strlen(junk)), strlen(junk));
+    CU_ASSERT_EQUAL(msb_tls_conn_pump(w.c, w.now), MSB_TLS_FAILED);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->guest_hs_failed, 1);
+    CU_ASSERT_EQUAL(msb_tls_conn_guest_in(w.c, junk, 1), 0);
+    /* A ClientHello cut short, then the guest's FIN. */
+    struct msb_ip ip;
+    msb_ip_parse("192.0.2.10", &ip);
+    struct msb_tls_conn *c = msb_tls_conn_new(w.ctx, &ip, w.now);
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT_EQUAL(msb_tls_conn_guest_in(c, "\x16\x03\x01\x02\x00\x01", 6), 6);
+    CU_ASSERT_EQUAL(msb_tls_conn_pump(c, w.now), MSB_TLS_RUNNING);
+    msb_tls_conn_guest_eof(c);
+    CU_ASSERT_EQUAL(msb_tls_conn_pump(c, w.now), MSB_TLS_FAILED);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->guest_hs_failed, 2);
+    msb_tls_conn_free(c);
+    world_free(&w);
+}
+
 int main(void)
 {
     char e[256];
@@ -371,6 +542,15 @@ int main(void)
     scfg->s[1].hosts = (struct msb_host_patterns){hosts_b, 1};
     static const struct test_case tests[] = {
         {"HTTP/1.1: header and Basic substituted, echo redacted", test_http11_substitution},
+        {"violation: the upstream never sees it", test_violation},
+        {"upstream certificate for another name", test_upstream_wrong_name},
+        {"guest that does not trust the CA", test_guest_distrusts_ca},
+        {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
+        {"wildcard and garbage SNI refused", test_bad_sni},
+        {"h2 withheld when secrets may flow", test_h2_withheld_with_secrets},
+        {"h2 passes without secrets", test_h2_passes_without_secrets},
+        {"handshake deadline", test_handshake_timeout},
+        {"garbage and a cut ClientHello from the guest", test_guest_garbage},
         {NULL, NULL},
     };
     int rc = cunit_run("tls_relay", tests);
