@@ -515,6 +515,190 @@ static void test_guest_garbage(void)
     world_free(&w);
 }
 
+/* ---- streams, back-pressure, close ------------------------------------------ */
+
+struct flow {
+    SSL *from, *to;
+    const uint8_t *p;
+    size_t n, sent;
+    uint8_t *got;
+    size_t ngot;
+};
+
+/* One write and one read of a flow (READ false: the reader stalls). */
+static bool flow_step(struct flow *f, bool read)
+{
+    bool moved = false;
+    if (f->sent < f->n) {
+        size_t k = f->n - f->sent > 16384 ? 16384 : f->n - f->sent;
+        int r = SSL_write(f->from, f->p + f->sent, (int)k);
+        if (r > 0) {
+            f->sent += (size_t)r;
+            moved = true;
+        }
+    }
+    if (read && f->ngot < f->n) {
+        size_t k = f->n - f->ngot > 16384 ? 16384 : f->n - f->ngot;
+        int r = SSL_read(f->to, f->got + f->ngot, (int)k);
+        if (r > 0) {
+            f->ngot += (size_t)r;
+            moved = true;
+        }
+    }
+    return moved;
+}
+
+static uint8_t *message(const char *start, size_t body, size_t *n)
+{
+    char head[256];
+    int h = snprintf(head, sizeof head, "%sContent-Length: %zu\r\n\r\n", start, body);
+    uint8_t *m = malloc((size_t)h + body);
+    CU_ASSERT_FATAL(m != NULL);
+    memcpy(m, head, (size_t)h);
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ body ^ (uint64_t)h;
+    for (size_t i = 0; i < body; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        m[(size_t)h + i] = (uint8_t)x;
+    }
+    *n = (size_t)h + body;
+    return m;
+}
+
+static bool same_hash(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    unsigned char ha[32], hb[32];
+    unsigned la = 0, lb = 0;
+    EVP_Digest(a, n, ha, &la, EVP_sha256(), NULL);
+    EVP_Digest(b, n, hb, &lb, EVP_sha256(), NULL);
+    return la == 32 && lb == 32 && memcmp(ha, hb, 32) == 0;
+}
+
+static double secs(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* The upstream reads nothing: the engine takes a bounded amount, then
+ * guest_in takes less than offered; the guest is stuck on WANT_WRITE. */
+static void stall(struct world *w, struct flow *up)
+{
+    for (int i = 0; i < 64; i++) {
+        flow_step(up, false);
+        spin(w);
+    }
+    CU_ASSERT(w->short_takes > 0);
+    CU_ASSERT(up->sent < up->n);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w->ctx)->bytes_to_upstream < 200u << 10, 1);
+    CU_ASSERT_EQUAL(w->st, MSB_TLS_RUNNING);
+}
+
+static void test_backpressure_1mib(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    size_t nq, nr;
+    uint8_t *q = message("POST /up HTTP/1.1\r\nHost: " HOST "\r\n", 1u << 20, &nq);
+    uint8_t *r = message("HTTP/1.1 200 OK\r\n", 1u << 20, &nr);
+    uint8_t *gq = malloc(nq), *gr = malloc(nr);
+    struct flow up = {w.g.ssl, w.u.ssl, q, nq, 0, gq, 0};
+    struct flow down = {w.u.ssl, w.g.ssl, r, nr, 0, gr, 0};
+    stall(&w, &up);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 100000 && (up.ngot < nq || down.ngot < nr); i++) {
+        bool m = flow_step(&up, true);
+        m |= flow_step(&down, true);
+        spin(&w);
+        if (!m && w.st != MSB_TLS_RUNNING)
+            break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT_EQUAL(up.ngot, nq);
+    CU_ASSERT_EQUAL(down.ngot, nr);
+    CU_ASSERT(same_hash(q, gq, nq));
+    CU_ASSERT(same_hash(r, gr, nr));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
+    double s = secs(&t0, &t1);
+    printf("\n    1 MiB each way at once: %.1f MiB/s up, %.1f MiB/s down ", 1 / s, 1 / s);
+    free(q), free(r), free(gq), free(gr);
+    world_free(&w);
+}
+
+/* Both peers close in turn: DONE once both directions are closed. */
+static void test_clean_close(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    uint8_t buf[64];
+    bool closed;
+    CU_ASSERT_FALSE(msb_tls_conn_host_done(w.c));
+    SSL_shutdown(w.g.ssl);
+    spin(&w);
+    CU_ASSERT_EQUAL(peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed), 0);
+    CU_ASSERT(closed);
+    CU_ASSERT(msb_tls_conn_host_done(w.c));
+    CU_ASSERT_FALSE(msb_tls_conn_guest_done(w.c));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
+    SSL_shutdown(w.u.ssl);
+    spin(&w);
+    CU_ASSERT(msb_tls_conn_guest_done(w.c));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_DONE);
+    CU_ASSERT_EQUAL(SSL_shutdown(w.g.ssl), 1); /* the guest saw our close_notify */
+    world_free(&w);
+}
+
+/* The guest sends its request and closes its side (close_notify, FIN);
+ * the response still reaches it whole. */
+static void test_half_close(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
+    SSL_shutdown(w.g.ssl);
+    spin(&w);
+    msb_tls_conn_guest_eof(w.c);
+    spin(&w);
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed);
+    CU_ASSERT(n == strlen(req) && closed);
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    CU_ASSERT_FATAL(peer_write(&w, w.u.ssl, resp, strlen(resp)));
+    SSL_shutdown(w.u.ssl);
+    spin(&w);
+    n = peer_read(&w, w.g.ssl, buf, sizeof buf, SIZE_MAX, &closed);
+    CU_ASSERT(n == strlen(resp) && memcmp(buf, resp, n) == 0);
+    CU_ASSERT(closed);
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_DONE);
+    world_free(&w);
+}
+
+static void test_handshake_rate(void)
+{
+    double total = 0;
+    int ok = 0, n = 50;
+    for (int i = 0; i < n; i++) {
+        struct world w;
+        world_init(&w, true, "192.0.2.10", HOST, true);
+        guest_setup(&w, HOST, NULL, "\x08http/1.1");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ok += handshake(&w);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        total += secs(&t0, &t1);
+        world_free(&w);
+    }
+    CU_ASSERT_EQUAL(ok, n);
+    printf("\n    %.0f handshakes/s (guest + upstream, both peers in this thread) ", n / total);
+}
+
 int main(void)
 {
     char e[256];
@@ -551,6 +735,10 @@ int main(void)
         {"h2 passes without secrets", test_h2_passes_without_secrets},
         {"handshake deadline", test_handshake_timeout},
         {"garbage and a cut ClientHello from the guest", test_guest_garbage},
+        {"back-pressure; 1 MiB each way intact", test_backpressure_1mib},
+        {"clean close: DONE", test_clean_close},
+        {"half-close: the response still arrives", test_half_close},
+        {"handshake rate (50)", test_handshake_rate},
         {NULL, NULL},
     };
     int rc = cunit_run("tls_relay", tests);
