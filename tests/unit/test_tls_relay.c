@@ -379,6 +379,27 @@ static void test_upstream_wrong_name(void)
     world_free(&w);
 }
 
+/* The upstream answers the ClientHello with garbage: upstream_hs_failed,
+ * and the guest gets an alert. */
+static void test_upstream_garbage(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, NULL);
+    SSL_do_handshake(w.g.ssl);
+    spin(&w);
+    /* Our ClientHello reached the upstream's pair (its server never reads). */
+    CU_ASSERT(BIO_ctrl_get_write_guarantee(w.u.ext) < 16384);
+    CU_ASSERT_EQUAL(msb_tls_conn_host_in(w.c, "HTTP/1.1 400 Bad\r\n\r\n", 20), 20);
+    CU_ASSERT_EQUAL(msb_tls_conn_pump(w.c, w.now), MSB_TLS_FAILED);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_hs_failed, 1);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_verify_failed, 0);
+    spin(&w);
+    CU_ASSERT_EQUAL(SSL_do_handshake(w.g.ssl), -1);
+    CU_ASSERT_EQUAL(SSL_get_error(w.g.ssl, -1), SSL_ERROR_SSL);
+    world_free(&w);
+}
+
 static void test_guest_distrusts_ca(void)
 {
     struct world w;
@@ -728,6 +749,7 @@ int main(void)
         {"HTTP/1.1: header and Basic substituted, echo redacted", test_http11_substitution},
         {"violation: the upstream never sees it", test_violation},
         {"upstream certificate for another name", test_upstream_wrong_name},
+        {"upstream answers with garbage", test_upstream_garbage},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"wildcard and garbage SNI refused", test_bad_sni},

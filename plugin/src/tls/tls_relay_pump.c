@@ -192,7 +192,10 @@ static int close_sink(struct msb_tls_dir *d, SSL *dst)
 void msb_tls_relay_step(struct msb_tls_conn *t)
 {
     struct msb_tls_stats *st = &t->ctx->st;
-    for (int i = 0; i < 256 && t->phase == PH_RELAY; i++) {
+    /* Every round that moves consumes buffered input or staged output,
+     * both bounded, so this ends; the bound is a guard, set far above a
+     * full pair of 1-byte records so nothing is left without an event. */
+    for (int i = 0; i < 65536 && t->phase == PH_RELAY; i++) {
         int moved = flush(t, &t->to_up, t->u, &st->bytes_to_upstream);
         moved |= flush(t, &t->to_guest, t->g, &st->bytes_to_guest);
         if (t->phase != PH_RELAY)
