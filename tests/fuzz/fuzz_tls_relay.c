@@ -86,7 +86,8 @@ static enum msb_tls_status feed(struct msb_tls_conn *c, const uint8_t *b, size_t
     for (int i = 0; i < 64; i++) {
         size_t k = msb_tls_conn_guest_in(c, b, n);
         check(k <= n && k <= BUF, "guest_in bound");
-        b += k, n -= k;
+        if (k)
+            b += k, n -= k;
         st = msb_tls_conn_pump(c, 0);
         check(st <= MSB_TLS_FAILED, "status range");
         size_t o = msb_tls_conn_guest_out(c, &p);
