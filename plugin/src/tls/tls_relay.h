@@ -57,6 +57,7 @@ struct msb_tls_ctx_opts {
     bool no_system_roots; /* tests: trust only upstream_ca_files */
     size_t leaf_cache_size;   /* 0: the cache's default */
     uint32_t handshake_ms;    /* both handshakes done within this, else FAILED (0: 10 s) */
+    size_t buf_size;          /* each of the four ciphertext buffers (0: 8 KiB; 1..64 KiB) */
 };
 
 /* Counters the stack copies into metrics (tls.*, secrets.*). */
@@ -74,6 +75,8 @@ struct msb_tls_stats {
     uint64_t violations[MSB_SECRETS_MAX];
     uint64_t http_malformed;     /* the filters refused the stream */
     uint64_t bytes_to_upstream, bytes_to_guest; /* plaintext */
+    uint64_t alloc_failed;       /* a connection (or its filter) could not be allocated */
+    uint64_t tls_io_failed;      /* a TLS error on either side after the handshakes */
 };
 
 struct msb_tls_ctx *msb_tls_ctx_new(const struct msb_tls_ctx_opts *o, char *err, size_t errlen);
