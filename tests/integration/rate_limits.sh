@@ -5,6 +5,8 @@
 #              each way lands within 10 % of it, with no retransmissions
 #              (TCP is paused, never dropped), and a 16 MiB download under the
 #              limit arrives SHA-256-intact;
+#   udp        iperf3 -u at 60 Mbit/s under 20 Mbit/s each way: the receiver
+#              gets 20 (17..22), the rest dropped and counted;
 #   lifted     an upload under the limit speeds up at least threefold once
 #              `msbnetctl limits clear` lifts it mid-run, and GetLimits says
 #              so; a bad quantity is INVALID_ARGUMENT and changes nothing;
@@ -67,6 +69,20 @@ within egress_retransmits "$(jq .end.sum_sent.retransmits "$out_dir/egress.json"
 within ingress_retransmits "$(jq .end.sum_sent.retransmits "$out_dir/ingress.json")" 0 0
 lim_json=$(grep -o '"limits":{[^}]*}' <<<"$out" | head -1)
 within egress_paused_counted "$(sed -n 's/.*"egress_paused":\([0-9]*\).*/\1/p' <<<"$lim_json")" 1 1e12
+
+# --- UDP over a byte limit: dropped and counted ------------------------------------
+out=$(guest --print-metrics --limit egress=20mbit/64KiB --limit ingress=20mbit/64KiB -- sh -c "
+    echo udpout \$(iperf3 -c $TOPO_I4 -u -b 60M -l 1200 -t 3 -J | tr -d '\n') &&
+    echo udpin \$(iperf3 -c $TOPO_I4 -u -b 60M -l 1200 -t 3 -R -J | tr -d '\n')")
+sed -n 's/^udpout //p' <<<"$out" >"$out_dir/udpout.json"
+sed -n 's/^udpin //p' <<<"$out" >"$out_dir/udpin.json"
+# What the receiver got over the run (iperf3's UDP receiver rate).
+udp_rx() { jq -r '.end.sum.bytes * 8 * (1 - .end.sum.lost_percent / 100) / .end.sum.seconds / 1e6' "$1"; }
+within udp_egress_mbit "$(udp_rx "$out_dir/udpout.json")" 17 22
+within udp_ingress_mbit "$(udp_rx "$out_dir/udpin.json")" 17 22
+lim_json=$(grep -o '"limits":{[^}]*}' <<<"$out" | head -1)
+within udp_egress_dropped "$(sed -n 's/.*"udp_egress_dropped":\([0-9]*\).*/\1/p' <<<"$lim_json")" 1 1e12
+within udp_ingress_dropped "$(sed -n 's/.*"udp_ingress_dropped":\([0-9]*\).*/\1/p' <<<"$lim_json")" 1 1e12
 
 # --- lifted at run time --------------------------------------------------------
 topo_bg H lifted "$msbnetd" run --egress allow --control-socket "$sock" \

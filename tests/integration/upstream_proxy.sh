@@ -5,6 +5,7 @@
 # route in H, both families), so a page arrives only through a proxy in I:
 #   socks5   dante (danted) without auth, passing only requests that name
 #            web.test: curl by name over IPv4 and IPv6;
+#            and with username/password (a throwaway system user);
 #   http     tinyproxy with Basic auth: curl over both families, its log
 #            shows the CONNECT to the name;
 #   failures wrong credentials -> the guest's connect is reset at once and
@@ -50,6 +51,16 @@ socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 log: connect error }
 CONF
 topo_bg I danted danted -f "$TOPO_DIR/danted.conf" -N 1
 topo_wait_port I $TOPO_I4 1080 10 || exit 1
+# A second dante with RFC 1929 username/password, checked by dante against
+# the system's password database: a throwaway user, removed at the end.
+pxuser=msbtpx$$
+useradd -M -N -s /usr/sbin/nologin "$pxuser" || { bad "useradd $pxuser"; checks_done; exit 1; }
+topo_defer "userdel $pxuser"
+echo "$pxuser:S0cks-pass" | chpasswd
+sed -e "s/port = 1080/port = 1081/" -e "s/^socksmethod: none/socksmethod: username/" \
+    -e "s|danted.conn.log|danted-auth.conn.log|" "$TOPO_DIR/danted.conf" >"$TOPO_DIR/danted-auth.conf"
+topo_bg I danted-auth danted -f "$TOPO_DIR/danted-auth.conf" -N 1
+topo_wait_port I $TOPO_I4 1081 10 || exit 1
 
 cat >"$TOPO_DIR/tinyproxy.conf" <<CONF
 Port 8888
@@ -69,6 +80,13 @@ out=$(topo_exec_h curl -sS --max-time 3 http://$W4:8081/hello.txt 2>&1)
     || bad "H cannot reach the web server directly" "$out"
 
 fetch='for f in -4 -6; do curl -sS $f --max-time 10 http://web.test:8081/hello.txt; echo; done'
+probe="$py -c 'import socket,sys,time
+t=time.monotonic()
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20); r=\"open\"
+except ConnectionRefusedError: r=\"reset\"
+except OSError as e: r=type(e).__name__
+print(\"probe\", r, int((time.monotonic()-t)*1000))' "
 # --- SOCKS5 without auth ----------------------------------------------------------
 out=$(guest --dns $TOPO_I4 --proxy socks5://$TOPO_I4:1080 --print-metrics -- sh -c "$fetch")
 [[ $(grep -c "$want" <<<"$out") == 2 ]] && ok "socks5: both families through dante" \
@@ -79,6 +97,16 @@ if grep -q 'block([0-9]*): tcp/connect' "$TOPO_DIR/logs/danted.conn.log"; then
     bad "socks5: dante was given the name" "$(grep block "$TOPO_DIR/logs/danted.conn.log")"
 else ok "socks5: dante was given the name"; fi
 
+# --- SOCKS5 with username/password ---------------------------------------------------
+out=$(guest --dns $TOPO_I4 --proxy "socks5://$pxuser:S0cks-pass@$TOPO_I4:1081" -- sh -c "$fetch")
+[[ $(grep -c "$want" <<<"$out") == 2 ]] && ok "socks5 auth: both families through dante" \
+    || bad "socks5 auth: both families through dante" "$out"
+grep -q "username%$pxuser@" "$TOPO_DIR/logs/danted-auth.conn.log" && ok "socks5 auth: dante saw the user" \
+    || bad "socks5 auth: dante saw the user" "$(tail -3 "$TOPO_DIR/logs/danted-auth.conn.log")"
+out=$(guest --proxy "socks5://$pxuser:wrong@$TOPO_I4:1081" --print-metrics -- sh -c "$probe $W4 8081")
+expect socks5_wrong_credentials_reset "probe reset" "$out"
+expect socks5_wrong_credentials_counted '"auth_failed":1,' "$out"
+
 # --- HTTP CONNECT with Basic auth ---------------------------------------------------
 out=$(guest --dns $TOPO_I4 --proxy http://agent:s3cret-pass@$TOPO_I4:8888 --print-metrics -- sh -c "$fetch")
 [[ $(grep -c "$want" <<<"$out") == 2 ]] && ok "http: both families through tinyproxy" \
@@ -88,13 +116,6 @@ grep -q 'CONNECT.*web\.test:8081' "$TOPO_DIR/logs/tinyproxy.conn.log" && ok "htt
 [[ $out != *s3cret* ]] && ok "credentials never printed" || bad "credentials never printed" "$out"
 
 # --- failures: reset at once, counted -----------------------------------------------
-probe="$py -c 'import socket,sys,time
-t=time.monotonic()
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20); r=\"open\"
-except ConnectionRefusedError: r=\"reset\"
-except OSError as e: r=type(e).__name__
-print(\"probe\", r, int((time.monotonic()-t)*1000))' "
 out=$(guest --proxy http://agent:wrong@$TOPO_I4:8888 --print-metrics -- sh -c "$probe $W4 8081")
 expect wrong_credentials_reset "probe reset" "$out"
 expect wrong_credentials_counted '"auth_failed":1,' "$out"
