@@ -59,6 +59,7 @@ COUNTER_SECTION(reasm_section, struct msb_reasm_metrics, reasm, MSB_REASM_METRIC
 COUNTER_SECTION(vnet_section, struct msb_vnet_metrics, vnet, MSB_VNET_METRICS)
 COUNTER_SECTION(limits_section, struct msb_limits_metrics, limits, MSB_LIMITS_METRICS)
 COUNTER_SECTION(proxy_section, struct msb_proxy_metrics, proxy, MSB_PROXY_METRICS)
+COUNTER_SECTION(tls_section, struct msb_tls_metrics, tls, MSB_TLS_METRICS)
 #undef COUNTER_SECTION
 
 static json_t *dns_transport(struct msb_dns_transport_metrics *g)
@@ -171,6 +172,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "vnet", vnet_section(&net->metrics));
     json_object_set_new(root, "limits", limits_section(&net->metrics));
     json_object_set_new(root, "proxy", proxy_section(&net->metrics));
+    json_object_set_new(root, "tls", tls_section(&net->metrics));
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));

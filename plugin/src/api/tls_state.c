@@ -87,6 +87,7 @@ void msb_tls_state_free(struct msb_tls_state *t)
     }
     msb_secrets_cfg_free(t->secrets);
     msb_tls_settings_free(t->settings);
+    msb_tls_ctx_free(t->ctx);
     msb_tls_ca_free(t->ca);
     free(t->ca_pem);
     pthread_mutex_destroy(&t->lock);
@@ -134,6 +135,20 @@ int msb_tls_state_start(struct msb_tls_state *t, char *err, size_t errlen)
             return -1;
         }
         fclose(f);
+    }
+    struct msb_tls_ctx_opts o = {.ca = ca,
+                                 .set = t->set,
+                                 .secrets = t->secrets,
+                                 .upstream_ca_files = (const char *const *)s->upstream_ca_files,
+                                 .n_upstream_ca_files = s->n_upstream_ca_files,
+                                 .verify_upstream = s->verify_upstream,
+                                 .leaf_cache_size = s->leaf_cache_size};
+    t->ctx = msb_tls_ctx_new(&o, why, sizeof why);
+    if (!t->ctx) {
+        msb_tls_ca_free(ca);
+        free(pem);
+        snprintf(err, errlen, "tls: cannot set up interception: %s", why);
+        return -1;
     }
     t->ca = ca;
     pthread_mutex_lock(&t->lock);

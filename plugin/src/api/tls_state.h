@@ -24,6 +24,7 @@
 #include "model/tls_config.h"
 #include "tls/secret_scan.h"
 #include "tls/tls_ca.h"
+#include "tls/tls_relay.h"
 
 struct msb_tls_state {
     struct msb_tls_settings *settings; /* NULL: no "tls" key */
@@ -31,6 +32,7 @@ struct msb_tls_state {
     bool scan_plaintext;
     struct msb_secret_set *set;        /* built from secrets; values wiped on free */
     struct msb_tls_ca *ca;             /* from the first start with interception on */
+    struct msb_tls_ctx *ctx;           /* the engine's, made with the CA; the stack thread's */
     pthread_mutex_t lock;              /* guards ca_pem */
     char *ca_pem;
     atomic_uint_fast64_t substitutions[MSB_SECRETS_MAX]; /* step 3 counts these */

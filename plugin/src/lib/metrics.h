@@ -282,6 +282,23 @@ struct msb_proxy_metrics {
 #undef MSB_PROXY_FIELD
 };
 
+/* TLS interception (proto/tcp/tcp_tls.c over tls/tls_relay.h), copied
+ * from the engine's counters: connections intercepted and their outcomes,
+ * ALPN chosen, h2 withheld, the filters' verdicts, plaintext bytes; and
+ * flows on an intercepted port that went raw (bypass, not TLS). */
+#define MSB_TLS_METRICS(X)                                                                         \
+    X(intercepted) X(handshakes_ok) X(guest_hs_failed) X(upstream_hs_failed)                      \
+    X(upstream_verify_failed) X(bad_sni) X(handshake_timeouts) X(alpn_h2) X(alpn_http1)          \
+    X(alpn_other) X(alpn_none) X(h2_withheld) X(http_malformed) X(substitutions) X(violations)   \
+    X(bytes_to_upstream) X(bytes_to_guest) X(alloc_failed) X(tls_io_failed) X(bypassed)          \
+    X(not_tls) X(open)
+
+struct msb_tls_metrics {
+#define MSB_TLS_FIELD(name) atomic_uint_fast64_t name;
+    MSB_TLS_METRICS(MSB_TLS_FIELD)
+#undef MSB_TLS_FIELD
+};
+
 struct msb_metrics {
     /* Written by the VMM side (tx) and the reader side (rx): apart, so the
      * two threads do not share a cache line. */
@@ -303,6 +320,7 @@ struct msb_metrics {
     struct msb_vnet_metrics vnet;
     struct msb_limits_metrics limits; /* written by the stack thread only */
     struct msb_proxy_metrics proxy;   /* likewise */
+    struct msb_tls_metrics tls;       /* likewise */
 };
 
 void msb_metrics_init(struct msb_metrics *m);

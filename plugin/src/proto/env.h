@@ -29,6 +29,8 @@
 
 struct event_base;
 struct msb_policy;
+struct msb_tls_ctx;
+struct msb_tls_settings;
 
 struct msb_env {
     struct event_base *base;        /* host sockets and timers of every flow */
@@ -46,6 +48,12 @@ struct msb_env {
     struct msb_policy *const *policy;
     struct msb_ra_state ra;         /* router advertisements (ndp_ra.h) */
     struct msb_limiter limiter;     /* rate limits (limits.h); zeroed: none */
+    /* TLS interception (tls/tls_relay.h): the engine's context and the
+     * "tls" settings (ports, bypass), NULL when interception is off; the
+     * owner's per-secret counters the flows add to. */
+    struct msb_tls_ctx *tls;
+    const struct msb_tls_settings *tls_settings;
+    atomic_uint_fast64_t *secret_substitutions, *secret_violations;
 };
 
 /* A frame for the guest carrying an IP packet of l3_len bytes: the

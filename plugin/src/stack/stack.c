@@ -445,7 +445,11 @@ static void init_env(struct msb_stack *s)
                               .hidx = o->hidx,
                               .hook = o->hook,
                               .terminated = o->terminated,
-                              .policy = o->policy};
+                              .policy = o->policy,
+                              .tls = o->tls,
+                              .tls_settings = o->tls_settings,
+                              .secret_substitutions = o->secret_substitutions,
+                              .secret_violations = o->secret_violations};
     struct msb_limits l = {0};
     o->take_limits(o->ctx, &l, true);
     msb_limiter_init(&s->env.limiter, &l, msb_now_ns());

@@ -44,6 +44,9 @@ struct msb_stack_owner {
     struct msb_hook *hook;
     atomic_bool *terminated;
     struct msb_policy *const *policy;
+    struct msb_tls_ctx *tls;                     /* NULL: no interception */
+    const struct msb_tls_settings *tls_settings;
+    atomic_uint_fast64_t *secret_substitutions, *secret_violations; /* MSB_SECRETS_MAX each */
     struct msb_ring *tx;             /* guest frames pushed by the VMM */
     struct msb_wake *tx_wake;        /* "tx has frames" */
     struct msb_wake *proxy_wake;     /* commands, rx room, stop */

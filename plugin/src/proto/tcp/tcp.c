@@ -49,6 +49,7 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
         event_free(f->tmr);
     f->tmr = NULL;
     msb_tcp_upproxy_free(f);
+    msb_tcp_tls_free(f);
     if (f->to_host)
         pbuf_free(f->to_host);
     f->to_host = f->to_host_tail = NULL;
@@ -58,8 +59,8 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     f->unacked = 0;
     f->tail_room = 0;
     /* Work for the flow dies with it; a walk meeting the slot skips it. */
-    msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI | PEND_EGRESS | PEND_INGRESS,
-                      false);
+    msb_tcp_flow_pend(f, PEND_ACK | PEND_REAP | PEND_ROOM | PEND_SNI | PEND_EGRESS | PEND_INGRESS |
+                             PEND_TLS, false);
     if (f->inbound)
         atomic_fetch_sub_explicit(&t->env->metrics->inbound.tcp_open, 1, memory_order_relaxed);
     f->inbound = false;
@@ -157,6 +158,7 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
     msb_tcp_flow_reset(f);
     /* Only a policy with domain rules can change its mind on an SNI. */
     msb_tcp_flow_pend(f, PEND_SNI, msb_policy_wants_sni(t->env));
+    msb_tcp_flow_pend(f, PEND_TLS, msb_tcp_tls_port(t, p->dport));
     hold_syn(f, p);
     msb_tcp_flow_set_state(t, f, FLOW_CONNECTING);
     msb_tcp_proxy_start(t, f);

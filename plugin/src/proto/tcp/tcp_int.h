@@ -87,7 +87,9 @@ enum flow_state {
     X(HOST_SHUT_WR, "host_shut_wr") /* shutdown(SHUT_WR) done after the guest FIN */              \
     X(ABORTED, "aborted")           /* our own tcp_abort: err_cb leaves the fd to us */           \
     X(SNI_WAITED, "sni_waited")     /* the flow timer was armed for the rest of a ClientHello */  \
-    X(SNI_EXPIRED, "sni_expired")   /* ... and ran out: what arrived is judged as it is */
+    X(SNI_EXPIRED, "sni_expired")   /* ... and ran out: what arrived is judged as it is */          \
+    X(TLS_GUEST_EOF, "tls_guest_eof") /* intercepted: the guest's FIN given to the engine */      \
+    X(TLS_GUEST_SHUT, "tls_guest_shut") /* intercepted: our FIN toward the guest sent */
 
 #define MSB_TCP_FLOW_PENDING(X)                                                                    \
     X(ACK, "ack")   /* got data this batch: flush a delayed ACK at batch end */                   \
@@ -95,7 +97,8 @@ enum flow_state {
     X(ROOM, "room") /* stopped for lack of rx room: resume when it comes back */                  \
     X(SNI, "sni")   /* TLS SNI check (tcp_sni.c) not done: guest bytes are held */             \
     X(EGRESS, "egress")   /* paused for egress tokens: writes resume on the timer */          \
-    X(INGRESS, "ingress") /* paused for ingress tokens: reads resume on the timer */
+    X(INGRESS, "ingress") /* paused for ingress tokens: reads resume on the timer */          \
+    X(TLS, "tls")         /* on an intercepted port: the ClientHello decides (tcp_tls.c) */
 
 #define MSB_TCP_FLOW_ARMED(X)                                                                      \
     X(RD, "rd")                 /* host socket read event added */                                \
@@ -153,6 +156,7 @@ struct tcp_flow {
     uint32_t batch_next, room_next;
     uint32_t thr_next[2]; /* throttle lists: [0] egress, [1] ingress */
     struct tcp_pxy *pxy;  /* upstream proxy handshake in progress (tcp_upproxy.c), else NULL */
+    struct msb_tls_conn *tls; /* intercepted: the engine between guest and host (tcp_tls.c) */
     /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
      * guest; lw_port is lwIP's local port (LW_PORT for guest flows); peer
      * is the host-side client, which the ingress policy judges (d is only
@@ -313,6 +317,28 @@ void msb_tcp_proxy_ingress_resume(struct msb_tcp *t, struct tcp_flow *f);
  * proxy): the held SYN goes to lwIP.  Or it could not be: RST, release. */
 void msb_tcp_proxy_connected(struct msb_tcp *t, struct tcp_flow *f);
 void msb_tcp_proxy_connect_failed(struct msb_tcp *t, struct tcp_flow *f, int err);
+
+/* Shared with tcp_tls.c: the host socket's events, guest bytes the host
+ * took (the window reopens), lwIP's send room, a flush toward the guest. */
+void msb_tcp_proxy_rd_set(struct tcp_flow *f, bool on);
+void msb_tcp_proxy_wr_set(struct tcp_flow *f, bool on);
+void msb_tcp_proxy_consume(struct msb_tcp *t, struct tcp_flow *f, size_t n);
+size_t msb_tcp_proxy_send_room(const struct tcp_pcb *pcb);
+void msb_tcp_proxy_output(struct msb_tcp *t, struct tcp_flow *f);
+
+/* ---- tcp_tls.c ---- */
+/* True when a new flow to this port is to be intercepted (PEND_TLS). */
+bool msb_tcp_tls_port(const struct msb_tcp *t, uint16_t port);
+/* Guest bytes queued on an intercepted (or deciding) flow: 1 = decided
+ * raw, relay as usual; 0 = handled (or held); -1 = end the flow. */
+int msb_tcp_tls_flush(struct msb_tcp *t, struct tcp_flow *f);
+/* The host socket is readable: 0, or -1 to end the flow. */
+int msb_tcp_tls_host_read(struct msb_tcp *t, struct tcp_flow *f);
+/* Moves whatever can move; 0, or -1 to end the flow (reset both). */
+int msb_tcp_tls_step(struct msb_tcp *t, struct tcp_flow *f);
+void msb_tcp_tls_free(struct tcp_flow *f);
+/* Copies the engine's counters into the metrics. */
+void msb_tcp_tls_publish(struct msb_tcp *t);
 
 /* ---- tcp_upproxy.c ---- */
 struct sockaddr_storage;

@@ -57,12 +57,12 @@ static void ev_set(struct tcp_flow *f, struct event *ev, unsigned bit, bool on)
         event_del(ev);
 }
 
-static void rd_set(struct tcp_flow *f, bool on)
+void msb_tcp_proxy_rd_set(struct tcp_flow *f, bool on)
 {
     ev_set(f, f->rd, ARM_RD, on);
 }
 
-static void wr_set(struct tcp_flow *f, bool on)
+void msb_tcp_proxy_wr_set(struct tcp_flow *f, bool on)
 {
     ev_set(f, f->wr, ARM_WR, on);
 }
@@ -263,7 +263,7 @@ void msb_tcp_proxy_cancel_connect(struct msb_tcp *t, struct tcp_flow *f)
 
 /* Drops n written bytes from the head of to_host and reopens the guest's
  * window by as much. */
-static void consume(struct msb_tcp *t, struct tcp_flow *f, size_t n)
+void msb_tcp_proxy_consume(struct msb_tcp *t, struct tcp_flow *f, size_t n)
 {
     f->to_host_len -= (uint32_t)n;
     atomic_fetch_sub_explicit(&t->m->buffered_bytes, n, memory_order_relaxed);
@@ -288,6 +288,8 @@ static void close_if_done(struct msb_tcp *t, struct tcp_flow *f)
 
 static void shut_if_drained(struct msb_tcp *t, struct tcp_flow *f)
 {
+    if (f->tls)
+        return; /* the engine says when each side is done (tcp_tls.c) */
     if (msb_tcp_flow_saw(f, EVT_GUEST_FIN) && !f->to_host_len &&
         !msb_tcp_flow_saw(f, EVT_HOST_SHUT_WR) && f->fd >= 0) {
         shutdown(f->fd, SHUT_WR);
@@ -317,10 +319,15 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
         if (g != SNI_PASS)
             return g == SNI_HOLD ? 0 : -1;
     }
+    if (f->tls || msb_tcp_flow_pending(f, PEND_TLS)) {
+        int r = msb_tcp_tls_flush(t, f); /* intercepted (tcp_tls.c), or decided raw */
+        if (r <= 0)
+            return r;
+    }
     while (f->to_host_len && f->fd >= 0) {
         size_t allow = msb_tcp_thr_grant(t, f, DIR_EGRESS, f->to_host_len);
         if (!allow) { /* paused: the throttle timer resumes the writes */
-            wr_set(f, false);
+            msb_tcp_proxy_wr_set(f, false);
             return 0;
         }
         struct iovec iov[64];
@@ -330,16 +337,16 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            wr_set(f, true);
+            msb_tcp_proxy_wr_set(f, true);
             return 0;
         }
         if (w < 0)
             return -1;
-        consume(t, f, (size_t)w);
+        msb_tcp_proxy_consume(t, f, (size_t)w);
         msb_count(&t->m->bytes_to_host, (uint64_t)w);
         f->last_active_ms = msb_now_ms();
     }
-    wr_set(f, false);
+    msb_tcp_proxy_wr_set(f, false);
     shut_if_drained(t, f);
     return 0;
 }
@@ -422,8 +429,14 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     struct tcp_flow *f = arg;
     struct msb_tcp *t = f->t;
     (void)err;
-    if (!p)
-        return guest_fin(t, f, pcb);
+    if (!p) {
+        err_t e = guest_fin(t, f, pcb);
+        if (f->tls && msb_tcp_tls_step(t, f) < 0) { /* the engine sends close_notify */
+            msb_tcp_proxy_abort(t, f, true);
+            return ERR_ABRT;
+        }
+        return e;
+    }
     if (f->to_host_len && over_budget(t)) {
         msb_count(&t->m->recv_deferred, 1);
         return ERR_MEM; /* lwIP keeps p and offers it again */
@@ -463,7 +476,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 /* What tcp_write can take now without failing: the send buffer, and the
  * segment queue (a guest announcing a tiny MSS would otherwise fill
  * TCP_SND_QUEUELEN long before the buffer). */
-static size_t send_room(const struct tcp_pcb *pcb)
+size_t msb_tcp_proxy_send_room(const struct tcp_pcb *pcb)
 {
     size_t sb = tcp_sndbuf(pcb);
     int segs = (int)TCP_SND_QUEUELEN - (int)tcp_sndqueuelen(pcb) - 2;
@@ -473,7 +486,7 @@ static size_t send_room(const struct tcp_pcb *pcb)
     return sb < by_segs ? sb : by_segs;
 }
 
-static void output(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_proxy_output(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (msb_env_rx_room(t->env, 1))
         tcp_output(f->pcb);
@@ -484,7 +497,7 @@ static void output(struct msb_tcp *t, struct tcp_flow *f)
 static void host_eof(struct msb_tcp *t, struct tcp_flow *f)
 {
     msb_tcp_flow_event(f, EVT_HOST_EOF);
-    rd_set(f, false);
+    msb_tcp_proxy_rd_set(f, false);
     msb_tcp_flow_set_state(t, f, FLOW_CLOSING);
     tcp_shutdown(f->pcb, 0, 1); /* FIN after the queued data */
     close_if_done(t, f);
@@ -506,12 +519,12 @@ static bool send_over_budget(const struct msb_tcp *t)
  * may wait), 0 when nothing more is to be read now, -1 when the flow ended. */
 static int read_once(struct msb_tcp *t, struct tcp_flow *f)
 {
-    size_t room = send_room(f->pcb);
+    size_t room = msb_tcp_proxy_send_room(f->pcb);
     if (!room)
         return 0; /* on_sent resumes */
     size_t cap = msb_tcp_thr_grant(t, f, DIR_INGRESS, room < sizeof t->buf ? room : sizeof t->buf);
     if (!cap) {
-        rd_set(f, false); /* paused: the throttle timer resumes the reads */
+        msb_tcp_proxy_rd_set(f, false); /* paused: the throttle timer resumes the reads */
         return 0;
     }
     ssize_t n = recv(f->fd, t->buf, cap, 0);
@@ -541,14 +554,19 @@ static int read_once(struct msb_tcp *t, struct tcp_flow *f)
 static void host_read(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (!f->pcb || msb_tcp_flow_saw(f, EVT_HOST_EOF) || f->state < FLOW_OPEN) {
-        rd_set(f, false);
+        msb_tcp_proxy_rd_set(f, false);
+        return;
+    }
+    if (f->tls || msb_tcp_flow_pending(f, PEND_TLS)) {
+        if (msb_tcp_tls_host_read(t, f) < 0)
+            msb_tcp_proxy_abort(t, f, true);
         return;
     }
     bool budget = send_over_budget(t);
     if (budget || !msb_env_rx_room(t->env, 1)) {
         if (budget)
             msb_count(&t->m->send_deferred, 1);
-        rd_set(f, false);
+        msb_tcp_proxy_rd_set(f, false);
         msb_tcp_flow_mark_room(t, f);
         return;
     }
@@ -557,9 +575,9 @@ static void host_read(struct msb_tcp *t, struct tcp_flow *f)
         r = read_once(t, f);
     if (r < 0)
         return;
-    if (!send_room(f->pcb))
-        rd_set(f, false); /* on_sent resumes */
-    output(t, f); /* the data, and the FIN after it if the host ended */
+    if (!msb_tcp_proxy_send_room(f->pcb))
+        msb_tcp_proxy_rd_set(f, false); /* on_sent resumes */
+    msb_tcp_proxy_output(t, f); /* the data, and the FIN after it if the host ended */
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -587,7 +605,11 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
         t->send_budget_freed = true;
     f->last_active_ms = msb_now_ms();
     if (!msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
-        rd_set(f, true);
+        msb_tcp_proxy_rd_set(f, true);
+    if (f->tls && msb_tcp_tls_step(t, f) < 0) { /* room for what the engine holds */
+        msb_tcp_proxy_abort(t, f, true);
+        return ERR_ABRT;
+    }
     return ERR_OK;
 }
 
@@ -608,7 +630,7 @@ bool msb_tcp_proxy_accepted(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pc
     tcp_sent(pcb, on_sent);
     tcp_nagle_disable(pcb);
     msb_tcp_flow_set_state(t, f, FLOW_OPEN);
-    rd_set(f, true);
+    msb_tcp_proxy_rd_set(f, true);
     return true;
 }
 
@@ -672,9 +694,9 @@ void msb_tcp_proxy_reap(struct msb_tcp *t, struct tcp_flow *f)
 void msb_tcp_proxy_resume(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->pcb)
-        output(t, f);
+        msb_tcp_proxy_output(t, f);
     if (f->state >= FLOW_OPEN && !msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
-        rd_set(f, true);
+        msb_tcp_proxy_rd_set(f, true);
 }
 
 void msb_tcp_proxy_egress_resume(struct msb_tcp *t, struct tcp_flow *f)
@@ -690,7 +712,7 @@ void msb_tcp_proxy_ingress_resume(struct msb_tcp *t, struct tcp_flow *f)
 {
     (void)t;
     if (f->state >= FLOW_OPEN && !msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->fd >= 0)
-        rd_set(f, true);
+        msb_tcp_proxy_rd_set(f, true);
 }
 
 /* ---- timers ------------------------------------------------------------- */
@@ -720,6 +742,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         finish(t, f);
         if (f->state == FLOW_FREE)
             return;
+    }
+    if (f->tls && msb_tcp_tls_step(t, f) < 0) { /* the handshake deadline */
+        msb_tcp_proxy_abort(t, f, true);
+        return;
     }
     uint64_t idle = (uint64_t)t->env->cfg->tcp_idle_timeout_s * 1000u;
     uint64_t quiet = msb_now_ms() - f->last_active_ms;
