@@ -122,7 +122,7 @@ static const char usage_tls[] =
     "TLS interception and secrets:\n"
     "  --tls-intercept           TLS interception on (config tls.intercept): the\n"
     "                            plugin makes a sandbox CA; run puts it in CMD's\n"
-    "                            trust store (the data path is not wired yet)\n"
+    "                            trust store; secrets are injected on the way out\n"
     "  --tls-port N              an intercepted port (repeatable; default 443)\n"
     "  --secret ENV=VALUE@HOST[,HOST]  CMD gets ENV=<placeholder>; VALUE may go to\n"
     "                            HOST only (shows in ps until parsed: prefer the\n"

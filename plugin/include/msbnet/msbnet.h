@@ -393,7 +393,6 @@ struct msbnet_api_v1 {
      * and kept until destroy().  Its key is never handed out.  MSBNET_OK;
      * MSBNET_ESTATE when "tls" "intercept" is off or the instance has not
      * been started yet; MSBNET_EINVAL for NULL arguments; MSBNET_ENOMEM.
-     * (Step 2 of issue 14: the data path does not intercept yet.)
      */
     int (*ca_certificate)(msbnet_t *net, char **pem);
 

@@ -7,8 +7,8 @@
  * guest that trusts it keeps trusting it across stop/start), its
  * certificate as PEM for ca_certificate(), and per-secret counters.
  *
- * The data path (intercepting guest TLS, substituting) is not wired yet:
- * the CA, the set and the counters wait here for it.
+ * The engine's context (tls/tls_relay.h) is made with the CA at the first
+ * start and handed to the stack thread, which alone uses it.
  *
  * Threads: new/free belong to create/destroy; start runs under the
  * instance's life lock; the PEM and the JSON may be read from any thread
