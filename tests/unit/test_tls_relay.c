@@ -65,13 +65,14 @@ static void peer_on_pair(struct peer *p, SSL_CTX *sc)
 }
 
 /* The upstream's ALPN: h2 first when the guest's list (as passed on) has
- * it, else http/1.1 — what a real server preferring h2 does. */
+ * it, else http/1.1 — what a real server preferring h2 does — else
+ * "x-proto", a protocol the filters cannot read. */
 static int up_alpn(SSL *s, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned inlen, void *arg)
 {
     (void)s;
     (void)arg;
-    static const unsigned char pref[] = "\x02h2\x08http/1.1";
+    static const unsigned char pref[] = "\x02h2\x08http/1.1\x07x-proto";
     unsigned char *o = NULL;
     if (SSL_select_next_proto(&o, outlen, pref, sizeof pref - 1, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
@@ -441,16 +442,30 @@ static void test_guest_distrusts_ca(void)
  * verified against that address. */
 static void test_no_sni_ip_leaf(void)
 {
+    static const char *addrs[] = {"192.0.2.7", "2001:db8::7"};
+    for (int i = 0; i < 2; i++) {
+        struct world w;
+        world_init(&w, true, addrs[i], addrs[i], true);
+        guest_setup(&w, NULL, addrs[i], NULL);
+        CU_ASSERT_FATAL(handshake(&w));
+        CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "");
+        CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
+        X509 *leaf = SSL_get0_peer_certificate(w.g.ssl);
+        CU_ASSERT_FATAL(leaf != NULL);
+        CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, addrs[i], 0), 1);
+        CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_none, 1);
+        world_free(&w);
+    }
+}
+
+/* An upstream certificate for another address than the one dialled. */
+static void test_no_sni_wrong_ip(void)
+{
     struct world w;
-    world_init(&w, true, "192.0.2.7", "192.0.2.7", true);
+    world_init(&w, true, "192.0.2.7", "192.0.2.8", true);
     guest_setup(&w, NULL, "192.0.2.7", NULL);
-    CU_ASSERT_FATAL(handshake(&w));
-    CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "");
-    CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
-    X509 *leaf = SSL_get0_peer_certificate(w.g.ssl);
-    CU_ASSERT_FATAL(leaf != NULL);
-    CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, "192.0.2.7", 0), 1);
-    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_none, 1);
+    CU_ASSERT_FALSE(handshake(&w));
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_verify_failed, 1);
     world_free(&w);
 }
 
@@ -516,6 +531,55 @@ static void test_h2_passes_without_secrets(void)
     bool closed;
     size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, strlen(pre), &closed);
     CU_ASSERT(n == strlen(pre) && memcmp(buf, pre, n) == 0);
+    world_free(&w);
+}
+
+/* Another protocol with secrets: raw bytes both ways, no substitution,
+ * and a placeholder for another host still stops the flow. */
+static void test_other_alpn_raw_scan(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x07x-proto");
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_alpn(w.c), "x-proto");
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_other, 1);
+    const char *a = "not http " PA " \r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, a, strlen(a)));
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, strlen(a), &closed);
+    CU_ASSERT(n == strlen(a) && memcmp(buf, a, n) == 0);
+    const char *b = "then " PB;
+    peer_write(&w, w.g.ssl, b, strlen(b));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_VIOLATION);
+    CU_ASSERT_EQUAL(msb_tls_conn_violation(w.c), 1);
+    CU_ASSERT_EQUAL(peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed), 0);
+    world_free(&w);
+}
+
+/* The upstream's FIN without close_notify ends a response read until EOF;
+ * the guest gets all of it and a close_notify. */
+static void test_upstream_fin(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
+    const char *resp = "HTTP/1.0 200 OK\r\n\r\nuntil the end";
+    CU_ASSERT_FATAL(peer_write(&w, w.u.ssl, resp, strlen(resp)));
+    msb_tls_conn_host_eof(w.c);
+    spin(&w);
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.g.ssl, buf, sizeof buf, SIZE_MAX, &closed);
+    CU_ASSERT(n == strlen(resp) && memcmp(buf, resp, n) == 0);
+    CU_ASSERT(closed);
+    CU_ASSERT(msb_tls_conn_guest_done(w.c));
+    CU_ASSERT_FALSE(msb_tls_conn_host_done(w.c));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
     world_free(&w);
 }
 
@@ -785,9 +849,12 @@ int main(void)
         {"upstream answers with garbage", test_upstream_garbage},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
+        {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
         {"wildcard and garbage SNI refused", test_bad_sni},
         {"h2 withheld when secrets may flow", test_h2_withheld_with_secrets},
         {"h2 passes without secrets", test_h2_passes_without_secrets},
+        {"another protocol: raw, still scanned", test_other_alpn_raw_scan},
+        {"upstream FIN ends a response read to EOF", test_upstream_fin},
         {"handshake deadline", test_handshake_timeout},
         {"garbage and a cut ClientHello from the guest", test_guest_garbage},
         {"back-pressure; 1 MiB each way intact", test_backpressure_1mib},
