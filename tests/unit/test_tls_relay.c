@@ -50,7 +50,8 @@ struct world {
     SSL_CTX *gctx, *uctx;
     uint64_t now;
     enum msb_tls_status st;
-    size_t short_takes; /* guest_in calls that took fewer bytes than offered */
+    size_t short_takes;      /* guest_in calls that took fewer bytes than offered */
+    size_t host_short_takes; /* the same for host_in */
 };
 
 /* ---- the peers ------------------------------------------------------------ */
@@ -204,8 +205,8 @@ static size_t peer_to_engine(struct world *w, struct peer *p, bool guest)
     size_t k;
     ENGINE(k = guest ? msb_tls_conn_guest_in(w->c, q, (size_t)n)
                      : msb_tls_conn_host_in(w->c, q, (size_t)n));
-    if (guest && k < (size_t)n)
-        w->short_takes++;
+    if (k < (size_t)n)
+        *(guest ? &w->short_takes : &w->host_short_takes) += 1;
     BIO_nread(p->ext, &q, (int)k);
     return k;
 }
@@ -688,16 +689,19 @@ static double secs(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-/* The upstream reads nothing: the engine takes a bounded amount, then
- * guest_in takes less than offered; the guest is stuck on WANT_WRITE. */
-static void stall(struct world *w, struct flow *up)
+/* Neither peer reads: the engine takes a bounded amount each way, then
+ * guest_in and host_in take less than offered; both writers are stuck on
+ * WANT_WRITE. */
+static void stall(struct world *w, struct flow *up, struct flow *down)
 {
     for (int i = 0; i < 64; i++) {
         flow_step(up, false);
+        flow_step(down, false);
         spin(w);
     }
-    CU_ASSERT(w->short_takes > 0);
-    CU_ASSERT(up->sent < up->n);
+    CU_ASSERT(w->short_takes > 0 && w->host_short_takes > 0);
+    CU_ASSERT(up->sent < up->n && down->sent < down->n);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w->ctx)->bytes_to_guest < 200u << 10, 1);
     CU_ASSERT_EQUAL(msb_tls_ctx_stats(w->ctx)->bytes_to_upstream < 200u << 10, 1);
     CU_ASSERT_EQUAL(w->st, MSB_TLS_RUNNING);
 }
@@ -715,7 +719,7 @@ static void test_backpressure_1mib(void)
     struct flow up = {w.g.ssl, w.u.ssl, q, nq, 0, gq, 0};
     struct flow down = {w.u.ssl, w.g.ssl, r, nr, 0, gr, 0};
     long long hs_live = eng_live, hs_peak = eng_peak;
-    stall(&w, &up);
+    stall(&w, &up, &down);
     long long stalled = eng_live;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -798,6 +802,27 @@ static void test_half_close(void)
     world_free(&w);
 }
 
+/* Hundreds of 1-byte records in one go (a full pair of them): one pump
+ * relays them all, nothing is left waiting for an event. */
+static void test_tiny_records(void)
+{
+    struct world w;
+    world_init(&w, false, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_FATAL(handshake(&w));
+    size_t sent = 0;
+    while (sent < 4000 && SSL_write(w.g.ssl, "r", 1) == 1)
+        sent++;
+    CU_ASSERT(sent > 500);
+    spin(&w);
+    uint8_t buf[4096];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, sent, &closed);
+    CU_ASSERT_EQUAL(n, sent);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->bytes_to_upstream, sent);
+    world_free(&w);
+}
+
 static void test_handshake_rate(void)
 {
     double total = 0;
@@ -860,6 +885,7 @@ int main(void)
         {"back-pressure; 1 MiB each way intact", test_backpressure_1mib},
         {"clean close: DONE", test_clean_close},
         {"half-close: the response still arrives", test_half_close},
+        {"hundreds of 1-byte records", test_tiny_records},
         {"handshake rate (50)", test_handshake_rate},
         {NULL, NULL},
     };

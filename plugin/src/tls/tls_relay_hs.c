@@ -226,6 +226,10 @@ static int ctx_common(SSL_CTX *sc)
                                 SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
+    /* Records we write carry at most 8 KiB: half the write buffer a
+     * stalled side holds, for ~0.3% more record overhead. */
+    if (!SSL_CTX_set_max_send_fragment(sc, 8192))
+        return -1;
     return SSL_CTX_set_min_proto_version(sc, TLS1_2_VERSION) ? 0 : -1;
 }
 
