@@ -371,6 +371,27 @@ static void test_http11_substitution(void)
     world_free(&w);
 }
 
+/* A TLS 1.2 guest (the pause in the client-hello callback works the same)
+ * against a TLS 1.2-only upstream. */
+static void test_tls12(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    SSL_CTX_set_max_proto_version(w.gctx, TLS1_2_VERSION);
+    SSL_set_max_proto_version(w.u.ssl, TLS1_2_VERSION);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_EQUAL(SSL_version(w.g.ssl), TLS1_2_VERSION);
+    CU_ASSERT_EQUAL(SSL_version(w.u.ssl), TLS1_2_VERSION);
+    const char *req = "GET / HTTP/1.1\r\nX-Key: " PA "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed);
+    CU_ASSERT(contains(buf, n, "X-Key: " VA "\r\n"));
+    world_free(&w);
+}
+
 static void test_violation(void)
 {
     struct world w;
@@ -869,6 +890,7 @@ int main(void)
     scfg->s[1].hosts = (struct msb_host_patterns){hosts_b, 1};
     static const struct test_case tests[] = {
         {"HTTP/1.1: header and Basic substituted, echo redacted", test_http11_substitution},
+        {"TLS 1.2 on both sides", test_tls12},
         {"violation: the upstream never sees it", test_violation},
         {"upstream certificate for another name", test_upstream_wrong_name},
         {"upstream answers with garbage", test_upstream_garbage},
