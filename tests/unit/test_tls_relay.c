@@ -145,6 +145,8 @@ static size_t heap_used(void)
 
 /* ---- the world: engine between the peers ----------------------------------- */
 
+static bool verify_off; /* the next context skips upstream verification */
+
 static struct msb_tls_ctx *new_ctx(bool secrets, uint32_t hs_ms)
 {
     char e[256];
@@ -154,7 +156,7 @@ static struct msb_tls_ctx *new_ctx(bool secrets, uint32_t hs_ms)
                                  .secrets = secrets ? scfg : NULL,
                                  .upstream_ca_files = files,
                                  .n_upstream_ca_files = 1,
-                                 .verify_upstream = true,
+                                 .verify_upstream = !verify_off,
                                  .no_system_roots = true,
                                  .handshake_ms = hs_ms};
     struct msb_tls_ctx *c = msb_tls_ctx_new(&o, e, sizeof e);
@@ -445,6 +447,22 @@ static void test_upstream_garbage(void)
     spin(&w);
     CU_ASSERT_EQUAL(SSL_do_handshake(w.g.ssl), -1);
     CU_ASSERT_EQUAL(SSL_get_error(w.g.ssl, -1), SSL_ERROR_SSL);
+    world_free(&w);
+}
+
+/* verify_upstream off: an upstream certificate for another name passes,
+ * and the guest still gets a leaf for the name it asked for. */
+static void test_verify_off(void)
+{
+    struct world w;
+    verify_off = true;
+    world_init(&w, true, "192.0.2.10", "wrong.example.com", true);
+    verify_off = false;
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_verify_failed, 0);
+    CU_ASSERT_EQUAL(msb_tls_ctx_cache_stats(w.ctx)->misses, 1);
     world_free(&w);
 }
 
@@ -894,6 +912,7 @@ int main(void)
         {"violation: the upstream never sees it", test_violation},
         {"upstream certificate for another name", test_upstream_wrong_name},
         {"upstream answers with garbage", test_upstream_garbage},
+        {"verify_upstream off", test_verify_off},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
