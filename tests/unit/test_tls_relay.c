@@ -498,6 +498,24 @@ static void test_no_sni_ip_leaf(void)
     }
 }
 
+/* An IP literal as SNI: the leaf is for the address dialled, not the
+ * literal, and no SNI goes upstream (verified against that address). */
+static void test_ip_literal_sni(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.7", "192.0.2.7", true);
+    guest_setup(&w, NULL, "192.0.2.7", NULL);
+    SSL_set_tlsext_host_name(w.g.ssl, "192.0.2.99");
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "192.0.2.99");
+    X509 *leaf = SSL_get0_peer_certificate(w.g.ssl);
+    CU_ASSERT_FATAL(leaf != NULL);
+    CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, "192.0.2.7", 0), 1);
+    CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, "192.0.2.99", 0), 0);
+    CU_ASSERT_PTR_NULL(SSL_get_servername(w.u.ssl, TLSEXT_NAMETYPE_host_name));
+    world_free(&w);
+}
+
 /* An upstream certificate for another address than the one dialled. */
 static void test_no_sni_wrong_ip(void)
 {
@@ -916,6 +934,7 @@ int main(void)
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
+        {"IP literal as SNI: leaf for the dialled address", test_ip_literal_sni},
         {"wildcard and garbage SNI refused", test_bad_sni},
         {"h2 withheld when secrets may flow", test_h2_withheld_with_secrets},
         {"h2 passes without secrets", test_h2_passes_without_secrets},
