@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -48,7 +50,8 @@ struct world {
     SSL_CTX *gctx, *uctx;
     uint64_t now;
     enum msb_tls_status st;
-    size_t short_takes; /* guest_in calls that took fewer bytes than offered */
+    size_t short_takes;      /* guest_in calls that took fewer bytes than offered */
+    size_t host_short_takes; /* the same for host_in */
 };
 
 /* ---- the peers ------------------------------------------------------------ */
@@ -63,13 +66,14 @@ static void peer_on_pair(struct peer *p, SSL_CTX *sc)
 }
 
 /* The upstream's ALPN: h2 first when the guest's list (as passed on) has
- * it, else http/1.1 — what a real server preferring h2 does. */
+ * it, else http/1.1 — what a real server preferring h2 does — else
+ * "x-proto", a protocol the filters cannot read. */
 static int up_alpn(SSL *s, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned inlen, void *arg)
 {
     (void)s;
     (void)arg;
-    static const unsigned char pref[] = "\x02h2\x08http/1.1";
+    static const unsigned char pref[] = "\x02h2\x08http/1.1\x07x-proto";
     unsigned char *o = NULL;
     if (SSL_select_next_proto(&o, outlen, pref, sizeof pref - 1, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
@@ -118,7 +122,30 @@ static void guest_setup(struct world *w, const char *sni, const char *ip, const 
         SSL_set_alpn_protos(w->g.ssl, (const unsigned char *)alpn, (unsigned)strlen(alpn));
 }
 
+/* The engine's heap: glibc's in-use bytes measured around every engine
+ * call only (the peers allocate between them), summed; the peak is what
+ * one connection held at most.  0 under ASan, whose malloc glibc cannot
+ * see: then nothing is asserted. */
+static long long eng_live, eng_peak;
+
+static size_t heap_used(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+#define ENGINE(call)                                                                               \
+    do {                                                                                           \
+        size_t h0_ = heap_used();                                                                  \
+        call;                                                                                      \
+        eng_live += (long long)heap_used() - (long long)h0_;                                       \
+        if (eng_live > eng_peak)                                                                   \
+            eng_peak = eng_live;                                                                   \
+    } while (0)
+
 /* ---- the world: engine between the peers ----------------------------------- */
+
+static bool verify_off; /* the next context skips upstream verification */
 
 static struct msb_tls_ctx *new_ctx(bool secrets, uint32_t hs_ms)
 {
@@ -129,7 +156,7 @@ static struct msb_tls_ctx *new_ctx(bool secrets, uint32_t hs_ms)
                                  .secrets = secrets ? scfg : NULL,
                                  .upstream_ca_files = files,
                                  .n_upstream_ca_files = 1,
-                                 .verify_upstream = true,
+                                 .verify_upstream = !verify_off,
                                  .no_system_roots = true,
                                  .handshake_ms = hs_ms};
     struct msb_tls_ctx *c = msb_tls_ctx_new(&o, e, sizeof e);
@@ -147,7 +174,8 @@ static void world_init(struct world *w, bool secrets, const char *dst, const cha
     CU_ASSERT_FATAL(msb_ip_parse(dst, &ip) == 0);
     w->ctx = new_ctx(secrets, 0);
     w->now = 1000;
-    w->c = msb_tls_conn_new(w->ctx, &ip, w->now);
+    eng_live = eng_peak = 0;
+    ENGINE(w->c = msb_tls_conn_new(w->ctx, &ip, w->now));
     CU_ASSERT_FATAL(w->c != NULL);
     w->gctx = guest_ctx(trust);
     struct msb_ip uip;
@@ -176,10 +204,11 @@ static size_t peer_to_engine(struct world *w, struct peer *p, bool guest)
     int n = BIO_nread0(p->ext, &q);
     if (n <= 0)
         return 0;
-    size_t k = guest ? msb_tls_conn_guest_in(w->c, q, (size_t)n)
-                     : msb_tls_conn_host_in(w->c, q, (size_t)n);
-    if (guest && k < (size_t)n)
-        w->short_takes++;
+    size_t k;
+    ENGINE(k = guest ? msb_tls_conn_guest_in(w->c, q, (size_t)n)
+                     : msb_tls_conn_host_in(w->c, q, (size_t)n));
+    if (k < (size_t)n)
+        *(guest ? &w->short_takes : &w->host_short_takes) += 1;
     BIO_nread(p->ext, &q, (int)k);
     return k;
 }
@@ -197,9 +226,9 @@ static size_t engine_to_peer(struct world *w, struct peer *p, bool guest)
     if (k <= 0)
         return 0;
     if (guest)
-        msb_tls_conn_guest_sent(w->c, (size_t)k);
+        ENGINE(msb_tls_conn_guest_sent(w->c, (size_t)k));
     else
-        msb_tls_conn_host_sent(w->c, (size_t)k);
+        ENGINE(msb_tls_conn_host_sent(w->c, (size_t)k));
     return (size_t)k;
 }
 
@@ -208,7 +237,7 @@ static void spin(struct world *w)
 {
     for (int i = 0; i < 10000; i++) {
         size_t m = peer_to_engine(w, &w->g, true) + peer_to_engine(w, &w->u, false);
-        w->st = msb_tls_conn_pump(w->c, w->now);
+        ENGINE(w->st = msb_tls_conn_pump(w->c, w->now));
         m += engine_to_peer(w, &w->g, true) + engine_to_peer(w, &w->u, false);
         if (!m)
             return;
@@ -344,6 +373,27 @@ static void test_http11_substitution(void)
     world_free(&w);
 }
 
+/* A TLS 1.2 guest (the pause in the client-hello callback works the same)
+ * against a TLS 1.2-only upstream. */
+static void test_tls12(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    SSL_CTX_set_max_proto_version(w.gctx, TLS1_2_VERSION);
+    SSL_set_max_proto_version(w.u.ssl, TLS1_2_VERSION);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_EQUAL(SSL_version(w.g.ssl), TLS1_2_VERSION);
+    CU_ASSERT_EQUAL(SSL_version(w.u.ssl), TLS1_2_VERSION);
+    const char *req = "GET / HTTP/1.1\r\nX-Key: " PA "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed);
+    CU_ASSERT(contains(buf, n, "X-Key: " VA "\r\n"));
+    world_free(&w);
+}
+
 static void test_violation(void)
 {
     struct world w;
@@ -400,6 +450,22 @@ static void test_upstream_garbage(void)
     world_free(&w);
 }
 
+/* verify_upstream off: an upstream certificate for another name passes,
+ * and the guest still gets a leaf for the name it asked for. */
+static void test_verify_off(void)
+{
+    struct world w;
+    verify_off = true;
+    world_init(&w, true, "192.0.2.10", "wrong.example.com", true);
+    verify_off = false;
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_verify_failed, 0);
+    CU_ASSERT_EQUAL(msb_tls_ctx_cache_stats(w.ctx)->misses, 1);
+    world_free(&w);
+}
+
 static void test_guest_distrusts_ca(void)
 {
     struct world w;
@@ -416,16 +482,48 @@ static void test_guest_distrusts_ca(void)
  * verified against that address. */
 static void test_no_sni_ip_leaf(void)
 {
+    static const char *addrs[] = {"192.0.2.7", "2001:db8::7"};
+    for (int i = 0; i < 2; i++) {
+        struct world w;
+        world_init(&w, true, addrs[i], addrs[i], true);
+        guest_setup(&w, NULL, addrs[i], NULL);
+        CU_ASSERT_FATAL(handshake(&w));
+        CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "");
+        CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
+        X509 *leaf = SSL_get0_peer_certificate(w.g.ssl);
+        CU_ASSERT_FATAL(leaf != NULL);
+        CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, addrs[i], 0), 1);
+        CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_none, 1);
+        world_free(&w);
+    }
+}
+
+/* An IP literal as SNI: the leaf is for the address dialled, not the
+ * literal, and no SNI goes upstream (verified against that address). */
+static void test_ip_literal_sni(void)
+{
     struct world w;
     world_init(&w, true, "192.0.2.7", "192.0.2.7", true);
     guest_setup(&w, NULL, "192.0.2.7", NULL);
+    SSL_set_tlsext_host_name(w.g.ssl, "192.0.2.99");
     CU_ASSERT_FATAL(handshake(&w));
-    CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "");
-    CU_ASSERT_EQUAL(SSL_get_verify_result(w.g.ssl), X509_V_OK);
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), "192.0.2.99");
     X509 *leaf = SSL_get0_peer_certificate(w.g.ssl);
     CU_ASSERT_FATAL(leaf != NULL);
     CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, "192.0.2.7", 0), 1);
-    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_none, 1);
+    CU_ASSERT_EQUAL(X509_check_ip_asc(leaf, "192.0.2.99", 0), 0);
+    CU_ASSERT_PTR_NULL(SSL_get_servername(w.u.ssl, TLSEXT_NAMETYPE_host_name));
+    world_free(&w);
+}
+
+/* An upstream certificate for another address than the one dialled. */
+static void test_no_sni_wrong_ip(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.7", "192.0.2.8", true);
+    guest_setup(&w, NULL, "192.0.2.7", NULL);
+    CU_ASSERT_FALSE(handshake(&w));
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->upstream_verify_failed, 1);
     world_free(&w);
 }
 
@@ -491,6 +589,55 @@ static void test_h2_passes_without_secrets(void)
     bool closed;
     size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, strlen(pre), &closed);
     CU_ASSERT(n == strlen(pre) && memcmp(buf, pre, n) == 0);
+    world_free(&w);
+}
+
+/* Another protocol with secrets: raw bytes both ways, no substitution,
+ * and a placeholder for another host still stops the flow. */
+static void test_other_alpn_raw_scan(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x07x-proto");
+    CU_ASSERT_FATAL(handshake(&w));
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_alpn(w.c), "x-proto");
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_other, 1);
+    const char *a = "not http " PA " \r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, a, strlen(a)));
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, strlen(a), &closed);
+    CU_ASSERT(n == strlen(a) && memcmp(buf, a, n) == 0);
+    const char *b = "then " PB;
+    peer_write(&w, w.g.ssl, b, strlen(b));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_VIOLATION);
+    CU_ASSERT_EQUAL(msb_tls_conn_violation(w.c), 1);
+    CU_ASSERT_EQUAL(peer_read(&w, w.u.ssl, buf, sizeof buf, SIZE_MAX, &closed), 0);
+    world_free(&w);
+}
+
+/* The upstream's FIN without close_notify ends a response read until EOF;
+ * the guest gets all of it and a close_notify. */
+static void test_upstream_fin(void)
+{
+    struct world w;
+    world_init(&w, true, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    CU_ASSERT_FATAL(handshake(&w));
+    const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
+    const char *resp = "HTTP/1.0 200 OK\r\n\r\nuntil the end";
+    CU_ASSERT_FATAL(peer_write(&w, w.u.ssl, resp, strlen(resp)));
+    msb_tls_conn_host_eof(w.c);
+    spin(&w);
+    uint8_t buf[256];
+    bool closed;
+    size_t n = peer_read(&w, w.g.ssl, buf, sizeof buf, SIZE_MAX, &closed);
+    CU_ASSERT(n == strlen(resp) && memcmp(buf, resp, n) == 0);
+    CU_ASSERT(closed);
+    CU_ASSERT(msb_tls_conn_guest_done(w.c));
+    CU_ASSERT_FALSE(msb_tls_conn_host_done(w.c));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
     world_free(&w);
 }
 
@@ -599,16 +746,19 @@ static double secs(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-/* The upstream reads nothing: the engine takes a bounded amount, then
- * guest_in takes less than offered; the guest is stuck on WANT_WRITE. */
-static void stall(struct world *w, struct flow *up)
+/* Neither peer reads: the engine takes a bounded amount each way, then
+ * guest_in and host_in take less than offered; both writers are stuck on
+ * WANT_WRITE. */
+static void stall(struct world *w, struct flow *up, struct flow *down)
 {
     for (int i = 0; i < 64; i++) {
         flow_step(up, false);
+        flow_step(down, false);
         spin(w);
     }
-    CU_ASSERT(w->short_takes > 0);
-    CU_ASSERT(up->sent < up->n);
+    CU_ASSERT(w->short_takes > 0 && w->host_short_takes > 0);
+    CU_ASSERT(up->sent < up->n && down->sent < down->n);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w->ctx)->bytes_to_guest < 200u << 10, 1);
     CU_ASSERT_EQUAL(msb_tls_ctx_stats(w->ctx)->bytes_to_upstream < 200u << 10, 1);
     CU_ASSERT_EQUAL(w->st, MSB_TLS_RUNNING);
 }
@@ -625,7 +775,9 @@ static void test_backpressure_1mib(void)
     uint8_t *gq = malloc(nq), *gr = malloc(nr);
     struct flow up = {w.g.ssl, w.u.ssl, q, nq, 0, gq, 0};
     struct flow down = {w.u.ssl, w.g.ssl, r, nr, 0, gr, 0};
-    stall(&w, &up);
+    long long hs_live = eng_live, hs_peak = eng_peak;
+    stall(&w, &up, &down);
+    long long stalled = eng_live;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 100000 && (up.ngot < nq || down.ngot < nr); i++) {
@@ -642,7 +794,13 @@ static void test_backpressure_1mib(void)
     CU_ASSERT(same_hash(r, gr, nr));
     CU_ASSERT_EQUAL(w.st, MSB_TLS_RUNNING);
     double s = secs(&t0, &t1);
-    printf("\n    1 MiB each way at once: %.1f MiB/s up, %.1f MiB/s down ", 1 / s, 1 / s);
+    printf("\n    1 MiB each way at once in %.3f s (%.1f MiB/s each way)", s, 1 / s);
+    printf("\n    engine heap: %lld KiB after the handshake (peak %lld), %lld KiB stalled,"
+           " %lld KiB after the transfer, peak %lld KiB ",
+           hs_live >> 10, hs_peak >> 10, stalled >> 10, eng_live >> 10, eng_peak >> 10);
+    /* The documented bound (README): well under 160 KiB per connection. */
+    if (heap_used())
+        CU_ASSERT(eng_peak < 160 << 10);
     free(q), free(r), free(gq), free(gr);
     world_free(&w);
 }
@@ -701,6 +859,27 @@ static void test_half_close(void)
     world_free(&w);
 }
 
+/* Hundreds of 1-byte records in one go (a full pair of them): one pump
+ * relays them all, nothing is left waiting for an event. */
+static void test_tiny_records(void)
+{
+    struct world w;
+    world_init(&w, false, "192.0.2.10", HOST, true);
+    guest_setup(&w, HOST, NULL, NULL);
+    CU_ASSERT_FATAL(handshake(&w));
+    size_t sent = 0;
+    while (sent < 4000 && SSL_write(w.g.ssl, "r", 1) == 1)
+        sent++;
+    CU_ASSERT(sent > 500);
+    spin(&w);
+    uint8_t buf[4096];
+    bool closed;
+    size_t n = peer_read(&w, w.u.ssl, buf, sizeof buf, sent, &closed);
+    CU_ASSERT_EQUAL(n, sent);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->bytes_to_upstream, sent);
+    world_free(&w);
+}
+
 static void test_handshake_rate(void)
 {
     double total = 0;
@@ -747,19 +926,26 @@ int main(void)
     scfg->s[1].hosts = (struct msb_host_patterns){hosts_b, 1};
     static const struct test_case tests[] = {
         {"HTTP/1.1: header and Basic substituted, echo redacted", test_http11_substitution},
+        {"TLS 1.2 on both sides", test_tls12},
         {"violation: the upstream never sees it", test_violation},
         {"upstream certificate for another name", test_upstream_wrong_name},
         {"upstream answers with garbage", test_upstream_garbage},
+        {"verify_upstream off", test_verify_off},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
+        {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
+        {"IP literal as SNI: leaf for the dialled address", test_ip_literal_sni},
         {"wildcard and garbage SNI refused", test_bad_sni},
         {"h2 withheld when secrets may flow", test_h2_withheld_with_secrets},
         {"h2 passes without secrets", test_h2_passes_without_secrets},
+        {"another protocol: raw, still scanned", test_other_alpn_raw_scan},
+        {"upstream FIN ends a response read to EOF", test_upstream_fin},
         {"handshake deadline", test_handshake_timeout},
         {"garbage and a cut ClientHello from the guest", test_guest_garbage},
         {"back-pressure; 1 MiB each way intact", test_backpressure_1mib},
         {"clean close: DONE", test_clean_close},
         {"half-close: the response still arrives", test_half_close},
+        {"hundreds of 1-byte records", test_tiny_records},
         {"handshake rate (50)", test_handshake_rate},
         {NULL, NULL},
     };

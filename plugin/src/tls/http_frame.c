@@ -4,6 +4,7 @@
  * output, head buffering and checks, the framing headers, chunked bodies.
  */
 #include "tls/http_frame.h"
+#include "tls/secret_scan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,15 @@ int msb_obuf_put(struct msb_obuf *o, const void *p, size_t n)
         size_t cap = o->cap ? o->cap : 4096;
         while (cap < o->len + n)
             cap = cap > o->max / 2 ? o->max : cap * 2;
-        uint8_t *d = realloc(o->data, cap);
+        /* Not realloc: the old block may hold real values, wiped here. */
+        uint8_t *d = malloc(cap);
         if (!d)
             return -1;
+        if (o->data) {
+            memcpy(d, o->data, o->len);
+            msb_secret_wipe(o->data, o->cap);
+            free(o->data);
+        }
         o->data = d;
         o->cap = cap;
     }
@@ -80,12 +87,66 @@ static int first_line_too_long(struct msb_http_dir *d, size_t from, size_t len)
     return d->eol ? d->eol - 1 > MSB_SUBST_LINE_MAX : len > MSB_SUBST_LINE_MAX + 1;
 }
 
+/* How many of IN's N bytes belong to the head: up to its blank line. */
+static size_t head_part(const struct msb_http_dir *d, const uint8_t *in, size_t n)
+{
+    uint8_t edge[6];
+    size_t k = d->head_len < 3 ? d->head_len : 3, m = n < 3 ? n : 3;
+    if (k)
+        memcpy(edge, d->head + d->head_len - k, k);
+    if (m)
+        memcpy(edge + k, in, m);
+    size_t at = find(edge, 0, k + m, "\r\n\r\n", 4);
+    if (at < k + m)
+        return at + 4 - k;
+    at = find(in, 0, n, "\r\n\r\n", 4);
+    return at < n ? at + 4 : n;
+}
+
+/* Room for NEED bytes in D's head, doubling from 1 KiB: 0 or -1. */
+static int head_grow(struct msb_http_dir *d, size_t need)
+{
+    if (need <= d->head_cap)
+        return 0;
+    size_t cap = d->head_cap ? d->head_cap : 1024;
+    while (cap < need)
+        cap = cap >= MSB_SUBST_HEAD_MAX / 2 ? MSB_SUBST_HEAD_MAX : cap * 2;
+    uint8_t *h = malloc(cap);
+    if (!h)
+        return -1;
+    if (d->head) {
+        memcpy(h, d->head, d->head_len);
+        msb_secret_wipe(d->head, d->head_cap);
+        free(d->head);
+    }
+    d->head = h;
+    d->head_cap = cap;
+    return 0;
+}
+
+void msb_http_head_free(struct msb_http_dir *d)
+{
+    if (d->head)
+        msb_secret_wipe(d->head, d->head_cap);
+    free(d->head);
+    d->head = NULL;
+    d->head_len = d->head_cap = 0;
+}
+
+void msb_http_head_done(struct msb_http_dir *d)
+{
+    d->head_len = 0;
+    if (d->head_cap > 4096)
+        msb_http_head_free(d);
+}
+
 enum msb_subst_status msb_http_head_add(struct msb_http_dir *d, const uint8_t *in, size_t n,
                                         size_t *used)
 {
-    if (!d->head && !(d->head = malloc(MSB_SUBST_HEAD_MAX)))
+    size_t room = MSB_SUBST_HEAD_MAX - d->head_len, take = head_part(d, in, n);
+    take = take < room ? take : room;
+    if (head_grow(d, d->head_len + take) < 0)
         return MSB_SUBST_TOO_LARGE;
-    size_t room = MSB_SUBST_HEAD_MAX - d->head_len, take = n < room ? n : room;
     size_t from = d->head_len > 3 ? d->head_len - 3 : 0;
     memcpy(d->head + d->head_len, in, take);
     size_t len = d->head_len + take, end = find(d->head, from, len, "\r\n\r\n", 4);

@@ -43,8 +43,8 @@ struct msb_chunked {
 struct msb_http_dir {
     uint8_t state; /* enum msb_http_state */
     enum msb_subst_status stop;
-    uint8_t *head;
-    size_t head_len;
+    uint8_t *head; /* grown on demand up to MSB_SUBST_HEAD_MAX */
+    size_t head_len, head_cap;
     uint64_t left; /* Content-Length bytes to go */
     struct msb_chunked ch;
     size_t eol; /* where the first line ends, once seen */
@@ -74,6 +74,12 @@ int msb_obuf_put(struct msb_obuf *o, const void *p, size_t n);
  * checked: CRLF only, no control bytes), NEED_MORE, TOO_LARGE, MALFORMED. */
 enum msb_subst_status msb_http_head_add(struct msb_http_dir *d, const uint8_t *in, size_t n,
                                         size_t *used);
+/* The head was consumed: its buffer emptied, and given back (wiped) when
+ * it had grown past a small head's size, so a connection holds a large
+ * buffer only while a large head is read. */
+void msb_http_head_done(struct msb_http_dir *d);
+/* Frees (wiped) D's head buffer. */
+void msb_http_head_free(struct msb_http_dir *d);
 /* One byte of a chunked body: CH_*. */
 int msb_chunked_byte(struct msb_chunked *c, uint8_t b);
 /* Chunk data bytes available from here (at most AVAIL), to pass in bulk;

@@ -37,8 +37,8 @@ static void wipe_free(void *p, size_t n)
 
 void msb_subst_free(struct msb_subst *f)
 {
-    wipe_free(f->req.head, f->req.head ? MSB_SUBST_HEAD_MAX : 0);
-    wipe_free(f->resp.head, f->resp.head ? MSB_SUBST_HEAD_MAX : 0);
+    msb_http_head_free(&f->req);
+    msb_http_head_free(&f->resp);
     wipe_free(f->body, f->body_len);
     wipe_free(f->red.buf, f->red.cap);
     free(f->red.isdata);
@@ -194,7 +194,7 @@ static enum msb_subst_status emit_head(struct msb_subst *f, long long clen, stru
     while (!bad && msb_http_line(h, len, &pos, &ls, &le) && le > ls)
         bad = emit_header(f, h + ls, le - ls, clen, out) || msb_obuf_put(out, "\r\n", 2);
     bad = bad || msb_obuf_put(out, "\r\n", 2);
-    f->req.head_len = 0;
+    msb_http_head_done(&f->req);
     f->req.eol = 0;
     return bad ? MSB_SUBST_TOO_LARGE : MSB_SUBST_OK;
 }

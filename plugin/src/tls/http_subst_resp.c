@@ -31,7 +31,7 @@ static int emit(struct msb_redact *r, size_t n, struct msb_obuf *out)
     r->start += n;
     if (r->start == r->len) {
         r->start = r->len = 0;
-    } else if (r->start > HOLD_MAX / 2) {
+    } else if (r->start > r->cap / 2) {
         /* Compacting only past half the buffer keeps this amortised O(1). */
         memmove(r->buf, r->buf + r->start, r->len - r->start);
         memmove(r->isdata, r->isdata + r->start, r->len - r->start);
@@ -102,14 +102,34 @@ static int release(struct msb_redact *r, size_t need, struct msb_obuf *out)
     return drop ? emit(r, drop, out) : 0;
 }
 
-static enum msb_subst_status red_alloc(struct msb_redact *r)
+/* The hold-back grown (doubling from 1 KiB up to HOLD_MAX) when full:
+ * most responses hold at most one value's bytes, so a connection keeps a
+ * large buffer only while a value is spread over much framing.  The old
+ * block is wiped: it held upstream bytes that may be part of a value. */
+static enum msb_subst_status red_grow(struct msb_redact *r)
 {
-    if (r->buf)
+    if (r->buf && r->len < r->cap)
         return MSB_SUBST_OK;
-    r->buf = malloc(HOLD_MAX);
-    r->isdata = malloc(HOLD_MAX);
-    r->cap = HOLD_MAX;
-    return r->buf && r->isdata ? MSB_SUBST_OK : MSB_SUBST_TOO_LARGE;
+    if (r->cap >= HOLD_MAX)
+        return MSB_SUBST_TOO_LARGE; /* a value spread over 64 KiB of framing */
+    size_t cap = r->cap ? (r->cap * 2 < HOLD_MAX ? r->cap * 2 : HOLD_MAX) : 1024;
+    uint8_t *b = malloc(cap), *d = malloc(cap);
+    if (!b || !d) {
+        free(b);
+        free(d);
+        return MSB_SUBST_TOO_LARGE;
+    }
+    if (r->buf) {
+        memcpy(b, r->buf, r->len);
+        memcpy(d, r->isdata, r->len);
+        msb_secret_wipe(r->buf, r->cap);
+    }
+    free(r->buf);
+    free(r->isdata);
+    r->buf = b;
+    r->isdata = d;
+    r->cap = cap;
+    return MSB_SUBST_OK;
 }
 
 /* N bytes that are all value data (ISDATA) or all framing. */
@@ -117,11 +137,9 @@ static enum msb_subst_status red_feed(struct msb_subst *f, const uint8_t *in, si
                                       int isdata, struct msb_obuf *out)
 {
     struct msb_redact *r = &f->red;
-    if (red_alloc(r) != MSB_SUBST_OK)
-        return MSB_SUBST_TOO_LARGE;
     for (size_t i = 0; i < n; i++) {
-        if (r->len == HOLD_MAX)
-            return MSB_SUBST_TOO_LARGE; /* a value spread over 64 KiB of framing */
+        if (red_grow(r) != MSB_SUBST_OK)
+            return MSB_SUBST_TOO_LARGE;
         r->buf[r->len] = in[i];
         r->isdata[r->len++] = (uint8_t)isdata;
         r->ndata += (size_t)isdata;
@@ -197,7 +215,7 @@ static enum msb_subst_status resp_head(struct msb_subst *f, const uint8_t *in, s
         return s;
     /* A head is all text: any byte of it may carry a value. */
     s = red_feed(f, d->head, d->head_len, 1, out);
-    d->head_len = 0;
+    msb_http_head_done(d);
     d->eol = 0;
     if (s == MSB_SUBST_OK && d->state == H_HEAD && red_flush(&f->red, out))
         s = MSB_SUBST_TOO_LARGE;

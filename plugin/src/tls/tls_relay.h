@@ -109,7 +109,9 @@ size_t msb_tls_conn_host_in(struct msb_tls_conn *t, const void *p, size_t n);
 void msb_tls_conn_guest_eof(struct msb_tls_conn *t);
 void msb_tls_conn_host_eof(struct msb_tls_conn *t);
 
-/* Runs handshakes and the relay as far as the buffers allow. */
+/* Runs handshakes and the relay as far as the buffers allow.  Call it
+ * after every *_in, *_sent and *_eof, and when the deadline passes: the
+ * engine does nothing between calls. */
 enum msb_tls_status msb_tls_conn_pump(struct msb_tls_conn *t, uint64_t now_ms);
 
 /* Ciphertext out: a pointer to the next contiguous bytes and their count

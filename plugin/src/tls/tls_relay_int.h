@@ -21,12 +21,13 @@
 /* Plaintext staged for one side is topped up from the other side's SSL
  * only while below this, so a slow reader holds at most this plus one
  * read's expansion (back-pressure instead of growth). */
-#define MSB_TLS_STAGE_LOW (16u << 10)
+#define MSB_TLS_STAGE_LOW (8u << 10)
 /* Hard cap of a staging buffer: a Content-Length body buffered for
  * injection (1 MiB) plus its head is emitted in one piece. */
 #define MSB_TLS_STAGE_MAX (MSB_SUBST_BODY_MAX + MSB_SUBST_HEAD_MAX + (64u << 10))
-/* One SSL_read: a TLS record's plaintext. */
-#define MSB_TLS_READ_CHUNK (16u << 10)
+/* One SSL_read (the rest of a larger record stays in OpenSSL's buffer):
+ * with the low mark, a stage stays within 16 KiB in steady flow. */
+#define MSB_TLS_READ_CHUNK (8u << 10)
 
 struct msb_tls_ctx {
     SSL_CTX *srv, *cli;

@@ -145,6 +145,11 @@ static int flush(struct msb_tls_conn *t, struct msb_tls_dir *d, SSL *dst, uint64
         msb_secret_wipe(d->stage.data, d->stage.len);
         d->stage.len = d->off = 0;
     }
+    if (d->stage.cap > 2 * MSB_TLS_STAGE_LOW) { /* a burst (an injected body) is over */
+        size_t max = d->stage.max;
+        stage_wipe_free(&d->stage);
+        msb_obuf_init(&d->stage, max);
+    }
     return moved;
 }
 
