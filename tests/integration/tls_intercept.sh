@@ -12,7 +12,9 @@
 #     connection is reset, the upstream never sees it, and it is counted;
 #   - a name in tls.bypass is relayed raw (curl then sees the upstream's own
 #     certificate, which it does not trust);
-#   - the metrics count the interceptions, handshakes and substitutions.
+#   - the metrics count the interceptions, handshakes and substitutions;
+#   - block-and-terminate fires the termination hook naming the secret;
+#     UDP to port 443 (QUIC) is refused.
 #   usage: tls_intercept.sh PATH_TO_MSBNETD
 set -uo pipefail
 msbnetd=$(realpath "${1:?usage: tls_intercept.sh PATH_TO_MSBNETD}")
@@ -73,4 +75,16 @@ expect tls_handshakes '"handshakes_ok":2,' "$tls"
 expect tls_substitutions '"substitutions":1,' "$tls"
 expect tls_violations '"violations":1,' "$tls"
 expect tls_bypassed '"bypassed":1,' "$tls"
+
+# block-and-terminate: the violation fires the termination hook, which
+# names the secret, never its value; QUIC to the intercepted port is refused.
+out=$(GUEST_STATUS=cmd guest --dns $TOPO_I4 --config "$TOPO_DIR/tls.json" \
+    --secret-env TLSTEST_KEY@api.test --on-secret-violation block-and-terminate --print-metrics -- \
+    sh -c 'curl -sS --max-time 10 -H "Authorization: Bearer $TLSTEST_KEY" https://other.test/x; echo " rc=$?";
+        python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b\"q\", (\"198.18.0.1\", 443))"
+        sleep 2')
+expect terminate_fired '"termination":{"count":1}' "$out"
+expect terminate_names_secret 'TLSTEST_KEY' "$out"
+[[ $out != *"$value"* ]] && ok "the termination never shows the value" || bad "the termination never shows the value"
+expect quic_refused '"quic_refused":1' "$out"
 checks_done

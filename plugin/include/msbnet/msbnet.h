@@ -177,7 +177,7 @@ typedef struct msbnet msbnet_t;
  * violation, outside every plugin lock, so it may call back into the API;
  * it must not block for long.
  */
-#define MSBNET_REASON_KIND "reason"          /* "policy_terminate" */
+#define MSBNET_REASON_KIND "reason"          /* "policy_terminate" or "secret_violation" */
 #define MSBNET_REASON_RULE "rule"            /* index of the rule (a number) */
 #define MSBNET_REASON_DIRECTION "direction"  /* "egress" or "ingress" */
 #define MSBNET_REASON_PROTOCOL "protocol"    /* "tcp", "udp", "icmpv4", "icmpv6", "dns" */
@@ -185,6 +185,10 @@ typedef struct msbnet msbnet_t;
  * ("[v6]:port" for IPv6, no ports for ICMP; for DNS the query's flow). */
 #define MSBNET_REASON_FLOW "flow"
 #define MSBNET_REASON_NAME "name"            /* DNS: the query name (only then) */
+/* "secret_violation" (a secret's on_violation is block-and-terminate):
+ * "secret" is its env name (never the value), "name" the TLS SNI, and
+ * "flow" as above; no rule or direction. */
+#define MSBNET_REASON_SECRET "secret"
 typedef void (*msbnet_termination_fn)(void *user, const char *reason);
 
 /* What query_hostnames() selects. */

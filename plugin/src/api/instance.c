@@ -260,6 +260,7 @@ static struct msb_stack_owner owner_of(struct msbnet *net)
                                     .policy = &net->policy,
                                     .tls = net->tls->ctx,
                                     .tls_settings = net->tls->settings,
+                                    .secrets = net->tls->secrets,
                                     .secret_substitutions = net->tls->substitutions,
                                     .secret_violations = net->tls->violations,
                                     .tx = &net->tx,

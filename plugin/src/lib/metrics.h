@@ -291,7 +291,7 @@ struct msb_proxy_metrics {
     X(upstream_verify_failed) X(bad_sni) X(handshake_timeouts) X(alpn_h2) X(alpn_http1)          \
     X(alpn_other) X(alpn_none) X(h2_withheld) X(http_malformed) X(substitutions) X(violations)   \
     X(bytes_to_upstream) X(bytes_to_guest) X(alloc_failed) X(tls_io_failed) X(bypassed)          \
-    X(not_tls) X(open)
+    X(not_tls) X(open) X(quic_refused)
 
 struct msb_tls_metrics {
 #define MSB_TLS_FIELD(name) atomic_uint_fast64_t name;

@@ -13,6 +13,7 @@
 
 #include "lib/clock.h"
 #include "lib/flowtab.h"
+#include "model/tls_config.h"
 #include "proto/enforce.h"
 #include "proto/env.h"
 #include "proto/icmp_err.h"
@@ -210,6 +211,17 @@ static bool blocked_port(uint16_t port)
     return port == 853 || port == 5353 || port == 5355 || port == 137;
 }
 
+/* A UDP datagram to an intercepted port: QUIC, which interception cannot
+ * see into.  Refused at once, so clients fall back to TCP, where it can. */
+static bool quic_port(const struct msb_udp *u, uint16_t port)
+{
+    const struct msb_tls_settings *s = u->env->tls_settings;
+    for (uint32_t i = 0; s && i < s->n_ports; i++)
+        if (s->ports[i] == port)
+            return true;
+    return false;
+}
+
 static bool allowed(struct msb_udp *u, const struct msb_pkt *p)
 {
     const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &p->src, p->sport, &p->dst, p->dport};
@@ -259,6 +271,11 @@ void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p)
     }
     /* Asked per datagram: a rule change applies to live sessions too. */
     if (!allowed(u, p)) {
+        deny(u, p);
+        return;
+    }
+    if (u->env->tls && quic_port(u, p->dport)) { /* QUIC would carry the TLS unseen */
+        msb_count(&u->env->metrics->tls.quic_refused, 1);
         deny(u, p);
         return;
     }

@@ -18,6 +18,8 @@
  * violations into the owner's arrays.
  */
 #include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,10 +28,12 @@
 #include "lwip/tcp.h"
 
 #include "lib/clock.h"
+#include "lib/hook.h"
 #include "lib/tls_sni.h"
 #include "model/tls_config.h"
 #include "proto/tcp/tcp_int.h"
 #include "tls/tls_relay.h"
+#include "msbnet/msbnet.h"
 
 #define HOST_PEEK 16384 /* host ciphertext offered to the engine per read */
 
@@ -166,12 +170,51 @@ static void drain_guest(struct msb_tcp *t, struct tcp_flow *f, bool *moved)
     }
 }
 
+/* block-and-terminate: the hook fires once per instance, naming the
+ * secret (never its value), the SNI and the flow. */
+static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const char *secret)
+{
+    if (atomic_exchange(t->env->terminated, true))
+        return;
+    char g[MSB_IP_STRLEN], d[MSB_IP_STRLEN], flow[2 * MSB_IP_STRLEN + 40];
+    msb_ip_format(&f->g, g, sizeof g);
+    msb_ip_format(&f->d, d, sizeof d);
+    bool v6 = f->d.family == MSB_FAMILY_V6;
+    snprintf(flow, sizeof flow, v6 ? "tcp [%s]:%u -> [%s]:%u" : "tcp %s:%u -> %s:%u", g, f->gp,
+             d, f->dp);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", MSBNET_REASON_KIND, "secret_violation",
+                          MSBNET_REASON_SECRET, secret, MSBNET_REASON_NAME,
+                          msb_tls_conn_sni(f->tls), MSBNET_REASON_PROTOCOL, "tcp",
+                          MSBNET_REASON_FLOW, flow);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    msb_hook_trigger(t->env->hook, text ? text : "{\"reason\":\"secret_violation\"}");
+    free(text);
+    json_decref(o);
+}
+
+/* What the violated secret's on_violation asks beyond the reset. */
+static void on_violation(struct msb_tcp *t, const struct tcp_flow *f)
+{
+    int v = msb_tls_conn_violation(f->tls);
+    const struct msb_secrets_cfg *s = t->env->secrets;
+    if (!s || v < 0 || (uint32_t)v >= s->n)
+        return;
+    uint32_t action = s->s[v].on_violation;
+    if (action != MSB_VIOLATION_BLOCK)
+        fprintf(stderr, "msbnet: secret %s sent toward \"%s\" (port %u), not one of its hosts: "
+                "connection reset\n", s->s[v].env, msb_tls_conn_sni(f->tls), f->dp);
+    if (action == MSB_VIOLATION_BLOCK_TERMINATE)
+        terminate_once(t, f, s->s[v].env);
+}
+
 /* A violation or a failure: the guest gets the engine's alert, if lwIP
  * can take it now, then both sides are reset by the caller. */
 static int stop(struct msb_tcp *t, struct tcp_flow *f, enum msb_tls_status st)
 {
     bool moved = false;
     drain_guest(t, f, &moved);
+    if (st == MSB_TLS_VIOLATION)
+        on_violation(t, f);
     if (t->env->cfg->log_level >= MSB_LOG_INFO)
         fprintf(stderr, "msbnet: tls: %s on a flow to port %u (sni \"%s\"): %s\n",
                 st == MSB_TLS_VIOLATION ? "secret violation" : "interception failed", f->dp,
