@@ -12,7 +12,9 @@
 #            proxy.auth_failed counts it; the proxy down -> reset at once,
 #            proxy.unreachable; a destination the policy denies never
 #            reaches the proxy; the proxy's own endpoint is refused to the
-#            guest; UDP is refused while a proxy is set.
+#            guest; UDP is refused while a proxy is set;
+#   hostile  proxies answering an endless HTTP head, an unknown SOCKS
+#            address type or another protocol: reset, counted bad_reply.
 #   usage: upstream_proxy.sh PATH_TO_MSBNETD
 set -uo pipefail
 msbnetd=$(realpath "${1:?usage: upstream_proxy.sh PATH_TO_MSBNETD}")
@@ -136,4 +138,17 @@ expect endpoint_counted '"endpoint_refused":1}' "$out"
 out=$(guest --proxy socks5://$TOPO_I4:1080 --print-metrics -- \
     $py -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('$W4', 9999))")
 expect udp_refused_counted '"udp_refused":1,' "$out"
+
+# --- hostile proxies: every malformed answer is a reset and a bad_reply ---------------
+port=1090
+for mode in httphuge socksatyp socksbig; do
+    scheme=socks5
+    [[ $mode == http* ]] && scheme=http
+    topo_bg I "hostile-$mode" $py "$here/hostile_proxy.py" $port $mode
+    topo_wait_port I $TOPO_I4 $port 10 || exit 1
+    out=$(guest --proxy $scheme://$TOPO_I4:$port --print-metrics -- sh -c "$probe $W4 8081")
+    expect "hostile_${mode}_reset" "probe reset" "$out"
+    expect "hostile_${mode}_counted" '"bad_reply":1,' "$out"
+    port=$((port + 1))
+done
 checks_done
