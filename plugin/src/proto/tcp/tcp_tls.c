@@ -101,12 +101,13 @@ static bool feed_guest(struct msb_tcp *t, struct tcp_flow *f)
     bool moved = false;
     while (f->to_host) {
         struct pbuf *q = f->to_host;
-        size_t k = msb_tls_conn_guest_in(f->tls, q->payload, q->len);
+        size_t len = q->len; /* q may be freed by the consume below */
+        size_t k = msb_tls_conn_guest_in(f->tls, q->payload, len);
         if (k) {
             msb_tcp_proxy_consume(t, f, k);
             moved = true;
         }
-        if (k < q->len || !k)
+        if (k < len || !k)
             break;
     }
     if (!f->to_host && msb_tcp_flow_saw(f, EVT_GUEST_FIN) &&
