@@ -29,6 +29,9 @@ int ctl_watch_termination(const struct ctl_opts *o, int argc, char **argv);
 int ctl_policy(const struct ctl_opts *o, int argc, char **argv);
 int ctl_ca(const struct ctl_opts *o, int argc, char **argv);      /* tls.c */
 int ctl_secrets(const struct ctl_opts *o, int argc, char **argv); /* tls.c */
+int ctl_publish(const struct ctl_opts *o, int argc, char **argv);   /* publish.c */
+int ctl_unpublish(const struct ctl_opts *o, int argc, char **argv); /* publish.c */
+int ctl_ports(const struct ctl_opts *o, int argc, char **argv);     /* publish.c */
 
 /* One unary call with the global deadline (default 5 s); *resp is set only
  * on success (exit status 0). */

@@ -37,6 +37,9 @@ static void usage(FILE *out)
             "                                the egress policy in force, or replace it\n"
             "  ca                            the sandbox CA's certificate (PEM) for trust stores\n"
             "  secrets                       secrets: names, hosts, counters (never values)\n"
+            "  publish [--real-peer] SPEC    forward a host port: [ADDR:]HOSTPORT[:GUESTPORT][/udp]\n"
+            "  unpublish SPEC                stop forwarding a host port\n"
+            "  ports                         the published ports\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
@@ -104,6 +107,9 @@ static const struct {
     {"policy", ctl_policy},
     {"ca", ctl_ca},
     {"secrets", ctl_secrets},
+    {"publish", ctl_publish},
+    {"unpublish", ctl_unpublish},
+    {"ports", ctl_ports},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)

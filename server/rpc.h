@@ -17,6 +17,10 @@ char *msbd_policy_summary(const struct msbd_host *h);
 /* rpc_tls.c */
 void msbd_rpc_get_ca_certificate(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_list_secrets(struct msbd_call *c, const ProtobufCMessage *req);
+/* rpc_publish.c */
+void msbd_rpc_publish_port(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_unpublish_port(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_list_published_ports(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_stream_metrics(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_metrics_sent(struct msbd_call *c, bool ok);
 void msbd_rpc_install_termination(struct msbd_call *c, const ProtobufCMessage *req);

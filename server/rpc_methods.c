@@ -22,6 +22,12 @@ static const struct msbd_method methods[] = {
      msbd_rpc_get_ca_certificate, NULL},
     {SVC "ListSecrets", &msbnet__v1__list_secrets_request__descriptor, msbd_rpc_list_secrets,
      NULL},
+    {SVC "PublishPort", &msbnet__v1__publish_port_request__descriptor, msbd_rpc_publish_port,
+     NULL},
+    {SVC "UnpublishPort", &msbnet__v1__unpublish_port_request__descriptor,
+     msbd_rpc_unpublish_port, NULL},
+    {SVC "ListPublishedPorts", &msbnet__v1__list_published_ports_request__descriptor,
+     msbd_rpc_list_published_ports, NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

@@ -384,6 +384,39 @@ static void test_publish_errors(void)
     finish();
 }
 
+/* published_ports_json lists what is published, oldest first, with every
+ * key written, and forgets what was unpublished. */
+static void test_list_json(void)
+{
+    net = create("{\"egress\":\"allow\"}");
+    char err[256] = "", want[512];
+    char *s = api->published_ports_json(net);
+    CU_ASSERT_STRING_EQUAL(s, "[]");
+    api->free_string(s);
+    uint16_t tp = reserve_port(SOCK_STREAM), up = reserve_port(SOCK_DGRAM);
+    CU_ASSERT_EQUAL(publish(true, "tcp", tp, 80, false, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL(publish(true, "udp", up, 53, true, err, sizeof err), MSBNET_OK);
+    snprintf(want, sizeof want,
+             "[{\"protocol\":\"tcp\",\"host_address\":\"" PUB_ADDR "\",\"host_port\":%u,"
+             "\"guest_port\":80,\"real_peer\":false},{\"protocol\":\"udp\",\"host_address\":"
+             "\"" PUB_ADDR "\",\"host_port\":%u,\"guest_port\":53,\"real_peer\":true}]",
+             tp, up);
+    s = api->published_ports_json(net);
+    CU_ASSERT_STRING_EQUAL(s, want);
+    api->free_string(s);
+    start();
+    CU_ASSERT_EQUAL(publish(false, "tcp", tp, 0, false, err, sizeof err), MSBNET_OK);
+    snprintf(want, sizeof want,
+             "[{\"protocol\":\"udp\",\"host_address\":\"" PUB_ADDR "\",\"host_port\":%u,"
+             "\"guest_port\":53,\"real_peer\":true}]",
+             up);
+    s = api->published_ports_json(net); /* removed at once, before the stack's sync */
+    CU_ASSERT_STRING_EQUAL(s, want);
+    api->free_string(s);
+    CU_ASSERT_PTR_NULL(api->published_ports_json(NULL));
+    finish();
+}
+
 /* The guest's RST to the SYN resets the host peer; the flow is gone. */
 static void test_guest_refuses(void)
 {
@@ -669,6 +702,7 @@ int main(void)
     static const struct test_case tests[] = {
         {"runtime_publish_tcp", test_runtime_publish_tcp},
         {"publish_errors", test_publish_errors},
+        {"list_json", test_list_json},
         {"policy_replace_ingress", test_policy_replace_ingress},
         {"guest_refuses", test_guest_refuses},
         {"tcp_real_peer", test_tcp_real_peer},

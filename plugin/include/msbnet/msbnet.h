@@ -409,6 +409,17 @@ struct msbnet_api_v1 {
      * of the value (random per instance unless configured).
      */
     char *(*secrets_json)(msbnet_t *net);
+
+    /*
+     * The published ports as a JSON array (free with free_string), oldest
+     * first, each the object publish_port takes with every key written:
+     *   [{"protocol": "tcp", "host_address": "127.0.0.1", "host_port": 8080,
+     *     "guest_port": 80, "real_peer": false}]
+     * A port is listed from publish_port's return until unpublish_port's.
+     * NULL for a NULL instance or on allocation failure; check struct_size
+     * before use.
+     */
+    char *(*published_ports_json)(msbnet_t *net);
 };
 
 /*

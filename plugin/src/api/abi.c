@@ -249,6 +249,11 @@ static char *api_secrets_json(msbnet_t *net)
     return net ? msb_tls_state_secrets_json(net->tls) : NULL;
 }
 
+static char *api_published_ports_json(msbnet_t *net)
+{
+    return net ? msb_publish_list_json(net) : NULL;
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -274,6 +279,7 @@ static const struct msbnet_api_v1 api_v1 = {
     .set_frame_fds = api_set_frame_fds,
     .ca_certificate = api_ca_certificate,
     .secrets_json = api_secrets_json,
+    .published_ports_json = api_published_ports_json,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *
