@@ -11,6 +11,7 @@
 #include "model/config.h"
 #include "model/policy_engine.h"
 #include "api/instance.h"
+#include "api/flow_drain.h"
 #include "api/publish.h"
 #include "msbnet/msbnet.h"
 #include "api/policy_replace.h"
@@ -249,6 +250,16 @@ static char *api_secrets_json(msbnet_t *net)
     return net ? msb_tls_state_secrets_json(net->tls) : NULL;
 }
 
+static long api_drain_flow_records(msbnet_t *net, size_t max, char **out)
+{
+    if (out)
+        *out = NULL;
+    if (!net || !out)
+        return MSBNET_EINVAL;
+    long n = msb_flow_records_drain(net, max, out);
+    return n < 0 ? MSBNET_ENOMEM : n;
+}
+
 static char *api_published_ports_json(msbnet_t *net)
 {
     return net ? msb_publish_list_json(net) : NULL;
@@ -280,6 +291,7 @@ static const struct msbnet_api_v1 api_v1 = {
     .ca_certificate = api_ca_certificate,
     .secrets_json = api_secrets_json,
     .published_ports_json = api_published_ports_json,
+    .drain_flow_records = api_drain_flow_records,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/flow_records.h"
 #include "lib/frame.h"
 #include "lib/gateway.h"
 #include "lib/hook.h"
@@ -44,6 +45,14 @@ struct msb_env {
      * so protocols read *policy without a lock. */
     struct msb_policy *const *policy;
     struct msb_ra_state ra;         /* router advertisements (ndp_ra.h) */
+    /* Flow records (issue 15; flow_emit.h): NULL when nobody collects
+     * them.  verdict is the last decision msb_policy_allow made, for the
+     * module that opens the flow to keep in its record. */
+    struct msb_flowrec_log *flows;
+    struct {
+        int32_t rule;
+        uint8_t action; /* enum msb_flowrec_action */
+    } verdict;
 };
 
 /* A frame for the guest carrying an IP packet of l3_len bytes: the
