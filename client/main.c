@@ -40,6 +40,8 @@ static void usage(FILE *out)
             "  publish [--real-peer] SPEC    forward a host port: [ADDR:]HOSTPORT[:GUESTPORT][/udp]\n"
             "  unpublish SPEC                stop forwarding a host port\n"
             "  ports                         the published ports\n"
+            "  flows [--follow] [--denied] [--protocol P] [--hostname SUFFIX]\n"
+            "                                flow records: what the sandbox reached, decided how\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
@@ -110,6 +112,7 @@ static const struct {
     {"publish", ctl_publish},
     {"unpublish", ctl_unpublish},
     {"ports", ctl_ports},
+    {"flows", ctl_flows},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)

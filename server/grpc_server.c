@@ -5,6 +5,7 @@
  * (shutdown_and_notify, cancel, drain, destroy, CQ shutdown, drain).
  */
 #include "grpc_server.h"
+#include "flow_hub.h"
 
 #include <errno.h>
 #include <grpc/support/time.h>
@@ -207,6 +208,7 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
         msbd_grpc_stop(g);
         return NULL;
     }
+    g->flows = msbd_flow_hub_new(base, h); /* NULL: StreamFlowRecords is UNIMPLEMENTED */
     if (o->http && !(g->http = msbd_http_start(base, h, o->http_host, o->http_port, o->verbose))) {
         msbd_grpc_stop(g);
         return NULL;
@@ -255,6 +257,8 @@ void msbd_grpc_stop(struct msbd_grpc *g)
             cancelled = true;
         }
     }
+    msbd_flow_hub_free(g->flows); /* every stream, so every subscription, is gone */
+    g->flows = NULL;
     grpc_server_destroy(g->server);
     g->server = NULL;
     unlink(g->path); /* grpc leaves the socket file behind */

@@ -28,6 +28,8 @@ static const struct msbd_method methods[] = {
      msbd_rpc_unpublish_port, NULL},
     {SVC "ListPublishedPorts", &msbnet__v1__list_published_ports_request__descriptor,
      msbd_rpc_list_published_ports, NULL},
+    {SVC "StreamFlowRecords", &msbnet__v1__stream_flow_records_request__descriptor,
+     msbd_rpc_stream_flow_records, msbd_rpc_flow_records_sent},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)
