@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "flow_log.h"
 #include "grpc_call.h"
 #include "host.h"
 #include "msbnet/v1/control.pb-c.h"
@@ -30,6 +31,7 @@ struct msbd_flow_hub {
     struct msbd_host *h;
     struct event *timer;
     struct msbd_flow_sub *subs;
+    struct msbd_flow_log *log;
 };
 
 static bool suffix_match(const char *name, const char *suffix)
@@ -102,6 +104,8 @@ static void fan_out(struct msbd_flow_hub *hub, char *text)
 {
     for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
         *nl = '\0';
+        if (hub->log)
+            msbd_flow_log_write(hub->log, line, (size_t)(nl - line));
         for (struct msbd_flow_sub *s = hub->subs; s; s = s->next)
             offer(s, line, (size_t)(nl - line));
     }
@@ -109,12 +113,8 @@ static void fan_out(struct msbd_flow_hub *hub, char *text)
         pump(s);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+static void drain(struct msbd_flow_hub *hub)
 {
-    (void)fd, (void)what;
-    struct msbd_flow_hub *hub = arg;
-    if (!hub->subs)
-        return; /* nobody listens: the plugin keeps (and then drops) them */
     char *text = NULL;
     long n = hub->h->api->drain_flow_records(hub->h->net, 0, &text);
     if (n > 0 && text)
@@ -122,14 +122,25 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     hub->h->api->free_string(text);
 }
 
-struct msbd_flow_hub *msbd_flow_hub_new(struct event_base *base, struct msbd_host *h)
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
-    if (!HAS_FIELD(h->api, drain_flow_records))
+    (void)fd, (void)what;
+    struct msbd_flow_hub *hub = arg;
+    if (hub->subs || hub->log) /* else the plugin keeps (and then drops) them */
+        drain(hub);
+}
+
+struct msbd_flow_hub *msbd_flow_hub_new(struct event_base *base, struct msbd_host *h,
+                                        struct msbd_flow_log *log)
+{
+    struct msbd_flow_hub *hub = HAS_FIELD(h->api, drain_flow_records) ? calloc(1, sizeof *hub)
+                                                                       : NULL;
+    if (!hub) {
+        msbd_flow_log_close(log);
         return NULL;
-    struct msbd_flow_hub *hub = calloc(1, sizeof *hub);
-    if (!hub)
-        return NULL;
+    }
     hub->h = h;
+    hub->log = log;
     const struct timeval tv = {0, MSBD_FLOW_DRAIN_MS * 1000};
     hub->timer = event_new(base, -1, EV_PERSIST, on_tick, hub);
     if (!hub->timer || event_add(hub->timer, &tv)) {
@@ -145,6 +156,10 @@ void msbd_flow_hub_free(struct msbd_flow_hub *hub)
         return;
     while (hub->subs)
         msbd_flow_sub_free(hub->subs);
+    if (hub->log) {
+        drain(hub); /* what the last tick left: every record reaches the file */
+        msbd_flow_log_close(hub->log);
+    }
     if (hub->timer)
         event_free(hub->timer);
     free(hub);

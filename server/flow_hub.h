@@ -4,7 +4,8 @@
  * timer on the loop drains them and hands each line to every open
  * StreamFlowRecords stream (each with its filter and a bounded queue of
  * its own: a stream that falls behind loses records, counted, and never
- * slows the others or the loop).  While nobody listens nothing is drained,
+ * slows the others or the loop), and to the --flow-log file when there is
+ * one.  While nobody listens (no stream, no log) nothing is drained,
  * so the plugin's ring fills and counts its own drops.  Loop thread only.
  */
 #ifndef MSBD_FLOW_HUB_H
@@ -25,8 +26,12 @@ struct msbd_flow_sub;
 #define MSBD_FLOW_SUB_QUEUE 8192
 #define MSBD_FLOW_BATCH 256
 
-/* NULL when the plugin has no drain_flow_records or memory is short. */
-struct msbd_flow_hub *msbd_flow_hub_new(struct event_base *base, struct msbd_host *h);
+struct msbd_flow_log;
+/* NULL when the plugin has no drain_flow_records or memory is short.  With
+ * a log (owned from here on; NULL = none) every record is drained and
+ * written to it, streams or not. */
+struct msbd_flow_hub *msbd_flow_hub_new(struct event_base *base, struct msbd_host *h,
+                                        struct msbd_flow_log *log);
 void msbd_flow_hub_free(struct msbd_flow_hub *hub);
 
 /* A stream's subscription (filters copied); NULL when memory is short.

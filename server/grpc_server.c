@@ -6,6 +6,7 @@
  */
 #include "grpc_server.h"
 #include "flow_hub.h"
+#include "flow_log.h"
 
 #include <errno.h>
 #include <grpc/support/time.h>
@@ -208,7 +209,19 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
         msbd_grpc_stop(g);
         return NULL;
     }
-    g->flows = msbd_flow_hub_new(base, h); /* NULL: StreamFlowRecords is UNIMPLEMENTED */
+    struct msbd_flow_log *log = NULL;
+    char why[512];
+    if (o->flow_log && !(log = msbd_flow_log_open(o->flow_log, o->flow_log_max, why, sizeof why))) {
+        fprintf(stderr, "msbnetd: %s\n", why);
+        msbd_grpc_stop(g);
+        return NULL;
+    }
+    g->flows = msbd_flow_hub_new(base, h, log); /* NULL: StreamFlowRecords is UNIMPLEMENTED */
+    if (o->flow_log && !g->flows) {
+        fprintf(stderr, "msbnetd: --flow-log: the plugin keeps no flow records\n");
+        msbd_grpc_stop(g);
+        return NULL;
+    }
     if (o->http && !(g->http = msbd_http_start(base, h, o->http_host, o->http_port, o->verbose))) {
         msbd_grpc_stop(g);
         return NULL;

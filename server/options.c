@@ -25,6 +25,7 @@ enum {
     OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
     OPT_TAP_PUMP, OPT_BUSY_POLL, OPT_TLS_INTERCEPT, OPT_TLS_PORT, OPT_SECRET, OPT_SECRET_FILE,
     OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION,
+    OPT_FLOW_LOG, OPT_FLOW_LOG_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +67,8 @@ static const struct option long_opts[] = {
     {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
     {"secret-env", required_argument, NULL, OPT_SECRET_ENV},
     {"on-secret-violation", required_argument, NULL, OPT_ON_SECRET_VIOLATION},
+    {"flow-log", required_argument, NULL, OPT_FLOW_LOG},
+    {"flow-log-max-bytes", required_argument, NULL, OPT_FLOW_LOG_MAX},
     {NULL, 0, NULL, 0},
 };
 
@@ -246,6 +249,8 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
     case OPT_FD: return set_transport_fd(o, cmd, arg);
     case OPT_PEER: o->peer_path = arg; return 0;
     case OPT_NO_OFFLOAD: o->no_offload = true; return 0;
+    case OPT_FLOW_LOG: return msbd_opts_set_flow_log(o, cmd, arg, false);
+    case OPT_FLOW_LOG_MAX: return msbd_opts_set_flow_log(o, cmd, arg, true);
     default: return MSBD_EXIT_USAGE;
     }
 }
