@@ -44,9 +44,4 @@ void msbd_flow_sub_sent(struct msbd_flow_sub *s, bool ok);
 /* The call is going away. */
 void msbd_flow_sub_free(struct msbd_flow_sub *s);
 
-/* True when a record (one JSON line) passes the filters; exposed for the
- * unit test.  Empty filters match everything. */
-bool msbd_flow_match(const char *line, const char *action, const char *protocol,
-                     const char *suffix);
-
 #endif
