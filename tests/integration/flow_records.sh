@@ -33,6 +33,7 @@ echo '{"policy": "allow@host:udp:53, allow@domain=allowed.test, deny@domain=deni
     echo "while [ ! -e $out/go ]; do sleep 0.05; done"
     echo "curl -sS --max-time 10 -o /dev/null -w '%{size_request} %{size_header} %{size_download}'" \
         "http://allowed.test:8080/1M.bin >$out/allowed 2>&1"
+    echo "ping -c 2 -i 0.2 -W 2 198.18.0.1 >$out/ping 2>&1"
     echo "curl -sS --max-time 5 http://denied.test:8080/hello.txt >$out/denied 2>&1"
     echo "curl -sS --max-time 5 http://198.18.0.2:9/ >$out/address 2>&1"
     # More refusals, so the 4 KiB flow log rotates a few times.
@@ -90,6 +91,13 @@ d = {(x["hostname"], x["action"]) for x in r if x["proto"] == "dns"}
 assert ("allowed.test", "allow") in d and ("denied.test", "deny") in d, d
 den = [x for x in r if x["proto"] == "dns" and x["hostname"] == "denied.test"]
 assert all(x["rule"] == 2 and x["end"] == "refused" for x in den), den'
+check icmp_echo_records all.jsonl '
+e = [x for x in r if x["proto"] == "icmp"]
+assert len(e) == 2, e
+for x in e:
+    assert (x["action"], x["rule"], x["end"], x["hostname"]) == ("allow", 1, "closed",
+                                                                  "allowed.test"), x
+    assert x["bytes_out"] == x["bytes_in"] == 56 and x["packets_in"] == 1, x'
 check tcp_refusal_record all.jsonl '
 t = [x for x in r if x["proto"] == "tcp" and x["dst"] == "198.18.0.2"]
 assert any(x["dst_port"] == 9 for x in t), t
