@@ -23,7 +23,7 @@
 #define MSB_FLOWREC_SCHEMA 1
 /* A DNS name in presentation form is at most 253 characters. */
 #define MSB_FLOWREC_NAME 256
-/* Capacity of the ring: a power of two.  ~700 bytes each, so ~2.8 MiB. */
+/* Capacity of the ring: a power of two.  608 bytes each, so 2.4 MiB. */
 #define MSB_FLOWREC_CAP 4096
 /* The longest JSON line msb_flowrec_json writes (every name fully escaped). */
 #define MSB_FLOWREC_JSON_MAX (2 * 6 * MSB_FLOWREC_NAME + 1024)
