@@ -30,6 +30,10 @@ int ctl_policy(const struct ctl_opts *o, int argc, char **argv);
 int ctl_ca(const struct ctl_opts *o, int argc, char **argv);      /* tls.c */
 int ctl_secrets(const struct ctl_opts *o, int argc, char **argv); /* tls.c */
 int ctl_limits(const struct ctl_opts *o, int argc, char **argv);  /* limits.c */
+int ctl_publish(const struct ctl_opts *o, int argc, char **argv);   /* publish.c */
+int ctl_unpublish(const struct ctl_opts *o, int argc, char **argv); /* publish.c */
+int ctl_ports(const struct ctl_opts *o, int argc, char **argv);     /* publish.c */
+int ctl_flows(const struct ctl_opts *o, int argc, char **argv);     /* flows.c */
 
 /* One unary call with the global deadline (default 5 s); *resp is set only
  * on success (exit status 0). */

@@ -39,6 +39,11 @@ static void usage(FILE *out)
             "  secrets                       secrets: names, hosts, counters (never values)\n"
             "  limits [get | set KIND=RATE[/BURST]... | clear]\n"
             "                                the rate limits in force, or replace them\n"
+            "  publish [--real-peer] SPEC    forward a host port: [ADDR:]HOSTPORT[:GUESTPORT][/udp]\n"
+            "  unpublish SPEC                stop forwarding a host port\n"
+            "  ports                         the published ports\n"
+            "  flows [--follow] [--denied] [--protocol P] [--hostname SUFFIX]\n"
+            "                                flow records: what the sandbox reached, decided how\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"
@@ -107,6 +112,10 @@ static const struct {
     {"ca", ctl_ca},
     {"secrets", ctl_secrets},
     {"limits", ctl_limits},
+    {"publish", ctl_publish},
+    {"unpublish", ctl_unpublish},
+    {"ports", ctl_ports},
+    {"flows", ctl_flows},
 };
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)

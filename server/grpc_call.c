@@ -6,6 +6,7 @@
  * a hostile client that vanishes mid-call leaves nothing behind.
  */
 #include "grpc_call.h"
+#include "flow_hub.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,8 @@ static void unlink_stream(struct msbd_call *c)
         event_free(c->timer);
         c->timer = NULL;
     }
+    msbd_flow_sub_free(c->flow_sub);
+    c->flow_sub = NULL;
     if (!c->linked)
         return;
     if (c->prev)

@@ -70,6 +70,7 @@ struct msbd_call {
     uint64_t dropped;
     struct msbd_call *prev, *next; /* g->streams while open */
     bool linked;
+    struct msbd_flow_sub *flow_sub; /* StreamFlowRecords (flow_hub.h), freed on unlink */
 };
 
 /* A method: its path, request type and handler.  The handler owns nothing
@@ -111,6 +112,7 @@ struct msbd_grpc {
     struct msbd_http *http;   /* --http, NULL = off */
     int term_pid, term_sig;   /* --on-terminate-signal, 0 = off */
     bool term_signalled;      /* sent at most once */
+    struct msbd_flow_hub *flows; /* flow records (flow_hub.h); NULL: the plugin has none */
 };
 
 /* The method table (rpc_*.c) and lookup by path; NULL = unknown. */

@@ -5,6 +5,8 @@
  * (shutdown_and_notify, cancel, drain, destroy, CQ shutdown, drain).
  */
 #include "grpc_server.h"
+#include "flow_hub.h"
+#include "flow_log.h"
 
 #include <errno.h>
 #include <grpc/support/time.h>
@@ -207,6 +209,19 @@ struct msbd_grpc *msbd_grpc_start(struct event_base *base, struct msbd_host *h,
         msbd_grpc_stop(g);
         return NULL;
     }
+    struct msbd_flow_log *log = NULL;
+    char why[512];
+    if (o->flow_log && !(log = msbd_flow_log_open(o->flow_log, o->flow_log_max, why, sizeof why))) {
+        fprintf(stderr, "msbnetd: %s\n", why);
+        msbd_grpc_stop(g);
+        return NULL;
+    }
+    g->flows = msbd_flow_hub_new(base, h, log); /* NULL: StreamFlowRecords is UNIMPLEMENTED */
+    if (o->flow_log && !g->flows) {
+        fprintf(stderr, "msbnetd: --flow-log: the plugin keeps no flow records\n");
+        msbd_grpc_stop(g);
+        return NULL;
+    }
     if (o->http && !(g->http = msbd_http_start(base, h, o->http_host, o->http_port, o->verbose))) {
         msbd_grpc_stop(g);
         return NULL;
@@ -255,6 +270,8 @@ void msbd_grpc_stop(struct msbd_grpc *g)
             cancelled = true;
         }
     }
+    msbd_flow_hub_free(g->flows); /* every stream, so every subscription, is gone */
+    g->flows = NULL;
     grpc_server_destroy(g->server);
     g->server = NULL;
     unlink(g->path); /* grpc leaves the socket file behind */

@@ -131,6 +131,8 @@ static const char usage_tls[] =
     "  --secret-env ENV@HOST[,HOST]  the value from msbnetd's own $ENV\n"
     "  --on-secret-violation block|block-and-log|block-and-terminate\n"
     "                            for the secrets above (default block)\n"
+    "  --flow-log FILE           flow records as JSON lines, FILE renamed to FILE.N\n"
+    "  --flow-log-max-bytes N    past N bytes (4096.., default 64 MiB)\n"
     "\n"
     "exit status: 0 ok, 1 runtime failure, 2 bad usage or config; run: CMD's status\n";
 

@@ -26,6 +26,7 @@ enum {
     OPT_LISTEN, OPT_FD, OPT_PEER, OPT_NO_OFFLOAD,
     OPT_TAP_PUMP, OPT_BUSY_POLL, OPT_TLS_INTERCEPT, OPT_TLS_PORT, OPT_SECRET, OPT_SECRET_FILE,
     OPT_SECRET_ENV, OPT_ON_SECRET_VIOLATION, OPT_LIMIT, OPT_PROFILE, OPT_PROXY, OPT_PROXY_BYPASS,
+    OPT_FLOW_LOG, OPT_FLOW_LOG_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -71,6 +72,8 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-bypass", required_argument, NULL, OPT_PROXY_BYPASS},
+    {"flow-log", required_argument, NULL, OPT_FLOW_LOG},
+    {"flow-log-max-bytes", required_argument, NULL, OPT_FLOW_LOG_MAX},
     {NULL, 0, NULL, 0},
 };
 
@@ -304,6 +307,8 @@ static int apply(struct msbd_opts *o, const char *cmd, int c, char *arg)
     case OPT_FD: return set_transport_fd(o, cmd, arg);
     case OPT_PEER: o->peer_path = arg; return 0;
     case OPT_NO_OFFLOAD: o->no_offload = true; return 0;
+    case OPT_FLOW_LOG: return msbd_opts_set_flow_log(o, cmd, arg, false);
+    case OPT_FLOW_LOG_MAX: return msbd_opts_set_flow_log(o, cmd, arg, true);
     default: return MSBD_EXIT_USAGE;
     }
 }

@@ -51,6 +51,10 @@ struct msbd_opts {
      * plugin's default, block).  --tls-intercept, --tls-port and the
      * --secret options live in overrides ("tls", "secrets"). */
     const char *on_secret_violation;
+    /* --flow-log FILE (NULL = off), rotated past flow_log_max bytes (0 =
+     * flow_log.h's default). */
+    const char *flow_log;
+    unsigned long flow_log_max;
 };
 
 /* True when the plugin gets "vnet_hdr": true: the TAP commands exchange

@@ -12,6 +12,7 @@
 
 #include "options.h"
 #include "options_int.h"
+#include "flow_log.h"
 
 /* HOST:PORT with HOST an IPv4 literal or [IPv6] literal: a name would make
  * the listening address depend on a resolver at start. */
@@ -123,5 +124,21 @@ int msbd_opts_check_control_tls(const struct msbd_opts *o, const char *cmd)
         return msbd_opt_bad(cmd, "--control-addr %s is not a loopback address: it needs TLS "
                         "(--tls-cert FILE --tls-key FILE [--tls-client-ca FILE])",
                    o->control_host);
+    return 0;
+}
+
+int msbd_opts_set_flow_log(struct msbd_opts *o, const char *cmd, const char *arg, bool max)
+{
+    if (!max) {
+        if (!*arg)
+            return msbd_opt_bad(cmd, "--flow-log: empty path");
+        o->flow_log = arg;
+        return 0;
+    }
+    unsigned long v;
+    if (msbd_parse_uint(arg, 1ul << 40, &v) || v < MSBD_FLOW_LOG_MIN_MAX)
+        return msbd_opt_bad(cmd, "--flow-log-max-bytes: expected %u..%lu", MSBD_FLOW_LOG_MIN_MAX,
+                            1ul << 40);
+    o->flow_log_max = v;
     return 0;
 }

@@ -15,6 +15,8 @@ __attribute__((format(printf, 2, 3))) int msbd_opt_bad(const char *cmd, const ch
 
 /* Decimal only, no sign, no trailing junk; 0 or -1. */
 int msbd_parse_uint(const char *s, unsigned long max, unsigned long *out);
+/* --flow-log FILE / --flow-log-max-bytes N (options_control.c). */
+int msbd_opts_set_flow_log(struct msbd_opts *o, const char *cmd, const char *arg, bool max);
 
 bool msbd_is_ip(int family, const char *s);
 

@@ -152,6 +152,12 @@ static const struct family families[] = {
       {"policy", "denied", "action=\"deny\""},
       {"policy", "terminated", "action=\"terminate\""}}},
     {"msbnet_policy_rules", G, "Rules in the active policy.", {{"policy", "rules", NULL}}},
+    /* Flow records (issue 15); by action and protocol: put_flow_records. */
+    {"msbnet_flow_records_dropped_total", C,
+     "Flow records dropped because no reader drained the ring in time.",
+     {{"flow_records", "dropped", NULL}}},
+    {"msbnet_flow_records_pending", G, "Flow records waiting in the ring for a reader.",
+     {{"flow_records", "pending", NULL}}},
     {"msbnet_policy_replacements_total", C, "Policies replaced at run time (SetPolicy).",
      {{"policy", "replaced", NULL}}},
     {"msbnet_policy_flows_reset_total", C, "Open flows reset because a new policy denies them.",
@@ -426,6 +432,35 @@ static void put_uncurated(FILE *f, json_t *root)
         put_uncurated_in(f, "msbnetd/transport", t);
 }
 
+/* Flow records produced, by action and protocol: a fixed, small label set
+ * (4 x 4).  Per-hostname or per-destination series are left out on
+ * purpose: the guest chooses those values, so they are unbounded, and a
+ * sandbox could blow up the time-series database; the records themselves
+ * carry them. */
+static void put_flow_records(FILE *f, json_t *root)
+{
+    json_t *by = json_object_get(json_object_get(root, "flow_records"), "by_action");
+    if (!json_is_object(by) || json_object_size(by) == 0)
+        return;
+    header(f, "msbnet_flow_records_total", "counter",
+           "Flow records produced (ended or refused flows), by action and protocol.");
+    const char *action, *proto;
+    json_t *per, *v;
+    json_object_foreach(by, action, per)
+    {
+        json_object_foreach(per, proto, v)
+        {
+            if (!json_is_integer(v))
+                continue;
+            fputs("msbnet_flow_records_total{action=\"", f);
+            put_label_value(f, action);
+            fputs("\",protocol=\"", f);
+            put_label_value(f, proto);
+            fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+        }
+    }
+}
+
 static void put_info(FILE *f, const struct msbd_prom_info *info)
 {
     header(f, "msbnet_info", "gauge", "Constant 1, labelled with msbnetd's and the plugin's versions.");
@@ -460,6 +495,7 @@ char *msbd_prom_render(const char *metrics_json, const struct msbd_prom_info *in
         put_family(f, root, &families[i]);
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         put_map(f, root, &maps[i]);
+    put_flow_records(f, root);
     put_uncurated(f, root);
     bool bad = ferror(f) != 0;
     if (fclose(f) || bad) {

@@ -20,6 +20,13 @@ void msbd_rpc_list_secrets(struct msbd_call *c, const ProtobufCMessage *req);
 /* rpc_limits.c */
 void msbd_rpc_get_limits(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_set_limits(struct msbd_call *c, const ProtobufCMessage *req);
+/* rpc_publish.c */
+void msbd_rpc_publish_port(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_unpublish_port(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_list_published_ports(struct msbd_call *c, const ProtobufCMessage *req);
+/* rpc_flows.c */
+void msbd_rpc_stream_flow_records(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_flow_records_sent(struct msbd_call *c, bool ok);
 void msbd_rpc_stream_metrics(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_metrics_sent(struct msbd_call *c, bool ok);
 void msbd_rpc_install_termination(struct msbd_call *c, const ProtobufCMessage *req);

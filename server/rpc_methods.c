@@ -24,6 +24,14 @@ static const struct msbd_method methods[] = {
      NULL},
     {SVC "GetLimits", &msbnet__v1__get_limits_request__descriptor, msbd_rpc_get_limits, NULL},
     {SVC "SetLimits", &msbnet__v1__set_limits_request__descriptor, msbd_rpc_set_limits, NULL},
+    {SVC "PublishPort", &msbnet__v1__publish_port_request__descriptor, msbd_rpc_publish_port,
+     NULL},
+    {SVC "UnpublishPort", &msbnet__v1__unpublish_port_request__descriptor,
+     msbd_rpc_unpublish_port, NULL},
+    {SVC "ListPublishedPorts", &msbnet__v1__list_published_ports_request__descriptor,
+     msbd_rpc_list_published_ports, NULL},
+    {SVC "StreamFlowRecords", &msbnet__v1__stream_flow_records_request__descriptor,
+     msbd_rpc_stream_flow_records, msbd_rpc_flow_records_sent},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

@@ -55,6 +55,23 @@ static void test_curated_families(void)
     free(t);
 }
 
+/* Flow records: one counter by action and protocol, drops and pending,
+ * and no fallback series for the same fields. */
+static void test_flow_records(void)
+{
+    char *t = render("{\"flow_records\":{\"dropped\":3,\"pending\":2,\"by_action\":"
+                     "{\"allow\":{\"tcp\":5,\"dns\":1},\"deny\":{\"udp\":4}}}}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    has(t, "# TYPE msbnet_flow_records_total counter\n");
+    has(t, "msbnet_flow_records_total{action=\"allow\",protocol=\"tcp\"} 5\n");
+    has(t, "msbnet_flow_records_total{action=\"allow\",protocol=\"dns\"} 1\n");
+    has(t, "msbnet_flow_records_total{action=\"deny\",protocol=\"udp\"} 4\n");
+    has(t, "msbnet_flow_records_dropped_total 3\n");
+    has(t, "# TYPE msbnet_flow_records_pending gauge\nmsbnet_flow_records_pending 2\n");
+    CU_ASSERT_PTR_NULL(strstr(t, "msbnet_flow_records_dropped 3"));
+    free(t);
+}
+
 static void test_drop_reasons_escaped(void)
 {
     char *t = render("{\"drops\":{\"eth_short\":4,\"we\\\"ird\\\\\\nname\":1,\"x\":\"str\"}}");
@@ -144,6 +161,7 @@ int main(void)
 {
     static const struct test_case tests[] = {
         {"curated families, labels, HELP/TYPE", test_curated_families},
+        {"flow records by action and protocol, drops, pending", test_flow_records},
         {"drop reasons from the plugin, escaped", test_drop_reasons_escaped},
         {"fields without a curated name: untyped", test_uncurated_fields_untyped},
         {"msbnetd's pump and transport counters", test_msbnetd_counters},

@@ -39,7 +39,7 @@ static void test_service_descriptor(void)
 {
     const ProtobufCServiceDescriptor *d = &msbnet__v1__network_control__descriptor;
     CU_ASSERT_STRING_EQUAL(d->name, "msbnet.v1.NetworkControl");
-    CU_ASSERT_EQUAL(d->n_methods, 11);
+    CU_ASSERT_EQUAL(d->n_methods, 15);
     CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "SetGateways"));
     CU_ASSERT_PTR_NOT_NULL(
         protobuf_c_service_descriptor_get_method_by_name(d, "InstallTerminationCallback"));
@@ -47,6 +47,12 @@ static void test_service_descriptor(void)
     CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "ListSecrets"));
     CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "GetLimits"));
     CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "SetLimits"));
+    CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "PublishPort"));
+    CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "UnpublishPort"));
+    CU_ASSERT_PTR_NOT_NULL(
+        protobuf_c_service_descriptor_get_method_by_name(d, "ListPublishedPorts"));
+    CU_ASSERT_PTR_NOT_NULL(
+        protobuf_c_service_descriptor_get_method_by_name(d, "StreamFlowRecords"));
 }
 
 int main(void)

@@ -384,6 +384,69 @@ static void test_publish_errors(void)
     finish();
 }
 
+/* The flow records drained now, as a JSON array (one object per line). */
+static json_t *drain_records(void)
+{
+    char *text = NULL;
+    long n = api->drain_flow_records(net, 0, &text);
+    json_t *arr = json_array();
+    CU_ASSERT_FATAL(n >= 0 && text != NULL);
+    for (char *line = text, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL(j);
+        if (j)
+            json_array_append_new(arr, j);
+    }
+    CU_ASSERT_EQUAL(json_array_size(arr), (size_t)n);
+    api->free_string(text);
+    return arr;
+}
+
+static const char *rec_str(json_t *arr, size_t i, const char *key)
+{
+    const char *s = json_string_value(json_object_get(json_array_get(arr, i), key));
+    return s ? s : "(none)";
+}
+
+static long long rec_int(json_t *arr, size_t i, const char *key)
+{
+    return json_integer_value(json_object_get(json_array_get(arr, i), key));
+}
+
+/* published_ports_json lists what is published, oldest first, with every
+ * key written, and forgets what was unpublished. */
+static void test_list_json(void)
+{
+    net = create("{\"egress\":\"allow\"}");
+    char err[256] = "", want[512];
+    char *s = api->published_ports_json(net);
+    CU_ASSERT_STRING_EQUAL(s, "[]");
+    api->free_string(s);
+    uint16_t tp = reserve_port(SOCK_STREAM), up = reserve_port(SOCK_DGRAM);
+    CU_ASSERT_EQUAL(publish(true, "tcp", tp, 80, false, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL(publish(true, "udp", up, 53, true, err, sizeof err), MSBNET_OK);
+    snprintf(want, sizeof want,
+             "[{\"protocol\":\"tcp\",\"host_address\":\"" PUB_ADDR "\",\"host_port\":%u,"
+             "\"guest_port\":80,\"real_peer\":false},{\"protocol\":\"udp\",\"host_address\":"
+             "\"" PUB_ADDR "\",\"host_port\":%u,\"guest_port\":53,\"real_peer\":true}]",
+             tp, up);
+    s = api->published_ports_json(net);
+    CU_ASSERT_STRING_EQUAL(s, want);
+    api->free_string(s);
+    start();
+    CU_ASSERT_EQUAL(publish(false, "tcp", tp, 0, false, err, sizeof err), MSBNET_OK);
+    snprintf(want, sizeof want,
+             "[{\"protocol\":\"udp\",\"host_address\":\"" PUB_ADDR "\",\"host_port\":%u,"
+             "\"guest_port\":53,\"real_peer\":true}]",
+             up);
+    s = api->published_ports_json(net); /* removed at once, before the stack's sync */
+    CU_ASSERT_STRING_EQUAL(s, want);
+    api->free_string(s);
+    CU_ASSERT_PTR_NULL(api->published_ports_json(NULL));
+    finish();
+}
+
 /* The guest's RST to the SYN resets the host peer; the flow is gone. */
 static void test_guest_refuses(void)
 {
@@ -402,6 +465,15 @@ static void test_guest_refuses(void)
     CU_ASSERT_EQUAL(metric_wait("inbound", "tcp_open", 0), 0);
     CU_ASSERT_EQUAL(metric_wait("tcp", "flows", 0), 0);
     close(h);
+    /* The allowed flow's record: the default rule, the guest's reset. */
+    json_t *r = drain_records();
+    CU_ASSERT_EQUAL_FATAL(json_array_size(r), 1);
+    CU_ASSERT_STRING_EQUAL(rec_str(r, 0, "action"), "allow");
+    CU_ASSERT_EQUAL(rec_int(r, 0, "rule"), -1);
+    CU_ASSERT_STRING_EQUAL(rec_str(r, 0, "end"), "rst_guest");
+    CU_ASSERT_EQUAL(rec_int(r, 0, "bytes_out"), 0);
+    CU_ASSERT(rec_int(r, 0, "closed_unix_ms") >= rec_int(r, 0, "opened_unix_ms"));
+    json_decref(r);
     finish();
 }
 
@@ -494,6 +566,25 @@ static void test_ingress_denied(void)
     CU_ASSERT_FALSE(next_seg(&s, MSB_IPPROTO_UDP, 300));
     CU_ASSERT_EQUAL(metric("inbound", "udp_denied"), 1);
     close(u);
+    /* One record per refusal, naming the rule, the peer and the guest port. */
+    json_t *r = drain_records();
+    CU_ASSERT_EQUAL_FATAL(json_array_size(r), 2);
+    CU_ASSERT_STRING_EQUAL(rec_str(r, 0, "proto"), "tcp");
+    CU_ASSERT_STRING_EQUAL(rec_str(r, 1, "proto"), "udp");
+    for (size_t i = 0; i < 2; i++) {
+        CU_ASSERT_STRING_EQUAL(rec_str(r, i, "direction"), "ingress");
+        CU_ASSERT_STRING_EQUAL(rec_str(r, i, "action"), "deny");
+        CU_ASSERT_STRING_EQUAL(rec_str(r, i, "end"), "refused");
+        CU_ASSERT_EQUAL(strncmp(rec_str(r, i, "dst"), "127.", 4), 0); /* the peer */
+        CU_ASSERT_EQUAL(rec_int(r, i, "rule"), 0);
+        CU_ASSERT_EQUAL(rec_int(r, i, "guest_port"), 22);
+        CU_ASSERT_EQUAL(rec_int(r, i, "v"), 1);
+    }
+    json_decref(r);
+    r = drain_records(); /* each record is handed out once */
+    CU_ASSERT_EQUAL(json_array_size(r), 0);
+    json_decref(r);
+    CU_ASSERT_EQUAL(api->drain_flow_records(net, 0, NULL), MSBNET_EINVAL);
     finish();
 }
 
@@ -669,6 +760,7 @@ int main(void)
     static const struct test_case tests[] = {
         {"runtime_publish_tcp", test_runtime_publish_tcp},
         {"publish_errors", test_publish_errors},
+        {"list_json", test_list_json},
         {"policy_replace_ingress", test_policy_replace_ingress},
         {"guest_refuses", test_guest_refuses},
         {"tcp_real_peer", test_tcp_real_peer},

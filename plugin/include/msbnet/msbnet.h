@@ -430,6 +430,31 @@ struct msbnet_api_v1 {
      * events, bursts as in force); free with free_string.  NULL on
      * allocation failure. */
     char *(*limits_json)(msbnet_t *net);
+
+    /*
+     * The published ports as a JSON array (free with free_string), oldest
+     * first, each the object publish_port takes with every key written:
+     *   [{"protocol": "tcp", "host_address": "127.0.0.1", "host_port": 8080,
+     *     "guest_port": 80, "real_peer": false}]
+     * A port is listed from publish_port's return until unpublish_port's.
+     * NULL for a NULL instance or on allocation failure; check struct_size
+     * before use.
+     */
+    char *(*published_ports_json)(msbnet_t *net);
+
+    /*
+     * Flow records (check struct_size before use): one per ended or
+     * refused flow (TCP connections, refused UDP datagrams and echoes, DNS
+     * query names), kept in a bounded ring on the stack thread; when
+     * nobody drains it, new records are dropped and counted (metrics
+     * "flow_records.dropped").  Takes up to max records (0 = all waiting)
+     * into *out as JSON lines, oldest first, each ending in '\n' (free
+     * with free_string; "" when none waits); schema in plugin/README.md
+     * ("Flow records").  Returns the number taken, MSBNET_EINVAL for NULL
+     * arguments, MSBNET_ENOMEM.  Any thread; concurrent callers each get
+     * distinct records.
+     */
+    long (*drain_flow_records)(msbnet_t *net, size_t max, char **out);
 };
 
 /*

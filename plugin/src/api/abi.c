@@ -11,6 +11,7 @@
 #include "model/config.h"
 #include "model/policy_engine.h"
 #include "api/instance.h"
+#include "api/flow_drain.h"
 #include "api/publish.h"
 #include "msbnet/msbnet.h"
 #include "api/limits_replace.h"
@@ -266,6 +267,21 @@ static char *api_limits_json(msbnet_t *net)
     return net ? msb_limits_current_json(net) : NULL;
 }
 
+static long api_drain_flow_records(msbnet_t *net, size_t max, char **out)
+{
+    if (out)
+        *out = NULL;
+    if (!net || !out)
+        return MSBNET_EINVAL;
+    long n = msb_flow_records_drain(net, max, out);
+    return n < 0 ? MSBNET_ENOMEM : n;
+}
+
+static char *api_published_ports_json(msbnet_t *net)
+{
+    return net ? msb_publish_list_json(net) : NULL;
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -293,6 +309,8 @@ static const struct msbnet_api_v1 api_v1 = {
     .secrets_json = api_secrets_json,
     .set_limits = api_set_limits,
     .limits_json = api_limits_json,
+    .published_ports_json = api_published_ports_json,
+    .drain_flow_records = api_drain_flow_records,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

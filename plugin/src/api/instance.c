@@ -52,6 +52,10 @@ static int init_parts(struct msbnet *net, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the hostname index");
         return -1;
     }
+    if (msb_flowrec_init(&net->flows)) {
+        snprintf(err, errlen, "cannot create the flow-record ring");
+        return -1;
+    }
     return 0;
 }
 
@@ -192,6 +196,7 @@ void msb_instance_destroy(struct msbnet *net)
     msb_wake_close(&net->proxy_wake);
     if (net->hidx.heap)
         msb_hidx_destroy(&net->hidx);
+    msb_flowrec_destroy(&net->flows);
     msb_gateways_destroy(&net->gw);
     msb_hook_destroy(&net->hook);
     pthread_mutex_destroy(&net->life);
@@ -255,6 +260,7 @@ static struct msb_stack_owner owner_of(struct msbnet *net)
                                     .metrics = &net->metrics,
                                     .gw = &net->gw,
                                     .hidx = &net->hidx,
+                                    .flows = &net->flows,
                                     .hook = &net->hook,
                                     .terminated = &net->terminated,
                                     .policy = &net->policy,

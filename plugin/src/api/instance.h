@@ -12,6 +12,7 @@
 
 #include "model/addressing.h"
 #include "model/config.h"
+#include "lib/flow_records.h"
 #include "lib/frame.h"
 #include "lib/gateway.h"
 #include "lib/hook.h"
@@ -36,6 +37,7 @@ struct msbnet {
     atomic_bool rx_blocked;        /* the stack found rx full and waits for room */
     struct msb_hook hook;
     struct msb_hidx hidx;
+    struct msb_flowrec_log flows; /* flow records: the stack produces, drain_flow_records reads */
     struct msb_gateways gw;
     struct msb_metrics metrics;
     /* Each policy is immutable.  While the stack runs only its thread

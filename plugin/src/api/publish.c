@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,21 @@ int msb_publish_close(struct msbnet *net, const struct msb_publish_spec *spec, c
     pthread_mutex_unlock(&net->pub.mu);
     pthread_mutex_unlock(&net->life);
     return rc;
+}
+
+char *msb_publish_list_json(struct msbnet *net)
+{
+    json_t *arr = json_array();
+    bool ok = arr != NULL;
+    pthread_mutex_lock(&net->pub.mu);
+    /* The list is newest first; inserting at 0 gives publish order. */
+    for (struct msb_pub_listener *l = net->pub.head; ok && l; l = l->next)
+        if (!atomic_load(&l->removed))
+            ok = json_array_insert_new(arr, 0, msb_publish_spec_to_json(&l->spec)) == 0;
+    pthread_mutex_unlock(&net->pub.mu);
+    char *out = ok ? json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(arr);
+    return out;
 }
 
 /* ---- the stack thread ------------------------------------------------------ */

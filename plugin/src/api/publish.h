@@ -56,6 +56,10 @@ int msb_publish_open(struct msbnet *net, const struct msb_publish_spec *spec, ch
 int msb_publish_close(struct msbnet *net, const struct msb_publish_spec *spec, char *err,
                       size_t errlen);
 
+/* The listeners still published, oldest first, as a JSON array of spec
+ * objects (malloc'd text; NULL on allocation failure).  Any thread. */
+char *msb_publish_list_json(struct msbnet *net);
+
 /* Stack thread: watch new listeners, free removed ones. */
 void msb_publish_sync(struct msbnet *net, struct msb_stack *s);
 

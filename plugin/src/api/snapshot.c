@@ -3,6 +3,7 @@
  * snapshot (schema 1, names listed in plugin/README.md) and hostname
  * query pages. */
 #include "api/snapshot.h"
+#include "api/flow_drain.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -176,6 +177,7 @@ char *msb_metrics_json(struct msbnet *net)
     json_object_set_new(root, "rings", rings_section(net));
     json_object_set_new(root, "hostnames", hostnames_section(net));
     json_object_set_new(root, "policy", policy_section(net));
+    json_object_set_new(root, "flow_records", msb_flow_records_section(net));
     json_t *term = json_object();
     put_u64(term, "count", msb_hook_count(&net->hook));
     json_object_set_new(root, "termination", term);

@@ -164,3 +164,12 @@ void msb_publish_spec_describe(const struct msb_publish_spec *s, char *buf, size
              v6 ? "[" : "", msb_ip_format(&s->host_addr, ip, sizeof ip), v6 ? "]" : "",
              s->host_port, s->guest_port);
 }
+
+json_t *msb_publish_spec_to_json(const struct msb_publish_spec *s)
+{
+    char ip[MSB_IP_STRLEN];
+    return json_pack("{s:s, s:s, s:i, s:i, s:b}", "protocol",
+                     s->proto == MSB_IPPROTO_UDP ? "udp" : "tcp", "host_address",
+                     msb_ip_format(&s->host_addr, ip, sizeof ip), "host_port", (int)s->host_port,
+                     "guest_port", (int)s->guest_port, "real_peer", (int)s->real_peer);
+}

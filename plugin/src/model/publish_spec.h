@@ -47,6 +47,10 @@ int msb_publish_list_from_json(const struct json_t *v, struct msb_publish_spec *
 /* True when a and b would compete for the same host socket. */
 bool msb_publish_same_listener(const struct msb_publish_spec *a, const struct msb_publish_spec *b);
 
+/* The spec as the object publish_port takes, every key written (a new
+ * json_t reference; NULL on allocation failure). */
+struct json_t *msb_publish_spec_to_json(const struct msb_publish_spec *s);
+
 /* "tcp 127.0.0.1:8080 -> 80" for messages. */
 void msb_publish_spec_describe(const struct msb_publish_spec *s, char *buf, size_t len);
 

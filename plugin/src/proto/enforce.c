@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Policy enforcement for every data path (enforce.h). */
 #include "proto/enforce.h"
+#include "proto/flow_emit.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -122,23 +123,34 @@ static struct msb_pol_verdict evaluate(struct msb_env *env, const struct msb_pol
     return msb_policy_eval_sni(*env->policy, &pe, f, sni);
 }
 
-/* Counts and acts on one verdict; true when the flow may proceed. */
+/* Counts and acts on one verdict; true when the flow may proceed.  A
+ * refusal makes a flow record unless the flow already has one of its own
+ * (an SNI refusal: the TCP flow's record says so when it ends). */
 static bool apply(struct msb_env *env, const struct msb_flow_ref *ref,
                   const struct msb_pol_flow *f, struct msb_pol_verdict v, const char *sni)
 {
+    const struct msb_flow_ref *rec = sni ? NULL : ref;
     struct msb_policy_metrics *m = &env->metrics->policy;
     count_rule(m, v.rule);
     log_decision(env, f, v, sni);
+    env->verdict.rule = (int32_t)v.rule;
     switch (v.action) {
     case MSB_POL_ALLOW:
         msb_count(&m->allowed, 1);
+        env->verdict.action = MSB_FR_ALLOW;
         return true;
     case MSB_POL_TERMINATE:
         msb_count(&m->terminated, 1);
         terminate_once(env, ref, v.rule, NULL);
+        env->verdict.action = MSB_FR_TERMINATE;
+        if (rec)
+            msb_flow_refused(env, rec, MSB_FR_TERMINATE, (int32_t)v.rule, NULL);
         return false;
     default:
         msb_count(&m->denied, 1);
+        env->verdict.action = MSB_FR_DENY;
+        if (rec)
+            msb_flow_refused(env, rec, MSB_FR_DENY, (int32_t)v.rule, NULL);
         return false;
     }
 }
@@ -206,8 +218,10 @@ static bool never_dialled(struct msb_env *env, const struct msb_flow_ref *r, boo
 
 bool msb_policy_allow(struct msb_env *env, const struct msb_flow_ref *r)
 {
-    if (never_dialled(env, r, true))
+    if (never_dialled(env, r, true)) {
+        msb_flow_refused(env, r, MSB_FR_REFUSED, -1, NULL);
         return false;
+    }
     struct msb_pol_flow f = pol_flow(r);
     return apply(env, r, &f, evaluate(env, &f, NULL), NULL);
 }
@@ -233,6 +247,11 @@ bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *r, co
 {
     struct msb_pol_verdict v = msb_policy_dns_name(*env->policy, name);
     struct msb_policy_metrics *m = &env->metrics->policy;
+    uint8_t action = v.action == MSB_POL_ALLOW  ? MSB_FR_ALLOW
+                     : v.action == MSB_POL_DENY ? MSB_FR_DENY
+                                                : MSB_FR_TERMINATE;
+    /* One record per query name the guest asked, whatever the verdict. */
+    msb_flow_refused(env, r, action, (int32_t)v.rule, name);
     if (v.action == MSB_POL_ALLOW) {
         if (v.rule >= 0)
             msb_count(&m->allowed, 1);

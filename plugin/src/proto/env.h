@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/flow_records.h"
 #include "lib/frame.h"
 #include "lib/gateway.h"
 #include "lib/hook.h"
@@ -56,6 +57,14 @@ struct msb_env {
     const struct msb_tls_settings *tls_settings;
     const struct msb_secrets_cfg *secrets; /* each secret's on_violation */
     atomic_uint_fast64_t *secret_substitutions, *secret_violations;
+    /* Flow records (issue 15; flow_emit.h): NULL when nobody collects
+     * them.  verdict is the last decision msb_policy_allow made, for the
+     * module that opens the flow to keep in its record. */
+    struct msb_flowrec_log *flows;
+    struct {
+        int32_t rule;
+        uint8_t action; /* enum msb_flowrec_action */
+    } verdict;
 };
 
 /* A frame for the guest carrying an IP packet of l3_len bytes: the

@@ -2,6 +2,7 @@
 /* Guest ping (icmp_echo.h): echoes to the gateway answered here, others
  * sent on one ping (or raw) socket per echo, each holding a flow-table slot. */
 #include "proto/icmp_echo.h"
+#include "proto/flow_emit.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -38,6 +39,7 @@ struct echo {
     struct msb_ip g, d;
     uint16_t ident, seq; /* the guest's */
     uint16_t raw_ident;  /* ours, on a raw socket (the kernel's on a ping socket) */
+    struct msb_flowrec rec; /* one flow record per echo (flow_emit.h) */
 };
 
 struct msb_icmp {
@@ -87,8 +89,10 @@ static void reply(struct msb_icmp *ic, const struct msb_ip *from, const struct m
 
 /* ---- outstanding echoes ----------------------------------------------------------- */
 
-static void echo_close(struct msb_icmp *ic, struct echo *e)
+/* end: how the echo's flow record says it ended. */
+static void echo_close(struct msb_icmp *ic, struct echo *e, uint8_t end)
 {
+    msb_flow_finish(ic->env, &e->rec, end);
     if (e->rd)
         event_free(e->rd);
     if (e->tmr)
@@ -107,7 +111,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct echo *e = arg;
     msb_count(&e->ic->m->echo_timeouts, 1);
-    echo_close(e->ic, e);
+    echo_close(e->ic, e, MSB_FR_END_IDLE);
 }
 
 /* The ICMP message in what a socket returned: a raw IPv4 socket hands over
@@ -151,7 +155,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             continue;
         msb_count(&ic->m->echo_replies, 1);
         reply(ic, &e->d, &e->g, e->ident, e->seq, icmp + MSB_ICMP_HLEN, n - MSB_ICMP_HLEN);
-        echo_close(ic, e);
+        e->rec.bytes_in = n - MSB_ICMP_HLEN;
+        e->rec.pkts_in = 1;
+        echo_close(ic, e, MSB_FR_END_CLOSED);
         return;
     }
 }
@@ -239,16 +245,21 @@ static void relay(struct msb_icmp *ic, const struct msb_pkt *p, enum echo_mode m
                        .d = p->dst, .ident = msb_get16(p->l4 + 4), .seq = msb_get16(p->l4 + 6),
                        .raw_ident = ic->next_raw_ident++};
     msb_count(&ic->m->echoes_outstanding, 1);
+    uint8_t proto = p->ip_version == 4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
+    const struct msb_flow_ref ref = {proto, false, &p->src, 0, &p->dst, 0};
+    msb_flow_begin(ic->env, &ref, MSB_FR_ICMP, &e->rec); /* the verdict just given */
+    e->rec.bytes_out = p->l4_len - MSB_ICMP_HLEN;
+    e->rec.pkts_out = 1;
     if (echo_open(ic, e, mode) != 0) {
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_NO_SOCKET);
-        echo_close(ic, e);
+        echo_close(ic, e, MSB_FR_END_CLOSED);
         return;
     }
     if (send_request(ic, e, p) < 0) {
         /* Unreachable from here (no route, ICMP error pending): the guest
          * sees the same silence a lost echo gives it. */
         msb_drop(ic->env->metrics, MSB_DROP_ICMP_NO_SOCKET);
-        echo_close(ic, e);
+        echo_close(ic, e, MSB_FR_END_CLOSED);
         return;
     }
     msb_count(&ic->m->echo_sent, 1);
@@ -342,7 +353,7 @@ uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
         uint8_t proto = e->d.family == MSB_FAMILY_V4 ? MSB_IPPROTO_ICMP : MSB_IPPROTO_ICMPV6;
         const struct msb_flow_ref ref = {proto, false, &e->g, 0, &e->d, 0};
         if (msb_flowtab_in_use(ic->ft, i) && !msb_policy_still_allowed(ic->env, &ref)) {
-            echo_close(ic, e);
+            echo_close(ic, e, MSB_FR_END_POLICY_REPLACE);
             n++;
         }
     }
@@ -355,7 +366,7 @@ void msb_icmp_destroy(struct msb_icmp *ic)
         return;
     for (uint32_t i = 0; ic->e && ic->ft && i < ic->max; i++)
         if (msb_flowtab_in_use(ic->ft, i))
-            echo_close(ic, &ic->e[i]);
+            echo_close(ic, &ic->e[i], MSB_FR_END_STOP);
     free(ic->e);
     msb_flowtab_free(ic->ft);
     free(ic);

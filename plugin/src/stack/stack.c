@@ -443,6 +443,7 @@ static void init_env(struct msb_stack *s)
                               .metrics = o->metrics,
                               .gw = o->gw,
                               .hidx = o->hidx,
+                              .flows = o->flows,
                               .hook = o->hook,
                               .terminated = o->terminated,
                               .policy = o->policy,

@@ -41,6 +41,7 @@ struct msb_stack_owner {
     struct msb_metrics *metrics;
     struct msb_gateways *gw;
     struct msb_hidx *hidx;
+    struct msb_flowrec_log *flows; /* flow records (lib/flow_records.h) */
     struct msb_hook *hook;
     atomic_bool *terminated;
     struct msb_policy *const *policy;

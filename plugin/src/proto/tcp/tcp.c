@@ -64,6 +64,10 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     if (f->inbound)
         atomic_fetch_sub_explicit(&t->env->metrics->inbound.tcp_open, 1, memory_order_relaxed);
     f->inbound = false;
+    if (msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))
+        msb_tcp_flow_ended(f, MSB_FR_END_FIN);
+    msb_tcp_flow_ended(f, MSB_FR_END_CLOSED);
+    msb_flow_finish(t->env, &f->rec, f->rec.end);
     msb_tcp_flow_set_state(t, f, FLOW_FREE);
     msb_tcp_nat_release(t, f);
 }
@@ -156,6 +160,8 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
         return;
     }
     msb_tcp_flow_reset(f);
+    msb_flow_begin(t->env, &ref, MSB_FR_TCP, &f->rec);
+    f->rec.end = MSB_FR__ENDS;
     /* Only a policy with domain rules can change its mind on an SNI. */
     msb_tcp_flow_pend(f, PEND_SNI, msb_policy_wants_sni(t->env));
     msb_tcp_flow_pend(f, PEND_TLS, msb_tcp_tls_port(t, p->dport));
@@ -310,6 +316,7 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
                                                f->peer_port}
                        : (struct msb_flow_ref){MSB_IPPROTO_TCP, false, &f->g, f->gp, &f->d, f->dp};
         if (f->state != FLOW_FREE && !msb_policy_still_allowed(t->env, &ref)) {
+            msb_tcp_flow_ended(f, MSB_FR_END_POLICY_REPLACE);
             msb_tcp_proxy_abort(t, f, true);
             n++;
         }
@@ -358,8 +365,10 @@ void msb_tcp_destroy(struct msb_tcp *t)
     if (!t)
         return;
     for (uint32_t i = 0; i < t->max_flows; i++)
-        if (t->flows[i].state != FLOW_FREE)
+        if (t->flows[i].state != FLOW_FREE) {
+            msb_tcp_flow_ended(&t->flows[i], MSB_FR_END_STOP);
             msb_tcp_proxy_abort(t, &t->flows[i], true);
+        }
     msb_tcp_gro_flush(t); /* what the aborts staged (none: a RST flushes first) */
     msb_tcp_lw_teardown(t);
     free_tcp(t);

@@ -18,6 +18,7 @@
 
 #include "lib/flowtab.h"
 #include "proto/env.h"
+#include "proto/flow_emit.h"
 #include "proto/tcp/tcp.h"
 
 struct tcp_pcb;
@@ -165,7 +166,17 @@ struct tcp_flow {
     uint16_t lw_port;
     struct msb_ip peer;
     uint16_t peer_port;
+    /* The flow record (proto/flow_emit.h) filled as the flow goes and
+     * pushed at release; end is MSB_FR__ENDS until a cause is known (the
+     * first one wins: an idle timeout's abort is not "rst_host"). */
+    struct msb_flowrec rec;
 };
+
+static inline void msb_tcp_flow_ended(struct tcp_flow *f, uint8_t end)
+{
+    if (f->rec.end == MSB_FR__ENDS)
+        f->rec.end = end;
+}
 
 /* The bit sets' changers and tests.  A test is true when every bit asked
  * for is set.  Events are only ever added. */

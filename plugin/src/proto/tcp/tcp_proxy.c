@@ -83,6 +83,7 @@ static void close_fd(struct msb_tcp *t, struct tcp_flow *f, bool reset)
         const struct linger lg = {1, 0};
         setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         msb_count(&t->m->resets_to_host, 1);
+        msb_tcp_flow_ended(f, MSB_FR_END_RST_GUEST);
     }
     close(f->fd);
     f->fd = -1;
@@ -344,6 +345,7 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
             return -1;
         msb_tcp_proxy_consume(t, f, (size_t)w);
         msb_count(&t->m->bytes_to_host, (uint64_t)w);
+        f->rec.bytes_out += (uint64_t)w;
         f->last_active_ms = msb_now_ms();
     }
     msb_tcp_proxy_wr_set(f, false);
@@ -547,6 +549,7 @@ static int read_once(struct msb_tcp *t, struct tcp_flow *f)
     f->unacked += (uint32_t)n;
     msb_count(&t->m->unacked_bytes, (uint64_t)n);
     msb_count(&t->m->bytes_to_guest, (uint64_t)n);
+    f->rec.bytes_in += (uint64_t)n;
     f->last_active_ms = msb_now_ms();
     return (size_t)n == cap ? 1 : 0;
 }
@@ -664,8 +667,10 @@ void msb_tcp_proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
     if (pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF) && !msb_tcp_lw_pcb_alive(pcb))
         pcb = NULL; /* a TIME_WAIT pcb lwIP expired on its own */
     if (pcb) {
-        if (pcb->state != TIME_WAIT)
+        if (pcb->state != TIME_WAIT) {
             msb_count(&t->m->resets_to_guest, 1);
+            msb_tcp_flow_ended(f, MSB_FR_END_RST_HOST);
+        }
         /* Never cleared: the flow is released below, before any other
          * callback could see it. */
         msb_tcp_flow_event(f, EVT_ABORTED);
@@ -754,5 +759,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     msb_count(&t->m->idle_timeouts, 1);
+    msb_tcp_flow_ended(f, MSB_FR_END_IDLE);
     msb_tcp_proxy_abort(t, f, true);
 }

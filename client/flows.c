@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msbnetctl flows: flow records from StreamFlowRecords, as a table or as
+ * the JSON lines the daemon sends. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "msbnet/v1/control.pb-c.h"
+
+#define SVC "/msbnet.v1.NetworkControl/"
+/* Without --follow: what arrives in this long (the daemon drains every
+ * 100 ms), then exit. */
+#define ONE_SHOT_MS 1500
+
+static const char *str(json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    return s && *s ? s : "-";
+}
+
+static void endpoint(char *out, size_t len, json_t *j, const char *key)
+{
+    char pk[32];
+    snprintf(pk, sizeof pk, "%s_port", key);
+    const char *a = str(j, key);
+    long long p = json_integer_value(json_object_get(j, pk));
+    snprintf(out, len, strchr(a, ':') ? "[%s]:%lld" : "%s:%lld", a, p);
+}
+
+static void print_row(const char *line)
+{
+    json_t *j = json_loads(line, 0, NULL);
+    if (!j) {
+        printf("%s\n", line);
+        return;
+    }
+    time_t t = (time_t)(json_integer_value(json_object_get(j, "closed_unix_ms")) / 1000);
+    struct tm tm;
+    char when[16] = "-", g[64], d[64], rule[16];
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+    endpoint(g, sizeof g, j, "guest");
+    endpoint(d, sizeof d, j, "dst");
+    long long r = json_integer_value(json_object_get(j, "rule"));
+    snprintf(rule, sizeof rule, r < 0 ? "default" : "#%lld", r);
+    const char *host = str(j, "hostname");
+    if (*host == '-')
+        host = str(j, "sni");
+    printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10lld %10lld\n", when, str(j, "proto"),
+           str(j, "action"), rule, g, d, host, str(j, "end"),
+           json_integer_value(json_object_get(j, "bytes_out")),
+           json_integer_value(json_object_get(j, "bytes_in")));
+    json_decref(j);
+}
+
+static void print_batch(const struct ctl_opts *o, const Msbnet__V1__FlowRecordBatch *b,
+                        uint64_t *dropped)
+{
+    for (size_t i = 0; i < b->n_records; i++) {
+        if (o->json)
+            printf("%s\n", b->records[i]);
+        else
+            print_row(b->records[i]);
+    }
+    if (b->dropped_records > *dropped)
+        fprintf(stderr, "msbnetctl: flows: %llu records lost (this reader was behind)\n",
+                (unsigned long long)(b->dropped_records - *dropped));
+    *dropped = b->dropped_records;
+    fflush(stdout);
+}
+
+static int stream(const struct ctl_opts *o, const Msbnet__V1__StreamFlowRecordsRequest *req,
+                  bool follow)
+{
+    struct ctl_conn c;
+    struct ctl_stream s;
+    struct ctl_status st;
+    if (ctl_open(&c, &o->ep))
+        return EXIT_USAGE;
+    uint32_t ms = follow ? (o->deadline_set ? o->deadline_ms : 0) : ONE_SHOT_MS;
+    uint64_t dropped = 0;
+    int rc = 0;
+    if (!o->json)
+        printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10s %10s\n", "TIME", "PROTO",
+               "ACTION", "RULE", "GUEST", "DESTINATION", "HOSTNAME", "END", "BYTES_OUT",
+               "BYTES_IN");
+    if (ctl_stream_open(&c, &s, SVC "StreamFlowRecords", &req->base, ctl_deadline(ms)) == 0) {
+        ProtobufCMessage *m;
+        int r;
+        while ((r = ctl_stream_next(&c, &s, &msbnet__v1__flow_record_batch__descriptor, &m))) {
+            if (r < 0) {
+                fprintf(stderr, "msbnetctl: flows: undecodable message\n");
+                rc = EXIT_RPC;
+                ctl_stream_cancel(&s);
+                break;
+            }
+            print_batch(o, (const void *)m, &dropped);
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+    }
+    grpc_status_code code = ctl_stream_finish(&c, &s, &st);
+    ctl_close(&c);
+    if (rc)
+        return rc;
+    /* One shot: the stream's end by its own deadline is the normal end. */
+    if (code == GRPC_STATUS_OK || (!follow && code == GRPC_STATUS_DEADLINE_EXCEEDED))
+        return 0;
+    return ctl_report("flows", &st);
+}
+
+int ctl_flows(const struct ctl_opts *o, int argc, char **argv)
+{
+    static const char *const text =
+        "[--follow] [--denied | --action A] [--protocol P] [--hostname SUFFIX]\n"
+        "  flow records as flows end or are refused (--follow: until interrupted; else\n"
+        "  what arrives within 1.5 s); --json: one JSON record per line";
+    static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+                                         {"denied", no_argument, NULL, 'd'},
+                                         {"action", required_argument, NULL, 'a'},
+                                         {"protocol", required_argument, NULL, 'p'},
+                                         {"hostname", required_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    Msbnet__V1__StreamFlowRecordsRequest req = MSBNET__V1__STREAM_FLOW_RECORDS_REQUEST__INIT;
+    bool follow = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (ch == 'f')
+            follow = true;
+        else if (ch == 'd')
+            req.action = "denied";
+        else if (ch == 'a')
+            req.action = optarg; /* the daemon checks the values */
+        else if (ch == 'p')
+            req.protocol = optarg;
+        else if (ch == 'n')
+            req.hostname_suffix = optarg;
+        else {
+            fprintf(ch == 'h' ? stdout : stderr, "usage: msbnetctl [GLOBAL OPTIONS] flows %s\n",
+                    text);
+            return ch == 'h' ? 0 : EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "usage: msbnetctl [GLOBAL OPTIONS] flows %s\n", text);
+        return EXIT_USAGE;
+    }
+    return stream(o, &req, follow);
+}

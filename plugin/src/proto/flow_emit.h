@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Producing flow records (lib/flow_records.h) from the data paths: the
+ * hostname a destination was resolved from, a record for a refused flow
+ * (every protocol, from enforce.c), for a DNS query, and the push of a
+ * finished one.  Nothing happens when env->flows is NULL.  Stack thread.
+ */
+#ifndef MSB_FLOW_EMIT_H
+#define MSB_FLOW_EMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/flow_records.h"
+
+struct msb_env;
+struct msb_flow_ref;
+
+/* A live name the index maps addr to (the first found), or "". */
+void msb_flow_hostname(struct msb_env *env, const struct msb_ip *addr, char *out, size_t len);
+
+/* Fills the parts of a record every flow has: protocol, direction,
+ * endpoints (the guest's side and the other), hostname, the verdict. */
+void msb_flow_begin(struct msb_env *env, const struct msb_flow_ref *f, uint8_t proto,
+                    struct msb_flowrec *r);
+
+/* A flow the policy refused (action deny, terminate or refused). */
+void msb_flow_refused(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action,
+                      int32_t rule, const char *name);
+
+/* Stamps closed_unix_ms and pushes r (a full ring drops and counts it). */
+void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end);
+
+#endif

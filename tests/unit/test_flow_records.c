@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Flow records: the ring keeps order, drops and counts when full, hands
+ * each record to exactly one reader under a concurrent producer; the JSON
+ * line is exact, escapes hostile names and refuses a short buffer. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "lib/flow_records.h"
+
+static struct msb_flowrec rec(uint64_t n)
+{
+    struct msb_flowrec r;
+    memset(&r, 0, sizeof r);
+    r.opened_unix_ms = n;
+    r.proto = (uint8_t)(n % MSB_FR__PROTOS);
+    r.action = (uint8_t)(n % MSB_FR__ACTIONS);
+    return r;
+}
+
+static void test_fifo_and_drops(void)
+{
+    static struct msb_flowrec_log l;
+    CU_ASSERT_FATAL(msb_flowrec_init(&l) == 0);
+    struct msb_flowrec out;
+    CU_ASSERT_FALSE(msb_flowrec_pop(&l, &out));
+    for (uint64_t i = 0; i < MSB_FLOWREC_CAP + 10; i++) {
+        struct msb_flowrec r = rec(i);
+        CU_ASSERT_EQUAL(msb_flowrec_push(&l, &r), i < MSB_FLOWREC_CAP);
+    }
+    CU_ASSERT_EQUAL(atomic_load(&l.dropped), 10);
+    uint64_t total = 0;
+    for (unsigned a = 0; a < MSB_FR__ACTIONS; a++)
+        for (unsigned p = 0; p < MSB_FR__PROTOS; p++)
+            total += atomic_load(&l.by_action_proto[a][p]);
+    CU_ASSERT_EQUAL(total, MSB_FLOWREC_CAP + 10); /* counted whether kept or not */
+    for (uint64_t i = 0; i < MSB_FLOWREC_CAP; i++) {
+        CU_ASSERT_FATAL(msb_flowrec_pop(&l, &out));
+        CU_ASSERT_EQUAL(out.opened_unix_ms, i);
+    }
+    CU_ASSERT_FALSE(msb_flowrec_pop(&l, &out));
+    struct msb_flowrec r = rec(7);
+    CU_ASSERT(msb_flowrec_push(&l, &r)); /* room again once read */
+    msb_flowrec_destroy(&l);
+}
+
+#define N_THREADED 200000u
+static struct msb_flowrec_log tl;
+static uint8_t seen[N_THREADED];
+
+static void *produce(void *arg)
+{
+    (void)arg;
+    for (uint64_t i = 0; i < N_THREADED; i++) {
+        struct msb_flowrec r = rec(i);
+        r.bytes_out = i * 3;
+        msb_flowrec_push(&tl, &r);
+    }
+    return NULL;
+}
+
+static void *consume(void *arg)
+{
+    size_t *bad = arg;
+    struct msb_flowrec r;
+    for (;;) {
+        if (!msb_flowrec_pop(&tl, &r)) {
+            if (atomic_load(&tl.head) >= N_THREADED - atomic_load(&tl.dropped) &&
+                atomic_load(&tl.tail) == atomic_load(&tl.head))
+                return NULL;
+            continue;
+        }
+        if (r.bytes_out != r.opened_unix_ms * 3 || r.opened_unix_ms >= N_THREADED)
+            (*bad)++;
+        else
+            __atomic_fetch_add(&seen[r.opened_unix_ms], 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* One producer, two readers: every record pushed is read once and whole;
+ * pushed + dropped = produced. */
+static void test_threaded(void)
+{
+    CU_ASSERT_FATAL(msb_flowrec_init(&tl) == 0);
+    pthread_t p, c1, c2;
+    size_t bad1 = 0, bad2 = 0;
+    pthread_create(&p, NULL, produce, NULL);
+    pthread_create(&c1, NULL, consume, &bad1);
+    pthread_create(&c2, NULL, consume, &bad2);
+    pthread_join(p, NULL);
+    pthread_join(c1, NULL);
+    pthread_join(c2, NULL);
+    CU_ASSERT_EQUAL(bad1 + bad2, 0);
+    size_t once = 0, more = 0;
+    for (size_t i = 0; i < N_THREADED; i++) {
+        once += seen[i] == 1;
+        more += seen[i] > 1;
+    }
+    CU_ASSERT_EQUAL(more, 0);
+    CU_ASSERT_EQUAL(once + atomic_load(&tl.dropped), N_THREADED);
+    msb_flowrec_destroy(&tl);
+}
+
+static void test_json_exact(void)
+{
+    struct msb_flowrec r;
+    memset(&r, 0, sizeof r);
+    r.opened_unix_ms = 1000;
+    r.closed_unix_ms = 2500;
+    r.proto = MSB_FR_TCP;
+    r.action = MSB_FR_ALLOW;
+    r.end = MSB_FR_END_FIN;
+    r.rule = 2;
+    msb_ip_parse("100.96.0.2", &r.guest);
+    msb_ip_parse("198.18.0.1", &r.dst);
+    r.guest_port = 40000;
+    r.dst_port = 443;
+    r.bytes_out = 77;
+    r.bytes_in = 1048576;
+    strcpy(r.hostname, "web.test");
+    strcpy(r.sni, "web.test");
+    char buf[MSB_FLOWREC_JSON_MAX];
+    size_t n = msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf,
+        "{\"v\":1,\"opened_unix_ms\":1000,\"closed_unix_ms\":2500,\"proto\":\"tcp\","
+        "\"direction\":\"egress\",\"guest\":\"100.96.0.2\",\"guest_port\":40000,"
+        "\"dst\":\"198.18.0.1\",\"dst_port\":443,\"hostname\":\"web.test\",\"sni\":\"web.test\","
+        "\"action\":\"allow\",\"rule\":2,\"end\":\"fin\",\"bytes_out\":77,\"bytes_in\":1048576,"
+        "\"packets_out\":0,\"packets_in\":0}");
+    CU_ASSERT_EQUAL(n, strlen(buf));
+    CU_ASSERT_EQUAL(msb_flowrec_json(&r, buf, n), 0); /* no room for the NUL */
+    CU_ASSERT_EQUAL(msb_flowrec_json(&r, buf, 0), 0);
+}
+
+/* A hostile SNI: quotes, backslashes, control and high bytes, no NUL in
+ * the whole field.  The line stays valid JSON and round-trips. */
+static void test_json_hostile(void)
+{
+    struct msb_flowrec r;
+    memset(&r, 0, sizeof r);
+    r.proto = 200; /* out of range: named "?", never read out of bounds */
+    r.action = MSB_FR_REFUSED;
+    r.end = MSB_FR_END_REFUSED;
+    r.rule = -1;
+    memset(r.sni, '"', sizeof r.sni);
+    for (size_t i = 0; i < sizeof r.hostname; i++)
+        r.hostname[i] = (char)(i % 3 == 0 ? '\\' : i % 3 == 1 ? 0x01 : 0xff);
+    static char buf[MSB_FLOWREC_JSON_MAX];
+    size_t n = msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_FATAL(n > 0);
+    json_error_t e;
+    json_t *j = json_loads(buf, 0, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT_EQUAL(strlen(json_string_value(json_object_get(j, "sni"))), sizeof r.sni);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "proto")), "?");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "action")), "refused");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "rule")), -1);
+    json_decref(j);
+}
+
+int main(void)
+{
+    static const struct test_case tests[] = {
+        {"fifo_and_drops", test_fifo_and_drops},
+        {"threaded", test_threaded},
+        {"json_exact", test_json_exact},
+        {"json_hostile", test_json_hostile},
+        {NULL, NULL},
+    };
+    return cunit_run("flow_records", tests);
+}
