@@ -27,16 +27,9 @@ source "$here/../lib/checks.sh"
 GUEST_TIMEOUT=60
 
 # The upstream's own CA and a leaf for the three names.
+source "$here/../lib/test_ca.sh"
 d=$TOPO_DIR/up
-mkdir -p "$d"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj "/CN=upstream test CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=api.test" \
-    -keyout "$d/leaf.key" -out "$d/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:api.test,DNS:other.test,DNS:raw.test\n' >"$d/ext"
-openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-    -days 1 -extfile "$d/ext" -out "$d/leaf.pem" 2>/dev/null
-chmod 644 "$d"/*.pem
+test_ca_make "$d" api.test other.test raw.test || { bad "upstream CA"; checks_done; exit 1; }
 log=$TOPO_DIR/logs/upstream.requests
 : >"$log"
 topo_bg I https $py "$here/tls_echo_server.py" 443 "$d/leaf.pem" "$d/leaf.key" "$log"

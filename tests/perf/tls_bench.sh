@@ -20,16 +20,9 @@ REPEAT=${REPEAT:-3}
 topo_require curl openssl dnsmasq timeout "$TOPO_PYTHON"
 topo_up
 
+source "$here/../lib/test_ca.sh"
 d=$TOPO_DIR/up
-mkdir -p "$d"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj "/CN=bench CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=api.test" \
-    -keyout "$d/leaf.key" -out "$d/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:api.test,DNS:raw.test\n' >"$d/ext"
-openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-    -days 1 -extfile "$d/ext" -out "$d/leaf.pem" 2>/dev/null
-chmod 644 "$d"/*.pem
+test_ca_make "$d" api.test raw.test
 head -c $((64 << 20)) /dev/urandom >"$TOPO_WWW/64M.bin"
 cat >"$TOPO_DIR/https.py" <<'PY'
 import http.server, ssl, sys

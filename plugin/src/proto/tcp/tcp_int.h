@@ -378,6 +378,8 @@ size_t msb_tcp_thr_grant(struct msb_tcp *t, struct tcp_flow *f, enum tcp_dir dir
 void msb_tcp_thr_refund(struct msb_tcp *t, enum tcp_dir dir, size_t n);
 
 /* ---- tcp_sni.c ---- */
+/* Copies the head of f's queued guest bytes (at most cap) into buf. */
+size_t msb_tcp_peek_to_host(const struct tcp_flow *f, uint8_t *buf, size_t cap);
 /* How long guest bytes wait for the rest of a ClientHello. */
 #define SNI_WAIT_MS 2000
 enum msb_tcp_sni_gate { SNI_PASS, SNI_HOLD, SNI_DENY };

@@ -26,8 +26,7 @@
 #include "proto/tcp/tcp_int.h"
 #include "lib/tls_sni.h"
 
-/* Copies the head of to_host (at most cap bytes) into buf. */
-static size_t peek(const struct tcp_flow *f, uint8_t *buf, size_t cap)
+size_t msb_tcp_peek_to_host(const struct tcp_flow *f, uint8_t *buf, size_t cap)
 {
     size_t n = 0;
     for (const struct pbuf *q = f->to_host; q && n < cap; q = q->next) {
@@ -61,7 +60,7 @@ enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f)
 {
     uint8_t buf[MSB_SNI_MAX_BYTES];
     char name[MSB_SNI_NAME_MAX + 1];
-    size_t n = peek(f, buf, sizeof buf);
+    size_t n = msb_tcp_peek_to_host(f, buf, sizeof buf);
     enum msb_sni_result r = msb_tls_sni(buf, n, name);
     if (r == MSB_SNI_NEED_MORE && !msb_tcp_flow_saw(f, EVT_SNI_EXPIRED)) {
         arm_wait(f);

@@ -58,23 +58,12 @@ void msb_tcp_tls_free(struct tcp_flow *f)
 
 /* ---- the decision ---------------------------------------------------------- */
 
-static size_t peek_guest(const struct tcp_flow *f, uint8_t *buf, size_t cap)
-{
-    size_t n = 0;
-    for (const struct pbuf *q = f->to_host; q && n < cap; q = q->next) {
-        size_t k = q->len < cap - n ? q->len : cap - n;
-        memcpy(buf + n, q->payload, k);
-        n += k;
-    }
-    return n;
-}
-
 /* 1 raw, 0 intercepted, -1 hold, -2 end the flow. */
 static int decide(struct msb_tcp *t, struct tcp_flow *f)
 {
     static uint8_t buf[MSB_SNI_MAX_BYTES]; /* the stack thread's alone */
     char name[MSB_SNI_NAME_MAX + 1] = "";
-    enum msb_sni_result r = msb_tls_sni(buf, peek_guest(f, buf, sizeof buf), name);
+    enum msb_sni_result r = msb_tls_sni(buf, msb_tcp_peek_to_host(f, buf, sizeof buf), name);
     struct msb_tls_metrics *m = &t->env->metrics->tls;
     if (r == MSB_SNI_NEED_MORE && !msb_tcp_flow_saw(f, EVT_GUEST_FIN))
         return -1;
