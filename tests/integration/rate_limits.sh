@@ -108,8 +108,10 @@ sed -n 's/^lift //p' "$TOPO_DIR/logs/lifted.log" >"$out_dir/lift.json"
 # Second 1-2 (the first holds TCP's start and the burst); lifted at ~2.5 s.
 first=$(jq '.intervals[1].sum.bits_per_second / 1e6' "$out_dir/lift.json")
 last=$(jq '.intervals[4:6] | map(.sum.bits_per_second) | add / 2 / 1e6' "$out_dir/lift.json")
-# The ceiling is the limit's; a loaded machine may send less than it.
-within before_lift_mbit "$first" 25 55
+# One second seen from the sender (socket buffers fill and drain around
+# it): the limit within 20 %; a loaded machine may send less.  The 4 s
+# receiver-side rates above are the accuracy check.
+within before_lift_mbit "$first" 25 60
 within after_lift_speedup "$(awk -v a="$last" -v b="$first" 'BEGIN { print a / b }')" 3 1e9
 
 # --- new connections under 100/s, burst 10 -----------------------------------------

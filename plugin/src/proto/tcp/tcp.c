@@ -67,9 +67,22 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     if (msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))
         msb_tcp_flow_ended(f, MSB_FR_END_FIN);
     msb_tcp_flow_ended(f, MSB_FR_END_CLOSED);
-    msb_flow_finish(t->env, &f->rec, f->rec.end);
+    if (f->rec) {
+        msb_flow_finish(t->env, f->rec, f->rec->end);
+        free(f->rec);
+        f->rec = NULL;
+    }
     msb_tcp_flow_set_state(t, f, FLOW_FREE);
     msb_tcp_nat_release(t, f);
+}
+
+void msb_tcp_flow_record(struct msb_tcp *t, struct tcp_flow *f, const struct msb_flow_ref *ref)
+{
+    f->rec = malloc(sizeof *f->rec);
+    if (!f->rec)
+        return;
+    msb_flow_begin(t->env, ref, MSB_FR_TCP, f->rec);
+    f->rec->end = MSB_FR__ENDS;
 }
 
 /* ---- work lists (intrusive, by slot) ------------------------------------ */
@@ -160,8 +173,7 @@ static void admit(struct msb_tcp *t, const struct msb_pkt *p)
         return;
     }
     msb_tcp_flow_reset(f);
-    msb_flow_begin(t->env, &ref, MSB_FR_TCP, &f->rec);
-    f->rec.end = MSB_FR__ENDS;
+    msb_tcp_flow_record(t, f, &ref);
     /* Only a policy with domain rules can change its mind on an SNI. */
     msb_tcp_flow_pend(f, PEND_SNI, msb_policy_wants_sni(t->env));
     msb_tcp_flow_pend(f, PEND_TLS, msb_tcp_tls_port(t, p->dport));

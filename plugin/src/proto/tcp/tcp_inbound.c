@@ -78,8 +78,7 @@ static struct tcp_flow *new_flow(struct msb_tcp *t, const struct msb_publish_spe
         return NULL;
     msb_tcp_flow_reset(f); /* no SNI check: the guest is the server here */
     const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, true, g, sp->guest_port, peer, pport};
-    msb_flow_begin(t->env, &ref, MSB_FR_TCP, &f->rec); /* the verdict the caller just got */
-    f->rec.end = MSB_FR__ENDS;
+    msb_tcp_flow_record(t, f, &ref); /* the verdict the caller just got */
     f->inbound = true;
     f->lw_port = lw_port;
     f->peer = *peer;

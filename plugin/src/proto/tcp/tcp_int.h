@@ -22,6 +22,7 @@
 #include "proto/tcp/tcp.h"
 
 struct tcp_pcb;
+struct msb_flow_ref;
 struct pbuf;
 struct event;
 
@@ -168,15 +169,30 @@ struct tcp_flow {
     uint16_t peer_port;
     /* The flow record (proto/flow_emit.h) filled as the flow goes and
      * pushed at release; end is MSB_FR__ENDS until a cause is known (the
-     * first one wins: an idle timeout's abort is not "rst_host"). */
-    struct msb_flowrec rec;
+     * first one wins: an idle timeout's abort is not "rst_host").  On the
+     * heap while the flow lives (NULL when out of memory: no record): the
+     * table reuses slots FIFO, so a record in every slot would make a
+     * flood touch max_flows x 608 bytes. */
+    struct msb_flowrec *rec;
 };
 
 static inline void msb_tcp_flow_ended(struct tcp_flow *f, uint8_t end)
 {
-    if (f->rec.end == MSB_FR__ENDS)
-        f->rec.end = end;
+    if (f->rec && f->rec->end == MSB_FR__ENDS)
+        f->rec->end = end;
 }
+
+/* Bytes relayed, for the record. */
+static inline void msb_tcp_flow_bytes(struct tcp_flow *f, uint64_t out, uint64_t in)
+{
+    if (f->rec) {
+        f->rec->bytes_out += out;
+        f->rec->bytes_in += in;
+    }
+}
+
+/* The record of a flow that starts now (tcp.c). */
+void msb_tcp_flow_record(struct msb_tcp *t, struct tcp_flow *f, const struct msb_flow_ref *ref);
 
 /* The bit sets' changers and tests.  A test is true when every bit asked
  * for is set.  Events are only ever added. */

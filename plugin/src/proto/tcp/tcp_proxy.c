@@ -345,7 +345,7 @@ static int flush(struct msb_tcp *t, struct tcp_flow *f)
             return -1;
         msb_tcp_proxy_consume(t, f, (size_t)w);
         msb_count(&t->m->bytes_to_host, (uint64_t)w);
-        f->rec.bytes_out += (uint64_t)w;
+        msb_tcp_flow_bytes(f, (uint64_t)w, 0);
         f->last_active_ms = msb_now_ms();
     }
     msb_tcp_proxy_wr_set(f, false);
@@ -549,7 +549,7 @@ static int read_once(struct msb_tcp *t, struct tcp_flow *f)
     f->unacked += (uint32_t)n;
     msb_count(&t->m->unacked_bytes, (uint64_t)n);
     msb_count(&t->m->bytes_to_guest, (uint64_t)n);
-    f->rec.bytes_in += (uint64_t)n;
+    msb_tcp_flow_bytes(f, 0, (uint64_t)n);
     f->last_active_ms = msb_now_ms();
     return (size_t)n == cap ? 1 : 0;
 }

@@ -72,12 +72,15 @@ enum msb_tcp_sni_gate msb_tcp_sni_gate(struct msb_tcp *t, struct tcp_flow *f)
     if (r != MSB_SNI_FOUND)
         name[0] = '\0';
     const struct msb_flow_ref ref = {MSB_IPPROTO_TCP, false, &f->g, f->gp, &f->d, f->dp};
-    snprintf(f->rec.sni, sizeof f->rec.sni, "%s", name);
+    if (f->rec)
+        snprintf(f->rec->sni, sizeof f->rec->sni, "%s", name);
     if (msb_policy_allow_sni(t->env, &ref, name))
         return SNI_PASS;
     /* The flow's own record says the SNI refused it (none from enforce). */
-    f->rec.action = t->env->verdict.action;
-    f->rec.rule = t->env->verdict.rule;
+    if (f->rec) {
+        f->rec->action = t->env->verdict.action;
+        f->rec->rule = t->env->verdict.rule;
+    }
     msb_tcp_flow_ended(f, MSB_FR_END_REFUSED);
     reset_host_on_close(t, f);
     return SNI_DENY;

@@ -122,6 +122,7 @@ static int drain_host(struct tcp_flow *f, bool *moved)
         if (w < 0)
             return -1;
         msb_tls_conn_host_sent(f->tls, (size_t)w);
+        msb_tcp_flow_bytes(f, (uint64_t)w, 0);
         *moved = true;
     }
     msb_tcp_proxy_wr_set(f, false);
@@ -281,6 +282,7 @@ int msb_tcp_tls_host_read(struct msb_tcp *t, struct tcp_flow *f)
         }
         if (recv(f->fd, t->buf, k, 0) != (ssize_t)k)
             return -1;
+        msb_tcp_flow_bytes(f, 0, k);
         f->last_active_ms = msb_now_ms();
         if (msb_tcp_tls_step(t, f) < 0)
             return -1;
