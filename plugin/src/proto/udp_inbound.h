@@ -6,7 +6,9 @@
  * the peer through the same listener socket.  One session per (listener,
  * peer), ended after udp_idle_timeout_s without traffic; at most
  * max_inbound_flows sessions (beyond: dropped, counted).  The ingress
- * policy decides every datagram (deny: dropped, counted).
+ * policy decides every datagram (deny: dropped, counted).  Each session
+ * leaves one ingress flow record when it ends (idle, policy replace,
+ * unpublished: "closed", the stop), datagrams and bytes each way.
  */
 #ifndef MSB_UDP_INBOUND_H
 #define MSB_UDP_INBOUND_H

@@ -13,6 +13,10 @@
  * socket becomes ICMP port unreachable to the guest; a policy denial
  * becomes administratively prohibited.  UDP/53 never reaches the relay:
  * the stack hands it to DNS interception (dns_forward.h).
+ *
+ * Each session that opened leaves one flow record when it ends (idle,
+ * recycled at the cap, a policy replace, the stop): the verdict and the
+ * hostname at open, datagrams and payload bytes each way (flow_emit.h).
  */
 #ifndef MSB_UDP_RELAY_H
 #define MSB_UDP_RELAY_H
