@@ -408,6 +408,49 @@ static void test_flow_records(void)
     th_down();
 }
 
+/* The live table: open sessions with their counts so far, paged. */
+static void test_live_sessions(void)
+{
+    th_up("allow@host"); /* no record ring: the live table does not need one */
+    struct msb_udp *u = relay();
+    struct server s;
+    server_open(&s, 4);
+    uint16_t h = via(u, &s, 7001);
+    server_send_to(&s, h, "pong");
+    expect_reply(4, s.port, 7001, "pong");
+    via(u, &s, 7002);
+    via(u, &s, 7002);
+    struct msb_flowrec live[4];
+    uint32_t total = 99;
+    CU_ASSERT_EQUAL_FATAL(msb_udp_live(u, 0, 4, live, &total), 2);
+    CU_ASSERT_EQUAL(total, 2);
+    for (int i = 0; i < 2; i++) {
+        struct msb_flowrec *r = &live[i];
+        bool a = r->guest_port == 7001;
+        CU_ASSERT(a || r->guest_port == 7002);
+        CU_ASSERT_EQUAL(r->end, MSB_FR_END_OPEN);
+        CU_ASSERT_EQUAL(r->closed_unix_ms, 0);
+        CU_ASSERT(r->opened_unix_ms > 0);
+        CU_ASSERT_EQUAL(r->proto, MSB_FR_UDP);
+        CU_ASSERT(msb_ip_equal(&r->dst, &env.addrs.gateway4));
+        CU_ASSERT_EQUAL(r->dst_port, s.port);
+        CU_ASSERT_EQUAL(r->pkts_out, a ? 1 : 2);
+        CU_ASSERT_EQUAL(r->bytes_out, a ? 9 : 18);
+        CU_ASSERT_EQUAL(r->bytes_in, a ? 4 : 0);
+    }
+    /* Paged: the second alone, then past the end. */
+    struct msb_flowrec one;
+    CU_ASSERT_EQUAL(msb_udp_live(u, 1, 1, &one, &total), 1);
+    CU_ASSERT_EQUAL(one.guest_port, live[1].guest_port);
+    CU_ASSERT_EQUAL(total, 2);
+    CU_ASSERT_EQUAL(msb_udp_live(u, 2, 1, &one, &total), 0);
+    CU_ASSERT_EQUAL(total, 2);
+    CU_ASSERT_EQUAL(msb_udp_live(u, 0, 0, &one, &total), 0);
+    msb_udp_destroy(u);
+    close(s.fd);
+    th_down();
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -420,6 +463,7 @@ int main(void)
         {"port_unreachable", test_port_unreachable},
         {"refused_before_a_session", test_refused_before_a_session},
         {"flow_records", test_flow_records},
+        {"live_sessions", test_live_sessions},
         {NULL, NULL},
     };
     return cunit_run("udp_relay", tests);

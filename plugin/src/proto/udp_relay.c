@@ -210,10 +210,10 @@ static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
         return NULL;
     }
     msb_count(&u->m->sessions_opened, 1);
-    /* The verdict msb_udp_input just asked for is this session's. */
+    /* The verdict msb_udp_input just asked for is this session's.  Begun
+     * even when no records are kept: the live table (msb_udp_live) shows it. */
     const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &x->g, x->gp, &x->d, x->dp};
-    if (u->env->flows)
-        msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
+    msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
     return x;
 }
 
@@ -322,6 +322,24 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
             n++;
         }
     }
+    return n;
+}
+
+uint32_t msb_udp_live(struct msb_udp *u, uint32_t offset, uint32_t limit,
+                      struct msb_flowrec *out, uint32_t *total)
+{
+    uint32_t seen = 0, n = 0;
+    for (uint32_t i = 0; i < u->max; i++) {
+        if (!msb_flowtab_in_use(u->ft, i))
+            continue;
+        if (seen++ < offset || n >= limit)
+            continue;
+        out[n] = u->sess[i].rec;
+        out[n].closed_unix_ms = 0;
+        out[n].end = MSB_FR_END_OPEN;
+        n++;
+    }
+    *total = seen;
     return n;
 }
 
