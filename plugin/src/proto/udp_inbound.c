@@ -208,10 +208,10 @@ static struct in_sess *open_sess(struct msb_udp_in *u, int fd, const struct msb_
     msb_flowtab_insert(u->ft, BY_GUEST, i, gk);
     msb_count(&u->m->udp_sessions, 1);
     msb_count(&u->m->udp_sessions_opened, 1);
-    /* The verdict to_guest just asked for is this session's. */
+    /* The verdict to_guest just asked for is this session's (begun with
+     * no ring too: the live table shows it). */
     const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, true, &x->g, x->gp, ip, port};
-    if (u->env->flows)
-        msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
+    msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
     sweep_on(u);
     return x;
 }
@@ -313,6 +313,13 @@ uint32_t msb_udp_inbound_policy_recheck(struct msb_udp_in *u)
         }
     }
     return n;
+}
+
+void msb_udp_inbound_live(struct msb_udp_in *u, struct msb_flow_page *pg)
+{
+    for (uint32_t i = 0; u && i < u->cap; i++)
+        if (msb_flowtab_in_use(u->ft, i))
+            msb_flow_page_add(pg, &u->sess[i].rec);
 }
 
 void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *l)

@@ -21,9 +21,15 @@
 struct msb_env;
 struct msb_udp_in;
 struct msb_publish_spec;
+struct msb_flow_page;
 
 struct msb_udp_in *msb_udp_inbound_create(struct msb_env *env, char *err, size_t errlen);
 void msb_udp_inbound_destroy(struct msb_udp_in *u);
+
+/* The live flow table's part (issue 15): each session's record with its
+ * counts so far, in slot order, into pg (flow_emit.h); bounded by the
+ * session cap.  NULL ignored.  Stack thread only. */
+void msb_udp_inbound_live(struct msb_udp_in *u, struct msb_flow_page *pg);
 
 /* A published port's socket fd is readable: relay what waits (bounded per
  * call).  spec is the listener's own (its address names the listener until

@@ -325,22 +325,11 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
     return n;
 }
 
-uint32_t msb_udp_live(struct msb_udp *u, uint32_t offset, uint32_t limit,
-                      struct msb_flowrec *out, uint32_t *total)
+void msb_udp_live(struct msb_udp *u, struct msb_flow_page *pg)
 {
-    uint32_t seen = 0, n = 0;
-    for (uint32_t i = 0; i < u->max; i++) {
-        if (!msb_flowtab_in_use(u->ft, i))
-            continue;
-        if (seen++ < offset || n >= limit)
-            continue;
-        out[n] = u->sess[i].rec;
-        out[n].closed_unix_ms = 0;
-        out[n].end = MSB_FR_END_OPEN;
-        n++;
-    }
-    *total = seen;
-    return n;
+    for (uint32_t i = 0; i < u->max; i++)
+        if (msb_flowtab_in_use(u->ft, i))
+            msb_flow_page_add(pg, &u->sess[i].rec);
 }
 
 /* ---- life cycle ------------------------------------------------------------- */

@@ -23,24 +23,21 @@
 
 #include <stddef.h>
 
-#include "lib/flow_records.h"
 #include "lib/pkt.h"
 
 struct msb_env;
 struct msb_udp;
+struct msb_flow_page;
 
 struct msb_udp *msb_udp_create(struct msb_env *env, char *err, size_t errlen);
 
 /* Closes every session and frees everything.  NULL ignored. */
 void msb_udp_destroy(struct msb_udp *u);
 
-/* The live flow table's part (issue 15): the records of open sessions
- * offset .. offset+limit-1 (in slot order) into out, with end "open",
- * closed_unix_ms 0 and the counts so far; returns how many were written
- * and sets *total to the sessions open.  Work is bounded by max_udp_sessions
- * slots.  Stack thread only (the sessions are its own). */
-uint32_t msb_udp_live(struct msb_udp *u, uint32_t offset, uint32_t limit,
-                      struct msb_flowrec *out, uint32_t *total);
+/* The live flow table's part (issue 15): each open session's record with
+ * the counts so far, in slot order, into pg (flow_emit.h).  Work is bounded
+ * by max_udp_sessions slots.  Stack thread only (the sessions are its own). */
+void msb_udp_live(struct msb_udp *u, struct msb_flow_page *pg);
 
 /* One guest UDP datagram: parsed, from the guest, checksum verified. */
 void msb_udp_input(struct msb_udp *u, const struct msb_pkt *p);
