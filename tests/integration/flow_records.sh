@@ -5,7 +5,9 @@
 # `msbnetctl flows --follow --json`, `flows --denied` and a table filtered
 # by hostname stream the records.  The records must name each flow with its
 # hostname, rule, action, end reason, and bytes equal to what curl counted
-# (request bytes out, header plus body bytes in).
+# (request bytes out, header plus body bytes in); a UDP session to a peer
+# in I leaves one record when it idles out, with the datagrams and bytes
+# the peer counted each way.
 #   flow_records.sh MSBNETD MSBNETCTL PLUGIN
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,8 +29,36 @@ mkdir -p "$out" && chmod 777 "$out"
 
 topo_start_http_i 8080 || exit 1
 topo_start_dnsmasq_i --address=/allowed.test/198.18.0.1 --address=/denied.test/198.18.0.1 || exit 1
-echo '{"policy": "allow@host:udp:53, allow@domain=allowed.test, deny@domain=denied.test"}' \
-    >"$TOPO_DIR/cfg.json"
+# The UDP peer echoes every datagram but the last (so the two directions
+# differ) and writes what it got and sent after each one.
+cat >"$TOPO_DIR/udp_srv.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 7777))
+got = nbytes = sent = sbytes = 0
+while True:
+    data, peer = s.recvfrom(65535)
+    got, nbytes = got + 1, nbytes + len(data)
+    if data != b"last":
+        sent, sbytes = sent + 1, sbytes + s.sendto(data, peer)
+    with open(sys.argv[1], "w") as f:
+        f.write(f"{got} {nbytes} {sent} {sbytes}\n")
+PY
+cat >"$TOPO_DIR/udp_guest.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+for n in (10, 200, 1000):
+    s.sendto(b"x" * n, ("allowed.test", 7777))
+    s.recv(65535)
+s.sendto(b"last", ("allowed.test", 7777))
+print("ok")
+PY
+topo_bg I udp-srv "$py" "$TOPO_DIR/udp_srv.py" "$TOPO_DIR/udp_counts"
+# A 1 s UDP idle timeout ends the session while the streams still read.
+echo '{"policy": "allow@host:udp:53, allow@domain=allowed.test, deny@domain=denied.test",
+       "udp_idle_timeout_s": 1}' >"$TOPO_DIR/cfg.json"
 {
     echo "while [ ! -e $out/go ]; do sleep 0.05; done"
     echo "curl -sS --max-time 10 -o /dev/null -w '%{size_request} %{size_header} %{size_download}'" \
@@ -36,11 +66,13 @@ echo '{"policy": "allow@host:udp:53, allow@domain=allowed.test, deny@domain=deni
     echo "ping -c 2 -i 0.2 -W 2 198.18.0.1 >$out/ping 2>&1"
     echo "curl -sS --max-time 5 http://denied.test:8080/hello.txt >$out/denied 2>&1"
     echo "curl -sS --max-time 5 http://198.18.0.2:9/ >$out/address 2>&1"
+    echo "$py $TOPO_DIR/udp_guest.py >$out/udp 2>&1"
     # More refusals, so the 4 KiB flow log rotates a few times.
     echo "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do curl -s --max-time 2 http://198.18.0.2:10/; done"
+    echo "sleep 2.5" # the UDP session idles out (1 s, swept by its timer)
     echo ": >$out/done"
 } >"$TOPO_DIR/guest.sh"
-chmod 644 "$TOPO_DIR/guest.sh" "$TOPO_DIR/cfg.json"
+chmod 644 "$TOPO_DIR/guest.sh" "$TOPO_DIR/cfg.json" "$TOPO_DIR/udp_guest.py"
 
 topo_bg H flows "$msbnetd" --plugin "$plugin" run --slot 6 --control-socket "$sock" \
     --config "$TOPO_DIR/cfg.json" --dns 198.18.0.1 \
@@ -98,6 +130,18 @@ for x in e:
     assert (x["action"], x["rule"], x["end"], x["hostname"]) == ("allow", 1, "closed",
                                                                   "allowed.test"), x
     assert x["bytes_out"] == x["bytes_in"] == 56 and x["packets_in"] == 1, x'
+expect udp_exchange_ok "ok" "$(cat "$out/udp")"
+read -r u_got u_bytes u_sent u_sbytes <"$TOPO_DIR/udp_counts"
+check udp_session_record all.jsonl "
+u = [x for x in r if x['proto'] == 'udp' and x['dst_port'] == 7777]
+assert len(u) == 1, r
+u = u[0]
+assert (u['action'], u['rule'], u['end'], u['hostname']) == ('allow', 1, 'idle',
+                                                             'allowed.test'), u
+assert (u['dst'], u['direction']) == ('198.18.0.1', 'egress'), u
+assert (u['packets_out'], u['bytes_out']) == ($u_got, $u_bytes), u
+assert (u['packets_in'], u['bytes_in']) == ($u_sent, $u_sbytes), u
+assert u['closed_unix_ms'] - u['opened_unix_ms'] >= 1000, u"
 check tcp_refusal_record all.jsonl '
 t = [x for x in r if x["proto"] == "tcp" and x["dst"] == "198.18.0.2"]
 assert any(x["dst_port"] == 9 for x in t), t

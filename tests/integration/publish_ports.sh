@@ -41,13 +41,14 @@ EOF
 policy='{"default_egress":"allow","default_ingress":"allow","rules":[{"direction":"ingress",
  "destination":"any","protocols":["tcp"],"ports":[{"start":8001,"end":8001}],"action":"deny"}]}'
 cat >"$TOPO_DIR/main.json" <<EOF
-{"policy": $policy,
+{"policy": $policy, "udp_idle_timeout_s": 1,
  "publish": [{"protocol": "tcp", "host_address": "198.18.0.2", "host_port": 8090,
               "guest_port": 8000, "real_peer": true}]}
 EOF
 echo '{"max_inbound_flows": 1}' >"$TOPO_DIR/cap.json"
 
 topo_bg H main "$msbnetd" run --config "$TOPO_DIR/main.json" --metrics-json \
+    --flow-log "$TOPO_DIR/main-flows.log" \
     --publish 127.0.0.1:8080:8000 --publish '[::1]:8086:8000' --publish 127.0.0.1:8082:8001 \
     --publish 127.0.0.1:8084:8009 --publish 127.0.0.1:8081:7000/udp --publish '[::1]:8087:7000/udp' \
     -- sh "$TOPO_DIR/guest.sh" main
@@ -151,6 +152,7 @@ for _ in range(5):
 expect udp_round_trip "from 100.96.0.1 True 8081" "$(udp_probe 127.0.0.1 8081)"
 expect udp_ipv6_round_trip "from fd42:6d73:62::1 True 8087" "$(udp_probe ::1 8087)"
 
+sleep 2.5 # the UDP sessions idle out (1 s, swept every second): their records
 # --- metrics at exit -----------------------------------------------------------
 touch "$TOPO_DIR/stop-main" "$TOPO_DIR/stop-cap"
 # Both daemons end with their command, cleanly (a sanitizer report would
@@ -173,5 +175,24 @@ m main tcp_accepted 5
 m main udp_datagrams_to_guest 2
 m main udp_datagrams_to_peer 2
 m cap tcp_cap 1
+
+# Each published UDP session left one ingress record when it idled out: the
+# probe's datagrams in (1024 bytes each), the echoes out ("from ADDR " +
+# the 1024 bytes, ADDR the gateway of the session's family).
+if $PY -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+u = [x for x in r if x["proto"] == "udp"]
+assert len(u) == 2, r
+seen = set()
+for x in u:
+    assert (x["direction"], x["action"], x["end"], x["hostname"]) == ("ingress", "allow",
+                                                                      "idle", ""), x
+    assert x["guest_port"] == 7000 and x["packets_in"] == x["packets_out"] >= 1, x
+    gw = "100.96.0.1" if "." in x["guest"] else "fd42:6d73:62::1"
+    assert x["bytes_in"] == 1024 * x["packets_in"], x
+    assert x["bytes_out"] == (1024 + len("from " + gw + " ")) * x["packets_out"], x
+    seen.add(x["dst"])
+assert seen == {"127.0.0.1", "::1"}, seen' "$TOPO_DIR/main-flows.log"; then ok udp_published_records
+else bad udp_published_records "$(cat "$TOPO_DIR/main-flows.log")"; fi
 
 checks_done

@@ -639,6 +639,53 @@ static void test_host_rst_reaches_guest(void)
     gconn_free(c);
 }
 
+/* flows_json's page: total, and the flows array. */
+static json_t *live_page(size_t offset, size_t limit, long want)
+{
+    char *text = NULL;
+    CU_ASSERT_EQUAL(api->flows_json(net, offset, limit, &text), want);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    api->free_string(text);
+    CU_ASSERT_PTR_NOT_NULL(j);
+    return j;
+}
+
+/* The live flow table from another thread (this one): an open flow with
+ * its bytes so far, paged; gone once the flow is. */
+static void test_live_flows(void)
+{
+    int l, h;
+    struct gconn *c = open_flow(4, &l, &h);
+    CU_ASSERT_FATAL(c != NULL);
+    bulk(c, h, 3000, 5000);
+    json_t *j = live_page(0, 10, 1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
+    json_t *f = json_array_get(json_object_get(j, "flows"), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "proto")), "tcp");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "end")), "open");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "closed_unix_ms")), 0);
+    CU_ASSERT(json_integer_value(json_object_get(f, "opened_unix_ms")) > 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "bytes_out")), 3000);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "bytes_in")), 5000);
+    json_decref(j);
+    j = live_page(1, 10, 0); /* past the end: no flows, the same total */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "flows")), 0);
+    json_decref(j);
+    const struct linger lg = {1, 0};
+    setsockopt(h, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(h);
+    WAIT(c->rst, 1000);
+    gauges_zero(1000);
+    j = live_page(0, 0, 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 0);
+    json_decref(j);
+    char *text = NULL;
+    CU_ASSERT_EQUAL(api->flows_json(NULL, 0, 0, &text), MSBNET_EINVAL);
+    close(l);
+    gconn_free(c);
+}
+
 static void test_closed_port_refused(void)
 {
     uint16_t port;
@@ -1172,6 +1219,7 @@ int main(void)
         {"IPv4 data both ways, guest half-close", test_data_v4_and_guest_half_close},
         {"IPv6 data both ways, host closes first", test_data_v6_and_host_close},
         {"host RST reaches the guest", test_host_rst_reaches_guest},
+        {"live flows table", test_live_flows},
         {"closed port: RST at once", test_closed_port_refused},
         {"unknown tuple: RST", test_unknown_tuple_gets_rst},
         {"connect timeout: RST", test_connect_timeout},

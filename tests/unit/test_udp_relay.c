@@ -6,7 +6,8 @@
  * addresses, ports and checksums are checked here.  Also: one session per
  * tuple, the session cap recycling the least recently active session (its
  * socket closed), the idle timeout and its re-arming by traffic, the
- * policy re-check after a swap, port unreachable, blocked ports.
+ * policy re-check after a swap, port unreachable, blocked ports, and the
+ * flow record each session leaves when it ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@
 #include <unistd.h>
 
 #include "cunit_main.h"
+#include "lib/flow_records.h"
 #include "lib/pkt.h"
 #include "lib/pkt_build.h"
+#include "proto/flow_emit.h"
 #include "loopback_socket.h"
 #include "proto/udp_relay.h"
 #include "threadless_env.h"
@@ -339,6 +342,126 @@ static void test_refused_before_a_session(void)
     th_down();
 }
 
+/* The next record: a UDP session of guest port gp (any when 0) to the
+ * server, allowed by rule 0, ended as end, with these counts (out: guest
+ * -> server).  Returns its guest port. */
+static uint16_t expect_record(struct msb_flowrec_log *l, const struct server *s, uint16_t gp,
+                          uint8_t end, const uint64_t counts[4])
+{
+    struct msb_flowrec r;
+    CU_ASSERT_FATAL(msb_flowrec_pop(l, &r));
+    CU_ASSERT_EQUAL(r.proto, MSB_FR_UDP);
+    CU_ASSERT_EQUAL(r.action, MSB_FR_ALLOW);
+    CU_ASSERT_EQUAL(r.rule, 0);
+    CU_ASSERT_EQUAL(r.end, end);
+    CU_ASSERT(!r.ingress);
+    CU_ASSERT(msb_ip_equal(&r.guest, &env.addrs.guest4));
+    CU_ASSERT(msb_ip_equal(&r.dst, &env.addrs.gateway4));
+    CU_ASSERT(!gp || r.guest_port == gp);
+    CU_ASSERT_EQUAL(r.dst_port, s->port);
+    CU_ASSERT_EQUAL(r.bytes_out, counts[0]);
+    CU_ASSERT_EQUAL(r.pkts_out, counts[1]);
+    CU_ASSERT_EQUAL(r.bytes_in, counts[2]);
+    CU_ASSERT_EQUAL(r.pkts_in, counts[3]);
+    CU_ASSERT(r.opened_unix_ms > 0 && r.closed_unix_ms >= r.opened_unix_ms);
+    return r.guest_port;
+}
+
+/* One record per session, at its end: recycled at the cap, closed by a
+ * policy replace, closed at the stop; none for a refused datagram. */
+static void test_flow_records(void)
+{
+    th_up("allow@host");
+    struct msb_flowrec_log fl;
+    CU_ASSERT_FATAL(msb_flowrec_init(&fl) == 0);
+    env.flows = &fl;
+    net.cfg.max_udp_sessions = 2;
+    struct msb_udp *u = relay();
+    struct server s;
+    server_open(&s, 4);
+    uint16_t h = via(u, &s, 6001); /* "from 6001": 9 bytes */
+    server_send_to(&s, h, "pong");
+    expect_reply(4, s.port, 6001, "pong");
+    via(u, &s, 6001);
+    via(u, &s, 6002);
+    struct msb_flowrec r;
+    CU_ASSERT(!msb_flowrec_pop(&fl, &r)); /* nothing ended yet */
+    via(u, &s, 6003); /* recycles 6001 */
+    expect_record(&fl, &s, 6001, MSB_FR_END_CAP, (const uint64_t[]){18, 2, 4, 1});
+    th_set_policy("allow@public");
+    CU_ASSERT_EQUAL(msb_udp_policy_recheck(u), 2);
+    const uint64_t one_out[4] = {9, 1, 0, 0};
+    uint16_t a = expect_record(&fl, &s, 0, MSB_FR_END_POLICY_REPLACE, one_out); /* slot order */
+    uint16_t b = expect_record(&fl, &s, 0, MSB_FR_END_POLICY_REPLACE, one_out);
+    CU_ASSERT((a == 6002 && b == 6003) || (a == 6003 && b == 6002));
+    send_guest(u, 4, 6004, s.port, "no"); /* refused: enforce.c's record, no session */
+    expect_icmp_unreach(13, &env.addrs.gateway4);
+    CU_ASSERT_FATAL(msb_flowrec_pop(&fl, &r));
+    CU_ASSERT(r.action != MSB_FR_ALLOW && r.end == MSB_FR_END_REFUSED && r.guest_port == 6004);
+    th_set_policy("allow@host");
+    via(u, &s, 6005);
+    msb_udp_destroy(u);
+    expect_record(&fl, &s, 6005, MSB_FR_END_STOP, one_out);
+    CU_ASSERT(!msb_flowrec_pop(&fl, &r));
+    close(s.fd);
+    env.flows = NULL;
+    msb_flowrec_destroy(&fl);
+    th_down();
+}
+
+/* The live table: open sessions with their counts so far, paged. */
+/* The next page of the live table: offset, limit into recs. */
+static struct msb_flow_page page(struct msb_udp *u, uint32_t offset, uint32_t limit,
+                                 struct msb_flowrec *recs)
+{
+    struct msb_flow_page pg = {.offset = offset, .limit = limit, .out = recs};
+    msb_udp_live(u, &pg);
+    return pg;
+}
+
+/* The live table: open sessions with their counts so far, paged. */
+static void test_live_sessions(void)
+{
+    th_up("allow@host"); /* no record ring: the live table does not need one */
+    struct msb_udp *u = relay();
+    struct server s;
+    server_open(&s, 4);
+    uint16_t h = via(u, &s, 7001);
+    server_send_to(&s, h, "pong");
+    expect_reply(4, s.port, 7001, "pong");
+    via(u, &s, 7002);
+    via(u, &s, 7002);
+    struct msb_flowrec live[4];
+    struct msb_flow_page pg = page(u, 0, 4, live);
+    CU_ASSERT_EQUAL_FATAL(pg.n, 2);
+    CU_ASSERT_EQUAL(pg.total, 2);
+    for (int i = 0; i < 2; i++) {
+        struct msb_flowrec *r = &live[i];
+        bool a = r->guest_port == 7001;
+        CU_ASSERT(a || r->guest_port == 7002);
+        CU_ASSERT_EQUAL(r->end, MSB_FR_END_OPEN);
+        CU_ASSERT_EQUAL(r->closed_unix_ms, 0);
+        CU_ASSERT(r->opened_unix_ms > 0);
+        CU_ASSERT_EQUAL(r->proto, MSB_FR_UDP);
+        CU_ASSERT(msb_ip_equal(&r->dst, &env.addrs.gateway4));
+        CU_ASSERT_EQUAL(r->dst_port, s.port);
+        CU_ASSERT_EQUAL(r->pkts_out, a ? 1 : 2);
+        CU_ASSERT_EQUAL(r->bytes_out, a ? 9 : 18);
+        CU_ASSERT_EQUAL(r->bytes_in, a ? 4 : 0);
+    }
+    /* Paged: the second alone, then past the end, then an empty page. */
+    struct msb_flowrec one;
+    pg = page(u, 1, 1, &one);
+    CU_ASSERT(pg.n == 1 && pg.total == 2 && one.guest_port == live[1].guest_port);
+    pg = page(u, 2, 1, &one);
+    CU_ASSERT(pg.n == 0 && pg.total == 2);
+    pg = page(u, 0, 0, &one);
+    CU_ASSERT(pg.n == 0 && pg.total == 2);
+    msb_udp_destroy(u);
+    close(s.fd);
+    th_down();
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -350,6 +473,8 @@ int main(void)
         {"policy_recheck", test_policy_recheck},
         {"port_unreachable", test_port_unreachable},
         {"refused_before_a_session", test_refused_before_a_session},
+        {"flow_records", test_flow_records},
+        {"live_sessions", test_live_sessions},
         {NULL, NULL},
     };
     return cunit_run("udp_relay", tests);

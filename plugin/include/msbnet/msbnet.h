@@ -455,6 +455,20 @@ struct msbnet_api_v1 {
      * distinct records.
      */
     long (*drain_flow_records)(msbnet_t *net, size_t max, char **out);
+
+    /*
+     * The live flow table (check struct_size before use): the open flows
+     * (TCP connections, UDP sessions relayed and published, outstanding
+     * ICMP echoes) as {"total": N, "offset": O, "flows": [...]} (free with
+     * free_string), each flow a flow record object (plugin/README.md "Flow
+     * records") with "end" "open", "closed_unix_ms" 0 and its byte counts
+     * so far; flows offset .. offset+limit-1 of the stack's order (limit 0
+     * or over 1000: 1000).  Stopped: total 0.  Returns the number of flows
+     * in *out, MSBNET_EINVAL for NULL arguments, MSBNET_ENOMEM, or
+     * MSBNET_ESTATE when the stack did not answer within 2 s.  Any thread
+     * but a hook's (the stack thread answers it).
+     */
+    long (*flows_json)(msbnet_t *net, size_t offset, size_t limit, char **out);
 };
 
 /*

@@ -12,6 +12,7 @@
 #include "model/policy_engine.h"
 #include "api/instance.h"
 #include "api/flow_drain.h"
+#include "api/flow_live.h"
 #include "api/publish.h"
 #include "msbnet/msbnet.h"
 #include "api/limits_replace.h"
@@ -277,6 +278,16 @@ static long api_drain_flow_records(msbnet_t *net, size_t max, char **out)
     return n < 0 ? MSBNET_ENOMEM : n;
 }
 
+static long api_flows_json(msbnet_t *net, size_t offset, size_t limit, char **out)
+{
+    if (out)
+        *out = NULL;
+    if (!net || !out)
+        return MSBNET_EINVAL;
+    long n = msb_flow_live_json(net, offset, limit, out);
+    return n == -1 ? MSBNET_ENOMEM : n == -2 ? MSBNET_ESTATE : n;
+}
+
 static char *api_published_ports_json(msbnet_t *net)
 {
     return net ? msb_publish_list_json(net) : NULL;
@@ -311,6 +322,7 @@ static const struct msbnet_api_v1 api_v1 = {
     .limits_json = api_limits_json,
     .published_ports_json = api_published_ports_json,
     .drain_flow_records = api_drain_flow_records,
+    .flows_json = api_flows_json,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

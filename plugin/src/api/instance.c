@@ -148,7 +148,8 @@ static struct msbnet *create(const struct msb_config *cfg, char *err, size_t err
     atomic_init(&net->policy_has_pending, false);
     atomic_init(&net->limits_has_pending, false);
     if (msb_gateways_init(&net->gw) || pthread_mutex_init(&net->life, NULL) ||
-        pthread_mutex_init(&net->policy_lock, NULL) || pthread_mutex_init(&net->limits_lock, NULL)) {
+        pthread_mutex_init(&net->policy_lock, NULL) || pthread_mutex_init(&net->limits_lock, NULL) ||
+        msb_flow_live_init(&net->live)) {
         snprintf(err, errlen, "cannot create the instance locks");
         msb_hook_destroy(&net->hook);
         msb_policy_free(net->policy);
@@ -202,6 +203,7 @@ void msb_instance_destroy(struct msbnet *net)
     pthread_mutex_destroy(&net->life);
     pthread_mutex_destroy(&net->policy_lock);
     pthread_mutex_destroy(&net->limits_lock);
+    msb_flow_live_destroy(&net->live);
     msb_policy_free(net->policy);
     msb_policy_free(net->policy_pending);
     msb_publish_destroy(&net->pub);
@@ -240,6 +242,7 @@ static void own_detach(void *ctx, struct msb_stack *s)
 static void own_sync(void *ctx, struct msb_stack *s)
 {
     msb_publish_sync(ctx, s);
+    msb_flow_live_serve(&((struct msbnet *)ctx)->live, s);
 }
 
 static bool own_emit(void *ctx, struct msb_frame *f)

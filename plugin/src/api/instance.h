@@ -18,6 +18,7 @@
 #include "lib/hook.h"
 #include "lib/hostindex.h"
 #include "lib/metrics.h"
+#include "api/flow_live.h"
 #include "api/publish.h"
 #include "lib/ring.h"
 #include "lib/wake.h"
@@ -64,6 +65,7 @@ struct msbnet {
      * limits_lock; the flag tells the stack a new set waits. */
     pthread_mutex_t limits_lock;
     atomic_bool limits_has_pending;
+    struct msb_flow_live live; /* flows_json's requests to the stack (flow_live.h) */
 };
 
 /* Takes over cfg->policy, cfg->publish, cfg->tls, cfg->secrets and cfg->proxy (also

@@ -12,7 +12,8 @@ static const char *const proto_names[MSB_FR__PROTOS] = {"tcp", "udp", "icmp", "d
 static const char *const action_names[MSB_FR__ACTIONS] = {"allow", "deny", "terminate",
                                                            "refused"};
 static const char *const end_names[MSB_FR__ENDS] = {
-    "fin", "rst_guest", "rst_host", "idle", "policy_replace", "cap", "refused", "stop", "closed"};
+    "fin", "rst_guest", "rst_host", "idle", "policy_replace", "cap", "refused", "stop", "closed",
+    "open"};
 
 const char *msb_flowrec_proto_name(unsigned p)
 {

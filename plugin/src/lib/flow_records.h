@@ -43,6 +43,7 @@ enum msb_flowrec_end {
     MSB_FR_END_REFUSED,        /* never opened: the policy refused it */
     MSB_FR_END_STOP,           /* the stack stopped */
     MSB_FR_END_CLOSED,         /* ended otherwise (aborted, handshake timeout) */
+    MSB_FR_END_OPEN,           /* not ended: a live flow's (closed_unix_ms 0) */
     MSB_FR__ENDS
 };
 

@@ -360,6 +360,13 @@ uint32_t msb_icmp_policy_recheck(struct msb_icmp *ic)
     return n;
 }
 
+void msb_icmp_live(struct msb_icmp *ic, struct msb_flow_page *pg)
+{
+    for (uint32_t i = 0; i < ic->max; i++)
+        if (msb_flowtab_in_use(ic->ft, i))
+            msb_flow_page_add(pg, &ic->e[i].rec);
+}
+
 void msb_icmp_destroy(struct msb_icmp *ic)
 {
     if (!ic)

@@ -18,11 +18,17 @@
 
 struct msb_env;
 struct msb_icmp;
+struct msb_flow_page;
 
 struct msb_icmp *msb_icmp_create(struct msb_env *env, char *err, size_t errlen);
 
 /* Closes every outstanding echo and frees everything.  NULL ignored. */
 void msb_icmp_destroy(struct msb_icmp *ic);
+
+/* The live flow table's part (issue 15): each outstanding echo's record,
+ * in slot order, into pg (flow_emit.h); bounded by max_icmp_echoes slots.
+ * Stack thread only. */
+void msb_icmp_live(struct msb_icmp *ic, struct msb_flow_page *pg);
 
 /* One guest ICMP (v4) or ICMPv6 packet that L2 did not take: parsed, from
  * the guest, checksum verified. */

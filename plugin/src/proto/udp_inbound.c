@@ -16,6 +16,7 @@
 #include "model/publish_spec.h"
 #include "proto/enforce.h"
 #include "proto/env.h"
+#include "proto/flow_emit.h"
 #include "proto/udp_reply.h"
 
 /* Datagrams read per readiness event: one busy peer cannot starve the rest. */
@@ -40,6 +41,9 @@ struct in_sess {
     struct msb_ip g, src; /* the guest, and the source it sees */
     uint16_t gp, sport;
     uint64_t last_ms;
+    /* Its flow record (flow_emit.h), begun at open with that verdict; out
+     * is guest -> peer, in is peer -> guest. */
+    struct msb_flowrec rec;
 };
 
 struct msb_udp_in {
@@ -87,6 +91,9 @@ void msb_udp_inbound_destroy(struct msb_udp_in *u)
         return;
     if (u->sweep)
         event_free(u->sweep);
+    for (uint32_t i = 0; u->ft && u->sess && i < u->cap; i++)
+        if (msb_flowtab_in_use(u->ft, i))
+            msb_flow_finish(u->env, &u->sess[i].rec, MSB_FR_END_STOP);
     if (u->ft)
         atomic_fetch_sub(&u->m->udp_sessions, msb_flowtab_used(u->ft));
     free(u->sess);
@@ -121,8 +128,10 @@ static uint32_t slot_of(const struct msb_udp_in *u, const struct in_sess *x)
     return (uint32_t)(x - u->sess);
 }
 
-static void end(struct msb_udp_in *u, struct in_sess *x)
+/* how: enum msb_flowrec_end, for the session's record. */
+static void end(struct msb_udp_in *u, struct in_sess *x, uint8_t how)
 {
+    msb_flow_finish(u->env, &x->rec, how);
     msb_flowtab_release(u->ft, slot_of(u, x));
     atomic_fetch_sub(&u->m->udp_sessions, 1);
 }
@@ -145,7 +154,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     uint32_t i;
     while ((i = msb_flowtab_oldest(u->ft)) != MSB_FLOWTAB_NONE &&
            now - u->sess[i].last_ms >= u->idle_ms) {
-        end(u, &u->sess[i]);
+        end(u, &u->sess[i], MSB_FR_END_IDLE);
         msb_count(&u->m->udp_idle_timeouts, 1);
     }
     if (!msb_flowtab_used(u->ft) && u->sweep_on) {
@@ -199,6 +208,10 @@ static struct in_sess *open_sess(struct msb_udp_in *u, int fd, const struct msb_
     msb_flowtab_insert(u->ft, BY_GUEST, i, gk);
     msb_count(&u->m->udp_sessions, 1);
     msb_count(&u->m->udp_sessions_opened, 1);
+    /* The verdict to_guest just asked for is this session's (begun with
+     * no ring too: the live table shows it). */
+    const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, true, &x->g, x->gp, ip, port};
+    msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
     sweep_on(u);
     return x;
 }
@@ -229,6 +242,8 @@ static void to_guest(struct msb_udp_in *u, int fd, const struct msb_publish_spec
     if (msb_udp_reply_send(u->env, &r)) {
         msb_count(&u->m->udp_datagrams_to_guest, 1);
         msb_count(&u->m->udp_bytes_to_guest, n);
+        x->rec.pkts_in++;
+        x->rec.bytes_in += n;
     }
 }
 
@@ -280,6 +295,8 @@ bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
     }
     msb_count(&u->m->udp_datagrams_to_peer, 1);
     msb_count(&u->m->udp_bytes_to_peer, len);
+    x->rec.pkts_out++;
+    x->rec.bytes_out += len;
     return true;
 }
 
@@ -291,16 +308,23 @@ uint32_t msb_udp_inbound_policy_recheck(struct msb_udp_in *u)
         const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, true, &x->g, x->gp, &x->peer_ip,
                                          x->peer_port};
         if (msb_flowtab_in_use(u->ft, i) && !msb_policy_still_allowed(u->env, &ref)) {
-            end(u, x);
+            end(u, x, MSB_FR_END_POLICY_REPLACE);
             n++;
         }
     }
     return n;
 }
 
+void msb_udp_inbound_live(struct msb_udp_in *u, struct msb_flow_page *pg)
+{
+    for (uint32_t i = 0; u && i < u->cap; i++)
+        if (msb_flowtab_in_use(u->ft, i))
+            msb_flow_page_add(pg, &u->sess[i].rec);
+}
+
 void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *l)
 {
     for (uint32_t i = 0; u && i < u->cap; i++)
         if (msb_flowtab_in_use(u->ft, i) && u->sess[i].l == l)
-            end(u, &u->sess[i]);
+            end(u, &u->sess[i], MSB_FR_END_CLOSED); /* unpublished */
 }

@@ -6,7 +6,9 @@
  * the peer through the same listener socket.  One session per (listener,
  * peer), ended after udp_idle_timeout_s without traffic; at most
  * max_inbound_flows sessions (beyond: dropped, counted).  The ingress
- * policy decides every datagram (deny: dropped, counted).
+ * policy decides every datagram (deny: dropped, counted).  Each session
+ * leaves one ingress flow record when it ends (idle, policy replace,
+ * unpublished: "closed", the stop), datagrams and bytes each way.
  */
 #ifndef MSB_UDP_INBOUND_H
 #define MSB_UDP_INBOUND_H
@@ -19,9 +21,15 @@
 struct msb_env;
 struct msb_udp_in;
 struct msb_publish_spec;
+struct msb_flow_page;
 
 struct msb_udp_in *msb_udp_inbound_create(struct msb_env *env, char *err, size_t errlen);
 void msb_udp_inbound_destroy(struct msb_udp_in *u);
+
+/* The live flow table's part (issue 15): each session's record with its
+ * counts so far, in slot order, into pg (flow_emit.h); bounded by the
+ * session cap.  NULL ignored.  Stack thread only. */
+void msb_udp_inbound_live(struct msb_udp_in *u, struct msb_flow_page *pg);
 
 /* A published port's socket fd is readable: relay what waits (bounded per
  * call).  spec is the listener's own (its address names the listener until

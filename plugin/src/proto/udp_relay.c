@@ -16,6 +16,7 @@
 #include "model/tls_config.h"
 #include "proto/enforce.h"
 #include "proto/env.h"
+#include "proto/flow_emit.h"
 #include "proto/icmp_err.h"
 #include "proto/udp_reply.h"
 
@@ -35,7 +36,13 @@ struct udp_sess {
     uint64_t last_ms;
     uint8_t quote[QUOTE_CAP]; /* the start of the last datagram sent */
     uint16_t quote_len;
+    /* Its flow record (flow_emit.h), begun at open with the verdict and
+     * hostname of that moment; datagrams and payload bytes each way. */
+    struct msb_flowrec rec;
 };
+
+/* sess_close's end for a session that never opened: no record. */
+#define NO_RECORD MSB_FR__ENDS
 
 struct msb_udp {
     struct msb_env *env;
@@ -72,8 +79,11 @@ static void touch(struct msb_udp *u, struct udp_sess *x)
     msb_flowtab_touch(u->ft, idx(u, x));
 }
 
-static void sess_close(struct msb_udp *u, struct udp_sess *x)
+/* end: how it ended (enum msb_flowrec_end), or NO_RECORD. */
+static void sess_close(struct msb_udp *u, struct udp_sess *x, uint8_t end)
 {
+    if (end != NO_RECORD)
+        msb_flow_finish(u->env, &x->rec, end);
     if (x->rd)
         event_free(x->rd);
     if (x->tmr)
@@ -108,7 +118,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
         return;
     }
     msb_count(&u->m->idle_timeouts, 1);
-    sess_close(u, x);
+    sess_close(u, x, MSB_FR_END_IDLE);
 }
 
 static void port_unreachable(struct msb_udp *u, struct udp_sess *x, const uint8_t *orig,
@@ -130,6 +140,8 @@ static void deliver(struct msb_udp *u, struct udp_sess *x, size_t n)
     if (msb_udp_reply_send(u->env, &r)) {
         msb_count(&u->m->datagrams_to_guest, 1);
         msb_count(&u->m->bytes_to_guest, n);
+        x->rec.pkts_in++;
+        x->rec.bytes_in += n;
     }
 }
 
@@ -176,7 +188,7 @@ static int open_socket(struct msb_udp *u, struct udp_sess *x)
 static void recycle_oldest(struct msb_udp *u)
 {
     msb_count(&u->m->sessions_recycled, 1);
-    sess_close(u, &u->sess[msb_flowtab_oldest(u->ft)]);
+    sess_close(u, &u->sess[msb_flowtab_oldest(u->ft)], MSB_FR_END_CAP);
 }
 
 static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
@@ -194,10 +206,14 @@ static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
     msb_count(&u->m->sessions, 1);
     if (open_socket(u, x) != 0) {
         msb_drop(u->env->metrics, MSB_DROP_UDP_NO_SOCKET);
-        sess_close(u, x);
+        sess_close(u, x, NO_RECORD);
         return NULL;
     }
     msb_count(&u->m->sessions_opened, 1);
+    /* The verdict msb_udp_input just asked for is this session's.  Begun
+     * even when no records are kept: the live table (msb_udp_live) shows it. */
+    const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &x->g, x->gp, &x->d, x->dp};
+    msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
     return x;
 }
 
@@ -255,6 +271,8 @@ static void forward(struct msb_udp *u, struct udp_sess *x, const struct msb_pkt 
     if (send(x->fd, p->l4 + p->l4_hdr_len, n, 0) >= 0) {
         msb_count(&u->m->datagrams_to_host, 1);
         msb_count(&u->m->bytes_to_host, n);
+        x->rec.pkts_out++;
+        x->rec.bytes_out += n;
         return;
     }
     if (errno == ECONNREFUSED)
@@ -300,11 +318,18 @@ uint32_t msb_udp_policy_recheck(struct msb_udp *u)
         struct udp_sess *x = &u->sess[i];
         const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &x->g, x->gp, &x->d, x->dp};
         if (msb_flowtab_in_use(u->ft, i) && !msb_policy_still_allowed(u->env, &ref)) {
-            sess_close(u, x);
+            sess_close(u, x, MSB_FR_END_POLICY_REPLACE);
             n++;
         }
     }
     return n;
+}
+
+void msb_udp_live(struct msb_udp *u, struct msb_flow_page *pg)
+{
+    for (uint32_t i = 0; i < u->max; i++)
+        if (msb_flowtab_in_use(u->ft, i))
+            msb_flow_page_add(pg, &u->sess[i].rec);
 }
 
 /* ---- life cycle ------------------------------------------------------------- */
@@ -337,7 +362,7 @@ void msb_udp_destroy(struct msb_udp *u)
         return;
     for (uint32_t i = 0; u->sess && u->ft && i < u->max; i++)
         if (msb_flowtab_in_use(u->ft, i))
-            sess_close(u, &u->sess[i]);
+            sess_close(u, &u->sess[i], MSB_FR_END_STOP);
     free(u->sess);
     msb_flowtab_free(u->ft);
     free(u);

@@ -314,6 +314,17 @@ static void on_proxy(evutil_socket_t fd, short what, void *arg)
     s->own.sync(s->own.ctx, s);
 }
 
+void msb_stack_live(struct msb_stack *s, struct msb_flow_page *pg)
+{
+    if (s->tcp)
+        msb_tcp_live(s->tcp, pg);
+    if (s->udp)
+        msb_udp_live(s->udp, pg);
+    msb_udp_inbound_live(s->udpin, pg);
+    if (s->icmp)
+        msb_icmp_live(s->icmp, pg);
+}
+
 static void on_maintenance(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;

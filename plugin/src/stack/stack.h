@@ -93,6 +93,12 @@ struct msb_stack *msb_stack_start(const struct msb_stack_owner *own, char *err, 
 /* Stops the thread, closes every flow, frees everything.  NULL ignored. */
 void msb_stack_stop(struct msb_stack *s);
 
+/* The live flow table (issue 15): every module's open flows into pg
+ * (proto/flow_emit.h), TCP, UDP, published UDP, ICMP in that order.  Stack
+ * thread only. */
+struct msb_flow_page;
+void msb_stack_live(struct msb_stack *s, struct msb_flow_page *pg);
+
 /* Stack thread: one guest frame (still the caller's), as if popped from
  * tx; then msb_stack_batch_end once the batch is done (flushes TCP). */
 void msb_stack_input(struct msb_stack *s, struct msb_frame *f);

@@ -372,6 +372,13 @@ struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *e
     return t;
 }
 
+void msb_tcp_live(struct msb_tcp *t, struct msb_flow_page *pg)
+{
+    for (uint32_t i = 0; i < t->max_flows; i++)
+        if (t->flows[i].state != FLOW_FREE)
+            msb_flow_page_add(pg, &t->flows[i].rec);
+}
+
 void msb_tcp_destroy(struct msb_tcp *t)
 {
     if (!t)

@@ -19,6 +19,7 @@
 struct msb_env;
 struct msb_dns;
 struct msb_tcp;
+struct msb_flow_page;
 
 /* Initialises lwIP (once per process), its netif and listener.  TCP/53
  * flows are served by dns (dns_tcp.h). */
@@ -27,6 +28,11 @@ struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *e
 
 /* Aborts every flow (RST to the guest, close to the host), frees all. */
 void msb_tcp_destroy(struct msb_tcp *t);
+
+/* The live flow table's part (issue 15): each open connection's record
+ * with its bytes so far, in slot order, into pg (flow_emit.h); bounded by
+ * max_flows slots.  Stack thread only. */
+void msb_tcp_live(struct msb_tcp *t, struct msb_flow_page *pg);
 
 /* One guest TCP segment: parsed by msb_pkt_parse, addressed from the guest,
  * L4 checksum verified.  May rewrite p->l3 in place. */
