@@ -2,6 +2,8 @@
 /* Flow records from the data paths (flow_emit.h). */
 #include "proto/flow_emit.h"
 
+#include <stdlib.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -94,4 +96,21 @@ void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end)
         r->closed_unix_ms = r->opened_unix_ms;
     r->end = end;
     msb_flowrec_push(env->flows, r);
+}
+
+struct msb_flowrec *msb_flow_open(struct msb_env *env, const struct msb_flow_ref *f, uint8_t proto)
+{
+    struct msb_flowrec *r = malloc(sizeof *r);
+    if (r)
+        msb_flow_begin(env, f, proto, r);
+    return r;
+}
+
+void msb_flow_close(struct msb_env *env, struct msb_flowrec **r, uint8_t end)
+{
+    if (!*r)
+        return;
+    msb_flow_finish(env, *r, end);
+    free(*r);
+    *r = NULL;
 }

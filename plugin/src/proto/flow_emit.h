@@ -31,6 +31,13 @@ void msb_flow_refused(struct msb_env *env, const struct msb_flow_ref *f, uint8_t
 /* Stamps closed_unix_ms and pushes r (a full ring drops and counts it). */
 void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end);
 
+/* The same for a record on the heap, which lives only as long as its flow
+ * (a record in every slot of a table reused FIFO would let a flood touch
+ * them all): open allocates and begins it (NULL when out of memory: that
+ * flow has no record), close finishes, frees and clears it (NULL ignored). */
+struct msb_flowrec *msb_flow_open(struct msb_env *env, const struct msb_flow_ref *f, uint8_t proto);
+void msb_flow_close(struct msb_env *env, struct msb_flowrec **r, uint8_t end);
+
 /* A page of the live flow table (issue 15): every module offers each open
  * flow's record in turn; the ones at offset .. offset+limit-1 of that
  * sequence are copied to out (end "open", closed_unix_ms 0), total counts

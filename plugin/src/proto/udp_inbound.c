@@ -43,7 +43,7 @@ struct in_sess {
     uint64_t last_ms;
     /* Its flow record (flow_emit.h), begun at open with that verdict; out
      * is guest -> peer, in is peer -> guest. */
-    struct msb_flowrec rec;
+    struct msb_flowrec *rec; /* on the heap while the session lives (flow_emit.h) */
 };
 
 struct msb_udp_in {
@@ -93,7 +93,7 @@ void msb_udp_inbound_destroy(struct msb_udp_in *u)
         event_free(u->sweep);
     for (uint32_t i = 0; u->ft && u->sess && i < u->cap; i++)
         if (msb_flowtab_in_use(u->ft, i))
-            msb_flow_finish(u->env, &u->sess[i].rec, MSB_FR_END_STOP);
+            msb_flow_close(u->env, &u->sess[i].rec, MSB_FR_END_STOP);
     if (u->ft)
         atomic_fetch_sub(&u->m->udp_sessions, msb_flowtab_used(u->ft));
     free(u->sess);
@@ -131,7 +131,7 @@ static uint32_t slot_of(const struct msb_udp_in *u, const struct in_sess *x)
 /* how: enum msb_flowrec_end, for the session's record. */
 static void end(struct msb_udp_in *u, struct in_sess *x, uint8_t how)
 {
-    msb_flow_finish(u->env, &x->rec, how);
+    msb_flow_close(u->env, &x->rec, how);
     msb_flowtab_release(u->ft, slot_of(u, x));
     atomic_fetch_sub(&u->m->udp_sessions, 1);
 }
@@ -211,7 +211,7 @@ static struct in_sess *open_sess(struct msb_udp_in *u, int fd, const struct msb_
     /* The verdict to_guest just asked for is this session's (begun with
      * no ring too: the live table shows it). */
     const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, true, &x->g, x->gp, ip, port};
-    msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
+    x->rec = msb_flow_open(u->env, &ref, MSB_FR_UDP);
     sweep_on(u);
     return x;
 }
@@ -242,8 +242,10 @@ static void to_guest(struct msb_udp_in *u, int fd, const struct msb_publish_spec
     if (msb_udp_reply_send(u->env, &r)) {
         msb_count(&u->m->udp_datagrams_to_guest, 1);
         msb_count(&u->m->udp_bytes_to_guest, n);
-        x->rec.pkts_in++;
-        x->rec.bytes_in += n;
+        if (x->rec) {
+            x->rec->pkts_in++;
+            x->rec->bytes_in += n;
+        }
     }
 }
 
@@ -295,8 +297,10 @@ bool msb_udp_inbound_input(struct msb_udp_in *u, const struct msb_pkt *p)
     }
     msb_count(&u->m->udp_datagrams_to_peer, 1);
     msb_count(&u->m->udp_bytes_to_peer, len);
-    x->rec.pkts_out++;
-    x->rec.bytes_out += len;
+    if (x->rec) {
+        x->rec->pkts_out++;
+        x->rec->bytes_out += len;
+    }
     return true;
 }
 
@@ -319,7 +323,8 @@ void msb_udp_inbound_live(struct msb_udp_in *u, struct msb_flow_page *pg)
 {
     for (uint32_t i = 0; u && i < u->cap; i++)
         if (msb_flowtab_in_use(u->ft, i))
-            msb_flow_page_add(pg, &u->sess[i].rec);
+            if (u->sess[i].rec)
+                msb_flow_page_add(pg, u->sess[i].rec);
 }
 
 void msb_udp_inbound_forget(struct msb_udp_in *u, const struct msb_publish_spec *l)

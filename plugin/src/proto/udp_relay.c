@@ -38,7 +38,7 @@ struct udp_sess {
     uint16_t quote_len;
     /* Its flow record (flow_emit.h), begun at open with the verdict and
      * hostname of that moment; datagrams and payload bytes each way. */
-    struct msb_flowrec rec;
+    struct msb_flowrec *rec; /* on the heap while the session lives (flow_emit.h) */
 };
 
 /* sess_close's end for a session that never opened: no record. */
@@ -83,7 +83,7 @@ static void touch(struct msb_udp *u, struct udp_sess *x)
 static void sess_close(struct msb_udp *u, struct udp_sess *x, uint8_t end)
 {
     if (end != NO_RECORD)
-        msb_flow_finish(u->env, &x->rec, end);
+        msb_flow_close(u->env, &x->rec, end);
     if (x->rd)
         event_free(x->rd);
     if (x->tmr)
@@ -140,8 +140,10 @@ static void deliver(struct msb_udp *u, struct udp_sess *x, size_t n)
     if (msb_udp_reply_send(u->env, &r)) {
         msb_count(&u->m->datagrams_to_guest, 1);
         msb_count(&u->m->bytes_to_guest, n);
-        x->rec.pkts_in++;
-        x->rec.bytes_in += n;
+        if (x->rec) {
+            x->rec->pkts_in++;
+            x->rec->bytes_in += n;
+        }
     }
 }
 
@@ -213,7 +215,7 @@ static struct udp_sess *sess_open(struct msb_udp *u, const struct msb_pkt *p)
     /* The verdict msb_udp_input just asked for is this session's.  Begun
      * even when no records are kept: the live table (msb_udp_live) shows it. */
     const struct msb_flow_ref ref = {MSB_IPPROTO_UDP, false, &x->g, x->gp, &x->d, x->dp};
-    msb_flow_begin(u->env, &ref, MSB_FR_UDP, &x->rec);
+    x->rec = msb_flow_open(u->env, &ref, MSB_FR_UDP);
     return x;
 }
 
@@ -271,8 +273,10 @@ static void forward(struct msb_udp *u, struct udp_sess *x, const struct msb_pkt 
     if (send(x->fd, p->l4 + p->l4_hdr_len, n, 0) >= 0) {
         msb_count(&u->m->datagrams_to_host, 1);
         msb_count(&u->m->bytes_to_host, n);
-        x->rec.pkts_out++;
-        x->rec.bytes_out += n;
+        if (x->rec) {
+            x->rec->pkts_out++;
+            x->rec->bytes_out += n;
+        }
         return;
     }
     if (errno == ECONNREFUSED)
@@ -329,7 +333,8 @@ void msb_udp_live(struct msb_udp *u, struct msb_flow_page *pg)
 {
     for (uint32_t i = 0; i < u->max; i++)
         if (msb_flowtab_in_use(u->ft, i))
-            msb_flow_page_add(pg, &u->sess[i].rec);
+            if (u->sess[i].rec)
+                msb_flow_page_add(pg, u->sess[i].rec);
 }
 
 /* ---- life cycle ------------------------------------------------------------- */

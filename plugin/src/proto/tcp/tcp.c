@@ -67,22 +67,17 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     if (msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))
         msb_tcp_flow_ended(f, MSB_FR_END_FIN);
     msb_tcp_flow_ended(f, MSB_FR_END_CLOSED);
-    if (f->rec) {
-        msb_flow_finish(t->env, f->rec, f->rec->end);
-        free(f->rec);
-        f->rec = NULL;
-    }
+    if (f->rec)
+        msb_flow_close(t->env, &f->rec, f->rec->end);
     msb_tcp_flow_set_state(t, f, FLOW_FREE);
     msb_tcp_nat_release(t, f);
 }
 
 void msb_tcp_flow_record(struct msb_tcp *t, struct tcp_flow *f, const struct msb_flow_ref *ref)
 {
-    f->rec = malloc(sizeof *f->rec);
-    if (!f->rec)
-        return;
-    msb_flow_begin(t->env, ref, MSB_FR_TCP, f->rec);
-    f->rec->end = MSB_FR__ENDS;
+    f->rec = msb_flow_open(t->env, ref, MSB_FR_TCP);
+    if (f->rec)
+        f->rec->end = MSB_FR__ENDS;
 }
 
 /* ---- work lists (intrusive, by slot) ------------------------------------ */
@@ -375,8 +370,8 @@ struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *e
 void msb_tcp_live(struct msb_tcp *t, struct msb_flow_page *pg)
 {
     for (uint32_t i = 0; i < t->max_flows; i++)
-        if (t->flows[i].state != FLOW_FREE)
-            msb_flow_page_add(pg, &t->flows[i].rec);
+        if (t->flows[i].state != FLOW_FREE && t->flows[i].rec)
+            msb_flow_page_add(pg, t->flows[i].rec);
 }
 
 void msb_tcp_destroy(struct msb_tcp *t)
