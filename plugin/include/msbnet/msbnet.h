@@ -444,7 +444,7 @@ struct msbnet_api_v1 {
 
     /*
      * Flow records (check struct_size before use): one per ended or
-     * refused flow (TCP connections, refused UDP datagrams and echoes, DNS
+     * refused flow (TCP connections, UDP sessions, echoes, refusals, DNS
      * query names), kept in a bounded ring on the stack thread; when
      * nobody drains it, new records are dropped and counted (metrics
      * "flow_records.dropped").  Takes up to max records (0 = all waiting)
