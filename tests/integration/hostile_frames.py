@@ -152,10 +152,13 @@ class Link:
             "!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, self.mac, aton(G4), b"\0" * 6, aton(GW4))
 
     def sync(self):
-        """Waits (up to 5 s) until msbnet answered an ARP request sent now:
-        it has read every frame sent before."""
+        """Waits (up to 30 s) until msbnet answered an ARP request sent now:
+        it has read every frame sent before.  The wait is long because giving
+        up early is what overflows the TAP: the next batch would go out
+        behind a msbnet still busy (a sanitizer build beside another flood),
+        and this sync's late reply would then release the one after it."""
         self.s.send(self.arp_request())
-        deadline = time.time() + 5
+        deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 fr, addr = self.s.recvfrom(65535)
