@@ -404,12 +404,15 @@ static void append(struct msb_tcp *t, struct tcp_flow *f, struct pbuf *p)
 }
 
 /* Guest bytes waiting for host peers are bounded for all flows together:
- * past tcp_buffer_max_bytes new data stays with lwIP (one refused segment
- * per flow, which it offers again on its timer) and the guest's window
- * stays closed, so thousands of flows cannot each fill a window. */
-static bool over_budget(struct msb_tcp *t)
+ * data that would take them past tcp_buffer_max_bytes stays with lwIP (one
+ * refused delivery per flow, which it offers again on its timer) and the
+ * guest's window stays closed, so thousands of flows cannot each fill a
+ * window.  The delivery's own size counts: after a lost segment lwIP hands
+ * over the gap and its out-of-order queue at once (up to a window). */
+static bool over_budget(struct msb_tcp *t, uint32_t n)
 {
-    return msb_read(&t->m->buffered_bytes) >= t->env->cfg->tcp_buffer_max_bytes;
+    uint64_t held = msb_read(&t->m->buffered_bytes);
+    return held + n > t->env->cfg->tcp_buffer_max_bytes;
 }
 
 static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
@@ -439,7 +442,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         }
         return e;
     }
-    if (f->to_host_len && over_budget(t)) {
+    /* A flow holding nothing may always go on: one stalled peer must not
+     * stop the others. */
+    if (f->to_host_len && over_budget(t, p->tot_len)) {
         msb_count(&t->m->recv_deferred, 1);
         return ERR_MEM; /* lwIP keeps p and offers it again */
     }
