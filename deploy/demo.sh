@@ -143,6 +143,6 @@ echo "$ msbnetctl hostnames --all"
 "$msbnetctl" --socket "$ctl2" hostnames --all
 
 say "Prometheus metrics over HTTP: msbnetd --http $http, GET /metrics (a few of the msbnet_* lines)"
-host curl -sS --max-time 5 "http://$http/metrics" | grep -E '^msbnet_(policy_replacements_total|policy_flows_reset_total|policy_decisions_total|tcp_connects_total\{outcome="ok"\}|inbound_tcp_accepted|dns_queries_total|msbnetd_frames_total)' || true
+host curl -sS --max-time 5 "http://$http/metrics" | grep -E '^msbnet_(policy_replacements_total|policy_flows_reset_total|policy_decisions_total|tcp_connects_total\{outcome="ok"\}|inbound_tcp_accepted|dns_queries_total|guest_frames_total)' || true
 kill -TERM "$live_pid"
 wait "$live_pid" || true

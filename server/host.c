@@ -157,11 +157,16 @@ static json_t *plugin_snapshot(const struct msbd_host *h)
 }
 
 /* msbnetd's own counters go under "msbnetd" with the data path they
- * describe: with the direct TAP path the plugin moves the frames itself,
- * so its guest.* counters grow and the pump's stay 0. */
+ * describe.  With the direct TAP path the plugin moves the frames itself
+ * (its guest.* counters): the pump's counters are left out rather than
+ * shown as 0, so no series claims a place the frames do not pass. */
 static void add_own(const struct msbd_host *h, json_t *m, json_t *own)
 {
-    json_object_set_new(own, "data_path", json_string(h->direct_tap ? "plugin" : "pump"));
+    if (h->direct_tap) {
+        json_object_set_new(m, "msbnetd", json_pack("{s:s}", "data_path", "plugin"));
+        return;
+    }
+    json_object_set_new(own, "data_path", json_string("pump"));
     json_object_set(m, "msbnetd", own);
 }
 
