@@ -167,10 +167,19 @@ class Link:
                 continue
             if addr[2] == OUTGOING:
                 continue
-            if fr[12:14] == b"\x08\x06" and fr[20:22] == b"\x00\x02":
+            if self.is_sync_reply(fr):
                 return
             self.backlog.append(fr)
         self.syncs_late += 1
+
+    @staticmethod
+    def is_sync_reply(fr):
+        """The gateway's ARP reply to G4, ours: a reply to a request inside
+        the batch (spoof asks from another sender address, and msbnet
+        answers) must not end the wait, or the next batch goes out behind
+        a msbnet still reading this one."""
+        return (fr[12:14] == b"\x08\x06" and fr[20:22] == b"\x00\x02"
+                and fr[28:32] == aton(GW4) and fr[38:42] == aton(G4))
 
     def send(self, et_pkt, src_mac=None, dst_mac=None):
         et, pkt = et_pkt

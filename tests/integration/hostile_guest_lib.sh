@@ -171,12 +171,25 @@ hg_check_phase() {
 # hg_baseline SECS: the trivial load (the legitimate transfer alone) for
 # SECS; its peak RSS is HG_BASE_RSS.
 hg_baseline() {
+    local deadline=$((SECONDS + 60))
+    # The monitor (a Python process) may still be starting on a loaded
+    # machine, and a window without samples measures nothing: the window
+    # opens once it samples and lasts until it took 3 more.
+    while (($(hg_samples '') < 1 && SECONDS < deadline)); do sleep 0.1; done
     hg_phase baseline
     sleep "$1" # a measuring window, not a wait for a condition
+    while (($(hg_samples baseline) < 3 && SECONDS < deadline)); do sleep 0.1; done
     hg_phase_end
     HG_BASE_RSS=$(hg_peak baseline rss_kb)
     hg_expect baseline_sampled "${HG_BASE_RSS:-0}" -gt 0
     hg_row baseline "-"
+}
+
+# hg_samples PHASE: how many samples the monitor tagged with PHASE ('': any).
+hg_samples() {
+    local n
+    n=$(grep -c "\"phase\": \"$1" "$TOPO_DIR/samples.jsonl" 2>/dev/null)
+    echo "${n:-0}"
 }
 
 # hg_row PHASE TEXT: a row of the closing table (peaks from the monitor).
