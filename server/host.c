@@ -159,11 +159,16 @@ static json_t *plugin_snapshot(const struct msbd_host *h)
 /* msbnetd's own counters go under "msbnetd" with the data path they
  * describe.  With the direct TAP path the plugin moves the frames itself
  * (its guest.* counters): the pump's counters are left out rather than
- * shown as 0, so no series claims a place the frames do not pass. */
+ * shown as 0, so no series claims a place the frames do not pass; the
+ * TAP's own facts ("transport": its header mode) still hold. */
 static void add_own(const struct msbd_host *h, json_t *m, json_t *own)
 {
     if (h->direct_tap) {
-        json_object_set_new(m, "msbnetd", json_pack("{s:s}", "data_path", "plugin"));
+        json_t *d = json_pack("{s:s}", "data_path", "plugin");
+        json_t *t = json_object_get(own, "transport");
+        if (d && t)
+            json_object_set(d, "transport", t);
+        json_object_set_new(m, "msbnetd", d);
         return;
     }
     json_object_set_new(own, "data_path", json_string("pump"));
