@@ -7,7 +7,9 @@
 # hostname, rule, action, end reason, and bytes equal to what curl counted
 # (request bytes out, header plus body bytes in); a UDP session to a peer
 # in I leaves one record when it idles out, with the datagrams and bytes
-# the peer counted each way.
+# the peer counted each way.  Then `msbnetd tap --netns G` with a TCP flow
+# still open when SIGTERM comes: its record (end "stop", the bytes the peer
+# sent) reaches the flow log and a stream still connected.
 #   flow_records.sh MSBNETD MSBNETCTL PLUGIN
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -185,4 +187,56 @@ wrong = {l: (n, logged[l]) for l, n in streamed.items() if logged[l] != n}
 assert streamed and not wrong, wrong
 print(len(files), "files,", len(lines), "records")' "$TOPO_DIR"; then ok flow_log_rotation_keeps_every_record_once
 else bad flow_log_rotation_keeps_every_record_once "$(ls -l "$TOPO_DIR"/flows.log*)"; fi
+
+# Records of the flows the stop ends: a peer in I sends 5000 bytes and then
+# holds the connection; the guest (netns G, kept alive past msbnetd's stop,
+# unlike `run`'s CMD) reads them and holds it too.
+cat >"$TOPO_DIR/hold_srv.py" <<'PY'
+import socket, threading, time
+def hold(c):
+    try:
+        c.sendall(b"h" * 5000)
+    except OSError:
+        return # topo_wait_port's probe, gone at once
+    time.sleep(600)
+s = socket.create_server(("0.0.0.0", 8090))
+while True:
+    threading.Thread(target=hold, args=(s.accept()[0],), daemon=True).start()
+PY
+cat >"$TOPO_DIR/hold_guest.py" <<'PY'
+import socket, sys, time
+c = socket.create_connection(("198.18.0.1", 8090), timeout=10)
+got = 0
+while got < 5000:
+    got += len(c.recv(65536))
+open(sys.argv[1], "w").write(str(got))
+time.sleep(600)
+PY
+topo_bg I hold-srv "$py" "$TOPO_DIR/hold_srv.py"
+topo_wait_port I 198.18.0.1 8090 10 || bad hold_server_up
+sock2=$TOPO_DIR/ctl2.sock
+topo_bg H stop "$msbnetd" --plugin "$plugin" tap --netns "/var/run/netns/$TOPO_G" \
+    --control-socket "$sock2" --dns 198.18.0.1 --flow-log "$TOPO_DIR/stop.log"
+stopper=$TOPO_LAST_PID
+for _ in $(seq 200); do
+    [[ -S $sock2 ]] && ip -n "$TOPO_G" -4 addr show tap0 2>/dev/null | grep -q 100.96.0.2 && break
+    sleep 0.05
+done
+"$ctl" --socket "$sock2" --json flows --follow >"$TOPO_DIR/stop.jsonl" 2>"$TOPO_DIR/stop.err" &
+follower=$!
+sleep 0.3
+topo_bg G hold-guest "$py" "$TOPO_DIR/hold_guest.py" "$TOPO_DIR/hold_got"
+wait_mark "$TOPO_DIR/hold_got" 15 || bad "guest read the held flow" "$(cat "$TOPO_DIR/logs/hold-guest.log")"
+sleep 0.3 # open, nothing ended yet
+msbnetd_stop stop "$stopper"
+wait "$follower" 2>/dev/null
+expect stream_ends_unavailable "UNAVAILABLE: msbnetd is shutting down" "$(cat "$TOPO_DIR/stop.err")"
+for f in stop.log stop.jsonl; do
+    check "record_of_flow_open_at_stop_in_${f//./_}" "$f" '
+t = [x for x in r if x["proto"] == "tcp" and x["dst_port"] == 8090]
+assert len(t) == 1, r
+t = t[0]
+assert (t["end"], t["action"], t["dst"], t["bytes_in"]) == ("stop", "allow", "198.18.0.1", 5000), t
+assert t["closed_unix_ms"] >= t["opened_unix_ms"] > 0, t'
+done
 checks_done
