@@ -95,6 +95,26 @@ const char *msb_flowrec_proto_name(unsigned p);
 const char *msb_flowrec_action_name(unsigned a);
 const char *msb_flowrec_end_name(unsigned e);
 
+/* A page of the live flow table (issue 15): every module offers each open
+ * flow's record in turn; of those of the protocol asked for (every one
+ * when not filtered), the ones at offset .. offset+limit-1 of that
+ * sequence are copied to out (end "open", closed_unix_ms 0) and total
+ * counts them all, so paging and total see the filtered set only.
+ * Zero-initialise n and total. */
+struct msb_flow_page {
+    uint32_t offset, limit;
+    bool filtered;
+    uint8_t proto; /* enum msb_flowrec_proto, when filtered */
+    struct msb_flowrec *out; /* limit slots */
+    uint32_t n, total;
+};
+void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r);
+
+/* A protocol of the live table by name: "tcp", "udp" or "icmp" (DNS
+ * queries are never open flows); MSB_FR__PROTOS for NULL or "" (every
+ * protocol), -1 for anything else. */
+int msb_flowrec_live_proto(const char *name);
+
 /* Milliseconds since the Unix epoch (records carry wall-clock times). */
 uint64_t msb_flowrec_now_unix_ms(void);
 

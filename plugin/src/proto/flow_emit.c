@@ -77,16 +77,6 @@ void msb_flow_refused(struct msb_env *env, const struct msb_flow_ref *f, uint8_t
     msb_flow_finish(env, &r, action == MSB_FR_ALLOW ? MSB_FR_END_CLOSED : MSB_FR_END_REFUSED);
 }
 
-void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r)
-{
-    if (pg->total++ < pg->offset || pg->n >= pg->limit)
-        return;
-    struct msb_flowrec *o = &pg->out[pg->n++];
-    *o = *r;
-    o->closed_unix_ms = 0;
-    o->end = MSB_FR_END_OPEN;
-}
-
 void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end)
 {
     if (!env->flows)

@@ -38,15 +38,4 @@ void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end);
 struct msb_flowrec *msb_flow_open(struct msb_env *env, const struct msb_flow_ref *f, uint8_t proto);
 void msb_flow_close(struct msb_env *env, struct msb_flowrec **r, uint8_t end);
 
-/* A page of the live flow table (issue 15): every module offers each open
- * flow's record in turn; the ones at offset .. offset+limit-1 of that
- * sequence are copied to out (end "open", closed_unix_ms 0), total counts
- * them all.  Zero-initialise n and total. */
-struct msb_flow_page {
-    uint32_t offset, limit;
-    struct msb_flowrec *out; /* limit slots */
-    uint32_t n, total;
-};
-void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r);
-
 #endif
