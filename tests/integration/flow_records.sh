@@ -119,6 +119,10 @@ t = t[0]
 assert (t["v"], t["action"], t["rule"], t["end"]) == (1, "allow", 1, "fin"), t
 assert (t["dst"], t["dst_port"], t["direction"]) == ("198.18.0.1", 8080, "egress"), t
 assert t["bytes_out"] == req and t["bytes_in"] == hdr + body, (t, req, hdr, body)
+# Segments with data: the request fits one; 1 MiB fills at least one per
+# MSS (MTU 1500: 1460), and never more than one per byte.
+assert 1 <= t["packets_out"] <= t["bytes_out"], t
+assert -(-t["bytes_in"] // 1460) <= t["packets_in"] <= t["bytes_in"], t
 assert t["closed_unix_ms"] >= t["opened_unix_ms"] > 0, t'
 check dns_records_name_queries all.jsonl '
 d = {(x["hostname"], x["action"]) for x in r if x["proto"] == "dns"}
@@ -237,6 +241,7 @@ t = [x for x in r if x["proto"] == "tcp" and x["dst_port"] == 8090]
 assert len(t) == 1, r
 t = t[0]
 assert (t["end"], t["action"], t["dst"], t["bytes_in"]) == ("stop", "allow", "198.18.0.1", 5000), t
+assert (t["packets_out"], t["bytes_out"]) == (0, 0) and 4 <= t["packets_in"] <= 5000, t
 assert t["closed_unix_ms"] >= t["opened_unix_ms"] > 0, t'
 done
 checks_done

@@ -672,6 +672,11 @@ static void test_live_flows(void)
     CU_ASSERT(json_integer_value(json_object_get(f, "opened_unix_ms")) > 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "bytes_out")), 3000);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "bytes_in")), 5000);
+    /* 3000 bytes in one guest segment (SEG is 8 KiB); 5000 bytes to the
+     * guest fill at least 4 segments of its MSS, 1460. */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "packets_out")), 1);
+    json_int_t pin = json_integer_value(json_object_get(f, "packets_in"));
+    CU_ASSERT(pin >= 4 && pin <= 5000);
     json_decref(j);
     j = live_page(1, 10, 0); /* past the end: no flows, the same total */
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
