@@ -30,7 +30,10 @@ out=$TOPO_DIR/out # CMD runs as nobody: a directory it may write
 mkdir -p "$out" && chmod 777 "$out"
 
 topo_start_http_i 8080 || exit 1
-topo_start_dnsmasq_i --address=/allowed.test/198.18.0.1 --address=/denied.test/198.18.0.1 || exit 1
+# nx.test: no rule names it (the names' default lets it through) and
+# dnsmasq says NXDOMAIN.
+topo_start_dnsmasq_i --address=/allowed.test/198.18.0.1 --address=/denied.test/198.18.0.1 \
+    --address=/nx.test/ || exit 1
 # The UDP peer echoes every datagram but the last (so the two directions
 # differ) and writes what it got and sent after each one.
 cat >"$TOPO_DIR/udp_srv.py" <<'PY'
@@ -66,6 +69,7 @@ echo '{"policy": "allow@host:udp:53, allow@domain=allowed.test, deny@domain=deni
     echo "curl -sS --max-time 10 -o /dev/null -w '%{size_request} %{size_header} %{size_download}'" \
         "http://allowed.test:8080/1M.bin >$out/allowed 2>&1"
     echo "ping -c 2 -i 0.2 -W 2 198.18.0.1 >$out/ping 2>&1"
+    echo "getent ahostsv4 nx.test >$out/nx 2>&1"
     echo "curl -sS --max-time 5 http://denied.test:8080/hello.txt >$out/denied 2>&1"
     echo "curl -sS --max-time 5 http://198.18.0.2:9/ >$out/address 2>&1"
     echo "$py $TOPO_DIR/udp_guest.py >$out/udp 2>&1"
@@ -128,7 +132,24 @@ check dns_records_name_queries all.jsonl '
 d = {(x["hostname"], x["action"]) for x in r if x["proto"] == "dns"}
 assert ("allowed.test", "allow") in d and ("denied.test", "deny") in d, d
 den = [x for x in r if x["proto"] == "dns" and x["hostname"] == "denied.test"]
-assert all(x["rule"] == 2 and x["end"] == "refused" for x in den), den'
+assert all(x["rule"] == 2 and x["end"] == "refused" for x in den), den
+# The reply each got: refused names REFUSED (5) with no answer; dnsmasq
+# has an A for allowed.test (1 answer) and no AAAA (it passes AAAA on to
+# the upstream it does not have: REFUSED, whatever its version says, no
+# answer; a reply went all the same, so never -1).
+assert den and all((x["qtype"] in (1, 28), x["rcode"], x["answers"]) == (True, 5, 0)
+                   for x in den), den
+al = [x for x in r if x["proto"] == "dns" and x["hostname"] == "allowed.test"]
+a = [x for x in al if x["qtype"] == 1]
+aaaa = [x for x in al if x["qtype"] == 28]
+assert a and all((x["rcode"], x["answers"], x["end"], x["rule"]) == (0, 1, "closed", 1)
+                 for x in a), al
+assert all(x["rcode"] in (0, 5) and x["answers"] == 0 for x in aaaa), al
+assert all(x["qtype"] in (1, 28) for x in al), al'
+check dns_record_of_a_missing_name all.jsonl '
+n = [x for x in r if x["proto"] == "dns" and x["hostname"] == "nx.test"]
+assert n and all((x["qtype"], x["rcode"], x["answers"], x["action"], x["end"]) ==
+                 (1, 3, 0, "allow", "closed") for x in n), n'
 check icmp_echo_records all.jsonl '
 e = [x for x in r if x["proto"] == "icmp"]
 assert len(e) == 2, e

@@ -136,6 +136,38 @@ static void test_json_exact(void)
     CU_ASSERT_EQUAL(msb_flowrec_json(&r, buf, 0), 0);
 }
 
+/* A DNS record adds its question type, rcode and answer count (and only
+ * a DNS record: the TCP line above has none). */
+static void test_json_dns(void)
+{
+    struct msb_flowrec r;
+    memset(&r, 0, sizeof r);
+    r.opened_unix_ms = r.closed_unix_ms = 7;
+    r.proto = MSB_FR_DNS;
+    r.end = MSB_FR_END_CLOSED;
+    r.rule = -1;
+    msb_ip_parse("100.96.0.2", &r.guest);
+    msb_ip_parse("100.96.0.1", &r.dst);
+    r.guest_port = 5353;
+    r.dst_port = 53;
+    strcpy(r.hostname, "a.test");
+    r.dns_qtype = 28;
+    r.dns_rcode = 3;
+    r.dns_answers = 0;
+    char buf[MSB_FLOWREC_JSON_MAX];
+    msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf,
+        "{\"v\":1,\"opened_unix_ms\":7,\"closed_unix_ms\":7,\"proto\":\"dns\","
+        "\"direction\":\"egress\",\"guest\":\"100.96.0.2\",\"guest_port\":5353,"
+        "\"dst\":\"100.96.0.1\",\"dst_port\":53,\"hostname\":\"a.test\",\"sni\":\"\","
+        "\"action\":\"allow\",\"rule\":-1,\"end\":\"closed\",\"bytes_out\":0,\"bytes_in\":0,"
+        "\"packets_out\":0,\"packets_in\":0,\"qtype\":28,\"rcode\":3,\"answers\":0}");
+    r.dns_rcode = -1; /* no reply went */
+    r.dns_answers = 65535;
+    msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ",\"qtype\":28,\"rcode\":-1,\"answers\":65535}"));
+}
+
 /* A hostile SNI: quotes, backslashes, control and high bytes, no NUL in
  * the whole field.  The line stays valid JSON and round-trips. */
 static void test_json_hostile(void)
@@ -221,6 +253,7 @@ int main(void)
         {"threaded", test_threaded},
         {"json_exact", test_json_exact},
         {"json_hostile", test_json_hostile},
+        {"json_dns", test_json_dns},
         {"page_filter", test_page_filter},
         {"live_proto_names", test_live_proto_names},
         {NULL, NULL},

@@ -151,9 +151,13 @@ size_t msb_flowrec_json(const struct msb_flowrec *r, char *buf, size_t len)
     put_name(&o, "sni", r->sni, sizeof r->sni);
     put(&o, ",\"action\":\"%s\",\"rule\":%ld,\"end\":\"%s\"", msb_flowrec_action_name(r->action),
         (long)r->rule, msb_flowrec_end_name(r->end));
-    put(&o, ",\"bytes_out\":%llu,\"bytes_in\":%llu,\"packets_out\":%llu,\"packets_in\":%llu}",
+    put(&o, ",\"bytes_out\":%llu,\"bytes_in\":%llu,\"packets_out\":%llu,\"packets_in\":%llu",
         (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in,
         (unsigned long long)r->pkts_out, (unsigned long long)r->pkts_in);
+    if (r->proto == MSB_FR_DNS)
+        put(&o, ",\"qtype\":%u,\"rcode\":%d,\"answers\":%u", r->dns_qtype, r->dns_rcode,
+            r->dns_answers);
+    put(&o, "}");
     return o.full ? 0 : o.used;
 }
 

@@ -23,7 +23,7 @@
 #define MSB_FLOWREC_SCHEMA 1
 /* A DNS name in presentation form is at most 253 characters. */
 #define MSB_FLOWREC_NAME 256
-/* Capacity of the ring: a power of two.  608 bytes each, so 2.4 MiB. */
+/* Capacity of the ring: a power of two.  616 bytes each, so 2.4 MiB. */
 #define MSB_FLOWREC_CAP 4096
 /* The longest JSON line msb_flowrec_json writes (every name fully escaped). */
 #define MSB_FLOWREC_JSON_MAX (2 * 6 * MSB_FLOWREC_NAME + 1024)
@@ -56,6 +56,10 @@ struct msb_flowrec {
     int32_t rule;   /* the deciding rule's index, -1 for a default */
     struct msb_ip guest, dst;
     uint16_t guest_port, dst_port;
+    /* DNS only: the question's type, the reply's rcode (-1: none went to
+     * the guest) and its answer records. */
+    uint16_t dns_qtype, dns_answers;
+    int16_t dns_rcode;
     uint64_t bytes_out, bytes_in, pkts_out, pkts_in; /* out: guest -> host */
     char hostname[MSB_FLOWREC_NAME]; /* from the index at decision time; DNS: the query */
     char sni[MSB_FLOWREC_NAME];      /* TLS SNI when seen, "" otherwise */

@@ -172,7 +172,7 @@ struct tcp_flow {
      * first one wins: an idle timeout's abort is not "rst_host").  On the
      * heap while the flow lives (NULL when out of memory: no record): the
      * table reuses slots FIFO, so a record in every slot would make a
-     * flood touch max_flows x 608 bytes. */
+     * flood touch max_flows x 616 bytes. */
     struct msb_flowrec *rec;
 };
 
