@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* msbnetctl flows: flow records from StreamFlowRecords, as a table or as
- * the JSON lines the daemon sends. */
+ * the JSON lines the daemon sends; --live hands over to flows_live.c. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -30,14 +30,20 @@ static void endpoint(char *out, size_t len, json_t *j, const char *key)
     snprintf(out, len, strchr(a, ':') ? "[%s]:%lld" : "%s:%lld", a, p);
 }
 
-static void print_row(const char *line)
+void ctl_flow_header(void)
+{
+    printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10s %10s\n", "TIME", "PROTO", "ACTION",
+           "RULE", "GUEST", "DESTINATION", "HOSTNAME", "END", "BYTES_OUT", "BYTES_IN");
+}
+
+void ctl_flow_row(const char *line, const char *time_key)
 {
     json_t *j = json_loads(line, 0, NULL);
     if (!j) {
         printf("%s\n", line);
         return;
     }
-    time_t t = (time_t)(json_integer_value(json_object_get(j, "closed_unix_ms")) / 1000);
+    time_t t = (time_t)(json_integer_value(json_object_get(j, time_key)) / 1000);
     struct tm tm;
     char when[16] = "-", g[64], d[64], rule[16];
     if (gmtime_r(&t, &tm))
@@ -63,7 +69,7 @@ static void print_batch(const struct ctl_opts *o, const Msbnet__V1__FlowRecordBa
         if (o->json)
             printf("%s\n", b->records[i]);
         else
-            print_row(b->records[i]);
+            ctl_flow_row(b->records[i], "closed_unix_ms");
     }
     if (b->dropped_records > *dropped)
         fprintf(stderr, "msbnetctl: flows: %llu records lost (this reader was behind)\n",
@@ -84,9 +90,7 @@ static int stream(const struct ctl_opts *o, const Msbnet__V1__StreamFlowRecordsR
     uint64_t dropped = 0;
     int rc = 0;
     if (!o->json)
-        printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10s %10s\n", "TIME", "PROTO",
-               "ACTION", "RULE", "GUEST", "DESTINATION", "HOSTNAME", "END", "BYTES_OUT",
-               "BYTES_IN");
+        ctl_flow_header();
     if (ctl_stream_open(&c, &s, SVC "StreamFlowRecords", &req->base, ctl_deadline(ms)) == 0) {
         ProtobufCMessage *m;
         int r;
@@ -116,21 +120,26 @@ int ctl_flows(const struct ctl_opts *o, int argc, char **argv)
     static const char *const text =
         "[--follow] [--denied | --action A] [--protocol P] [--hostname SUFFIX]\n"
         "  flow records as flows end or are refused (--follow: until interrupted; else\n"
-        "  what arrives within 1.5 s); --json: one JSON record per line";
+        "  what arrives within 1.5 s); --json: one JSON record per line\n"
+        "flows --live [--protocol tcp|udp|icmp]\n"
+        "  the open flows now, with their counts so far (TIME: when each opened)";
     static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
                                          {"denied", no_argument, NULL, 'd'},
                                          {"action", required_argument, NULL, 'a'},
                                          {"protocol", required_argument, NULL, 'p'},
                                          {"hostname", required_argument, NULL, 'n'},
+                                         {"live", no_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     Msbnet__V1__StreamFlowRecordsRequest req = MSBNET__V1__STREAM_FLOW_RECORDS_REQUEST__INIT;
-    bool follow = false;
+    bool follow = false, live = false;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         if (ch == 'f')
             follow = true;
+        else if (ch == 'l')
+            live = true;
         else if (ch == 'd')
             req.action = "denied";
         else if (ch == 'a')
@@ -145,9 +154,10 @@ int ctl_flows(const struct ctl_opts *o, int argc, char **argv)
             return ch == 'h' ? 0 : EXIT_USAGE;
         }
     }
-    if (optind < argc) {
+    bool stream_only = follow || *req.action || *req.hostname_suffix;
+    if (optind < argc || (live && stream_only)) {
         fprintf(stderr, "usage: msbnetctl [GLOBAL OPTIONS] flows %s\n", text);
         return EXIT_USAGE;
     }
-    return stream(o, &req, follow);
+    return live ? ctl_flows_live(o, req.protocol) : stream(o, &req, follow);
 }

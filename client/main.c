@@ -44,6 +44,7 @@ static void usage(FILE *out)
             "  ports                         the published ports\n"
             "  flows [--follow] [--denied] [--protocol P] [--hostname SUFFIX]\n"
             "                                flow records: what the sandbox reached, decided how\n"
+            "  flows --live [--protocol P]   the open flows now, their bytes so far\n"
             "\n"
             "options:\n"
             "  --socket PATH     msbnetd's control socket (default $RUNTIME_DIRECTORY/\n"

@@ -99,6 +99,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         drain(hub);
 }
 
+void msbd_flow_hub_flush(struct msbd_flow_hub *hub)
+{
+    if (hub)
+        on_tick(-1, 0, hub);
+}
+
 struct msbd_flow_hub *msbd_flow_hub_new(struct event_base *base, struct msbd_host *h,
                                         struct msbd_flow_log *log)
 {

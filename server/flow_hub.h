@@ -34,6 +34,11 @@ struct msbd_flow_hub *msbd_flow_hub_new(struct event_base *base, struct msbd_hos
                                         struct msbd_flow_log *log);
 void msbd_flow_hub_free(struct msbd_flow_hub *hub);
 
+/* What a tick does, now (NULL ignored): at shutdown, after the plugin
+ * stopped, so the records of the flows the stop ended reach the streams
+ * still open (their first batch goes before their closing status). */
+void msbd_flow_hub_flush(struct msbd_flow_hub *hub);
+
 /* A stream's subscription (filters copied); NULL when memory is short.
  * The hub sends through msbd_call_send, one batch in flight. */
 struct msbd_flow_sub *msbd_flow_sub_new(struct msbd_flow_hub *hub, struct msbd_call *c,

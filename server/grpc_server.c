@@ -257,6 +257,7 @@ void msbd_grpc_stop(struct msbd_grpc *g)
     g->http = NULL;
     MSBD_TAG_GIVEN(&g->shutdown_tag);
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
+    msbd_flow_hub_flush(g->flows); /* the records of the stop, to the streams */
     end_streams(g);
     int64_t cancel_at = now_ms() + SHUTDOWN_GRACE_MS;
     bool cancelled = false;

@@ -211,10 +211,16 @@ static void print_metrics(struct msbd_host *h, json_t *extra)
     json_decref(m);
 }
 
-void msbd_host_close(struct msbd_host *h, json_t *extra, bool want_metrics)
+void msbd_host_stop(struct msbd_host *h)
 {
     if (h->net && h->started)
         h->api->stop(h->net);
+    h->started = false;
+}
+
+void msbd_host_close(struct msbd_host *h, json_t *extra, bool want_metrics)
+{
+    msbd_host_stop(h);
     if (h->net && want_metrics)
         print_metrics(h, extra);
     json_decref(extra);

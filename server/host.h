@@ -58,7 +58,12 @@ char *msbd_host_metrics_text(const struct msbd_host *h);
 /* start().  Returns 0 or 1 with a message printed. */
 int msbd_host_start(struct msbd_host *h);
 
-/* stop(), the metrics (with msbnetd's counters, `extra`, under "msbnetd";
+/* stop() once (nothing when not started or already stopped).  Before the
+ * control plane goes: the flows that end because of the stop leave their
+ * records (end "stop") for the flow hub to hand out as it closes. */
+void msbd_host_stop(struct msbd_host *h);
+
+/* stop() unless done, the metrics (with msbnetd's counters, `extra`, under "msbnetd";
  * the reference is taken, NULL = none) to stderr when asked, destroy(),
  * unload.  Safe after a failed open. */
 void msbd_host_close(struct msbd_host *h, json_t *extra, bool print_metrics);

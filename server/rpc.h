@@ -27,6 +27,8 @@ void msbd_rpc_list_published_ports(struct msbd_call *c, const ProtobufCMessage *
 /* rpc_flows.c */
 void msbd_rpc_stream_flow_records(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_flow_records_sent(struct msbd_call *c, bool ok);
+/* rpc_list_flows.c */
+void msbd_rpc_list_flows(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_stream_metrics(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_metrics_sent(struct msbd_call *c, bool ok);
 void msbd_rpc_install_termination(struct msbd_call *c, const ProtobufCMessage *req);

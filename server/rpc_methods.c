@@ -32,6 +32,7 @@ static const struct msbd_method methods[] = {
      msbd_rpc_list_published_ports, NULL},
     {SVC "StreamFlowRecords", &msbnet__v1__stream_flow_records_request__descriptor,
      msbd_rpc_stream_flow_records, msbd_rpc_flow_records_sent},
+    {SVC "ListFlows", &msbnet__v1__list_flows_request__descriptor, msbd_rpc_list_flows, NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

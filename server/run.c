@@ -350,6 +350,9 @@ static int pump_until_exit(struct msbd_host *h, int fd, const struct msbd_opts *
         msbd_signals_restore(old); /* a SIGCHLD that came early fires now */
         if (!rc && event_base_dispatch(l.base) < 0)
             rc = abort_child(rs);
+        /* The plugin stops first: records of the flows the stop ends reach the
+         * flow log and open streams as the control plane closes. */
+        msbd_host_stop(h);
         msbd_grpc_stop(g); /* uses the plugin: before the loop and host close */
         msbd_loop_close(&l, h, o->print_metrics);
         rc = rc ? rc : exit_code(rs->status);

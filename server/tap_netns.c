@@ -82,6 +82,9 @@ static int pump_until_signal(struct msbd_host *h, struct msbd_transport *t,
     if (o->verbose)
         fprintf(stderr, "msbnetd: pumping %s in %s\n", MSBD_TAP_NAME, o->netns_path);
     int rc = event_base_dispatch(l.base) < 0 ? 1 : 0;
+    /* The plugin stops first: records of the flows the stop ends reach the
+     * flow log and open streams as the control plane closes. */
+    msbd_host_stop(h);
     msbd_grpc_stop(g); /* uses the plugin: before the loop and host close */
     msbd_loop_close(&l, h, o->print_metrics);
     return rc;

@@ -78,6 +78,9 @@ static int serve(struct msbd_host *h, struct msbd_transport *t, const struct msb
     }
     say_addresses(h, o);
     rc = event_base_dispatch(l.base) < 0 ? 1 : s.rc;
+    /* The plugin stops first: records of the flows the stop ends reach the
+     * flow log and open streams as the control plane closes. */
+    msbd_host_stop(h);
     msbd_grpc_stop(g); /* uses the plugin: before the loop and host close */
     msbd_loop_close(&l, h, o->print_metrics);
     return rc;

@@ -7,7 +7,9 @@
 # hostname, rule, action, end reason, and bytes equal to what curl counted
 # (request bytes out, header plus body bytes in); a UDP session to a peer
 # in I leaves one record when it idles out, with the datagrams and bytes
-# the peer counted each way.
+# the peer counted each way.  Then `msbnetd tap --netns G` with a TCP flow
+# still open when SIGTERM comes: its record (end "stop", the bytes the peer
+# sent) reaches the flow log and a stream still connected.
 #   flow_records.sh MSBNETD MSBNETCTL PLUGIN
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +30,10 @@ out=$TOPO_DIR/out # CMD runs as nobody: a directory it may write
 mkdir -p "$out" && chmod 777 "$out"
 
 topo_start_http_i 8080 || exit 1
-topo_start_dnsmasq_i --address=/allowed.test/198.18.0.1 --address=/denied.test/198.18.0.1 || exit 1
+# nx.test: no rule names it (the names' default lets it through) and
+# dnsmasq says NXDOMAIN.
+topo_start_dnsmasq_i --address=/allowed.test/198.18.0.1 --address=/denied.test/198.18.0.1 \
+    --address=/nx.test/ || exit 1
 # The UDP peer echoes every datagram but the last (so the two directions
 # differ) and writes what it got and sent after each one.
 cat >"$TOPO_DIR/udp_srv.py" <<'PY'
@@ -64,6 +69,7 @@ echo '{"policy": "allow@host:udp:53, allow@domain=allowed.test, deny@domain=deni
     echo "curl -sS --max-time 10 -o /dev/null -w '%{size_request} %{size_header} %{size_download}'" \
         "http://allowed.test:8080/1M.bin >$out/allowed 2>&1"
     echo "ping -c 2 -i 0.2 -W 2 198.18.0.1 >$out/ping 2>&1"
+    echo "getent ahostsv4 nx.test >$out/nx 2>&1"
     echo "curl -sS --max-time 5 http://denied.test:8080/hello.txt >$out/denied 2>&1"
     echo "curl -sS --max-time 5 http://198.18.0.2:9/ >$out/address 2>&1"
     echo "$py $TOPO_DIR/udp_guest.py >$out/udp 2>&1"
@@ -117,12 +123,33 @@ t = t[0]
 assert (t["v"], t["action"], t["rule"], t["end"]) == (1, "allow", 1, "fin"), t
 assert (t["dst"], t["dst_port"], t["direction"]) == ("198.18.0.1", 8080, "egress"), t
 assert t["bytes_out"] == req and t["bytes_in"] == hdr + body, (t, req, hdr, body)
+# Segments with data: the request fits one; 1 MiB fills at least one per
+# MSS (MTU 1500: 1460), and never more than one per byte.
+assert 1 <= t["packets_out"] <= t["bytes_out"], t
+assert -(-t["bytes_in"] // 1460) <= t["packets_in"] <= t["bytes_in"], t
 assert t["closed_unix_ms"] >= t["opened_unix_ms"] > 0, t'
 check dns_records_name_queries all.jsonl '
 d = {(x["hostname"], x["action"]) for x in r if x["proto"] == "dns"}
 assert ("allowed.test", "allow") in d and ("denied.test", "deny") in d, d
 den = [x for x in r if x["proto"] == "dns" and x["hostname"] == "denied.test"]
-assert all(x["rule"] == 2 and x["end"] == "refused" for x in den), den'
+assert all(x["rule"] == 2 and x["end"] == "refused" for x in den), den
+# The reply each got: refused names REFUSED (5) with no answer; dnsmasq
+# has an A for allowed.test (1 answer) and no AAAA (it passes AAAA on to
+# the upstream it does not have: REFUSED, whatever its version says, no
+# answer; a reply went all the same, so never -1).
+assert den and all((x["qtype"] in (1, 28), x["rcode"], x["answers"]) == (True, 5, 0)
+                   for x in den), den
+al = [x for x in r if x["proto"] == "dns" and x["hostname"] == "allowed.test"]
+a = [x for x in al if x["qtype"] == 1]
+aaaa = [x for x in al if x["qtype"] == 28]
+assert a and all((x["rcode"], x["answers"], x["end"], x["rule"]) == (0, 1, "closed", 1)
+                 for x in a), al
+assert all(x["rcode"] in (0, 5) and x["answers"] == 0 for x in aaaa), al
+assert all(x["qtype"] in (1, 28) for x in al), al'
+check dns_record_of_a_missing_name all.jsonl '
+n = [x for x in r if x["proto"] == "dns" and x["hostname"] == "nx.test"]
+assert n and all((x["qtype"], x["rcode"], x["answers"], x["action"], x["end"]) ==
+                 (1, 3, 0, "allow", "closed") for x in n), n'
 check icmp_echo_records all.jsonl '
 e = [x for x in r if x["proto"] == "icmp"]
 assert len(e) == 2, e
@@ -185,4 +212,57 @@ wrong = {l: (n, logged[l]) for l, n in streamed.items() if logged[l] != n}
 assert streamed and not wrong, wrong
 print(len(files), "files,", len(lines), "records")' "$TOPO_DIR"; then ok flow_log_rotation_keeps_every_record_once
 else bad flow_log_rotation_keeps_every_record_once "$(ls -l "$TOPO_DIR"/flows.log*)"; fi
+
+# Records of the flows the stop ends: a peer in I sends 5000 bytes and then
+# holds the connection; the guest (netns G, kept alive past msbnetd's stop,
+# unlike `run`'s CMD) reads them and holds it too.
+cat >"$TOPO_DIR/hold_srv.py" <<'PY'
+import socket, threading, time
+def hold(c):
+    try:
+        c.sendall(b"h" * 5000)
+    except OSError:
+        return # topo_wait_port's probe, gone at once
+    time.sleep(600)
+s = socket.create_server(("0.0.0.0", 8090))
+while True:
+    threading.Thread(target=hold, args=(s.accept()[0],), daemon=True).start()
+PY
+cat >"$TOPO_DIR/hold_guest.py" <<'PY'
+import socket, sys, time
+c = socket.create_connection(("198.18.0.1", 8090), timeout=10)
+got = 0
+while got < 5000:
+    got += len(c.recv(65536))
+open(sys.argv[1], "w").write(str(got))
+time.sleep(600)
+PY
+topo_bg I hold-srv "$py" "$TOPO_DIR/hold_srv.py"
+topo_wait_port I 198.18.0.1 8090 10 || bad hold_server_up
+sock2=$TOPO_DIR/ctl2.sock
+topo_bg H stop "$msbnetd" --plugin "$plugin" tap --netns "/var/run/netns/$TOPO_G" \
+    --control-socket "$sock2" --dns 198.18.0.1 --flow-log "$TOPO_DIR/stop.log"
+stopper=$TOPO_LAST_PID
+for _ in $(seq 200); do
+    [[ -S $sock2 ]] && ip -n "$TOPO_G" -4 addr show tap0 2>/dev/null | grep -q 100.96.0.2 && break
+    sleep 0.05
+done
+"$ctl" --socket "$sock2" --json flows --follow >"$TOPO_DIR/stop.jsonl" 2>"$TOPO_DIR/stop.err" &
+follower=$!
+sleep 0.3
+topo_bg G hold-guest "$py" "$TOPO_DIR/hold_guest.py" "$TOPO_DIR/hold_got"
+wait_mark "$TOPO_DIR/hold_got" 15 || bad "guest read the held flow" "$(cat "$TOPO_DIR/logs/hold-guest.log")"
+sleep 0.3 # open, nothing ended yet
+msbnetd_stop stop "$stopper"
+wait "$follower" 2>/dev/null
+expect stream_ends_unavailable "UNAVAILABLE: msbnetd is shutting down" "$(cat "$TOPO_DIR/stop.err")"
+for f in stop.log stop.jsonl; do
+    check "record_of_flow_open_at_stop_in_${f//./_}" "$f" '
+t = [x for x in r if x["proto"] == "tcp" and x["dst_port"] == 8090]
+assert len(t) == 1, r
+t = t[0]
+assert (t["end"], t["action"], t["dst"], t["bytes_in"]) == ("stop", "allow", "198.18.0.1", 5000), t
+assert (t["packets_out"], t["bytes_out"]) == (0, 0) and 4 <= t["packets_in"] <= 5000, t
+assert t["closed_unix_ms"] >= t["opened_unix_ms"] > 0, t'
+done
 checks_done

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Flow records: the ring keeps order, drops and counts when full, hands
  * each record to exactly one reader under a concurrent producer; the JSON
- * line is exact, escapes hostile names and refuses a short buffer. */
+ * line is exact, escapes hostile names and refuses a short buffer; the
+ * live table's page filters by protocol before it pages. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -135,6 +136,38 @@ static void test_json_exact(void)
     CU_ASSERT_EQUAL(msb_flowrec_json(&r, buf, 0), 0);
 }
 
+/* A DNS record adds its question type, rcode and answer count (and only
+ * a DNS record: the TCP line above has none). */
+static void test_json_dns(void)
+{
+    struct msb_flowrec r;
+    memset(&r, 0, sizeof r);
+    r.opened_unix_ms = r.closed_unix_ms = 7;
+    r.proto = MSB_FR_DNS;
+    r.end = MSB_FR_END_CLOSED;
+    r.rule = -1;
+    msb_ip_parse("100.96.0.2", &r.guest);
+    msb_ip_parse("100.96.0.1", &r.dst);
+    r.guest_port = 5353;
+    r.dst_port = 53;
+    strcpy(r.hostname, "a.test");
+    r.dns_qtype = 28;
+    r.dns_rcode = 3;
+    r.dns_answers = 0;
+    char buf[MSB_FLOWREC_JSON_MAX];
+    msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf,
+        "{\"v\":1,\"opened_unix_ms\":7,\"closed_unix_ms\":7,\"proto\":\"dns\","
+        "\"direction\":\"egress\",\"guest\":\"100.96.0.2\",\"guest_port\":5353,"
+        "\"dst\":\"100.96.0.1\",\"dst_port\":53,\"hostname\":\"a.test\",\"sni\":\"\","
+        "\"action\":\"allow\",\"rule\":-1,\"end\":\"closed\",\"bytes_out\":0,\"bytes_in\":0,"
+        "\"packets_out\":0,\"packets_in\":0,\"qtype\":28,\"rcode\":3,\"answers\":0}");
+    r.dns_rcode = -1; /* no reply went */
+    r.dns_answers = 65535;
+    msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ",\"qtype\":28,\"rcode\":-1,\"answers\":65535}"));
+}
+
 /* A hostile SNI: quotes, backslashes, control and high bytes, no NUL in
  * the whole field.  The line stays valid JSON and round-trips. */
 static void test_json_hostile(void)
@@ -161,6 +194,58 @@ static void test_json_hostile(void)
     json_decref(j);
 }
 
+/* Offers 10 records, protocols tcp, udp, icmp in turn (tcp 0 3 6 9). */
+static void offer_all(struct msb_flow_page *pg)
+{
+    for (uint64_t i = 0; i < 10; i++) {
+        struct msb_flowrec r = rec(i);
+        r.proto = (uint8_t)(i % 3);
+        r.end = MSB_FR__ENDS;
+        r.closed_unix_ms = 99;
+        msb_flow_page_add(pg, &r);
+    }
+}
+
+static void test_page_filter(void)
+{
+    struct msb_flowrec out[3];
+    /* Every protocol: offset 2, limit 3 take records 2, 3, 4. */
+    struct msb_flow_page pg = {.offset = 2, .limit = 3, .out = out};
+    offer_all(&pg);
+    CU_ASSERT_EQUAL(pg.total, 10);
+    CU_ASSERT_EQUAL(pg.n, 3);
+    CU_ASSERT_EQUAL(out[0].opened_unix_ms, 2);
+    CU_ASSERT_EQUAL(out[2].opened_unix_ms, 4);
+    CU_ASSERT_EQUAL(out[0].end, MSB_FR_END_OPEN);
+    CU_ASSERT_EQUAL(out[0].closed_unix_ms, 0);
+    /* TCP only (0 3 6 9): the second page of 2 is 6 and 9, total 4. */
+    pg = (struct msb_flow_page){.offset = 2, .limit = 2, .filtered = true,
+                                .proto = MSB_FR_TCP, .out = out};
+    offer_all(&pg);
+    CU_ASSERT_EQUAL(pg.total, 4);
+    CU_ASSERT_EQUAL(pg.n, 2);
+    CU_ASSERT_EQUAL(out[0].opened_unix_ms, 6);
+    CU_ASSERT_EQUAL(out[1].opened_unix_ms, 9);
+    /* ICMP (2 5 8) past its end: nothing, the filtered total. */
+    pg = (struct msb_flow_page){.offset = 3, .limit = 3, .filtered = true,
+                                .proto = MSB_FR_ICMP, .out = out};
+    offer_all(&pg);
+    CU_ASSERT_EQUAL(pg.total, 3);
+    CU_ASSERT_EQUAL(pg.n, 0);
+}
+
+static void test_live_proto_names(void)
+{
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto(NULL), MSB_FR__PROTOS);
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto(""), MSB_FR__PROTOS);
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto("tcp"), MSB_FR_TCP);
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto("udp"), MSB_FR_UDP);
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto("icmp"), MSB_FR_ICMP);
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto("dns"), -1); /* never an open flow */
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto("TCP"), -1);
+    CU_ASSERT_EQUAL(msb_flowrec_live_proto("tcpx"), -1);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -168,6 +253,9 @@ int main(void)
         {"threaded", test_threaded},
         {"json_exact", test_json_exact},
         {"json_hostile", test_json_hostile},
+        {"json_dns", test_json_dns},
+        {"page_filter", test_page_filter},
+        {"live_proto_names", test_live_proto_names},
         {NULL, NULL},
     };
     return cunit_run("flow_records", tests);

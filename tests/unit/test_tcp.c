@@ -639,15 +639,20 @@ static void test_host_rst_reaches_guest(void)
     gconn_free(c);
 }
 
-/* flows_json's page: total, and the flows array. */
-static json_t *live_page(size_t offset, size_t limit, long want)
+/* flows_json's page (of one protocol, NULL: all): total, and the flows. */
+static json_t *live_page_of(const char *proto, size_t offset, size_t limit, long want)
 {
     char *text = NULL;
-    CU_ASSERT_EQUAL(api->flows_json(net, offset, limit, &text), want);
+    CU_ASSERT_EQUAL(api->flows_json(net, offset, limit, proto, &text), want);
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     api->free_string(text);
     CU_ASSERT_PTR_NOT_NULL(j);
     return j;
+}
+
+static json_t *live_page(size_t offset, size_t limit, long want)
+{
+    return live_page_of(NULL, offset, limit, want);
 }
 
 /* The live flow table from another thread (this one): an open flow with
@@ -667,11 +672,26 @@ static void test_live_flows(void)
     CU_ASSERT(json_integer_value(json_object_get(f, "opened_unix_ms")) > 0);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "bytes_out")), 3000);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "bytes_in")), 5000);
+    /* 3000 bytes in one guest segment (SEG is 8 KiB); 5000 bytes to the
+     * guest fill at least 4 segments of its MSS, 1460. */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(f, "packets_out")), 1);
+    json_int_t pin = json_integer_value(json_object_get(f, "packets_in"));
+    CU_ASSERT(pin >= 4 && pin <= 5000);
     json_decref(j);
     j = live_page(1, 10, 0); /* past the end: no flows, the same total */
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
     CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "flows")), 0);
     json_decref(j);
+    j = live_page_of("tcp", 0, 10, 1); /* the filter keeps it... */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 1);
+    json_decref(j);
+    j = live_page_of("udp", 0, 10, 0); /* ...or leaves it out, of total too */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 0);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "flows")), 0);
+    json_decref(j);
+    char *bad = NULL;
+    CU_ASSERT_EQUAL(api->flows_json(net, 0, 10, "sctp", &bad), MSBNET_EINVAL);
+    CU_ASSERT_PTR_NULL(bad);
     const struct linger lg = {1, 0};
     setsockopt(h, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(h);
@@ -681,7 +701,7 @@ static void test_live_flows(void)
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), 0);
     json_decref(j);
     char *text = NULL;
-    CU_ASSERT_EQUAL(api->flows_json(NULL, 0, 0, &text), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->flows_json(NULL, 0, 0, NULL, &text), MSBNET_EINVAL);
     close(l);
     gconn_free(c);
 }

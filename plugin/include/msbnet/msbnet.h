@@ -462,13 +462,17 @@ struct msbnet_api_v1 {
      * ICMP echoes) as {"total": N, "offset": O, "flows": [...]} (free with
      * free_string), each flow a flow record object (plugin/README.md "Flow
      * records") with "end" "open", "closed_unix_ms" 0 and its byte counts
-     * so far; flows offset .. offset+limit-1 of the stack's order (limit 0
-     * or over 1000: 1000).  Stopped: total 0.  Returns the number of flows
-     * in *out, MSBNET_EINVAL for NULL arguments, MSBNET_ENOMEM, or
+     * so far.  protocol NULL or "" takes every flow, "tcp", "udp" or
+     * "icmp" only the flows of that protocol, filtered before paging: the
+     * page holds flows offset .. offset+limit-1 of that set in the stack's
+     * order (limit 0 or over 1000: 1000) and total counts the whole set.
+     * Stopped: total 0.  Returns the number of flows in *out, MSBNET_EINVAL
+     * for NULL net or out or another protocol, MSBNET_ENOMEM, or
      * MSBNET_ESTATE when the stack did not answer within 2 s.  Any thread
      * but a hook's (the stack thread answers it).
      */
-    long (*flows_json)(msbnet_t *net, size_t offset, size_t limit, char **out);
+    long (*flows_json)(msbnet_t *net, size_t offset, size_t limit, const char *protocol,
+                       char **out);
 };
 
 /*

@@ -278,14 +278,15 @@ static long api_drain_flow_records(msbnet_t *net, size_t max, char **out)
     return n < 0 ? MSBNET_ENOMEM : n;
 }
 
-static long api_flows_json(msbnet_t *net, size_t offset, size_t limit, char **out)
+static long api_flows_json(msbnet_t *net, size_t offset, size_t limit, const char *protocol,
+                           char **out)
 {
     if (out)
         *out = NULL;
     if (!net || !out)
         return MSBNET_EINVAL;
-    long n = msb_flow_live_json(net, offset, limit, out);
-    return n == -1 ? MSBNET_ENOMEM : n == -2 ? MSBNET_ESTATE : n;
+    long n = msb_flow_live_json(net, offset, limit, protocol, out);
+    return n == -1 ? MSBNET_ENOMEM : n == -2 ? MSBNET_ESTATE : n == -3 ? MSBNET_EINVAL : n;
 }
 
 static char *api_published_ports_json(msbnet_t *net)

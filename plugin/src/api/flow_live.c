@@ -93,13 +93,19 @@ static char *page_json(const struct msb_flow_page *pg)
     return s;
 }
 
-long msb_flow_live_json(struct msbnet *net, size_t offset, size_t limit, char **out)
+long msb_flow_live_json(struct msbnet *net, size_t offset, size_t limit, const char *protocol,
+                        char **out)
 {
     *out = NULL;
+    int proto = msb_flowrec_live_proto(protocol);
+    if (proto < 0)
+        return -3;
     if (!limit || limit > MSB_FLOW_LIVE_MAX)
         limit = MSB_FLOW_LIVE_MAX;
     struct msb_flow_page pg = {.offset = offset > UINT32_MAX ? UINT32_MAX : (uint32_t)offset,
-                               .limit = (uint32_t)limit};
+                               .limit = (uint32_t)limit,
+                               .filtered = proto != MSB_FR__PROTOS,
+                               .proto = (uint8_t)proto};
     if (!(pg.out = calloc(limit, sizeof *pg.out)))
         return -1;
     bool answered = true;

@@ -41,9 +41,11 @@ void msb_flow_live_serve(struct msb_flow_live *l, struct msb_stack *s);
 
 /* {"total": N, "offset": O, "flows": [record, ...]} (malloc'd) with the
  * open flows offset .. offset+limit-1 (flow record objects, "end" "open",
- * "closed_unix_ms" 0, counts so far).  Returns the number of flows in it,
- * -1 when memory is short, -2 when the stack did not answer in time.  Any
- * thread but the stack's. */
-long msb_flow_live_json(struct msbnet *net, size_t offset, size_t limit, char **out);
+ * "closed_unix_ms" 0, counts so far) of the protocol named (NULL or "":
+ * every one; msb_flowrec_live_proto).  Returns the number of flows in it,
+ * -1 when memory is short, -2 when the stack did not answer in time, -3
+ * for an unknown protocol.  Any thread but the stack's. */
+long msb_flow_live_json(struct msbnet *net, size_t offset, size_t limit, const char *protocol,
+                        char **out);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The flow-record ring and its JSON encoding (flow_records.h). */
+/* The flow-record ring, its JSON encoding and the live table's page
+ * (flow_records.h). */
 #include "lib/flow_records.h"
 
 #include <stdarg.h>
@@ -150,8 +151,34 @@ size_t msb_flowrec_json(const struct msb_flowrec *r, char *buf, size_t len)
     put_name(&o, "sni", r->sni, sizeof r->sni);
     put(&o, ",\"action\":\"%s\",\"rule\":%ld,\"end\":\"%s\"", msb_flowrec_action_name(r->action),
         (long)r->rule, msb_flowrec_end_name(r->end));
-    put(&o, ",\"bytes_out\":%llu,\"bytes_in\":%llu,\"packets_out\":%llu,\"packets_in\":%llu}",
+    put(&o, ",\"bytes_out\":%llu,\"bytes_in\":%llu,\"packets_out\":%llu,\"packets_in\":%llu",
         (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in,
         (unsigned long long)r->pkts_out, (unsigned long long)r->pkts_in);
+    if (r->proto == MSB_FR_DNS)
+        put(&o, ",\"qtype\":%u,\"rcode\":%d,\"answers\":%u", r->dns_qtype, r->dns_rcode,
+            r->dns_answers);
+    put(&o, "}");
     return o.full ? 0 : o.used;
+}
+
+void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r)
+{
+    if (pg->filtered && r->proto != pg->proto)
+        return;
+    if (pg->total++ < pg->offset || pg->n >= pg->limit)
+        return;
+    struct msb_flowrec *o = &pg->out[pg->n++];
+    *o = *r;
+    o->closed_unix_ms = 0;
+    o->end = MSB_FR_END_OPEN;
+}
+
+int msb_flowrec_live_proto(const char *name)
+{
+    if (!name || !*name)
+        return MSB_FR__PROTOS;
+    for (int p = MSB_FR_TCP; p <= MSB_FR_ICMP; p++)
+        if (strcmp(name, proto_names[p]) == 0)
+            return p;
+    return -1;
 }

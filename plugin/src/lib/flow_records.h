@@ -23,7 +23,7 @@
 #define MSB_FLOWREC_SCHEMA 1
 /* A DNS name in presentation form is at most 253 characters. */
 #define MSB_FLOWREC_NAME 256
-/* Capacity of the ring: a power of two.  608 bytes each, so 2.4 MiB. */
+/* Capacity of the ring: a power of two.  616 bytes each, so 2.4 MiB. */
 #define MSB_FLOWREC_CAP 4096
 /* The longest JSON line msb_flowrec_json writes (every name fully escaped). */
 #define MSB_FLOWREC_JSON_MAX (2 * 6 * MSB_FLOWREC_NAME + 1024)
@@ -56,6 +56,10 @@ struct msb_flowrec {
     int32_t rule;   /* the deciding rule's index, -1 for a default */
     struct msb_ip guest, dst;
     uint16_t guest_port, dst_port;
+    /* DNS only: the question's type, the reply's rcode (-1: none went to
+     * the guest) and its answer records. */
+    uint16_t dns_qtype, dns_answers;
+    int16_t dns_rcode;
     uint64_t bytes_out, bytes_in, pkts_out, pkts_in; /* out: guest -> host */
     char hostname[MSB_FLOWREC_NAME]; /* from the index at decision time; DNS: the query */
     char sni[MSB_FLOWREC_NAME];      /* TLS SNI when seen, "" otherwise */
@@ -94,6 +98,26 @@ size_t msb_flowrec_json(const struct msb_flowrec *r, char *buf, size_t len);
 const char *msb_flowrec_proto_name(unsigned p);
 const char *msb_flowrec_action_name(unsigned a);
 const char *msb_flowrec_end_name(unsigned e);
+
+/* A page of the live flow table (issue 15): every module offers each open
+ * flow's record in turn; of those of the protocol asked for (every one
+ * when not filtered), the ones at offset .. offset+limit-1 of that
+ * sequence are copied to out (end "open", closed_unix_ms 0) and total
+ * counts them all, so paging and total see the filtered set only.
+ * Zero-initialise n and total. */
+struct msb_flow_page {
+    uint32_t offset, limit;
+    bool filtered;
+    uint8_t proto; /* enum msb_flowrec_proto, when filtered */
+    struct msb_flowrec *out; /* limit slots */
+    uint32_t n, total;
+};
+void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r);
+
+/* A protocol of the live table by name: "tcp", "udp" or "icmp" (DNS
+ * queries are never open flows); MSB_FR__PROTOS for NULL or "" (every
+ * protocol), -1 for anything else. */
+int msb_flowrec_live_proto(const char *name);
 
 /* Milliseconds since the Unix epoch (records carry wall-clock times). */
 uint64_t msb_flowrec_now_unix_ms(void);

@@ -19,6 +19,7 @@
 #include "proto/dns_tcp.h"
 #include "model/dns_upstreams.h"
 #include "proto/enforce.h"
+#include "proto/flow_emit.h"
 #include "model/policy_engine.h"
 #include "proto/env.h"
 #include "proto/udp_reply.h"
@@ -48,6 +49,9 @@ struct dns_q {
     bool via_tcp;    /* the current try asks over TCP (after a TC=1 answer) */
     struct dns_src src;
     uint16_t guest_id;
+    int32_t rule;     /* the name policy's deciding rule, for the record */
+    int16_t rcode;    /* of the reply sent to the guest; -1 while none went */
+    uint16_t answers; /* that reply's answer records */
     unsigned try;    /* index of the upstream being asked */
     int fd;
     struct event *rd, *tmr, *wr;
@@ -113,6 +117,17 @@ static void reply_status(struct msb_dns *d, const struct dns_src *src, const uin
     reply_to(d, src, d->out, n);
 }
 
+/* The flow record of an allowed query (flow_emit.h), made once its reply
+ * went to the guest (rcode -1: it never did). */
+static void record(struct msb_dns *d, const struct dns_src *src, const struct msb_dns_query *q,
+                   int32_t rule, int rcode, uint16_t answers)
+{
+    const struct msb_flow_ref ref = {src->conn ? MSB_IPPROTO_TCP : MSB_IPPROTO_UDP, false,
+                                     &src->guest, src->gport, &src->dialled, DNS_PORT};
+    msb_flow_dns(d->env, &ref, MSB_FR_ALLOW, rule, q->name,
+                 (struct msb_flow_dns_reply){q->qtype, (int16_t)rcode, answers});
+}
+
 /* ---- queries in flight -------------------------------------------------------- */
 
 static uint32_t q_index(const struct dns_q *x)
@@ -137,6 +152,7 @@ static void q_close_socket(struct dns_q *x)
 
 static void q_finish(struct dns_q *x)
 {
+    record(x->d, &x->src, &x->q, x->rule, x->rcode, x->answers);
     q_close_socket(x);
     free(x->tbuf);
     x->tbuf = NULL;
@@ -151,6 +167,7 @@ static void q_fail(struct dns_q *x, uint8_t rcode)
     msb_put16(x->msg, x->guest_id);
     size_t n = msb_dns_build_status(x->msg, &x->q, rcode, 0, d->out, sizeof d->out);
     reply_to(d, &x->src, d->out, n);
+    x->rcode = rcode;
     if (rcode == MSB_DNS_REFUSED)
         OUTCOME(d, &x->src, refused);
     else
@@ -201,18 +218,21 @@ static void feed_index(struct msb_dns *d, const struct dns_q *x, const struct ms
 
 /* ans (n bytes, writable) goes to the guest with its ID restored; over
  * UDP cut to TC=1 when it exceeds the size the guest said it takes. */
-static void deliver(struct dns_q *x, uint8_t *ans, size_t n, uint8_t rcode)
+static void deliver(struct dns_q *x, uint8_t *ans, size_t n, const struct msb_dns_answer *a)
 {
     struct msb_dns *d = x->d;
     msb_put16(ans, x->guest_id);
     msb_put16(x->msg, x->guest_id);
     const uint8_t *b = ans;
+    x->rcode = a->rcode;
+    x->answers = a->h.an;
     if (!x->src.conn && n > x->q.udp_size) {
         n = msb_dns_build_truncated(ans, &x->q, d->out, sizeof d->out);
         b = d->out;
+        x->answers = 0; /* TC=1 and the question only */
         OUTCOME(d, &x->src, truncated);
     }
-    if (rcode == MSB_DNS_NXDOMAIN)
+    if (a->rcode == MSB_DNS_NXDOMAIN)
         OUTCOME(d, &x->src, nxdomain);
     reply_to(d, &x->src, b, n);
     OUTCOME(d, &x->src, answered);
@@ -255,7 +275,7 @@ static void on_answer(struct dns_q *x, uint8_t *ans, size_t n)
         return;
     }
     feed_index(d, x, &a);
-    deliver(x, ans, n, a.rcode);
+    deliver(x, ans, n, &a);
 }
 
 /* The pool's calls: an answer for query q (NONE: no query waits for it),
@@ -440,17 +460,18 @@ static struct dns_q *q_alloc(struct msb_dns *d)
 }
 
 static void q_start(struct msb_dns *d, const struct dns_src *src, const uint8_t *m, size_t n,
-                    const struct msb_dns_query *q, bool configured)
+                    const struct msb_dns_query *q, bool configured, int32_t rule)
 {
     struct dns_q *x = q_alloc(d);
     if (!x) {
         msb_count(&d->m->in_flight_cap, 1);
         OUTCOME(d, src, servfail);
         reply_status(d, src, m, q, MSB_DNS_SERVFAIL, 0);
+        record(d, src, q, rule, MSB_DNS_SERVFAIL, 0);
         return;
     }
     *x = (struct dns_q){.d = d, .used = true, .configured = configured, .src = *src,
-                        .guest_id = q->h.id, .fd = -1,
+                        .guest_id = q->h.id, .rule = rule, .rcode = -1, .fd = -1,
                         .deadline_ms = msb_now_ms() + d->timeout_ms, .q = *q, .len = n};
     memcpy(x->msg, m, n);
     msb_count(&d->m->in_flight, 1);
@@ -462,7 +483,7 @@ static void q_start(struct msb_dns *d, const struct dns_src *src, const uint8_t 
 /* host.microsandbox.internal: the gateway of the asked family, or NODATA
  * for any other type or an inactive family (never asked upstream). */
 static void answer_alias(struct msb_dns *d, const struct dns_src *src, const uint8_t *m,
-                         const struct msb_dns_query *q)
+                         const struct msb_dns_query *q, int32_t rule)
 {
     enum msb_family fam = family_of(q->qtype);
     struct msb_ip gw;
@@ -473,6 +494,7 @@ static void answer_alias(struct msb_dns *d, const struct dns_src *src, const uin
         n = msb_dns_build_status(m, q, MSB_DNS_NOERROR, MSB_DNS_F_AA, d->out, sizeof d->out);
     OUTCOME(d, src, alias);
     reply_to(d, src, d->out, n);
+    record(d, src, q, rule, MSB_DNS_NOERROR, n >= 12 ? msb_get16(d->out + 6) : 0);
 }
 
 /* The resolver the guest asked is checked as the flow it is: UDP/53 to
@@ -493,11 +515,11 @@ static bool resolver_allowed(struct msb_dns *d, const struct dns_src *src)
 /* Domain and suffix rules on the query name; terminate also stops the
  * sandbox, once, naming the rule and the name. */
 static bool name_allowed(struct msb_dns *d, const struct dns_src *src,
-                         const struct msb_dns_query *q)
+                         const struct msb_dns_query *q, int32_t *rule)
 {
     const struct msb_flow_ref ref = {src->conn ? MSB_IPPROTO_TCP : MSB_IPPROTO_UDP, false,
                                      &src->guest, src->gport, &src->dialled, DNS_PORT};
-    if (msb_policy_allow_name(d->env, &ref, q->name))
+    if (msb_policy_allow_name(d->env, &ref, q->name, q->qtype, rule))
         return true;
     msb_count(&d->m->name_denied, 1);
     return false;
@@ -526,21 +548,23 @@ static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m
         reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
         return;
     }
-    if (!name_allowed(d, src, q)) {
+    int32_t rule;
+    if (!name_allowed(d, src, q, &rule)) {
         OUTCOME(d, src, refused);
         reply_status(d, src, m, q, MSB_DNS_REFUSED, 0);
         return;
     }
     if (msb_dns_is_host_alias(q)) {
-        answer_alias(d, src, m, q);
+        answer_alias(d, src, m, q, rule);
         return;
     }
     if (configured && d->nup == 0) {
         OUTCOME(d, src, servfail);
         reply_status(d, src, m, q, MSB_DNS_SERVFAIL, 0);
+        record(d, src, q, rule, MSB_DNS_SERVFAIL, 0);
         return;
     }
-    q_start(d, src, m, n, q, configured);
+    q_start(d, src, m, n, q, configured, rule);
 }
 
 /* One query, from either transport. */

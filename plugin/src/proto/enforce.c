@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "lib/dns_msg.h"
 #include "model/policy_engine.h"
 #include "msbnet/msbnet.h"
 #include "proto/env.h"
@@ -144,13 +145,13 @@ static bool apply(struct msb_env *env, const struct msb_flow_ref *ref,
         terminate_once(env, ref, v.rule, NULL);
         env->verdict.action = MSB_FR_TERMINATE;
         if (rec)
-            msb_flow_refused(env, rec, MSB_FR_TERMINATE, (int32_t)v.rule, NULL);
+            msb_flow_refused(env, rec, MSB_FR_TERMINATE, (int32_t)v.rule);
         return false;
     default:
         msb_count(&m->denied, 1);
         env->verdict.action = MSB_FR_DENY;
         if (rec)
-            msb_flow_refused(env, rec, MSB_FR_DENY, (int32_t)v.rule, NULL);
+            msb_flow_refused(env, rec, MSB_FR_DENY, (int32_t)v.rule);
         return false;
     }
 }
@@ -219,7 +220,7 @@ static bool never_dialled(struct msb_env *env, const struct msb_flow_ref *r, boo
 bool msb_policy_allow(struct msb_env *env, const struct msb_flow_ref *r)
 {
     if (never_dialled(env, r, true)) {
-        msb_flow_refused(env, r, MSB_FR_REFUSED, -1, NULL);
+        msb_flow_refused(env, r, MSB_FR_REFUSED, -1);
         return false;
     }
     struct msb_pol_flow f = pol_flow(r);
@@ -243,15 +244,20 @@ bool msb_policy_allow_sni(struct msb_env *env, const struct msb_flow_ref *r, con
     return apply(env, r, &f, v, sni);
 }
 
-bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *r, const char *name)
+bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *r, const char *name,
+                           uint16_t qtype, int32_t *rule)
 {
     struct msb_pol_verdict v = msb_policy_dns_name(*env->policy, name);
     struct msb_policy_metrics *m = &env->metrics->policy;
     uint8_t action = v.action == MSB_POL_ALLOW  ? MSB_FR_ALLOW
                      : v.action == MSB_POL_DENY ? MSB_FR_DENY
                                                 : MSB_FR_TERMINATE;
-    /* One record per query name the guest asked, whatever the verdict. */
-    msb_flow_refused(env, r, action, (int32_t)v.rule, name);
+    *rule = (int32_t)v.rule;
+    /* A refused name's record now (the guest gets REFUSED); an allowed
+     * one's when its reply goes (the forwarder's, with the rcode). */
+    if (action != MSB_FR_ALLOW)
+        msb_flow_dns(env, r, action, (int32_t)v.rule, name,
+                     (struct msb_flow_dns_reply){qtype, MSB_DNS_REFUSED, 0});
     if (v.action == MSB_POL_ALLOW) {
         if (v.rule >= 0)
             msb_count(&m->allowed, 1);

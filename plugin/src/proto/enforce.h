@@ -46,10 +46,14 @@ bool msb_policy_wants_sni(struct msb_env *env);
  * alone.  A refusal is counted (denied, sni_mismatch, by rule). */
 bool msb_policy_allow_sni(struct msb_env *env, const struct msb_flow_ref *f, const char *sni);
 
-/* A DNS query for name (presentation form) from the guest's f: domain and
- * suffix rules decide (policy_dns.c); a refusal is counted, terminate fires
- * the hook naming the rule, the flow and the name. */
-bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *f, const char *name);
+/* A DNS query for name (presentation form, question type qtype) from the
+ * guest's f: domain and suffix rules decide (policy_dns.c), *rule is the
+ * deciding rule (-1: the default); a refusal is counted and recorded (a
+ * DNS flow record, rcode REFUSED), terminate fires the hook naming the
+ * rule, the flow and the name.  An allowed query's record is the caller's
+ * to make once it has replied (msb_flow_dns). */
+bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *f, const char *name,
+                           uint16_t qtype, int32_t *rule);
 
 /* After a policy swap: would the current policy still let this open flow
  * through (in its own direction)?  Nothing counted, no hook. */

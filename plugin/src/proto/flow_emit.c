@@ -62,29 +62,31 @@ void msb_flow_begin(struct msb_env *env, const struct msb_flow_ref *f, uint8_t p
 }
 
 void msb_flow_refused(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action,
-                      int32_t rule, const char *name)
+                      int32_t rule)
 {
     if (!env->flows)
         return;
     struct msb_flowrec r;
-    msb_flow_begin(env, f, name ? MSB_FR_DNS : proto_of(f->proto), &r);
+    msb_flow_begin(env, f, proto_of(f->proto), &r);
     r.action = action;
     r.rule = rule;
-    if (name)
-        snprintf(r.hostname, sizeof r.hostname, "%s", name);
-    /* A DNS query the policy let through is recorded at its decision too
-     * (its answer is the forwarder's business): it ends "closed". */
-    msb_flow_finish(env, &r, action == MSB_FR_ALLOW ? MSB_FR_END_CLOSED : MSB_FR_END_REFUSED);
+    msb_flow_finish(env, &r, MSB_FR_END_REFUSED);
 }
 
-void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r)
+void msb_flow_dns(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action, int32_t rule,
+                  const char *name, struct msb_flow_dns_reply reply)
 {
-    if (pg->total++ < pg->offset || pg->n >= pg->limit)
+    if (!env->flows)
         return;
-    struct msb_flowrec *o = &pg->out[pg->n++];
-    *o = *r;
-    o->closed_unix_ms = 0;
-    o->end = MSB_FR_END_OPEN;
+    struct msb_flowrec r;
+    msb_flow_begin(env, f, MSB_FR_DNS, &r);
+    r.action = action;
+    r.rule = rule;
+    snprintf(r.hostname, sizeof r.hostname, "%s", name);
+    r.dns_qtype = reply.qtype;
+    r.dns_rcode = reply.rcode;
+    r.dns_answers = reply.answers;
+    msb_flow_finish(env, &r, action == MSB_FR_ALLOW ? MSB_FR_END_CLOSED : MSB_FR_END_REFUSED);
 }
 
 void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end)

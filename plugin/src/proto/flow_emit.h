@@ -26,7 +26,19 @@ void msb_flow_begin(struct msb_env *env, const struct msb_flow_ref *f, uint8_t p
 
 /* A flow the policy refused (action deny, terminate or refused). */
 void msb_flow_refused(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action,
-                      int32_t rule, const char *name);
+                      int32_t rule);
+
+/* A DNS query for name (f: the guest's flow to the resolver it asked): a
+ * refused one (end "refused") or one msbnet answered or forwarded (end
+ * "closed"), with its question type, the rcode of the reply the guest got
+ * (-1: none) and that reply's answer records. */
+struct msb_flow_dns_reply {
+    uint16_t qtype;
+    int16_t rcode;
+    uint16_t answers;
+};
+void msb_flow_dns(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action, int32_t rule,
+                  const char *name, struct msb_flow_dns_reply reply);
 
 /* Stamps closed_unix_ms and pushes r (a full ring drops and counts it). */
 void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end);
@@ -37,16 +49,5 @@ void msb_flow_finish(struct msb_env *env, struct msb_flowrec *r, uint8_t end);
  * flow has no record), close finishes, frees and clears it (NULL ignored). */
 struct msb_flowrec *msb_flow_open(struct msb_env *env, const struct msb_flow_ref *f, uint8_t proto);
 void msb_flow_close(struct msb_env *env, struct msb_flowrec **r, uint8_t end);
-
-/* A page of the live flow table (issue 15): every module offers each open
- * flow's record in turn; the ones at offset .. offset+limit-1 of that
- * sequence are copied to out (end "open", closed_unix_ms 0), total counts
- * them all.  Zero-initialise n and total. */
-struct msb_flow_page {
-    uint32_t offset, limit;
-    struct msb_flowrec *out; /* limit slots */
-    uint32_t n, total;
-};
-void msb_flow_page_add(struct msb_flow_page *pg, const struct msb_flowrec *r);
 
 #endif

@@ -172,7 +172,7 @@ struct tcp_flow {
      * first one wins: an idle timeout's abort is not "rst_host").  On the
      * heap while the flow lives (NULL when out of memory: no record): the
      * table reuses slots FIFO, so a record in every slot would make a
-     * flood touch max_flows x 608 bytes. */
+     * flood touch max_flows x 616 bytes. */
     struct msb_flowrec *rec;
 };
 
@@ -182,13 +182,29 @@ static inline void msb_tcp_flow_ended(struct tcp_flow *f, uint8_t end)
         f->rec->end = end;
 }
 
-/* Bytes relayed, for the record. */
+/* The segments `in` bytes handed to lwIP at once make at the flow's MSS
+ * (tcp_proxy.c): the record's packets_in, counted where bytes are, with
+ * no hook in lwIP's output path (retransmissions are not counted). */
+uint64_t msb_tcp_segs_for(const struct tcp_flow *f, uint64_t in);
+
+/* Bytes relayed, for the record, and the segments they fill toward the
+ * guest. */
 static inline void msb_tcp_flow_bytes(struct tcp_flow *f, uint64_t out, uint64_t in)
 {
     if (f->rec) {
         f->rec->bytes_out += out;
         f->rec->bytes_in += in;
+        if (in)
+            f->rec->pkts_in += msb_tcp_segs_for(f, in);
     }
+}
+
+/* Data segments from the guest that lwIP delivered (one pbuf each: a
+ * frame becomes one pbuf), for the record's packets_out. */
+static inline void msb_tcp_flow_segs_out(struct tcp_flow *f, uint64_t segs)
+{
+    if (f->rec)
+        f->rec->pkts_out += segs;
 }
 
 /* The record of a flow that starts now (tcp.c). */

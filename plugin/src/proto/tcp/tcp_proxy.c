@@ -429,6 +429,12 @@ static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pc
     return ERR_OK;
 }
 
+uint64_t msb_tcp_segs_for(const struct tcp_flow *f, uint64_t in)
+{
+    uint64_t mss = f->pcb && f->pcb->mss ? f->pcb->mss : 536; /* RFC 9293's default */
+    return (in + mss - 1) / mss;
+}
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct tcp_flow *f = arg;
@@ -449,6 +455,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         return ERR_MEM; /* lwIP keeps p and offers it again */
     }
     f->last_active_ms = msb_now_ms();
+    msb_tcp_flow_segs_out(f, pbuf_clen(p)); /* after ERR_MEM: counted once */
     msb_tcp_flow_pend(f, PEND_ACK, true);
     msb_tcp_flow_mark_batch(t, f);
     if (f->fd < 0 || msb_tcp_flow_saw(f, EVT_HOST_SHUT_WR)) {
