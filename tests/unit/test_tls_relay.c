@@ -660,6 +660,36 @@ static void test_handshake_timeout(void)
     world_free(&w);
 }
 
+/* tls.max_connections: the engine refuses a connection past the cap
+ * (counted), and a freed one makes room again. */
+static void test_max_conns(void)
+{
+    char e[256];
+    struct msb_ip ip;
+    CU_ASSERT_FATAL(msb_ip_parse("192.0.2.10", &ip) == 0);
+    struct msb_tls_ctx_opts o = {.ca = sandbox_ca, .no_system_roots = true, .max_conns = 2};
+    struct msb_tls_ctx *c = msb_tls_ctx_new(&o, e, sizeof e);
+    CU_ASSERT_FATAL(c != NULL);
+    struct msb_tls_conn *a = msb_tls_conn_new(c, &ip, 0), *b = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    CU_ASSERT_EQUAL(msb_tls_ctx_live(c), 2);
+    CU_ASSERT_PTR_NULL(msb_tls_conn_new(c, &ip, 0));
+    CU_ASSERT_PTR_NULL(msb_tls_conn_new(c, &ip, 0));
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->refused_cap, 2);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->alloc_failed, 0);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->intercepted, 2);
+    msb_tls_conn_free(a);
+    CU_ASSERT_EQUAL(msb_tls_ctx_live(c), 1);
+    a = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->refused_cap, 2);
+    msb_tls_conn_free(a);
+    msb_tls_conn_free(b);
+    CU_ASSERT_EQUAL(msb_tls_ctx_live(c), 0);
+    msb_tls_ctx_free(c);
+}
+
 static void test_guest_garbage(void)
 {
     struct world w;
@@ -931,6 +961,7 @@ int main(void)
         {"upstream certificate for another name", test_upstream_wrong_name},
         {"upstream answers with garbage", test_upstream_garbage},
         {"verify_upstream off", test_verify_off},
+        {"max_conns: refused past the cap, room again after a free", test_max_conns},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},

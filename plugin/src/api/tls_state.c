@@ -142,7 +142,8 @@ int msb_tls_state_start(struct msb_tls_state *t, char *err, size_t errlen)
                                  .upstream_ca_files = (const char *const *)s->upstream_ca_files,
                                  .n_upstream_ca_files = s->n_upstream_ca_files,
                                  .verify_upstream = s->verify_upstream,
-                                 .leaf_cache_size = s->leaf_cache_size};
+                                 .leaf_cache_size = s->leaf_cache_size,
+                                 .max_conns = s->max_connections};
     t->ctx = msb_tls_ctx_new(&o, why, sizeof why);
     if (!t->ctx) {
         msb_tls_ca_free(ca);

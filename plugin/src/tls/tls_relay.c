@@ -34,6 +34,7 @@ struct msb_tls_ctx *msb_tls_ctx_new(const struct msb_tls_ctx_opts *o, char *err,
     c->verify_upstream = o->verify_upstream;
     c->handshake_ms = o->handshake_ms ? o->handshake_ms : MSB_TLS_HS_DEFAULT_MS;
     c->buf_size = o->buf_size ? o->buf_size : MSB_TLS_BUF_DEFAULT;
+    c->max_conns = o->max_conns;
     struct msb_tls_cache_opts co = {.capacity = o->leaf_cache_size};
     c->cache = msb_tls_cache_new(o->ca, &co, err, errlen);
     if (!c->cache || msb_tls_hs_ctx_setup(c, o, err, errlen) < 0) {
@@ -58,6 +59,11 @@ const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c)
     return &c->st;
 }
 
+size_t msb_tls_ctx_live(const struct msb_tls_ctx *c)
+{
+    return c->live;
+}
+
 const struct msb_tls_cache_stats *msb_tls_ctx_cache_stats(const struct msb_tls_ctx *c)
 {
     return msb_tls_cache_stats(c->cache);
@@ -79,6 +85,10 @@ static SSL *ssl_on_pair(SSL_CTX *sc, size_t size, BIO **ext)
 struct msb_tls_conn *msb_tls_conn_new(struct msb_tls_ctx *c, const struct msb_ip *dst,
                                       uint64_t now_ms)
 {
+    if (c->max_conns && c->live >= c->max_conns) {
+        c->st.refused_cap++;
+        return NULL;
+    }
     struct msb_tls_conn *t = calloc(1, sizeof *t);
     if (t)
         t->g = ssl_on_pair(c->srv, c->buf_size, &t->g_ext);
@@ -89,6 +99,7 @@ struct msb_tls_conn *msb_tls_conn_new(struct msb_tls_ctx *c, const struct msb_ip
         return NULL;
     }
     c->st.intercepted++;
+    c->live++;
     t->ctx = c;
     t->dst = *dst;
     t->deadline = now_ms + c->handshake_ms;
@@ -104,6 +115,7 @@ void msb_tls_conn_free(struct msb_tls_conn *t)
     if (!t)
         return;
     msb_tls_relay_free(t);
+    t->ctx->live--;
     SSL_free(t->g);
     SSL_free(t->u);
     BIO_free(t->g_ext);

@@ -58,6 +58,7 @@ struct msb_tls_ctx_opts {
     size_t leaf_cache_size;   /* 0: the cache's default */
     uint32_t handshake_ms;    /* both handshakes done within this, else FAILED (0: 10 s) */
     size_t buf_size;          /* each of the four ciphertext buffers (0: 8 KiB; 1..64 KiB) */
+    size_t max_conns;         /* connections alive at once; 0: unbounded (tests) */
 };
 
 /* Counters the stack copies into metrics (tls.*, secrets.*). */
@@ -77,11 +78,14 @@ struct msb_tls_stats {
     uint64_t bytes_to_upstream, bytes_to_guest; /* plaintext */
     uint64_t alloc_failed;       /* a connection (or its filter) could not be allocated */
     uint64_t tls_io_failed;      /* a TLS error on either side after the handshakes */
+    uint64_t refused_cap;        /* msb_tls_conn_new refused: max_conns alive already */
 };
 
 struct msb_tls_ctx *msb_tls_ctx_new(const struct msb_tls_ctx_opts *o, char *err, size_t errlen);
 void msb_tls_ctx_free(struct msb_tls_ctx *c);
 const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c);
+/* Connections alive now (made and not yet freed). */
+size_t msb_tls_ctx_live(const struct msb_tls_ctx *c);
 /* The leaf cache's own counters (hits, misses, evictions, ...). */
 const struct msb_tls_cache_stats *msb_tls_ctx_cache_stats(const struct msb_tls_ctx *c);
 
@@ -97,7 +101,7 @@ struct msb_tls_conn;
 /* A connection for a guest that dialled DST (used for the leaf when the
  * ClientHello has no SNI, and for upstream IP verification).  NOW_MS is the
  * caller's monotonic clock, for the handshake deadline.  NULL when out of
- * memory (counted). */
+ * memory (alloc_failed) or when max_conns are alive (refused_cap). */
 struct msb_tls_conn *msb_tls_conn_new(struct msb_tls_ctx *c, const struct msb_ip *dst,
                                       uint64_t now_ms);
 void msb_tls_conn_free(struct msb_tls_conn *t);

@@ -37,6 +37,7 @@ struct msb_tls_ctx {
     bool verify_upstream;
     uint32_t handshake_ms;
     size_t buf_size;
+    size_t max_conns, live; /* live: made and not yet freed */
     struct msb_tls_stats st;
 };
 

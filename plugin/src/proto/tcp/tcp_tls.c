@@ -14,6 +14,8 @@
  *     room.  Each side's FIN follows the engine's done flags.  A violation
  *     (a secret for a host it may not go to) or a failure resets both
  *     sides, after any alert the engine has for the guest.
+ *   with tls.max_connections intercepted already (or no memory): reset,
+ *     never relayed raw (tls.refused_cap, tls.alloc_failed).
  * Counters: tls.* from the engine, per-secret substitutions and
  * violations into the owner's arrays.
  */
@@ -75,6 +77,8 @@ static int decide(struct msb_tcp *t, struct tcp_flow *f)
         msb_count(&m->bypassed, 1);
         return 1;
     }
+    /* Never spliced raw instead when over the cap or out of memory: an
+     * eligible connection left unintercepted could carry a secret out. */
     f->tls = msb_tls_conn_new(t->env->tls, &f->d, msb_now_ms());
     if (!f->tls)
         return -2;
@@ -242,8 +246,8 @@ int msb_tcp_tls_flush(struct msb_tcp *t, struct tcp_flow *f)
         int d = decide(t, f);
         if (d == -1)
             return 0; /* the rest of the ClientHello */
-        if (d == -2) {
-            msb_count(&t->env->metrics->tls.alloc_failed, 1);
+        if (d == -2) { /* refused_cap or alloc_failed, counted by the engine */
+            msb_tcp_tls_publish(t);
             return -1;
         }
         msb_tcp_flow_pend(f, PEND_TLS, false);
@@ -308,6 +312,7 @@ void msb_tcp_tls_publish(struct msb_tcp *t)
     COPY(upstream_verify_failed) COPY(bad_sni) COPY(handshake_timeouts) COPY(alpn_h2)
     COPY(alpn_http1) COPY(alpn_other) COPY(alpn_none) COPY(h2_withheld) COPY(http_malformed)
     COPY(bytes_to_upstream) COPY(bytes_to_guest) COPY(alloc_failed) COPY(tls_io_failed)
+    COPY(refused_cap)
 #undef COPY
     uint64_t subs = 0, viols = 0;
     for (int i = 0; i < MSB_SECRETS_MAX; i++) {
