@@ -32,6 +32,7 @@ static const struct msbd_method methods[] = {
      msbd_rpc_list_published_ports, NULL},
     {SVC "StreamFlowRecords", &msbnet__v1__stream_flow_records_request__descriptor,
      msbd_rpc_stream_flow_records, msbd_rpc_flow_records_sent},
+    {SVC "SetSecrets", &msbnet__v1__set_secrets_request__descriptor, msbd_rpc_set_secrets, NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

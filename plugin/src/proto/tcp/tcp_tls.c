@@ -190,16 +190,16 @@ static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const ch
 /* What the violated secret's on_violation asks beyond the reset. */
 static void on_violation(struct msb_tcp *t, const struct tcp_flow *f)
 {
-    int v = msb_tls_conn_violation(f->tls);
-    const struct msb_secrets_cfg *s = t->env->secrets;
-    if (!s || v < 0 || (uint32_t)v >= s->n)
+    /* The connection's own generation: secrets replaced since it opened
+     * do not renumber its verdict. */
+    const struct msb_secret_cfg *s = msb_tls_conn_secret(f->tls, msb_tls_conn_violation(f->tls));
+    if (!s)
         return;
-    uint32_t action = s->s[v].on_violation;
-    if (action != MSB_VIOLATION_BLOCK)
+    if (s->on_violation != MSB_VIOLATION_BLOCK)
         fprintf(stderr, "msbnet: secret %s sent toward \"%s\" (port %u), not one of its hosts: "
-                "connection reset\n", s->s[v].env, msb_tls_conn_sni(f->tls), f->dp);
-    if (action == MSB_VIOLATION_BLOCK_TERMINATE)
-        terminate_once(t, f, s->s[v].env);
+                "connection reset\n", s->env, msb_tls_conn_sni(f->tls), f->dp);
+    if (s->on_violation == MSB_VIOLATION_BLOCK_TERMINATE)
+        terminate_once(t, f, s->env);
 }
 
 /* A violation or a failure: the guest gets the engine's alert, if lwIP
@@ -314,15 +314,12 @@ void msb_tcp_tls_publish(struct msb_tcp *t)
     COPY(bytes_to_upstream) COPY(bytes_to_guest) COPY(alloc_failed) COPY(tls_io_failed)
     COPY(refused_cap)
 #undef COPY
-    uint64_t subs = 0, viols = 0;
     for (int i = 0; i < MSB_SECRETS_MAX; i++) {
-        subs += s->substitutions[i];
-        viols += s->violations[i];
         if (t->env->secret_substitutions)
             put(&t->env->secret_substitutions[i], s->substitutions[i]);
         if (t->env->secret_violations)
             put(&t->env->secret_violations[i], s->violations[i]);
     }
-    put(&m->substitutions, subs);
-    put(&m->violations, viols);
+    put(&m->substitutions, s->substitutions_total);
+    put(&m->violations, s->violations_total);
 }
