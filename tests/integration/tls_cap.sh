@@ -61,7 +61,7 @@ expect "the first CAP are intercepted and answered" "held=$CAP reset=$N other=0 
 expect "slots come back once closed" "again=10" "$out"
 tls=$(grep -o '"tls":{[^}]*}' <<<"$out" | tail -1)
 echo "$tls"
-expect "tls.refused_cap counts the N reset" "\"refused_cap\":$N}" "$tls"
+expect "tls.refused_cap counts the N reset" "\"refused_cap\":$N," "$tls"
 expect "tls.intercepted: CAP + 10, never more" "\"intercepted\":$((CAP + 10))," "$tls"
 grow=$((heldrss - idle))
 per=$((grow / CAP))

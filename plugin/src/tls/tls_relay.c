@@ -68,9 +68,16 @@ void msb_tls_ctx_set_secrets(struct msb_tls_ctx *c, struct msb_secret_gen *g)
     memset(c->st.violations, 0, sizeof c->st.violations);
 }
 
-const struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c)
+struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c)
 {
     return c->gen;
+}
+
+void msb_tls_ctx_count_violation(struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i)
+{
+    c->st.violations_total++;
+    if (g == c->gen && i >= 0 && i < MSB_SECRETS_MAX)
+        c->st.violations[i]++;
 }
 
 size_t msb_tls_ctx_live(const struct msb_tls_ctx *c)

@@ -92,7 +92,10 @@ const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c);
  * taken; NULL: none), open ones keep the generation they were made with.
  * The per-secret counters restart at zero. */
 void msb_tls_ctx_set_secrets(struct msb_tls_ctx *c, struct msb_secret_gen *g);
-const struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c);
+struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c);
+/* A violation found outside the engine (scan_plaintext) on secret I of G,
+ * counted with the engine's own. */
+void msb_tls_ctx_count_violation(struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i);
 /* Connections alive now (made and not yet freed). */
 size_t msb_tls_ctx_live(const struct msb_tls_ctx *c);
 /* The leaf cache's own counters (hits, misses, evictions, ...). */

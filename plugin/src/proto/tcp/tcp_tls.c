@@ -166,8 +166,9 @@ static void drain_guest(struct msb_tcp *t, struct tcp_flow *f, bool *moved)
 }
 
 /* block-and-terminate: the hook fires once per instance, naming the
- * secret (never its value), the SNI and the flow. */
-static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const char *secret)
+ * secret (never its value), the SNI or address and the flow. */
+static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const char *secret,
+                           const char *name)
 {
     if (atomic_exchange(t->env->terminated, true))
         return;
@@ -178,28 +179,31 @@ static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const ch
     snprintf(flow, sizeof flow, v6 ? "tcp [%s]:%u -> [%s]:%u" : "tcp %s:%u -> %s:%u", g, f->gp,
              d, f->dp);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", MSBNET_REASON_KIND, "secret_violation",
-                          MSBNET_REASON_SECRET, secret, MSBNET_REASON_NAME,
-                          msb_tls_conn_sni(f->tls), MSBNET_REASON_PROTOCOL, "tcp",
-                          MSBNET_REASON_FLOW, flow);
+                          MSBNET_REASON_SECRET, secret, MSBNET_REASON_NAME, name,
+                          MSBNET_REASON_PROTOCOL, "tcp", MSBNET_REASON_FLOW, flow);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     msb_hook_trigger(t->env->hook, text ? text : "{\"reason\":\"secret_violation\"}");
     free(text);
     json_decref(o);
 }
 
-/* What the violated secret's on_violation asks beyond the reset. */
+void msb_tcp_tls_violation(struct msb_tcp *t, const struct tcp_flow *f,
+                           const struct msb_secret_cfg *s, const char *name)
+{
+    if (s->on_violation != MSB_VIOLATION_BLOCK)
+        fprintf(stderr, "msbnet: secret %s sent toward \"%s\" (port %u%s), not one of its "
+                "hosts: connection reset\n", s->env, name, f->dp, f->tls ? "" : ", plaintext");
+    if (s->on_violation == MSB_VIOLATION_BLOCK_TERMINATE)
+        terminate_once(t, f, s->env, name);
+}
+
+/* The secret behind an engine's VIOLATION, from the connection's own
+ * generation: secrets replaced since it opened do not renumber it. */
 static void on_violation(struct msb_tcp *t, const struct tcp_flow *f)
 {
-    /* The connection's own generation: secrets replaced since it opened
-     * do not renumber its verdict. */
     const struct msb_secret_cfg *s = msb_tls_conn_secret(f->tls, msb_tls_conn_violation(f->tls));
-    if (!s)
-        return;
-    if (s->on_violation != MSB_VIOLATION_BLOCK)
-        fprintf(stderr, "msbnet: secret %s sent toward \"%s\" (port %u), not one of its hosts: "
-                "connection reset\n", s->env, msb_tls_conn_sni(f->tls), f->dp);
-    if (s->on_violation == MSB_VIOLATION_BLOCK_TERMINATE)
-        terminate_once(t, f, s->env);
+    if (s)
+        msb_tcp_tls_violation(t, f, s, msb_tls_conn_sni(f->tls));
 }
 
 /* A violation or a failure: the guest gets the engine's alert, if lwIP
