@@ -22,7 +22,7 @@ ctl=$(realpath "${2:?}")
 proto=${3:?}
 py=/usr/bin/python3
 source "$here/../lib/topology.sh"
-topo_require curl openssl dnsmasq timeout $py
+topo_require curl openssl dnsmasq timeout pgrep $py
 topo_up || exit 1
 source "$here/../lib/checks.sh"
 GUEST_TIMEOUT=120
@@ -86,6 +86,11 @@ SYNC=$sync guest --dns $TOPO_I4 --config "$TOPO_DIR/tls.json" --control-socket "
 gpid=$!
 
 wait_mark "$sync/doneA" 60 || bad "phase A ran" "$(cat "$TOPO_DIR/guest.out")"
+# The values sit in locked pages (msbnetd runs as root: no RLIMIT_MEMLOCK).
+mpid=$(pgrep -o -f "^$msbnetd run")
+lck=$(awk '/^VmLck:/ {print $2}' "/proc/$mpid/status")
+((lck >= 64)) && ok "msbnetd holds the secrets in locked memory (VmLck $lck kB)" \
+    || bad "msbnetd holds the secrets in locked memory" "VmLck ${lck:-?} kB"
 printf '[{"env": "SECK", "value": "%s", "hosts": ["api.test"]}, {"env": "SECJ", "value": "%s",
     "hosts": ["api.test"]}]' "$v2" "$j1" | rpc "$sock" set >"$TOPO_DIR/set1.out"
 expect "grpcio SetSecrets" "OK secrets=2 removed=0" "$(cat "$TOPO_DIR/set1.out")"
@@ -129,6 +134,7 @@ grep -q "/jC" "$log" && bad "C: the removed secret's placeholder reached the ups
 expect "C: the removed secret's request is reset" "C J: curl: (" "$out"
 tls=$(grep -o '"tls":{[^}]*}' <<<"$out" | tail -1)
 expect "tls.violations 1" '"violations":1,' "$tls"
+expect "tls.secret_mem_unlocked 0" '"secret_mem_unlocked":0' "$tls"
 expect "tls.substitutions 5 (A and B both, C only K)" '"substitutions":5,' "$tls"
 all="$out$list$pylist$set2$(cat "$TOPO_DIR/logs/guest.log" 2>/dev/null)"
 leak=

@@ -34,6 +34,7 @@
 #include "lib/tls_sni.h"
 #include "model/tls_config.h"
 #include "proto/tcp/tcp_int.h"
+#include "tls/secret_mem.h"
 #include "tls/tls_relay.h"
 #include "msbnet/msbnet.h"
 
@@ -324,6 +325,7 @@ void msb_tcp_tls_publish(struct msb_tcp *t)
         if (t->env->secret_violations)
             put(&t->env->secret_violations[i], s->violations[i]);
     }
+    put(&m->secret_mem_unlocked, msb_secret_mem_lock_failed());
     put(&m->substitutions, s->substitutions_total);
     put(&m->violations, s->violations_total);
 }
