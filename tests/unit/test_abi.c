@@ -563,6 +563,24 @@ static void test_set_secrets_appended(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"K\",\"hosts\":[]")); /* both tombstones */
     CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"J\",\"hosts\":[]"));
     api->free_string(js);
+    /* K back without a placeholder: it gets the guest's again, no tombstone
+     * left for it; J stays removed. */
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"new-value-k3\","
+                                        "\"hosts\":[\"api.example.com\"]}]", err, sizeof err),
+                    MSBNET_OK);
+    js = api->secrets_json(n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"K\",\"hosts\":[\"api.example.com\"]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"placeholder\":\"Pkey-000001\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"J\",\"hosts\":[]"));
+    CU_ASSERT_PTR_NULL(strstr(strstr(js, "Pkey-000001") + 1, "Pkey-000001")); /* once */
+    api->free_string(js);
+    /* A placeholder containing a live one is refused, naming the entry. */
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"v-k4-zzzz\","
+                                        "\"hosts\":[\"a.example\"]},{\"env\":\"L\",\"value\":"
+                                        "\"v-l4-zzzz\",\"placeholder\":\"Pkey-000001x\","
+                                        "\"hosts\":[\"a.example\"]}]", err, sizeof err),
+                    MSBNET_EINVAL);
+    CU_ASSERT_PTR_NULL(strstr(err, "zzzz"));
     api->destroy(n);
 }
 
