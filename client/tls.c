@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* msbnetctl ca | secrets: the sandbox CA's certificate and the configured
- * secrets (names, hosts, counters; never a value or a placeholder). */
+/* msbnetctl ca | secrets [set FILE|-]: the sandbox CA's certificate, the
+ * secrets (names, hosts, counters; never a value or a placeholder), and a
+ * new set of them (SetSecrets; the file's values are wiped after). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,9 +9,11 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "rpc.h"
 #include "msbnet/v1/control.pb-c.h"
 
 #define SVC "/msbnet.v1.NetworkControl/"
+#define SECRETS_MAX_BYTES (1u << 20) /* 64 secrets of 4 KiB values, with room */
 
 /* Both commands take nothing but --help: -1 to go on, else the exit status. */
 static int only_help(const char *name, const char *what, int argc, char **argv)
@@ -81,6 +84,8 @@ static void print_table(const Msbnet__V1__ListSecretsResponse *r)
         printf("%-24s hosts", s->env);
         for (size_t k = 0; k < s->n_hosts; k++)
             printf("%s%s", k ? "," : " ", s->hosts[k]);
+        if (!s->n_hosts) /* a tombstone: no host may receive it */
+            printf(" none (removed: its placeholder is a violation anywhere)");
         printf("  inject");
         for (size_t k = 0; k < s->n_inject; k++)
             printf("%s%s", k ? "," : " ", s->inject[k]);
@@ -89,16 +94,13 @@ static void print_table(const Msbnet__V1__ListSecretsResponse *r)
     }
 }
 
-int ctl_secrets(const struct ctl_opts *o, int argc, char **argv)
+static int list_secrets(const struct ctl_opts *o)
 {
-    int rc = only_help("secrets", "list the secrets: name, hosts, injection, counters (never "
-                       "a value or a placeholder)", argc, argv);
-    if (rc >= 0)
-        return rc;
     Msbnet__V1__ListSecretsRequest req = MSBNET__V1__LIST_SECRETS_REQUEST__INIT;
     ProtobufCMessage *resp;
-    if ((rc = ctl_call(o, "secrets", SVC "ListSecrets", &req.base,
-                       &msbnet__v1__list_secrets_response__descriptor, &resp)) != 0)
+    int rc = ctl_call(o, "secrets", SVC "ListSecrets", &req.base,
+                      &msbnet__v1__list_secrets_response__descriptor, &resp);
+    if (rc)
         return rc;
     const Msbnet__V1__ListSecretsResponse *r = (const void *)resp;
     if (o->json) {
@@ -108,4 +110,43 @@ int ctl_secrets(const struct ctl_opts *o, int argc, char **argv)
     }
     protobuf_c_message_free_unpacked(resp, NULL);
     return 0;
+}
+
+/* The file's "secrets" list to SetSecrets; the text is wiped either way. */
+static int set_secrets(const struct ctl_opts *o, const char *path)
+{
+    char *text = ctl_read_file(path, SECRETS_MAX_BYTES);
+    if (!text)
+        return EXIT_USAGE;
+    Msbnet__V1__SetSecretsRequest req = MSBNET__V1__SET_SECRETS_REQUEST__INIT;
+    req.json = text;
+    ProtobufCMessage *resp;
+    int rc = ctl_call(o, "secrets set", SVC "SetSecrets", &req.base,
+                      &msbnet__v1__set_secrets_response__descriptor, &resp);
+    explicit_bzero(text, strlen(text));
+    free(text);
+    if (rc)
+        return rc;
+    const Msbnet__V1__SetSecretsResponse *r = (const void *)resp;
+    if (o->json)
+        ctl_print_json(json_pack("{s:I,s:I}", "secrets", (json_int_t)r->secrets, "removed",
+                                 (json_int_t)r->removed));
+    else
+        printf("%u secret%s in force, %u removed (their placeholders now violations)\n",
+               r->secrets, r->secrets == 1 ? "" : "s", r->removed);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return 0;
+}
+
+int ctl_secrets(const struct ctl_opts *o, int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "set") == 0)
+        return set_secrets(o, argv[2]);
+    if (argc == 2 && strcmp(argv[1], "list") == 0)
+        return list_secrets(o);
+    int rc = only_help("secrets [list] | secrets set FILE|-",
+                       "list the secrets: name, hosts, injection, counters (never a value or a "
+                       "placeholder);\n  set: replace them with a \"secrets\" JSON list from FILE "
+                       "or stdin", argc, argv);
+    return rc >= 0 ? rc : list_secrets(o);
 }

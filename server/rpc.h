@@ -17,6 +17,7 @@ char *msbd_policy_summary(const struct msbd_host *h);
 /* rpc_tls.c */
 void msbd_rpc_get_ca_certificate(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_list_secrets(struct msbd_call *c, const ProtobufCMessage *req);
+void msbd_rpc_set_secrets(struct msbd_call *c, const ProtobufCMessage *req);
 /* rpc_limits.c */
 void msbd_rpc_get_limits(struct msbd_call *c, const ProtobufCMessage *req);
 void msbd_rpc_set_limits(struct msbd_call *c, const ProtobufCMessage *req);

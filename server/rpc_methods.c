@@ -33,6 +33,7 @@ static const struct msbd_method methods[] = {
     {SVC "StreamFlowRecords", &msbnet__v1__stream_flow_records_request__descriptor,
      msbd_rpc_stream_flow_records, msbd_rpc_flow_records_sent},
     {SVC "ListFlows", &msbnet__v1__list_flows_request__descriptor, msbd_rpc_list_flows, NULL},
+    {SVC "SetSecrets", &msbnet__v1__set_secrets_request__descriptor, msbd_rpc_set_secrets, NULL},
 };
 
 const struct msbd_method *msbd_method_find(grpc_slice path)

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The TLS interception RPCs: GetCaCertificate and ListSecrets, from the
- * plugin's ca_certificate and secrets_json.  ListSecrets leaves out the
- * placeholders as well as the values: a controller needs names, hosts and
- * counters; the guest already has its placeholders. */
+/* The TLS interception RPCs: GetCaCertificate, ListSecrets and SetSecrets,
+ * from the plugin's ca_certificate, secrets_json and set_secrets.
+ * ListSecrets leaves out the placeholders as well as the values: a
+ * controller needs names, hosts and counters; the guest already has its
+ * placeholders. */
 #include "rpc.h"
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define HAS_FIELD(api, f)                                                                     \
     ((api)->struct_size >= offsetof(struct msbnet_api_v1, f) + sizeof((api)->f) && (api)->f)
@@ -106,4 +108,49 @@ void msbd_rpc_list_secrets(struct msbd_call *c, const ProtobufCMessage *req)
     else
         reply_secrets(c, root);
     json_decref(root);
+}
+
+/* In force after a replacement: {secrets, removed} counted from the list. */
+static void count_secrets(const struct msbd_host *h, uint32_t *live, uint32_t *removed)
+{
+    char *js = h->api->secrets_json(h->net);
+    json_t *root = js ? json_loads(js, 0, NULL) : NULL;
+    h->api->free_string(js);
+    size_t i;
+    json_t *e;
+    *live = *removed = 0;
+    json_array_foreach(json_object_get(root, "secrets"), i, e) {
+        if (json_is_true(json_object_get(e, "removed")))
+            (*removed)++;
+        else
+            (*live)++;
+    }
+    json_decref(root);
+}
+
+/* The request holds values: wiped once the plugin has parsed it (the
+ * gRPC receive buffers are not ours to wipe). */
+void msbd_rpc_set_secrets(struct msbd_call *c, const ProtobufCMessage *req)
+{
+    const Msbnet__V1__SetSecretsRequest *r = (const Msbnet__V1__SetSecretsRequest *)req;
+    const struct msbd_host *h = c->g->host;
+    if (!HAS_FIELD(h->api, set_secrets) || !HAS_FIELD(h->api, secrets_json)) {
+        msbd_call_finish(c, GRPC_STATUS_UNIMPLEMENTED, "the plugin cannot replace secrets");
+        return;
+    }
+    char err[512] = "";
+    int rc = r->json && *r->json ? h->api->set_secrets(h->net, r->json, err, sizeof err)
+                                 : (snprintf(err, sizeof err, "json: empty (\"[]\" removes "
+                                             "every secret)"), MSBNET_EINVAL);
+    if (r->json)
+        memset(r->json, 0, strlen(r->json));
+    if (rc != MSBNET_OK) {
+        msbd_call_finish(c, rc == MSBNET_EINVAL   ? GRPC_STATUS_INVALID_ARGUMENT
+                            : rc == MSBNET_ESTATE ? GRPC_STATUS_FAILED_PRECONDITION
+                                                  : GRPC_STATUS_RESOURCE_EXHAUSTED, err);
+        return;
+    }
+    Msbnet__V1__SetSecretsResponse resp = MSBNET__V1__SET_SECRETS_RESPONSE__INIT;
+    count_secrets(h, &resp.secrets, &resp.removed);
+    msbd_call_reply(c, &resp.base);
 }

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct msb_tls_ca *ca;
 static struct msb_tls_ctx *ctx[2]; /* without and with secrets */
-static struct msb_secret_set set;
+static struct msb_secret_gen gen; /* by hand: its hosts are static */
 static struct msb_secrets_cfg scfg;
 static char *hosts[] = {"api.example.com"};
 static unsigned long failed, running;
@@ -53,16 +53,17 @@ static void setup(void)
         return;
     ca = msb_tls_ca_generate(NULL, e, sizeof e);
     check(ca != NULL, "CA");
-    msb_secret_set_init(&set);
-    check(msb_secret_add(&set, "A", "Kmsb_OPENAI_ph01", 16, "value-a", 7, MSB_INJECT_HEADERS) ==
+    atomic_init(&gen.refs, 1);
+    gen.cfg = &scfg;
+    msb_secret_set_init(&gen.set);
+    check(msb_secret_add(&gen.set, "A", "Kmsb_OPENAI_ph01", 16, "value-a", 7, MSB_INJECT_HEADERS) ==
               MSB_SECRET_ADDED,
           "secret");
     scfg.n = 1;
     scfg.s[0].hosts = (struct msb_host_patterns){hosts, 1};
     for (int i = 0; i < 2; i++) {
         struct msb_tls_ctx_opts o = {.ca = ca,
-                                     .set = i ? &set : NULL,
-                                     .secrets = i ? &scfg : NULL,
+                                     .secrets = i ? &gen : NULL,
                                      .verify_upstream = true,
                                      .no_system_roots = true,
                                      .leaf_cache_size = 8,
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         msb_tls_ctx_free(ctx[i]);
     msb_tls_ca_free(ca);
-    msb_secret_set_free(&set);
+    msb_secret_set_free(&gen.set);
     return 0;
 }
 #endif

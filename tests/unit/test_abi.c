@@ -515,6 +515,75 @@ static void test_tls_calls_appended(void)
     api->destroy(n);
 }
 
+/* set_secrets was appended after flows_json.  Refused without
+ * interception and for bad input (never echoing a value); a new list
+ * keeps each env's placeholder, and a secret left out stays as a
+ * tombstone ("removed", no host).  Running or not. */
+static void test_set_secrets_appended(void)
+{
+    CU_ASSERT(offsetof(struct msbnet_api_v1, set_secrets) >
+              offsetof(struct msbnet_api_v1, flows_json));
+    CU_ASSERT(api->struct_size >=
+              offsetof(struct msbnet_api_v1, set_secrets) + sizeof api->set_secrets);
+    char err[512] = "";
+    msbnet_t *plain = make(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plain);
+    CU_ASSERT_EQUAL(api->set_secrets(plain, "[]", err, sizeof err), MSBNET_ESTATE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "interception is off"));
+    api->destroy(plain);
+
+    msbnet_t *n = make("{\"tls\":{\"intercept\":true},\"secrets\":["
+                       "{\"env\":\"K\",\"value\":\"old-value-k1\",\"placeholder\":\"Pkey-000001\","
+                       "\"hosts\":[\"api.example.com\"]},"
+                       "{\"env\":\"J\",\"value\":\"old-value-j1\",\"hosts\":[\"j.example.com\"]}]}");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+    CU_ASSERT_EQUAL(api->set_secrets(NULL, "[]", err, sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"zz-leak-me-1\"", err,
+                                     sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid JSON"));
+    CU_ASSERT_PTR_NULL(strstr(err, "zz-leak-me-1"));
+    CU_ASSERT_EQUAL(api->set_secrets(n, "{}", err, sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"zz-leak-me-1\","
+                                        "\"hosts\":[]}]", err, sizeof err), MSBNET_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"secrets\"[0] (\"K\")"));
+    CU_ASSERT_PTR_NULL(strstr(err, "zz-leak-me-1"));
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"new-value-k2\","
+                                        "\"hosts\":[\"api.example.com\"]}]", err, sizeof err),
+                    MSBNET_OK);
+    char *js = api->secrets_json(n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"K\",\"hosts\":[\"api.example.com\"]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"placeholder\":\"Pkey-000001\"")); /* kept */
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"J\",\"hosts\":[]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"removed\":true"));
+    CU_ASSERT_PTR_NULL(strstr(js, "value-"));
+    api->free_string(js);
+    CU_ASSERT_EQUAL_FATAL(api->start(n, err, sizeof err), MSBNET_OK);
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[]", err, sizeof err), MSBNET_OK);
+    js = api->secrets_json(n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"K\",\"hosts\":[]")); /* both tombstones */
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"J\",\"hosts\":[]"));
+    api->free_string(js);
+    /* K back without a placeholder: it gets the guest's again, no tombstone
+     * left for it; J stays removed. */
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"new-value-k3\","
+                                        "\"hosts\":[\"api.example.com\"]}]", err, sizeof err),
+                    MSBNET_OK);
+    js = api->secrets_json(n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"K\",\"hosts\":[\"api.example.com\"]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"placeholder\":\"Pkey-000001\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(js, "\"env\":\"J\",\"hosts\":[]"));
+    CU_ASSERT_PTR_NULL(strstr(strstr(js, "Pkey-000001") + 1, "Pkey-000001")); /* once */
+    api->free_string(js);
+    /* A placeholder containing a live one is refused, naming the entry. */
+    CU_ASSERT_EQUAL(api->set_secrets(n, "[{\"env\":\"K\",\"value\":\"v-k4-zzzz\","
+                                        "\"hosts\":[\"a.example\"]},{\"env\":\"L\",\"value\":"
+                                        "\"v-l4-zzzz\",\"placeholder\":\"Pkey-000001x\","
+                                        "\"hosts\":[\"a.example\"]}]", err, sizeof err),
+                    MSBNET_EINVAL);
+    CU_ASSERT_PTR_NULL(strstr(err, "zzzz"));
+    api->destroy(n);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -533,6 +602,7 @@ int main(void)
         {"publish_port", test_publish_port},
         {"set_frame_fds appended", test_set_frame_fds_appended},
         {"tls calls appended", test_tls_calls_appended},
+        {"set_secrets appended", test_set_secrets_appended},
         {NULL, NULL},
     };
     return cunit_run("abi", tests);

@@ -39,7 +39,7 @@ static void test_service_descriptor(void)
 {
     const ProtobufCServiceDescriptor *d = &msbnet__v1__network_control__descriptor;
     CU_ASSERT_STRING_EQUAL(d->name, "msbnet.v1.NetworkControl");
-    CU_ASSERT_EQUAL(d->n_methods, 16);
+    CU_ASSERT_EQUAL(d->n_methods, 17);
     CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "SetGateways"));
     CU_ASSERT_PTR_NOT_NULL(
         protobuf_c_service_descriptor_get_method_by_name(d, "InstallTerminationCallback"));
@@ -54,6 +54,7 @@ static void test_service_descriptor(void)
     CU_ASSERT_PTR_NOT_NULL(
         protobuf_c_service_descriptor_get_method_by_name(d, "StreamFlowRecords"));
     CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "ListFlows"));
+    CU_ASSERT_PTR_NOT_NULL(protobuf_c_service_descriptor_get_method_by_name(d, "SetSecrets"));
 }
 
 int main(void)

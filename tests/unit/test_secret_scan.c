@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
+#include "tls/secret_mem.h"
 #include "tls/secret_scan.h"
 
 #define PA "Kmsb_OPENAI_ph01"
@@ -242,6 +243,66 @@ static void test_last_of_64(void)
     free(keep);
 }
 
+/* The kernel's count of this process's locked memory, in KiB. */
+static long vm_locked_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmLck: %ld", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Values live in the locked arena: a chunk mapped on first use, locked
+ * (VmLck grows by it) unless the kernel refuses (then counted), freed
+ * granules zeroed, an empty chunk unmapped, and the arena bounded. */
+static void test_secret_mem(void)
+{
+    struct msb_secret_mem_stats st;
+    long lck0 = vm_locked_kib();
+    (void)lck0; /* unread under ASan */
+    CU_ASSERT_PTR_NULL(msb_secret_mem_alloc(0));
+    CU_ASSERT_PTR_NULL(msb_secret_mem_alloc(MSB_SECRET_MEM_CHUNK + 1));
+    uint8_t *a = msb_secret_mem_alloc(100), *b = msb_secret_mem_alloc(4096);
+    CU_ASSERT_FATAL(a && b);
+    memset(a, 'A', 100);
+    memset(b, 'B', 4096);
+    msb_secret_mem_stats(&st);
+    CU_ASSERT_EQUAL(st.chunks, 1);
+    CU_ASSERT_EQUAL(st.in_use, 128 + 4096); /* 64-byte granules */
+    CU_ASSERT(st.locked_bytes == MSB_SECRET_MEM_CHUNK || st.lock_failed == 1);
+#ifndef __SANITIZE_ADDRESS__ /* ASan turns mlock into a no-op that succeeds */
+    if (st.locked_bytes)
+        CU_ASSERT(vm_locked_kib() >= lck0 + (long)(MSB_SECRET_MEM_CHUNK >> 10));
+#endif
+    msb_secret_mem_free(a, 100);
+    for (int i = 0; i < 128; i++) /* still mapped (b lives): zeroed on free */
+        CU_ASSERT_EQUAL_FATAL(a[i], 0);
+    uint8_t *c = msb_secret_mem_alloc(64);
+    CU_ASSERT_PTR_EQUAL(c, a); /* first fit reuses the granules */
+    msb_secret_mem_free(c, 64);
+    msb_secret_mem_free(b, 4096);
+    msb_secret_mem_stats(&st);
+    CU_ASSERT_EQUAL(st.chunks, 0);
+    CU_ASSERT_EQUAL(st.in_use, 0);
+#ifndef __SANITIZE_ADDRESS__
+    if (lck0 >= 0)
+        CU_ASSERT_EQUAL(vm_locked_kib(), lck0);
+#endif
+    void *all[MSB_SECRET_MEM_CHUNKS];
+    for (size_t i = 0; i < MSB_SECRET_MEM_CHUNKS; i++)
+        CU_ASSERT_PTR_NOT_NULL_FATAL(all[i] = msb_secret_mem_alloc(MSB_SECRET_MEM_CHUNK));
+    CU_ASSERT_PTR_NULL(msb_secret_mem_alloc(1)); /* bounded */
+    for (size_t i = 0; i < MSB_SECRET_MEM_CHUNKS; i++)
+        msb_secret_mem_free(all[i], MSB_SECRET_MEM_CHUNK);
+    msb_secret_mem_stats(&st);
+    CU_ASSERT_EQUAL(st.chunks, 0);
+}
+
 int main(void)
 {
     static const struct test_case tests[] = {
@@ -253,6 +314,7 @@ int main(void)
         {"which_secret", test_which_secret},
         {"add_rules", test_add_rules},
         {"last_of_64", test_last_of_64},
+        {"values in the locked arena", test_secret_mem},
         {NULL, NULL},
     };
     return cunit_run("secret_scan", tests);

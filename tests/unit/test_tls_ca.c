@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -190,6 +191,22 @@ static void test_two_cas_differ(void)
     CU_ASSERT_NOT_EQUAL(EVP_PKEY_eq(a->key, a->leaf_key), 1);
     msb_tls_ca_free(a);
     msb_tls_ca_free(b);
+}
+
+/* The CA's keys live in OpenSSL's secure heap (locked, undumpable):
+ * made by the first CA, the private keys take room in it and give it
+ * back when freed. */
+static void test_keys_in_secure_heap(void)
+{
+    struct msb_tls_ca *a = gen();
+    CU_ASSERT_EQUAL(CRYPTO_secure_malloc_initialized(), 1);
+    size_t used = CRYPTO_secure_used();
+    CU_ASSERT(used > 0);
+    struct msb_tls_ca *b = gen();
+    CU_ASSERT(CRYPTO_secure_used() > used); /* two more private keys */
+    msb_tls_ca_free(b);
+    CU_ASSERT_EQUAL(CRYPTO_secure_used(), used);
+    msb_tls_ca_free(a);
 }
 
 static void test_generate_options(void)
@@ -672,6 +689,7 @@ int main(void)
     static const struct test_case tests[] = {
         {"generated CA: key, serial, extensions, validity", test_generated_ca_properties},
         {"two generated CAs differ", test_two_cas_differ},
+        {"CA keys in the secure heap", test_keys_in_secure_heap},
         {"generate options refused or applied", test_generate_options},
         {"name constraints bind the CA", test_name_constraints},
         {"PEM export parses back, no key, bounded", test_pem_export},

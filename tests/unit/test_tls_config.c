@@ -43,6 +43,7 @@ static void test_tls_defaults(void)
     CU_ASSERT_TRUE(c.tls->verify_upstream);
     CU_ASSERT_EQUAL(c.tls->ca_validity_s, 7u * 86400u);
     CU_ASSERT_EQUAL(c.tls->leaf_cache_size, 256);
+    CU_ASSERT_EQUAL(c.tls->max_connections, 256);
     CU_ASSERT_PTR_NULL(c.tls->ca_cert);
     msb_config_release(&c);
     CU_ASSERT_PTR_NULL(c.tls);
@@ -55,7 +56,7 @@ static void test_tls_every_key(void)
         parse("{\"tls\":{\"intercept\":true,\"ports\":[443,8443],\"bypass\":[\"Pinned.Example\","
               "\"*.bank.example\"],\"ca_cert\":\"/c.pem\",\"ca_key\":\"/k.pem\","
               "\"upstream_ca_files\":[\"/u1.pem\",\"/u2.pem\"],\"verify_upstream\":false,"
-              "\"ca_validity_s\":3600,\"leaf_cache_size\":7},\"scan_plaintext\":true}", &c), 0);
+              "\"ca_validity_s\":3600,\"leaf_cache_size\":7,\"max_connections\":9},\"scan_plaintext\":true}", &c), 0);
     CU_ASSERT_TRUE(c.tls->intercept);
     CU_ASSERT_EQUAL(c.tls->n_ports, 2);
     CU_ASSERT_EQUAL(c.tls->ports[1], 8443);
@@ -68,6 +69,7 @@ static void test_tls_every_key(void)
     CU_ASSERT_FALSE(c.tls->verify_upstream); /* allowed: no secrets */
     CU_ASSERT_EQUAL(c.tls->ca_validity_s, 3600);
     CU_ASSERT_EQUAL(c.tls->leaf_cache_size, 7);
+    CU_ASSERT_EQUAL(c.tls->max_connections, 9);
     CU_ASSERT_TRUE(c.scan_plaintext);
     CU_ASSERT_TRUE(msb_host_patterns_match(&c.tls->bypass, "pinned.example"));
     CU_ASSERT_TRUE(msb_host_patterns_match(&c.tls->bypass, "www.bank.example"));
@@ -207,6 +209,8 @@ static void test_tls_refusals(void)
     expect_error("{\"tls\":{\"ca_validity_s\":59}}", "\"tls.ca_validity_s\" must be an integer "
                  "in 3600..31622400");
     expect_error("{\"tls\":{\"leaf_cache_size\":0}}", "\"tls.leaf_cache_size\" must be an "
+                 "integer in 1..65536");
+    expect_error("{\"tls\":{\"max_connections\":0}}", "\"tls.max_connections\" must be an "
                  "integer in 1..65536");
     expect_error("{\"scan_plaintext\":1}", "key \"scan_plaintext\" must be true or false");
 }

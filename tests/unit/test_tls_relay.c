@@ -33,7 +33,9 @@
 
 static struct msb_tls_ca *sandbox_ca, *up_ca;
 static char up_ca_path[64];
-static struct msb_secret_set set;
+/* The secrets every context with secrets starts from: built by hand (the
+ * hosts are static), one reference held by main for the whole run. */
+static struct msb_secret_gen gen;
 static struct msb_secrets_cfg *scfg;
 static char *hosts_a[] = {HOST}, *hosts_b[] = {"other.example.com"};
 
@@ -152,8 +154,7 @@ static struct msb_tls_ctx *new_ctx(bool secrets, uint32_t hs_ms)
     char e[256];
     const char *files[] = {up_ca_path};
     struct msb_tls_ctx_opts o = {.ca = sandbox_ca,
-                                 .set = secrets ? &set : NULL,
-                                 .secrets = secrets ? scfg : NULL,
+                                 .secrets = secrets ? &gen : NULL,
                                  .upstream_ca_files = files,
                                  .n_upstream_ca_files = 1,
                                  .verify_upstream = !verify_off,
@@ -660,6 +661,75 @@ static void test_handshake_timeout(void)
     world_free(&w);
 }
 
+/* tls.max_connections: the engine refuses a connection past the cap
+ * (counted), and a freed one makes room again. */
+static void test_max_conns(void)
+{
+    char e[256];
+    struct msb_ip ip;
+    CU_ASSERT_FATAL(msb_ip_parse("192.0.2.10", &ip) == 0);
+    struct msb_tls_ctx_opts o = {.ca = sandbox_ca, .no_system_roots = true, .max_conns = 2};
+    struct msb_tls_ctx *c = msb_tls_ctx_new(&o, e, sizeof e);
+    CU_ASSERT_FATAL(c != NULL);
+    struct msb_tls_conn *a = msb_tls_conn_new(c, &ip, 0), *b = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    CU_ASSERT_EQUAL(msb_tls_ctx_live(c), 2);
+    CU_ASSERT_PTR_NULL(msb_tls_conn_new(c, &ip, 0));
+    CU_ASSERT_PTR_NULL(msb_tls_conn_new(c, &ip, 0));
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->refused_cap, 2);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->alloc_failed, 0);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->intercepted, 2);
+    msb_tls_conn_free(a);
+    CU_ASSERT_EQUAL(msb_tls_ctx_live(c), 1);
+    a = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    CU_ASSERT_EQUAL(msb_tls_ctx_stats(c)->refused_cap, 2);
+    msb_tls_conn_free(a);
+    msb_tls_conn_free(b);
+    CU_ASSERT_EQUAL(msb_tls_ctx_live(c), 0);
+    msb_tls_ctx_free(c);
+}
+
+/* Secrets replaced at run time: a connection keeps the generation it was
+ * made with (its verdicts name that generation's secrets), new ones take
+ * the new one, per-secret counters restart, and the last reference goes
+ * with the last connection. */
+static void test_set_secrets(void)
+{
+    char e[256];
+    struct msb_ip ip;
+    CU_ASSERT_FATAL(msb_ip_parse("192.0.2.10", &ip) == 0);
+    struct msb_tls_ctx *c = new_ctx(true, 0);
+    struct msb_tls_conn *old = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_FATAL(old != NULL);
+    struct msb_secrets_cfg *next = calloc(1, sizeof *next);
+    CU_ASSERT_FATAL(next != NULL);
+    next->n = 1;
+    strcpy(next->s[0].env, "C");
+    strcpy(next->s[0].placeholder, "Ymsb_NEW_ph0003");
+    next->s[0].plen = strlen(next->s[0].placeholder);
+    next->s[0].value = (uint8_t *)strdup("new-real-value");
+    next->s[0].vlen = strlen("new-real-value");
+    next->s[0].inject = MSB_INJECT_HEADERS;
+    struct msb_secret_gen *g = msb_secret_gen_new(next, e, sizeof e);
+    CU_ASSERT_FATAL(g != NULL);
+    CU_ASSERT_PTR_NULL(g->cfg->s[0].value); /* the set's copy is the only one */
+    msb_tls_ctx_set_secrets(c, g);
+    msb_secret_gen_unref(g); /* the context holds it now */
+    struct msb_tls_conn *fresh = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_FATAL(fresh != NULL);
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_secret(old, 1)->env, "B");
+    CU_ASSERT_STRING_EQUAL(msb_tls_conn_secret(fresh, 0)->env, "C");
+    CU_ASSERT_PTR_NULL(msb_tls_conn_secret(fresh, 1));
+    CU_ASSERT_EQUAL(msb_tls_ctx_secrets(c)->set.n, 1);
+    CU_ASSERT_EQUAL(atomic_load(&gen.refs), 2); /* main's and the old connection's */
+    msb_tls_conn_free(old);
+    CU_ASSERT_EQUAL(atomic_load(&gen.refs), 1);
+    msb_tls_conn_free(fresh);
+    msb_tls_ctx_free(c);
+}
+
 static void test_guest_garbage(void)
 {
     struct world w;
@@ -913,17 +983,21 @@ int main(void)
     if (fd < 0 || msb_tls_ca_cert_pem(up_ca, pem, sizeof pem, &plen, e, sizeof e) < 0 ||
         write(fd, pem, plen) != (ssize_t)plen || close(fd) < 0)
         return 1;
-    msb_secret_set_init(&set);
+    atomic_init(&gen.refs, 1);
+    msb_secret_set_init(&gen.set);
     scfg = calloc(1, sizeof *scfg);
     if (!scfg ||
-        msb_secret_add(&set, "A", PA, strlen(PA), VA, strlen(VA),
+        msb_secret_add(&gen.set, "A", PA, strlen(PA), VA, strlen(VA),
                        MSB_INJECT_HEADERS | MSB_INJECT_BASIC) != MSB_SECRET_ADDED ||
-        msb_secret_add(&set, "B", PB, strlen(PB), VB, strlen(VB), MSB_INJECT_HEADERS) !=
+        msb_secret_add(&gen.set, "B", PB, strlen(PB), VB, strlen(VB), MSB_INJECT_HEADERS) !=
             MSB_SECRET_ADDED)
         return 1;
     scfg->n = 2;
     scfg->s[0].hosts = (struct msb_host_patterns){hosts_a, 1};
     scfg->s[1].hosts = (struct msb_host_patterns){hosts_b, 1};
+    strcpy(scfg->s[0].env, "A");
+    strcpy(scfg->s[1].env, "B");
+    gen.cfg = scfg;
     static const struct test_case tests[] = {
         {"HTTP/1.1: header and Basic substituted, echo redacted", test_http11_substitution},
         {"TLS 1.2 on both sides", test_tls12},
@@ -931,6 +1005,8 @@ int main(void)
         {"upstream certificate for another name", test_upstream_wrong_name},
         {"upstream answers with garbage", test_upstream_garbage},
         {"verify_upstream off", test_verify_off},
+        {"max_conns: refused past the cap, room again after a free", test_max_conns},
+        {"secrets replaced: open connections keep theirs", test_set_secrets},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
@@ -951,8 +1027,12 @@ int main(void)
     };
     int rc = cunit_run("tls_relay", tests);
     unlink(up_ca_path);
+    if (atomic_load(&gen.refs) != 1) { /* every context and connection must have let go */
+        fprintf(stderr, "tls_relay: %u references to the secrets left\n", atomic_load(&gen.refs));
+        rc = 1;
+    }
     free(scfg);
-    msb_secret_set_free(&set);
+    msb_secret_set_free(&gen.set);
     msb_tls_ca_free(sandbox_ca);
     msb_tls_ca_free(up_ca);
     return rc;

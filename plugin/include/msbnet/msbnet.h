@@ -473,6 +473,22 @@ struct msbnet_api_v1 {
      */
     long (*flows_json)(msbnet_t *net, size_t offset, size_t limit, const char *protocol,
                        char **out);
+
+    /*
+     * Secrets replaced at run time (check struct_size before use).
+     * secrets_json is a "secrets" list, the config key's schema checked as
+     * strictly.  Connections made from the stack's next wake use the new
+     * set; open ones keep the secrets they started with.  An entry without
+     * "placeholder" keeps the placeholder its env had (the guest holds it);
+     * a secret left out is removed, its placeholder kept as a violation
+     * wherever it is sent (secrets_json lists it with "removed": true).
+     * Callable from any thread, started or not.  MSBNET_OK; MSBNET_ESTATE
+     * when "tls" "intercept" is off; MSBNET_EINVAL with the reason in err
+     * (naming the entry by index and env, never a value) and nothing
+     * changed; MSBNET_ENOMEM.  The values parsed are wiped; wipe your copy
+     * of secrets_json yourself.
+     */
+    int (*set_secrets)(msbnet_t *net, const char *secrets_json, char *err, size_t errlen);
 };
 
 /*

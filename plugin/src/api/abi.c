@@ -18,6 +18,7 @@
 #include "api/limits_replace.h"
 #include "api/policy_replace.h"
 #include "api/snapshot.h"
+#include "api/secrets_replace.h"
 #include "api/tls_state.h"
 
 #ifndef MSBNET_VERSION_STRING
@@ -294,6 +295,17 @@ static char *api_published_ports_json(msbnet_t *net)
     return net ? msb_publish_list_json(net) : NULL;
 }
 
+static int api_set_secrets(msbnet_t *net, const char *secrets_json, char *err, size_t errlen)
+{
+    char local[256];
+    use_local_if_none(&err, &errlen, local, sizeof local);
+    if (!net || !secrets_json) {
+        snprintf(err, errlen, "%s", net ? "no secrets" : "no instance");
+        return MSBNET_EINVAL;
+    }
+    return msb_secrets_replace(net, secrets_json, err, errlen);
+}
+
 static const struct msbnet_api_v1 api_v1 = {
     .abi_version = 1,
     .struct_size = sizeof(struct msbnet_api_v1),
@@ -324,6 +336,7 @@ static const struct msbnet_api_v1 api_v1 = {
     .published_ports_json = api_published_ports_json,
     .drain_flow_records = api_drain_flow_records,
     .flows_json = api_flows_json,
+    .set_secrets = api_set_secrets,
 };
 
 __attribute__((visibility("default"))) const struct msbnet_api_v1 *

@@ -13,6 +13,7 @@
 #include "api/limits_replace.h"
 #include "model/proxy_config.h"
 #include "api/policy_replace.h"
+#include "api/secrets_replace.h"
 #include "api/tls_state.h"
 #include "lib/clock.h"
 #include "lib/vnet_hdr.h"
@@ -243,6 +244,7 @@ static void own_sync(void *ctx, struct msb_stack *s)
 {
     msb_publish_sync(ctx, s);
     msb_flow_live_serve(&((struct msbnet *)ctx)->live, s);
+    msb_secrets_take(ctx);
 }
 
 static bool own_emit(void *ctx, struct msb_frame *f)
@@ -269,7 +271,6 @@ static struct msb_stack_owner owner_of(struct msbnet *net)
                                     .policy = &net->policy,
                                     .tls = net->tls->ctx,
                                     .tls_settings = net->tls->settings,
-                                    .secrets = net->tls->secrets,
                                     .secret_substitutions = net->tls->substitutions,
                                     .secret_violations = net->tls->violations,
                                     .tx = &net->tx,

@@ -21,36 +21,6 @@ _Static_assert(MSB_CFG_INJECT_HEADERS == MSB_INJECT_HEADERS && MSB_CFG_INJECT_BA
                MSB_INJECT_BASIC && MSB_CFG_INJECT_QUERY == MSB_INJECT_QUERY &&
                MSB_CFG_INJECT_BODY == MSB_INJECT_BODY, "inject bits");
 
-static const char *const add_why[] = {
-    [MSB_SECRET_FULL] = "too many secrets",
-    [MSB_SECRET_BAD_NAME] = "bad name",
-    [MSB_SECRET_BAD_PLACEHOLDER] = "bad placeholder",
-    [MSB_SECRET_BAD_VALUE] = "bad value",
-    [MSB_SECRET_CLASH] = "its name or placeholder clashes with another",
-    [MSB_SECRET_NO_MEMORY] = "out of memory",
-};
-
-/* The config was checked by the same rules: a refusal here is a bug in
- * one of the two, reported without the value all the same. */
-static int build_set(struct msb_tls_state *t, char *err, size_t errlen)
-{
-    if (!(t->set = malloc(sizeof *t->set))) {
-        snprintf(err, errlen, "secrets: out of memory");
-        return -1;
-    }
-    msb_secret_set_init(t->set);
-    for (uint32_t i = 0; t->secrets && i < t->secrets->n; i++) {
-        const struct msb_secret_cfg *s = &t->secrets->s[i];
-        enum msb_secret_add_result r = msb_secret_add(t->set, s->env, s->placeholder, s->plen,
-                                                      s->value, s->vlen, s->inject);
-        if (r != MSB_SECRET_ADDED) {
-            snprintf(err, errlen, "secrets[%u] (\"%s\"): %s", i, s->env, add_why[r]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 struct msb_tls_state *msb_tls_state_new(struct msb_tls_settings *tls,
                                         struct msb_secrets_cfg *secrets, bool scan_plaintext,
                                         char *err, size_t errlen)
@@ -64,13 +34,14 @@ struct msb_tls_state *msb_tls_state_new(struct msb_tls_settings *tls,
         return NULL;
     }
     t->settings = tls;
-    t->secrets = secrets;
     t->scan_plaintext = scan_plaintext;
     for (size_t i = 0; i < MSB_SECRETS_MAX; i++) {
         atomic_init(&t->substitutions[i], 0);
         atomic_init(&t->violations[i], 0);
     }
-    if (build_set(t, err, errlen)) {
+    /* The config was checked by the same rules: a refusal here is a bug in
+     * one of the two, reported without the value all the same. */
+    if (!(t->gen = msb_secret_gen_new(secrets, err, errlen))) {
         msb_tls_state_free(t);
         return NULL;
     }
@@ -81,13 +52,9 @@ void msb_tls_state_free(struct msb_tls_state *t)
 {
     if (!t)
         return;
-    if (t->set) {
-        msb_secret_set_free(t->set);
-        free(t->set);
-    }
-    msb_secrets_cfg_free(t->secrets);
+    msb_tls_ctx_free(t->ctx); /* before the generation it holds a reference to */
+    msb_secret_gen_unref(t->gen);
     msb_tls_settings_free(t->settings);
-    msb_tls_ctx_free(t->ctx);
     msb_tls_ca_free(t->ca);
     free(t->ca_pem);
     pthread_mutex_destroy(&t->lock);
@@ -137,12 +104,12 @@ int msb_tls_state_start(struct msb_tls_state *t, char *err, size_t errlen)
         fclose(f);
     }
     struct msb_tls_ctx_opts o = {.ca = ca,
-                                 .set = t->set,
-                                 .secrets = t->secrets,
+                                 .secrets = NULL, /* set below, under the lock */
                                  .upstream_ca_files = (const char *const *)s->upstream_ca_files,
                                  .n_upstream_ca_files = s->n_upstream_ca_files,
                                  .verify_upstream = s->verify_upstream,
-                                 .leaf_cache_size = s->leaf_cache_size};
+                                 .leaf_cache_size = s->leaf_cache_size,
+                                 .max_conns = s->max_connections};
     t->ctx = msb_tls_ctx_new(&o, why, sizeof why);
     if (!t->ctx) {
         msb_tls_ca_free(ca);
@@ -153,6 +120,8 @@ int msb_tls_state_start(struct msb_tls_state *t, char *err, size_t errlen)
     t->ca = ca;
     pthread_mutex_lock(&t->lock);
     t->ca_pem = pem;
+    msb_tls_ctx_set_secrets(t->ctx, t->gen); /* one replaced while it was made */
+    t->gen_pending = false;
     pthread_mutex_unlock(&t->lock);
     return 0;
 }
@@ -188,23 +157,28 @@ static json_t *inject_list(unsigned bits)
     return a;
 }
 
-static json_t *secret_json(struct msb_tls_state *t, uint32_t i)
+static json_t *secret_json(struct msb_tls_state *t, const struct msb_secret_gen *g, uint32_t i)
 {
     static const char *const viol[] = {"block", "block-and-log", "block-and-terminate"};
-    const struct msb_secret_cfg *s = &t->secrets->s[i];
-    return json_pack("{s:s, s:o, s:o, s:s, s:s, s:b, s:I, s:I}", "env", s->env, "hosts",
+    const struct msb_secret_cfg *s = &g->cfg->s[i];
+    return json_pack("{s:s, s:o, s:o, s:s, s:s, s:b, s:b, s:I, s:I}", "env", s->env, "hosts",
                      strings(&s->hosts), "inject", inject_list(s->inject), "on_violation",
                      viol[s->on_violation], "placeholder", s->placeholder,
-                     "placeholder_generated", s->placeholder_generated, "substitutions",
+                     "placeholder_generated", s->placeholder_generated, "removed",
+                     msb_secret_gen_removed(g, i), "substitutions",
                      (json_int_t)atomic_load(&t->substitutions[i]), "violations",
                      (json_int_t)atomic_load(&t->violations[i]));
 }
 
 char *msb_tls_state_secrets_json(struct msb_tls_state *t)
 {
+    pthread_mutex_lock(&t->lock);
+    struct msb_secret_gen *g = msb_secret_gen_ref(t->gen);
+    pthread_mutex_unlock(&t->lock);
     json_t *list = json_array();
-    for (uint32_t i = 0; list && t->secrets && i < t->secrets->n; i++)
-        json_array_append_new(list, secret_json(t, i));
+    for (uint32_t i = 0; list && i < g->cfg->n; i++)
+        json_array_append_new(list, secret_json(t, g, i));
+    msb_secret_gen_unref(g);
     bool intercept = t->settings && t->settings->intercept;
     json_t *root = json_pack("{s:b, s:b, s:o}", "intercept", intercept, "scan_plaintext",
                              t->scan_plaintext, "secrets", list);

@@ -8,11 +8,14 @@
  * certificate as PEM for ca_certificate(), and per-secret counters.
  *
  * The engine's context (tls/tls_relay.h) is made with the CA at the first
- * start and handed to the stack thread, which alone uses it.
+ * start and handed to the stack thread, which alone uses it.  Secrets
+ * replaced at run time (api/secrets_replace.h) become the current
+ * generation here at once and reach the context on the stack thread's
+ * next wake: new connections use them, open ones keep theirs.
  *
  * Threads: new/free belong to create/destroy; start runs under the
  * instance's life lock; the PEM and the JSON may be read from any thread
- * (the lock below guards the PEM pointer).
+ * (the lock below guards the PEM pointer and the current generation).
  */
 #ifndef MSB_API_TLS_STATE_H
 #define MSB_API_TLS_STATE_H
@@ -28,14 +31,14 @@
 
 struct msb_tls_state {
     struct msb_tls_settings *settings; /* NULL: no "tls" key */
-    struct msb_secrets_cfg *secrets;   /* NULL: no secrets */
     bool scan_plaintext;
-    struct msb_secret_set *set;        /* built from secrets; values wiped on free */
+    struct msb_secret_gen *gen;        /* current secrets (values inside, wiped on free) */
+    bool gen_pending;                  /* gen replaced since the context took it */
     struct msb_tls_ca *ca;             /* from the first start with interception on */
     struct msb_tls_ctx *ctx;           /* the engine's, made with the CA; the stack thread's */
-    pthread_mutex_t lock;              /* guards ca_pem */
+    pthread_mutex_t lock;              /* guards ca_pem, gen, gen_pending */
     char *ca_pem;
-    atomic_uint_fast64_t substitutions[MSB_SECRETS_MAX]; /* step 3 counts these */
+    atomic_uint_fast64_t substitutions[MSB_SECRETS_MAX]; /* the current generation's */
     atomic_uint_fast64_t violations[MSB_SECRETS_MAX];
 };
 
@@ -55,8 +58,8 @@ int msb_tls_state_ca_pem(struct msb_tls_state *t, char **out);
 
 /* {"intercept": B, "scan_plaintext": B, "secrets": [{"env", "hosts",
  * "inject", "on_violation", "placeholder", "placeholder_generated",
- * "substitutions", "violations"}]} -- never a value.  malloc'd; NULL on
- * allocation failure. */
+ * "removed", "substitutions", "violations"}]} -- never a value ("removed":
+ * a tombstone, secret_gen.h).  malloc'd; NULL on allocation failure. */
 char *msb_tls_state_secrets_json(struct msb_tls_state *t);
 
 #endif

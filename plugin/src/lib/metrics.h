@@ -285,13 +285,18 @@ struct msb_proxy_metrics {
 /* TLS interception (proto/tcp/tcp_tls.c over tls/tls_relay.h), copied
  * from the engine's counters: connections intercepted and their outcomes,
  * ALPN chosen, h2 withheld, the filters' verdicts, plaintext bytes; and
- * flows on an intercepted port that went raw (bypass, not TLS). */
+ * flows on an intercepted port that went raw (bypass, not TLS); flows
+ * reset because tls.max_connections were intercepted already; with
+ * scan_plaintext, placeholders found on flows not intercepted (also in
+ * violations) and flows reset because their scanner could not be made;
+ * chunks of secret memory the kernel would not lock (tls/secret_mem.h). */
 #define MSB_TLS_METRICS(X)                                                                         \
     X(intercepted) X(handshakes_ok) X(guest_hs_failed) X(upstream_hs_failed)                      \
     X(upstream_verify_failed) X(bad_sni) X(handshake_timeouts) X(alpn_h2) X(alpn_http1)          \
     X(alpn_other) X(alpn_none) X(h2_withheld) X(http_malformed) X(substitutions) X(violations)   \
     X(bytes_to_upstream) X(bytes_to_guest) X(alloc_failed) X(tls_io_failed) X(bypassed)          \
-    X(not_tls) X(open) X(quic_refused)
+    X(not_tls) X(open) X(quic_refused) X(refused_cap) X(plaintext_violations)                    \
+    X(plaintext_scan_failed) X(secret_mem_unlocked)
 
 struct msb_tls_metrics {
 #define MSB_TLS_FIELD(name) atomic_uint_fast64_t name;

@@ -183,6 +183,9 @@ static int tls_key(const char *key, json_t *v, struct msb_tls_settings *t, char 
                            errlen);
     if (strcmp(key, "leaf_cache_size") == 0)
         return set_bounded(v, "tls.leaf_cache_size", 1, 65536, &t->leaf_cache_size, err, errlen);
+    if (strcmp(key, "max_connections") == 0)
+        return set_bounded(v, "tls.max_connections", 1, MSB_TLS_MAX_CONNS_LIMIT,
+                           &t->max_connections, err, errlen);
     return msb_fail(err, errlen, "config: unknown key \"tls.%s\"", key);
 }
 
@@ -198,6 +201,7 @@ int msb_tls_settings_from_json(json_t *v, struct msb_tls_settings **out, char *e
     t->verify_upstream = true;
     t->ca_validity_s = MSB_TLS_DEFAULT_CA_VALIDITY_S;
     t->leaf_cache_size = MSB_TLS_DEFAULT_LEAF_CACHE;
+    t->max_connections = MSB_TLS_DEFAULT_MAX_CONNS;
     const char *key;
     json_t *e;
     int rc = 0;

@@ -25,6 +25,11 @@
 #define MSB_TLS_PATH_MAX 4095
 #define MSB_TLS_DEFAULT_CA_VALIDITY_S (7u * 86400u)
 #define MSB_TLS_DEFAULT_LEAF_CACHE 256u
+/* Concurrent intercepted connections: each holds two SSL objects and
+ * their buffers (about 100 KiB measured, plugin/src/tls/README.md), so a
+ * guest opening thousands must meet a wall, not grow msbnetd. */
+#define MSB_TLS_DEFAULT_MAX_CONNS 256u
+#define MSB_TLS_MAX_CONNS_LIMIT 65536u
 /* The same bounds as tls/secret_scan.h (checked there by a static assert
  * in api/, which sees both). */
 #define MSB_CFG_SECRETS_MAX 64
@@ -64,6 +69,7 @@ struct msb_tls_settings {
     bool verify_upstream;
     uint32_t ca_validity_s;
     uint32_t leaf_cache_size;
+    uint32_t max_connections; /* over it a new intercepted flow is reset */
 };
 
 struct msb_secret_cfg {

@@ -32,7 +32,6 @@ struct event_base;
 struct msb_policy;
 struct msb_tls_ctx;
 struct msb_tls_settings;
-struct msb_secrets_cfg;
 
 struct msb_env {
     struct event_base *base;        /* host sockets and timers of every flow */
@@ -55,7 +54,6 @@ struct msb_env {
      * owner's per-secret counters the flows add to. */
     struct msb_tls_ctx *tls;
     const struct msb_tls_settings *tls_settings;
-    const struct msb_secrets_cfg *secrets; /* each secret's on_violation */
     atomic_uint_fast64_t *secret_substitutions, *secret_violations;
     /* Flow records (issue 15; flow_emit.h): NULL when nobody collects
      * them.  verdict is the last decision msb_policy_allow made, for the

@@ -460,7 +460,6 @@ static void init_env(struct msb_stack *s)
                               .policy = o->policy,
                               .tls = o->tls,
                               .tls_settings = o->tls_settings,
-                              .secrets = o->secrets,
                               .secret_substitutions = o->secret_substitutions,
                               .secret_violations = o->secret_violations};
     struct msb_limits l = {0};

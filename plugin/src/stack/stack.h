@@ -47,7 +47,6 @@ struct msb_stack_owner {
     struct msb_policy *const *policy;
     struct msb_tls_ctx *tls;                     /* NULL: no interception */
     const struct msb_tls_settings *tls_settings;
-    const struct msb_secrets_cfg *secrets;
     atomic_uint_fast64_t *secret_substitutions, *secret_violations; /* MSB_SECRETS_MAX each */
     struct msb_ring *tx;             /* guest frames pushed by the VMM */
     struct msb_wake *tx_wake;        /* "tx has frames" */

@@ -5,11 +5,13 @@
 #include "tls/tls_ca.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -172,9 +174,30 @@ static int ca_extensions(X509 *x, const char *nc)
     return nc ? msb_tls_x509_ext(x, x, NID_name_constraints, nc) : 0;
 }
 
+/* OpenSSL's secure heap, once per process, before any CA key exists: EC
+ * private keys are then allocated there (BN_secure_new), in pages it
+ * mlocks and keeps out of core dumps.  Process-wide and 64 KiB: the CA
+ * and leaf keys of many sandboxes fit.  When it cannot be made (or
+ * cannot be locked) OpenSSL falls back to the ordinary heap; the keys are
+ * still cleared when freed. */
+#define SECURE_HEAP_BYTES (64u << 10)
+
+static void secure_heap_init(void)
+{
+    if (!CRYPTO_secure_malloc_initialized())
+        (void)CRYPTO_secure_malloc_init(SECURE_HEAP_BYTES, 32);
+}
+
+static void secure_heap(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, secure_heap_init);
+}
+
 struct msb_tls_ca *msb_tls_ca_generate(const struct msb_tls_ca_opts *opts, char *err,
                                        size_t errlen)
 {
+    secure_heap();
     long validity = opts && opts->validity_secs ? opts->validity_secs : MSB_TLS_CA_DEFAULT_VALIDITY;
     if (validity < 60) {
         msb_fail(err, errlen, "TLS CA: validity of %ld s is too short (60 s at least)", validity);
@@ -297,6 +320,7 @@ static int both_or_neither(const char *cert, const char *key, char *err, size_t 
 struct msb_tls_ca *msb_tls_ca_load(const char *cert_pem_path, const char *key_pem_path, char *err,
                                    size_t errlen)
 {
+    secure_heap();
     const char *cp = cert_pem_path && *cert_pem_path ? cert_pem_path : NULL;
     const char *kp = key_pem_path && *key_pem_path ? key_pem_path : NULL;
     if (both_or_neither(cp, kp, err, errlen) != 0)

@@ -29,11 +29,11 @@ struct msb_tls_ctx *msb_tls_ctx_new(const struct msb_tls_ctx_opts *o, char *err,
         msb_fail(err, errlen, "tls relay: out of memory");
         return NULL;
     }
-    c->set = o->set && o->set->n ? o->set : NULL;
-    c->secrets = o->secrets;
+    c->gen = msb_secret_gen_ref(o->secrets);
     c->verify_upstream = o->verify_upstream;
     c->handshake_ms = o->handshake_ms ? o->handshake_ms : MSB_TLS_HS_DEFAULT_MS;
     c->buf_size = o->buf_size ? o->buf_size : MSB_TLS_BUF_DEFAULT;
+    c->max_conns = o->max_conns;
     struct msb_tls_cache_opts co = {.capacity = o->leaf_cache_size};
     c->cache = msb_tls_cache_new(o->ca, &co, err, errlen);
     if (!c->cache || msb_tls_hs_ctx_setup(c, o, err, errlen) < 0) {
@@ -50,12 +50,39 @@ void msb_tls_ctx_free(struct msb_tls_ctx *c)
     SSL_CTX_free(c->srv);
     SSL_CTX_free(c->cli);
     msb_tls_cache_free(c->cache);
+    msb_secret_gen_unref(c->gen);
     free(c);
 }
 
 const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c)
 {
     return &c->st;
+}
+
+void msb_tls_ctx_set_secrets(struct msb_tls_ctx *c, struct msb_secret_gen *g)
+{
+    msb_secret_gen_ref(g);
+    msb_secret_gen_unref(c->gen);
+    c->gen = g;
+    memset(c->st.substitutions, 0, sizeof c->st.substitutions);
+    memset(c->st.violations, 0, sizeof c->st.violations);
+}
+
+struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c)
+{
+    return c->gen;
+}
+
+void msb_tls_ctx_count_violation(struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i)
+{
+    c->st.violations_total++;
+    if (g == c->gen && i >= 0 && i < MSB_SECRETS_MAX)
+        c->st.violations[i]++;
+}
+
+size_t msb_tls_ctx_live(const struct msb_tls_ctx *c)
+{
+    return c->live;
 }
 
 const struct msb_tls_cache_stats *msb_tls_ctx_cache_stats(const struct msb_tls_ctx *c)
@@ -79,6 +106,10 @@ static SSL *ssl_on_pair(SSL_CTX *sc, size_t size, BIO **ext)
 struct msb_tls_conn *msb_tls_conn_new(struct msb_tls_ctx *c, const struct msb_ip *dst,
                                       uint64_t now_ms)
 {
+    if (c->max_conns && c->live >= c->max_conns) {
+        c->st.refused_cap++;
+        return NULL;
+    }
     struct msb_tls_conn *t = calloc(1, sizeof *t);
     if (t)
         t->g = ssl_on_pair(c->srv, c->buf_size, &t->g_ext);
@@ -89,7 +120,9 @@ struct msb_tls_conn *msb_tls_conn_new(struct msb_tls_ctx *c, const struct msb_ip
         return NULL;
     }
     c->st.intercepted++;
+    c->live++;
     t->ctx = c;
+    t->gen = msb_secret_gen_ref(c->gen);
     t->dst = *dst;
     t->deadline = now_ms + c->handshake_ms;
     t->violation = -1;
@@ -104,6 +137,8 @@ void msb_tls_conn_free(struct msb_tls_conn *t)
     if (!t)
         return;
     msb_tls_relay_free(t);
+    t->ctx->live--;
+    msb_secret_gen_unref(t->gen);
     SSL_free(t->g);
     SSL_free(t->u);
     BIO_free(t->g_ext);
@@ -252,6 +287,13 @@ const char *msb_tls_conn_reason(const struct msb_tls_conn *t)
 int msb_tls_conn_violation(const struct msb_tls_conn *t)
 {
     return t->violation;
+}
+
+const struct msb_secret_cfg *msb_tls_conn_secret(const struct msb_tls_conn *t, int i)
+{
+    if (!t->gen || i < 0 || (uint32_t)i >= t->gen->cfg->n)
+        return NULL;
+    return &t->gen->cfg->s[i];
 }
 
 const char *msb_tls_conn_sni(const struct msb_tls_conn *t)

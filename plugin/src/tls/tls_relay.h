@@ -40,6 +40,7 @@
 
 #include "lib/addr.h"
 #include "model/tls_config.h"
+#include "tls/secret_gen.h"
 #include "tls/secret_scan.h"
 #include "tls/tls_ca.h"
 
@@ -49,8 +50,7 @@ struct msb_tls_ctx;
 
 struct msb_tls_ctx_opts {
     const struct msb_tls_ca *ca;           /* borrowed; outlives the context */
-    const struct msb_secret_set *set;      /* borrowed; NULL or empty: no secrets */
-    const struct msb_secrets_cfg *secrets; /* borrowed: hosts per secret (same order as set) */
+    struct msb_secret_gen *secrets;        /* the first generation (referenced); NULL: none */
     const char *const *upstream_ca_files;  /* PEM files added to the system roots */
     size_t n_upstream_ca_files;
     bool verify_upstream;
@@ -58,6 +58,7 @@ struct msb_tls_ctx_opts {
     size_t leaf_cache_size;   /* 0: the cache's default */
     uint32_t handshake_ms;    /* both handshakes done within this, else FAILED (0: 10 s) */
     size_t buf_size;          /* each of the four ciphertext buffers (0: 8 KiB; 1..64 KiB) */
+    size_t max_conns;         /* connections alive at once; 0: unbounded (tests) */
 };
 
 /* Counters the stack copies into metrics (tls.*, secrets.*). */
@@ -71,17 +72,32 @@ struct msb_tls_stats {
     uint64_t handshake_timeouts;
     uint64_t alpn_h2, alpn_http1, alpn_other, alpn_none;
     uint64_t h2_withheld;        /* guest offered h2, not passed upstream (secrets) */
+    /* Per secret of the current generation, by its connections only
+     * (zeroed when msb_tls_ctx_set_secrets replaces it); the totals count
+     * every generation's. */
     uint64_t substitutions[MSB_SECRETS_MAX];
     uint64_t violations[MSB_SECRETS_MAX];
+    uint64_t substitutions_total, violations_total;
     uint64_t http_malformed;     /* the filters refused the stream */
     uint64_t bytes_to_upstream, bytes_to_guest; /* plaintext */
     uint64_t alloc_failed;       /* a connection (or its filter) could not be allocated */
     uint64_t tls_io_failed;      /* a TLS error on either side after the handshakes */
+    uint64_t refused_cap;        /* msb_tls_conn_new refused: max_conns alive already */
 };
 
 struct msb_tls_ctx *msb_tls_ctx_new(const struct msb_tls_ctx_opts *o, char *err, size_t errlen);
 void msb_tls_ctx_free(struct msb_tls_ctx *c);
 const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c);
+/* Secrets replaced: connections made from now on use G (a reference is
+ * taken; NULL: none), open ones keep the generation they were made with.
+ * The per-secret counters restart at zero. */
+void msb_tls_ctx_set_secrets(struct msb_tls_ctx *c, struct msb_secret_gen *g);
+struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c);
+/* A violation found outside the engine (scan_plaintext) on secret I of G,
+ * counted with the engine's own. */
+void msb_tls_ctx_count_violation(struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i);
+/* Connections alive now (made and not yet freed). */
+size_t msb_tls_ctx_live(const struct msb_tls_ctx *c);
 /* The leaf cache's own counters (hits, misses, evictions, ...). */
 const struct msb_tls_cache_stats *msb_tls_ctx_cache_stats(const struct msb_tls_ctx *c);
 
@@ -97,7 +113,7 @@ struct msb_tls_conn;
 /* A connection for a guest that dialled DST (used for the leaf when the
  * ClientHello has no SNI, and for upstream IP verification).  NOW_MS is the
  * caller's monotonic clock, for the handshake deadline.  NULL when out of
- * memory (counted). */
+ * memory (alloc_failed) or when max_conns are alive (refused_cap). */
 struct msb_tls_conn *msb_tls_conn_new(struct msb_tls_ctx *c, const struct msb_ip *dst,
                                       uint64_t now_ms);
 void msb_tls_conn_free(struct msb_tls_conn *t);
@@ -130,6 +146,9 @@ bool msb_tls_conn_host_done(const struct msb_tls_conn *t);
  * ClientHello or without one) and the ALPN chosen ("" for none). */
 const char *msb_tls_conn_reason(const struct msb_tls_conn *t);
 int msb_tls_conn_violation(const struct msb_tls_conn *t);
+/* The settings of secret I of the connection's generation (its env and
+ * on_violation), NULL when I is not one. */
+const struct msb_secret_cfg *msb_tls_conn_secret(const struct msb_tls_conn *t, int i);
 const char *msb_tls_conn_sni(const struct msb_tls_conn *t);
 const char *msb_tls_conn_alpn(const struct msb_tls_conn *t);
 /* The caller's deadline for its timer: the handshake deadline while a

@@ -98,7 +98,7 @@ static int hello_alpn(struct msb_tls_conn *t, SSL *s)
         size_t n = p[at];
         if (n == 0 || at + 1 + n > len)
             return -1;
-        if (t->ctx->set && n == 2 && memcmp(p + at + 1, "h2", 2) == 0)
+        if (msb_tls_conn_set(t) && n == 2 && memcmp(p + at + 1, "h2", 2) == 0)
             h2 = true;
         else if (t->alpn_up_len + 1 + n <= sizeof t->alpn_up) {
             memcpy(t->alpn_up + t->alpn_up_len, p + at, 1 + n);
@@ -116,13 +116,13 @@ static int hello_alpn(struct msb_tls_conn *t, SSL *s)
 }
 
 /* Bit i: secret i may be sent to this connection's host. */
-static uint64_t eligible_for(const struct msb_tls_ctx *c, const char *host)
+static uint64_t eligible_for(const struct msb_secret_gen *g, const char *host)
 {
     uint64_t m = 0;
-    if (!c->set || !c->secrets)
+    if (!g)
         return 0;
-    for (size_t i = 0; i < c->set->n && i < c->secrets->n && i < 64; i++)
-        if (msb_host_patterns_match(&c->secrets->s[i].hosts, host))
+    for (size_t i = 0; i < g->set.n && i < g->cfg->n && i < 64; i++)
+        if (msb_host_patterns_match(&g->cfg->s[i].hosts, host))
             m |= 1ull << i;
     return m;
 }
@@ -168,7 +168,7 @@ static int hello_read(struct msb_tls_conn *t, SSL *s, int *al)
         *al = SSL_AD_DECODE_ERROR;
         return -1;
     }
-    t->eligible = eligible_for(t->ctx, t->host);
+    t->eligible = eligible_for(t->gen, t->host);
     *al = SSL_AD_INTERNAL_ERROR;
     const char *name = t->sni[0] && !ip_sni ? t->sni : NULL;
     if (msb_tls_leaf_get(t->ctx->cache, name, &t->dst, time(NULL), &leaf, e, sizeof e) < 0) {

@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "tls/http_subst.h"
+#include "tls/secret_gen.h"
 #include "tls/tls_relay.h"
 
 #define MSB_TLS_BUF_DEFAULT (8u << 10)
@@ -32,11 +33,11 @@
 struct msb_tls_ctx {
     SSL_CTX *srv, *cli;
     struct msb_tls_cache *cache;
-    const struct msb_secret_set *set; /* NULL: no secrets */
-    const struct msb_secrets_cfg *secrets;
+    struct msb_secret_gen *gen; /* current: new connections take it; NULL: none */
     bool verify_upstream;
     uint32_t handshake_ms;
     size_t buf_size;
+    size_t max_conns, live; /* live: made and not yet freed */
     struct msb_tls_stats st;
 };
 
@@ -60,6 +61,7 @@ struct msb_tls_dir {
 
 struct msb_tls_conn {
     struct msb_tls_ctx *ctx;
+    struct msb_secret_gen *gen; /* the context's when made, held for life */
     SSL *g, *u;      /* guest side (server), upstream side (client) */
     BIO *g_ext, *u_ext; /* our ends of the two BIO pairs */
     struct msb_ip dst;
@@ -81,6 +83,12 @@ struct msb_tls_conn {
     struct msb_scan scan;  /* raw mode: the guest's bytes */
     struct msb_tls_dir to_up, to_guest;
 };
+
+/* The connection's secrets for the scanner and filters, NULL for none. */
+static inline const struct msb_secret_set *msb_tls_conn_set(const struct msb_tls_conn *t)
+{
+    return t->gen && t->gen->set.n ? &t->gen->set : NULL;
+}
 
 /* tls_relay_hs.c */
 int msb_tls_hs_ctx_setup(struct msb_tls_ctx *c, const struct msb_tls_ctx_opts *o, char *err,

@@ -22,7 +22,7 @@ static bool is_http1(const char *alpn)
 
 int msb_tls_relay_start(struct msb_tls_conn *t)
 {
-    const struct msb_secret_set *set = t->ctx->set;
+    const struct msb_secret_set *set = msb_tls_conn_set(t);
     msb_obuf_init(&t->to_up.stage, MSB_TLS_STAGE_MAX);
     msb_obuf_init(&t->to_guest.stage, MSB_TLS_STAGE_MAX);
     t->filtered = set && is_http1(t->alpn);
@@ -56,7 +56,7 @@ void msb_tls_relay_free(struct msb_tls_conn *t)
 /* Real values emitted in OUT[from..): one substitution each. */
 static void count_subst(struct msb_tls_conn *t, const struct msb_obuf *out, size_t from)
 {
-    const struct msb_secret_set *set = t->ctx->set;
+    const struct msb_secret_set *set = msb_tls_conn_set(t);
     for (size_t i = 0; i < set->n && i < 64; i++) {
         if (!(t->eligible >> i & 1))
             continue;
@@ -66,7 +66,9 @@ static void count_subst(struct msb_tls_conn *t, const struct msb_obuf *out, size
             const uint8_t *h = memmem(p, (size_t)(end - p), s->value, s->vlen);
             if (!h)
                 break;
-            t->ctx->st.substitutions[i]++;
+            t->ctx->st.substitutions_total++;
+            if (t->gen == t->ctx->gen) /* else the index is an older set's */
+                t->ctx->st.substitutions[i]++;
             p = h + s->vlen;
         }
     }
@@ -79,7 +81,9 @@ static int verdict(struct msb_tls_conn *t, enum msb_subst_status st, int viol)
         return 0;
     if (st == MSB_SUBST_VIOLATION && viol >= 0 && viol < MSB_SECRETS_MAX) {
         t->violation = viol;
-        t->ctx->st.violations[viol]++;
+        t->ctx->st.violations_total++;
+        if (t->gen == t->ctx->gen)
+            t->ctx->st.violations[viol]++;
         msb_tls_stop(t, MSB_TLS_VIOLATION, "placeholder for another host");
         return -1;
     }
@@ -100,7 +104,7 @@ static int from_guest(struct msb_tls_conn *t, const uint8_t *p, size_t n)
         count_subst(t, o, from);
         return 0;
     }
-    int hit = t->scan.watch ? msb_scan_feed(&t->scan, t->ctx->set, p, n) : -1;
+    int hit = t->scan.watch ? msb_scan_feed(&t->scan, msb_tls_conn_set(t), p, n) : -1;
     if (hit >= 0)
         return verdict(t, MSB_SUBST_VIOLATION, hit);
     return msb_obuf_put(o, p, n) < 0 ? verdict(t, MSB_SUBST_TOO_LARGE, -1) : 0;

@@ -50,6 +50,7 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     f->tmr = NULL;
     msb_tcp_upproxy_free(f);
     msb_tcp_tls_free(f);
+    msb_tcp_pscan_free(f);
     if (f->to_host)
         pbuf_free(f->to_host);
     f->to_host = f->to_host_tail = NULL;

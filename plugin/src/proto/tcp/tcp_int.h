@@ -159,6 +159,7 @@ struct tcp_flow {
     uint32_t thr_next[2]; /* throttle lists: [0] egress, [1] ingress */
     struct tcp_pxy *pxy;  /* upstream proxy handshake in progress (tcp_upproxy.c), else NULL */
     struct msb_tls_conn *tls; /* intercepted: the engine between guest and host (tcp_tls.c) */
+    struct msb_tcp_pscan *pscan; /* scan_plaintext: the placeholder scanner (tcp_pscan.c) */
     /* Published-port flows (tcp_inbound.c): opened by lwIP towards the
      * guest; lw_port is lwIP's local port (LW_PORT for guest flows); peer
      * is the host-side client, which the ingress policy judges (d is only
@@ -382,6 +383,18 @@ int msb_tcp_tls_step(struct msb_tcp *t, struct tcp_flow *f);
 void msb_tcp_tls_free(struct tcp_flow *f);
 /* Copies the engine's counters into the metrics. */
 void msb_tcp_tls_publish(struct msb_tcp *t);
+/* What secret S's on_violation asks beyond the reset (a log line, the
+ * termination hook), for a flow toward NAME (an SNI or an address). */
+struct msb_secret_cfg;
+void msb_tcp_tls_violation(struct msb_tcp *t, const struct tcp_flow *f,
+                           const struct msb_secret_cfg *s, const char *name);
+
+/* ---- tcp_pscan.c ---- */
+/* scan_plaintext: guest bytes P of a flow that is not intercepted,
+ * scanned before they are queued.  0, or -1 for a violation (handled and
+ * counted; the caller resets the flow without queueing P). */
+int msb_tcp_pscan(struct msb_tcp *t, struct tcp_flow *f, const struct pbuf *p);
+void msb_tcp_pscan_free(struct tcp_flow *f);
 
 /* ---- tcp_upproxy.c ---- */
 struct sockaddr_storage;

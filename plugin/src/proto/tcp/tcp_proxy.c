@@ -454,6 +454,11 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         msb_count(&t->m->recv_deferred, 1);
         return ERR_MEM; /* lwIP keeps p and offers it again */
     }
+    if (msb_tcp_pscan(t, f, p) < 0) { /* a placeholder in plaintext: none of it leaves */
+        pbuf_free(p); /* ERR_ABRT: the callback owns p */
+        msb_tcp_proxy_abort(t, f, true);
+        return ERR_ABRT;
+    }
     f->last_active_ms = msb_now_ms();
     msb_tcp_flow_segs_out(f, pbuf_clen(p)); /* after ERR_MEM: counted once */
     msb_tcp_flow_pend(f, PEND_ACK, true);

@@ -14,6 +14,8 @@
  *     room.  Each side's FIN follows the engine's done flags.  A violation
  *     (a secret for a host it may not go to) or a failure resets both
  *     sides, after any alert the engine has for the guest.
+ *   with tls.max_connections intercepted already (or no memory): reset,
+ *     never relayed raw (tls.refused_cap, tls.alloc_failed).
  * Counters: tls.* from the engine, per-secret substitutions and
  * violations into the owner's arrays.
  */
@@ -32,6 +34,7 @@
 #include "lib/tls_sni.h"
 #include "model/tls_config.h"
 #include "proto/tcp/tcp_int.h"
+#include "tls/secret_mem.h"
 #include "tls/tls_relay.h"
 #include "msbnet/msbnet.h"
 
@@ -75,6 +78,8 @@ static int decide(struct msb_tcp *t, struct tcp_flow *f)
         msb_count(&m->bypassed, 1);
         return 1;
     }
+    /* Never spliced raw instead when over the cap or out of memory: an
+     * eligible connection left unintercepted could carry a secret out. */
     f->tls = msb_tls_conn_new(t->env->tls, &f->d, msb_now_ms());
     if (!f->tls)
         return -2;
@@ -162,8 +167,9 @@ static void drain_guest(struct msb_tcp *t, struct tcp_flow *f, bool *moved)
 }
 
 /* block-and-terminate: the hook fires once per instance, naming the
- * secret (never its value), the SNI and the flow. */
-static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const char *secret)
+ * secret (never its value), the SNI or address and the flow. */
+static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const char *secret,
+                           const char *name)
 {
     if (atomic_exchange(t->env->terminated, true))
         return;
@@ -174,28 +180,31 @@ static void terminate_once(struct msb_tcp *t, const struct tcp_flow *f, const ch
     snprintf(flow, sizeof flow, v6 ? "tcp [%s]:%u -> [%s]:%u" : "tcp %s:%u -> %s:%u", g, f->gp,
              d, f->dp);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", MSBNET_REASON_KIND, "secret_violation",
-                          MSBNET_REASON_SECRET, secret, MSBNET_REASON_NAME,
-                          msb_tls_conn_sni(f->tls), MSBNET_REASON_PROTOCOL, "tcp",
-                          MSBNET_REASON_FLOW, flow);
+                          MSBNET_REASON_SECRET, secret, MSBNET_REASON_NAME, name,
+                          MSBNET_REASON_PROTOCOL, "tcp", MSBNET_REASON_FLOW, flow);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     msb_hook_trigger(t->env->hook, text ? text : "{\"reason\":\"secret_violation\"}");
     free(text);
     json_decref(o);
 }
 
-/* What the violated secret's on_violation asks beyond the reset. */
+void msb_tcp_tls_violation(struct msb_tcp *t, const struct tcp_flow *f,
+                           const struct msb_secret_cfg *s, const char *name)
+{
+    if (s->on_violation != MSB_VIOLATION_BLOCK)
+        fprintf(stderr, "msbnet: secret %s sent toward \"%s\" (port %u%s), not one of its "
+                "hosts: connection reset\n", s->env, name, f->dp, f->tls ? "" : ", plaintext");
+    if (s->on_violation == MSB_VIOLATION_BLOCK_TERMINATE)
+        terminate_once(t, f, s->env, name);
+}
+
+/* The secret behind an engine's VIOLATION, from the connection's own
+ * generation: secrets replaced since it opened do not renumber it. */
 static void on_violation(struct msb_tcp *t, const struct tcp_flow *f)
 {
-    int v = msb_tls_conn_violation(f->tls);
-    const struct msb_secrets_cfg *s = t->env->secrets;
-    if (!s || v < 0 || (uint32_t)v >= s->n)
-        return;
-    uint32_t action = s->s[v].on_violation;
-    if (action != MSB_VIOLATION_BLOCK)
-        fprintf(stderr, "msbnet: secret %s sent toward \"%s\" (port %u), not one of its hosts: "
-                "connection reset\n", s->s[v].env, msb_tls_conn_sni(f->tls), f->dp);
-    if (action == MSB_VIOLATION_BLOCK_TERMINATE)
-        terminate_once(t, f, s->s[v].env);
+    const struct msb_secret_cfg *s = msb_tls_conn_secret(f->tls, msb_tls_conn_violation(f->tls));
+    if (s)
+        msb_tcp_tls_violation(t, f, s, msb_tls_conn_sni(f->tls));
 }
 
 /* A violation or a failure: the guest gets the engine's alert, if lwIP
@@ -242,8 +251,8 @@ int msb_tcp_tls_flush(struct msb_tcp *t, struct tcp_flow *f)
         int d = decide(t, f);
         if (d == -1)
             return 0; /* the rest of the ClientHello */
-        if (d == -2) {
-            msb_count(&t->env->metrics->tls.alloc_failed, 1);
+        if (d == -2) { /* refused_cap or alloc_failed, counted by the engine */
+            msb_tcp_tls_publish(t);
             return -1;
         }
         msb_tcp_flow_pend(f, PEND_TLS, false);
@@ -308,16 +317,15 @@ void msb_tcp_tls_publish(struct msb_tcp *t)
     COPY(upstream_verify_failed) COPY(bad_sni) COPY(handshake_timeouts) COPY(alpn_h2)
     COPY(alpn_http1) COPY(alpn_other) COPY(alpn_none) COPY(h2_withheld) COPY(http_malformed)
     COPY(bytes_to_upstream) COPY(bytes_to_guest) COPY(alloc_failed) COPY(tls_io_failed)
+    COPY(refused_cap)
 #undef COPY
-    uint64_t subs = 0, viols = 0;
     for (int i = 0; i < MSB_SECRETS_MAX; i++) {
-        subs += s->substitutions[i];
-        viols += s->violations[i];
         if (t->env->secret_substitutions)
             put(&t->env->secret_substitutions[i], s->substitutions[i]);
         if (t->env->secret_violations)
             put(&t->env->secret_violations[i], s->violations[i]);
     }
-    put(&m->substitutions, subs);
-    put(&m->violations, viols);
+    put(&m->secret_mem_unlocked, msb_secret_mem_lock_failed());
+    put(&m->substitutions, s->substitutions_total);
+    put(&m->violations, s->violations_total);
 }
