@@ -123,7 +123,10 @@ d_merged=$(hg_delta budget .tcp.small_segments_merged)
 peak_buf=$(hg_peak budget tcp.buffered_bytes)
 hg_expect budget_recv_deferred "$d_def" -ge 1
 hg_expect budget_segments_merged "$d_merged" -ge 1000
-hg_expect budget_buffered_at_most_budget_plus_a_segment_per_flow "${peak_buf:-x}" -le $((BUDGET + 40 * 512))
+# Past the budget a flow holding nothing still takes one segment (at most
+# the MSS, 1460 here: two of these 512-byte ones fit), never the gap and
+# out-of-order queue lwIP hands over after a loss (tens of KiB at once).
+hg_expect budget_buffered_at_most_budget_plus_a_segment_per_flow "${peak_buf:-x}" -le $((BUDGET + 40 * 1460))
 hg_expect budget_buffered_near_budget "${peak_buf:-0}" -ge $((BUDGET * 9 / 10))
 hg_check_phase budget $((4096 + BUDGET * 5 / 4 / 1024 + 40))
 hg_row budget "recv_deferred+$d_def merged+$d_merged buffered<=$peak_buf (budget $BUDGET, 40 flows)"

@@ -408,11 +408,17 @@ static void append(struct msb_tcp *t, struct tcp_flow *f, struct pbuf *p)
  * refused delivery per flow, which it offers again on its timer) and the
  * guest's window stays closed, so thousands of flows cannot each fill a
  * window.  The delivery's own size counts: after a lost segment lwIP hands
- * over the gap and its out-of-order queue at once (up to a window). */
-static bool over_budget(struct msb_tcp *t, uint32_t n)
+ * over the gap and its out-of-order queue at once (up to 64 KiB).  A flow
+ * holding nothing may still take one segment (one stalled peer must not
+ * stop the others' requests), never such a chain: each flow that then
+ * stalls adds at most one segment beyond the bound. */
+static bool over_budget(struct msb_tcp *t, const struct tcp_flow *f,
+                        const struct tcp_pcb *pcb, uint32_t n)
 {
     uint64_t held = msb_read(&t->m->buffered_bytes);
-    return held + n > t->env->cfg->tcp_buffer_max_bytes;
+    if (held + n <= t->env->cfg->tcp_buffer_max_bytes)
+        return false;
+    return f->to_host_len || n > pcb->mss;
 }
 
 static err_t guest_fin(struct msb_tcp *t, struct tcp_flow *f, struct tcp_pcb *pcb)
@@ -448,9 +454,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         }
         return e;
     }
-    /* A flow holding nothing may always go on: one stalled peer must not
-     * stop the others. */
-    if (f->to_host_len && over_budget(t, p->tot_len)) {
+    if (over_budget(t, f, pcb, p->tot_len)) {
         msb_count(&t->m->recv_deferred, 1);
         return ERR_MEM; /* lwIP keeps p and offers it again */
     }
