@@ -142,14 +142,15 @@ assert den and all((x["qtype"] in (1, 28), x["rcode"], x["answers"]) == (True, 5
 al = [x for x in r if x["proto"] == "dns" and x["hostname"] == "allowed.test"]
 a = [x for x in al if x["qtype"] == 1]
 aaaa = [x for x in al if x["qtype"] == 28]
-assert a and all((x["rcode"], x["answers"], x["end"], x["rule"]) == (0, 1, "closed", 1)
-                 for x in a), al
-assert all(x["rcode"] in (0, 5) and x["answers"] == 0 for x in aaaa), al
+assert a and all((x["rcode"], x["answers"], x["end"], x["rule"], x["addrs"]) ==
+                 (0, 1, "closed", 1, ["198.18.0.1"]) for x in a), al
+assert all(x["rcode"] in (0, 5) and x["answers"] == 0 and x["addrs"] == [] for x in aaaa), al
+assert all(x["addrs"] == [] for x in den), den
 assert all(x["qtype"] in (1, 28) for x in al), al'
 check dns_record_of_a_missing_name all.jsonl '
 n = [x for x in r if x["proto"] == "dns" and x["hostname"] == "nx.test"]
-assert n and all((x["qtype"], x["rcode"], x["answers"], x["action"], x["end"]) ==
-                 (1, 3, 0, "allow", "closed") for x in n), n'
+assert n and all((x["qtype"], x["rcode"], x["answers"], x["action"], x["end"], x["addrs"]) ==
+                 (1, 3, 0, "allow", "closed", []) for x in n), n'
 check icmp_echo_records all.jsonl '
 e = [x for x in r if x["proto"] == "icmp"]
 assert len(e) == 2, e

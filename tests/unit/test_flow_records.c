@@ -161,11 +161,24 @@ static void test_json_dns(void)
         "\"direction\":\"egress\",\"guest\":\"100.96.0.2\",\"guest_port\":5353,"
         "\"dst\":\"100.96.0.1\",\"dst_port\":53,\"hostname\":\"a.test\",\"sni\":\"\","
         "\"action\":\"allow\",\"rule\":-1,\"end\":\"closed\",\"bytes_out\":0,\"bytes_in\":0,"
-        "\"packets_out\":0,\"packets_in\":0,\"qtype\":28,\"rcode\":3,\"answers\":0}");
+        "\"packets_out\":0,\"packets_in\":0,\"qtype\":28,\"rcode\":3,\"answers\":0,"
+        "\"addrs\":[]}");
     r.dns_rcode = -1; /* no reply went */
     r.dns_answers = 65535;
     msb_flowrec_json(&r, buf, sizeof buf);
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ",\"qtype\":28,\"rcode\":-1,\"answers\":65535}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ",\"qtype\":28,\"rcode\":-1,\"answers\":65535,"));
+    /* The addresses share the SNI's room: never shown as an SNI. */
+    strcpy(r.dns_addrs, "198.18.0.1,fd42::1");
+    msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"sni\":\"\","));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ",\"addrs\":[\"198.18.0.1\",\"fd42::1\"]}"));
+    /* Whatever the room holds, the array stays valid JSON of address text. */
+    strcpy(r.dns_addrs, ",,1.2\"x\\,,3::4,");
+    msb_flowrec_json(&r, buf, sizeof buf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, ",\"addrs\":[\"1.2\",\"3::4\"]}"));
+    memset(r.dns_addrs, '1', sizeof r.dns_addrs); /* no NUL at all */
+    CU_ASSERT(msb_flowrec_json(&r, buf, sizeof buf) > 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"]}"));
 }
 
 /* A hostile SNI: quotes, backslashes, control and high bytes, no NUL in

@@ -128,6 +128,26 @@ static void put_name(struct out *o, const char *key, const char *s, size_t cap)
     put(o, "\"");
 }
 
+/* A DNS record's addresses ("a,b,..." as msb_flow_dns wrote them) as a
+ * JSON array; only address characters pass, whatever the buffer holds. */
+static void put_addrs(struct out *o, const char *s, size_t cap)
+{
+    put(o, ",\"addrs\":[");
+    bool open = false;
+    unsigned n = 0;
+    for (size_t i = 0; i < cap && s[i]; i++) {
+        char c = s[i];
+        if (c == ',' && open) {
+            put(o, "\"");
+            open = false;
+        } else if (c != ',' && strchr("0123456789abcdefABCDEF.:", c)) {
+            put(o, open ? "%c" : n++ ? ",\"%c" : "\"%c", c);
+            open = true;
+        }
+    }
+    put(o, open ? "\"]" : "]");
+}
+
 static void put_endpoint(struct out *o, const char *key, const struct msb_ip *ip,
                          uint16_t port)
 {
@@ -148,15 +168,17 @@ size_t msb_flowrec_json(const struct msb_flowrec *r, char *buf, size_t len)
     put_endpoint(&o, "guest", &r->guest, r->guest_port);
     put_endpoint(&o, "dst", &r->dst, r->dst_port);
     put_name(&o, "hostname", r->hostname, sizeof r->hostname);
-    put_name(&o, "sni", r->sni, sizeof r->sni);
+    put_name(&o, "sni", r->proto == MSB_FR_DNS ? "" : r->sni, sizeof r->sni);
     put(&o, ",\"action\":\"%s\",\"rule\":%ld,\"end\":\"%s\"", msb_flowrec_action_name(r->action),
         (long)r->rule, msb_flowrec_end_name(r->end));
     put(&o, ",\"bytes_out\":%llu,\"bytes_in\":%llu,\"packets_out\":%llu,\"packets_in\":%llu",
         (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in,
         (unsigned long long)r->pkts_out, (unsigned long long)r->pkts_in);
-    if (r->proto == MSB_FR_DNS)
+    if (r->proto == MSB_FR_DNS) {
         put(&o, ",\"qtype\":%u,\"rcode\":%d,\"answers\":%u", r->dns_qtype, r->dns_rcode,
             r->dns_answers);
+        put_addrs(&o, r->dns_addrs, sizeof r->dns_addrs);
+    }
     put(&o, "}");
     return o.full ? 0 : o.used;
 }

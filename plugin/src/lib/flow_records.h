@@ -62,7 +62,12 @@ struct msb_flowrec {
     int16_t dns_rcode;
     uint64_t bytes_out, bytes_in, pkts_out, pkts_in; /* out: guest -> host */
     char hostname[MSB_FLOWREC_NAME]; /* from the index at decision time; DNS: the query */
-    char sni[MSB_FLOWREC_NAME];      /* TLS SNI when seen, "" otherwise */
+    union {
+        char sni[MSB_FLOWREC_NAME]; /* TCP: TLS SNI when seen, "" otherwise */
+        /* DNS: the reply's A/AAAA addresses as text, comma-separated, as
+         * many as fit (a DNS record has no SNI: the same room) */
+        char dns_addrs[MSB_FLOWREC_NAME];
+    };
 };
 
 struct msb_flowrec_log {

@@ -52,6 +52,8 @@ struct dns_q {
     int32_t rule;     /* the name policy's deciding rule, for the record */
     int16_t rcode;    /* of the reply sent to the guest; -1 while none went */
     uint16_t answers; /* that reply's answer records */
+    uint8_t naddrs;   /* and its A/AAAA addresses, for the record */
+    struct msb_ip addrs[MSB_FLOW_DNS_ADDRS];
     unsigned try;    /* index of the upstream being asked */
     int fd;
     struct event *rd, *tmr, *wr;
@@ -120,12 +122,13 @@ static void reply_status(struct msb_dns *d, const struct dns_src *src, const uin
 /* The flow record of an allowed query (flow_emit.h), made once its reply
  * went to the guest (rcode -1: it never did). */
 static void record(struct msb_dns *d, const struct dns_src *src, const struct msb_dns_query *q,
-                   int32_t rule, int rcode, uint16_t answers)
+                   int32_t rule, int rcode, uint16_t answers, const struct msb_ip *addrs,
+                   size_t naddrs)
 {
     const struct msb_flow_ref ref = {src->conn ? MSB_IPPROTO_TCP : MSB_IPPROTO_UDP, false,
                                      &src->guest, src->gport, &src->dialled, DNS_PORT};
     msb_flow_dns(d->env, &ref, MSB_FR_ALLOW, rule, q->name,
-                 (struct msb_flow_dns_reply){q->qtype, (int16_t)rcode, answers});
+                 (struct msb_flow_dns_reply){q->qtype, (int16_t)rcode, answers, addrs, naddrs});
 }
 
 /* ---- queries in flight -------------------------------------------------------- */
@@ -152,7 +155,7 @@ static void q_close_socket(struct dns_q *x)
 
 static void q_finish(struct dns_q *x)
 {
-    record(x->d, &x->src, &x->q, x->rule, x->rcode, x->answers);
+    record(x->d, &x->src, &x->q, x->rule, x->rcode, x->answers, x->addrs, x->naddrs);
     q_close_socket(x);
     free(x->tbuf);
     x->tbuf = NULL;
@@ -226,10 +229,12 @@ static void deliver(struct dns_q *x, uint8_t *ans, size_t n, const struct msb_dn
     const uint8_t *b = ans;
     x->rcode = a->rcode;
     x->answers = a->h.an;
+    x->naddrs = (uint8_t)(a->naddrs < MSB_FLOW_DNS_ADDRS ? a->naddrs : MSB_FLOW_DNS_ADDRS);
+    memcpy(x->addrs, a->addrs, x->naddrs * sizeof *x->addrs);
     if (!x->src.conn && n > x->q.udp_size) {
         n = msb_dns_build_truncated(ans, &x->q, d->out, sizeof d->out);
         b = d->out;
-        x->answers = 0; /* TC=1 and the question only */
+        x->answers = x->naddrs = 0; /* TC=1 and the question only */
         OUTCOME(d, &x->src, truncated);
     }
     if (a->rcode == MSB_DNS_NXDOMAIN)
@@ -467,7 +472,7 @@ static void q_start(struct msb_dns *d, const struct dns_src *src, const uint8_t 
         msb_count(&d->m->in_flight_cap, 1);
         OUTCOME(d, src, servfail);
         reply_status(d, src, m, q, MSB_DNS_SERVFAIL, 0);
-        record(d, src, q, rule, MSB_DNS_SERVFAIL, 0);
+        record(d, src, q, rule, MSB_DNS_SERVFAIL, 0, NULL, 0);
         return;
     }
     *x = (struct dns_q){.d = d, .used = true, .configured = configured, .src = *src,
@@ -494,7 +499,8 @@ static void answer_alias(struct msb_dns *d, const struct dns_src *src, const uin
         n = msb_dns_build_status(m, q, MSB_DNS_NOERROR, MSB_DNS_F_AA, d->out, sizeof d->out);
     OUTCOME(d, src, alias);
     reply_to(d, src, d->out, n);
-    record(d, src, q, rule, MSB_DNS_NOERROR, n >= 12 ? msb_get16(d->out + 6) : 0);
+    uint16_t an = n >= 12 ? msb_get16(d->out + 6) : 0;
+    record(d, src, q, rule, MSB_DNS_NOERROR, an, &gw, an ? 1 : 0);
 }
 
 /* The resolver the guest asked is checked as the flow it is: UDP/53 to
@@ -561,7 +567,7 @@ static void route(struct msb_dns *d, const struct dns_src *src, const uint8_t *m
     if (configured && d->nup == 0) {
         OUTCOME(d, src, servfail);
         reply_status(d, src, m, q, MSB_DNS_SERVFAIL, 0);
-        record(d, src, q, rule, MSB_DNS_SERVFAIL, 0);
+        record(d, src, q, rule, MSB_DNS_SERVFAIL, 0, NULL, 0);
         return;
     }
     q_start(d, src, m, n, q, configured, rule);

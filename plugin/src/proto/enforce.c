@@ -257,7 +257,7 @@ bool msb_policy_allow_name(struct msb_env *env, const struct msb_flow_ref *r, co
      * one's when its reply goes (the forwarder's, with the rcode). */
     if (action != MSB_FR_ALLOW)
         msb_flow_dns(env, r, action, (int32_t)v.rule, name,
-                     (struct msb_flow_dns_reply){qtype, MSB_DNS_REFUSED, 0});
+                     (struct msb_flow_dns_reply){qtype, MSB_DNS_REFUSED, 0, NULL, 0});
     if (v.action == MSB_POL_ALLOW) {
         if (v.rule >= 0)
             msb_count(&m->allowed, 1);

@@ -73,6 +73,22 @@ void msb_flow_refused(struct msb_env *env, const struct msb_flow_ref *f, uint8_t
     msb_flow_finish(env, &r, MSB_FR_END_REFUSED);
 }
 
+/* The addresses as "a,b,...", each whole or not at all. */
+static void dns_addrs(struct msb_flowrec *r, const struct msb_ip *addrs, size_t n)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < n && i < MSB_FLOW_DNS_ADDRS; i++) {
+        char a[MSB_IP_STRLEN];
+        if (!msb_ip_format(&addrs[i], a, sizeof a))
+            continue;
+        size_t k = strlen(a) + (used ? 1 : 0);
+        if (used + k >= sizeof r->dns_addrs)
+            break;
+        snprintf(r->dns_addrs + used, sizeof r->dns_addrs - used, "%s%s", used ? "," : "", a);
+        used += k;
+    }
+}
+
 void msb_flow_dns(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action, int32_t rule,
                   const char *name, struct msb_flow_dns_reply reply)
 {
@@ -86,6 +102,7 @@ void msb_flow_dns(struct msb_env *env, const struct msb_flow_ref *f, uint8_t act
     r.dns_qtype = reply.qtype;
     r.dns_rcode = reply.rcode;
     r.dns_answers = reply.answers;
+    dns_addrs(&r, reply.addrs, reply.naddrs);
     msb_flow_finish(env, &r, action == MSB_FR_ALLOW ? MSB_FR_END_CLOSED : MSB_FR_END_REFUSED);
 }
 

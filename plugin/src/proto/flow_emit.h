@@ -36,7 +36,11 @@ struct msb_flow_dns_reply {
     uint16_t qtype;
     int16_t rcode;
     uint16_t answers;
+    const struct msb_ip *addrs; /* its A/AAAA addresses (as many as fit the record) */
+    size_t naddrs;
 };
+/* The most addresses a DNS record can carry: 16 IPv4 or 6 IPv6 fit its text. */
+#define MSB_FLOW_DNS_ADDRS 16
 void msb_flow_dns(struct msb_env *env, const struct msb_flow_ref *f, uint8_t action, int32_t rule,
                   const char *name, struct msb_flow_dns_reply reply);
 
