@@ -46,8 +46,9 @@ guest --dns $TOPO_I4 --config "$TOPO_DIR/tls.json" --print-metrics -- \
 gpid=$!
 wait_file "$sync/idle" || bad "the guest started" "$(cat "$TOPO_DIR/guest.out")"
 # The daemon is the oldest process running this msbnetd binary as `run`
-# (the sandbox's init is its child).
-mpid=$(pgrep -o -f "^$msbnetd run")
+# with this test's config (the sandbox's init is its child; other tests'
+# msbnetd run beside it under ctest -j).
+mpid=$(pgrep -o -f "^$msbnetd run .*--config $TOPO_DIR/tls.json")
 idle=$(rss_kib "$mpid")
 touch "$sync/go"
 wait_file "$sync/held" || bad "the guest opened its connections" "$(cat "$TOPO_DIR/guest.out")"

@@ -87,7 +87,8 @@ gpid=$!
 
 wait_mark "$sync/doneA" 60 || bad "phase A ran" "$(cat "$TOPO_DIR/guest.out")"
 # The values sit in locked pages (msbnetd runs as root: no RLIMIT_MEMLOCK).
-mpid=$(pgrep -o -f "^$msbnetd run")
+# This test's msbnetd (its own control socket): others run beside it under ctest -j.
+mpid=$(pgrep -o -f "^$msbnetd run .*--control-socket $sock")
 lck=$(awk '/^VmLck:/ {print $2}' "/proc/$mpid/status")
 ((lck >= 64)) && ok "msbnetd holds the secrets in locked memory (VmLck $lck kB)" \
     || bad "msbnetd holds the secrets in locked memory" "VmLck ${lck:-?} kB"
