@@ -73,8 +73,6 @@ static void fan_out(struct msbd_flow_hub *hub, char *text)
 {
     for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
         *nl = '\0';
-        if (hub->log)
-            msbd_flow_log_write(hub->log, line, (size_t)(nl - line));
         for (struct msbd_flow_sub *s = hub->subs; s; s = s->next)
             offer(s, line, (size_t)(nl - line));
     }
@@ -86,8 +84,12 @@ static void drain(struct msbd_flow_hub *hub)
 {
     char *text = NULL;
     long n = hub->h->api->drain_flow_records(hub->h->net, 0, &text);
-    if (n > 0 && text)
+    if (n > 0 && text) {
+        /* The log first and in one write: fan_out cuts the text in place. */
+        if (hub->log)
+            msbd_flow_log_write_lines(hub->log, text, strlen(text));
         fan_out(hub, text);
+    }
     hub->h->api->free_string(text);
 }
 

@@ -81,6 +81,26 @@ void msbd_flow_log_write(struct msbd_flow_log *l, const char *line, size_t len)
         l->size += (uint64_t)w;
 }
 
+void msbd_flow_log_write_lines(struct msbd_flow_log *l, const char *text, size_t len)
+{
+    while (len && text[len - 1] != '\n')
+        len--;
+    if (!len)
+        return;
+    if (l->fd < 0 || l->size + len > l->max) {
+        for (const char *s = text, *nl; s < text + len; s = nl + 1) {
+            nl = memchr(s, '\n', (size_t)(text + len - s));
+            msbd_flow_log_write(l, s, (size_t)(nl - s));
+        }
+        return;
+    }
+    ssize_t w = write(l->fd, text, len);
+    if (w != (ssize_t)len)
+        l->errors++;
+    if (w > 0)
+        l->size += (uint64_t)w;
+}
+
 uint64_t msbd_flow_log_errors(const struct msbd_flow_log *l)
 {
     return l->errors;

@@ -24,6 +24,11 @@ struct msbd_flow_log *msbd_flow_log_open(const char *path, uint64_t max_bytes, c
                                          size_t errlen);
 /* Appends line and '\n'; a write error is counted and the record lost. */
 void msbd_flow_log_write(struct msbd_flow_log *l, const char *line, size_t len);
+/* Appends text's whole lines ('\n'-terminated; a tail without one is left
+ * out): one write while they fit before the rotation, else line by line so
+ * the rotation falls between two records.  A write error is counted and
+ * that write's records lost. */
+void msbd_flow_log_write_lines(struct msbd_flow_log *l, const char *text, size_t len);
 uint64_t msbd_flow_log_errors(const struct msbd_flow_log *l);
 void msbd_flow_log_close(struct msbd_flow_log *l);
 
