@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * msbnetd --flow-log FILE: flow records appended as JSON lines, each with
- * one write (a reader never sees half a record), size-rotated without
+ * msbnetd --flow-log FILE: flow records appended as JSON lines, whole
+ * records per write (never a record split across writes), size-rotated without
  * loss or duplicates: when the next record would take FILE past the limit,
  * FILE is renamed to FILE.N (N the first unused number from 1, so older
  * files are never overwritten; pruning is the operator's) and a new FILE
