@@ -248,8 +248,9 @@ def ms_since(t0):
 class Conn:
     """One hand-made connection from the guest's IPv4 address."""
 
-    def __init__(self, link, host, port, sport):
+    def __init__(self, link, host, port, sport, syn_opts=b""):
         self.link, self.host, self.port, self.sport = link, host, port, sport
+        self.syn_opts = syn_opts
         self.isn = random.getrandbits(32)
         self.snd_una = self.snd_nxt = self.snd_max = (self.isn + 1) & 0xFFFFFFFF
         self.rcv_nxt = None
@@ -257,8 +258,9 @@ class Conn:
         self.last_progress = time.time()
 
     def seg(self, seq, flags, data=b""):
+        opts = self.syn_opts if flags & 0x02 else b""
         self.link.send(tcp_segment(G4, self.host, self.sport, self.port, seq,
-                                   self.rcv_nxt or 0, flags, data))
+                                   self.rcv_nxt or 0, flags, data, opts=opts))
         end = (seq + len(data)) & 0xFFFFFFFF
         if data and 0 < (end - self.snd_max) & 0xFFFFFFFF < 1 << 31:
             self.snd_max = end
@@ -293,9 +295,14 @@ def dispatch(link, conns, timeout):
             by_port[t[2]].on(t)
 
 
-def handshake(link, host, port, n):
+# MSS 1460, NOP, window scale 7: the guest offers to scale, so lwIP's
+# 2 MiB receive window applies to it.
+WSCALE_OPTS = struct.pack("!BBH", 2, 4, 1460) + b"\x01" + struct.pack("!BBB", 3, 3, 7)
+
+
+def handshake(link, host, port, n, syn_opts=b""):
     base = 20000 + random.randrange(20000)
-    conns = [Conn(link, host, port, base + i) for i in range(n)]
+    conns = [Conn(link, host, port, base + i, syn_opts) for i in range(n)]
     for c in conns:
         c.seg(c.isn, 0x02)
     deadline = time.time() + 10
@@ -390,6 +397,28 @@ def cmd_ooseq(link, host, port, flows, segs):
         c.seg(c.snd_una, 0x18, b"o")
     dispatch(link, conns, 0.5)
     print("acked_after_fill", " ".join(str(c.acked()) for c in conns))
+    close(link, conns)
+
+
+def cmd_ooseqbytes(link, host, port, flows, segs, size):
+    """Window-scaled connections, each sent `segs` full segments just past
+    a one-byte hole: without a bound lwIP holds them all (flows x segs x
+    size bytes).  A pause lets the monitor see what is held; then the hole
+    is filled and the ACKs say how much of each queue was kept."""
+    conns = handshake(link, host, int(port), int(flows), WSCALE_OPTS)
+    segs, size = int(segs), int(size)
+    for k in range(segs):
+        for c in conns:
+            c.seg(c.snd_una + 1 + k * size, 0x18, b"q" * size)
+        link.frames()  # lwIP's duplicate ACKs: drained, not needed
+    link.frames(1.5)
+    for c in conns:
+        c.snd_max = (c.snd_una + 1 + segs * size) & 0xFFFFFFFF
+        c.seg(c.snd_una, 0x18, b"q")
+    dispatch(link, conns, 1.0)
+    acked = [c.acked() for c in conns]
+    print("acked_after_fill", " ".join(str(a) for a in acked))
+    print("kept_segments_total", sum((a - 1) // size for a in acked))
     close(link, conns)
 
 

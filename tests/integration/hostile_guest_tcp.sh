@@ -93,6 +93,33 @@ else bad ooseq_queue_kept_64_per_flow "acknowledged after the fill: $acks"; fi
 hg_check_phase ooseq $((4096 + 20 * 64 * 2))
 hg_row ooseq "ooseq_dropped+$d_oo (20 flows x 3000 segs), ack after fill 65 each"
 
+# Bytes, not segments: 100 window-scaled connections (lwIP's receive
+# window is 2 MiB then) each get 63 full segments past a one-byte hole,
+# 9.2 MB in all.  lwIP's queues count against the 1 MiB budget with what
+# msbnet buffers: past it, out-of-order segments are dropped at the edge
+# (the guest resends them once the hole is filled).  Before they counted,
+# all 9.2 MB stayed in msbnetd (its RSS grew by ~11 MB).
+OO_FLOWS=100 OO_SEGS=63 MSS=1460
+hg_phase ooseqbytes
+hg_frames ooseqbytes 198.18.0.1 9100 $OO_FLOWS $OO_SEGS $MSS
+hg_phase_end
+flows_settle ooseqbytes
+d_oo=$(hg_delta ooseqbytes .tcp.ooseq_dropped)
+peak_held=$(hg_peak ooseqbytes tcp.lwip_held_bytes)
+peak_buf=$(hg_peak ooseqbytes tcp.buffered_bytes)
+kept=$(out kept_segments_total)
+# Each flow may add a segment beyond the budget on each side (lwIP's and
+# msbnet's): the sum of the two peaks bounds what was held at any time.
+hg_expect ooseqbytes_held_at_most_budget_plus_two_segments_per_flow \
+    $((${peak_held:-BUDGET} + ${peak_buf:-0})) -le $((BUDGET + 2 * OO_FLOWS * MSS))
+hg_expect ooseqbytes_budget_filled "${peak_held:-0}" -ge $((BUDGET * 8 / 10))
+hg_expect ooseqbytes_dropped_counted "$d_oo" -ge $((OO_FLOWS * OO_SEGS - (BUDGET + 2 * OO_FLOWS * MSS) / MSS))
+hg_expect ooseqbytes_kept_within_budget "${kept:-x}" -le $(((BUDGET + 2 * OO_FLOWS * MSS) / MSS))
+hg_expect ooseqbytes_kept_some "${kept:-0}" -ge $((BUDGET * 8 / 10 / MSS))
+hg_expect ooseqbytes_lwip_held_back_to_zero "$(hg_value ooseqbytes .tcp.lwip_held_bytes)" -eq 0
+hg_check_phase ooseqbytes $((4096 + 2 * BUDGET / 1024))
+hg_row ooseqbytes "lwip_held<=$peak_held ooseq_dropped+$d_oo kept $kept segs ($OO_FLOWS flows x $OO_SEGS x $MSS B)"
+
 # --- 3. small segments into a server that never reads ---------------------------
 # One flow of one-byte segments: merged into 4 KiB buffers, never more
 # than the window (64 KiB) held for it.  The first 40 KB go in 1200-byte

@@ -27,7 +27,7 @@ import sys
 import time
 import urllib.request
 
-GAUGES = {"tcp": ["flows", "connecting", "buffered_bytes"], "udp": ["sessions"],
+GAUGES = {"tcp": ["flows", "connecting", "buffered_bytes", "lwip_held_bytes"], "udp": ["sessions"],
           "dns": ["in_flight"], "reassembly": ["pending", "bytes"], "icmp": ["echoes_outstanding"]}
 
 

@@ -70,7 +70,9 @@
 /* The checks assume TCP_MSS < 16384 (a u16 TCP_SNDLOWAT); msbnet never
  * reads TCP_SNDLOWAT, and tcp_sndbuf()'s u16 is handled by its callers. */
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1
-/* Out-of-order segments held per flow: the guest's link never reorders. */
+/* Out-of-order segments held per flow: the guest's link never reorders.
+ * Per flow this allows a whole window; proto/tcp/tcp_held.c keeps all
+ * flows' queues together inside tcp_buffer_max_bytes. */
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_PBUFS 64
 #define TCP_OOSEQ_MAX_BYTES TCP_WND

@@ -85,14 +85,17 @@ enum msb_drop_reason {
  * queue cap; small_segments_merged: guest segments copied together while
  * a host peer is slow; recv_deferred: guest data left with lwIP while
  * tcp_buffer_max_bytes was reached; send_deferred: host reads put off
- * while unacked_bytes was at that limit.  Names are the JSON/Prometheus names. */
+ * while unacked_bytes was at that limit; lwip_held_bytes (gauge): guest
+ * bytes lwIP holds out of order or refused, all flows, inside the same
+ * limit (proto/tcp/tcp_held.c); budget_dropped: in-order guest segments
+ * dropped at the edge because that limit was reached.  Names are the JSON/Prometheus names. */
 #define MSB_TCP_METRICS(X)                                                                         \
     X(flows) X(connecting) X(established) X(closing)                                              \
     X(connects_ok) X(connects_refused) X(connects_timeout) X(connects_error)                     \
     X(denied) X(bytes_to_host) X(bytes_to_guest) X(resets_to_guest) X(resets_to_host)            \
     X(idle_timeouts) X(segments_coalesced) X(bad_transition) X(buffered_bytes)                  \
     X(ooseq_dropped) X(small_segments_merged) X(recv_deferred) X(unacked_bytes)                  \
-    X(send_deferred)
+    X(send_deferred) X(lwip_held_bytes) X(budget_dropped)
 
 struct msb_tcp_metrics {
 #define MSB_TCP_FIELD(name) atomic_uint_fast64_t name;

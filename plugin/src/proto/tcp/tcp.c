@@ -56,6 +56,7 @@ void msb_tcp_flow_release(struct msb_tcp *t, struct tcp_flow *f)
     f->to_host = f->to_host_tail = NULL;
     atomic_fetch_sub_explicit(&t->m->buffered_bytes, f->to_host_len, memory_order_relaxed);
     atomic_fetch_sub_explicit(&t->m->unacked_bytes, f->unacked, memory_order_relaxed);
+    msb_tcp_held_forget(t, f);
     f->to_host_len = 0;
     f->unacked = 0;
     f->tail_room = 0;
@@ -190,22 +191,6 @@ static void no_flow(struct msb_tcp *t, const struct msb_pkt *p)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
-/* The guest's link never reorders: its out-of-order segments only follow
- * a loss.  lwIP would queue them without a bound (each insert walks the
- * queue), so a guest could park tens of thousands of one-byte segments per
- * flow; past OOSEQ_MAX queued segments a new one is dropped, and the guest
- * sends it again once the hole is filled. */
-static bool ooseq_full(const struct tcp_flow *f, const struct msb_pkt *p)
-{
-    if (p->l4_len == p->l4_hdr_len || !TCP_SEQ_GT(seq_of(p), f->pcb->rcv_nxt))
-        return false;
-    unsigned n = 0;
-    for (const struct tcp_seg *s = f->pcb->ooseq; s; s = s->next)
-        if (++n >= OOSEQ_MAX)
-            return true;
-    return false;
-}
-
 static void while_connecting(struct msb_tcp *t, struct tcp_flow *f, const struct msb_pkt *p)
 {
     if (p->tcp_flags & MSB_TCP_RST)
@@ -242,14 +227,14 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
         msb_tcp_send_rst(t, p);
         return;
     }
-    if (ooseq_full(f, p)) {
-        msb_count(&t->m->ooseq_dropped, 1);
+    if (!msb_tcp_held_admit(t, f, seq_of(p), (uint32_t)(p->l4_len - p->l4_hdr_len)))
         return;
-    }
     uint32_t gen = f->gen;
     f->last_active_ms = msb_now_ms();
     msb_tcp_nat_to_lwip(t, f, p->l3);
     msb_tcp_lw_input(t, p->l3, p->l3_len);
+    if (f->gen == gen)
+        msb_tcp_held_sync(t, f);
     /* Simultaneous close reaches TIME_WAIT without a callback: look at
      * every flow that has seen both FINs once the batch is done. */
     if (f->gen == gen && f->pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))

@@ -147,6 +147,9 @@ struct tcp_flow {
      * window is reopened (tcp_recved) only as they are written. */
     struct pbuf *to_host, *to_host_tail;
     uint32_t to_host_len;
+    /* Guest bytes lwIP holds for the flow (out of order, refused) as last
+     * read: its share of tcp.lwip_held_bytes (tcp_held.c). */
+    uint32_t lw_held;
     uint16_t tail_room; /* free bytes at the end of to_host_tail, when it is ours (merged) */
     /* Host bytes given to lwIP and not yet acknowledged by the guest. */
     uint32_t unacked;
@@ -316,6 +319,17 @@ void msb_tcp_lw_timer_arm(struct msb_tcp *t);
 /* True while pcb is on one of lwIP's lists (a TIME_WAIT pcb may expire on
  * its own, silently). */
 bool msb_tcp_lw_pcb_alive(const struct tcp_pcb *pcb);
+
+/* ---- tcp_held.c ---- */
+/* Re-reads what lwIP holds for f into its share of tcp.lwip_held_bytes. */
+void msb_tcp_held_sync(struct msb_tcp *t, struct tcp_flow *f);
+/* f's share leaves the gauge (the flow is released). */
+void msb_tcp_held_forget(struct msb_tcp *t, struct tcp_flow *f);
+/* Guest bytes held, all flows: ours (buffered) and lwIP's. */
+uint64_t msb_tcp_held_total(const struct msb_tcp *t);
+/* Whether a guest segment of len data bytes at seq may go to lwIP now;
+ * false: dropped, counted (the guest sends it again). */
+bool msb_tcp_held_admit(struct msb_tcp *t, const struct tcp_flow *f, uint32_t seq, uint32_t len);
 
 /* ---- tcp_gro.c ---- */
 int msb_tcp_gro_init(struct msb_tcp *t);

@@ -474,6 +474,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         return ERR_OK;
     }
     append(t, f, p);
+    msb_tcp_held_sync(t, f); /* p may have been lwIP's refused delivery */
     if (flush(t, f) < 0) {
         msb_tcp_proxy_abort(t, f, false);
         return ERR_ABRT;
