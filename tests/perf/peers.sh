@@ -16,6 +16,10 @@
 #                      (msbnet_plain: msbnetd --no-offload, plain frames on tap0)
 #   BASE=slirp4netns   the column the ratios are relative to
 #   MTUS="1500 65520"  SECS=5  CONNS=2000  RTTS=2000
+#   CLIENT=c           the connections/s and round-trip ends: c = tcp_rr (client)
+#                      and conn_rate (echo server), built with the project next to
+#                      MSBNETD; python = the threaded Python ends of earlier runs,
+#                      whose own cost (tens of µs a round trip) pulls every ratio to 1
 #   REPEAT=1           rounds; >1 prints the median and [min..max] per cell
 #                      (about 65 s per round with the three default stacks)
 #   OUT=file.json      also write the raw numbers there (read by targets.sh)
@@ -41,6 +45,7 @@ SECS=${SECS:-5}
 CONNS=${CONNS:-2000}
 RTTS=${RTTS:-2000}
 REPEAT=${REPEAT:-1}
+CLIENT=${CLIENT:-c}
 OUT=${OUT:-}
 IPERF_PORT=5201
 ECHO_PORT=7007
@@ -347,8 +352,9 @@ except Exception as e:
 }
 iperf tput_g2h
 iperf tput_h2g -R
-timeout 60 "$py" tcpbench.py crr "$srv" "$eport" "$conns" 2>&1 || echo "crr fail client_error"
-timeout 60 "$py" tcpbench.py rtt "$srv" "$eport" "$rtts" 2>&1 || echo "rtt_p50 fail client_error"
+if [[ -x ./tcp_rr ]]; then rr=(./tcp_rr); else rr=("$py" tcpbench.py); fi
+timeout 60 "${rr[@]}" crr "$srv" "$eport" "$conns" 2>&1 || echo "crr fail client_error"
+timeout 60 "${rr[@]}" rtt "$srv" "$eport" "$rtts" 2>&1 || echo "rtt_p50 fail client_error"
 EOF
     chmod 0755 "$BENCH_DIR/guest_suite.sh"
 }
@@ -466,7 +472,20 @@ write_guest_suite
 GUEST_TIMEOUT=$((2 * (SECS + 20) + 120))
 
 topo_start_iperf3_i "$IPERF_PORT"
-topo_bg I "echo-$ECHO_PORT" "$TOPO_PYTHON" "$BENCH_DIR/tcpbench.py" server "$ECHO_PORT"
+# The C ends are copied into BENCH_DIR (reachable by pasta's user); their
+# absence there is what makes the guest suite use the Python ones.
+rm -f "$BENCH_DIR/tcp_rr" "$BENCH_DIR/conn_rate"
+case $CLIENT in
+c)
+    for b in tcp_rr conn_rate; do
+        [[ -x $(dirname "$MSBNETD")/$b ]] || die "$b not built next to $MSBNETD (or CLIENT=python)"
+        install -m 0755 "$(dirname "$MSBNETD")/$b" "$BENCH_DIR/$b"
+    done
+    topo_bg I "echo-$ECHO_PORT" "$BENCH_DIR/conn_rate" server "$ECHO_PORT"
+    ;;
+python) topo_bg I "echo-$ECHO_PORT" "$TOPO_PYTHON" "$BENCH_DIR/tcpbench.py" server "$ECHO_PORT" ;;
+*) die "CLIENT is c or python, not '$CLIENT'" ;;
+esac
 topo_wait_port I "$TOPO_I4" "$ECHO_PORT" 10
 
 for s in $STACKS; do
