@@ -88,14 +88,17 @@ enum msb_drop_reason {
  * while unacked_bytes was at that limit; lwip_held_bytes (gauge): guest
  * bytes lwIP holds out of order or refused, all flows, inside the same
  * limit (proto/tcp/tcp_held.c); budget_dropped: in-order guest segments
- * dropped at the edge because that limit was reached.  Names are the JSON/Prometheus names. */
+ * dropped at the edge because that limit was reached; acks_held: delayed
+ * ACKs held for a reply to carry (proto/tcp/tcp_ack.c), acks_bare: those
+ * no reply carried in time, sent alone.  Names are the JSON/Prometheus names. */
 #define MSB_TCP_METRICS(X)                                                                         \
     X(flows) X(connecting) X(established) X(closing)                                              \
     X(connects_ok) X(connects_refused) X(connects_timeout) X(connects_error)                     \
     X(denied) X(bytes_to_host) X(bytes_to_guest) X(resets_to_guest) X(resets_to_host)            \
     X(idle_timeouts) X(segments_coalesced) X(bad_transition) X(buffered_bytes)                  \
     X(ooseq_dropped) X(small_segments_merged) X(recv_deferred) X(unacked_bytes)                  \
-    X(send_deferred) X(lwip_held_bytes) X(budget_dropped)
+    X(send_deferred) X(lwip_held_bytes) X(budget_dropped)       \
+    X(acks_held) X(acks_bare)
 
 struct msb_tcp_metrics {
 #define MSB_TCP_FIELD(name) atomic_uint_fast64_t name;

@@ -243,16 +243,8 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
 
 static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (msb_tcp_flow_pending(f, PEND_ACK) && f->pcb && (f->pcb->flags & TF_ACK_DELAY)) {
-        /* One ACK per flow per batch instead of lwIP's delayed ACK, which
-         * would stall a guest's small writes for up to 250 ms. */
-        if (msb_env_rx_room(t->env, 1)) {
-            tcp_ack_now(f->pcb);
-            tcp_output(f->pcb);
-        } else {
-            msb_tcp_flow_mark_room(t, f);
-        }
-    }
+    if (msb_tcp_flow_pending(f, PEND_ACK) && f->pcb && (f->pcb->flags & TF_ACK_DELAY))
+        msb_tcp_ack_hold(t, f); /* not lwIP's 250 ms delayed ACK */
     msb_tcp_flow_pend(f, PEND_ACK, false);
     if (msb_tcp_flow_pending(f, PEND_REAP) ||
         (f->pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))) {
@@ -322,6 +314,7 @@ uint32_t msb_tcp_policy_recheck(struct msb_tcp *t)
 
 static void free_tcp(struct msb_tcp *t)
 {
+    msb_tcp_ack_free(t);
     msb_tcp_thr_free(t);
     msb_tcp_gro_free(t);
     msb_tcp_nat_free(t);
@@ -341,7 +334,7 @@ struct msb_tcp *msb_tcp_create(struct msb_env *env, struct msb_dns *dns, char *e
     t->m = &env->metrics->tcp;
     t->max_flows = env->cfg->max_flows;
     t->batch_head = t->room_head = FLOW_NONE;
-    if (msb_tcp_nat_init(t) || msb_tcp_gro_init(t) || msb_tcp_thr_init(t)) {
+    if (msb_tcp_nat_init(t) || msb_tcp_gro_init(t) || msb_tcp_thr_init(t) || msb_tcp_ack_init(t)) {
         snprintf(err, errlen, "out of memory for %u TCP flows", env->cfg->max_flows);
         free_tcp(t);
         return NULL;

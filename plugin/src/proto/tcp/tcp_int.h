@@ -108,7 +108,8 @@ enum flow_state {
     X(BATCH_LIST, "batch_list") /* slot on the batch-end list (t->batch_head) */                  \
     X(ROOM_LIST, "room_list")   /* slot on the rx-room list (t->room_head) */                     \
     X(EGRESS_LIST, "egress_list")   /* slot on the egress throttle list */                        \
-    X(INGRESS_LIST, "ingress_list") /* slot on the ingress throttle list */
+    X(INGRESS_LIST, "ingress_list") /* slot on the ingress throttle list */                       \
+    X(ACK_LIST, "ack_list")         /* slot on the held-ACK list (t->ack_head, tcp_ack.c) */
 
 /* Each set: bit indexes (for the name tables), then the bits. */
 #define MSB_TCP_EV_INDEX(id, name) EVT_##id##_I,
@@ -158,7 +159,7 @@ struct tcp_flow {
     uint32_t isn; /* of the held SYN: a SYN with another one is a new connection */
     /* List links outlive a release: a slot still linked is unlinked only by
      * the walk, never by a new flow in the same slot. */
-    uint32_t batch_next, room_next;
+    uint32_t batch_next, room_next, ack_next;
     uint32_t thr_next[2]; /* throttle lists: [0] egress, [1] ingress */
     struct tcp_pxy *pxy;  /* upstream proxy handshake in progress (tcp_upproxy.c), else NULL */
     struct msb_tls_conn *tls; /* intercepted: the engine between guest and host (tcp_tls.c) */
@@ -276,6 +277,8 @@ struct msb_tcp {
     /* guest 5-tuple -> slot; its FIFO reuses a freed slot as late as possible */
     struct msb_flowtab *ft;
     uint32_t batch_head, room_head;
+    uint32_t ack_head;   /* flows whose ACK waits for a reply to carry it */
+    struct event *ack_ev; /* sends the ACKs no reply carried (tcp_ack.c) */
     struct event *tmr_ev; /* tcp_tmr, armed only while lwIP has pcbs */
     bool tmr_armed;
     struct tcp_gro gro;
@@ -319,6 +322,12 @@ void msb_tcp_lw_timer_arm(struct msb_tcp *t);
 /* True while pcb is on one of lwIP's lists (a TIME_WAIT pcb may expire on
  * its own, silently). */
 bool msb_tcp_lw_pcb_alive(const struct tcp_pcb *pcb);
+
+/* ---- tcp_ack.c ---- */
+int msb_tcp_ack_init(struct msb_tcp *t);
+void msb_tcp_ack_free(struct msb_tcp *t);
+/* f's delayed ACK goes out within a millisecond unless a reply carries it. */
+void msb_tcp_ack_hold(struct msb_tcp *t, struct tcp_flow *f);
 
 /* ---- tcp_held.c ---- */
 /* Re-reads what lwIP holds for f into its share of tcp.lwip_held_bytes. */
