@@ -19,8 +19,8 @@ fi
 topo_up || exit 1
 source "$here/../lib/checks.sh"
 
-/usr/bin/python3 -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" \
-    --grpc_python_out="$TOPO_DIR" "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 
 topo_start_http_i 8080
 topo_start_http_h_loopback 8081

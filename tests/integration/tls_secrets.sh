@@ -27,8 +27,8 @@ topo_up || exit 1
 source "$here/../lib/checks.sh"
 GUEST_TIMEOUT=120
 
-$py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="$TOPO_DIR" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 cat >"$TOPO_DIR/set_secrets.py" <<'PY'
 import sys
 stubs, sock = sys.argv[1:3]
