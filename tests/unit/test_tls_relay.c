@@ -702,21 +702,30 @@ static void test_max_conns(void)
     msb_tls_ctx_free(c);
 }
 
-/* A new generation of one secret, as a run-time replacement makes it: its
- * value a heap copy that msb_secret_gen_new takes over. */
+/* A new generation of one secret for HOST (NULL: none), as a run-time
+ * replacement makes it: heap copies that msb_secret_gen_new takes over,
+ * completed against FROM (NULL: not) as msb_secrets_replace does. */
 static struct msb_secret_gen *next_gen(const char *env, const char *placeholder,
-                                       const char *value)
+                                       const char *value, const char *host,
+                                       const struct msb_secret_gen *from)
 {
     char e[256];
     struct msb_secrets_cfg *next = calloc(1, sizeof *next);
     CU_ASSERT_FATAL(next != NULL);
     next->n = 1;
+    if (host) {
+        next->s[0].hosts.v = calloc(1, sizeof(char *));
+        CU_ASSERT_FATAL(next->s[0].hosts.v != NULL);
+        next->s[0].hosts.v[0] = strdup(host);
+        next->s[0].hosts.n = 1;
+    }
     snprintf(next->s[0].env, sizeof next->s[0].env, "%s", env);
     snprintf(next->s[0].placeholder, sizeof next->s[0].placeholder, "%s", placeholder);
     next->s[0].plen = strlen(placeholder);
     next->s[0].value = (uint8_t *)strdup(value);
     next->s[0].vlen = strlen(value);
     next->s[0].inject = MSB_INJECT_HEADERS;
+    msb_secret_gen_carry(from, next);
     struct msb_secret_gen *g = msb_secret_gen_new(next, e, sizeof e);
     if (!g)
         fprintf(stderr, "next_gen: %s\n", e);
@@ -726,15 +735,15 @@ static struct msb_secret_gen *next_gen(const char *env, const char *placeholder,
 
 /* Secrets replaced at run time: a connection keeps the generation it was
  * made with (its verdicts name that generation's secrets), new ones take
- * the new one, per-secret counters restart, and the last reference goes
- * with the last connection. */
+ * the new one, counters of secrets not kept restart, and the last
+ * reference goes with the last connection. */
 static void test_set_secrets(void)
 {
     struct msb_ip ip = dst_ip();
     struct msb_tls_ctx *c = new_ctx(true, 0);
     struct msb_tls_conn *old = msb_tls_conn_new(c, &ip, 0);
     CU_ASSERT_FATAL(old != NULL);
-    struct msb_secret_gen *g = next_gen("C", "Ymsb_NEW_ph0003", "new-real-value");
+    struct msb_secret_gen *g = next_gen("C", "Ymsb_NEW_ph0003", "new-real-value", NULL, NULL);
     CU_ASSERT_PTR_NULL(g->cfg->s[0].value); /* the set's copy is the only one */
     msb_tls_ctx_set_secrets(c, g);
     msb_secret_gen_unref(g); /* the context holds it now */
@@ -749,6 +758,45 @@ static void test_set_secrets(void)
     CU_ASSERT_EQUAL(atomic_load(&gen.refs), 1);
     msb_tls_conn_free(fresh);
     msb_tls_ctx_free(c);
+}
+
+/* Per-secret counters follow a kept secret to its index in the new
+ * generation, also for a connection made before; a removed secret's end
+ * (its tombstone counts afresh). */
+static void test_set_secrets_keeps_counts(void)
+{
+    struct world w;
+    world_up(&w, true, HTTP11);
+    const char *qa = "GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Key: " PA "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, qa, strlen(qa)));
+    msb_tls_ctx_count_violation(w.ctx, &gen, 1); /* B's, as the plaintext scanner counts */
+    const struct msb_tls_stats *st = msb_tls_ctx_stats(w.ctx);
+    CU_ASSERT_EQUAL(st->substitutions[0], 1);
+    CU_ASSERT_EQUAL(st->violations[1], 1);
+    /* B kept (now first), A removed: its tombstone goes after B. */
+    struct msb_secret_gen *g = next_gen("B", PB, "other-value-2", "other.example.com", &gen);
+    CU_ASSERT_FATAL(g->cfg->n == 2);
+    CU_ASSERT_STRING_EQUAL(g->cfg->s[1].env, "A");
+    CU_ASSERT(msb_secret_gen_removed(g, 1));
+    CU_ASSERT_EQUAL(msb_secret_gen_match(g, &gen, 1), 0);
+    CU_ASSERT_EQUAL(msb_secret_gen_match(g, &gen, 0), -1);
+    msb_tls_ctx_set_secrets(w.ctx, g);
+    msb_secret_gen_unref(g);
+    CU_ASSERT_EQUAL(st->violations[0], 1);
+    CU_ASSERT_EQUAL(st->substitutions[0], 0);
+    CU_ASSERT_EQUAL(st->substitutions[1], 0);
+    CU_ASSERT_EQUAL(st->violations[1], 0);
+    /* The connection made before still substitutes A (its generation's),
+     * counted in the total only; B's placeholder there counts for B. */
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, qa, strlen(qa)));
+    CU_ASSERT_EQUAL(st->substitutions_total, 2);
+    CU_ASSERT_EQUAL(st->substitutions[1], 0);
+    const char *qb = "GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Other: " PB "\r\n\r\n";
+    peer_write(&w, w.g.ssl, qb, strlen(qb));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_VIOLATION);
+    CU_ASSERT_EQUAL(st->violations[0], 2);
+    CU_ASSERT_EQUAL(st->violations[1], 0);
+    world_free(&w);
 }
 
 static void test_guest_garbage(void)
@@ -1010,6 +1058,10 @@ static int fixtures_make(void)
     scfg->s[1].hosts = (struct msb_host_patterns){hosts_b, 1};
     strcpy(scfg->s[0].env, "A");
     strcpy(scfg->s[1].env, "B");
+    strcpy(scfg->s[0].placeholder, PA); /* a replacement's tombstones copy them */
+    strcpy(scfg->s[1].placeholder, PB);
+    scfg->s[0].plen = strlen(PA);
+    scfg->s[1].plen = strlen(PB);
     gen.cfg = scfg;
     return 0;
 }
@@ -1043,6 +1095,7 @@ int main(void)
         {"verify_upstream off", test_verify_off},
         {"max_conns: refused past the cap, room again after a free", test_max_conns},
         {"secrets replaced: open connections keep theirs", test_set_secrets},
+        {"secrets replaced: a kept secret keeps its counters", test_set_secrets_keeps_counts},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
