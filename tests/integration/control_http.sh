@@ -93,6 +93,16 @@ for want in 'msbnet_tcp_connects_total{outcome="ok"}' 'msbnet_policy_decisions_t
 done
 grep -q '^# TYPE msbnet_flows gauge$' "$TOPO_DIR/m2.txt" && ok "msbnet_flows is a gauge" \
     || bad "msbnet_flows TYPE"
+# TLS interception's counters are there without interception (all 0) and
+# typed like the rest: none left to the untyped fallback.
+untyped=$(grep -E '^# TYPE msbnet_(tls|secrets?)_[a-z0-9_]+ untyped$' "$TOPO_DIR/m2.txt")
+[[ -z $untyped ]] && ok "no untyped tls/secrets series" || bad "untyped tls/secrets series" "$untyped"
+expect "msbnet_tls_handshakes_total is a counter" "# TYPE msbnet_tls_handshakes_total counter" \
+    "$(cat "$TOPO_DIR/m2.txt")"
+expect "msbnet_tls_secret_violations_total is a counter" \
+    "# TYPE msbnet_tls_secret_violations_total counter" "$(cat "$TOPO_DIR/m2.txt")"
+expect 'msbnet_tls_handshakes_total{outcome="ok"} 0' "0" \
+    "$(val 'msbnet_tls_handshakes_total{outcome="ok"}' "$TOPO_DIR/m2.txt")"
 
 # msbnetd's own pump counters, live (not only at exit): in /metrics with HELP
 # and TYPE, growing between the scrapes; in /metrics.json and the gRPC
