@@ -36,9 +36,10 @@ int ctl_ports(const struct ctl_opts *o, int argc, char **argv);     /* publish.c
 int ctl_flows(const struct ctl_opts *o, int argc, char **argv);     /* flows.c */
 /* flows --live: every open flow of protocol ("" = all), paged (flows_live.c). */
 int ctl_flows_live(const struct ctl_opts *o, const char *protocol);
-/* The records' table (flows.c): its header, and one record's row with the
- * time taken from the member time_key. */
-void ctl_flow_header(void);
+/* The records' table (flows.c): its header (DNS: with the column dns
+ * records fill), and one record's row with the time taken from the member
+ * time_key. */
+void ctl_flow_header(bool dns);
 void ctl_flow_row(const char *line, const char *time_key);
 
 /* One unary call with the global deadline (default 5 s); *resp is set only

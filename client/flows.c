@@ -30,10 +30,64 @@ static void endpoint(char *out, size_t len, json_t *j, const char *key)
     snprintf(out, len, strchr(a, ':') ? "[%s]:%lld" : "%s:%lld", a, p);
 }
 
-void ctl_flow_header(void)
+void ctl_flow_header(bool dns)
 {
-    printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10s %10s\n", "TIME", "PROTO", "ACTION",
-           "RULE", "GUEST", "DESTINATION", "HOSTNAME", "END", "BYTES_OUT", "BYTES_IN");
+    printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10s %10s%s\n", "TIME", "PROTO", "ACTION",
+           "RULE", "GUEST", "DESTINATION", "HOSTNAME", "END", "BYTES_OUT", "BYTES_IN",
+           dns ? " DNS" : "");
+}
+
+static const char *qtype_name(long long t, char *buf, size_t len)
+{
+    static const struct {
+        long long t;
+        const char *name;
+    } names[] = {{1, "A"},   {2, "NS"},   {5, "CNAME"}, {6, "SOA"},  {12, "PTR"},    {15, "MX"},
+                 {16, "TXT"}, {28, "AAAA"}, {33, "SRV"}, {64, "SVCB"}, {65, "HTTPS"}, {255, "ANY"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].t == t)
+            return names[i].name;
+    snprintf(buf, len, "TYPE%lld", t);
+    return buf;
+}
+
+static const char *rcode_name(long long r, char *buf, size_t len)
+{
+    static const char *const names[] = {"NOERROR", "FORMERR",  "SERVFAIL",
+                                        "NXDOMAIN", "NOTIMP", "REFUSED"};
+    if (r < 0)
+        return "NOREPLY"; /* the query was still waiting when its flow ended */
+    if (r < (long long)(sizeof names / sizeof names[0]))
+        return names[r];
+    snprintf(buf, len, "RCODE%lld", r);
+    return buf;
+}
+
+/* At most this many of a reply's addresses in the table (the record holds
+ * up to 16): the rest as "+N", so a row stays one readable line; --json
+ * has them all. */
+#define DNS_ADDRS_SHOWN 3
+
+/* A dns record's last column: "TYPE RCODE ANSWERS [ADDR,ADDR,+N]", the
+ * query name being the row's HOSTNAME. */
+static void dns_cell(json_t *j, char *out, size_t len)
+{
+    char tb[32], rb[32];
+    json_t *addrs = json_object_get(j, "addrs");
+    int n = snprintf(out, len, " %s %s %lld",
+                     qtype_name(json_integer_value(json_object_get(j, "qtype")), tb, sizeof tb),
+                     rcode_name(json_integer_value(json_object_get(j, "rcode")), rb, sizeof rb),
+                     json_integer_value(json_object_get(j, "answers")));
+    size_t total = json_array_size(addrs);
+    for (size_t i = 0; i < total && n > 0 && (size_t)n < len; i++) {
+        const char *sep = i ? "," : " ";
+        if (i == DNS_ADDRS_SHOWN) {
+            n += snprintf(out + n, len - (size_t)n, ",+%zu", total - i);
+            break;
+        }
+        const char *a = json_string_value(json_array_get(addrs, i));
+        n += snprintf(out + n, len - (size_t)n, "%s%s", sep, a ? a : "?");
+    }
 }
 
 void ctl_flow_row(const char *line, const char *time_key)
@@ -55,10 +109,13 @@ void ctl_flow_row(const char *line, const char *time_key)
     const char *host = str(j, "hostname");
     if (*host == '-')
         host = str(j, "sni");
-    printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10lld %10lld\n", when, str(j, "proto"),
+    char dns[160] = "";
+    if (strcmp(str(j, "proto"), "dns") == 0)
+        dns_cell(j, dns, sizeof dns);
+    printf("%-8s %-4s %-9s %-7s %-22s %-26s %-28s %-14s %10lld %10lld%s\n", when, str(j, "proto"),
            str(j, "action"), rule, g, d, host, str(j, "end"),
            json_integer_value(json_object_get(j, "bytes_out")),
-           json_integer_value(json_object_get(j, "bytes_in")));
+           json_integer_value(json_object_get(j, "bytes_in")), dns);
     json_decref(j);
 }
 
@@ -90,7 +147,7 @@ static int stream(const struct ctl_opts *o, const Msbnet__V1__StreamFlowRecordsR
     uint64_t dropped = 0;
     int rc = 0;
     if (!o->json)
-        ctl_flow_header();
+        ctl_flow_header(true);
     if (ctl_stream_open(&c, &s, SVC "StreamFlowRecords", &req->base, ctl_deadline(ms)) == 0) {
         ProtobufCMessage *m;
         int r;

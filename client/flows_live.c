@@ -42,7 +42,7 @@ int ctl_flows_live(const struct ctl_opts *o, const char *protocol)
     uint32_t offset = 0, total = 0;
     int rc = 0;
     if (!o->json)
-        ctl_flow_header();
+        ctl_flow_header(false); /* the live table holds no dns records */
     for (int page = 0; page < MAX_PAGES; page++) {
         long n = one_page(o, protocol, offset, &total, &rc);
         if (n < 0)

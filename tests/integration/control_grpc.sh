@@ -35,8 +35,8 @@ mkdir -p "$RUNTIME_DIRECTORY"
 py=/usr/bin/python3
 client() { $py "$here/control_client.py" "$TOPO_DIR" "$@"; }
 
-$py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="$TOPO_DIR" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 
 # CMD ends with status 0 on SIGTERM (msbnetd forwards it), so msbnetd's own
 # exit status after SIGTERM is 0 when its shutdown is clean.  CMD's sleep is

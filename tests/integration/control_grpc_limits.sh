@@ -24,8 +24,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-/usr/bin/python3 -m grpc_tools.protoc -I"$proto" --python_out="$tmp" --grpc_python_out="$tmp" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; echo "0 passed, 1 failed"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$tmp" "$proto" || { echo "0 passed, 1 failed"; exit 1; }
 
 # start NAME: msbnetd dgram with a control socket (pid in daemon).
 start() {

@@ -19,8 +19,8 @@ fi
 topo_up || exit 1
 source "$here/../lib/checks.sh"
 
-/usr/bin/python3 -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" \
-    --grpc_python_out="$TOPO_DIR" "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 
 topo_start_http_i 8080
 topo_start_http_h_loopback 8081
@@ -93,6 +93,16 @@ for want in 'msbnet_tcp_connects_total{outcome="ok"}' 'msbnet_policy_decisions_t
 done
 grep -q '^# TYPE msbnet_flows gauge$' "$TOPO_DIR/m2.txt" && ok "msbnet_flows is a gauge" \
     || bad "msbnet_flows TYPE"
+# TLS interception's counters are there without interception (all 0) and
+# typed like the rest: none left to the untyped fallback.
+untyped=$(grep -E '^# TYPE msbnet_(tls|secrets?)_[a-z0-9_]+ untyped$' "$TOPO_DIR/m2.txt")
+[[ -z $untyped ]] && ok "no untyped tls/secrets series" || bad "untyped tls/secrets series" "$untyped"
+expect "msbnet_tls_handshakes_total is a counter" "# TYPE msbnet_tls_handshakes_total counter" \
+    "$(cat "$TOPO_DIR/m2.txt")"
+expect "msbnet_tls_secret_violations_total is a counter" \
+    "# TYPE msbnet_tls_secret_violations_total counter" "$(cat "$TOPO_DIR/m2.txt")"
+expect 'msbnet_tls_handshakes_total{outcome="ok"} 0' "0" \
+    "$(val 'msbnet_tls_handshakes_total{outcome="ok"}' "$TOPO_DIR/m2.txt")"
 
 # msbnetd's own pump counters, live (not only at exit): in /metrics with HELP
 # and TYPE, growing between the scrapes; in /metrics.json and the gRPC

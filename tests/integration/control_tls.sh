@@ -20,8 +20,8 @@ d=$TOPO_DIR
 # which leaves its readiness mark in $d.
 sd=$d/ctl
 mkdir -p "$sd"
-/usr/bin/python3 -m grpc_tools.protoc -I"$proto" --python_out="$d" --grpc_python_out="$d" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$d" "$proto" || exit 1
 
 # --- certificates: a self-signed server cert for H's address, a client CA
 # with one client cert, and an unrelated self-signed pair (the wrong CA). ---

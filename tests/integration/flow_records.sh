@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Flow records end to end (issue 15): a guest under a domain policy fetches
 # an allowed name, asks for a denied name and dials a denied address while
-# `msbnetctl flows --follow --json`, `flows --denied` and a table filtered
-# by hostname stream the records.  The records must name each flow with its
+# `msbnetctl flows --follow --json`, `flows --denied`, a table filtered
+# by hostname and a table of dns records (type, rcode, answers, addresses)
+# stream the records.  The records must name each flow with its
 # hostname, rule, action, end reason, and bytes equal to what curl counted
 # (request bytes out, header plus body bytes in); a UDP session to a peer
 # in I leaves one record when it idles out, with the datagrams and bytes
@@ -97,12 +98,14 @@ all=$!
 denied=$!
 "$ctl" --socket "$sock" flows --follow --hostname allowed.test >"$TOPO_DIR/table.txt" 2>&1 &
 table=$!
+"$ctl" --socket "$sock" flows --follow --protocol dns >"$TOPO_DIR/dns_table.txt" 2>&1 &
+dns_table=$!
 sleep 0.5 # the streams are open before the guest starts
 : >"$out/go"
 wait_mark "$out/done" 30 || bad "guest finished" "$(cat "$TOPO_DIR/logs/flows.log")"
 sleep 0.6 # the hub drains every 100 ms
-kill "$all" "$denied" "$table" 2>/dev/null
-wait "$all" "$denied" "$table" 2>/dev/null
+kill "$all" "$denied" "$table" "$dns_table" 2>/dev/null
+wait "$all" "$denied" "$table" "$dns_table" 2>/dev/null
 
 read -r req hdr body <"$out/allowed"
 expect allowed_fetch_ok "1048576" "$body"
@@ -182,6 +185,21 @@ if grep -qE '^[0-9:]+ +tcp +allow +#1 .*198\.18\.0\.1:8080 +allowed\.test +fin '
     "$TOPO_DIR/table.txt" && ! grep -q "denied.test" "$TOPO_DIR/table.txt"; then
     ok table_hostname_filter
 else bad table_hostname_filter "$(cat "$TOPO_DIR/table.txt")"; fi
+# The dns rows end with what the JSON says of the reply: the question's
+# type, the rcode, the answer count and the addresses (the query name is
+# the HOSTNAME column); other rows have no such column.
+dns_row() { # NAME REGEX: a line of the dns table matches
+    if grep -qE "$2" "$TOPO_DIR/dns_table.txt"; then ok "$1"
+    else bad "$1" "$(cat "$TOPO_DIR/dns_table.txt")"; fi
+}
+dns_row table_dns_header '^TIME .* BYTES_IN +DNS$'
+dns_row table_dns_answer_and_address \
+    '^[0-9:]+ +dns +allow +#1 .* allowed\.test +closed +[0-9]+ +[0-9]+ A NOERROR 1 198\.18\.0\.1$'
+dns_row table_dns_nxdomain '^[0-9:]+ +dns +allow .* nx\.test +closed +[0-9]+ +[0-9]+ A NXDOMAIN 0$'
+dns_row table_dns_refused '^[0-9:]+ +dns +deny +#2 .* denied\.test +refused +[0-9]+ +[0-9]+ A+ REFUSED 0$'
+if grep -qE ' (tcp|udp|icmp) .*(NOERROR|REFUSED)' "$TOPO_DIR/table.txt"; then
+    bad table_dns_column_only_on_dns_rows "$(cat "$TOPO_DIR/table.txt")"
+else ok table_dns_column_only_on_dns_rows; fi
 
 # The counters behind Prometheus: records by action and protocol.
 m=$("$ctl" --socket "$sock" --json metrics)

@@ -18,10 +18,8 @@ topo_require /usr/bin/python3 timeout
 topo_up || exit 1
 source "$here/../lib/checks.sh"
 py=/usr/bin/python3
-$py -c 'import grpc, grpc_tools' 2>/dev/null ||
-    { echo "FAIL missing python3-grpcio / python3-grpc-tools"; exit 1; }
-$py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="$TOPO_DIR" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 sock=$TOPO_DIR/ctl.sock
 client() { $py "$here/flows_live.py" "$TOPO_DIR" "$sock" "$@"; }
 

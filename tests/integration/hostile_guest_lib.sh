@@ -8,6 +8,8 @@
 # snapshots around them, and the closing table.  Source after topology.sh
 # and checks.sh; needs $msbnetd, $msbnetctl and $here.
 
+source "$here/../lib/grpc_stubs.sh"
+
 GW4=100.96.0.1 GW6=fd42:6d73:62::1 G4=100.96.0.2 G6=fd42:6d73:62::2
 HG_HTTP_PORT=9188
 HG_PY=/usr/bin/python3
@@ -31,13 +33,8 @@ HG_POLICY='allow@host:udp:53, allow@host:tcp:53, allow@public, allow@[fd42::1/12
 # hg_setup: the web file for the legitimate transfer (8 MiB, with its
 # SHA-256) and the HTTP server in I.
 hg_setup() {
-    if ! "$HG_PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
-        echo "missing prerequisite: python3-grpcio and python3-grpc-tools (the monitor's GetStatus client)" >&2
-        return 1
-    fi
-    mkdir -p "$TOPO_DIR/stubs" &&
-        "$HG_PY" -m grpc_tools.protoc -I"$here/../../proto" --python_out="$TOPO_DIR/stubs" \
-            --grpc_python_out="$TOPO_DIR/stubs" "$here/../../proto/msbnet/v1/control.proto" || return 1
+    # The monitor's GetStatus client needs them.
+    grpc_stubs "$TOPO_DIR/stubs" "$here/../../proto" >&2 || return 1
     head -c $((8 << 20)) /dev/urandom >"$TOPO_WWW/8M.bin" || return 1
     HG_WANT_SHA=$(sha256sum "$TOPO_WWW/8M.bin" | cut -d' ' -f1)
     topo_start_http_i 8080 || return 1

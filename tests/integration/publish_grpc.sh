@@ -24,8 +24,8 @@ mkdir -p "$tmp"
 sock=$tmp/control.sock
 export RUNTIME_DIRECTORY=$TOPO_DIR/run
 mkdir -p "$RUNTIME_DIRECTORY"
-$py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="$TOPO_DIR" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 client() { $py "$here/publish_grpc.py" "$TOPO_DIR" "$sock" "$@"; }
 c=("$ctl" --socket "$sock")
 

@@ -25,8 +25,8 @@ source "$here/../lib/checks.sh"
 py=/usr/bin/python3
 tmp=$TOPO_DIR/ctl # control sockets: msbnetd hides this directory from CMD
 mkdir -p "$tmp"
-$py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="$TOPO_DIR" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 cat >"$TOPO_DIR/tls_client.py" <<'PY'
 import sys
 stubs, sock, mode = sys.argv[1:4]

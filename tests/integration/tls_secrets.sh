@@ -11,6 +11,9 @@
 #   msbnetctl secrets set -: K = v3 only (J removed)
 #                            -> C: the upstream sees v3; J's placeholder is a
 #      violation: reset, never received, counted;
+# per-secret counters carry over for a kept name (K: 1, 2, 3 substitutions
+# after A, B, C) while a removed one's restart (J's tombstone: its one
+# violation only);
 # and the refusals: bad JSON and a bad entry are INVALID_ARGUMENT naming the
 # field, never a value; without interception FAILED_PRECONDITION.  No value
 # shows in ListSecrets, msbnetctl's output, the metrics or msbnetd's log.
@@ -27,8 +30,8 @@ topo_up || exit 1
 source "$here/../lib/checks.sh"
 GUEST_TIMEOUT=120
 
-$py -m grpc_tools.protoc -I"$proto" --python_out="$TOPO_DIR" --grpc_python_out="$TOPO_DIR" \
-    "$proto/msbnet/v1/control.proto" || { echo "FAIL protoc"; exit 1; }
+source "$here/../lib/grpc_stubs.sh"
+grpc_stubs "$TOPO_DIR" "$proto" || exit 1
 cat >"$TOPO_DIR/set_secrets.py" <<'PY'
 import sys
 stubs, sock = sys.argv[1:3]
@@ -46,6 +49,20 @@ except grpc.RpcError as e:
     print("%s: %s" % (e.code().name, e.details()))
 PY
 rpc() { $py "$TOPO_DIR/set_secrets.py" "$TOPO_DIR" "$@"; }
+# counters_are NAME WANT: msbnetctl's per-secret counters ("ENV subs viols
+# [removed]" each) become WANT within 5 s: the stack thread publishes them
+# after each TLS event and a replacement at its next wake.
+counters_are() {
+    local got
+    for _ in $(seq 50); do
+        got=$("$ctl" --socket "$sock" --json secrets 2>&1 | $py -c 'import json, sys
+print(" ".join("%s %d %d%s" % (s["env"], s["substitutions"], s["violations"],
+      " removed" if not s["hosts"] else "") for s in json.load(sys.stdin)["secrets"]))' 2>&1)
+        [[ $got == "$2" ]] && break
+        sleep 0.1
+    done
+    expect "$1" "$2" "$got"
+}
 
 source "$here/../lib/test_ca.sh"
 d=$TOPO_DIR/up
@@ -79,6 +96,7 @@ for phase in A B C; do
     echo "$phase J: $(ask j$phase "$SECJ")"
     : >"$SYNC/done$phase"
 done
+while [ ! -e "$SYNC/end" ]; do sleep 0.1; done # the counters are read first
 SH
 SYNC=$sync guest --dns $TOPO_I4 --config "$TOPO_DIR/tls.json" --control-socket "$sock" \
     --secret-env SECK@api.test --secret-env SECJ@api.test --print-metrics -- \
@@ -97,6 +115,7 @@ printf '[{"env": "SECK", "value": "%s", "hosts": ["api.test"]}, {"env": "SECJ", 
 expect "grpcio SetSecrets" "OK secrets=2 removed=0" "$(cat "$TOPO_DIR/set1.out")"
 touch "$sync/goB"
 wait_mark "$sync/doneB" 60 || bad "phase B ran" "$(cat "$TOPO_DIR/guest.out")"
+counters_are "B: both names kept, their counters carried over" "SECK 2 0 SECJ 2 0"
 
 # Refusals, while it runs: nothing changes, no value echoed.
 bad1=$(printf '[{"env": "SECK", "value": "%s", "hosts": ["api.test"]' "$v4" | rpc "$sock" set)
@@ -117,8 +136,13 @@ expect "msbnetctl secrets set -" "1 secret in force, 1 removed" "$set2"
 list=$("$ctl" --socket "$sock" secrets 2>&1)
 echo "$list"
 expect "msbnetctl secrets: the removed one shown" "SECJ" "$(grep removed <<<"$list")"
+counters_are "K kept: its counters stay; J removed: its counters gone" "SECK 2 0 SECJ 0 0 removed"
 pylist=$(rpc "$sock" list)
 touch "$sync/goC"
+wait_mark "$sync/doneC" 60 || bad "phase C ran" "$(cat "$TOPO_DIR/guest.out")"
+counters_are "C: K counts on from 2; J's tombstone counts its violation" \
+    "SECK 3 0 SECJ 0 1 removed"
+touch "$sync/end"
 wait "$gpid"
 out=$(cat "$TOPO_DIR/guest.out")
 echo "$out" | grep -v '^{"schema'

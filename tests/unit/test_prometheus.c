@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cunit_main.h"
+#include "lib/metrics.h"
 #include "prometheus.h"
 
 static const struct msbd_prom_info info = {"1.2.3", "0.9\"x", 12345};
@@ -149,6 +150,45 @@ static void test_policy_and_state_counters(void)
     free(t);
 }
 
+/* Every field of the plugin's tls section (the list the plugin writes it
+ * from, so a field added later without a family fails here) lands in a
+ * counter family with HELP and TYPE, none in the untyped fallback. */
+static void test_tls_counters_typed(void)
+{
+    char json[2048] = "{\"tls\":{";
+    size_t n = strlen(json), k = 0;
+#define TLS_FIELD(name)                                                                            \
+    n += (size_t)snprintf(json + n, sizeof json - n, "%s\"" #name "\":%zu", k ? "," : "", 100 + k); \
+    k++;
+    MSB_TLS_METRICS(TLS_FIELD)
+#undef TLS_FIELD
+    snprintf(json + n, sizeof json - n, "}}");
+    char *t = render(json);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NULL(strstr(t, "untyped"));
+    size_t families = 0;
+    for (const char *l = strstr(t, "# TYPE msbnet_tls_"); l; l = strstr(l + 1, "# TYPE msbnet_tls_")) {
+        const char *eol = strchr(l, '\n');
+        CU_ASSERT(eol && eol - l > 8 && strncmp(eol - 8, " counter", 8) == 0);
+        families++;
+    }
+    CU_ASSERT_EQUAL(families, 14);
+    for (size_t i = 0; i < k; i++) { /* each value once, on a sample line */
+        char v[16];
+        snprintf(v, sizeof v, " %zu\n", 100 + i);
+        const char *at = strstr(t, v);
+        CU_ASSERT_PTR_NOT_NULL(at);
+        CU_ASSERT(at && !strstr(at + 1, v));
+    }
+    has(t, "# TYPE msbnet_tls_handshakes_total counter\n");
+    has(t, "msbnet_tls_handshakes_total{outcome=\"ok\"} 101\n");
+    has(t, "msbnet_tls_handshakes_total{outcome=\"timeout\"} 106\n");
+    has(t, "# TYPE msbnet_tls_secret_violations_total counter\nmsbnet_tls_secret_violations_total 114\n");
+    has(t, "msbnet_tls_refused_total{cause=\"cap\"} 123\n");
+    has(t, "# TYPE msbnet_tls_secret_mem_unlocked_total counter\n");
+    free(t);
+}
+
 static void test_refuses_non_objects(void)
 {
     CU_ASSERT_PTR_NULL(render("[1,2]"));
@@ -164,6 +204,7 @@ int main(void)
         {"flow records by action and protocol, drops, pending", test_flow_records},
         {"drop reasons from the plugin, escaped", test_drop_reasons_escaped},
         {"fields without a curated name: untyped", test_uncurated_fields_untyped},
+        {"every tls field a typed counter", test_tls_counters_typed},
         {"msbnetd's pump and transport counters", test_msbnetd_counters},
         {"TCP state checker and policy refusals: counters", test_policy_and_state_counters},
         {"not a JSON object: NULL", test_refuses_non_objects},

@@ -30,6 +30,8 @@
 #define VA "sk-real-openai-0123456789abcdef"
 #define PB "Xmsb_OTHER_ph002" /* other.example.com only */
 #define VB "other-real-value-xyz"
+#define DST "192.0.2.10" /* the address the cases dial unless they test addresses */
+#define HTTP11 "\x08http/1.1"
 
 static struct msb_tls_ca *sandbox_ca, *up_ca;
 static char up_ca_path[64];
@@ -55,6 +57,14 @@ struct world {
     size_t short_takes;      /* guest_in calls that took fewer bytes than offered */
     size_t host_short_takes; /* the same for host_in */
 };
+
+/* DST parsed: what the cases that make connections by hand dial. */
+static struct msb_ip dst_ip(void)
+{
+    struct msb_ip ip;
+    CU_ASSERT_FATAL(msb_ip_parse(DST, &ip) == 0);
+    return ip;
+}
 
 /* ---- the peers ------------------------------------------------------------ */
 
@@ -198,6 +208,15 @@ static void world_free(struct world *w)
     SSL_CTX_free(w->uctx);
 }
 
+/* What most cases start from: the engine dialled at DST for HOST, whose
+ * upstream holds a leaf for HOST, and a guest that trusts the sandbox CA
+ * asking for HOST with ALPN (wire form, may be NULL). */
+static void world_open(struct world *w, bool secrets, const char *alpn)
+{
+    world_init(w, secrets, DST, HOST, true);
+    guest_setup(w, HOST, NULL, alpn);
+}
+
 /* Bytes from a peer's pair into the engine: how many moved. */
 static size_t peer_to_engine(struct world *w, struct peer *p, bool guest)
 {
@@ -278,6 +297,13 @@ static bool handshake(struct world *w)
     return false;
 }
 
+/* world_open with both handshakes done: the cases about what flows after. */
+static void world_up(struct world *w, bool secrets, const char *alpn)
+{
+    world_open(w, secrets, alpn);
+    CU_ASSERT_FATAL(handshake(w));
+}
+
 /* All of P written by a peer, the engine spun between records. */
 static bool peer_write(struct world *w, SSL *s, const void *p, size_t n)
 {
@@ -338,9 +364,7 @@ static void b64(const char *in, char *out)
 static void test_http11_substitution(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, HTTP11);
     CU_ASSERT_STRING_EQUAL(msb_tls_conn_sni(w.c), HOST);
     CU_ASSERT_STRING_EQUAL(msb_tls_conn_alpn(w.c), "http/1.1");
     char cred[128], credv[128], req[512];
@@ -379,10 +403,10 @@ static void test_http11_substitution(void)
 static void test_tls12(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
+    world_init(&w, true, DST, HOST, true);
     SSL_CTX_set_max_proto_version(w.gctx, TLS1_2_VERSION);
     SSL_set_max_proto_version(w.u.ssl, TLS1_2_VERSION);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
+    guest_setup(&w, HOST, NULL, HTTP11);
     CU_ASSERT_FATAL(handshake(&w));
     CU_ASSERT_EQUAL(SSL_version(w.g.ssl), TLS1_2_VERSION);
     CU_ASSERT_EQUAL(SSL_version(w.u.ssl), TLS1_2_VERSION);
@@ -398,9 +422,7 @@ static void test_tls12(void)
 static void test_violation(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, HTTP11);
     const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Other: " PB "\r\n\r\n";
     peer_write(&w, w.g.ssl, req, strlen(req));
     CU_ASSERT_EQUAL(w.st, MSB_TLS_VIOLATION);
@@ -416,7 +438,7 @@ static void test_violation(void)
 static void test_upstream_wrong_name(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", "wrong.example.com", true);
+    world_init(&w, true, DST, "wrong.example.com", true);
     guest_setup(&w, HOST, NULL, NULL);
     CU_ASSERT_FALSE(handshake(&w));
     CU_ASSERT_EQUAL(w.st, MSB_TLS_FAILED);
@@ -435,8 +457,7 @@ static void test_upstream_wrong_name(void)
 static void test_upstream_garbage(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, NULL);
+    world_open(&w, true, NULL);
     SSL_do_handshake(w.g.ssl);
     spin(&w);
     /* Our ClientHello reached the upstream's pair (its server never reads). */
@@ -457,7 +478,7 @@ static void test_verify_off(void)
 {
     struct world w;
     verify_off = true;
-    world_init(&w, true, "192.0.2.10", "wrong.example.com", true);
+    world_init(&w, true, DST, "wrong.example.com", true);
     verify_off = false;
     guest_setup(&w, HOST, NULL, NULL);
     CU_ASSERT_FATAL(handshake(&w));
@@ -470,7 +491,7 @@ static void test_verify_off(void)
 static void test_guest_distrusts_ca(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, false);
+    world_init(&w, true, DST, HOST, false);
     guest_setup(&w, HOST, NULL, NULL);
     CU_ASSERT_FALSE(handshake(&w));
     CU_ASSERT_EQUAL(w.st, MSB_TLS_FAILED);
@@ -531,7 +552,7 @@ static void test_no_sni_wrong_ip(void)
 static void bad_sni_once(const char *sni)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
+    world_init(&w, true, DST, HOST, true);
     guest_setup(&w, NULL, NULL, NULL);
     SSL_set_tlsext_host_name(w.g.ssl, sni);
     CU_ASSERT_FALSE(handshake(&w));
@@ -555,9 +576,7 @@ static void test_h2_withheld_with_secrets(void)
     static const char *lists[] = {"\x02h2", "\x02h2\x08http/1.1"};
     for (int i = 0; i < 2; i++) {
         struct world w;
-        world_init(&w, true, "192.0.2.10", HOST, true);
-        guest_setup(&w, HOST, NULL, lists[i]);
-        CU_ASSERT_FATAL(handshake(&w));
+        world_up(&w, true, lists[i]);
         CU_ASSERT_STRING_EQUAL(msb_tls_conn_alpn(w.c), "http/1.1");
         const unsigned char *a;
         unsigned alen;
@@ -574,9 +593,7 @@ static void test_h2_withheld_with_secrets(void)
 static void test_h2_passes_without_secrets(void)
 {
     struct world w;
-    world_init(&w, false, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x02h2\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, false, "\x02h2\x08http/1.1");
     const unsigned char *a;
     unsigned alen;
     SSL_get0_alpn_selected(w.g.ssl, &a, &alen);
@@ -598,9 +615,7 @@ static void test_h2_passes_without_secrets(void)
 static void test_other_alpn_raw_scan(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x07x-proto");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, "\x07x-proto");
     CU_ASSERT_STRING_EQUAL(msb_tls_conn_alpn(w.c), "x-proto");
     CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->alpn_other, 1);
     const char *a = "not http " PA " \r\n";
@@ -622,9 +637,7 @@ static void test_other_alpn_raw_scan(void)
 static void test_upstream_fin(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, HTTP11);
     const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
     CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
     const char *resp = "HTTP/1.0 200 OK\r\n\r\nuntil the end";
@@ -645,8 +658,7 @@ static void test_upstream_fin(void)
 static void test_handshake_timeout(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, NULL);
+    world_open(&w, true, NULL);
     CU_ASSERT_EQUAL(msb_tls_conn_deadline(w.c), 1000 + 10000);
     SSL_do_handshake(w.g.ssl);
     spin(&w); /* the ClientHello is in; the upstream never answers */
@@ -666,8 +678,7 @@ static void test_handshake_timeout(void)
 static void test_max_conns(void)
 {
     char e[256];
-    struct msb_ip ip;
-    CU_ASSERT_FATAL(msb_ip_parse("192.0.2.10", &ip) == 0);
+    struct msb_ip ip = dst_ip();
     struct msb_tls_ctx_opts o = {.ca = sandbox_ca, .no_system_roots = true, .max_conns = 2};
     struct msb_tls_ctx *c = msb_tls_ctx_new(&o, e, sizeof e);
     CU_ASSERT_FATAL(c != NULL);
@@ -691,29 +702,48 @@ static void test_max_conns(void)
     msb_tls_ctx_free(c);
 }
 
-/* Secrets replaced at run time: a connection keeps the generation it was
- * made with (its verdicts name that generation's secrets), new ones take
- * the new one, per-secret counters restart, and the last reference goes
- * with the last connection. */
-static void test_set_secrets(void)
+/* A new generation of one secret for HOST (NULL: none), as a run-time
+ * replacement makes it: heap copies that msb_secret_gen_new takes over,
+ * completed against FROM (NULL: not) as msb_secrets_replace does. */
+static struct msb_secret_gen *next_gen(const char *env, const char *placeholder,
+                                       const char *value, const char *host,
+                                       const struct msb_secret_gen *from)
 {
     char e[256];
-    struct msb_ip ip;
-    CU_ASSERT_FATAL(msb_ip_parse("192.0.2.10", &ip) == 0);
-    struct msb_tls_ctx *c = new_ctx(true, 0);
-    struct msb_tls_conn *old = msb_tls_conn_new(c, &ip, 0);
-    CU_ASSERT_FATAL(old != NULL);
     struct msb_secrets_cfg *next = calloc(1, sizeof *next);
     CU_ASSERT_FATAL(next != NULL);
     next->n = 1;
-    strcpy(next->s[0].env, "C");
-    strcpy(next->s[0].placeholder, "Ymsb_NEW_ph0003");
-    next->s[0].plen = strlen(next->s[0].placeholder);
-    next->s[0].value = (uint8_t *)strdup("new-real-value");
-    next->s[0].vlen = strlen("new-real-value");
+    if (host) {
+        next->s[0].hosts.v = calloc(1, sizeof(char *));
+        CU_ASSERT_FATAL(next->s[0].hosts.v != NULL);
+        next->s[0].hosts.v[0] = strdup(host);
+        next->s[0].hosts.n = 1;
+    }
+    snprintf(next->s[0].env, sizeof next->s[0].env, "%s", env);
+    snprintf(next->s[0].placeholder, sizeof next->s[0].placeholder, "%s", placeholder);
+    next->s[0].plen = strlen(placeholder);
+    next->s[0].value = (uint8_t *)strdup(value);
+    next->s[0].vlen = strlen(value);
     next->s[0].inject = MSB_INJECT_HEADERS;
+    msb_secret_gen_carry(from, next);
     struct msb_secret_gen *g = msb_secret_gen_new(next, e, sizeof e);
+    if (!g)
+        fprintf(stderr, "next_gen: %s\n", e);
     CU_ASSERT_FATAL(g != NULL);
+    return g;
+}
+
+/* Secrets replaced at run time: a connection keeps the generation it was
+ * made with (its verdicts name that generation's secrets), new ones take
+ * the new one, counters of secrets not kept restart, and the last
+ * reference goes with the last connection. */
+static void test_set_secrets(void)
+{
+    struct msb_ip ip = dst_ip();
+    struct msb_tls_ctx *c = new_ctx(true, 0);
+    struct msb_tls_conn *old = msb_tls_conn_new(c, &ip, 0);
+    CU_ASSERT_FATAL(old != NULL);
+    struct msb_secret_gen *g = next_gen("C", "Ymsb_NEW_ph0003", "new-real-value", NULL, NULL);
     CU_ASSERT_PTR_NULL(g->cfg->s[0].value); /* the set's copy is the only one */
     msb_tls_ctx_set_secrets(c, g);
     msb_secret_gen_unref(g); /* the context holds it now */
@@ -730,18 +760,56 @@ static void test_set_secrets(void)
     msb_tls_ctx_free(c);
 }
 
+/* Per-secret counters follow a kept secret to its index in the new
+ * generation, also for a connection made before; a removed secret's end
+ * (its tombstone counts afresh). */
+static void test_set_secrets_keeps_counts(void)
+{
+    struct world w;
+    world_up(&w, true, HTTP11);
+    const char *qa = "GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Key: " PA "\r\n\r\n";
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, qa, strlen(qa)));
+    msb_tls_ctx_count_violation(w.ctx, &gen, 1); /* B's, as the plaintext scanner counts */
+    const struct msb_tls_stats *st = msb_tls_ctx_stats(w.ctx);
+    CU_ASSERT_EQUAL(st->substitutions[0], 1);
+    CU_ASSERT_EQUAL(st->violations[1], 1);
+    /* B kept (now first), A removed: its tombstone goes after B. */
+    struct msb_secret_gen *g = next_gen("B", PB, "other-value-2", "other.example.com", &gen);
+    CU_ASSERT_FATAL(g->cfg->n == 2);
+    CU_ASSERT_STRING_EQUAL(g->cfg->s[1].env, "A");
+    CU_ASSERT(msb_secret_gen_removed(g, 1));
+    CU_ASSERT_EQUAL(msb_secret_gen_match(g, &gen, 1), 0);
+    CU_ASSERT_EQUAL(msb_secret_gen_match(g, &gen, 0), -1);
+    msb_tls_ctx_set_secrets(w.ctx, g);
+    msb_secret_gen_unref(g);
+    CU_ASSERT_EQUAL(st->violations[0], 1);
+    CU_ASSERT_EQUAL(st->substitutions[0], 0);
+    CU_ASSERT_EQUAL(st->substitutions[1], 0);
+    CU_ASSERT_EQUAL(st->violations[1], 0);
+    /* The connection made before still substitutes A (its generation's),
+     * counted in the total only; B's placeholder there counts for B. */
+    CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, qa, strlen(qa)));
+    CU_ASSERT_EQUAL(st->substitutions_total, 2);
+    CU_ASSERT_EQUAL(st->substitutions[1], 0);
+    const char *qb = "GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Other: " PB "\r\n\r\n";
+    peer_write(&w, w.g.ssl, qb, strlen(qb));
+    CU_ASSERT_EQUAL(w.st, MSB_TLS_VIOLATION);
+    CU_ASSERT_EQUAL(st->violations[0], 2);
+    CU_ASSERT_EQUAL(st->violations[1], 0);
+    world_free(&w);
+}
+
 static void test_guest_garbage(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
+    world_init(&w, true, DST, HOST, true);
     const char *junk = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
     CU_ASSERT_EQUAL(msb_tls_conn_guest_in(w.c, junk, strlen(junk)), strlen(junk));
     CU_ASSERT_EQUAL(msb_tls_conn_pump(w.c, w.now), MSB_TLS_FAILED);
     CU_ASSERT_EQUAL(msb_tls_ctx_stats(w.ctx)->guest_hs_failed, 1);
     CU_ASSERT_EQUAL(msb_tls_conn_guest_in(w.c, junk, 1), 0);
     /* A ClientHello cut short, then the guest's FIN. */
-    struct msb_ip ip;
-    msb_ip_parse("192.0.2.10", &ip);
+    struct msb_ip ip = dst_ip();
     struct msb_tls_conn *c = msb_tls_conn_new(w.ctx, &ip, w.now);
     CU_ASSERT_FATAL(c != NULL);
     CU_ASSERT_EQUAL(msb_tls_conn_guest_in(c, "\x16\x03\x01\x02\x00\x01", 6), 6);
@@ -836,9 +904,7 @@ static void stall(struct world *w, struct flow *up, struct flow *down)
 static void test_backpressure_1mib(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, HTTP11);
     size_t nq, nr;
     uint8_t *q = message("POST /up HTTP/1.1\r\nHost: " HOST "\r\n", 1u << 20, &nq);
     uint8_t *r = message("HTTP/1.1 200 OK\r\n", 1u << 20, &nr);
@@ -879,9 +945,7 @@ static void test_backpressure_1mib(void)
 static void test_clean_close(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, HTTP11);
     uint8_t buf[64];
     bool closed;
     CU_ASSERT_FALSE(msb_tls_conn_host_done(w.c));
@@ -905,9 +969,7 @@ static void test_clean_close(void)
 static void test_half_close(void)
 {
     struct world w;
-    world_init(&w, true, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, "\x08http/1.1");
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, true, HTTP11);
     const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
     CU_ASSERT_FATAL(peer_write(&w, w.g.ssl, req, strlen(req)));
     SSL_shutdown(w.g.ssl);
@@ -934,9 +996,7 @@ static void test_half_close(void)
 static void test_tiny_records(void)
 {
     struct world w;
-    world_init(&w, false, "192.0.2.10", HOST, true);
-    guest_setup(&w, HOST, NULL, NULL);
-    CU_ASSERT_FATAL(handshake(&w));
+    world_up(&w, false, NULL);
     size_t sent = 0;
     while (sent < 4000 && SSL_write(w.g.ssl, "r", 1) == 1)
         sent++;
@@ -956,8 +1016,7 @@ static void test_handshake_rate(void)
     int ok = 0, n = 50;
     for (int i = 0; i < n; i++) {
         struct world w;
-        world_init(&w, true, "192.0.2.10", HOST, true);
-        guest_setup(&w, HOST, NULL, "\x08http/1.1");
+        world_open(&w, true, HTTP11);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         ok += handshake(&w);
@@ -969,20 +1028,22 @@ static void test_handshake_rate(void)
     printf("\n    %.0f handshakes/s (guest + upstream, both peers in this thread) ", n / total);
 }
 
-int main(void)
+/* The run's fixtures: the sandbox CA, the upstream's CA (also as the file
+ * every context trusts upstream) and the two secrets A and B.  0 or -1. */
+static int fixtures_make(void)
 {
     char e[256];
     sandbox_ca = msb_tls_ca_generate(NULL, e, sizeof e);
     up_ca = msb_tls_ca_generate(NULL, e, sizeof e);
     if (!sandbox_ca || !up_ca)
-        return 1;
+        return -1;
     snprintf(up_ca_path, sizeof up_ca_path, "/tmp/test_tls_relay.XXXXXX");
     int fd = mkstemp(up_ca_path);
     char pem[8192];
     size_t plen;
     if (fd < 0 || msb_tls_ca_cert_pem(up_ca, pem, sizeof pem, &plen, e, sizeof e) < 0 ||
         write(fd, pem, plen) != (ssize_t)plen || close(fd) < 0)
-        return 1;
+        return -1;
     atomic_init(&gen.refs, 1);
     msb_secret_set_init(&gen.set);
     scfg = calloc(1, sizeof *scfg);
@@ -991,13 +1052,40 @@ int main(void)
                        MSB_INJECT_HEADERS | MSB_INJECT_BASIC) != MSB_SECRET_ADDED ||
         msb_secret_add(&gen.set, "B", PB, strlen(PB), VB, strlen(VB), MSB_INJECT_HEADERS) !=
             MSB_SECRET_ADDED)
-        return 1;
+        return -1;
     scfg->n = 2;
     scfg->s[0].hosts = (struct msb_host_patterns){hosts_a, 1};
     scfg->s[1].hosts = (struct msb_host_patterns){hosts_b, 1};
     strcpy(scfg->s[0].env, "A");
     strcpy(scfg->s[1].env, "B");
+    strcpy(scfg->s[0].placeholder, PA); /* a replacement's tombstones copy them */
+    strcpy(scfg->s[1].placeholder, PB);
+    scfg->s[0].plen = strlen(PA);
+    scfg->s[1].plen = strlen(PB);
     gen.cfg = scfg;
+    return 0;
+}
+
+/* 0, or 1 when a context or connection still held the secrets. */
+static int fixtures_free(void)
+{
+    int rc = 0;
+    unlink(up_ca_path);
+    if (atomic_load(&gen.refs) != 1) { /* every context and connection must have let go */
+        fprintf(stderr, "tls_relay: %u references to the secrets left\n", atomic_load(&gen.refs));
+        rc = 1;
+    }
+    free(scfg);
+    msb_secret_set_free(&gen.set);
+    msb_tls_ca_free(sandbox_ca);
+    msb_tls_ca_free(up_ca);
+    return rc;
+}
+
+int main(void)
+{
+    if (fixtures_make())
+        return 1;
     static const struct test_case tests[] = {
         {"HTTP/1.1: header and Basic substituted, echo redacted", test_http11_substitution},
         {"TLS 1.2 on both sides", test_tls12},
@@ -1007,6 +1095,7 @@ int main(void)
         {"verify_upstream off", test_verify_off},
         {"max_conns: refused past the cap, room again after a free", test_max_conns},
         {"secrets replaced: open connections keep theirs", test_set_secrets},
+        {"secrets replaced: a kept secret keeps its counters", test_set_secrets_keeps_counts},
         {"guest that does not trust the CA", test_guest_distrusts_ca},
         {"no SNI: leaf for the dialled address", test_no_sni_ip_leaf},
         {"no SNI: upstream certificate for another address", test_no_sni_wrong_ip},
@@ -1026,14 +1115,5 @@ int main(void)
         {NULL, NULL},
     };
     int rc = cunit_run("tls_relay", tests);
-    unlink(up_ca_path);
-    if (atomic_load(&gen.refs) != 1) { /* every context and connection must have let go */
-        fprintf(stderr, "tls_relay: %u references to the secrets left\n", atomic_load(&gen.refs));
-        rc = 1;
-    }
-    free(scfg);
-    msb_secret_set_free(&gen.set);
-    msb_tls_ca_free(sandbox_ca);
-    msb_tls_ca_free(up_ca);
-    return rc;
+    return fixtures_free() ? 1 : rc;
 }

@@ -85,10 +85,12 @@ void msb_secrets_take(struct msbnet *net)
     if (t->gen_pending) {
         msb_tls_ctx_set_secrets(t->ctx, t->gen);
         t->gen_pending = false;
-        /* This thread alone publishes them: zero until the new set counts. */
+        /* This thread alone publishes them: at the new set's indices now
+         * (kept secrets with their counts), not at the next TLS event. */
+        const struct msb_tls_stats *s = msb_tls_ctx_stats(t->ctx);
         for (size_t i = 0; i < MSB_SECRETS_MAX; i++) {
-            atomic_store(&t->substitutions[i], 0);
-            atomic_store(&t->violations[i], 0);
+            atomic_store(&t->substitutions[i], s->substitutions[i]);
+            atomic_store(&t->violations[i], s->violations[i]);
         }
     }
     pthread_mutex_unlock(&t->lock);

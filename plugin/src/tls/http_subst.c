@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#include "lib/base64.h"
 
 static uint64_t set_mask(const struct msb_secret_set *set)
 {
@@ -87,49 +87,17 @@ static int subst_raw(const struct msb_secret_set *set, uint64_t mask, const uint
     return msb_obuf_put(out, p + run, n - run);
 }
 
-static int b64val(uint8_t c)
-{
-    const char *e = c ? strchr(B64, c) : NULL;
-    return e ? (int)(e - B64) : -1;
-}
-
-/* Standard base64, padding optional; -1 on anything else. */
-static long b64_decode(const uint8_t *in, size_t n, uint8_t *out)
-{
-    while (n && in[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
-        return -1;
-    size_t o = 0;
-    unsigned acc = 0, bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val(in[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
-
+/* IN base64-encoded into OUT three bytes at a time: the credentials hold a
+ * real value, and this way no encoded copy of them is left anywhere but
+ * OUT (whose owner wipes it). */
 static int b64_encode(const uint8_t *in, size_t n, struct msb_obuf *out)
 {
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16, k = n - i < 3 ? (unsigned)(n - i) : 3;
-        if (k > 1)
-            v |= (unsigned)in[i + 1] << 8;
-        if (k > 2)
-            v |= in[i + 2];
-        char q[4] = {B64[v >> 18 & 63], B64[v >> 12 & 63], k > 1 ? B64[v >> 6 & 63] : '=',
-                     k > 2 ? B64[v & 63] : '='};
-        if (msb_obuf_put(out, q, 4))
-            return -1;
-    }
-    return 0;
+    char q[5];
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i += 3)
+        r = msb_obuf_put(out, q, msb_base64_encode(in + i, n - i < 3 ? n - i : 3, q, sizeof q));
+    msb_secret_wipe(q, sizeof q);
+    return r ? -1 : 0;
 }
 
 /* The credentials of "Basic <token>" from offset V of header line L, with
@@ -146,7 +114,7 @@ static int emit_basic(const struct msb_subst *f, const uint8_t *l, size_t n, siz
     while (end > t && (l[end - 1] == ' ' || l[end - 1] == '\t'))
         end--;
     uint8_t *dec = malloc(end - t + 1);
-    long dn = dec ? b64_decode(l + t, end - t, dec) : -1;
+    long dn = dec ? msb_base64_decode((const char *)l + t, end - t, dec, end - t + 1) : -1;
     struct msb_obuf tmp;
     msb_obuf_init(&tmp, out->max);
     size_t count = 0;

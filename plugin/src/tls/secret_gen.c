@@ -91,6 +91,17 @@ bool msb_secret_gen_removed(const struct msb_secret_gen *g, size_t i)
     return i < g->cfg->n && g->cfg->s[i].hosts.n == 0;
 }
 
+int msb_secret_gen_match(const struct msb_secret_gen *g, const struct msb_secret_gen *other,
+                         size_t i)
+{
+    if (!g || !other || i >= other->cfg->n)
+        return -1;
+    for (uint32_t j = 0; j < g->cfg->n; j++) /* env is unique within a generation */
+        if (strcmp(g->cfg->s[j].env, other->cfg->s[i].env) == 0)
+            return msb_secret_gen_removed(g, j) == msb_secret_gen_removed(other, i) ? (int)j : -1;
+    return -1;
+}
+
 static const struct msb_secret_cfg *by_env(const struct msb_secrets_cfg *c, const char *env)
 {
     for (uint32_t i = 0; i < c->n; i++)

@@ -52,4 +52,12 @@ void msb_secret_gen_carry(const struct msb_secret_gen *old, struct msb_secrets_c
 /* True when secret I is a tombstone. */
 bool msb_secret_gen_removed(const struct msb_secret_gen *g, size_t i);
 
+/* The index in G of the secret that entry I of OTHER is too, or -1: the
+ * same env, both tombstones or neither.  So a kept secret's counters follow
+ * it into a new generation, while a removed one's end with it (its
+ * tombstone counts afresh) and a name given again starts afresh too.  G or
+ * OTHER NULL: -1. */
+int msb_secret_gen_match(const struct msb_secret_gen *g, const struct msb_secret_gen *other,
+                         size_t i);
+
 #endif

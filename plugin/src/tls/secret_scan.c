@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { D_PLAIN, D_PCT, D_BSL, D_U };
+#include "lib/base64.h"
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+enum { D_PLAIN, D_PCT, D_BSL, D_U };
 
 /* explicit_bzero: a memset the compiler may not drop, at memset's speed.
  * Every plaintext byte of an intercepted connection is wiped once or
@@ -133,7 +133,7 @@ static size_t b64_core(const uint8_t *p, size_t plen, size_t align, uint8_t *out
             size_t byte = bit / 8 - align;
             v = (v << 1) | ((p[byte] >> (7 - bit % 8)) & 1u);
         }
-        out[n++] = (uint8_t)B64[v];
+        out[n++] = (uint8_t)msb_base64_alphabet[v];
     }
     return n;
 }

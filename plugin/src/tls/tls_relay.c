@@ -61,11 +61,27 @@ const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c)
 
 void msb_tls_ctx_set_secrets(struct msb_tls_ctx *c, struct msb_secret_gen *g)
 {
+    uint64_t sub[MSB_SECRETS_MAX] = {0}, vio[MSB_SECRETS_MAX] = {0};
+    for (size_t i = 0; g && i < g->cfg->n && i < MSB_SECRETS_MAX; i++) {
+        int j = msb_secret_gen_match(c->gen, g, i);
+        if (j >= 0 && j < MSB_SECRETS_MAX) {
+            sub[i] = c->st.substitutions[j];
+            vio[i] = c->st.violations[j];
+        }
+    }
     msb_secret_gen_ref(g);
     msb_secret_gen_unref(c->gen);
     c->gen = g;
-    memset(c->st.substitutions, 0, sizeof c->st.substitutions);
-    memset(c->st.violations, 0, sizeof c->st.violations);
+    memcpy(c->st.substitutions, sub, sizeof sub);
+    memcpy(c->st.violations, vio, sizeof vio);
+}
+
+int msb_tls_ctx_index(const struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i)
+{
+    if (i < 0)
+        return -1;
+    int k = g == c->gen ? i : msb_secret_gen_match(c->gen, g, (size_t)i);
+    return k < MSB_SECRETS_MAX ? k : -1;
 }
 
 struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c)
@@ -76,8 +92,9 @@ struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c)
 void msb_tls_ctx_count_violation(struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i)
 {
     c->st.violations_total++;
-    if (g == c->gen && i >= 0 && i < MSB_SECRETS_MAX)
-        c->st.violations[i]++;
+    int k = msb_tls_ctx_index(c, g, i);
+    if (k >= 0)
+        c->st.violations[k]++;
 }
 
 size_t msb_tls_ctx_live(const struct msb_tls_ctx *c)

@@ -72,9 +72,10 @@ struct msb_tls_stats {
     uint64_t handshake_timeouts;
     uint64_t alpn_h2, alpn_http1, alpn_other, alpn_none;
     uint64_t h2_withheld;        /* guest offered h2, not passed upstream (secrets) */
-    /* Per secret of the current generation, by its connections only
-     * (zeroed when msb_tls_ctx_set_secrets replaces it); the totals count
-     * every generation's. */
+    /* Per secret of the current generation, indexed as its set: a secret
+     * kept by msb_tls_ctx_set_secrets (msb_secret_gen_match) keeps its
+     * counts, also those of connections made before; a removed or new one
+     * starts at zero.  The totals count every generation's. */
     uint64_t substitutions[MSB_SECRETS_MAX];
     uint64_t violations[MSB_SECRETS_MAX];
     uint64_t substitutions_total, violations_total;
@@ -90,7 +91,8 @@ void msb_tls_ctx_free(struct msb_tls_ctx *c);
 const struct msb_tls_stats *msb_tls_ctx_stats(const struct msb_tls_ctx *c);
 /* Secrets replaced: connections made from now on use G (a reference is
  * taken; NULL: none), open ones keep the generation they were made with.
- * The per-secret counters restart at zero. */
+ * The per-secret counters move to G's indices: kept secrets keep theirs,
+ * removed and new ones start at zero. */
 void msb_tls_ctx_set_secrets(struct msb_tls_ctx *c, struct msb_secret_gen *g);
 struct msb_secret_gen *msb_tls_ctx_secrets(const struct msb_tls_ctx *c);
 /* A violation found outside the engine (scan_plaintext) on secret I of G,

@@ -104,5 +104,9 @@ void msb_tls_relay_free(struct msb_tls_conn *t);
 
 /* tls_relay.c */
 void msb_tls_stop(struct msb_tls_conn *t, enum msb_tls_status st, const char *reason);
+/* Where secret I of generation G counts: its index in the context's current
+ * generation (G's own when G is current; a connection made before a
+ * replacement counts under the kept secret's new index), -1 for none. */
+int msb_tls_ctx_index(const struct msb_tls_ctx *c, const struct msb_secret_gen *g, int i);
 
 #endif

@@ -67,8 +67,9 @@ static void count_subst(struct msb_tls_conn *t, const struct msb_obuf *out, size
             if (!h)
                 break;
             t->ctx->st.substitutions_total++;
-            if (t->gen == t->ctx->gen) /* else the index is an older set's */
-                t->ctx->st.substitutions[i]++;
+            int k = msb_tls_ctx_index(t->ctx, t->gen, (int)i);
+            if (k >= 0)
+                t->ctx->st.substitutions[k]++;
             p = h + s->vlen;
         }
     }
@@ -81,9 +82,7 @@ static int verdict(struct msb_tls_conn *t, enum msb_subst_status st, int viol)
         return 0;
     if (st == MSB_SUBST_VIOLATION && viol >= 0 && viol < MSB_SECRETS_MAX) {
         t->violation = viol;
-        t->ctx->st.violations_total++;
-        if (t->gen == t->ctx->gen)
-            t->ctx->st.violations[viol]++;
+        msb_tls_ctx_count_violation(t->ctx, t->gen, viol);
         msb_tls_stop(t, MSB_TLS_VIOLATION, "placeholder for another host");
         return -1;
     }
