@@ -287,7 +287,8 @@ expect "TLSC_SPARE: no violation in 64 MiB of random bytes" '"violations":0' "$s
 
 # ---- a sandbox without secrets: h2 end to end ------------------------------------
 printf '{"tls": {"intercept": true, "upstream_ca_files": ["%s"]}}\n' "$d/ca.pem" >"$TOPO_DIR/nosec.json"
-out=$(GUEST_STATUS=0 guest --dns $TOPO_I4 --config "$TOPO_DIR/nosec.json" --print-metrics -- \
+out=$(GUEST_STATUS=0 guest --dns $TOPO_I4 --config "$TOPO_DIR/nosec.json" \
+    --control-socket "$ctld/nosec.sock" --print-metrics -- \
     curl -sS --max-time 20 --http2 -w ' http=%{http_version}\n' https://h2.test/h2)
 echo "$out" | grep -v '^{"schema'
 expect "no secrets: curl --http2 speaks h2" "you sent: -" "$out"
