@@ -27,6 +27,7 @@ test_pkgs=(iproute2 curl iperf3 dnsmasq-base bind9-dnsutils iputils-ping
     busybox ndisc6 # DHCP client (udhcpc) and RA reader (rdisc6) for guest_autoconf
     qemu-system-x86 # the VMM of vmm_qemu_short / vmm_qemu (guest: guest-kernel.sh below)
     dante-server tinyproxy # upstream proxies (SOCKS5, HTTP CONNECT) for upstream_proxy
+    python3-requests python3-h2 # tls_clients: a requests client, an h2 upstream
     clang libclang-rt-14-dev
     man-db groff) # the manual-page check (ctest -L style): man --warnings
 # Benchmarks: the stacks msbnet is compared with, and gnuplot (without X)
