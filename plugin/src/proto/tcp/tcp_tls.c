@@ -227,8 +227,9 @@ int msb_tcp_tls_step(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (!f->tls || f->fd < 0)
         return 0;
+    bool moved = false;
     for (int round = 0; round < 16; round++) {
-        bool moved = feed_guest(t, f);
+        moved = feed_guest(t, f);
         enum msb_tls_status st = msb_tls_conn_pump(f->tls, msb_now_ms());
         if (drain_host(f, &moved) < 0)
             return -1;
@@ -241,6 +242,11 @@ int msb_tcp_tls_step(struct msb_tcp *t, struct tcp_flow *f)
         if (!msb_tcp_flow_saw(f, EVT_HOST_EOF) && f->state >= FLOW_OPEN)
             msb_tcp_proxy_rd_set(f, true); /* the engine may take host bytes again */
     }
+    /* Still moving after its rounds (other flows get their turn): nothing
+     * else may come to wake the flow (its guest bytes are queued already),
+     * so the host socket's write event, due at once, brings it back. */
+    if (moved && f->fd >= 0)
+        msb_tcp_proxy_wr_set(f, true);
     msb_tcp_tls_publish(t);
     return 0;
 }
