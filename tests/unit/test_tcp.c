@@ -546,6 +546,18 @@ static void test_syn_held_until_host_accepts(void)
     gauges_zero(1000);
 }
 
+/* The end of a flow whose host side closes first: the guest sees the FIN,
+ * answers with its own, and every gauge returns to zero. */
+static void host_closes_first(struct gconn *c, int h, int l)
+{
+    close(h);
+    WAIT(c->fin, 1000);
+    gsend(c, F_ACK | F_FIN, NULL, 0);
+    gauges_zero(1000);
+    close(l);
+    gconn_free(c);
+}
+
 /* A guest flow to a fresh listener on the host's loopback, connected and
  * accepted: the starting point of most tests.  NULL when any step failed. */
 static struct gconn *open_flow(int ver, int *l, int *h)
@@ -678,12 +690,7 @@ static void test_ack_held_then_sent_alone(void)
     CU_ASSERT_EQUAL(delta("tcp", "acks_held", held0, 3), 3);
     long long bare = delta("tcp", "acks_bare", bare0, 3);
     CU_ASSERT(bare >= 2 && bare <= 3);
-    close(h);
-    WAIT(c->fin, 1000);
-    gsend(c, F_ACK | F_FIN, NULL, 0);
-    gauges_zero(1000);
-    close(l);
-    gconn_free(c);
+    host_closes_first(c, h, l);
 }
 
 static void test_live_flows(void)
@@ -942,12 +949,7 @@ static void test_small_rx_ring(void)
     double s = bulk(c, h, n, n);
     printf("\n    IPv4 bulk, 8-frame rings: %zu MB each way in %.2f s ", n >> 20, s);
     CU_ASSERT_EQUAL(metric("drops", "rx_ring_full"), 0);
-    close(h);
-    WAIT(c->fin, 1000);
-    gsend(c, F_FIN | F_ACK, NULL, 0);
-    gauges_zero(1000);
-    close(l);
-    gconn_free(c);
+    host_closes_first(c, h, l);
     stop();
 }
 
