@@ -80,6 +80,7 @@ struct msb_redact {
     uint16_t tail_sec;
     uint8_t tail_n, tail_url;
     uint8_t last_b64; /* the last data byte is a base64 character */
+    size_t need;      /* data bytes the matchers hold; 0: no match live */
 };
 
 

@@ -47,6 +47,7 @@ static int red_flush(struct msb_redact *r, struct msb_obuf *out)
 {
     memset(r->st, 0, sizeof r->st);
     r->tail_n = r->last_b64 = 0; /* a value never spans two messages */
+    r->need = 0;
     return emit(r, r->len - r->start, out);
 }
 
@@ -62,10 +63,11 @@ static void overwrite(struct msb_redact *r, const struct msb_secret *s)
     memset(r->st, 0, sizeof r->st);
 }
 
-static int b64char(uint8_t c)
+/* Called on every response byte: letters folded to one range test. */
+static inline int b64char(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '-' || c == '_';
+    return (unsigned)((c | 0x20) - 'a') < 26 || (unsigned)(c - '0') < 10 || c == '+' ||
+           c == '/' || c == '-' || c == '_';
 }
 
 /* The cores are in the standard alphabet; URL-safe text is matched on it. */
@@ -181,39 +183,45 @@ static size_t hold_of(size_t k, size_t st)
     return st + (k >= 2 && st);
 }
 
+/* Secret I's base64 matchers (K = 1..3) on data byte C: 1 on a match.
+ * A byte outside both alphabets is in no core: every state drops to 0. */
+static int match_b64(struct msb_redact *r, size_t i, const struct msb_secret *s, uint8_t c,
+                     size_t *need)
+{
+    uint8_t x = b64_norm(c);
+    for (size_t k = 1; k < MSB_REDACT_PATS; k++) {
+        size_t at = (k - 1) * s->vb64cap, len = s->vb64len[k - 1];
+        size_t st = len ? kmp_step(r->st[i][k], s->vb64 + at, s->vb64fail + at, x) : 0;
+        if (st == len && len) {
+            overwrite_b64(r, i, s, k - 1);
+            return 1;
+        }
+        r->st[i][k] = (uint16_t)st;
+        *need = hold_of(k, st) > *need ? hold_of(k, st) : *need;
+    }
+    return 0;
+}
+
 /* One data byte into every matcher of every value: the data bytes to keep
  * held for the longest live match. */
 static size_t match_byte(struct msb_redact *r, const struct msb_secret_set *set, uint8_t c)
 {
     size_t need = 0;
+    int b64 = b64char(c);
     for (size_t i = 0; i < set->n; i++) {
         const struct msb_secret *s = &set->s[i];
-        for (size_t k = 0; k < MSB_REDACT_PATS; k++) {
-            size_t len = k ? s->vb64len[k - 1] : s->vlen, at = k ? (k - 1) * s->vb64cap : 0;
-            if (len == 0)
-                continue;
-            size_t st = k ? kmp_step(r->st[i][k], s->vb64 + at, s->vb64fail + at, b64_norm(c))
-                          : kmp_step(r->st[i][k], s->value, s->vfail, c);
-            if (st == len) {
-                if (k)
-                    overwrite_b64(r, i, s, k - 1);
-                else
-                    overwrite(r, s);
-                return 0;
-            }
-            r->st[i][k] = (uint16_t)st;
-            need = hold_of(k, st) > need ? hold_of(k, st) : need;
+        size_t st = kmp_step(r->st[i][0], s->value, s->vfail, c);
+        if (st == s->vlen) {
+            overwrite(r, s);
+            return 0;
         }
+        r->st[i][0] = (uint16_t)st;
+        need = st > need ? st : need;
+        if (b64 && match_b64(r, i, s, c, &need))
+            return 0;
+        if (!b64)
+            r->st[i][1] = r->st[i][2] = r->st[i][3] = 0;
     }
-    return need;
-}
-
-static size_t live(const struct msb_redact *r, size_t n)
-{
-    size_t need = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < MSB_REDACT_PATS; k++)
-            need = hold_of(k, r->st[i][k]) > need ? hold_of(k, r->st[i][k]) : need;
     return need;
 }
 
@@ -270,7 +278,11 @@ static size_t red_data(struct msb_subst *f, uint8_t c)
     struct msb_redact *r = &f->red;
     if (r->tail_n)
         overwrite_tail(r, f->set);
-    size_t need = match_byte(r, f->set, r->buf[r->len - 1]);
+    uint8_t x = r->buf[r->len - 1];
+    /* While no match is live, only a byte that starts a pattern matters:
+     * most bytes of a body skip every matcher. */
+    size_t need = r->need || (f->set->starts && f->set->starts[x]) ? match_byte(r, f->set, x) : 0;
+    r->need = need;
     r->last_b64 = (uint8_t)(f->resp.state != H_TO_EOF && b64char(c));
     return need ? need : r->last_b64;
 }
@@ -286,7 +298,7 @@ static enum msb_subst_status red_feed(struct msb_subst *f, const uint8_t *in, si
         r->buf[r->len] = in[i];
         r->isdata[r->len++] = (uint8_t)isdata;
         r->ndata += (size_t)isdata;
-        size_t need = live(r, f->set->n);
+        size_t need = r->need; /* framing moves no matcher */
         if (isdata)
             need = red_data(f, in[i]);
         else if (need == 0)

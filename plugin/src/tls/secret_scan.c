@@ -175,6 +175,18 @@ static int value_b64(struct msb_secret *s)
     return 0;
 }
 
+static void mark_starts(uint8_t *starts, const struct msb_secret *s)
+{
+    starts[s->value[0]] = 1;
+    for (size_t a = 0; a < 3; a++) {
+        uint8_t c = s->vb64len[a] ? s->vb64[a * s->vb64cap] : 0;
+        if (c)
+            starts[c] = 1;
+        if (c == '+' || c == '/')
+            starts[c == '+' ? '-' : '_'] = 1;
+    }
+}
+
 void msb_secret_set_init(struct msb_secret_set *set)
 {
     memset(set, 0, sizeof *set);
@@ -210,10 +222,13 @@ enum msb_secret_add_result msb_secret_add(struct msb_secret_set *set, const char
     memcpy(s->value, value, vlen);
     kmp(s->value, vlen, s->vfail, 1);
     build_patterns(s);
-    if (value_b64(s)) {
+    if (!set->starts)
+        set->starts = msb_secret_mem_alloc(256);
+    if (value_b64(s) || !set->starts) {
         free_secret(s);
         return MSB_SECRET_NO_MEMORY;
     }
+    mark_starts(set->starts, s);
     set->n++;
     return MSB_SECRET_ADDED;
 }
@@ -222,6 +237,7 @@ void msb_secret_set_free(struct msb_secret_set *set)
 {
     for (size_t i = 0; i < set->n; i++)
         free_secret(&set->s[i]);
+    msb_secret_mem_free(set->starts, 256);
     msb_secret_wipe(set, sizeof *set);
 }
 

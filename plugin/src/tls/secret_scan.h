@@ -93,6 +93,11 @@ struct msb_secret {
 struct msb_secret_set {
     struct msb_secret s[MSB_SECRETS_MAX];
     size_t n;
+    /* starts[c] != 0: some value or base64 core starts with byte c (either
+     * base64 alphabet), so the response filter skips any other byte while
+     * no match is live.  Derived from the values: in secret memory (256
+     * bytes), allocated with the first secret. */
+    uint8_t *starts;
 };
 
 /* One decoding of the stream with the match state of every pattern. */
