@@ -146,12 +146,16 @@ static const char *const seeds[] = {
     "HEAD / HTTP/1.1\r\n\r\n",
     "GET /?q=Zmsb%7EOTHER%7eph003 HTTP/1.1\r\n\r\n{\"a\":\"\\u005amsb~OTHER~ph003\"}",
     "HTTP/1.1 200 OK\r\nContent-Length: 44\r\n\r\n{\"e\":\"" VA "\"}",
+    /* Basic "user:" VA and "abc:" VA echoed: base64 redaction, split by chunks. */
+    "HTTP/1.1 200 OK\r\nX-Echo: Basic dXNlcjpzay1wcm9qLVJFQUwtb3BlbmFpLTAxMjM0NTY3ODlhYmNkZWY=\r\n"
+    "Transfer-Encoding: chunked\r\n\r\n14\r\nYWJjOnNrLXByb2otUkVB\r\n"
+    "24\r\nTC1vcGVuYWktMDEyMzQ1Njc4OWFiY2RlZg==\r\n0\r\n\r\n",
     "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     "a\r\nsk-proj-RE\r\n1a\r\nAL-openai-0123456789abcdef\r\n0\r\n\r\nHTTP/1.0 200 OK\r\n\r\n" VD,
 };
 #define NSEEDS (sizeof seeds / sizeof seeds[0])
-/* Seed i's direction: the last two are responses. */
-#define SEED_RESP(i) ((i) >= NSEEDS - 2)
+/* Seed i's direction: the last three are responses. */
+#define SEED_RESP(i) ((i) >= NSEEDS - 3)
 
 static const uint8_t edge8[] = {'\r', '\n', ' ', ':', '%', '\\', '0', 'f', ';', 0, 0x80, 'u'};
 static const uint16_t edge16[] = {0x0d0a, 0x3a20, 0x2530, 0x5c75, 0x3030, 0x6666};

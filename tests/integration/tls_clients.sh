@@ -10,7 +10,8 @@
 # scanned for a secret it may not carry):
 #   - Python http.client and requests send Bearer TLSC_KEY to api.test: the
 #     upstream gets the value, the guest only ever its placeholder; requests'
-#     Basic credentials user:TLSC_KEY arrive as user:value (re-encoded);
+#     Basic credentials user:TLSC_KEY arrive as user:value (re-encoded),
+#     and their echo reaches the guest as base64 of user:placeholder;
 #   - the placeholder to names under other.test percent-encoded in the
 #     query (curl), JSON-escaped in a body (\u00XX mixed with raw
 #     characters; http.client), base64 in Basic credentials (requests) and
@@ -121,7 +122,7 @@ c() { # NAME CURL-ARGS...: one line, "NAME: what curl said rc=N"
 # 1. Python clients to the secret's host.
 $py $G httpclient hc https://api.test/hc
 $py $G requests rq https://api.test/rq
-$py $G basic ba-api https://api.test/quiet/ba-api
+$py $G basic ba-api https://api.test/ba-api
 # 2. Violations to other hosts (a name each: the upstream's log tells them
 # apart), each form once; a clean request first.
 c clean -H "Authorization: Bearer nothing" https://other.test/clean
@@ -187,12 +188,18 @@ for k in hc rq; do
         && ok "$k: the upstream got the real value" || bad "$k: the upstream got the real value"
 done
 
-# Basic credentials: decoded, substituted, re-encoded.  The upstream does not
-# echo them: msbnet redacts only literal values in responses, so an echo
-# would show the guest base64 of user:value (reported as a gap, not tested).
-expect "ba-api: requests' Basic credentials answered" "ba-api: answered 200 ok len=0" "$(line ba-api)"
+# Basic credentials: decoded, substituted, re-encoded.  The upstream echoes
+# them base64-encoded: the guest must get base64 of user:placeholder (the
+# response redaction overwrites base64 of a value too), never the value's.
 b64=$(printf 'user:%s' "$value" | base64 -w0)
-grep -q "^req sni=api.test proto=http/1.1 method=GET path=/quiet/ba-api auth=Basic $b64 len=0 " "$up" \
+b64ph=$(printf 'user:%s' "$ph" | base64 -w0)
+expect "ba-api: requests' Basic credentials echoed as user:placeholder" \
+    "ba-api: answered 200 you sent: Basic $b64ph | len=0" "$(line ba-api)"
+echoed=$(line ba-api | sed -n 's/^ba-api: answered 200 you sent: Basic \([^ ]*\) .*/\1/p')
+[[ -n $echoed && $out != *"$b64"* && $(printf %s "$echoed" | base64 -d 2>/dev/null) != *"$value"* ]] \
+    && ok "ba-api: the guest sees neither base64 of user:value nor the value decoded" \
+    || bad "ba-api: the guest sees neither base64 of user:value nor the value decoded" "$(line ba-api)"
+grep -q "^req sni=api.test proto=http/1.1 method=GET path=/ba-api auth=Basic $b64 len=0 " "$up" \
     && ok "ba-api: the upstream got user:value" || bad "ba-api: the upstream got user:value"
 
 # 2. Violations: reset, nothing of them upstream, each counted.

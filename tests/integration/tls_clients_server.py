@@ -6,8 +6,8 @@
 # Authorization, body length and SHA-256) and one per connection (SNI, ALPN,
 # plaintext bytes received, requests completed, body bytes received, or the
 # handshake's failure).  It echoes the Authorization header back (so the
-# guest's copy can be checked for the redaction) except under /quiet/, and
-# /download?n=N answers N random bytes, their SHA-256 logged.
+# guest's copy can be checked for the redaction, Basic credentials' base64
+# included), and /download?n=N answers N random bytes, their SHA-256 logged.
 #   tls_clients_server.py PORT CERT KEY LOG
 import hashlib
 import os
@@ -49,8 +49,6 @@ def answer(conn, path, auth, n):
     if q.path == "/download":
         size = int(parse_qs(q.query)["n"][0])
         return size, None
-    if q.path.startswith("/quiet/"):
-        return None, ("ok len=%d\n" % n).encode()
     return None, ("you sent: %s\nlen=%d\n" % (auth or "-", n)).encode()
 
 

@@ -5,13 +5,15 @@
  * here by hand, for the whole input, byte by byte and at every 2-way
  * split.  Heads, query, Basic, pipelining, Content-Length rewrite, bounds,
  * malformed and unsupported requests, binary bodies, violations in each
- * form of a non-eligible secret, and the response redaction.
+ * form of a non-eligible secret, and the response redaction (literal and
+ * base64 echoes, standard and URL-safe, at each byte alignment).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cunit_main.h"
+#include "lib/base64.h"
 #include "tls/http_subst.h"
 
 #define PA "Kmsb_OPENAI_ph01" /* headers, Basic, query */
@@ -471,6 +473,159 @@ static void test_response(void)
     msb_secret_set_free(&set);
 }
 
+/* The base64 characters of V placed at byte offset A that depend on V
+ * alone, from this file's own encoder: the run the redactor must break. */
+static void core_of(const char *v, size_t a, char *out)
+{
+    char buf[160] = {0}, enc[240];
+    size_t n = strlen(v), first = (8 * a + 5) / 6, last = 8 * (a + n) / 6;
+    memcpy(buf + a, v, n);
+    b64(buf, a + n, enc);
+    memcpy(out, enc + first, last - first);
+    out[last - first] = 0;
+}
+
+static int has(const void *hay, size_t hn, const char *needle)
+{
+    size_t nn = strlen(needle);
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (memcmp((const uint8_t *)hay + i, needle, nn) == 0)
+            return 1;
+    return 0;
+}
+
+/* OUT holds neither V nor its base64 run at any alignment (in either
+ * alphabet: OUT is read as standard), and the credentials echoed after
+ * "X-Echo: Basic " decode to PRE then no V. */
+static int clean(const struct msb_obuf *o, const char *pre, const char *v)
+{
+    char core[240], *t = malloc(o->len + 1);
+    uint8_t dec[200];
+    int ok = !has(o->data, o->len, v);
+    for (size_t i = 0; i < o->len; i++)
+        t[i] = o->data[i] == '-' ? '+' : o->data[i] == '_' ? '/' : (char)o->data[i];
+    t[o->len] = 0;
+    for (size_t a = 0; a < 3; a++) {
+        core_of(v, a, core);
+        ok = ok && !has(t, o->len, core);
+    }
+    const char *c = strstr(t, "Echo: Basic "); /* t has "X+Echo" */
+    long dn = c ? msb_base64_decode(c + 12, strcspn(c + 12, "\r"), dec, sizeof dec) : -1;
+    ok = ok && dn >= (long)strlen(pre) && memcmp(dec, pre, strlen(pre)) == 0 &&
+         !has(dec, (size_t)dn, v);
+    free(t);
+    if (!ok)
+        fprintf(stderr, "not clean for \"%s\": %.*s\n", pre, (int)o->len, (const char *)o->data);
+    return ok;
+}
+
+/* BODY as a chunked body of 5-byte chunks (a run crosses the framing). */
+static size_t chunk5(const char *body, char *out)
+{
+    size_t n = strlen(body), o = 0;
+    for (size_t i = 0; i < n; i += 5)
+        o += (size_t)sprintf(out + o, "%zx\r\n%.*s\r\n", n - i < 5 ? n - i : 5, (int)5,
+                             body + i);
+    return o + (size_t)sprintf(out + o, "0\r\n\r\n");
+}
+
+/* Response echoing `Basic base64(PRE V)` in a header and in the body, and
+ * the same with the credentials' V replaced by PH cut or NUL-padded. */
+static void b64_echo(const char *pre, const char *v, const char *ph, int chunked, char *in,
+                     char *exp)
+{
+    char cred[160], red[160], enc[2][240], body[600], fr[1200];
+    size_t pn = strlen(pre), vn = strlen(v), pl = strlen(ph);
+    memcpy(cred, pre, pn);
+    memcpy(cred + pn, v, vn);
+    memcpy(red, cred, pn);
+    memset(red + pn, 0, vn);
+    memcpy(red + pn, ph, vn < pl ? vn : pl);
+    b64(cred, pn + vn, enc[0]);
+    b64(red, pn + vn, enc[1]);
+    for (int k = 0; k < 2; k++) {
+        snprintf(body, sizeof body, "{\"headers\": {\"Authorization\": \"Basic %s\"}}", enc[k]);
+        if (chunked)
+            chunk5(body, fr);
+        sprintf(k ? exp : in, "HTTP/1.1 200 OK\r\nX-Echo: Basic %s\r\n%s%zu\r\n\r\n%s", enc[k],
+                chunked ? "Transfer-Encoding: chunked\r\nX-Len: " : "Content-Length: ",
+                strlen(body), chunked ? fr : body);
+    }
+}
+
+/* An upstream echoing `Authorization: Basic` (httpbin's /headers) returns
+ * the value base64-encoded: each alignment, a value longer than its
+ * placeholder (A) and one as long (D, decoding to exactly the
+ * placeholder), in a Content-Length and a chunked body, whole, byte by
+ * byte and at every split (check), lengths unchanged. */
+static void test_response_b64(void)
+{
+    static const char *const pre[] = {"", "abc:", "user:"}; /* alignments 0, 1, 2 */
+    static const char *const val[][2] = {{VA, PA}, {VD, PD}};
+    char in[1600], exp[1600];
+    setup();
+    for (size_t p = 0; p < 3; p++) {
+        for (size_t v = 0; v < 2; v++) {
+            for (int chunked = 0; chunked < 2; chunked++) {
+                b64_echo(pre[p], val[v][0], val[v][1], chunked, in, exp);
+                CU_ASSERT_EQUAL(strlen(in), strlen(exp));
+                check_str(1, ELIG, in, exp, MSB_SUBST_OK);
+                struct run r;
+                run_cuts(1, ELIG, (const uint8_t *)in, strlen(in), NULL, 0, 0, &r);
+                CU_ASSERT(r.out.len == strlen(in) && clean(&r.out, pre[p], val[v][0]));
+                msb_obuf_free(&r.out);
+            }
+        }
+    }
+    msb_secret_set_free(&set);
+}
+
+#define PE "Wmsb_URL_ph00005"
+#define VE "url~~~value>>>???~~~end" /* base64 with '+' and '/' at each alignment */
+
+/* URL-safe base64 is redacted too, staying URL-safe where it showed. */
+static void test_response_b64url(void)
+{
+    char in[1600], exp[1600];
+    setup();
+    CU_ASSERT_EQUAL_FATAL(msb_secret_add(&set, "E", PE, 16, VE, strlen(VE), MSB_INJECT_BASIC),
+                          MSB_SECRET_ADDED);
+    for (size_t p = 0; p < 6; p++) {
+        const char *v = p < 3 ? VA : VE, *pre = (const char *[]){"", "abc:", "user:"}[p % 3];
+        b64_echo(pre, v, p < 3 ? PA : PE, p % 2, in, exp);
+        for (char *c = strchr(in, '\n'); *c; c++) /* past "HTTP/1.1" */
+            *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+        struct run r;
+        size_t cuts[1600];
+        for (size_t i = 0; i + 1 < strlen(in); i++)
+            cuts[i] = i + 1;
+        run_cuts(1, ELIG, (const uint8_t *)in, strlen(in), cuts, strlen(in) - 1, 0, &r);
+        CU_ASSERT(r.st == MSB_SUBST_OK && r.out.len == strlen(in));
+        CU_ASSERT(clean(&r.out, pre, v));
+        CU_ASSERT(memchr(r.out.data, '+', r.out.len) == NULL);
+        msb_obuf_free(&r.out);
+    }
+    msb_secret_set_free(&set);
+}
+
+/* Base64 and binary bodies carrying no value pass byte for byte. */
+static void test_response_b64_none(void)
+{
+    enum { BODY = 1200 };
+    char head[160];
+    const char *cred = "Basic dXNlcjpwYXNzd29yZA== c2stcHJvai1SRUFMLW9wZW5haQ== ";
+    uint8_t *in = malloc(BODY + 400);
+    setup();
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 200 OK\r\nX-Echo: %s\r\nContent-Length: %d\r\n\r\n", cred, BODY);
+    memcpy(in, head, (size_t)hn);
+    binary_body(in + hn, BODY);
+    memcpy(in + hn + 100, cred, strlen(cred));
+    check(1, ELIG, in, (size_t)hn + BODY, in, (size_t)hn + BODY, MSB_SUBST_OK, 0);
+    free(in);
+    msb_secret_set_free(&set);
+}
+
 static void test_response_after_head(void)
 {
     struct msb_subst f;
@@ -508,6 +663,9 @@ int main(void)
         {"output_max", test_output_max},
         {"response", test_response},
         {"response_after_head", test_response_after_head},
+        {"response_b64", test_response_b64},
+        {"response_b64url", test_response_b64url},
+        {"response_b64_none", test_response_b64_none},
         {NULL, NULL},
     };
     return cunit_run("http_subst", tests);

@@ -31,7 +31,14 @@
  * by the upstream (in the head or the body, split across reads or across
  * chunks) is replaced by a redaction OF THE SAME LENGTH: the placeholder
  * when it is as long as the value, else the placeholder cut to the value's
- * length or padded with '*'.  Same length keeps Content-Length and chunk
+ * length or padded with '*'.  A value echoed base64-encoded (standard or
+ * URL-safe, at any of the 3 byte alignments: e.g. `Authorization: Basic`
+ * "user:value" echoed back) is overwritten likewise by the base64 of the
+ * placeholder at the same alignment (cut, or padded with zero bits), the
+ * two boundary characters that mix value bits with a neighbour's included:
+ * the leading one while still held (always, except in a body read until
+ * EOF, where holding the last base64 character would delay streams), the
+ * trailing one as it arrives.  Same length keeps Content-Length and chunk
  * sizes true without buffering whole bodies or re-framing, and never lets
  * a value through.  The response framing is followed (status, HEAD requests
  * seen by the request filter, 1xx/204/304, Content-Length, chunked, or
@@ -57,12 +64,23 @@
 /* Requests in flight whose responses are not yet seen (HEAD tracking). */
 #define MSB_SUBST_PIPELINE_MAX 64
 
+/* Matchers per secret in the response direction: the value, then its
+ * base64 cores at alignments 0..2 (msb_secret.vb64). */
+#define MSB_REDACT_PATS 4
+
 /* The response direction's hold-back of bytes that may start a value. */
 struct msb_redact {
     uint8_t *buf;    /* held bytes: [start, len) */
     uint8_t *isdata; /* per byte: 1 when it can be part of a value */
     size_t start, len, ndata, cap;
-    uint16_t st[MSB_SECRETS_MAX];
+    uint16_t st[MSB_SECRETS_MAX][MSB_REDACT_PATS];
+    /* After a base64 match: the next data character still carries the
+     * value's last TAIL_N bits, from bit TAIL_BIT of secret TAIL_SEC. */
+    size_t tail_bit;
+    uint16_t tail_sec;
+    uint8_t tail_n, tail_url;
+    uint8_t last_b64; /* the last data byte is a base64 character */
+    size_t need;      /* data bytes the matchers hold; 0: no match live */
 };
 
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The response direction of http_subst.h: every real value echoed by the
- * upstream is overwritten in place by a same-length redaction, with the
- * bytes that may start a value held back until ruled out or the message
- * ends.  In-place and same-length is what keeps Content-Length and chunk
- * sizes true while streaming.
+ * upstream, literally or base64-encoded, is overwritten in place by a
+ * same-length redaction, with the bytes that may start a value held back
+ * until ruled out or the message ends.  In-place and same-length is what
+ * keeps Content-Length and chunk sizes true while streaming.
  */
 #include "tls/http_subst.h"
+
+#include "lib/base64.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,8 @@ static int emit(struct msb_redact *r, size_t n, struct msb_obuf *out)
 static int red_flush(struct msb_redact *r, struct msb_obuf *out)
 {
     memset(r->st, 0, sizeof r->st);
+    r->tail_n = r->last_b64 = 0; /* a value never spans two messages */
+    r->need = 0;
     return emit(r, r->len - r->start, out);
 }
 
@@ -59,32 +63,165 @@ static void overwrite(struct msb_redact *r, const struct msb_secret *s)
     memset(r->st, 0, sizeof r->st);
 }
 
-/* One data byte into every value's matcher: the longest live prefix. */
+/* Called on every response byte: letters folded to one range test. */
+static inline int b64char(uint8_t c)
+{
+    return (unsigned)((c | 0x20) - 'a') < 26 || (unsigned)(c - '0') < 10 || c == '+' ||
+           c == '/' || c == '-' || c == '_';
+}
+
+/* The cores are in the standard alphabet; URL-safe text is matched on it. */
+static uint8_t b64_norm(uint8_t c)
+{
+    return c == '-' ? '+' : c == '_' ? '/' : c;
+}
+
+static unsigned b64val(uint8_t c)
+{
+    const char *p = strchr(msb_base64_alphabet, b64_norm(c));
+    return p ? (unsigned)(p - msb_base64_alphabet) : 0;
+}
+
+static uint8_t b64_out(unsigned v, int url)
+{
+    uint8_t c = (uint8_t)msb_base64_alphabet[v & 63];
+    if (url && (c == '+' || c == '/'))
+        c = c == '+' ? '-' : '_';
+    return c;
+}
+
+/* N bits of secret S's redaction from bit BIT (counted from the value's
+ * first): the placeholder's bits, zeros past its end, so the guest decodes
+ * the placeholder, cut to the value's length or padded with NULs (base64
+ * 'A's).  Never the value's bits: none of the value survives. */
+static unsigned rbits(const struct msb_secret *s, size_t bit, size_t n)
+{
+    unsigned v = 0;
+    for (size_t i = bit; i < bit + n; i++) {
+        size_t byte = i / 8;
+        v = v << 1 | (byte < s->plen ? (s->placeholder[byte] >> (7 - i % 8)) & 1u : 0);
+    }
+    return v;
+}
+
+/* Whether the N data bytes held last are URL-safe base64 (the redaction
+ * keeps the alphabet the guest decodes with). */
+static int held_url(const struct msb_redact *r, size_t n)
+{
+    for (size_t i = r->len; n; ) {
+        i--;
+        if (r->isdata[i]) {
+            n--;
+            if (r->buf[i] == '-' || r->buf[i] == '_')
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* The character before a core at alignment A mixes the neighbour's high
+ * bits with the value's first LEAD bits: rewrite those when it is held
+ * (the matchers hold it; I is the core's first byte). */
+static void overwrite_lead(struct msb_redact *r, const struct msb_secret *s, size_t i,
+                           size_t lead, int url)
+{
+    while (i > r->start && !r->isdata[i - 1])
+        i--;
+    if (lead == 0 || i == r->start || !b64char(r->buf[i - 1]))
+        return;
+    unsigned keep = b64val(r->buf[i - 1]) & (63u & ~((1u << lead) - 1));
+    r->buf[i - 1] = b64_out(keep | rbits(s, 0, lead), url);
+}
+
+/* Secret S's base64 core at alignment A matched: its characters (the last
+ * vb64len[A] data bytes held) and the boundary ones become the base64 of
+ * the redaction at the same alignment, in the same alphabet. */
+static void overwrite_b64(struct msb_redact *r, size_t sec, const struct msb_secret *s,
+                          size_t a)
+{
+    size_t n = s->vb64len[a], i = r->len, first = (8 * a + 5) / 6, end = 8 * (a + s->vlen);
+    int url = held_url(r, n);
+    for (size_t k = n; k;) {
+        i--;
+        if (r->isdata[i]) {
+            k--;
+            r->buf[i] = b64_out(rbits(s, 6 * (first + k) - 8 * a, 6), url);
+        }
+    }
+    overwrite_lead(r, s, i, 6 * first - 8 * a, url);
+    r->tail_n = (uint8_t)(end % 6);
+    r->tail_bit = end / 6 * 6 - 8 * a;
+    r->tail_sec = (uint16_t)sec;
+    r->tail_url = (uint8_t)url;
+    memset(r->st, 0, sizeof r->st);
+}
+
+/* The data byte after a base64 match, just held: its high tail_n bits are
+ * the value's last, the others the neighbour's. */
+static void overwrite_tail(struct msb_redact *r, const struct msb_secret_set *set)
+{
+    uint8_t *c = &r->buf[r->len - 1], n = r->tail_n;
+    r->tail_n = 0;
+    if (!b64char(*c))
+        return; /* '=' or not base64 after all: no value bits in it */
+    unsigned keep = b64val(*c) & ((1u << (6 - n)) - 1);
+    *c = b64_out(keep | rbits(&set->s[r->tail_sec], r->tail_bit, n) << (6 - n), r->tail_url);
+}
+
+/* One KMP step of pattern PAT (failure table FAIL) from state ST. */
+static size_t kmp_step(size_t st, const uint8_t *pat, const uint16_t *fail, uint8_t c)
+{
+    while (st && pat[st] != c)
+        st = fail[st - 1];
+    return pat[st] == c ? st + 1 : st;
+}
+
+/* Data bytes matcher K of a secret needs held in state ST: at alignments
+ * 1 and 2 the character before the core too (overwrite_lead). */
+static size_t hold_of(size_t k, size_t st)
+{
+    return st + (k >= 2 && st);
+}
+
+/* Secret I's base64 matchers (K = 1..3) on data byte C: 1 on a match.
+ * A byte outside both alphabets is in no core: every state drops to 0. */
+static int match_b64(struct msb_redact *r, size_t i, const struct msb_secret *s, uint8_t c,
+                     size_t *need)
+{
+    uint8_t x = b64_norm(c);
+    for (size_t k = 1; k < MSB_REDACT_PATS; k++) {
+        size_t at = (k - 1) * s->vb64cap, len = s->vb64len[k - 1];
+        size_t st = len ? kmp_step(r->st[i][k], s->vb64 + at, s->vb64fail + at, x) : 0;
+        if (st == len && len) {
+            overwrite_b64(r, i, s, k - 1);
+            return 1;
+        }
+        r->st[i][k] = (uint16_t)st;
+        *need = hold_of(k, st) > *need ? hold_of(k, st) : *need;
+    }
+    return 0;
+}
+
+/* One data byte into every matcher of every value: the data bytes to keep
+ * held for the longest live match. */
 static size_t match_byte(struct msb_redact *r, const struct msb_secret_set *set, uint8_t c)
 {
     size_t need = 0;
+    int b64 = b64char(c);
     for (size_t i = 0; i < set->n; i++) {
         const struct msb_secret *s = &set->s[i];
-        uint16_t st = r->st[i];
-        while (st && s->value[st] != c)
-            st = s->vfail[st - 1];
-        if (s->value[st] == c)
-            st++;
+        size_t st = kmp_step(r->st[i][0], s->value, s->vfail, c);
         if (st == s->vlen) {
             overwrite(r, s);
             return 0;
         }
-        r->st[i] = st;
+        r->st[i][0] = (uint16_t)st;
         need = st > need ? st : need;
+        if (b64 && match_b64(r, i, s, c, &need))
+            return 0;
+        if (!b64)
+            r->st[i][1] = r->st[i][2] = r->st[i][3] = 0;
     }
-    return need;
-}
-
-static size_t live(const struct msb_redact *r, size_t n)
-{
-    size_t need = 0;
-    for (size_t k = 0; k < n; k++)
-        need = r->st[k] > need ? r->st[k] : need;
     return need;
 }
 
@@ -132,6 +269,24 @@ static enum msb_subst_status red_grow(struct msb_redact *r)
     return MSB_SUBST_OK;
 }
 
+/* One data byte just held: the data bytes to keep held.  The last one
+ * stays held while it is a base64 character, as the leading character a
+ * core starting next would need rewritten, except in a body read until
+ * EOF: there it would delay a stream's last byte until more arrives. */
+static size_t red_data(struct msb_subst *f, uint8_t c)
+{
+    struct msb_redact *r = &f->red;
+    if (r->tail_n)
+        overwrite_tail(r, f->set);
+    uint8_t x = r->buf[r->len - 1];
+    /* While no match is live, only a byte that starts a pattern matters:
+     * most bytes of a body skip every matcher. */
+    size_t need = r->need || (f->set->starts && f->set->starts[x]) ? match_byte(r, f->set, x) : 0;
+    r->need = need;
+    r->last_b64 = (uint8_t)(f->resp.state != H_TO_EOF && b64char(c));
+    return need ? need : r->last_b64;
+}
+
 /* N bytes that are all value data (ISDATA) or all framing. */
 static enum msb_subst_status red_feed(struct msb_subst *f, const uint8_t *in, size_t n,
                                       int isdata, struct msb_obuf *out)
@@ -143,7 +298,11 @@ static enum msb_subst_status red_feed(struct msb_subst *f, const uint8_t *in, si
         r->buf[r->len] = in[i];
         r->isdata[r->len++] = (uint8_t)isdata;
         r->ndata += (size_t)isdata;
-        size_t need = isdata ? match_byte(r, f->set, in[i]) : live(r, f->set->n);
+        size_t need = r->need; /* framing moves no matcher */
+        if (isdata)
+            need = red_data(f, in[i]);
+        else if (need == 0)
+            need = r->last_b64;
         if (release(r, need, out))
             return MSB_SUBST_TOO_LARGE;
     }

@@ -8,8 +8,8 @@
  * still stay out of core dumps and are still zeroed.
  *
  * Bounded: at most MSB_SECRET_MEM_CHUNKS chunks of MSB_SECRET_MEM_CHUNK
- * bytes (64 secrets of the largest value fit in one generation's worth
- * several times over); past that an allocation fails (the caller reports
+ * bytes (64 secrets of the largest value, each with its three base64
+ * forms, ~20 chunks, fit three times over); past that an allocation fails (the caller reports
  * out of memory).  One arena per process, behind a mutex: values are
  * allocated by a control thread and freed by whichever thread lets go of
  * the last reference.

@@ -122,9 +122,9 @@ static void kmp(const uint8_t *pat, size_t n, void *fail, int wide)
 #undef KMP_AT
 }
 
-/* The base64 characters of P placed at byte offset ALIGN that do not
- * depend on the bytes around it: 6-bit groups wholly inside P's bits. */
-static size_t b64_core(const uint8_t *p, size_t plen, size_t align, uint8_t *out)
+/* Shared with the response filter (http_subst_resp.c), which redacts the
+ * values' base64 echoes with the same cores the placeholders are found by. */
+size_t msb_b64_core(const uint8_t *p, size_t plen, size_t align, uint8_t *out)
 {
     size_t first = (8 * align + 5) / 6, end = 8 * (align + plen), n = 0;
     for (size_t g = first; 6 * g + 6 <= end; g++) {
@@ -143,9 +143,48 @@ static void build_patterns(struct msb_secret *s)
     memcpy(s->pat[0], s->placeholder, s->plen);
     s->patlen[0] = (uint8_t)s->plen;
     for (size_t a = 0; a < 3; a++)
-        s->patlen[a + 1] = (uint8_t)b64_core(s->placeholder, s->plen, a, s->pat[a + 1]);
+        s->patlen[a + 1] = (uint8_t)msb_b64_core(s->placeholder, s->plen, a, s->pat[a + 1]);
     for (size_t k = 0; k < MSB_SCAN_PATS; k++)
         kmp(s->pat[k], s->patlen[k], s->fail[k], 0);
+}
+
+/* Everything S allocated, zeroed and freed; NULL members are skipped. */
+static void free_secret(struct msb_secret *s)
+{
+    msb_secret_mem_free(s->value, s->vlen); /* zeroes it */
+    msb_secret_wipe(s->vfail, s->vlen * sizeof *s->vfail);
+    free(s->vfail);
+    msb_secret_mem_free(s->vb64, 3 * s->vb64cap);
+    msb_secret_wipe(s->vb64fail, 3 * s->vb64cap * sizeof *s->vb64fail);
+    free(s->vb64fail);
+}
+
+/* The value's base64 cores and their KMP tables (secret_scan.h). */
+static int value_b64(struct msb_secret *s)
+{
+    s->vb64cap = MSB_B64_CORE_MAX(s->vlen);
+    s->vb64 = msb_secret_mem_alloc(3 * s->vb64cap);
+    s->vb64fail = malloc(3 * s->vb64cap * sizeof *s->vb64fail);
+    if (!s->vb64 || !s->vb64fail)
+        return -1;
+    for (size_t a = 0; a < 3; a++) {
+        uint8_t *pat = s->vb64 + a * s->vb64cap;
+        s->vb64len[a] = (uint16_t)msb_b64_core(s->value, s->vlen, a, pat);
+        kmp(pat, s->vb64len[a], s->vb64fail + a * s->vb64cap, 1);
+    }
+    return 0;
+}
+
+static void mark_starts(uint8_t *starts, const struct msb_secret *s)
+{
+    starts[s->value[0]] = 1;
+    for (size_t a = 0; a < 3; a++) {
+        uint8_t c = s->vb64len[a] ? s->vb64[a * s->vb64cap] : 0;
+        if (c)
+            starts[c] = 1;
+        if (c == '+' || c == '/')
+            starts[c == '+' ? '-' : '_'] = 1;
+    }
 }
 
 void msb_secret_set_init(struct msb_secret_set *set)
@@ -171,9 +210,9 @@ enum msb_secret_add_result msb_secret_add(struct msb_secret_set *set, const char
     memset(s, 0, sizeof *s);
     s->value = msb_secret_mem_alloc(vlen); /* locked, undumpable (secret_mem.h) */
     s->vfail = malloc(vlen * sizeof *s->vfail);
+    s->vlen = vlen;
     if (!s->value || !s->vfail) {
-        msb_secret_mem_free(s->value, vlen);
-        free(s->vfail);
+        free_secret(s);
         return MSB_SECRET_NO_MEMORY;
     }
     strcpy(s->name, name);
@@ -181,21 +220,24 @@ enum msb_secret_add_result msb_secret_add(struct msb_secret_set *set, const char
     memcpy(s->placeholder, placeholder, plen);
     s->plen = plen;
     memcpy(s->value, value, vlen);
-    s->vlen = vlen;
     kmp(s->value, vlen, s->vfail, 1);
     build_patterns(s);
+    if (!set->starts)
+        set->starts = msb_secret_mem_alloc(256);
+    if (value_b64(s) || !set->starts) {
+        free_secret(s);
+        return MSB_SECRET_NO_MEMORY;
+    }
+    mark_starts(set->starts, s);
     set->n++;
     return MSB_SECRET_ADDED;
 }
 
 void msb_secret_set_free(struct msb_secret_set *set)
 {
-    for (size_t i = 0; i < set->n; i++) {
-        struct msb_secret *s = &set->s[i];
-        msb_secret_mem_free(s->value, s->vlen); /* zeroes it */
-        msb_secret_wipe(s->vfail, s->vlen * sizeof *s->vfail);
-        free(s->vfail);
-    }
+    for (size_t i = 0; i < set->n; i++)
+        free_secret(&set->s[i]);
+    msb_secret_mem_free(set->starts, 256);
     msb_secret_wipe(set, sizeof *set);
 }
 

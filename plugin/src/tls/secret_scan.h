@@ -77,6 +77,14 @@ struct msb_secret {
     uint8_t *value; /* heap; zeroed before it is freed */
     size_t vlen;
     uint16_t *vfail; /* KMP table of value (the response filter) */
+    /* The value's base64 cores (msb_b64_core) at alignments 0..2, for the
+     * response filter to redact base64 echoes: as secret as the value, so
+     * in secret memory like it (vb64 holds 3 x vb64cap bytes); their KMP
+     * tables (vb64fail, 3 x vb64cap) are wiped on free like vfail. */
+    uint8_t *vb64;
+    uint16_t *vb64fail;
+    size_t vb64cap;
+    uint16_t vb64len[3];
     uint8_t pat[MSB_SCAN_PATS][MSB_SCAN_PAT_MAX];
     uint8_t fail[MSB_SCAN_PATS][MSB_SCAN_PAT_MAX];
     uint8_t patlen[MSB_SCAN_PATS];
@@ -85,6 +93,11 @@ struct msb_secret {
 struct msb_secret_set {
     struct msb_secret s[MSB_SECRETS_MAX];
     size_t n;
+    /* starts[c] != 0: some value or base64 core starts with byte c (either
+     * base64 alphabet), so the response filter skips any other byte while
+     * no match is live.  Derived from the values: in secret memory (256
+     * bytes), allocated with the first secret. */
+    uint8_t *starts;
 };
 
 /* One decoding of the stream with the match state of every pattern. */
@@ -114,6 +127,13 @@ void msb_scan_init(struct msb_scan *sc, uint64_t watch);
  * state is unspecified (the caller stops the flow). */
 int msb_scan_feed(struct msb_scan *sc, const struct msb_secret_set *set, const void *p,
                   size_t n);
+
+/* The base64 characters (standard alphabet) of the N bytes at P placed at
+ * byte offset ALIGN (0..2) of a 3-byte group that depend on P alone: the
+ * 6-bit groups wholly inside P's bits, at most MSB_B64_CORE_MAX(N) of
+ * them, into OUT; their count. */
+#define MSB_B64_CORE_MAX(n) ((8 * ((size_t)(n) + 2)) / 6)
+size_t msb_b64_core(const uint8_t *p, size_t n, size_t align, uint8_t *out);
 
 /* Zeroes N bytes in a way the compiler may not drop. */
 void msb_secret_wipe(void *p, size_t n);
