@@ -37,6 +37,7 @@ void msb_tcp_flow_reset(struct tcp_flow *f)
     msb_tcp_flow_arm(f, ARM_RD | ARM_WR, false);
     f->syn_len = 0;
     f->isn = 0;
+    f->answered = false;
     f->last_active_ms = msb_now_ms();
 }
 
@@ -244,7 +245,7 @@ void msb_tcp_input(struct msb_tcp *t, struct msb_pkt *p)
 static void batch_one(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (msb_tcp_flow_pending(f, PEND_ACK) && f->pcb && (f->pcb->flags & TF_ACK_DELAY))
-        msb_tcp_ack_hold(t, f); /* not lwIP's 250 ms delayed ACK */
+        msb_tcp_ack_send(t, f); /* not lwIP's 250 ms delayed ACK */
     msb_tcp_flow_pend(f, PEND_ACK, false);
     if (msb_tcp_flow_pending(f, PEND_REAP) ||
         (f->pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF))) {

@@ -7,11 +7,16 @@
  * writes).  Sending that ACK at the end of the batch instead cost a frame
  * per request: a guest asking and the host answering within microseconds
  * got a bare ACK and then the answer, two frames to write and two for the
- * guest's kernel to take where a Linux peer sends one.  So a flow's
- * pending ACK waits ACK_HOLD_US on one stack-wide timer: a reply sent
+ * guest's kernel to take where a Linux peer sends one.  So the pending
+ * ACK of a flow that answers requests (host bytes went to the guest since
+ * its last data) waits ACK_HOLD_US on one stack-wide timer: a reply sent
  * meanwhile carries it (lwIP then clears TF_ACK_DELAY), otherwise the
  * timer sends it.  A guest that waits for the ACK (Nagle with a small
  * write outstanding) waits about a millisecond, not 250 (nor Linux's 40).
+ * A flow that only takes guest data (an upload) is ACKed at batch end as
+ * before: the end of each of its bursts waits for that ACK, and a held
+ * one, late on a loaded machine, would set off the guest's tail-loss
+ * probe (2 x RTT + 2 jiffies): a retransmission for nothing.
  */
 #include <event2/event.h>
 
@@ -22,7 +27,17 @@
 
 #define ACK_HOLD_US 1000
 
-static void send_ack(struct msb_tcp *t, struct tcp_flow *f)
+static void ack_now(struct msb_tcp *t, struct tcp_flow *f)
+{
+    if (msb_env_rx_room(t->env, 1)) {
+        tcp_ack_now(f->pcb);
+        tcp_output(f->pcb);
+    } else {
+        msb_tcp_flow_mark_room(t, f);
+    }
+}
+
+static void send_held(struct msb_tcp *t, struct tcp_flow *f)
 {
     if (f->state == FLOW_FREE || !f->pcb)
         return;
@@ -32,12 +47,7 @@ static void send_ack(struct msb_tcp *t, struct tcp_flow *f)
     if (!(f->pcb->flags & TF_ACK_DELAY))
         return; /* a reply carried it */
     msb_count(&t->m->acks_bare, 1);
-    if (msb_env_rx_room(t->env, 1)) {
-        tcp_ack_now(f->pcb);
-        tcp_output(f->pcb);
-    } else {
-        msb_tcp_flow_mark_room(t, f);
-    }
+    ack_now(t, f);
 }
 
 static void on_ack_timer(evutil_socket_t fd, short what, void *arg)
@@ -49,13 +59,18 @@ static void on_ack_timer(evutil_socket_t fd, short what, void *arg)
         struct tcp_flow *f = &t->flows[t->ack_head];
         t->ack_head = f->ack_next;
         msb_tcp_flow_arm(f, ARM_ACK_LIST, false);
-        send_ack(t, f);
+        send_held(t, f);
     }
     msb_tcp_gro_flush(t);
 }
 
-void msb_tcp_ack_hold(struct msb_tcp *t, struct tcp_flow *f)
+void msb_tcp_ack_send(struct msb_tcp *t, struct tcp_flow *f)
 {
+    if (!f->answered) {
+        ack_now(t, f);
+        return;
+    }
+    f->answered = false;
     if (msb_tcp_flow_armed(f, ARM_ACK_LIST))
         return;
     msb_tcp_flow_arm(f, ARM_ACK_LIST, true);

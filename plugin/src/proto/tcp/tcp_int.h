@@ -154,6 +154,10 @@ struct tcp_flow {
     uint16_t tail_room; /* free bytes at the end of to_host_tail, when it is ours (merged) */
     /* Host bytes given to lwIP and not yet acknowledged by the guest. */
     uint32_t unacked;
+    /* Host bytes went to the guest since its last data was acknowledged:
+     * the flow answers requests, so its next ACK may wait for the answer
+     * (tcp_ack.c). */
+    bool answered;
     uint8_t syn[FLOW_SYN_CAP];
     uint8_t syn_len;
     uint32_t isn; /* of the held SYN: a SYN with another one is a new connection */
@@ -326,8 +330,9 @@ bool msb_tcp_lw_pcb_alive(const struct tcp_pcb *pcb);
 /* ---- tcp_ack.c ---- */
 int msb_tcp_ack_init(struct msb_tcp *t);
 void msb_tcp_ack_free(struct msb_tcp *t);
-/* f's delayed ACK goes out within a millisecond unless a reply carries it. */
-void msb_tcp_ack_hold(struct msb_tcp *t, struct tcp_flow *f);
+/* f's delayed ACK: now, or for a flow that answers requests within a
+ * millisecond unless the answer carries it. */
+void msb_tcp_ack_send(struct msb_tcp *t, struct tcp_flow *f);
 
 /* ---- tcp_held.c ---- */
 /* Re-reads what lwIP holds for f into its share of tcp.lwip_held_bytes. */

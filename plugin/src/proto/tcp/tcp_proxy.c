@@ -571,6 +571,7 @@ static int read_once(struct msb_tcp *t, struct tcp_flow *f)
     f->unacked += (uint32_t)n;
     msb_count(&t->m->unacked_bytes, (uint64_t)n);
     msb_count(&t->m->bytes_to_guest, (uint64_t)n);
+    f->answered = true;
     msb_tcp_flow_bytes(f, 0, (uint64_t)n);
     f->last_active_ms = msb_now_ms();
     return (size_t)n == cap ? 1 : 0;

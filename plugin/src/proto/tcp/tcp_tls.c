@@ -154,6 +154,7 @@ static void drain_guest(struct msb_tcp *t, struct tcp_flow *f, bool *moved)
         f->unacked += (uint32_t)k;
         msb_count(&t->m->unacked_bytes, k);
         msb_count(&t->m->bytes_to_guest, k);
+        f->answered = true;
         *moved = true;
     }
     if (!f->pcb)
