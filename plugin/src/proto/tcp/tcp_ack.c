@@ -39,10 +39,7 @@ static void ack_now(struct msb_tcp *t, struct tcp_flow *f)
 
 static void send_held(struct msb_tcp *t, struct tcp_flow *f)
 {
-    if (f->state == FLOW_FREE || !f->pcb)
-        return;
-    /* With both FINs seen the pcb may be a TIME_WAIT one lwIP freed. */
-    if (msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF) && !msb_tcp_lw_pcb_alive(f->pcb))
+    if (f->state == FLOW_FREE || !msb_tcp_flow_live_pcb(f))
         return;
     if (!(f->pcb->flags & TF_ACK_DELAY))
         return; /* a reply carried it */

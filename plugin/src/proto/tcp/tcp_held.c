@@ -31,11 +31,8 @@
 
 static uint32_t lwip_share(const struct tcp_flow *f)
 {
-    const struct tcp_pcb *pcb = f->pcb;
+    const struct tcp_pcb *pcb = msb_tcp_flow_live_pcb(f);
     if (!pcb)
-        return 0;
-    /* A TIME_WAIT pcb lwIP expired on its own is gone (and held nothing). */
-    if (msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF) && !msb_tcp_lw_pcb_alive(pcb))
         return 0;
     uint32_t n = pcb->refused_data ? pcb->refused_data->tot_len : 0;
     for (const struct tcp_seg *s = pcb->ooseq; s; s = s->next)

@@ -326,6 +326,15 @@ void msb_tcp_lw_timer_arm(struct msb_tcp *t);
 /* True while pcb is on one of lwIP's lists (a TIME_WAIT pcb may expire on
  * its own, silently). */
 bool msb_tcp_lw_pcb_alive(const struct tcp_pcb *pcb);
+/* f's pcb, or NULL when it has none or it was a TIME_WAIT pcb lwIP freed
+ * on its own (only possible once both FINs were seen). */
+static inline struct tcp_pcb *msb_tcp_flow_live_pcb(const struct tcp_flow *f)
+{
+    if (f->pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF) &&
+        !msb_tcp_lw_pcb_alive(f->pcb))
+        return NULL;
+    return f->pcb;
+}
 
 /* ---- tcp_ack.c ---- */
 int msb_tcp_ack_init(struct msb_tcp *t);

@@ -686,9 +686,7 @@ static void on_err(void *arg, err_t err)
 
 void msb_tcp_proxy_abort(struct msb_tcp *t, struct tcp_flow *f, bool reset_host)
 {
-    struct tcp_pcb *pcb = f->pcb;
-    if (pcb && msb_tcp_flow_saw(f, EVT_GUEST_FIN | EVT_HOST_EOF) && !msb_tcp_lw_pcb_alive(pcb))
-        pcb = NULL; /* a TIME_WAIT pcb lwIP expired on its own */
+    struct tcp_pcb *pcb = msb_tcp_flow_live_pcb(f);
     if (pcb) {
         if (pcb->state != TIME_WAIT) {
             msb_count(&t->m->resets_to_guest, 1);
